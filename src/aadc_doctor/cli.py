@@ -1,0 +1,162 @@
+"""Arguments in, one error boundary, exit code out.
+
+Every command lives in its own module (see ``commands/__init__.py``); this module only wires
+them together, owns the global options and turns every failure into an exit code of DESIGN.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from types import ModuleType
+from typing import TextIO
+
+from aadc_doctor import __version__
+from aadc_doctor.commands import COMMAND_MODULES, CommandResult, RunContext
+from aadc_doctor.errors import DoctorError, ExitCode, UsageError
+from aadc_doctor.model import Severity, utc_now
+from aadc_doctor.secrets import scrub
+
+ISSUES_URL = "https://github.com/aadc-doctor/aadc-doctor/issues"
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so usage errors go through the boundary."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message, hint=f"see '{self.prog} --help'")
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, suppress_defaults: bool) -> None:
+    """The options every command takes, accepted before or after the command name."""
+    default = argparse.SUPPRESS if suppress_defaults else None
+    group = parser.add_argument_group("global options")
+    group.add_argument("--json", action="store_true", default=argparse.SUPPRESS if suppress_defaults else False,
+                       help="print the machine-readable report (schema_version 1) on stdout")
+    group.add_argument("--output", metavar="FILE", default=default,
+                       help="also write the report to FILE (.json)")
+    group.add_argument("--debug", action="store_true", default=argparse.SUPPRESS if suppress_defaults else False,
+                       help="show tracebacks for internal errors")
+    group.add_argument("--fail-on", choices=[s.value for s in Severity], default=default,
+                       help="exit 1 when a finding at or above this severity exists (default: error)")
+
+
+def load_command(name: str) -> ModuleType:
+    return importlib.import_module(COMMAND_MODULES[name])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _ArgumentParser(
+        prog="aadc-doctor",
+        description="Diagnose Azure AD Connect / Microsoft Entra Connect and Pass-through Authentication: "
+        "endpoints through the real proxy, proxy settings, error codes, proxy logs, PTA logs and accounts.",
+    )
+    parser.add_argument("--version", action="version", version=f"aadc-doctor {__version__}")
+    _add_global_options(parser, suppress_defaults=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_ArgumentParser)
+    for name in COMMAND_MODULES:
+        module = load_command(name)
+        cmd_parser = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(cmd_parser)
+        _add_global_options(cmd_parser, suppress_defaults=True)
+        cmd_parser.set_defaults(_module=module)
+    return parser
+
+
+def _write_output_file(path: str, text: str) -> None:
+    if not path.lower().endswith(".json"):
+        raise UsageError(f"--output {path}: only .json reports are written by this version",
+                         hint="use a file name ending in .json")
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+    except OSError as exc:
+        raise UsageError(f"--output {path}: cannot write: {exc.strerror or exc}") from None
+
+
+def _exit_code_for(result: CommandResult, fail_on: Severity) -> ExitCode:
+    if result.exit_code is not None:
+        return result.exit_code
+    return ExitCode.PROBLEMS_FOUND if result.report.has_finding_at_least(fail_on) else ExitCode.OK
+
+
+def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, env: dict[str, str]) -> int:
+    """Parse, run one command, render, and map the outcome to an exit code."""
+    from aadc_doctor.render.terminal import make_console, render_findings, render_summary
+
+    parser = build_parser()
+    args = parser.parse_args(list(argv))
+    if not args.command:
+        parser.print_help(stdout)
+        return ExitCode.USAGE_OR_INPUT
+    console = make_console(stdout, env)
+    err_console = make_console(stderr, env)
+    ctx = RunContext(
+        json_mode=bool(args.json), stdout=stdout, stderr=stderr, env=env, console=console,
+        err_console=err_console, debug=bool(args.debug),
+        interactive=bool(getattr(stdout, "isatty", lambda: False)()) and not args.json,
+    )
+    module = args._module
+    result: CommandResult = module.run(args, ctx)
+    report = result.report
+    report.finished_at = report.finished_at or utc_now()
+    fail_on = Severity(args.fail_on or "error")
+
+    json_text: str | None = None
+    if args.json or args.output:
+        from aadc_doctor.render.json_report import report_to_json
+
+        json_text = report_to_json(report)
+    if args.output:
+        assert json_text is not None
+        _write_output_file(args.output, json_text)
+    if args.json:
+        stdout.write((json_text or "") + "\n")
+    else:
+        module.render(report, console)
+        if getattr(module, "RENDER_FINDINGS", True):
+            render_findings(report.findings, console)
+            if report.findings or getattr(module, "RENDER_SUMMARY", True):
+                render_summary(report.findings, console)
+    return _exit_code_for(result, fail_on)
+
+
+def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
+         stderr: TextIO | None = None, env: dict[str, str] | None = None) -> int:
+    """The one error boundary: known failures are one line on stderr, never a traceback."""
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    environ = dict(os.environ if env is None else env)
+    arg_list = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in arg_list
+    try:
+        return int(run(arg_list, out, err, environ))
+    except DoctorError as exc:
+        err.write(scrub(f"aadc-doctor: error: {exc.message}") + "\n")
+        if exc.hint:
+            err.write(scrub(f"hint: {exc.hint}") + "\n")
+        if debug:
+            err.write(scrub(traceback.format_exc()))
+        return int(exc.exit_code)
+    except SystemExit as exc:  # argparse's --help and --version
+        return int(exc.code) if isinstance(exc.code, int) else 0
+    except KeyboardInterrupt:
+        err.write("aadc-doctor: interrupted\n")
+        return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        # the reader went away (e.g. `| head`); nothing more to say
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the interpreter's flush at exit
+        return int(ExitCode.OK)
+    except Exception as exc:  # the last resort: a bug of ours, not the user's input
+        err.write(scrub(f"aadc-doctor: internal error: {type(exc).__name__}: {exc}") + "\n")
+        if debug:
+            err.write(scrub(traceback.format_exc()))
+        else:
+            err.write(f"hint: this is a bug in aadc-doctor; rerun with --debug and report it at {ISSUES_URL}\n")
+        return int(ExitCode.INTERNAL)

@@ -1,0 +1,56 @@
+"""The command registry: one module per command, each exposing the same three functions.
+
+A command module provides:
+- ``HELP``: one line for ``aadc-doctor --help``;
+- ``add_arguments(parser)``: its options (keep module imports light: the CLI imports every
+  command module at start-up, so heavy libraries are imported inside ``run``);
+- ``run(args, ctx) -> CommandResult``: does the work, returns the report;
+- ``render(report, console)``: prints ``report.results`` for a human (findings are printed by
+  the CLI after it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from aadc_doctor.errors import ExitCode
+    from aadc_doctor.model import Report
+
+# Order is the order of `aadc-doctor --help`.
+COMMAND_MODULES: dict[str, str] = {
+    "check": "aadc_doctor.commands.check",
+    "proxy": "aadc_doctor.commands.proxy",
+    "explain": "aadc_doctor.commands.explain",
+    "helpmsg": "aadc_doctor.commands.helpmsg",
+    "proxylog": "aadc_doctor.commands.proxylog",
+    "pta": "aadc_doctor.commands.pta",
+    "account": "aadc_doctor.commands.account",
+    "demo": "aadc_doctor.commands.demo",
+}
+
+
+@dataclass
+class RunContext:
+    """What a command may know about how it was called, injected so tests need no patching."""
+
+    json_mode: bool
+    stdout: TextIO
+    stderr: TextIO
+    env: dict[str, str]
+    console: Console
+    err_console: Console
+    debug: bool = False
+    interactive: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CommandResult:
+    """A command's report, and an exit code when the findings alone do not decide it."""
+
+    report: Report
+    exit_code: ExitCode | None = None
