@@ -1,0 +1,1 @@
+"""Streaming parsers, one per log format: typed records out, bad lines counted, never a crash."""

@@ -1,0 +1,142 @@
+"""Open a text log the way admins hand it over: UTF-8 or UTF-16 (with or without BOM), ANSI, CRLF, .gz.
+
+Windows tools write UTF-16 with a BOM (PowerShell 5 ``Out-File``), collectors gzip logs, and sometimes
+the "log" is a binary file picked by mistake. Every parser reads lines through here so all of them
+agree on decoding and refuse binary junk with one clear InputError instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import io
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from aadc_doctor.errors import InputError
+
+SNIFF_BYTES = 64 * 1024
+MAX_LINE_CHARS = 1024 * 1024
+_GZIP_MAGIC = b"\x1f\x8b"
+# Bytes that never occur in a text log (NUL is handled separately for UTF-16).
+_CONTROL = frozenset(range(0x00, 0x09)) | frozenset({0x0B, 0x0E, 0x0F}) | frozenset(range(0x10, 0x1B)) | {0x1C, 0x7F}
+
+
+@dataclass
+class TextStats:
+    """What reading cost: how many lines were cut because they exceeded MAX_LINE_CHARS."""
+
+    encoding: str = ""
+    lines: int = 0
+    truncated_lines: int = 0
+    compressed: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+class _Prefixed(io.RawIOBase):
+    """A raw stream that first replays the sniffed head, then continues with the rest."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head = head
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._rest.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        return n
+
+
+def sniff_encoding(head: bytes, name: str) -> str:
+    """The codec for a text file from its first bytes; InputError when it is not text at all."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith(codecs.BOM_UTF16_LE) or head.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16"
+    sample = head[:4096]
+    if len(sample) >= 4:
+        even_nul = sample[0::2].count(0)
+        odd_nul = sample[1::2].count(0)
+        half = len(sample) // 2
+        if odd_nul > 0.4 * half and even_nul < 0.05 * half:
+            return "utf-16-le"
+        if even_nul > 0.4 * half and odd_nul < 0.05 * half:
+            return "utf-16-be"
+    if b"\x00" in sample or (sample and sum(b in _CONTROL for b in sample) > 0.02 * len(sample)):
+        raise InputError(f"{name}: this is a binary file, not a text log",
+                         hint="give the log file itself (a .log/.txt, optionally .gz), not an archive or database")
+    try:
+        # incremental: a multi-byte sequence cut by the sniff window is still UTF-8
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return "cp1252"  # ANSI, as Windows PowerShell and older tools write
+    return "utf-8"
+
+
+def open_binary(path: Path) -> BinaryIO:
+    """The raw bytes of a file, transparently gunzipped; InputError when it cannot be opened."""
+    try:
+        fh: BinaryIO = open(path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if fh.read(2) == _GZIP_MAGIC:
+        fh.seek(0)
+        return gzip.GzipFile(fileobj=fh, mode="rb")  # type: ignore[return-value]
+    fh.seek(0)
+    return fh
+
+
+def iter_text_lines(stream: BinaryIO, name: str, stats: TextStats | None = None,
+                    *, max_line_chars: int = MAX_LINE_CHARS) -> Iterator[str]:
+    """Decoded lines without their line ends (CRLF, LF or CR), lines longer than the cap truncated."""
+    stats = stats if stats is not None else TextStats()
+    try:
+        head = stream.read(SNIFF_BYTES)
+        if head[:2] == _GZIP_MAGIC and not isinstance(stream, gzip.GzipFile):
+            stats.compressed = True
+            stream = gzip.GzipFile(fileobj=_reader(_Prefixed(head, stream)), mode="rb")  # type: ignore[assignment]
+            head = stream.read(SNIFF_BYTES)
+        elif isinstance(stream, gzip.GzipFile):
+            stats.compressed = True
+        encoding = sniff_encoding(head, name)
+        stats.encoding = encoding
+        text = io.TextIOWrapper(_reader(_Prefixed(head, stream)), encoding=encoding, errors="replace", newline=None)
+        while True:
+            line = text.readline(max_line_chars)
+            if not line:
+                return
+            if not line.endswith("\n") and len(line) >= max_line_chars:
+                stats.truncated_lines += 1
+                rest = line
+                while rest and not rest.endswith("\n"):  # skip the remainder of the huge line
+                    rest = text.readline(max_line_chars)
+            stats.lines += 1
+            yield line.rstrip("\r\n")
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise InputError(f"{name}: the compressed file is damaged or truncated ({exc})") from None
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read: {exc.strerror or exc}") from None
+
+
+def _reader(raw: io.RawIOBase) -> io.BufferedReader:
+    return io.BufferedReader(raw, buffer_size=SNIFF_BYTES)
+
+
+def read_text_lines(path: str | Path, stats: TextStats | None = None) -> Iterator[str]:
+    """All lines of a text log on disk (.gz allowed), closing the file when the iteration ends."""
+    p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{p}: is a folder, not a log file")
+    with open_binary(p) as stream:
+        yield from iter_text_lines(stream, str(p), stats)
