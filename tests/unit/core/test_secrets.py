@@ -1,0 +1,34 @@
+"""Secrets never reach output: the registry, URL passwords, auth headers and JWT-shaped tokens."""
+
+from __future__ import annotations
+
+import io
+
+from aadc_doctor.render.terminal import make_console
+from aadc_doctor.secrets import register_secret, scrub, url_without_password
+
+
+def test_registered_secret_is_removed_everywhere():
+    register_secret("Sup3r-Secret-Canary")
+    assert "Sup3r-Secret-Canary" not in scrub("password=Sup3r-Secret-Canary;x")
+
+
+def test_url_userinfo_password_is_removed_but_user_kept():
+    assert scrub("via http://bob:hunter22@proxy:8080/") == "via http://bob:***@proxy:8080/"
+    assert url_without_password("http://bob:hunter22@proxy.corp:8080") == "http://bob:***@proxy.corp:8080"
+    assert url_without_password("http://proxy.corp:8080") == "http://proxy.corp:8080"
+
+
+def test_authorization_headers_and_jwts_are_removed():
+    text = scrub("Proxy-Authorization: Basic Ym9iOmh1bnRlcjI= and eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxMjM0NTYifQ.sig")
+    assert "Ym9iOmh1bnRlcjI" not in text
+    assert "eyJhbGciOiJSUzI1NiJ9" not in text
+
+
+def test_console_output_is_scrubbed():
+    register_secret("canary-console-pw")
+    buf = io.StringIO()
+    console = make_console(buf, {"NO_COLOR": "1"})
+    console.print("the password is canary-console-pw")
+    assert "canary-console-pw" not in buf.getvalue()
+    assert "***" in buf.getvalue()
