@@ -1,0 +1,1 @@
+"""Where the proxy setting comes from (machine.config, .exe.config, netsh winhttp, PAC, environment) → ProxyConfig."""

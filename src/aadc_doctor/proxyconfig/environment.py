@@ -1,0 +1,45 @@
+"""The proxy environment variables (curl/Python/Go convention); Azure AD Connect itself never reads them.
+
+Lower-case names win over upper-case ones, as in Python's urllib; ``ALL_PROXY`` fills in a scheme that has
+no variable of its own; ``NO_PROXY`` lists domain suffixes, addresses and CIDR ranges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aadc_doctor.proxyconfig.bypass import BypassSyntax, split_no_proxy
+from aadc_doctor.proxyconfig.model import ProxyConfig
+
+ENV_NAMES = ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY",
+             "no_proxy", "NO_PROXY")
+
+
+def _first(env: Mapping[str, str], *names: str) -> str | None:
+    for name in names:
+        value = env.get(name, "").strip()
+        if value:
+            return value if "://" in value else "http://" + value
+    return None
+
+
+def environment_variables(env: Mapping[str, str]) -> dict[str, str]:
+    """The proxy variables that are set (values unchanged: they may hold a password, so do not print them)."""
+    return {name: env[name] for name in ENV_NAMES if env.get(name, "").strip()}
+
+
+def environment_proxy(env: Mapping[str, str]) -> ProxyConfig | None:
+    """A ProxyConfig from HTTPS_PROXY / HTTP_PROXY / ALL_PROXY and NO_PROXY, or None when none is set."""
+    all_proxy = _first(env, "all_proxy", "ALL_PROXY")
+    https = _first(env, "https_proxy", "HTTPS_PROXY") or all_proxy
+    http = _first(env, "http_proxy", "HTTP_PROXY") or all_proxy
+    if https is None and http is None:
+        return None
+    no_proxy = env.get("no_proxy", "").strip() or env.get("NO_PROXY", "").strip()
+    return ProxyConfig(
+        source="environment",
+        url=https,
+        bypass=split_no_proxy(no_proxy),
+        bypass_syntax=BypassSyntax.NO_PROXY,
+        scheme_urls=(("https", https), ("http", http), ("wss", https), ("ws", http)),
+    )
