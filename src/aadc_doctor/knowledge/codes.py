@@ -1,0 +1,414 @@
+"""Error codes and named errors as typed entries: the one place other modules ask "what does X mean?".
+
+Every table is read from ``knowledge/data`` on first use and cached (``functools.cache``), so
+importing this module costs nothing and ``aadc-doctor helpmsg 1328`` reads only the Win32 table.
+Official texts (Windows messages, AADSTS descriptions, the wizard table) come from the copied
+official tables; causes and remedies in our words come from the curated TOML files.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from functools import cache
+from typing import Any
+
+from aadc_doctor.knowledge import read_toml, read_tsv
+
+WIN32_SOURCE = "win32.tsv (MicrosoftDocs/win32 system error codes and NetMgmt error codes)"
+NTSTATUS_SOURCE = "ntstatus.tsv (MS-ERREF 2.3.1 as transcribed by impacket)"
+KERBEROS_SOURCE = "kerberos.tsv (RFC 4120 error codes as transcribed by impacket)"
+AADSTS_SOURCE = "aadsts.tsv (Microsoft Entra AADSTS error codes reference)"
+PTA_TABLE_SOURCE = "pta_signin_errors.tsv (current PTA troubleshooting article)"
+WIZARD_TABLE_SOURCE = "aadconnect_wizard_errors.tsv (current connectivity troubleshooting article)"
+WINHTTP_SOURCE = "wininet_winhttp.tsv (MicrosoftDocs/win32 WinINet and WinHTTP error pages)"
+CURATED_SOURCE = "seed_errors.toml (aadc-doctor, from the seed articles and current documentation)"
+
+INT32_MASK = 0xFFFFFFFF
+
+
+@dataclass(frozen=True)
+class CodeEntry:
+    """One explained code or named error; ``message`` is the official text wherever one exists."""
+
+    kind: str
+    code: str
+    name: str
+    message: str
+    cause: str = ""
+    remedy: str = ""
+    see_also: tuple[str, ...] = ()
+    source: str = ""
+    checked_by: str | None = None
+    hex: str = ""
+    aliases: tuple[str, ...] = ()
+    headings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    current: str = ""
+    seed: str = ""
+    related: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Identity of an entry across lookups (for de-duplication)."""
+        return (self.kind, self.code)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "kind": self.kind,
+            "code": self.code,
+            "name": self.name,
+            "message": self.message,
+            "cause": self.cause,
+            "remedy": self.remedy,
+            "see_also": list(self.see_also),
+            "source": self.source,
+            "checked_by": self.checked_by,
+        }
+        if self.hex:
+            data["hex"] = self.hex
+        if self.notes:
+            data["notes"] = list(self.notes)
+        if self.related:
+            data["related"] = list(self.related)
+        if self.current or self.seed:
+            data["status"] = {"current": self.current, "seed": self.seed}
+        return data
+
+
+@dataclass(frozen=True)
+class PtaReason:
+    """What a PTA trace ``Reason`` (a Win32 code from LogonUser) means for the user's sign-in."""
+
+    win32_code: int
+    title: str
+    aadsts_code: int | None
+    admin_remedy: str
+    user_sees: str
+    aadsts_basis: str = "inference"
+    ntstatus: tuple[int, ...] = ()
+    checked_by: str | None = None
+
+
+def _int(text: str) -> int:
+    return int(text, 16) if text.lower().startswith("0x") else int(text)
+
+
+def normalise_status(code: int) -> int:
+    """An NTSTATUS/HRESULT given as a negative int32 (-1073741681) becomes its unsigned form."""
+    return code & INT32_MASK if code < 0 else code
+
+
+def hex32(code: int) -> str:
+    return f"0x{normalise_status(code):08X}"
+
+
+def name_key(text: str) -> str:
+    """Case- and punctuation-insensitive key: "Invalid Grant", "invalid_grant", "InvalidGrant" agree."""
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+# ---- Win32 --------------------------------------------------------------------------------------
+
+
+@cache
+def _win32_rows() -> dict[int, Mapping[str, str]]:
+    return {int(row["code"]): row for row in read_tsv("win32.tsv")}
+
+
+def win32_message(code: int) -> str | None:
+    """The Windows message for a Win32 error (FormatMessage text, inserts such as %1 kept)."""
+    row = _win32_rows().get(code)
+    return row["message"] if row else None
+
+
+def win32_entry(code: int) -> CodeEntry | None:
+    """A Win32 system error (0-15999, NERR_ codes included), with PTA meaning where it is a logon failure."""
+    row = _win32_rows().get(code)
+    if row is None:
+        return None
+    reason = pta_reason(code)
+    entry = CodeEntry(
+        kind="win32", code=str(code), name=row["name"], message=row["message"], hex=row["hex"],
+        source=f"{WIN32_SOURCE}: {row['source_page']}", checked_by="aadc-doctor helpmsg " + str(code),
+        see_also=tuple(f"0x{s:08X}" for s in _win32_to_ntstatus().get(code, ())),
+    )
+    if reason is not None:
+        saw = f"AADSTS{reason.aadsts_code}" if reason.aadsts_code else "no AADSTS code"
+        entry = replace(
+            entry,
+            cause=f"In a PTA agent trace (Reason: '{code}'): {reason.title.lower()}. The user most likely saw: "
+            f"{reason.user_sees}",
+            remedy=reason.admin_remedy,
+            checked_by=reason.checked_by or entry.checked_by,
+            related=(saw,) if reason.aadsts_code else (),
+            notes=(f"AADSTS link: {reason.aadsts_basis}.",),
+        )
+    return entry
+
+
+# ---- NTSTATUS -----------------------------------------------------------------------------------
+
+
+@cache
+def _ntstatus_rows() -> dict[int, Mapping[str, str]]:
+    rows: dict[int, Mapping[str, str]] = {}
+    for row in read_tsv("ntstatus.tsv"):
+        rows.setdefault(int(row["code_hex"], 16), row)  # two codes have two names: keep the first
+    return rows
+
+
+@cache
+def _ntstatus_map() -> dict[int, tuple[int, str]]:
+    return {int(r["ntstatus"], 16): (int(r["win32"]), r["note"]) for r in read_tsv("ntstatus_win32.tsv")}
+
+
+@cache
+def _win32_to_ntstatus() -> dict[int, tuple[int, ...]]:
+    reverse: dict[int, list[int]] = {}
+    for status, (win32, _note) in _ntstatus_map().items():
+        reverse.setdefault(win32, []).append(status)
+    return {k: tuple(v) for k, v in reverse.items()}
+
+
+def ntstatus_to_win32(code: int) -> int | None:
+    """The Win32 error a logon-family NTSTATUS surfaces as (the mapping LogonUser callers see)."""
+    status = normalise_status(code)
+    mapped = _ntstatus_map().get(status)
+    if mapped is not None:
+        return mapped[0]
+    if status & 0xFFFF0000 == 0x80070000:  # an HRESULT wrapping a Win32 error (FACILITY_WIN32)
+        return status & 0xFFFF
+    return None
+
+
+def ntstatus_entry(code: int) -> CodeEntry | None:
+    """An NTSTATUS value (0xC000006F, or -1073741681), with its Win32 equivalent and PTA meaning."""
+    status = normalise_status(code)
+    row = _ntstatus_rows().get(status)
+    if row is None:
+        return None
+    entry = CodeEntry(kind="ntstatus", code=hex32(status), name=row["name"], message=row["message"],
+                      hex=hex32(status), source=NTSTATUS_SOURCE, checked_by="aadc-doctor pta events")
+    mapped = _ntstatus_map().get(status)
+    if mapped is None:
+        return entry
+    win32, note = mapped
+    w = win32_entry(win32)
+    notes = [f"Win32 equivalent: {win32}" + (f" ({w.name}: {w.message})" if w else "")]
+    if note:
+        notes.append(note)
+    return replace(entry, cause=w.cause if w else "", remedy=w.remedy if w else "",
+                   see_also=(str(win32), *(w.related if w else ())), notes=tuple(notes))
+
+
+# ---- Kerberos -----------------------------------------------------------------------------------
+
+
+@cache
+def _kerberos_rows() -> dict[int, Mapping[str, str]]:
+    return {int(row["code_dec"]): row for row in read_tsv("kerberos.tsv")}
+
+
+@cache
+def _kerberos_causes() -> dict[int, str]:
+    return {int(r["code"], 16): r["possible_causes"] for r in read_tsv("kerberos_4771_failure_codes_msdocs.tsv")}
+
+
+def kerberos_entry(code: int) -> CodeEntry | None:
+    """A Kerberos error (the Failure/Result Code of events 4768 and 4771)."""
+    row = _kerberos_rows().get(code)
+    if row is None:
+        return None
+    cause = _kerberos_causes().get(code, "")
+    return CodeEntry(kind="kerberos", code=row["code_hex"], name=row["name"], message=row["message"],
+                     hex=row["code_hex"], cause=cause, source=KERBEROS_SOURCE, checked_by="aadc-doctor pta events")
+
+
+# ---- WinINet / WinHTTP --------------------------------------------------------------------------
+
+
+@cache
+def _winhttp_rows() -> dict[int, tuple[Mapping[str, str], ...]]:
+    rows: dict[int, list[Mapping[str, str]]] = {}
+    for row in read_tsv("wininet_winhttp.tsv"):
+        rows.setdefault(int(row["code"]), []).append(row)
+    return {k: tuple(v) for k, v in rows.items()}
+
+
+def winhttp_entries(code: int) -> list[CodeEntry]:
+    """The WinHTTP and WinINet meanings of a 12xxx code (the two APIs name some numbers differently)."""
+    return [
+        CodeEntry(kind=row["api"].lower(), code=str(code), name=row["name"], message=row["message"],
+                  hex=row["hex"], source=WINHTTP_SOURCE, checked_by="aadc-doctor check")
+        for row in sorted(_winhttp_rows().get(code, ()), key=lambda r: r["api"] != "WinHTTP")
+    ]
+
+
+# ---- PTA reasons --------------------------------------------------------------------------------
+
+
+@cache
+def _pta_reasons() -> dict[int, PtaReason]:
+    reasons: dict[int, PtaReason] = {}
+    for item in read_toml("pta_reasons.toml")["reason"]:
+        reasons[int(item["win32"])] = PtaReason(
+            win32_code=int(item["win32"]), title=item["title"], aadsts_code=int(item["aadsts"]) or None,
+            admin_remedy=item["admin_remedy"], user_sees=item["user_sees"], aadsts_basis=item["aadsts_basis"],
+            ntstatus=tuple(int(s, 16) for s in item.get("ntstatus", ())), checked_by=item.get("checked_by"),
+        )
+    return reasons
+
+
+def pta_reason(win32_code: int) -> PtaReason | None:
+    """The meaning of a PTA trace ``Reason: 'N'`` for the sign-in, or None for codes we have no reading of."""
+    return _pta_reasons().get(win32_code)
+
+
+def pta_reasons() -> tuple[PtaReason, ...]:
+    return tuple(_pta_reasons().values())
+
+
+# ---- AADSTS -------------------------------------------------------------------------------------
+
+
+@cache
+def _aadsts_rows() -> dict[int, Mapping[str, str]]:
+    return {int(row["code"]): row for row in read_tsv("aadsts.tsv")}
+
+
+@cache
+def _pta_table() -> dict[int, tuple[Mapping[str, str], ...]]:
+    rows: dict[int, list[Mapping[str, str]]] = {}
+    for row in read_tsv("pta_signin_errors.tsv"):
+        rows.setdefault(int(row["code"].removeprefix("AADSTS")), []).append(row)
+    return {k: tuple(v) for k, v in rows.items()}
+
+
+@cache
+def _aadsts_notes() -> dict[int, Mapping[str, Any]]:
+    return {int(item["code"]): item for item in read_toml("aadsts_notes.toml")["code"]}
+
+
+@cache
+def aadsts_aliases() -> dict[str, int]:
+    """Misprints of AADSTS codes in the seed articles (AADSTS8002 for 80002), by name_key."""
+    return {name_key(alias): code for code, note in _aadsts_notes().items() for alias in note.get("aliases", ())}
+
+
+def aadsts_entry(code: int) -> CodeEntry | None:
+    """An AADSTS code: the official description, the PTA tables' wording, and our cause and remedy."""
+    row = _aadsts_rows().get(code)
+    pta_rows = _pta_table().get(code, ())
+    note = _aadsts_notes().get(code)
+    if row is None and not pta_rows:
+        return None
+    notes: list[str] = []
+    sources: list[str] = []
+    if row is not None:
+        name, message = row["name"], row["description"]
+        sources.append(AADSTS_SOURCE)
+    else:
+        name, message = "", pta_rows[-1]["reason"]
+    for pta in pta_rows:
+        label = "Sign-in screen" if pta["table"] == "user_facing" else "Sign-in log"
+        notes.append(f"{label} (PTA article): {pta['reason']} Resolution: {pta['resolution']}")
+    if pta_rows:
+        sources.append(PTA_TABLE_SOURCE)
+    see_also = tuple(row["links"].split()) if row is not None and row["links"] else ()
+    entry = CodeEntry(kind="aadsts", code=f"AADSTS{code}", name=name, message=message, notes=tuple(notes),
+                      see_also=see_also, source="; ".join(sources))
+    if note is None:
+        return entry
+    return replace(
+        entry, cause=note.get("cause", ""), remedy=note.get("remedy", ""), seed=note.get("seed", ""),
+        notes=(*note.get("notes", ()), *entry.notes), see_also=(*note.get("see_also", ()), *entry.see_also),
+        checked_by=note.get("checked_by"), aliases=tuple(note.get("aliases", ())),
+        source=entry.source + "; aadsts_notes.toml",
+    )
+
+
+# ---- Curated named errors (wizard, ADAL, HTTP, PowerShell, PTA, reference facts) -----------------
+
+
+@cache
+def _wizard_table() -> dict[str, Mapping[str, str]]:
+    return {row["error"]: row for row in read_tsv("aadconnect_wizard_errors.tsv")}
+
+
+@cache
+def curated_entries() -> tuple[CodeEntry, ...]:
+    """Every error the two seed articles name, plus the facts where they are out of date."""
+    entries: list[CodeEntry] = []
+    for item in read_toml("seed_errors.toml")["entry"]:
+        message = item.get("message", "")
+        source = CURATED_SOURCE
+        notes: tuple[str, ...] = ()
+        official = item.get("official")
+        if official:
+            row = _wizard_table()[official]
+            message = row["comment"]
+            if row["category"] != "proxy_http" and row["text"] != row["error"]:
+                notes = (f"Shown in the wizard as \"{row['text']}\".",)
+            source = f"{WIZARD_TABLE_SOURCE}; {CURATED_SOURCE}"
+        entries.append(CodeEntry(
+            kind=item["kind"], code=item["code"], name=item["name"], message=message, cause=item.get("cause", ""),
+            remedy=item.get("remedy", ""), see_also=tuple(item.get("see_also", ())), source=source,
+            checked_by=item.get("checked_by"), aliases=tuple(item.get("aliases", ())),
+            headings=tuple(item.get("headings", ())), current=item.get("current", ""), seed=item.get("seed", ""),
+            notes=notes,
+        ))
+    return tuple(entries)
+
+
+@cache
+def _curated_by_key() -> dict[str, CodeEntry]:
+    index: dict[str, CodeEntry] = {}
+    for entry in curated_entries():
+        for label in (entry.code, entry.name, *entry.aliases, *entry.headings):
+            index.setdefault(name_key(label), entry)
+    return index
+
+
+def curated_entry(name: str) -> CodeEntry | None:
+    """A curated entry by its code, name, heading or alias (any case or punctuation)."""
+    return _curated_by_key().get(name_key(name))
+
+
+def wizard_error(name: str) -> CodeEntry | None:
+    """A wizard, ADAL, PowerShell or PTA error by name: "InvalidGrant", "invalid grant", "AzureRoleMissing"..."""
+    entry = curated_entry(name)
+    return entry if entry is not None and entry.kind != "http" else None
+
+
+def http_entry(status: int) -> CodeEntry | None:
+    """The proxy answers the connectivity article explains (403, 407)."""
+    entry = curated_entry(str(status))
+    return entry if entry is not None and entry.kind == "http" else None
+
+
+# ---- Whole-table iteration (for relevance search) -----------------------------------------------
+
+
+def all_entries() -> Iterator[CodeEntry]:
+    """Every entry of every table, curated first; used by free-text search."""
+    yield from curated_entries()
+    for code in _aadsts_rows().keys() | _pta_table().keys():
+        entry = aadsts_entry(code)
+        if entry is not None:
+            yield entry
+    for code in _win32_rows():
+        win = win32_entry(code)
+        if win is not None:
+            yield win
+    for status in _ntstatus_rows():
+        nt = ntstatus_entry(status)
+        if nt is not None:
+            yield nt
+    for kcode in _kerberos_rows():
+        kerb = kerberos_entry(kcode)
+        if kerb is not None:
+            yield kerb
+    for hcode in _winhttp_rows():
+        yield from winhttp_entries(hcode)
