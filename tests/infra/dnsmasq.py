@@ -1,0 +1,165 @@
+"""A real dnsmasq answering for the lab: A records, the articles' CNAME chains into nsatc.net, NXDOMAIN.
+
+Two ways to use it: on 127.0.0.1:<free port> for clients that take a resolver address and port (dnspython, the
+product's resolver), or on port 53 of a spare loopback address (127.0.0.2, needs root) for Squid, which cannot
+query another port. Recipe and measured behaviour: shared/notes/test-infra.md section 2.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from . import procs
+from .hosts import LAB_HOSTS
+from .ports import LOOPBACK, free_udp_port
+from .tools import ComponentMissing, find_tool, is_root
+
+# The article's "dns resolution will list the actual hosts to be in the DNS name space nsatc.net":
+# each chain ends in an A record 127.0.0.1 on the last name.
+DEFAULT_CNAMES: Mapping[str, str] = {
+    "login.microsoftonline.com": "ak.privatelink.msidentity.com",
+    "ak.privatelink.msidentity.com": "login.microsoftonline.com.nsatc.net",
+    "adminwebservice.microsoftonline.com": "bba800-anchor.microsoftonline.com",
+    "bba800-anchor.microsoftonline.com": "bba800-anchor.microsoftonline.com.nsatc.net",
+}
+
+# Names that answer NXDOMAIN (anything unknown under the local domains below does too).
+NXDOMAIN_HOST = "nxdomain.microsoftonline.com"
+
+# Unknown names under these domains get NXDOMAIN; names outside every local domain get REFUSED (no upstream).
+DEFAULT_LOCAL_DOMAINS: tuple[str, ...] = (
+    "microsoftonline.com", "microsoftonline-p.com", "windows.net", "msappproxy.net", "msauth.net", "msftauth.net",
+    "microsoft.com", "msocsp.com", "digicert.com", "windowsupdate.com", "azure.com", "msft.net",
+    "microsoftazuread-sso.com", "visualstudio.com", "msidentity.com", "nsatc.net", "example.com", "invalid",
+)
+
+
+def _default_a_records() -> dict[str, str]:
+    records = {name: LOOPBACK for name in LAB_HOSTS if name not in DEFAULT_CNAMES}
+    records["login.microsoftonline.com.nsatc.net"] = LOOPBACK
+    records["bba800-anchor.microsoftonline.com.nsatc.net"] = LOOPBACK
+    return records
+
+
+@dataclass(frozen=True)
+class DnsConfig:
+    """Records dnsmasq serves. a_records: exact name -> IPv4. cnames: alias -> target (chains allowed).
+    nxdomain: names answered NXDOMAIN. local_domains: domains answered only locally (unknown -> NXDOMAIN).
+    """
+
+    a_records: Mapping[str, str] = field(default_factory=_default_a_records)
+    cnames: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_CNAMES))
+    nxdomain: Sequence[str] = (NXDOMAIN_HOST,)
+    local_domains: Sequence[str] = DEFAULT_LOCAL_DOMAINS
+
+
+class Dnsmasq:
+    """A running `dnsmasq -k` on `address`:`port` (UDP and TCP).
+
+    ``with Dnsmasq() as dns:`` -> dns.address == "127.0.0.1", dns.port == <free port>
+    ``with Dnsmasq(address="127.0.0.2", port=53) as dns:`` (root) -> usable as squid's dns_nameservers.
+    `log_path` holds dnsmasq's query log (log-queries).
+    """
+
+    def __init__(self, config: DnsConfig | None = None, *, address: str = LOOPBACK, port: int | None = None,
+                 parent_dir: Path | None = None, ready_timeout: float = 10.0) -> None:
+        self.config = config or DnsConfig()
+        self._binary = find_tool("dnsmasq")
+        if port is not None and port < 1024 and not is_root():
+            raise ComponentMissing(f"dnsmasq on port {port} needs root (privileged port); run the tests as root")
+        self.address = address
+        self.port = port if port is not None else free_udp_port(address)
+        self._parent_dir = parent_dir
+        self._ready_timeout = ready_timeout
+        self.workdir = Path()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.startup_seconds = 0.0
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "dnsmasq.log"
+
+    @property
+    def conf_path(self) -> Path:
+        return self.workdir / "dnsmasq.conf"
+
+    @property
+    def nameserver(self) -> str:
+        """"address:port" for display and for tools that take one string."""
+        return f"{self.address}:{self.port}"
+
+    def render_config(self) -> str:
+        cfg = self.config
+        lines = [
+            f"port={self.port}",
+            f"listen-address={self.address}",
+            "bind-interfaces",
+            "no-resolv",
+            "no-hosts",
+            "no-poll",
+            "no-negcache",
+            "log-queries",
+            f"log-facility={self.log_path}",
+            f"pid-file={self.workdir}/dnsmasq.pid",
+        ]
+        lines += [f"host-record={name},{addr}" for name, addr in cfg.a_records.items()]
+        lines += [f"cname={alias},{target}" for alias, target in cfg.cnames.items()]
+        lines += [f"local=/{name}/" for name in (*cfg.nxdomain, *cfg.local_domains)]
+        return "\n".join(lines) + "\n"
+
+    def start(self) -> Dnsmasq:
+        self.workdir = procs.fresh_workdir("aadc-dnsmasq-", self._parent_dir)
+        self.conf_path.write_text(self.render_config())
+        checked = subprocess.run([self._binary, "--test", "-C", str(self.conf_path)], capture_output=True)
+        if checked.returncode != 0:
+            raise RuntimeError(f"dnsmasq rejected {self.conf_path}:\n{checked.stderr.decode()}")
+        out = (self.workdir / "dnsmasq.out").open("wb")
+        self._proc = subprocess.Popen([self._binary, "-k", "-C", str(self.conf_path)], stdout=out,
+                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        out.close()
+        try:
+            self.startup_seconds = procs.wait_until(self._answers, timeout=self._ready_timeout, proc=self._proc,
+                                                    what="dnsmasq", diagnostics=self._diagnostics)
+        except BaseException:
+            procs.terminate(self._proc)
+            raise
+        return self
+
+    def _answers(self) -> bool:
+        import dns.exception
+        import dns.message
+        import dns.query
+
+        with contextlib.suppress(dns.exception.DNSException, OSError):
+            dns.query.udp(dns.message.make_query("ready.invalid", "A"), self.address, port=self.port, timeout=0.2)
+            return True
+        return False
+
+    def _diagnostics(self) -> str:
+        parts = []
+        for path in (self.workdir / "dnsmasq.out", self.log_path):
+            if path.exists():
+                parts.append(f"--- {path} ---\n{path.read_text(errors='replace')[-4000:]}")
+        return "\n".join(parts)
+
+    def query_log(self) -> list[str]:
+        return self.log_path.read_text(errors="replace").splitlines() if self.log_path.exists() else []
+
+    def stop(self) -> None:
+        if self._proc is None:
+            return
+        proc, self._proc = self._proc, None
+        procs.terminate(proc)
+        procs.remove_workdir(self.workdir)
+
+    def __enter__(self) -> Dnsmasq:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()

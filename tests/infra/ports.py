@@ -1,0 +1,136 @@
+"""Loopback port helpers: free ports, a port nobody listens on, and a proxy that accepts and never answers."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from types import TracebackType
+
+LOOPBACK = "127.0.0.1"
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    """A TCP port that was free a moment ago (bind to 0, read it, release it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def free_udp_port(host: str = LOOPBACK) -> int:
+    """A port free for both UDP and TCP (DNS servers listen on both)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind((host, 0))
+            port: int = udp.getsockname()[1]
+            try:
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                    tcp.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no port free for both UDP and TCP on {host}")
+
+
+def closed_port(host: str = LOOPBACK) -> int:
+    """A port with nothing listening: a connect() to it is refused (ECONNREFUSED) right away.
+
+    Racy in theory (another process could take it); for a port that stays closed for a whole test
+    use `ClosedPort`, which keeps it bound without listening.
+    """
+    return free_port(host)
+
+
+class ClosedPort:
+    """Holds a bound but non-listening socket, so the port stays refused and nobody else can take it."""
+
+    def __init__(self, host: str = LOOPBACK) -> None:
+        self.host = host
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind((host, 0))
+        self.port: int = self._sock.getsockname()[1]
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def __enter__(self) -> ClosedPort:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+class StalledProxy:
+    """A TCP listener that accepts connections, reads whatever comes, and never sends a byte.
+
+    Stands in for a proxy (or origin) that swallows requests: clients must hit their own timeout.
+    `connections` counts accepted connections so a test can prove the client really got through TCP.
+    """
+
+    def __init__(self, host: str = LOOPBACK, port: int = 0) -> None:
+        self.host = host
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind((host, port))
+        self.port: int = self._listener.getsockname()[1]
+        self.connections = 0
+        self._held: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name=f"stalled-proxy-{self.port}", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> StalledProxy:
+        self._listener.listen(64)
+        self._listener.settimeout(0.1)
+        self._thread.start()
+        return self
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            conn.settimeout(0.1)
+            with self._lock:
+                self.connections += 1
+                self._held.append(conn)
+            threading.Thread(target=self._drain, args=(conn,), daemon=True).start()
+
+    def _drain(self, conn: socket.socket) -> None:
+        """Read and discard until the peer goes away or we stop; never answer."""
+        while not self._stop.is_set():
+            try:
+                if not conn.recv(65536):
+                    return
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        with contextlib.suppress(OSError):
+            self._listener.close()
+        if self._thread.is_alive():
+            self._thread.join(timeout=2)
+        with self._lock:
+            for conn in self._held:
+                with contextlib.suppress(OSError):
+                    conn.close()
+            self._held.clear()
+
+    def __enter__(self) -> StalledProxy:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()

@@ -1,0 +1,89 @@
+"""Running a lab daemon as a child process: fresh work dir, readiness by polling, clean stop, background reaping."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+_background: list[threading.Thread] = []
+_background_lock = threading.Lock()
+
+KEEP_ENV = "AADC_KEEP_LAB"  # set to 1 to keep the daemons' work dirs (configs, logs) for debugging
+
+
+def fresh_workdir(prefix: str, parent: Path | None = None) -> Path:
+    """A new private directory under the system temp dir (world-traversable parents: daemons drop root)."""
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=str(parent) if parent else None))
+
+
+def chown_tree(path: Path, user: str) -> None:
+    """Hand a work dir to the unprivileged user a daemon switches to when started as root."""
+    shutil.chown(path, user, user)
+    for root, dirs, files in os.walk(path):
+        for name in (*dirs, *files):
+            shutil.chown(os.path.join(root, name), user, user)
+
+
+def wait_until(predicate: Callable[[], bool], *, timeout: float, proc: subprocess.Popen[bytes] | None,
+               what: str, diagnostics: Callable[[], str]) -> float:
+    """Poll `predicate` every 20 ms; fail fast with diagnostics if `proc` dies. Returns seconds waited."""
+    start = time.monotonic()
+    while not predicate():
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with status {proc.returncode} before it was ready:\n{diagnostics()}")
+        if time.monotonic() - start > timeout:
+            raise TimeoutError(f"{what} not ready after {timeout:.0f}s:\n{diagnostics()}")
+        time.sleep(0.02)
+    return time.monotonic() - start
+
+
+def terminate(proc: subprocess.Popen[bytes], *, grace: float = 10.0) -> None:
+    """SIGTERM the process and wait; SIGKILL its whole process group if it does not exit within `grace`."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+
+
+def remove_workdir(path: Path) -> None:
+    if os.environ.get(KEEP_ENV) != "1":
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def terminate_in_background(proc: subprocess.Popen[bytes], workdir: Path, *, grace: float = 10.0) -> None:
+    """Send SIGTERM now, wait for the exit (squid takes 2-3 s) in a thread; `join_background()` collects them."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+
+    def finish() -> None:
+        terminate(proc, grace=grace)
+        remove_workdir(workdir)
+
+    thread = threading.Thread(target=finish, name=f"reap-{proc.pid}", daemon=True)
+    thread.start()
+    with _background_lock:
+        _background.append(thread)
+
+
+def join_background(timeout: float = 30.0) -> None:
+    """Wait for every daemon stopped with terminate_in_background (call once at session end)."""
+    deadline = time.monotonic() + timeout
+    with _background_lock:
+        threads = list(_background)
+        _background.clear()
+    for thread in threads:
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))

@@ -1,0 +1,265 @@
+"""Fixtures for integration tests against real components on 127.0.0.1 (see tests/infra for the classes).
+
+Every test in tests/integration is marked `integration` automatically; mark tests elsewhere yourself.
+A missing component (squid, dnsmasq, htpasswd) FAILS the test with an install hint, it never skips.
+
+Certificates
+    lab_ca: trustme.CA                 the CA behind every lab TLS server ("aadc-doctor lab CA")
+    inspecting_ca: trustme.CA          a second CA playing a TLS-inspecting proxy ("Contoso TLS Inspection CA")
+    lab_ca_file / inspecting_ca_file: Path   their PEM files, for `--ca-file` or requests(verify=...)
+
+Origins (TLS servers stand in for the Microsoft endpoints; names resolve to 127.0.0.1 via squid/dnsmasq/--resolve)
+    tls_origin: TlsOrigin              session-wide, cert from lab_ca for every name in LAB_HOSTS, answers 200 "ok\\n"
+                                       on any path. origin.port, origin.url("login.microsoftonline.com", "/path"),
+                                       origin.requests (list of SeenRequest).
+    inspected_origin: TlsOrigin        same names, but its certificate is issued by inspecting_ca
+    tls_origin_factory(hostnames=LAB_HOSTS, *, ca=lab_ca, cert=None, routes=None, default_route=Route(),
+                       stall=None) -> TlsOrigin   started; stopped after the test.
+                                       routes={"/path": Route(status, body, headers, delay)}; stall="handshake"
+                                       (TCP accepted, TLS never starts) or "response" (request read, never answered).
+    http_origin_factory(routes=None, *, default_route=Route(404), stall=None, port=0) -> HttpOrigin
+    crl_origin: HttpOrigin             session-wide plain HTTP server serving a real DER CRL signed by lab_ca at
+                                       MICROSOFT_CRL_PATH ("/pki/mscorp/crl/Microsoft%20RSA%20TLS%20CA%2001.crl").
+
+Proxy (real squid 5, one process, three ports)
+    squid: SquidProxy                  session-wide, default SquidConfig(): allow-list DEFAULT_ALLOWED_DOMAINS
+                                       (Microsoft domains + allowed.example.com; denied.example.com -> 403),
+                                       SSL_ports 443 + 1024-65535, Basic user alice / s3cret, hosts_file mapping
+                                       LAB_HOSTS to 127.0.0.1. squid.url("open"|"basic"|"ntlm", user, password),
+                                       squid.open_port/basic_port/ntlm_port, squid.access_log (Path),
+                                       squid.log_offset(), squid.wait_for_log(regex, since=offset).
+                                       Do not reconfigure the shared one: use squid_factory.
+    squid_factory(config=None, **overrides) -> SquidProxy
+                                       e.g. squid_factory(allowed_domains=["login.microsoftonline.com"],
+                                       auth_before_acl=True). Started (~0.1 s); stopped in the background after
+                                       the test (its ports close at once).
+    squid_dns: SquidProxy              session-wide squid resolving through dnsmasq53 (no hosts file) - root only.
+
+DNS (real dnsmasq)
+    dnsmasq: Dnsmasq                   session-wide on dnsmasq.address ("127.0.0.1") : dnsmasq.port (free high port).
+                                       A records for LAB_HOSTS, CNAME chains login.microsoftonline.com ->
+                                       ak.privatelink.msidentity.com -> login.microsoftonline.com.nsatc.net -> 127.0.0.1
+                                       and adminwebservice.microsoftonline.com -> bba800-anchor.microsoftonline.com ->
+                                       bba800-anchor.microsoftonline.com.nsatc.net -> 127.0.0.1; NXDOMAIN_HOST and
+                                       unknown names under the Microsoft domains -> NXDOMAIN; other names -> REFUSED.
+    dnsmasq53: Dnsmasq                 the same records on 127.0.0.2:53 (root only), for squid_dns.
+    dnsmasq_factory(config=None, *, address="127.0.0.1", port=None) -> Dnsmasq   custom DnsConfig(a_records=...,
+                                       cnames=..., nxdomain=..., local_domains=...).
+
+Failure helpers
+    stalled_proxy: StalledProxy        accepts TCP and never answers (stalled_proxy.url, .port, .connections)
+    closed_port: int                   a 127.0.0.1 port held bound but not listening: connect() is refused.
+
+Example:
+    def test_denied(squid, tls_origin, lab_ca_file):
+        import requests
+        with pytest.raises(requests.exceptions.ProxyError, match="403"):
+            requests.get(tls_origin.url("denied.example.com"), proxies={"https": squid.url()}, verify=lab_ca_file)
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+_REPO = Path(__file__).resolve().parents[2]
+if str(_REPO) not in sys.path:
+    sys.path.insert(0, str(_REPO))
+
+import trustme  # noqa: E402
+from tests.infra import (  # noqa: E402
+    LAB_HOSTS,
+    MICROSOFT_CRL_PATH,
+    ClosedPort,
+    ComponentMissing,
+    DnsConfig,
+    Dnsmasq,
+    HttpOrigin,
+    Route,
+    SquidConfig,
+    SquidProxy,
+    StalledProxy,
+    TlsOrigin,
+    build_crl,
+    crl_route,
+    make_ca,
+    procs,
+    write_ca_pem,
+)
+from tests.infra.tls_servers import DEFAULT_ROUTE, Stall  # noqa: E402
+
+_HERE = Path(__file__).resolve().parent
+T = TypeVar("T")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test under tests/integration as `integration`."""
+    for item in items:
+        if _HERE in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.integration)
+
+
+def _required(make: Callable[[], T]) -> T:
+    """Start a component; a missing one fails the test (with the install hint) instead of erroring obscurely."""
+    try:
+        return make()
+    except ComponentMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _reap_lab_daemons() -> Iterator[None]:
+    """At session end, wait for daemons that factories stopped in the background (squid takes 2-3 s to exit)."""
+    yield
+    procs.join_background()
+
+
+# -- certificates ----------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def lab_ca() -> trustme.CA:
+    return make_ca("aadc-doctor lab CA")
+
+
+@pytest.fixture(scope="session")
+def inspecting_ca() -> trustme.CA:
+    return make_ca("Contoso TLS Inspection CA")
+
+
+@pytest.fixture(scope="session")
+def lab_ca_file(lab_ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_ca_pem(lab_ca, tmp_path_factory.mktemp("pki") / "lab-ca.pem")
+
+
+@pytest.fixture(scope="session")
+def inspecting_ca_file(inspecting_ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_ca_pem(inspecting_ca, tmp_path_factory.mktemp("pki") / "inspecting-ca.pem")
+
+
+# -- origins ---------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def tls_origin(lab_ca: trustme.CA) -> Iterator[TlsOrigin]:
+    with TlsOrigin(lab_ca, LAB_HOSTS) as origin:
+        yield origin
+
+
+@pytest.fixture(scope="session")
+def inspected_origin(inspecting_ca: trustme.CA) -> Iterator[TlsOrigin]:
+    with TlsOrigin(inspecting_ca, LAB_HOSTS) as origin:
+        yield origin
+
+
+@pytest.fixture
+def tls_origin_factory(lab_ca: trustme.CA) -> Iterator[Callable[..., TlsOrigin]]:
+    started: list[TlsOrigin] = []
+
+    def make(hostnames: tuple[str, ...] | list[str] = LAB_HOSTS, *, ca: trustme.CA | None = None,
+             cert: trustme.LeafCert | None = None, routes: Mapping[str, Route] | None = None,
+             default_route: Route = DEFAULT_ROUTE, stall: Stall | None = None, **kwargs: Any) -> TlsOrigin:
+        origin = TlsOrigin(None if cert else (ca or lab_ca), hostnames, cert=cert, routes=routes,
+                           default_route=default_route, stall=stall, **kwargs)
+        started.append(origin)
+        origin.start()
+        return origin
+
+    yield make
+    for origin in started:
+        origin.stop()
+
+
+@pytest.fixture
+def http_origin_factory() -> Iterator[Callable[..., HttpOrigin]]:
+    started: list[HttpOrigin] = []
+
+    def make(routes: Mapping[str, Route] | None = None, **kwargs: Any) -> HttpOrigin:
+        origin = HttpOrigin(routes, **kwargs)
+        started.append(origin)
+        origin.start()
+        return origin
+
+    yield make
+    for origin in started:
+        origin.stop()
+
+
+@pytest.fixture(scope="session")
+def crl_origin(lab_ca: trustme.CA) -> Iterator[HttpOrigin]:
+    with HttpOrigin({MICROSOFT_CRL_PATH: crl_route(build_crl(lab_ca))}) as origin:
+        yield origin
+
+
+# -- squid -----------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def squid() -> Iterator[SquidProxy]:
+    proxy = _required(lambda: SquidProxy(SquidConfig()))
+    with proxy:
+        yield proxy
+
+
+@pytest.fixture
+def squid_factory() -> Iterator[Callable[..., SquidProxy]]:
+    started: list[SquidProxy] = []
+
+    def make(config: SquidConfig | None = None, **overrides: Any) -> SquidProxy:
+        cfg = config or SquidConfig()
+        if overrides:
+            cfg = SquidConfig(**{**cfg.__dict__, **overrides})
+        proxy = _required(lambda: SquidProxy(cfg))
+        started.append(proxy)
+        return proxy.start()
+
+    yield make
+    for proxy in started:
+        proxy.stop(wait=False)
+
+
+@pytest.fixture(scope="session")
+def squid_dns(dnsmasq53: Dnsmasq) -> Iterator[SquidProxy]:
+    proxy = _required(lambda: SquidProxy(SquidConfig(dns_nameserver=dnsmasq53.address)))
+    with proxy:
+        yield proxy
+
+
+# -- dnsmasq ---------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def dnsmasq() -> Iterator[Dnsmasq]:
+    server = _required(lambda: Dnsmasq(DnsConfig()))
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def dnsmasq53() -> Iterator[Dnsmasq]:
+    server = _required(lambda: Dnsmasq(DnsConfig(), address="127.0.0.2", port=53))
+    with server:
+        yield server
+
+
+@pytest.fixture
+def dnsmasq_factory() -> Iterator[Callable[..., Dnsmasq]]:
+    started: list[Dnsmasq] = []
+
+    def make(config: DnsConfig | None = None, **kwargs: Any) -> Dnsmasq:
+        server = _required(lambda: Dnsmasq(config, **kwargs))
+        started.append(server)
+        return server.start()
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+# -- failure helpers -------------------------------------------------------------------------------------------
+@pytest.fixture
+def stalled_proxy() -> Iterator[StalledProxy]:
+    with StalledProxy() as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    with ClosedPort() as held:
+        yield held.port
