@@ -1,0 +1,171 @@
+"""What one endpoint probe found: a stable outcome code plus the evidence behind it (sslyze-style taxonomy).
+
+Every probe ends in exactly one `Outcome`; the layer it stopped at (`Phase`) and the timings of the layers it
+passed travel with it, so the diagnosis can tell "the proxy said 403" from "the proxy never answered".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Outcome(StrEnum):
+    """The stable outcome codes of DESIGN.md; scripts branch on these strings."""
+
+    OK = "ok"
+    DNS_FAILURE = "dns_failure"
+    TCP_REFUSED = "tcp_refused"
+    TCP_TIMEOUT = "tcp_timeout"
+    PROXY_UNREACHABLE = "proxy_unreachable"
+    PROXY_FORBIDDEN = "proxy_forbidden"
+    PROXY_AUTH_REQUIRED = "proxy_auth_required"
+    PROXY_ERROR = "proxy_error"
+    TLS_FAILURE = "tls_failure"
+    TLS_INTERCEPTED = "tls_intercepted"
+    HTTP_ERROR = "http_error"
+    TIMEOUT = "timeout"
+
+
+class Phase(StrEnum):
+    """The layers of one probe, in the order they run."""
+
+    DNS = "dns"
+    TCP = "tcp"
+    CONNECT = "connect"
+    TLS = "tls"
+    HTTP = "http"
+
+
+@dataclass(frozen=True)
+class EndpointTarget:
+    """One concrete URL to probe, and the catalog row (if any) it stands for."""
+
+    url: str
+    host: str
+    port: int
+    scheme: str  # "https" or "http"
+    path: str  # request target as sent to the origin: path plus query, percent-encoded
+    kind: str  # "https", "http", "crl" or "ocsp"
+    profiles: tuple[str, ...] = ()
+    rule_id: str | None = None
+    rule_pattern: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class PhaseTimings:
+    """Milliseconds spent in each layer; None for a layer that did not run."""
+
+    dns_ms: float | None = None
+    tcp_ms: float | None = None
+    connect_ms: float | None = None
+    tls_ms: float | None = None
+    http_ms: float | None = None
+
+    def to_dict(self) -> dict[str, float | None]:
+        return {name: (None if value is None else round(value, 1)) for name, value in (
+            ("dns_ms", self.dns_ms), ("tcp_ms", self.tcp_ms), ("connect_ms", self.connect_ms),
+            ("tls_ms", self.tls_ms), ("http_ms", self.http_ms))}
+
+
+@dataclass(frozen=True)
+class TlsInfo:
+    """The TLS session as seen by the client: negotiated version and the leaf certificate's names.
+
+    `verified` is whether the chain verified against the system store plus --ca-file; `trust` says which
+    store anchored it ("system", "ca-file") or why it did not ("untrusted-issuer", "expired", ...).
+    """
+
+    version: str | None = None
+    issuer: str | None = None
+    issuer_organization: str | None = None
+    subject: str | None = None
+    names: tuple[str, ...] = ()
+    not_after: str | None = None
+    verified: bool = False
+    trust: str | None = None
+    verify_error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "issuer": self.issuer, "subject": self.subject,
+                "issuer_organization": self.issuer_organization, "names": list(self.names),
+                "not_after": self.not_after, "verified": self.verified, "trust": self.trust,
+                "verify_error": self.verify_error}
+
+
+@dataclass(frozen=True)
+class CrlInfo:
+    """A downloaded certificate revocation list: whether it parsed, who issued it and until when it is valid."""
+
+    parsed: bool
+    size: int
+    issuer: str | None = None
+    last_update: str | None = None
+    next_update: str | None = None
+    revoked: int | None = None
+    stale: bool = False
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"parsed": self.parsed, "size": self.size, "issuer": self.issuer, "last_update": self.last_update,
+                "next_update": self.next_update, "revoked": self.revoked, "stale": self.stale, "error": self.error}
+
+
+@dataclass(frozen=True)
+class DnsInfo:
+    """Where a name pointed: the addresses, and the CNAME chain when the resolver reports it."""
+
+    name: str
+    addresses: tuple[str, ...] = ()
+    cname_chain: tuple[str, ...] = ()
+    source: str = "system"  # "system", "dns-server ADDR:PORT" or "--resolve"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "addresses": list(self.addresses), "cname_chain": list(self.cname_chain),
+                "source": self.source}
+
+
+@dataclass(frozen=True)
+class EndpointResult:
+    """The frozen outcome of one probe: the code, the layer it stopped at, the evidence. Never an exception."""
+
+    target: EndpointTarget
+    outcome: Outcome
+    phase: Phase | None = None  # the layer that failed; None when the probe succeeded
+    via_proxy: str | None = None  # proxy URL without password, None for a direct connection
+    http_status: int | None = None
+    connect_status: int | None = None
+    proxy_authenticate: tuple[str, ...] = ()  # schemes the proxy offered in its (last) 407
+    proxy_auth_scheme: str | None = None  # the scheme this tool authenticated with, if any
+    proxy_auth_challenged: bool = False  # the proxy asked for authentication (even if we then succeeded)
+    proxy_error: str | None = None  # the proxy's own error tag, e.g. Squid's X-Squid-Error
+    phases: PhaseTimings = field(default_factory=PhaseTimings)
+    tls: TlsInfo | None = None
+    crl: CrlInfo | None = None
+    dns: DnsInfo | None = None
+    error: str | None = None
+    elapsed_ms: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.OK
+
+    def to_dict(self) -> dict[str, Any]:
+        t = self.target
+        return {
+            "url": t.url, "host": t.host, "port": t.port,
+            "profile": t.profiles[0] if t.profiles else "custom", "profiles": list(t.profiles) or ["custom"],
+            "rule": {"id": t.rule_id, "pattern": t.rule_pattern} if t.rule_id else None,
+            "kind": t.kind, "outcome": self.outcome.value, "phase": self.phase.value if self.phase else None,
+            "via_proxy": self.via_proxy, "http_status": self.http_status, "connect_status": self.connect_status,
+            "proxy_authenticate": list(self.proxy_authenticate), "proxy_auth_scheme": self.proxy_auth_scheme,
+            "proxy_auth_challenged": self.proxy_auth_challenged, "proxy_error": self.proxy_error,
+            "phases": self.phases.to_dict(), "tls": self.tls.to_dict() if self.tls else None,
+            "crl": self.crl.to_dict() if self.crl else None, "dns": self.dns.to_dict() if self.dns else None,
+            "error": self.error, "elapsed_ms": round(self.elapsed_ms, 1),
+        }

@@ -1,0 +1,556 @@
+"""Probe one endpoint layer by layer (name, TCP, proxy CONNECT and its authentication, TLS, HTTP), timing each.
+
+`probe_endpoint` never raises: whatever happens ends in one `EndpointResult` with an `Outcome` and the layer it
+stopped at. A hard per-probe deadline (`asyncio.timeout`) bounds the whole probe, so a proxy that accepts and
+never answers costs `timeout` seconds, not a hung run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from aadc_doctor.net import tls as tlsmod
+from aadc_doctor.net.crl import MAX_CRL_BYTES, inspect_crl
+from aadc_doctor.net.http import HttpProtocolError, ResponseHead, build_request, read_body, read_head
+from aadc_doctor.net.outcome import (
+    CrlInfo,
+    DnsInfo,
+    EndpointResult,
+    EndpointTarget,
+    Outcome,
+    Phase,
+    PhaseTimings,
+    TlsInfo,
+)
+from aadc_doctor.net.proxy_auth import (
+    AuthUnavailable,
+    ProxyAuthSettings,
+    challenge_token,
+    choose_authenticator,
+    offered_schemes,
+)
+from aadc_doctor.net.resolve import ResolveFailure, Resolver
+
+MAX_ERROR_BODY = 1024 * 1024
+PROXY_ERROR_HEADERS = ("x-squid-error", "proxy-status")
+
+
+@dataclass(frozen=True)
+class ProxyRoute:
+    """The proxy one endpoint goes through; `display` is the URL without any password."""
+
+    host: str
+    port: int
+    scheme: str = "http"
+    display: str = ""
+
+    @classmethod
+    def from_url(cls, url: str, display: str | None = None) -> ProxyRoute:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        if parts.scheme not in ("http", "https"):
+            raise ValueError(f"proxy URL {display or url!r}: scheme {parts.scheme!r} is not supported (use http://)")
+        if not parts.hostname:
+            raise ValueError(f"proxy URL {display or url!r} has no host")
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            raise ValueError(f"proxy URL {display or url!r} has an invalid port") from None
+        shown = display or f"{parts.scheme}://{parts.hostname}:{port}"
+        return cls(parts.hostname, port, parts.scheme, shown)
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    """Everything probes share; immutable so one instance serves every concurrent probe."""
+
+    resolver: Resolver
+    trust: tlsmod.TrustConfig
+    auth: ProxyAuthSettings = field(default_factory=ProxyAuthSettings)
+    timeout: float = 10.0
+    expected_issuer_organizations: frozenset[str] = frozenset()
+
+
+class _Stop(Exception):
+    """Internal: the probe reached its outcome; the state already holds it."""
+
+
+@dataclass
+class _Conn:
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+
+    def abort(self) -> None:
+        transport = self.writer.transport
+        if transport is not None and not transport.is_closing():
+            transport.abort()
+
+
+@dataclass
+class _State:
+    target: EndpointTarget
+    proxy: ProxyRoute | None
+    phase: Phase = Phase.DNS
+    outcome: Outcome | None = None
+    failed_phase: Phase | None = None
+    error: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    http_status: int | None = None
+    connect_status: int | None = None
+    proxy_authenticate: tuple[str, ...] = ()
+    proxy_auth_scheme: str | None = None
+    proxy_auth_challenged: bool = False
+    proxy_error: str | None = None
+    tls: TlsInfo | None = None
+    crl: CrlInfo | None = None
+    dns: DnsInfo | None = None
+    addresses: tuple[str, ...] = ()
+    conns: list[_Conn] = field(default_factory=list)
+
+    def fail(self, outcome: Outcome, error: str) -> _Stop:
+        self.outcome = outcome
+        self.failed_phase = self.phase
+        self.error = error
+        return _Stop()
+
+    def add_time(self, key: str, start: float) -> None:
+        self.timings[key] = self.timings.get(key, 0.0) + (time.monotonic() - start) * 1000
+
+    def close_all(self) -> None:
+        for conn in self.conns:
+            conn.abort()
+        self.conns.clear()
+
+
+async def probe_endpoint(target: EndpointTarget, proxy: ProxyRoute | None, settings: ProbeSettings) -> EndpointResult:
+    """Probe `target` directly (proxy None) or through `proxy`; always returns a result, never raises."""
+    state = _State(target, proxy)
+    start = time.monotonic()
+    deadline = asyncio.timeout(settings.timeout)
+    try:
+        async with deadline:
+            await _run(state, settings)
+    except _Stop:
+        pass
+    except TimeoutError:
+        if deadline.expired():
+            _timed_out(state, settings.timeout)
+        else:
+            state.fail(Outcome.TIMEOUT if state.proxy else Outcome.TCP_TIMEOUT, "the operation timed out")
+    except Exception as exc:  # a probe never raises: anything unforeseen is reported on the endpoint
+        outcome = _outcome_for_unexpected(state)
+        state.fail(outcome, f"{type(exc).__name__}: {exc}")
+    finally:
+        state.close_all()
+    return _result(state, (time.monotonic() - start) * 1000)
+
+
+def _timed_out(state: _State, timeout: float) -> None:
+    """Name the layer that swallowed the time: that is what the admin has to look at."""
+    limit = f"{timeout:g} s"
+    via = state.proxy is not None
+    if state.phase is Phase.DNS:
+        name = state.proxy.host if state.proxy else state.target.host
+        outcome = Outcome.PROXY_UNREACHABLE if via else Outcome.DNS_FAILURE
+        state.fail(outcome, f"resolving {name} did not finish within {limit}")
+    elif state.phase is Phase.TCP:
+        if via:
+            assert state.proxy is not None
+            state.fail(Outcome.PROXY_UNREACHABLE,
+                       f"no TCP connection to the proxy {state.proxy.host}:{state.proxy.port} within {limit}")
+        else:
+            state.fail(Outcome.TCP_TIMEOUT, f"no TCP connection to {state.target.label} within {limit}")
+    elif state.phase is Phase.CONNECT:
+        state.fail(Outcome.TIMEOUT, f"the proxy accepted the connection but did not answer CONNECT within {limit}")
+    elif state.phase is Phase.TLS:
+        state.fail(Outcome.TIMEOUT, f"the TLS handshake with {state.target.host} did not finish within {limit}")
+    else:
+        who = "the proxy or the endpoint" if via else "the endpoint"
+        state.fail(Outcome.TIMEOUT, f"{who} did not answer the HTTP request within {limit}")
+
+
+def _outcome_for_unexpected(state: _State) -> Outcome:
+    via = state.proxy is not None
+    return {
+        Phase.DNS: Outcome.PROXY_UNREACHABLE if via else Outcome.DNS_FAILURE,
+        Phase.TCP: Outcome.PROXY_UNREACHABLE if via else Outcome.TCP_REFUSED,
+        Phase.CONNECT: Outcome.PROXY_ERROR,
+        Phase.TLS: Outcome.TLS_FAILURE,
+        Phase.HTTP: Outcome.HTTP_ERROR,
+    }[state.phase]
+
+
+def _result(state: _State, elapsed_ms: float) -> EndpointResult:
+    t = state.timings
+    return EndpointResult(
+        target=state.target, outcome=state.outcome or Outcome.OK,
+        phase=state.failed_phase if state.outcome not in (None, Outcome.OK) else None,
+        via_proxy=state.proxy.display if state.proxy else None, http_status=state.http_status,
+        connect_status=state.connect_status, proxy_authenticate=state.proxy_authenticate,
+        proxy_auth_scheme=state.proxy_auth_scheme, proxy_auth_challenged=state.proxy_auth_challenged,
+        proxy_error=state.proxy_error,
+        phases=PhaseTimings(t.get("dns"), t.get("tcp"), t.get("connect"), t.get("tls"), t.get("http")),
+        tls=state.tls, crl=state.crl, dns=state.dns, error=state.error, elapsed_ms=elapsed_ms,
+    )
+
+
+# -- the layers -----------------------------------------------------------------------------------------------
+
+async def _run(state: _State, settings: ProbeSettings) -> None:
+    target = state.target
+    await _resolve(state, settings.resolver)
+    conn = await _open(state, settings)
+    if target.scheme == "https":
+        if state.proxy is not None:
+            conn = await _connect_tunnel(state, settings, conn)
+        conn = await _tls(state, settings, conn)
+        await _http(state, conn, proxied_plain=False)
+    else:
+        await _http_maybe_via_proxy(state, settings, conn)
+
+
+async def _resolve(state: _State, resolver: Resolver) -> None:
+    state.phase = Phase.DNS
+    host, port = (state.proxy.host, state.proxy.port) if state.proxy else (state.target.host, state.target.port)
+    start = time.monotonic()
+    try:
+        state.dns = await resolver.resolve(host, port)
+    except ResolveFailure as exc:
+        state.add_time("dns", start)
+        if state.proxy:
+            raise state.fail(Outcome.PROXY_UNREACHABLE, f"the proxy's name does not resolve: {exc}") from None
+        raise state.fail(Outcome.DNS_FAILURE, str(exc)) from None
+    state.add_time("dns", start)
+    state.addresses = state.dns.addresses
+
+
+async def _open(state: _State, settings: ProbeSettings, *, record: bool = True) -> _Conn:
+    """TCP to the proxy or the endpoint (each resolved address in turn); TLS to an https:// proxy."""
+    state.phase = Phase.TCP
+    port = state.proxy.port if state.proxy else state.target.port
+    start = time.monotonic()
+    errors: list[str] = []
+    refused = True
+    for address in state.addresses:
+        try:
+            reader, writer = await asyncio.open_connection(address, port, limit=256 * 1024)
+        except ConnectionRefusedError:
+            errors.append(f"{address}:{port} refused the connection")
+            continue
+        except OSError as exc:
+            refused = False
+            errors.append(f"{address}:{port}: {exc.strerror or exc}")
+            continue
+        conn = _Conn(reader, writer)
+        state.conns.append(conn)
+        if record:
+            state.add_time("tcp", start)
+        if state.proxy is not None and state.proxy.scheme == "https":
+            await _tls_to_proxy(state, settings, conn)
+        return conn
+    if record:
+        state.add_time("tcp", start)
+    detail = "; ".join(errors) or "no address to connect to"
+    if state.proxy is not None:
+        raise state.fail(Outcome.PROXY_UNREACHABLE,
+                         f"cannot connect to the proxy {state.proxy.host}:{state.proxy.port}: {detail}")
+    raise state.fail(Outcome.TCP_REFUSED if refused else Outcome.TCP_TIMEOUT, detail)
+
+
+async def _tls_to_proxy(state: _State, settings: ProbeSettings, conn: _Conn) -> None:
+    assert state.proxy is not None
+    try:
+        await conn.writer.start_tls(settings.trust.verifying, server_hostname=state.proxy.host)
+    except (ssl.SSLError, OSError, asyncio.IncompleteReadError) as exc:
+        raise state.fail(Outcome.PROXY_UNREACHABLE, f"TLS to the https proxy failed: {exc}") from None
+
+
+async def _send_and_read(conn: _Conn, request: bytes) -> ResponseHead:
+    conn.writer.write(request)
+    await conn.writer.drain()
+    return await read_head(conn.reader)
+
+
+async def _proxy_exchange(state: _State, settings: ProbeSettings, conn: _Conn, method: str, target: str,
+                          host_header: str, headers: Sequence[tuple[str, str]]) -> tuple[_Conn, ResponseHead]:
+    """Send one request to the proxy, answering 407 challenges (Basic, or NTLM/Negotiate on one connection).
+
+    The first attempt carries no credentials, so the report can say whether the proxy demands sign-in at all
+    (the PTA agent cannot sign in to a proxy).
+    """
+    assert state.proxy is not None
+    base = [*headers, ("Proxy-Connection", "Keep-Alive")]
+
+    async def send(c: _Conn, auth_header: str | None) -> ResponseHead:
+        extra = [*base, ("Proxy-Authorization", auth_header)] if auth_header else base
+        return await _send_and_read(c, build_request(method, target, host_header, extra))
+
+    head = await send(conn, None)
+    if head.status != 407:
+        return conn, head
+    state.proxy_auth_challenged = True
+    state.proxy_authenticate = offered_schemes(head.get_all("proxy-authenticate"))
+    try:
+        auth = choose_authenticator(settings.auth, state.proxy_authenticate, state.proxy.host)
+        first = auth.first_header()
+    except AuthUnavailable as exc:
+        state.error = str(exc)
+        return conn, head
+    conn = await _reuse_or_reopen(state, settings, conn, head, method)
+    state.proxy_auth_scheme = auth.scheme
+    try:
+        head = await send(conn, first)
+        rounds = 0
+        while head.status == 407 and auth.connection_bound and rounds < 3:
+            rounds += 1
+            token = challenge_token(head.get_all("proxy-authenticate"), auth.scheme)
+            answer = auth.next_header(token)
+            if answer is None:
+                break
+            await read_body(conn.reader, head, method, MAX_ERROR_BODY)
+            if not head.keeps_alive:
+                state.error = f"the proxy closed the connection in the middle of the {auth.scheme} handshake"
+                return conn, head
+            head = await send(conn, answer)
+    except AuthUnavailable as exc:
+        state.error = str(exc)
+        return conn, head
+    if head.status == 407:
+        state.proxy_authenticate = offered_schemes(head.get_all("proxy-authenticate")) or state.proxy_authenticate
+        state.error = state.error or f"the proxy rejected the {auth.scheme} credentials"
+    return conn, head
+
+
+async def _reuse_or_reopen(state: _State, settings: ProbeSettings, conn: _Conn, head: ResponseHead,
+                           method: str) -> _Conn:
+    """Keep the connection for the next leg when the proxy allows it, else open a fresh one."""
+    if head.keeps_alive:
+        try:
+            await read_body(conn.reader, head, method, MAX_ERROR_BODY)
+            return conn
+        except HttpProtocolError:
+            pass
+    conn.abort()
+    phase = state.phase
+    new = await _open(state, settings, record=False)
+    state.phase = phase
+    return new
+
+
+def _proxy_error_tag(head: ResponseHead) -> str | None:
+    for name in PROXY_ERROR_HEADERS:
+        value = head.get(name)
+        if value:
+            return value
+    return None
+
+
+def _host_header(target: EndpointTarget) -> str:
+    default = 443 if target.scheme == "https" else 80
+    host = f"[{target.host}]" if ":" in target.host else target.host
+    return host if target.port == default else f"{host}:{target.port}"
+
+
+def _authority(target: EndpointTarget) -> str:
+    host = f"[{target.host}]" if ":" in target.host else target.host
+    return f"{host}:{target.port}"
+
+
+async def _connect_tunnel(state: _State, settings: ProbeSettings, conn: _Conn) -> _Conn:
+    state.phase = Phase.CONNECT
+    authority = _authority(state.target)
+    start = time.monotonic()
+    try:
+        conn, head = await _proxy_exchange(state, settings, conn, "CONNECT", authority, authority, ())
+    except HttpProtocolError as exc:
+        state.add_time("connect", start)
+        raise state.fail(Outcome.PROXY_ERROR, f"the proxy's answer to CONNECT: {exc}") from None
+    except (ConnectionError, OSError) as exc:
+        state.add_time("connect", start)
+        raise state.fail(Outcome.PROXY_ERROR, f"the proxy dropped the connection during CONNECT: {exc}") from None
+    state.add_time("connect", start)
+    state.connect_status = head.status
+    if 200 <= head.status < 300:
+        return conn
+    _proxy_refusal(state, head, "CONNECT")
+    raise _Stop()  # unreachable: _proxy_refusal always raises
+
+
+def _proxy_refusal(state: _State, head: ResponseHead, what: str) -> None:
+    """Classify a proxy's refusal (403, 407, 5xx) and stop the probe."""
+    tag = _proxy_error_tag(head)
+    state.proxy_error = tag
+    said = f"{head.status} {head.reason}".strip() + (f" ({tag})" if tag else "")
+    if head.status == 407:
+        schemes = ", ".join(state.proxy_authenticate) or "none"
+        reason = f": {state.error}" if state.error else ""
+        raise state.fail(Outcome.PROXY_AUTH_REQUIRED,
+                         f"the proxy answered {what} with {said}; it offers {schemes}{reason}")
+    if head.status == 403:
+        raise state.fail(Outcome.PROXY_FORBIDDEN, f"the proxy answered {what} with {said}")
+    raise state.fail(Outcome.PROXY_ERROR, f"the proxy answered {what} with {said}")
+
+
+async def _tls(state: _State, settings: ProbeSettings, conn: _Conn) -> _Conn:
+    state.phase = Phase.TLS
+    start = time.monotonic()
+    host = state.target.host
+    try:
+        await conn.writer.start_tls(settings.trust.verifying, server_hostname=host)
+    except ssl.SSLCertVerificationError as exc:
+        state.add_time("tls", start)
+        await _judge_unverified(state, settings, exc)
+        raise _Stop() from None
+    except (ssl.SSLError, OSError, asyncio.IncompleteReadError, EOFError) as exc:
+        state.add_time("tls", start)
+        raise state.fail(Outcome.TLS_FAILURE, f"TLS handshake with {host} failed: {_ssl_reason(exc)}") from None
+    state.add_time("tls", start)
+    ssl_object = conn.writer.get_extra_info("ssl_object")
+    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    version = ssl_object.version() if ssl_object is not None else None
+    if not der:
+        state.tls = TlsInfo(version=version, verified=True, trust="system")
+        return conn
+    facts = tlsmod.cert_facts(der)
+    trust = "ca-file" if tlsmod.issued_by_ca_file(der, settings.trust) else "system"
+    state.tls = _tls_info(facts, version, verified=True, trust=trust)
+    org = (facts.issuer_organization or "").lower()
+    expected = settings.expected_issuer_organizations
+    if trust == "system" and state.target.rule_id and expected and org not in expected:
+        raise state.fail(Outcome.TLS_INTERCEPTED,
+                         f"the certificate for {host} is trusted by this machine but was issued by "
+                         f"{tlsmod.issuer_label(facts)}, not by a public CA Microsoft uses: "
+                         "an inspection CA deployed to this machine")
+    return conn
+
+
+def _ssl_reason(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLError):
+        return str(exc.reason or exc)
+    if isinstance(exc, asyncio.IncompleteReadError | EOFError):
+        return "the peer closed the connection during the handshake"
+    return str(exc) or type(exc).__name__
+
+
+def _tls_info(facts: tlsmod.CertFacts, version: str | None, *, verified: bool, trust: str,
+              verify_error: str | None = None) -> TlsInfo:
+    return TlsInfo(version=version, issuer=facts.issuer, issuer_organization=facts.issuer_organization,
+                   subject=facts.subject, names=facts.names, not_after=facts.not_after, verified=verified,
+                   trust=trust, verify_error=verify_error)
+
+
+async def _judge_unverified(state: _State, settings: ProbeSettings, exc: ssl.SSLCertVerificationError) -> None:
+    """Verification failed: read the refused certificate on a second, unverified connection and decide."""
+    category = tlsmod.verify_category(exc)
+    message = tlsmod.verify_message(exc)
+    host = state.target.host
+    der, version = await _fetch_unverified(state, settings)
+    state.phase = Phase.TLS
+    if der is None:
+        intercepted = category in ("untrusted-issuer", "hostname-mismatch")
+        outcome = Outcome.TLS_INTERCEPTED if intercepted else Outcome.TLS_FAILURE
+        state.tls = TlsInfo(verified=False, trust=category, verify_error=message)
+        raise state.fail(outcome, f"certificate verification for {host} failed: {message}")
+    facts = tlsmod.cert_facts(der)
+    state.tls = _tls_info(facts, version, verified=False, trust=category, verify_error=message)
+    issuer = tlsmod.issuer_label(facts)
+    if category == "untrusted-issuer":
+        names_it = "issued for" if facts.covers(host) else "not even issued for"
+        raise state.fail(Outcome.TLS_INTERCEPTED,
+                         f"the certificate presented for {host} is {names_it} {host} and signed by {issuer}, "
+                         f"a CA this machine does not trust ({message})")
+    if category == "hostname-mismatch":
+        shown = ", ".join(facts.names[:4]) or facts.subject
+        raise state.fail(Outcome.TLS_INTERCEPTED,
+                         f"the certificate presented for {host} is issued for {shown} by {issuer}, "
+                         "not for the endpoint: something else answered in its place")
+    raise state.fail(Outcome.TLS_FAILURE, f"certificate verification for {host} failed: {message} "
+                                          f"(issuer {issuer}, valid until {facts.not_after})")
+
+
+async def _fetch_unverified(state: _State, settings: ProbeSettings) -> tuple[bytes | None, str | None]:
+    """Re-open the same path and handshake without verification, only to read the leaf certificate."""
+    saved = (state.phase, state.error, dict(state.timings), state.connect_status, state.proxy_error)
+    try:
+        conn = await _open(state, settings, record=False)
+        if state.proxy is not None:
+            state.phase = Phase.CONNECT
+            authority = _authority(state.target)
+            conn, head = await _proxy_exchange(state, settings, conn, "CONNECT", authority, authority, ())
+            if not 200 <= head.status < 300:
+                return None, None
+        await conn.writer.start_tls(settings.trust.unverified, server_hostname=state.target.host)
+        ssl_object = conn.writer.get_extra_info("ssl_object")
+        if ssl_object is None:
+            return None, None
+        der: bytes | None = ssl_object.getpeercert(binary_form=True)
+        return der, ssl_object.version()
+    except (_Stop, HttpProtocolError, ssl.SSLError, OSError, asyncio.IncompleteReadError):
+        return None, None
+    finally:
+        state.phase, state.error, state.timings, state.connect_status, state.proxy_error = saved
+        state.outcome = None
+        state.failed_phase = None
+
+
+async def _http(state: _State, conn: _Conn, *, proxied_plain: bool) -> None:
+    """GET the path on an open connection (direct or tunnelled) and judge the endpoint's answer."""
+    state.phase = Phase.HTTP
+    target = state.target
+    request = build_request("GET", target.path, _host_header(target),
+                            [("Accept", "*/*"), ("Connection", "close")])
+    start = time.monotonic()
+    try:
+        head = await _send_and_read(conn, request)
+        await _judge_origin_answer(state, conn, head, "GET")
+    except HttpProtocolError as exc:
+        raise state.fail(Outcome.HTTP_ERROR, f"{target.host} answered, but not with valid HTTP: {exc}") from None
+    except (ConnectionError, OSError, ssl.SSLError) as exc:
+        raise state.fail(Outcome.HTTP_ERROR, f"the connection to {target.host} broke during the request: {exc}") \
+            from None
+    finally:
+        state.add_time("http", start)
+
+
+async def _http_maybe_via_proxy(state: _State, settings: ProbeSettings, conn: _Conn) -> None:
+    """Plain http:// (CRL, OCSP): an absolute-URI GET to the proxy, as .NET sends it, or a direct GET."""
+    if state.proxy is None:
+        await _http(state, conn, proxied_plain=False)
+        return
+    state.phase = Phase.HTTP
+    target = state.target
+    absolute = f"http://{_host_header(target)}{target.path}"
+    start = time.monotonic()
+    try:
+        conn, head = await _proxy_exchange(state, settings, conn, "GET", absolute, _host_header(target),
+                                           [("Accept", "*/*")])
+        tag = _proxy_error_tag(head)
+        if head.status == 407 or (tag and head.status >= 400):
+            _proxy_refusal(state, head, "the GET")
+        await _judge_origin_answer(state, conn, head, "GET")
+    except HttpProtocolError as exc:
+        raise state.fail(Outcome.PROXY_ERROR, f"the proxy's answer to the GET: {exc}") from None
+    except (ConnectionError, OSError) as exc:
+        raise state.fail(Outcome.PROXY_ERROR, f"the proxy dropped the connection during the GET: {exc}") from None
+    finally:
+        state.add_time("http", start)
+
+
+async def _judge_origin_answer(state: _State, conn: _Conn, head: ResponseHead, method: str) -> None:
+    """Any answer from the endpoint proves connectivity, except a server error or a CRL that is not a CRL."""
+    state.http_status = head.status
+    target = state.target
+    if target.kind == "crl":
+        if head.status != 200:
+            raise state.fail(Outcome.HTTP_ERROR, f"the CRL download answered {head.status} {head.reason}".rstrip())
+        body = await read_body(conn.reader, head, method, MAX_CRL_BYTES)
+        state.crl = inspect_crl(body, head.get("content-type"))
+        if not state.crl.parsed:
+            raise state.fail(Outcome.HTTP_ERROR, f"the CRL download did not return a CRL: {state.crl.error}")
+        return
+    if head.status >= 500:
+        raise state.fail(Outcome.HTTP_ERROR, f"{target.host} answered {head.status} {head.reason}".rstrip())
