@@ -23,7 +23,10 @@ step() {
     fi
 }
 
-step ruff .venv/bin/ruff check src tests bench
+# bench/ holds benchmark scripts; lint it too once it exists.
+lint_dirs=(src tests)
+[ -d bench ] && lint_dirs+=(bench)
+step ruff .venv/bin/ruff check "${lint_dirs[@]}"
 step "mypy (package, strict)" .venv/bin/mypy
 step "mypy (test infra, strict)" .venv/bin/mypy --strict --explicit-package-bases tests/infra \
     tests/integration/conftest.py
