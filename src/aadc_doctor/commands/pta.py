@@ -1,25 +1,355 @@
-"""`aadc-doctor pta` (being built: see its issue)."""
+"""`aadc-doctor pta trace|events|dc-query`: the PTA agent's trace logs, event logs and sign-in query.
+
+Collect on Windows, analyse anywhere: a copied Trace folder (or its .zip), exported .evtx files or Event
+Viewer XML exports. Failures are reported by Win32 reason with the Windows message (as `net helpmsg`
+prints it), the AADSTS code the user most likely saw, and the remedy.
+"""
 
 from __future__ import annotations
 
 import argparse
-
-from rich.console import Console
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from aadc_doctor.commands import CommandResult, RunContext
-from aadc_doctor.errors import RunIncomplete
+from aadc_doctor.errors import InputError, UsageError
 from aadc_doctor.model import Report
 
-HELP = "(pta: not in this build yet)"
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from aadc_doctor.analysis.pta import PtaEvidence
+    from aadc_doctor.analysis.security_events import AgentMatcher
+
+HELP = "PTA agent: analyse trace logs (trace) and event logs (events), print the sign-in event query (dc-query)"
+RENDER_SUMMARY = False  # dc-query output must stay pure XML; trace/events print their own summary line
+
+DC_QUERY_WHERE = (
+    "Run this query on every server where a PTA Authentication Agent runs: Event Viewer > Create Custom View > "
+    "XML > Edit query manually, or Get-WinEvent -FilterXml. The 2017 article files it under 'Domain Controller "
+    "logs', but the agent validates passwords with LogonUser on its own server, so the Security events naming "
+    "its process are logged there, not on the domain controllers (which log 4776/4771 for the same sign-ins, "
+    "without a process name). Logon auditing (success and failure) must be enabled."
+)
+_LEVEL_NAMES = {0: "Information", 1: "Critical", 2: "Error", 3: "Warning", 4: "Information", 5: "Verbose"}
+_AGENT_HINTS = ("AuthenticationAgent", "AadApplicationProxy", "AgentUpdater")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs="*")
+    from aadc_doctor.cli import _add_global_options
+
+    sub = parser.add_subparsers(dest="pta_command", metavar="SUBCOMMAND", parser_class=type(parser))
+    sub.required = True
+    trace = sub.add_parser(
+        "trace", help="analyse agent trace logs (files, folders, a .zip of the Trace folder)",
+        description="Failed PTA sign-ins from the agent's trace logs (both agent generations, UTF-8 or UTF-16, "
+                    "rotated files in time order): RequestId, Reason with its Windows message, the AADSTS code the "
+                    "user most likely saw, the remedy; counts by reason and hour; the agent's other errors.")
+    trace.add_argument("paths", nargs="+", metavar="PATH",
+                       help=r"trace files, the Trace folder (%%ProgramData%%\Microsoft\Azure AD Connect "
+                            r"Authentication Agent\Trace) or a .zip of it")
+    trace.add_argument("--events", action="append", default=[], metavar="FILE",
+                       help="also read this .evtx/XML event log and correlate its failures with the trace (repeatable)")
+    _matcher_options(trace)
+    _add_global_options(trace, suppress_defaults=True)
+    events = sub.add_parser(
+        "events", help="analyse exported event logs (.evtx or Event Viewer XML)",
+        description="The agent's Admin log (current and legacy channels) with known event IDs explained, and "
+                    "Security logs: events whose ProcessName is the PTA agent, and 4624/4625/4648/4771/4776 with "
+                    "Status and SubStatus decoded to the Win32 reasons the trace log uses.")
+    events.add_argument("files", nargs="+", metavar="FILE", help=".evtx files or Event Viewer XML exports")
+    events.add_argument("--trace", action="append", default=[], metavar="PATH",
+                        help="also read these trace logs and correlate failures by time and reason (repeatable)")
+    _matcher_options(events)
+    _add_global_options(events, suppress_defaults=True)
+    query = sub.add_parser("dc-query", help="print the Event Viewer query for the agent's sign-in events",
+                           description="Print the article's Event Viewer QueryList XML that selects the Security "
+                                       "events of the PTA agent process (both agent generations, or --process). "
+                                       + DC_QUERY_WHERE)
+    query.add_argument("--process", action="append", default=[], metavar="PATH",
+                       help="the agent executable's full path, for a non-default install (repeatable)")
+    _add_global_options(query, suppress_defaults=True)
+
+
+def _matcher_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--process", action="append", default=[], metavar="PATH",
+                        help="treat this executable as the PTA agent too (non-default install path; repeatable)")
+    parser.add_argument("--agent-host", action="append", default=[], metavar="NAME_OR_IP",
+                        help="an agent server's name or address, to attribute domain-controller events "
+                             "(4776 Workstation, 4771 client address) to the agent (repeatable)")
 
 
 def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
-    raise RunIncomplete("'pta' is not in this build yet")
+    command = args.pta_command
+    if command == "dc-query":
+        return _run_dc_query(args, ctx)
+    from aadc_doctor.analysis.pta import PtaEvidence, analyse
+
+    evidence = PtaEvidence()
+    matcher = _matcher(args)
+    if command == "trace":
+        collect_trace(args.paths, evidence)
+        collect_events(args.events, evidence, matcher)
+        expect_agent = bool(args.events)
+    else:
+        collect_events(args.files, evidence, matcher)
+        collect_trace(args.trace, evidence)
+        expect_agent = True
+    findings, results = analyse(evidence, expect_agent=expect_agent)
+    return CommandResult(Report(command=f"pta {command}", findings=findings, results=results))
+
+
+def _matcher(args: argparse.Namespace) -> AgentMatcher:
+    from aadc_doctor.analysis.security_events import AgentMatcher
+    from aadc_doctor.knowledge.pta_events import agent_generations
+
+    processes = [g.process for g in agent_generations()] + list(args.process)
+    return AgentMatcher(processes, list(args.agent_host))
+
+
+# ---- trace logs -------------------------------------------------------------------------------
+
+
+def collect_trace(paths: list[str], evidence: PtaEvidence) -> None:
+    """Stream every trace file (oldest first) into the evidence."""
+    if not paths:
+        return
+    from aadc_doctor.analysis.security_events import SignInAttempt
+    from aadc_doctor.knowledge.pta_events import categorize_trace_message
+    from aadc_doctor.logs.pta_trace import TraceFileStats, collect_sources, failed_sign_in, order_sources, read_source
+
+    sources = order_sources(collect_sources(paths))
+    total_entries = 0
+    for source in sources:
+        stats = TraceFileStats(source.name)
+        for entry in read_source(source, stats):
+            total_entries += 1
+            failure = failed_sign_in(entry)
+            if failure is not None:
+                evidence.add_attempt(SignInAttempt(
+                    time=failure.time, failed=True, reason=failure.reason, origin="trace", from_agent=True,
+                    request_id=failure.request_id, agent=failure.agent, file=failure.file, position=failure.line))
+            elif entry.level in ("Error", "Critical", "Warning"):
+                category = categorize_trace_message(entry.message)
+                first_line = entry.message.splitlines()[0] if entry.message else ""
+                evidence.add_trace_problem(category.id if category else "other", entry.level, first_line, entry.time)
+        evidence.agents_seen.update(stats.agents)
+        evidence.files.append({"format": "trace", **stats.to_dict()})
+    evidence.trace_entries += total_entries
+    if total_entries == 0:
+        names = ", ".join(s.name for s in sources[:3])
+        raise InputError(f"{names}: no trace entries found; this is not a .NET trace log of the PTA agent",
+                         hint="entries look like 'AzureADConnectAuthenticationAgentService.exe Error: 0 : ...' "
+                              "followed by ThreadId= and DateTime= lines")
+
+
+# ---- event logs -------------------------------------------------------------------------------
+
+
+def collect_events(files: list[str], evidence: PtaEvidence, matcher: AgentMatcher) -> None:
+    """Stream every .evtx or XML export into the evidence, file by file."""
+    if not files:
+        return
+    from aadc_doctor.analysis.security_events import SECURITY_EVENT_IDS, attempt_from_event, parse_system_time
+    from aadc_doctor.knowledge.pta_events import agent_channels
+    from aadc_doctor.logs.event_xml import EventRecord, XmlExportStats, iter_xml_export, looks_like_event_xml
+    from aadc_doctor.logs.evtx_reader import EvtxFileStats, is_evtx, iter_evtx_records
+
+    channels = agent_channels()
+    always = frozenset({4625, 4771, 4776})
+    agent_process_ids = frozenset({4624, 4648})
+
+    def wanted(event_id: int, text: str) -> bool:
+        if event_id in always:
+            return True
+        if event_id in agent_process_ids:
+            return matcher.mentions_agent(text)
+        return any(hint in text for hint in _AGENT_HINTS)
+
+    def take(record: EventRecord) -> None:
+        channel = record.channel.lower()
+        if channel in channels:
+            message = record.message or " | ".join(s for s in record.strings if s) or " | ".join(
+                f"{k}={v}" for k, v in record.data.items())
+            level = _LEVEL_NAMES.get(record.level if record.level is not None else 4, "Information")
+            evidence.add_agent_event(record.channel, record.event_id, level, message, parse_system_time(record.time))
+            return
+        if record.event_id in SECURITY_EVENT_IDS:
+            attempt = attempt_from_event(record, matcher)
+            if attempt is not None:
+                evidence.add_attempt(attempt)
+
+    for name in files:
+        path = Path(name)
+        head = _head(path)
+        if is_evtx(head):
+            stats = EvtxFileStats(str(path))
+            counts: dict[int, int] = {}
+            for record in iter_evtx_records(path, stats, wanted, counts):
+                take(record)
+            evidence.events_by_id.update(counts)
+            evidence.security_events += sum(n for eid, n in counts.items() if eid in SECURITY_EVENT_IDS)
+            info = stats.to_dict()
+            if stats.damaged:
+                evidence.damaged.append(info)
+            evidence.files.append(info)
+        elif looks_like_event_xml(head):
+            xml_stats = XmlExportStats(str(path))
+            for record in iter_xml_export(path, xml_stats):
+                evidence.events_by_id[record.event_id] += 1
+                if record.event_id in SECURITY_EVENT_IDS:
+                    evidence.security_events += 1
+                take(record)
+            evidence.files.append({"name": str(path), "format": "xml", "records": xml_stats.records,
+                                   "bad": xml_stats.bad})
+        else:
+            raise InputError(f"{path}: neither an .evtx file nor an Event Viewer XML export",
+                             hint="export with wevtutil epl <log> <file>.evtx, or Event Viewer > Save All Events As")
+
+
+def _head(path: Path) -> bytes:
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; give .evtx or .xml files")
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(8192)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+# ---- dc-query ---------------------------------------------------------------------------------
+
+
+def query_xml(processes: list[str]) -> str:
+    """The article's QueryList, with one Data alternative per agent executable, correctly escaped."""
+    from xml.sax.saxutils import escape
+
+    literals = []
+    for process in processes:
+        if "'" in process and '"' in process:
+            raise UsageError(f"--process {process}: a path with both ' and \" cannot be written in an XPath query")
+        quote = '"' if "'" in process else "'"
+        literals.append(f"Data={quote}{process}{quote}")
+    select = ("*[EventData[Data[@Name='ProcessName'] and (" + " or ".join(literals) + ")]]")
+    return "\n".join([
+        "<QueryList>",
+        '  <Query Id="0" Path="Security">',
+        f'    <Select Path="Security">{escape(select)}</Select>',
+        "  </Query>",
+        "</QueryList>",
+    ])
+
+
+def _run_dc_query(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
+    from aadc_doctor.knowledge.pta_events import agent_generations
+
+    generations = agent_generations()
+    processes = list(args.process) or [g.process for g in generations]
+    for process in processes:
+        if not process.strip():
+            raise UsageError("--process: empty path")
+    xml = query_xml(processes)
+    if not ctx.json_mode:
+        ctx.err_console.print(DC_QUERY_WHERE, markup=False, highlight=False)
+    results: dict[str, Any] = {
+        "query_xml": xml,
+        "processes": processes,
+        "generations": [{"generation": g.generation, "name": g.name, "process": g.process} for g in generations],
+        "run_on": "each PTA agent server (Security log), not the domain controllers",
+        "note": DC_QUERY_WHERE,
+    }
+    return CommandResult(Report(command="pta dc-query", results=results))
+
+
+# ---- human output -----------------------------------------------------------------------------
 
 
 def render(report: Report, console: Console) -> None:
-    return None
+    if report.command == "pta dc-query":
+        console.print(report.results["query_xml"], markup=False, highlight=False, soft_wrap=True)
+        return
+    _render_analysis(report.results, console)
+
+
+def _short(time: str | None) -> str:
+    """2021-10-23T21:50:11.666519Z -> 2021-10-23 21:50:11Z, for tables."""
+    if not time:
+        return "-"
+    return time[:19].replace("T", " ") + "Z"
+
+
+def _render_analysis(results: Any, console: Console) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    summary = results["summary"]
+    files = results["files"]
+    parts = []
+    for f in files:
+        if f["format"] == "trace":
+            parts.append(f"{f['name']}: {f['entries']} entries, {f['bad_lines']} unreadable lines ({f['encoding']})")
+        elif f["format"] == "evtx":
+            expected = f" of {f['expected_records']}" if f.get("expected_records") is not None else ""
+            parts.append(f"{f['name']}: {f['records']}{expected} records" + (" (DAMAGED)" if f["damaged"] else ""))
+        else:
+            parts.append(f"{f['name']}: {f['records']} events (XML)")
+    console.print(Text("Read", style="bold"))
+    for part in parts:
+        console.print(f"  {part}", markup=False, highlight=False)
+    if summary["agents"]:
+        console.print(f"  agent process: {', '.join(summary['agents'])}", markup=False)
+
+    console.print()
+    if not results["by_reason"]:
+        console.print(Text(f"No failed sign-ins found ({summary['trace_entries']} trace entries, "
+                           f"{summary['security_events']} logon events).", style="green"))
+    else:
+        table = Table(title=f"Failed sign-ins by reason ({summary['failed']}, {summary['failed_by_agent']} "
+                            "by the PTA agent)", title_justify="left", show_lines=False)
+        for column in ("Reason", "Count", "Agent", "Windows message (net helpmsg)", "User saw", "First", "Last"):
+            table.add_column(column, overflow="fold")
+        for row in results["by_reason"]:
+            table.add_row(str(row["reason"]), str(row["count"]), str(row["pta_agent_count"]), row["message"],
+                          f"AADSTS{row['aadsts']}" if row["aadsts"] else "-", _short(row["first_seen"]),
+                          _short(row["last_seen"]))
+        console.print(table)
+        if results["by_status"]:
+            status_table = Table(title="Security events by Status/SubStatus", title_justify="left")
+            for column in ("Event", "Status", "SubStatus", "Reason", "Count"):
+                status_table.add_column(column, overflow="fold")
+            for row in results["by_status"]:
+                status = f"{row['status']} {row['status_name']}".strip()
+                sub = f"{row['substatus']} {row['substatus_name']}".strip()
+                status_table.add_row(str(row["event_id"]), status, sub, str(row["reason"] or "-"), str(row["count"]))
+            console.print(status_table)
+        if len(results["by_hour"]) > 1:
+            hours = ", ".join(f"{h['hour'][5:13].replace('T', ' ')}h: {h['count']}" for h in results["by_hour"][:24])
+            more = " ..." if len(results["by_hour"]) > 24 else ""
+            console.print(f"By hour (UTC): {hours}{more}", markup=False)
+        failed = [r for r in results["requests"] if r["outcome"] == "failure"]
+        shown = failed[-10:]
+        requests = Table(title=f"Latest failed requests ({len(shown)} of {len(failed)}; --json has all)",
+                         title_justify="left")
+        for column in ("Time", "RequestId / event", "Reason", "Account", "Source"):
+            requests.add_column(column, overflow="fold")
+        for r in shown:
+            ident = r.get("request_id") or f"event {r.get('event_id')} #{r.get('position')}"
+            source = r.get("agent") or r.get("process") or r.get("computer") or ""
+            requests.add_row(_short(r["time"]), ident, str(r["reason"]), r.get("account", "") or "-", source)
+        console.print(requests)
+    if results["correlated"]:
+        console.print(f"Correlated {len(results['correlated'])} trace failure(s) with the agent's Security events "
+                      "(same reason within 5 s).", markup=False)
+    if results["agent_events"]:
+        events = Table(title="Agent event log", title_justify="left")
+        for column in ("Channel", "Event", "Level", "Count", "Explained"):
+            events.add_column(column, overflow="fold")
+        for row in results["agent_events"]:
+            events.add_row(row["channel"], str(row["event_id"]), row["level"], str(row["count"]),
+                           row["explained"] or "-")
+        console.print(events)
+    if results["events_by_id"]:
+        top = sorted(results["events_by_id"], key=lambda e: -e["count"])[:12]
+        console.print("Events by ID: " + ", ".join(f"{e['event_id']}×{e['count']}" for e in top), markup=False)

@@ -1,0 +1,1 @@
+"""Pure functions from evidence and records to findings; no I/O."""

@@ -1,0 +1,199 @@
+"""Security-log logon events as PTA sign-in attempts: Status/SubStatus decoded to the trace log's Win32 reasons.
+
+The agent validates passwords with LogonUser on its own server, so its sign-ins appear there as 4624/4625
+(and 4648) with the agent's ProcessName; domain controllers add 4776 (NTLM) and 4771 (Kerberos
+pre-authentication), which carry no process name. Pure: records in, attempts out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from aadc_doctor.logs.event_xml import EventRecord
+
+LOGON_SUCCESS = 4624
+LOGON_FAILURE = 4625
+EXPLICIT_CREDENTIALS = 4648
+KERBEROS_PREAUTH_FAILED = 4771
+NTLM_VALIDATION = 4776
+SECURITY_EVENT_IDS = frozenset({LOGON_SUCCESS, LOGON_FAILURE, EXPLICIT_CREDENTIALS, KERBEROS_PREAUTH_FAILED,
+                                NTLM_VALIDATION})
+STATUS_LOGON_FAILURE = 0xC000006D
+_FRACTION = re.compile(r"\.(\d+)")
+
+
+@dataclass(frozen=True, slots=True)
+class SignInAttempt:
+    """One password validation, from a trace log or a Security event, in one shape for the analysis."""
+
+    time: datetime | None
+    failed: bool
+    reason: int | None  # the Win32 code, as the agent's trace log would write it
+    origin: str  # "trace" | "security"
+    from_agent: bool
+    request_id: str = ""
+    account: str = ""
+    event_id: int | None = None
+    status: str = ""
+    substatus: str = ""
+    detail_reason: int | None = None  # the SubStatus's own Win32 code when it is more precise
+    process: str = ""
+    computer: str = ""
+    client: str = ""
+    logon_type: str = ""
+    agent: str = ""
+    file: str = ""
+    position: int | None = None  # trace line or event record id
+
+    def to_dict(self) -> dict[str, object]:
+        data: dict[str, object] = {
+            "time": iso(self.time), "origin": self.origin, "outcome": "failure" if self.failed else "success",
+            "reason": self.reason, "from_agent": self.from_agent,
+        }
+        optional: dict[str, object] = {
+            "request_id": self.request_id, "account": self.account, "event_id": self.event_id,
+            "status": self.status, "substatus": self.substatus, "detail_reason": self.detail_reason,
+            "process": self.process, "computer": self.computer, "client": self.client,
+            "logon_type": self.logon_type, "agent": self.agent, "file": self.file, "position": self.position,
+        }
+        data.update({k: v for k, v in optional.items() if v not in ("", None)})
+        return data
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_system_time(text: str) -> datetime | None:
+    """SystemTime (ISO 8601, up to 9 fractional digits) as an aware UTC datetime; None when unreadable."""
+    value = text.strip()
+    if not value or not value[0].isdigit():
+        return None
+    value = _FRACTION.sub(lambda m: "." + m.group(1)[:6].ljust(6, "0"), value, count=1)
+    if value[-1:] in ("Z", "z"):
+        value = value[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def parse_status(text: str) -> int | None:
+    """A Status/SubStatus/Failure code value (0xc000006d, -1073741715, 0x18) as an unsigned int."""
+    value = text.strip()
+    if not value or value == "-":
+        return None
+    try:
+        number = int(value, 16) if value.lower().startswith("0x") else int(value)
+    except ValueError:
+        return None
+    return number & 0xFFFFFFFF if number < 0 else number
+
+
+def logon_reason(status: int | None, substatus: int | None) -> tuple[int | None, int | None]:
+    """(reason, detail) for a 4625: the Win32 code LogonUser returns, and the SubStatus's own code.
+
+    Under STATUS_LOGON_FAILURE LogonUser reports 1326 whatever the SubStatus (wrong password and unknown
+    user look alike to the caller); otherwise a non-zero SubStatus names the precise restriction.
+    """
+    from aadc_doctor.knowledge.codes import ntstatus_to_win32
+
+    detail = ntstatus_to_win32(substatus) if substatus else None
+    if status == STATUS_LOGON_FAILURE:
+        return ntstatus_to_win32(status), detail
+    if substatus:
+        return detail if detail is not None else (ntstatus_to_win32(status) if status else None), None
+    return (ntstatus_to_win32(status) if status else None), None
+
+
+class AgentMatcher:
+    """Decides whether a ProcessName (or a DC event's client) is the PTA agent."""
+
+    def __init__(self, processes: list[str], agent_hosts: list[str] | None = None) -> None:
+        self.paths = frozenset(p.lower() for p in processes)
+        self.exe_names = frozenset(p.lower().rsplit("\\", 1)[-1] for p in processes)
+        self.hosts = frozenset(h.lower().split(".")[0] for h in (agent_hosts or [])) | frozenset(
+            h.lower() for h in (agent_hosts or []))
+        self.pattern = re.compile("|".join(re.escape(n) for n in sorted(self.exe_names)), re.I)
+
+    def is_agent_process(self, process_name: str) -> bool:
+        lowered = process_name.strip().lower()
+        if not lowered or lowered == "-":
+            return False
+        return lowered in self.paths or lowered.rsplit("\\", 1)[-1] in self.exe_names
+
+    def is_agent_host(self, *names: str) -> bool:
+        if not self.hosts:
+            return False
+        for name in names:
+            lowered = name.strip().lower().removeprefix("::ffff:").lstrip("\\")
+            if lowered and (lowered in self.hosts or lowered.split(".")[0] in self.hosts):
+                return True
+        return False
+
+    def mentions_agent(self, text: str) -> bool:
+        """A cheap look at a raw record: does the agent's executable name occur in it at all?"""
+        return self.pattern.search(text) is not None
+
+
+def _account(data: dict[str, str]) -> str:
+    user = data.get("TargetUserName", "")
+    domain = data.get("TargetDomainName", "")
+    if not user or user == "-":
+        return ""
+    return f"{domain}\\{user}" if domain and domain != "-" else user
+
+
+def attempt_from_event(record: EventRecord, matcher: AgentMatcher) -> SignInAttempt | None:
+    """The sign-in attempt a Security event records, or None for events that are not one."""
+    data = record.data
+    eid = record.event_id
+    base = SignInAttempt(time=parse_system_time(record.time), failed=False, reason=None, origin="security",
+                         from_agent=False, event_id=eid, computer=record.computer, file=record.source,
+                         position=record.record_id)
+    if eid in (LOGON_SUCCESS, LOGON_FAILURE, EXPLICIT_CREDENTIALS):
+        process = data.get("ProcessName", "")
+        from_agent = matcher.is_agent_process(process)
+        client = _present(data.get("IpAddress", "")) or _present(data.get("WorkstationName", ""))
+        if eid == LOGON_FAILURE:
+            status_text, sub_text = data.get("Status", ""), data.get("SubStatus", "")
+            reason, detail = logon_reason(parse_status(status_text), parse_status(sub_text))
+            return replace(base, failed=True, reason=reason, from_agent=from_agent, account=_account(data),
+                           status=status_text, substatus=sub_text, detail_reason=detail, process=process,
+                           client=client, logon_type=data.get("LogonType", ""))
+        if not from_agent:
+            return None  # successes matter only when they are the agent's
+        if eid == EXPLICIT_CREDENTIALS:
+            return replace(base, from_agent=True, account=_account(data), process=process,
+                           client=_present(data.get("TargetServerName", "")))
+        return replace(base, from_agent=True, account=_account(data), process=process, client=client,
+                       logon_type=data.get("LogonType", ""))
+    if eid == KERBEROS_PREAUTH_FAILED:
+        from aadc_doctor.knowledge.pta_events import kerberos_to_win32
+
+        status_text = data.get("Status", "")
+        code = parse_status(status_text)
+        client = data.get("IpAddress", "")
+        return replace(base, failed=True, reason=kerberos_to_win32().get(code) if code is not None else None,
+                       from_agent=matcher.is_agent_host(client), account=data.get("TargetUserName", ""),
+                       status=status_text, client=client)
+    if eid == NTLM_VALIDATION:
+        from aadc_doctor.knowledge.codes import ntstatus_to_win32
+
+        status_text = data.get("Status", "")
+        code = parse_status(status_text)
+        if not code:
+            return None  # a successful validation
+        workstation = data.get("Workstation", "")
+        return replace(base, failed=True, reason=ntstatus_to_win32(code), from_agent=matcher.is_agent_host(workstation),
+                       account=data.get("TargetUserName", ""), status=status_text, client=workstation)
+    return None
+
+
+def _present(value: str) -> str:
+    return "" if value.strip() in ("", "-") else value.strip()

@@ -1,0 +1,283 @@
+"""Windows event records as one typed shape, from event XML: Event Viewer exports and .evtx renderings.
+
+Two readers share ``EventRecord``:
+- ``parse_event_text`` reads the XML text of one event with precompiled patterns. It is what the .evtx
+  reader uses for speed, and it survives what the evtx renderer sometimes emits (control characters
+  that make a record not well-formed XML).
+- ``iter_xml_export`` streams an Event Viewer "Save as XML" export (``<Events><Event xmlns=...>``) or
+  a single ``<Event>`` through defusedxml, so hostile XML is refused.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.etree.ElementTree import Element, ParseError
+
+from aadc_doctor.errors import InputError
+
+EVENT_NS = "{http://schemas.microsoft.com/win/2004/08/events/event}"
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """One event: the System fields we use, named EventData values, unnamed strings, rendered message."""
+
+    event_id: int
+    time: str  # SystemTime as written (ISO 8601, UTC)
+    channel: str
+    provider: str
+    computer: str
+    level: int | None = None
+    record_id: int | None = None
+    data: dict[str, str] = field(default_factory=dict)
+    strings: tuple[str, ...] = ()
+    message: str = ""
+    source: str = ""
+
+
+_EVENT_ID = re.compile(r"<EventID(?:\s[^>]*)?>\s*(\d+)\s*</EventID>")
+_TIME = re.compile(r"<TimeCreated\s+SystemTime=\"([^\"]*)\"")
+_CHANNEL = re.compile(r"<Channel>([^<]*)</Channel>")
+_COMPUTER = re.compile(r"<Computer>([^<]*)</Computer>")
+_PROVIDER = re.compile(r"<Provider\s+Name=\"([^\"]*)\"")
+_LEVEL = re.compile(r"<Level>(\d+)</Level>")
+_RECORD_ID = re.compile(r"<EventRecordID>(\d+)</EventRecordID>")
+_NAMED_DATA = re.compile(r"<Data Name=\"([^\"]*)\"(?:\s*/>|>([^<]*)</Data>)")
+_UNNAMED_DATA = re.compile(r"<Data>([^<]*)</Data>")
+_USER_DATA = re.compile(r"<UserData>(.*?)</UserData>", re.S)
+_LEAF = re.compile(r"<([A-Za-z_][\w.-]*)(?:\s[^>]*)?>([^<]+)</\1>")
+_MESSAGE = re.compile(r"<Message>([^<]*)</Message>")
+_EVENT_DATA_BLOCK = re.compile(r"<EventData>(.*?)</EventData>", re.S)
+
+
+def _unescape(value: str) -> str:
+    return html.unescape(value) if "&" in value else value
+
+
+def _search(pattern: re.Pattern[str], text: str) -> str:
+    match = pattern.search(text)
+    return _unescape(match.group(1)) if match else ""
+
+
+def event_id_of(text: str) -> int | None:
+    """Only the EventID, for the cheap first look at every record."""
+    match = _EVENT_ID.search(text)
+    return int(match.group(1)) if match else None
+
+
+def channel_of(text: str) -> str:
+    return _search(_CHANNEL, text)
+
+
+def parse_event_text(text: str, source: str = "", event_id: int | None = None) -> EventRecord | None:
+    """An EventRecord from one event's XML text; None when it has no EventID at all."""
+    if event_id is None:
+        event_id = event_id_of(text)
+        if event_id is None:
+            return None
+    level = _LEVEL.search(text)
+    record_id = _RECORD_ID.search(text)
+    data: dict[str, str] = {}
+    strings: list[str] = []
+    block = _EVENT_DATA_BLOCK.search(text)
+    if block is not None:
+        body = block.group(1)
+        for name, value in _NAMED_DATA.findall(body):
+            data[name] = _unescape(value).strip() if value else ""
+        strings.extend(_unescape(v).strip() for v in _UNNAMED_DATA.findall(body))
+    user = _USER_DATA.search(text)
+    if user is not None:
+        for name, value in _LEAF.findall(user.group(1)):
+            data.setdefault(name, _unescape(value).strip())
+            strings.append(_unescape(value).strip())
+    return EventRecord(
+        event_id=event_id,
+        time=_search(_TIME, text),
+        channel=_search(_CHANNEL, text),
+        provider=_search(_PROVIDER, text),
+        computer=_search(_COMPUTER, text),
+        level=int(level.group(1)) if level else None,
+        record_id=int(record_id.group(1)) if record_id else None,
+        data=data,
+        strings=tuple(strings),
+        message=_search(_MESSAGE, text),
+        source=source,
+    )
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _child(parent: Element | None, name: str) -> Element | None:
+    if parent is None:
+        return None
+    for child in parent:
+        if _local(child.tag) == name:
+            return child
+    return None
+
+
+def parse_event_element(event: Element, source: str = "") -> EventRecord | None:
+    """An EventRecord from a parsed ``<Event>`` element (namespace-agnostic)."""
+    system = _child(event, "System")
+    id_elem = _child(system, "EventID")
+    if id_elem is None or not (id_elem.text or "").strip().isdigit():
+        return None
+    time_elem = _child(system, "TimeCreated")
+    provider = _child(system, "Provider")
+    level = _child(system, "Level")
+    record_id = _child(system, "EventRecordID")
+    data: dict[str, str] = {}
+    strings: list[str] = []
+    event_data = _child(event, "EventData")
+    if event_data is not None:
+        for item in event_data:
+            if _local(item.tag) != "Data":
+                continue
+            name = item.get("Name")
+            value = (item.text or "").strip()
+            if name:
+                data[name] = value
+            else:
+                strings.append(value)
+    user_data = _child(event, "UserData")
+    if user_data is not None:
+        for item in user_data.iter():
+            if len(item) == 0 and item is not user_data and (item.text or "").strip():
+                data.setdefault(_local(item.tag), item.text.strip() if item.text else "")
+                strings.append((item.text or "").strip())
+    rendering = _child(event, "RenderingInfo")
+    message = _child(rendering, "Message")
+    return EventRecord(
+        event_id=int((id_elem.text or "0").strip()),
+        time=time_elem.get("SystemTime", "") if time_elem is not None else "",
+        channel=(_text(_child(system, "Channel"))),
+        provider=provider.get("Name", "") if provider is not None else "",
+        computer=_text(_child(system, "Computer")),
+        level=_int(_text(level)),
+        record_id=_int(_text(record_id)),
+        data=data,
+        strings=tuple(strings),
+        message=_text(message),
+        source=source,
+    )
+
+
+def _text(elem: Element | None) -> str:
+    return (elem.text or "").strip() if elem is not None else ""
+
+
+def _int(value: str) -> int | None:
+    return int(value) if value.isdigit() else None
+
+
+@dataclass
+class XmlExportStats:
+    """What an XML export held: events read, ``<Event>`` elements that were not events we could read."""
+
+    name: str
+    records: int = 0
+    bad: int = 0
+
+
+def _decoded_head(head: bytes) -> str:
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return head.decode("utf-16", errors="ignore")
+    if len(head) > 3 and head[1] == 0 and head[3] == 0:
+        return head.decode("utf-16-le", errors="ignore")
+    return head.decode("utf-8", errors="ignore").lstrip("\ufeff")
+
+
+_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+
+
+def looks_like_event_xml(head: bytes) -> bool:
+    """True when the file's first bytes are XML holding ``<Event`` elements (an export or wevtutil qe /f:xml)."""
+    text = _decoded_head(head).lstrip()
+    return text.startswith("<") and "<Event" in text[:8192]
+
+
+class _Chunks(io.RawIOBase):
+    """A readable byte stream over a generator of byte chunks (for iterparse)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        while not self._pending:
+            try:
+                self._pending = next(self._chunks)
+            except StopIteration:
+                return 0
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+
+def _utf8_chunks(path: Path) -> Iterator[bytes]:
+    """The file as UTF-8 without its XML declaration, wrapped in <Events> when events are concatenated.
+
+    ``wevtutil qe LOG /f:xml`` writes events one after another with no root element, and Event Viewer
+    exports may be UTF-16; both become one well-formed UTF-8 document here.
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(8192)
+        fh.seek(0)
+        if head[:2] in (b"\xff\xfe", b"\xfe\xff") or (len(head) > 3 and head[1] == 0 and head[3] == 0):
+            encoding = "utf-16" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-16-le"
+        else:
+            encoding = "utf-8-sig"
+        text = io.TextIOWrapper(fh, encoding=encoding, errors="replace")
+        first = text.read(65536)
+        first = _DECLARATION.sub("", first, count=1).lstrip()
+        wrap = not first.startswith("<Events")
+        if wrap:
+            yield b"<Events>"
+        yield first.encode("utf-8")
+        while True:
+            chunk = text.read(1 << 20)
+            if not chunk:
+                break
+            yield chunk.encode("utf-8")
+        if wrap:
+            yield b"</Events>"
+
+
+def iter_xml_export(path: Path, stats: XmlExportStats) -> Iterator[EventRecord]:
+    """Events of an Event Viewer XML export, streamed; malformed XML is an InputError naming the place."""
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import iterparse
+
+    try:
+        stream = io.BufferedReader(_Chunks(_utf8_chunks(path)), buffer_size=1 << 16)
+        for _, elem in iterparse(stream, events=("end",), forbid_dtd=True):
+            if _local(elem.tag) != "Event":
+                continue
+            record = parse_event_element(elem, str(path))
+            if record is None:
+                stats.bad += 1
+            else:
+                stats.records += 1
+                yield record
+            elem.clear()
+    except ParseError as exc:
+        position = getattr(exc, "position", None)
+        where = f" near line {position[0]}" if position else ""
+        raise InputError(f"{path}: malformed event XML{where} ({stats.records} events read before it)",
+                         hint="export the log again from Event Viewer (Save All Events As... > XML) "
+                              "or with wevtutil epl to an .evtx") from None
+    except DefusedXmlException as exc:
+        raise InputError(f"{path}: refused unsafe XML ({type(exc).__name__})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None

@@ -1,0 +1,288 @@
+"""PTA agent trace logs: the .NET TraceListener layout both agent generations write.
+
+An entry is a header line ``<source> <Level>: <id> : <message>``, message continuation lines (exception
+text), then indented trace-output fields (``ProcessId=``, ``LogicalOperationStack=``, ``ThreadId=``,
+``DateTime=``, ``Timestamp=``, ``Callstack=``). The seed article shows it under the preview connector's
+``ApplicationProxyConnectorService.exe``; today's agent writes ``AzureADConnectAuthenticationAgentService.exe``.
+Folders and .zip files of a collected Trace folder are read too, files in time order.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from aadc_doctor.errors import InputError
+from aadc_doctor.logs.text_input import TextStats, iter_text_lines, open_binary
+
+TRACE_SUFFIXES = (".log", ".txt", ".log.gz", ".txt.gz", ".svclog")
+LEVELS = ("Critical", "Error", "Warning", "Information", "Verbose", "Start", "Stop", "Suspend", "Resume", "Transfer")
+FIELDS = ("ProcessId", "LogicalOperationStack", "ThreadId", "DateTime", "Timestamp", "Callstack")
+_HEADER = re.compile(r"^\s*(?P<source>\S(?:.*?\S)?) (?P<level>" + "|".join(LEVELS)
+                     + r"): (?P<id>-?\d+) : ?(?P<msg>.*)$")
+_FIELD = re.compile(r"^\s+(?P<name>" + "|".join(FIELDS) + r")=(?P<value>.*)$")
+_FAILED = re.compile(r"Passthrough Authentication request failed\.\s*RequestId:\s*'(?P<rid>[^']*)'\.\s*"
+                     r"Reason:\s*'(?P<reason>-?\d+)'")
+_FRACTION = re.compile(r"\.(\d+)")
+MAX_MESSAGE_CHARS = 8192
+
+
+@dataclass(frozen=True, slots=True)
+class TraceEntry:
+    """One trace event with its output fields; ``time`` is None when DateTime is absent or a placeholder."""
+
+    file: str
+    line: int
+    source: str
+    level: str
+    event_id: int
+    message: str
+    time: datetime | None = None
+    thread_id: int | None = None
+    process_id: int | None = None
+    callstack: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FailedSignIn:
+    """``Passthrough Authentication request failed``: the request and its Win32 reason code."""
+
+    request_id: str
+    reason: int
+    time: datetime | None
+    agent: str
+    file: str
+    line: int
+    thread_id: int | None = None
+
+
+@dataclass
+class TraceFileStats:
+    """Per input file: what was read and what could not be understood."""
+
+    name: str
+    encoding: str = ""
+    lines: int = 0
+    entries: int = 0
+    bad_lines: int = 0
+    truncated_lines: int = 0
+    first_time: datetime | None = None
+    last_time: datetime | None = None
+    agents: set[str] = field(default_factory=set)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"name": self.name, "encoding": self.encoding, "lines": self.lines, "entries": self.entries,
+                "bad_lines": self.bad_lines, "truncated_lines": self.truncated_lines,
+                "first_seen": iso(self.first_time), "last_seen": iso(self.last_time),
+                "agents": sorted(self.agents)}
+
+
+def iso(value: datetime | None) -> str | None:
+    """UTC time as ISO 8601 with a Z, or None."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_trace_time(text: str) -> datetime | None:
+    """``DateTime=`` value: ISO 8601 (7 fractional digits from .NET); None for placeholders like ``xxxx-xx-xx``."""
+    value = text.strip()
+    if not value or not value[0].isdigit():
+        return None
+    value = _FRACTION.sub(lambda m: "." + m.group(1)[:6].ljust(6, "0"), value, count=1)
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:  # .NET writes UTC ("o" format); a bare value is treated as UTC
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def failed_sign_in(entry: TraceEntry) -> FailedSignIn | None:
+    """The failed PTA request an entry reports, if it is one."""
+    match = _FAILED.search(entry.message)
+    if match is None:
+        return None
+    return FailedSignIn(request_id=match.group("rid"), reason=int(match.group("reason")), time=entry.time,
+                        agent=entry.source, file=entry.file, line=entry.line, thread_id=entry.thread_id)
+
+
+class _EntryBuilder:
+    __slots__ = ("callstack", "fields", "header", "line", "message", "source")
+
+    def __init__(self, header: re.Match[str], line: int) -> None:
+        self.header = header
+        self.line = line
+        self.message: list[str] = [header.group("msg")]
+        self.fields: dict[str, str] = {}
+        self.callstack: list[str] = []
+
+    def build(self, file: str) -> TraceEntry:
+        h = self.header
+        message = "\n".join(self.message).strip()
+        if len(message) > MAX_MESSAGE_CHARS:
+            message = message[:MAX_MESSAGE_CHARS] + " …"
+        return TraceEntry(
+            file=file, line=self.line, source=h.group("source"), level=h.group("level"),
+            event_id=int(h.group("id")), message=message,
+            time=parse_trace_time(self.fields.get("DateTime", "")),
+            thread_id=_int_or_none(self.fields.get("ThreadId")),
+            process_id=_int_or_none(self.fields.get("ProcessId")),
+            callstack="\n".join(self.callstack)[:MAX_MESSAGE_CHARS],
+        )
+
+
+def _int_or_none(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        return None
+
+
+def parse_trace_lines(lines: Iterator[str], stats: TraceFileStats) -> Iterator[TraceEntry]:
+    """Entries from decoded lines; lines that belong to no entry are counted in ``stats.bad_lines``."""
+    current: _EntryBuilder | None = None
+    for line_no, line in enumerate(lines, start=1):
+        stats.lines += 1
+        header = _HEADER.match(line)
+        if header is not None:
+            if current is not None:
+                yield _finish(current, stats)
+            current = _EntryBuilder(header, line_no)
+            continue
+        if current is None:
+            if line.strip():
+                stats.bad_lines += 1
+            continue
+        fld = _FIELD.match(line)
+        if fld is not None:
+            name = fld.group("name")
+            current.fields[name] = fld.group("value")
+            if name == "Callstack":
+                current.callstack.append(fld.group("value").strip())
+            continue
+        if not line.strip():
+            continue
+        if current.fields:
+            if "Callstack" in current.fields and len(current.callstack) < 200:
+                current.callstack.append(line.strip())
+            elif "Callstack" not in current.fields:
+                stats.bad_lines += 1
+        elif len(current.message) < 400:
+            current.message.append(line.rstrip())
+    if current is not None:
+        yield _finish(current, stats)
+
+
+def _finish(builder: _EntryBuilder, stats: TraceFileStats) -> TraceEntry:
+    entry = builder.build(stats.name)
+    stats.entries += 1
+    stats.agents.add(entry.source)
+    if entry.time is not None:
+        if stats.first_time is None or entry.time < stats.first_time:
+            stats.first_time = entry.time
+        if stats.last_time is None or entry.time > stats.last_time:
+            stats.last_time = entry.time
+    return entry
+
+
+@dataclass(frozen=True)
+class TraceSource:
+    """One trace file to read: a display name and how to open its bytes (a file, or a member of a .zip)."""
+
+    name: str
+    open: Callable[[], BinaryIO]
+
+
+def _is_trace_name(name: str) -> bool:
+    return name.lower().endswith(TRACE_SUFFIXES)
+
+
+def collect_sources(paths: list[str]) -> list[TraceSource]:
+    """Files as given, trace files inside folders (recursively) and inside .zip archives."""
+    sources: list[TraceSource] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise InputError(f"{raw}: no such file or folder")
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and _is_trace_name(p.name))
+            sources.extend(TraceSource(str(p), _file_opener(p)) for p in found)
+            for p in sorted(p for p in path.rglob("*.zip") if p.is_file()):
+                sources.extend(_zip_sources(p))
+            if not found and not any(path.rglob("*.zip")):
+                raise InputError(f"{raw}: the folder holds no trace logs (*.log, *.txt)",
+                                 hint="give the agent's Trace folder, e.g. "
+                                 r"%ProgramData%\Microsoft\Azure AD Connect Authentication Agent\Trace")
+        elif path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
+            sources.extend(_zip_sources(path))
+        else:
+            sources.append(TraceSource(str(path), _file_opener(path)))
+    return sources
+
+
+def _file_opener(path: Path) -> Callable[[], BinaryIO]:
+    return lambda: open_binary(path)
+
+
+def _zip_sources(path: Path) -> list[TraceSource]:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [i.filename for i in archive.infolist() if not i.is_dir() and _is_trace_name(i.filename)]
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputError(f"{path}: not a readable .zip archive ({exc})") from None
+    if not names:
+        raise InputError(f"{path}: the archive holds no trace logs (*.log, *.txt)")
+
+    def opener(member: str) -> Callable[[], BinaryIO]:
+        def _open() -> BinaryIO:
+            # the member stream keeps the archive's file open until the stream itself is closed
+            with zipfile.ZipFile(path) as archive:
+                return archive.open(member)  # type: ignore[return-value]
+
+        return _open
+
+    return [TraceSource(f"{path}!{name}", opener(name)) for name in sorted(names)]
+
+
+def read_source(source: TraceSource, stats: TraceFileStats) -> Iterator[TraceEntry]:
+    """Entries of one trace file, streamed; InputError when the file is not a readable text log."""
+    text_stats = TextStats()
+    try:
+        with source.open() as stream:
+            yield from parse_trace_lines(iter_text_lines(stream, source.name, text_stats), stats)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputError(f"{source.name}: cannot read: {exc}") from None
+    finally:
+        stats.encoding = text_stats.encoding
+        stats.truncated_lines = text_stats.truncated_lines
+
+
+def first_time(source: TraceSource, max_lines: int = 2000) -> datetime | None:
+    """The first DateTime in a file, to put rotated files in time order without reading them whole."""
+    stats = TraceFileStats(source.name)
+    with source.open() as stream:
+        lines = iter_text_lines(stream, source.name)
+        limited = (line for i, line in enumerate(lines) if i < max_lines)
+        for entry in parse_trace_lines(limited, stats):
+            if entry.time is not None:
+                return entry.time
+    return None
+
+
+def order_sources(sources: list[TraceSource]) -> list[TraceSource]:
+    """Rotated files oldest first (by their first DateTime); files without one keep their name order at the end."""
+    keyed = [(first_time(s), i, s) for i, s in enumerate(sources)]
+    far = datetime.max.replace(tzinfo=UTC)
+    keyed.sort(key=lambda k: (k[0] or far, k[1]))
+    return [s for _, _, s in keyed]
