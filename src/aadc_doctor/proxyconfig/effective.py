@@ -1,0 +1,82 @@
+"""The proxy each component actually ends up with, following the order in ``proxy_components.toml``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from aadc_doctor.proxyconfig.components import Component, load_components
+from aadc_doctor.proxyconfig.dotnet_config import ConfigFile, DotNetProxySettings, resolve_default_proxy
+from aadc_doctor.proxyconfig.model import ProxyConfig
+
+Origin = Literal["exe.config", "machine.config", "system", "own", "unknown"]
+ALWAYS_SHOWN = ("sync", "pta-agent", "health-agent")
+
+
+@dataclass(frozen=True)
+class ComponentProxy:
+    """Where one component's proxy comes from, and what it is (None when no file tells: system/own/unknown)."""
+
+    component: Component
+    origin: Origin
+    origin_path: str | None
+    explanation: str
+    settings: DotNetProxySettings | None = None
+    proxy: ProxyConfig | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.component.name,
+            "origin": self.origin,
+            "origin_path": self.origin_path,
+            "explanation": self.explanation,
+            "reads": list(self.component.reads),
+            "proxy_auth": self.component.proxy_auth,
+            "proxy": self.proxy.to_dict() if self.proxy is not None else None,
+        }
+
+
+def resolve_component(component: Component, machine: ConfigFile | None, exe: ConfigFile | None) -> ComponentProxy:
+    """Apply .NET's merge (machine.config, then the component's .exe.config) and name the winning file."""
+    if "own" in component.reads:
+        return ComponentProxy(component, "own", None, "its own proxy settings (not a file): " + component.own_settings)
+    files = [f for f in (machine, exe) if f is not None]
+    settings = resolve_default_proxy(files)
+    if exe is not None and exe.default_proxy is not None:
+        origin: Origin = "exe.config"
+        path: str | None = exe.path
+        why = f"<defaultProxy> in {exe.name} (line {exe.default_proxy.line})"
+        if machine is not None and machine.default_proxy is not None:
+            why += ", merged over machine.config"
+    elif machine is not None and machine.default_proxy is not None:
+        origin, path = "machine.config", machine.path
+        why = f"<defaultProxy> in machine.config (line {machine.default_proxy.line})"
+        if "exe.config" in component.reads and exe is None and component.exe_configs:
+            why += f"; unless {component.exe_configs[0]} sets its own (not given)"
+    elif machine is None and exe is None:
+        return ComponentProxy(component, "unknown", None,
+                              "machine.config was not read (pass --machine-config, or run on the server)")
+    else:
+        origin, path = "system", None
+        why = ("no <defaultProxy> in the files read: .NET uses the Internet Explorer settings (and WPAD) of the "
+               "account the service runs as")
+    if origin == "system":
+        proxy = ProxyConfig(source="system", notes=(why,))
+    else:
+        proxy = settings.to_proxy_config(f"{origin}:{path}")
+        if settings.uses_system_settings:
+            origin = "system"
+    return ComponentProxy(component, origin, path, why, settings, proxy)
+
+
+def resolve_components(machine: ConfigFile | None,
+                       exe_configs: Mapping[str, ConfigFile]) -> list[ComponentProxy]:
+    """Every component worth showing: sync, PTA agent and Health always; others when their file was given."""
+    result = []
+    for component in load_components():
+        exe = exe_configs.get(component.id)
+        if component.id not in ALWAYS_SHOWN and exe is None:
+            continue
+        result.append(resolve_component(component, machine, exe))
+    return result
