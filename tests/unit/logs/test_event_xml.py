@@ -1,0 +1,72 @@
+"""Event XML: Event Viewer exports, wevtutil's root-less output, UTF-16, hostile and malformed XML."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from aadc_doctor.errors import InputError
+from aadc_doctor.logs.event_xml import (
+    XmlExportStats,
+    iter_xml_export,
+    looks_like_event_xml,
+    parse_event_element,
+    parse_event_text,
+)
+
+_spec = importlib.util.spec_from_file_location("tracegen", Path(__file__).parents[2] / "fixtures/pta/tracegen.py")
+assert _spec and _spec.loader
+tg = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(tg)
+
+
+def _events(n: int = 3) -> list[str]:
+    return [tg.failed_logon(tg.T0 + tg.minutes(i), f"user{i}", "0xc0000234", "0x0", record_id=i + 1) for i in range(n)]
+
+
+def test_export_is_read_with_namespaces_and_fields(tmp_path):
+    path = tmp_path / "export.xml"
+    path.write_text(tg.events_document(_events()), encoding="utf-8")
+    stats = XmlExportStats(str(path))
+    records = list(iter_xml_export(path, stats))
+    assert stats.records == 3 and stats.bad == 0
+    first = records[0]
+    assert (first.event_id, first.channel, first.record_id) == (4625, "Security", 1)
+    assert first.computer == "PTA01.contoso.com"
+    assert first.data["Status"] == "0xc0000234" and first.data["TargetUserName"] == "user0"
+    assert first.data["ProcessName"] == tg.CURRENT_PATH
+    assert first.time.startswith("2024-03-05T08:00:00")
+
+
+def test_wevtutil_rootless_output_in_utf16(tmp_path):
+    path = tmp_path / "wevtutil.xml"
+    path.write_bytes("".join(_events(2)).encode("utf-16"))
+    assert looks_like_event_xml(path.read_bytes()[:4096])
+    records = list(iter_xml_export(path, XmlExportStats(str(path))))
+    assert [r.data["TargetUserName"] for r in records] == ["user0", "user1"]
+
+
+def test_text_and_element_parsers_agree(tmp_path):
+    from xml.etree import ElementTree as ET
+
+    text = _events(1)[0].replace("user0", "a&amp;b")
+    by_text = parse_event_text(text, "x")
+    by_element = parse_event_element(ET.fromstring(text), "x")
+    assert by_text == by_element
+    assert by_text is not None and by_text.data["TargetUserName"] == "a&b"
+
+
+def test_malformed_xml_is_one_input_error(tmp_path):
+    path = tmp_path / "broken.xml"
+    path.write_text(tg.events_document(_events(2))[:-40], encoding="utf-8")
+    with pytest.raises(InputError, match="malformed event XML"):
+        list(iter_xml_export(path, XmlExportStats(str(path))))
+
+
+def test_entity_expansion_is_refused(tmp_path):
+    path = tmp_path / "bomb.xml"
+    path.write_text('<?xml version="1.0"?><!DOCTYPE Events [<!ENTITY a "aaaa">]><Events>&a;</Events>')
+    with pytest.raises(InputError):
+        list(iter_xml_export(path, XmlExportStats(str(path))))

@@ -1,0 +1,110 @@
+"""PTA trace-log parser: both agent generations, multi-line entries, encodings, rotation, zip, junk."""
+
+from __future__ import annotations
+
+import importlib.util
+import zipfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from aadc_doctor.errors import InputError
+from aadc_doctor.logs.pta_trace import (
+    TraceFileStats,
+    collect_sources,
+    failed_sign_in,
+    order_sources,
+    parse_trace_time,
+    read_source,
+)
+
+_spec = importlib.util.spec_from_file_location("tracegen", Path(__file__).parents[2] / "fixtures/pta/tracegen.py")
+assert _spec and _spec.loader
+tg = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(tg)
+
+
+def _read(path: Path) -> tuple[list, TraceFileStats]:
+    [source] = collect_sources([str(path)])
+    stats = TraceFileStats(source.name)
+    return list(read_source(source, stats)), stats
+
+
+@pytest.mark.parametrize(("name", "exe"), [
+    ("msdocs_pta_agent_trace_example.log", "AzureADConnectAuthenticationAgentService.exe"),
+    ("msdocs_pta_connector_trace_example_legacy.log", "ApplicationProxyConnectorService.exe"),
+])
+def test_the_published_examples_of_both_generations(corpus, name, exe):
+    entries, stats = _read(corpus / "logs" / "pta" / name)
+    assert len(entries) == 1 and stats.bad_lines == 0
+    failure = failed_sign_in(entries[0])
+    assert failure is not None
+    assert (failure.agent, failure.request_id, failure.reason) == (exe, "df63f4a4-68b9-44ae-8d81-6ad2d844d84e", 1328)
+    assert failure.thread_id == 5
+    assert failure.time is None  # the doc's DateTime is a placeholder (xxxx-xx-xx...)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-8-sig"])
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_multiline_entries_in_each_encoding(tmp_path, encoding, newline):
+    text = (tg.failure_entry(tg.CURRENT_EXE, tg.request_id(1), 1909, tg.T0)
+            + tg.other_entry(tg.CURRENT_EXE, "Error", "Bootstrap failed: System.Net.WebException: The remote name "
+                             "could not be resolved\nSystem.Net.WebException: inner line two", tg.T0 + timedelta(1),
+                             full_fields=True)
+            + tg.failure_entry(tg.CURRENT_EXE, tg.request_id(2), 1311, tg.T0 + timedelta(2), thread=9))
+    path = tg.write_trace(tmp_path / "trace.log", "garbage before any entry\n" + text, encoding, newline)
+    entries, stats = _read(path)
+    assert [e.level for e in entries] == ["Error", "Error", "Error"]
+    assert stats.bad_lines == 1 and stats.entries == 3
+    assert entries[1].message.splitlines()[1] == "System.Net.WebException: inner line two"
+    assert entries[1].process_id == 4312
+    assert "TraceSource.TraceEvent" in entries[1].callstack
+    assert entries[2].thread_id == 9
+    assert failed_sign_in(entries[2]).reason == 1311
+    assert entries[0].time == tg.T0
+
+
+def test_dotnet_seven_digit_fractions_and_placeholders():
+    assert parse_trace_time("2024-03-05T08:00:00.1234567Z") == datetime(2024, 3, 5, 8, 0, 0, 123456, tzinfo=UTC)
+    assert parse_trace_time("xxxx-xx-xxTxx:xx:xx.xxxxxxZ") is None
+    assert parse_trace_time("not a time") is None
+
+
+def test_rotated_files_are_read_oldest_first(tmp_path):
+    # the newer file sorts first by name: order must come from the DateTime inside
+    tg.write_trace(tmp_path / "a_trace.log", tg.failure_entry(tg.CURRENT_EXE, tg.request_id(2), 1326,
+                                                              tg.T0 + timedelta(days=1)))
+    tg.write_trace(tmp_path / "b_trace.log", tg.failure_entry(tg.CURRENT_EXE, tg.request_id(1), 1326, tg.T0),
+                   "utf-16")
+    ordered = order_sources(collect_sources([str(tmp_path)]))
+    assert [Path(s.name).name for s in ordered] == ["b_trace.log", "a_trace.log"]
+
+
+def test_zip_of_a_trace_folder(tmp_path):
+    folder = tmp_path / "Trace"
+    folder.mkdir()
+    tg.write_trace(folder / "one.log", tg.failure_entry(tg.LEGACY_EXE, tg.request_id(1), 1328, tg.T0, indent="\t    "))
+    archive = tmp_path / "trace.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.write(folder / "one.log", "Trace/one.log")
+        zf.writestr("Trace/readme.md", "not a log")
+    sources = collect_sources([str(archive)])
+    assert [s.name for s in sources] == [f"{archive}!Trace/one.log"]
+    stats = TraceFileStats(sources[0].name)
+    [entry] = list(read_source(sources[0], stats))
+    assert failed_sign_in(entry).reason == 1328
+
+
+def test_binary_junk_is_an_input_error(tmp_path):
+    junk = tmp_path / "trace.log"
+    junk.write_bytes(bytes(range(256)) * 64)
+    with pytest.raises(InputError, match="binary file"):
+        _read(junk)
+
+
+def test_missing_path_and_empty_folder_are_input_errors(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        collect_sources([str(tmp_path / "nope")])
+    with pytest.raises(InputError, match="no trace logs"):
+        collect_sources([str(tmp_path)])
