@@ -1,25 +1,79 @@
-"""`aadc-doctor explain` (being built: see its issue)."""
+"""`aadc-doctor explain TEXT...`: what an error code, an error name or a pasted log line means, offline.
+
+Accepts AADSTS codes, Win32 codes (decimal or 0x hex), NTSTATUS (0xC000006F, C000006F, negative
+int32), Kerberos failure codes, WinHTTP/WinINet 12xxx, HTTP 403/407, wizard/ADAL/PTA error names,
+or whole pasted text: every code in it is explained, the likeliest reading of an ambiguous number
+first. Text without any code is matched by relevance.
+"""
 
 from __future__ import annotations
 
 import argparse
-
-from rich.console import Console
+import sys
+from typing import TYPE_CHECKING, Any
 
 from aadc_doctor.commands import CommandResult, RunContext
-from aadc_doctor.errors import RunIncomplete
+from aadc_doctor.errors import ExitCode, InputError
 from aadc_doctor.model import Report
 
-HELP = "(explain: not in this build yet)"
+if TYPE_CHECKING:
+    from rich.console import Console
+
+HELP = "explain AADSTS, Win32, NTSTATUS, Kerberos, HTTP codes, wizard/ADAL/PTA errors, or pasted log text"
+RENDER_FINDINGS = False
+RENDER_SUMMARY = False
+MAX_STDIN_BYTES = 4 * 1024 * 1024
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs="*")
+    parser.description = (
+        "Explain error codes and error names offline: AADSTS80001, 80001, 1328, 0x530, 0xC000006F, C000006F, "
+        "-1073741681, 407, 'Proxy Authentication Required', InvalidGrant, 'invalid grant', AzureRoleMissing, "
+        "or a whole pasted line (a PTA trace line with Reason: '1328', an Invoke-WebRequest error, an AADSTS "
+        "message with its trace and correlation ids). Each argument is read on its own; '-' reads text from "
+        "standard input. Prefix a number with its table to force one reading (win32:403, http:403, "
+        "aadsts:50126, kerberos:0x18). Exit 0 when something matched, 1 when nothing did (with suggestions), "
+        "2 when the input is empty."
+    )
+    parser.add_argument("text", nargs="*", metavar="TEXT", help="codes, error names or pasted text ('-' = stdin)")
+
+
+def _read_stdin() -> str:
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        return sys.stdin.read(MAX_STDIN_BYTES)
+    data: bytes = stream.read(MAX_STDIN_BYTES)
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
+    return data.decode("utf-8-sig", errors="replace")
+
+
+def gather_texts(args: list[str]) -> list[str]:
+    """The texts to explain: each argument, or standard input for '-'; NULs (binary junk) become spaces."""
+    texts = [_read_stdin() if arg == "-" else arg for arg in args]
+    cleaned = [t.replace("\x00", " ") for t in texts]
+    if not any(t.strip() for t in cleaned):
+        raise InputError("explain: nothing to explain", hint="give a code (1328, AADSTS80001, 0xC000006F), "
+                         "an error name (InvalidGrant) or pasted text; '-' reads standard input")
+    return [t for t in cleaned if t.strip()]
 
 
 def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
-    raise RunIncomplete("'explain' is not in this build yet")
+    from aadc_doctor.explain.lookup import explain_all
+
+    texts = gather_texts(list(args.text))
+    answer = explain_all(texts)
+    results: dict[str, Any] = {
+        "entries": [r.to_dict() for r in answer.readings],
+        "matched_by": "relevance" if answer.by_relevance else ("code" if answer.matched else "none"),
+        "unknown": list(answer.unknown),
+        "suggestions": list(answer.suggestions),
+    }
+    report = Report(command="explain", results=results)
+    return CommandResult(report, exit_code=ExitCode.OK if answer.matched else ExitCode.PROBLEMS_FOUND)
 
 
 def render(report: Report, console: Console) -> None:
-    return None
+    from aadc_doctor.explain.render import render_explanation
+
+    render_explanation(report.results, console)

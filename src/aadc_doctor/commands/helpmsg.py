@@ -1,25 +1,79 @@
-"""`aadc-doctor helpmsg` (being built: see its issue)."""
+"""`aadc-doctor helpmsg N`: the Windows message for a Win32 error, exactly as `net helpmsg N` prints it.
+
+The PTA article tells admins to run `net helpmsg` on the Reason code of a failed sign-in; this does
+the same on any machine, offline, from the official message table.
+"""
 
 from __future__ import annotations
 
 import argparse
-
-from rich.console import Console
+import re
+from typing import TYPE_CHECKING
 
 from aadc_doctor.commands import CommandResult, RunContext
-from aadc_doctor.errors import RunIncomplete
+from aadc_doctor.errors import ExitCode, UsageError
 from aadc_doctor.model import Report
 
-HELP = "(helpmsg: not in this build yet)"
+if TYPE_CHECKING:
+    from rich.console import Console
+
+HELP = "print the Windows message for Win32 error N, as 'net helpmsg N' does"
+RENDER_FINDINGS = False
+RENDER_SUMMARY = False
+_NUMBER = re.compile(r"[+-]?(?:0x[0-9a-f]+|\d+)", re.IGNORECASE)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs="*")
+    parser.description = (
+        "Print the message Windows has for Win32 error N, as 'net helpmsg N' does: a blank line, the message, "
+        "a blank line; FormatMessage inserts (%%1) show as *** like net does (--raw keeps them). N is decimal "
+        "like net helpmsg, or hexadecimal with 0x (0x530); an HRESULT 0x8007xxxx or a logon NTSTATUS "
+        "(0xC000006F) is reduced to its Win32 code, with a note on stderr. Exit 0 when N has a message, "
+        "1 when it has none (net's 'is not a valid message number' text), 2 when N is not a number."
+    )
+    parser.add_argument("number", metavar="N", help="Win32 error number: 1328, or 0x530")
+    parser.add_argument("--raw", action="store_true",
+                        help="print the FormatMessage text unchanged (keep %%1 inserts instead of ***)")
+
+
+def parse_number(text: str) -> int:
+    """A Win32 code from decimal or 0x hex; negative int32 values become their unsigned form."""
+    token = text.strip()
+    if not _NUMBER.fullmatch(token):
+        hint = "for AADSTS codes, names or pasted text use 'aadc-doctor explain'"
+        raise UsageError(f"helpmsg: {text!r} is not a number (give a decimal like 1328 or hex like 0x530)", hint=hint)
+    value = int(token, 0) if token.lower().lstrip("+-").startswith("0x") else int(token, 10)
+    if not -(2**31) <= value <= 0xFFFFFFFF:
+        raise UsageError(f"helpmsg: {text} is out of range for a Windows error code (32 bits)")
+    return value & 0xFFFFFFFF
 
 
 def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
-    raise RunIncomplete("'helpmsg' is not in this build yet")
+    from aadc_doctor.explain.netmsg import helpmsg
+    from aadc_doctor.knowledge.codes import ntstatus_to_win32
+
+    value = parse_number(args.number)
+    code = value
+    note = ""
+    if value > 0xFFFF:
+        mapped = ntstatus_to_win32(value)
+        if mapped is not None:
+            code = mapped
+            kind = "HRESULT" if value & 0xFFFF0000 == 0x80070000 else "NTSTATUS"
+            note = f"note: 0x{value:08X} is an {kind}; showing its Win32 code {mapped}"
+    answer = helpmsg(code, raw=bool(args.raw))
+    if note and not ctx.json_mode:
+        ctx.stderr.write(note + "\n")
+    if not answer.found and not ctx.json_mode:
+        ctx.stderr.write(answer.text)
+    results = {"input": args.number, "code": answer.code, "hex": f"0x{answer.code:X}", "found": answer.found,
+               "name": answer.name, "message": answer.message, "text": answer.text}
+    if note:
+        results["note"] = note
+    report = Report(command="helpmsg", results=results)
+    return CommandResult(report, exit_code=ExitCode.OK if answer.found else ExitCode.PROBLEMS_FOUND)
 
 
 def render(report: Report, console: Console) -> None:
-    return None
+    if report.results.get("found"):
+        console.file.write(str(report.results["text"]))

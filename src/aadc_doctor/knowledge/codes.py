@@ -143,9 +143,15 @@ def win32_entry(code: int) -> CodeEntry | None:
             remedy=reason.admin_remedy,
             checked_by=reason.checked_by or entry.checked_by,
             related=(saw,) if reason.aadsts_code else (),
-            notes=(f"AADSTS link: {reason.aadsts_basis}.",),
+            notes=(_aadsts_link_note(reason),) if reason.aadsts_code else (),
         )
     return entry
+
+
+def _aadsts_link_note(reason: PtaReason) -> str:
+    if reason.aadsts_basis == "documented":
+        return f"Microsoft's documentation ties this failure to AADSTS{reason.aadsts_code}."
+    return f"That the user saw AADSTS{reason.aadsts_code} is our inference from the codes' meanings, not documented."
 
 
 # ---- NTSTATUS -----------------------------------------------------------------------------------
@@ -313,7 +319,7 @@ def aadsts_entry(code: int) -> CodeEntry | None:
         name, message = "", pta_rows[-1]["reason"]
     for pta in pta_rows:
         label = "Sign-in screen" if pta["table"] == "user_facing" else "Sign-in log"
-        notes.append(f"{label} (PTA article): {pta['reason']} Resolution: {pta['resolution']}")
+        notes.append(f"{label} (PTA article): {pta['reason'].rstrip('.')}. Resolution: {pta['resolution']}")
     if pta_rows:
         sources.append(PTA_TABLE_SOURCE)
     see_also = tuple(row["links"].split()) if row is not None and row["links"] else ()
@@ -412,3 +418,59 @@ def all_entries() -> Iterator[CodeEntry]:
             yield kerb
     for hcode in _winhttp_rows():
         yield from winhttp_entries(hcode)
+
+
+@cache
+def _symbols() -> dict[str, tuple[tuple[str, int], ...]]:
+    """Symbolic names (ERROR_LOGON_FAILURE, STATUS_..., KDC_ERR_..., AADSTS CamelCase names) to (table, code)."""
+    index: dict[str, list[tuple[str, int]]] = {}
+    for code, row in _win32_rows().items():
+        index.setdefault(row["name"].upper(), []).append(("win32", code))
+    for status, row in _ntstatus_rows().items():
+        index.setdefault(row["name"].upper(), []).append(("ntstatus", status))
+    for status_row in read_tsv("ntstatus.tsv"):  # the second names of the two doubly named codes
+        pair = ("ntstatus", int(status_row["code_hex"], 16))
+        if pair not in index.setdefault(status_row["name"].upper(), []):
+            index[status_row["name"].upper()].append(pair)
+    for kcode, row in _kerberos_rows().items():
+        index.setdefault(row["name"].upper(), []).append(("kerberos", kcode))
+    for hcode, rows in _winhttp_rows().items():
+        for row in rows:
+            index.setdefault(row["name"].upper(), []).append(("winhttp", hcode))
+    for acode, row in _aadsts_rows().items():
+        if row["name"]:
+            index.setdefault(row["name"].upper(), []).append(("aadsts", acode))
+    return {k: tuple(v) for k, v in index.items()}
+
+
+def entries_by_symbol(symbol: str) -> list[CodeEntry]:
+    """Entries named ``symbol`` (any case): ERROR_LOGON_FAILURE, STATUS_..., OnPremiseStoreIsNotAvailable."""
+    entries: list[CodeEntry] = []
+    for table, code in _symbols().get(symbol.upper(), ()):
+        if table == "winhttp":
+            entries.extend(e for e in winhttp_entries(code) if e.name.upper() == symbol.upper())
+            continue
+        lookup = {"win32": win32_entry, "ntstatus": ntstatus_entry, "kerberos": kerberos_entry,
+                  "aadsts": aadsts_entry}[table]
+        entry = lookup(code)
+        if entry is not None:
+            entries.append(entry)
+    return entries
+
+
+def symbol_names() -> tuple[str, ...]:
+    """Every symbolic name the tables know (as printed in the tables)."""
+    names = [row["name"] for row in _win32_rows().values()]
+    names += [row["name"] for row in read_tsv("ntstatus.tsv")]
+    names += [row["name"] for row in _kerberos_rows().values()]
+    names += [row["name"] for rows in _winhttp_rows().values() for row in rows]
+    names += [row["name"] for row in _aadsts_rows().values() if row["name"]]
+    return tuple(dict.fromkeys(names))
+
+
+def win32_codes() -> tuple[int, ...]:
+    return tuple(_win32_rows())
+
+
+def aadsts_codes() -> tuple[int, ...]:
+    return tuple(sorted(_aadsts_rows().keys() | _pta_table().keys()))

@@ -1,0 +1,175 @@
+"""Find every error code in pasted text, with the context that says how to read it.
+
+Admins paste whole lines: a PTA trace line (``Reason: '1328'``), an Invoke-WebRequest error
+(``(407) Proxy Authentication Required``), an AADSTS message with trace and correlation ids, a 4625
+event with ``Sub Status: 0xC000006A``. GUIDs, timestamps, IP addresses and the .NET TraceListener
+prefix are blanked first so their digits are never taken for codes; a bare decimal in longer text
+counts only next to a word such as "error", "code", "status" or "reason".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Hint(StrEnum):
+    """How the surrounding text says a number should be read."""
+
+    NONE = "none"
+    AADSTS = "aadsts"
+    WIN32 = "win32"
+    PTA_REASON = "pta_reason"
+    HTTP = "http"
+    NTSTATUS = "ntstatus"
+    KERBEROS = "kerberos"
+    HEX = "hex"
+    WINHTTP = "winhttp"
+
+
+@dataclass(frozen=True)
+class FoundCode:
+    """One code in the text: its value, the text it came from, and how the context says to read it."""
+
+    value: int
+    text: str
+    start: int
+    hint: Hint
+    standalone: bool = False
+
+
+_BLANKS = [
+    re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"),  # GUIDs
+    re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"),
+    re.compile(r"\b\d{1,2}/\d{1,2}/\d{2,4}\b"),  # dates as in the proxy logs (1/11/2016)
+    re.compile(r"\b\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\b"),  # times
+    re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"),  # IPv4 addresses (and ports)
+    re.compile(r"\b(?:Error|Warning|Information|Verbose|Critical): \d+ :"),  # .NET TraceListener event id
+    re.compile(r"\bHTTP/\d(?:\.\d)?\b", re.IGNORECASE),  # protocol versions
+    re.compile(r"\b(?:ThreadId|ProcessId|Thread|PID|TID|line|char|Keywords|Level|Task|Opcode)\s*[=:]\s*\d+",
+               re.IGNORECASE),
+]
+
+_EXPLICIT = re.compile(r"\b(aadsts|win32|http|ntstatus|kerberos|winhttp|wininet):\s*(-?(?:0x)?[0-9a-fA-F]+)\b",
+                       re.IGNORECASE)
+_AADSTS = re.compile(r"\bAADSTS\s?(\d{1,7})\b", re.IGNORECASE)
+_REASON = re.compile(r"\bReason\s*[:=]\s*['\"]?(\d{1,5})['\"]?", re.IGNORECASE)
+_HEX = re.compile(r"(?<![\w.])(?:0x|&H)([0-9a-fA-F]{1,8})\b", re.IGNORECASE)
+_BARE_STATUS = re.compile(r"(?<![\w.\-])([CcDd8][0-9a-fA-F]{7})(?![\w\-])")
+_NEGATIVE = re.compile(r"(?<![\w.\-])(-\d{6,10})(?![\w.\-])")
+_DECIMAL = re.compile(r"(?<![\w./:\\\-])(\d{1,10})(?![\w/:\\\-]|\.\d)")
+
+_KEYWORD_BEFORE = re.compile(
+    r"(?:\b(?:error|err|code|status|sub\s?status|reason|result|failure|helpmsg|http|win32|returned|"
+    r"exit|hresult|ntstatus|kerberos|winhttp)\b[\s:=#'\"(]*|\()$",
+    re.IGNORECASE,
+)
+_HTTP_BEFORE = re.compile(r"(?:\bhttp\b|\bstatus code\b|returned an error)[\s:=#'\"(]*$|\($", re.IGNORECASE)
+_HTTP_AFTER = re.compile(r"^\)?\s*(?:[A-Z][a-z]+(?: [A-Z][a-z]+)*)\b")
+_KERBEROS_CONTEXT = re.compile(r"kerberos|\bkdc\b|failure code|result code|\b47(?:68|69|71)\b|pre-?auth",
+                               re.IGNORECASE)
+_NTSTATUS_CONTEXT = re.compile(r"sub\s?status|status\s*:|\b46(?:24|25)\b|\b4776\b|ntstatus", re.IGNORECASE)
+
+
+def blank_noise(text: str) -> str:
+    """Replace GUIDs, timestamps, addresses and log prefixes by spaces (offsets stay the same)."""
+    for pattern in _BLANKS:
+        text = pattern.sub(lambda m: " " * len(m.group(0)), text)
+    return text
+
+
+def _hint_for_prefix(prefix: str) -> Hint:
+    return {
+        "aadsts": Hint.AADSTS, "win32": Hint.WIN32, "http": Hint.HTTP, "ntstatus": Hint.NTSTATUS,
+        "kerberos": Hint.KERBEROS, "winhttp": Hint.WINHTTP, "wininet": Hint.WINHTTP,
+    }[prefix.lower()]
+
+
+def _parse_int(token: str) -> int | None:
+    token = token.strip()
+    try:
+        if token.lower().startswith(("0x", "-0x")):
+            return int(token, 16)
+        if token.lower().startswith("&h"):
+            return int(token[2:], 16)
+        if re.fullmatch(r"-?\d+", token):
+            return int(token)
+        if re.fullmatch(r"[0-9a-fA-F]+", token):
+            return int(token, 16)
+    except ValueError:
+        return None
+    return None
+
+
+def find_codes(text: str) -> list[FoundCode]:
+    """Every code in ``text``, in order of appearance, each once."""
+    clean = blank_noise(text)
+    whole = clean.strip()
+    taken: list[tuple[int, int]] = []
+    found: list[FoundCode] = []
+
+    def overlaps(start: int, end: int) -> bool:
+        return any(start < e and s < end for s, e in taken)
+
+    def add(value: int, match: re.Match[str], hint: Hint, group: int = 1) -> None:
+        start, end = match.span(0)
+        if overlaps(start, end):
+            return
+        taken.append((start, end))
+        standalone = match.group(0).strip() == whole
+        found.append(FoundCode(value, match.group(0).strip(), match.start(group), hint, standalone))
+
+    for m in _EXPLICIT.finditer(clean):
+        value = _parse_int(m.group(2))
+        if value is not None:
+            add(value, m, _hint_for_prefix(m.group(1)), 2)
+    for m in _AADSTS.finditer(clean):
+        add(int(m.group(1)), m, Hint.AADSTS)
+    for m in _REASON.finditer(clean):
+        add(int(m.group(1)), m, Hint.PTA_REASON)
+    for m in _HEX.finditer(clean):
+        add(int(m.group(1), 16), m, _hex_hint(clean, m.start()))
+    for m in _BARE_STATUS.finditer(clean):
+        if re.search(r"[a-fA-F]", m.group(1)) or m.group(0).strip() == whole:
+            add(int(m.group(1), 16), m, Hint.NTSTATUS)
+    for m in _NEGATIVE.finditer(clean):
+        add(int(m.group(1)), m, Hint.NTSTATUS)
+    for m in _DECIMAL.finditer(clean):
+        hint = _decimal_hint(clean, m)
+        if hint is not None:
+            add(int(m.group(1)), m, hint)
+    found.sort(key=lambda f: f.start)
+    return found
+
+
+def _hex_hint(text: str, start: int) -> Hint:
+    line_start = text.rfind("\n", 0, start) + 1
+    before = text[max(line_start, start - 40):start]
+    if _KERBEROS_CONTEXT.search(before):
+        return Hint.KERBEROS
+    if _NTSTATUS_CONTEXT.search(before):
+        return Hint.NTSTATUS
+    return Hint.HEX
+
+
+def _decimal_hint(text: str, match: re.Match[str]) -> Hint | None:
+    """How to read a bare decimal, or None when nothing around it says it is a code."""
+    start, end = match.span(1)
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line = text[line_start:line_end if line_end >= 0 else len(text)]
+    if line.strip() == match.group(1) or text.strip() == match.group(1):
+        return Hint.NONE
+    before = text[max(line_start, start - 30):start]
+    after = text[end:end + 40]
+    parenthesised = before.rstrip().endswith("(")
+    if _HTTP_BEFORE.search(before) and (not parenthesised or _HTTP_AFTER.match(after)):
+        return Hint.HTTP
+    if re.search(r"helpmsg\s*$", before, re.IGNORECASE):
+        return Hint.WIN32
+    if _KERBEROS_CONTEXT.search(before):
+        return Hint.KERBEROS
+    if _KEYWORD_BEFORE.search(before):
+        return Hint.NONE
+    return None

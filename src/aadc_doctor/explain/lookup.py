@@ -1,0 +1,191 @@
+"""From pasted text to ranked explanations: every code in it, each with its likeliest reading first.
+
+A number can mean several things: 403 is an HTTP status and a Win32 error, 80001 an AADSTS code.
+The context found by ``code_finder`` decides the order (``Reason: '1328'`` is a Win32 code from the
+PTA agent, ``(407) Proxy Authentication Required`` is HTTP); without context the table the number
+most plausibly belongs to comes first and the other readings follow.
+"""
+
+from __future__ import annotations
+
+import http
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from aadc_doctor.explain.code_finder import FoundCode, Hint, find_codes
+from aadc_doctor.explain.matcher import dedupe, find_named, rank, suggest
+from aadc_doctor.knowledge import codes
+from aadc_doctor.knowledge.codes import CodeEntry
+
+HTTP_SOURCE = "HTTP status codes (RFC 9110), as named by Python's http.HTTPStatus"
+FIRST_AADSTS = 16000  # the lowest code of the AADSTS reference; smaller numbers are read as Win32 first
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One explanation of something found in the text; ``rank`` 1 is the likeliest reading of it."""
+
+    entry: CodeEntry
+    found: str
+    rank: int
+    why: str
+    score: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = self.entry.to_dict()
+        data.update({"found": self.found, "reading": self.rank, "why": self.why})
+        if self.score is not None:
+            data["score"] = self.score
+        return data
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """All readings for the input, the codes no table knows, and suggestions when nothing matched."""
+
+    readings: tuple[Reading, ...]
+    unknown: tuple[str, ...] = ()
+    by_relevance: bool = False
+    suggestions: tuple[str, ...] = ()
+
+    @property
+    def matched(self) -> bool:
+        return bool(self.readings)
+
+
+def http_status_entry(status: int) -> CodeEntry | None:
+    """403 and 407 as the connectivity article explains them; other statuses by their standard meaning."""
+    curated = codes.http_entry(status)
+    if curated is not None:
+        return curated
+    try:
+        known = http.HTTPStatus(status)
+    except ValueError:
+        return None
+    return CodeEntry(kind="http", code=str(status), name=known.phrase, message=known.description or known.phrase,
+                     source=HTTP_SOURCE, checked_by="aadc-doctor check")
+
+
+def _aadsts_typo(value: int) -> CodeEntry | None:
+    code = codes.aadsts_aliases().get(f"aadsts{value}")
+    return codes.aadsts_entry(code) if code is not None else None
+
+
+def _status_readings(value: int) -> list[tuple[CodeEntry, str]]:
+    status = codes.normalise_status(value)
+    out: list[tuple[CodeEntry, str]] = []
+    entry = codes.ntstatus_entry(status)
+    if entry is not None:
+        out.append((entry, "NTSTATUS (the Status/SubStatus of logon events)"))
+    if status & 0xFFFF0000 == 0x80070000:
+        win = codes.win32_entry(status & 0xFFFF)
+        if win is not None:
+            out.append((win, f"HRESULT 0x{status:08X} wraps Win32 error {status & 0xFFFF}"))
+    if status <= 0xFFFF:
+        win = codes.win32_entry(status)
+        if win is not None:
+            out.append((win, "Win32 system error"))
+    return out
+
+
+def _winhttp_readings(value: int) -> list[tuple[CodeEntry, str]]:
+    return [(e, f"{'WinHTTP' if e.kind == 'winhttp' else 'WinINet'} error") for e in codes.winhttp_entries(value)]
+
+
+def _reader(value: int) -> dict[str, list[tuple[CodeEntry, str]]]:
+    """Every table's reading of one number (computed eagerly: each lookup is a dict access)."""
+    return {
+        "win32": _one(codes.win32_entry(value), "Win32 system error"),
+        "aadsts": _one(codes.aadsts_entry(value), "AADSTS code (Entra ID sign-in error)"),
+        "http": _one(http_status_entry(value), "HTTP status"),
+        "kerberos": _one(codes.kerberos_entry(value), "Kerberos failure code (events 4768/4771)"),
+        "typo": _one(_aadsts_typo(value), f"AADSTS{value} is the PTA article's typo for this code"),
+    }
+
+
+def readings_for(found: FoundCode) -> list[tuple[CodeEntry, str]]:
+    """The possible readings of one found code, likeliest first (empty when no table knows it)."""
+    value, hint = found.value, found.hint
+    if hint is Hint.PTA_REASON:
+        return _one(codes.win32_entry(value), "PTA trace Reason: the Win32 error LogonUser returned on the agent")
+    if hint is Hint.WINHTTP:
+        return _winhttp_readings(value)
+    if hint is Hint.NTSTATUS or value < 0 or value > 0xFFFF:
+        return _status_readings(value) or (_reader(value)["aadsts"] if value > 0 else [])
+    r = _reader(value)
+    if hint is Hint.AADSTS:
+        return r["aadsts"] or r["typo"]
+    if hint is Hint.WIN32:
+        return r["win32"]
+    if hint is Hint.KERBEROS:
+        return r["kerberos"] + r["win32"]
+    if hint is Hint.HTTP:
+        return r["http"] + r["win32"]
+    if hint is Hint.HEX:
+        return r["win32"] + (r["kerberos"] if value <= 0x44 else [])
+    # a bare decimal: the table it most plausibly belongs to first, then every other reading
+    if 12000 <= value < 12200:
+        ordered = _winhttp_readings(value) + r["win32"]
+    elif codes.http_entry(value) is not None:
+        ordered = r["http"] + r["win32"]
+    elif value >= FIRST_AADSTS:
+        ordered = r["aadsts"] + r["win32"]
+    else:
+        ordered = r["win32"] + (r["http"] if 100 <= value <= 599 else []) + r["aadsts"]
+    return ordered + r["typo"]
+
+
+def _one(entry: CodeEntry | None, why: str) -> list[tuple[CodeEntry, str]]:
+    return [(entry, why)] if entry is not None else []
+
+
+def explain_text(text: str) -> Explanation:
+    """Explain one pasted text: every code in it, then named errors, else the most relevant entries."""
+    readings: list[Reading] = []
+    unknown: list[str] = []
+    seen: set[tuple[str, str]] = set()
+
+    def add(entry: CodeEntry, found: str, rank_: int, why: str, score: float | None = None) -> bool:
+        if entry.key in seen:
+            return False
+        seen.add(entry.key)
+        readings.append(Reading(entry, found, rank_, why, score))
+        return True
+
+    for found in find_codes(text):
+        options = readings_for(found)
+        if not options:
+            unknown.append(found.text)
+        rank_ = 1
+        for entry, why in options:
+            if add(entry, found.text, rank_, why):
+                rank_ += 1
+    for hit in find_named(text):
+        add(hit.entry, hit.label, 1, f"named error ({hit.entry.kind})")
+    if readings:
+        return Explanation(tuple(readings), tuple(unknown))
+    if not unknown:
+        ranked = rank(text)
+        for position, (entry, score) in enumerate(ranked, start=1):
+            add(entry, text.strip(), position, "matched by relevance", score)
+        if readings:
+            return Explanation(tuple(readings), by_relevance=True)
+    hints = [s for query in (unknown or [text]) for s in suggest(query)]
+    return Explanation((), tuple(unknown), suggestions=tuple(dict.fromkeys(hints)))
+
+
+def explain_all(texts: Iterable[str]) -> Explanation:
+    """Explain several arguments (each its own text) as one answer, each entry once."""
+    parts = [explain_text(t) for t in texts if t.strip()]
+    readings: list[Reading] = []
+    keep = {id(e) for e in dedupe(r.entry for p in parts for r in p.readings)}
+    seen: set[tuple[str, str]] = set()
+    for part in parts:
+        for reading in part.readings:
+            if id(reading.entry) in keep and reading.entry.key not in seen:
+                seen.add(reading.entry.key)
+                readings.append(reading)
+    unknown = tuple(dict.fromkeys(u for p in parts for u in p.unknown))
+    suggestions = tuple(dict.fromkeys(s for p in parts for s in p.suggestions)) if not readings else ()
+    return Explanation(tuple(readings), unknown, all(p.by_relevance for p in parts) and bool(parts), suggestions)

@@ -1,0 +1,220 @@
+"""Free-text matching: named errors inside pasted text, relevance ranking, and "did you mean" suggestions.
+
+Relevance is a small weighted IDF score: a query word found in an entry's name, code, aliases or
+headings counts three times as much as one found in its message, and the curated entries (the
+errors the seed articles name) are preferred over the bulk tables. No dependency, fast enough for
+the ~5,000 entries (the index is built once per process, only when free text needs it).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+
+from aadc_doctor.knowledge import codes
+from aadc_doctor.knowledge.codes import CodeEntry
+
+_WORD = re.compile(r"[a-z0-9]+")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_SYMBOL = re.compile(r"\b(?:ERROR|STATUS|NERR|KDC_ERR|KRB_AP_ERR|KRB_ERR|SEC_E|WSA)[A-Z0-9_]*\b")
+_CAMEL_TOKEN = re.compile(r"\b[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*){2,}\b")
+_STOPWORD_TEXT = (
+    "a an and are as at be been but by can could did do does for from has have how i in is it its my no not of on "
+    "or our so that the their then there this to was we were what when where which who why will with you your "
+    "error errors failed failure"
+)
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+CURATED_WEIGHT = 1.5
+TITLE_WEIGHT = 3.0
+MESSAGE_WEIGHT = 1.0
+CAUSE_WEIGHT = 0.5
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def words(text: str) -> list[str]:
+    """Lower-case word stems; CamelCase and SNAKE_CASE names are split into their words."""
+    spaced = _CAMEL.sub(" ", text).replace("_", " ")
+    return [_stem(w) for w in _WORD.findall(spaced.lower()) if w not in STOPWORDS]
+
+
+def phrase_key(text: str) -> str:
+    """Words joined by single spaces, for phrase containment tests."""
+    return " ".join(_WORD.findall(text.lower()))
+
+
+@dataclass(frozen=True)
+class _Doc:
+    entry: CodeEntry
+    title: frozenset[str]
+    message: frozenset[str]
+    cause: frozenset[str]
+
+
+@dataclass(frozen=True)
+class _Index:
+    docs: tuple[_Doc, ...]
+    idf: dict[str, float]
+
+
+def _title_text(entry: CodeEntry) -> str:
+    return " ".join((entry.code, entry.name, *entry.aliases, *entry.headings))
+
+
+@cache
+def _index() -> _Index:
+    docs = tuple(
+        _Doc(entry, frozenset(words(_title_text(entry))), frozenset(words(entry.message)),
+             frozenset(words(" ".join((entry.cause, entry.remedy, entry.current, entry.seed)))))
+        for entry in codes.all_entries()
+    )
+    df: Counter[str] = Counter()
+    for doc in docs:
+        df.update(doc.title | doc.message | doc.cause)
+    total = len(docs)
+    return _Index(docs, {w: math.log(1 + total / n) for w, n in df.items()})
+
+
+def rank(query: str, limit: int = 5) -> list[tuple[CodeEntry, float]]:
+    """The entries most relevant to free text, best first; empty when nothing shares a meaningful word."""
+    terms = set(words(query))
+    if not terms:
+        return []
+    index = _index()
+    wanted = sum(index.idf.get(t, 0.0) for t in terms)
+    if wanted == 0:
+        return []
+    query_phrase = phrase_key(query)
+    scored: list[tuple[float, int, CodeEntry]] = []
+    for position, doc in enumerate(index.docs):
+        score = 0.0
+        for term in terms:
+            weight = TITLE_WEIGHT * (term in doc.title) + MESSAGE_WEIGHT * (term in doc.message)
+            weight += CAUSE_WEIGHT * (term in doc.cause)
+            score += weight * index.idf.get(term, 0.0)
+        if score == 0:
+            continue
+        if len(query_phrase) > 3 and any(query_phrase in phrase_key(label)
+                                         for label in (doc.entry.name, *doc.entry.aliases, *doc.entry.headings)):
+            score *= 2
+        if doc.entry.kind in {"wizard", "adal", "http", "powershell", "pta", "reference"}:
+            score *= CURATED_WEIGHT
+        scored.append((score / wanted, position, doc.entry))
+    if not scored:
+        return []
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    best = scored[0][0]
+    if best < 1.0:  # not even one query word in a title, or too few words in a message
+        return []
+    return [(entry, round(score, 2)) for score, _pos, entry in scored[:limit] if score >= 0.5 * best]
+
+
+@dataclass(frozen=True)
+class NamedHit:
+    """A named error (wizard/ADAL/PTA name, heading, alias or symbolic name) found in the text."""
+
+    entry: CodeEntry
+    label: str
+    start: int
+
+
+@cache
+def _curated_labels() -> tuple[tuple[str, str, CodeEntry], ...]:
+    """(phrase key, label as written, entry) for every curated name, code, alias and heading; longest first."""
+    labels: list[tuple[str, str, CodeEntry]] = []
+    for entry in codes.curated_entries():
+        for label in (entry.name, entry.code, *entry.aliases, *entry.headings):
+            key = phrase_key(_CAMEL.sub(" ", label)) if _CAMEL_TOKEN.fullmatch(label) else phrase_key(label)
+            if key and not key.isdigit():
+                labels.append((key, label, entry))
+                if " " in key:
+                    labels.append((key.replace(" ", ""), label, entry))
+    labels.sort(key=lambda item: -len(item[0]))  # the longest label wins over labels inside it
+    return tuple(labels)
+
+
+def _phrase_variants(text: str) -> tuple[str, str]:
+    """The text as spaced words, and with each CamelCase or snake_case token squashed to one word."""
+    spaced = " " + phrase_key(text) + " "
+    squashed = " " + " ".join(phrase_key(w).replace(" ", "") for w in text.split()) + " "
+    return spaced, squashed
+
+
+def find_named(text: str) -> list[NamedHit]:
+    """Named errors inside the text: curated names and aliases, then symbolic names such as ERROR_LOGON_FAILURE."""
+    hits: list[NamedHit] = []
+    seen: set[tuple[str, str]] = set()
+    variants = _phrase_variants(text)
+    taken: list[list[tuple[int, int]]] = [[], []]
+    for key, label, entry in _curated_labels():
+        for which, haystack in enumerate(variants):
+            pos = haystack.find(" " + key + " ")
+            span = (pos, pos + len(key) + 2)
+            if pos < 0 or any(span[0] < e and s < span[1] for s, e in taken[which]):
+                continue
+            taken[which].append(span)
+            if entry.key not in seen:
+                seen.add(entry.key)
+                hits.append(NamedHit(entry, label, pos))
+            break
+    for match in [*_SYMBOL.finditer(text), *_CAMEL_TOKEN.finditer(text)]:
+        for entry in codes.entries_by_symbol(match.group(0)):
+            if entry.key not in seen:
+                seen.add(entry.key)
+                hits.append(NamedHit(entry, match.group(0), match.start()))
+    hits.sort(key=lambda h: h.start)
+    return hits
+
+
+@cache
+def _suggestion_labels() -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for entry in codes.curated_entries():
+        for label in (entry.name, entry.code, *entry.aliases):
+            labels.setdefault(label.lower(), label)
+    for symbol in codes.symbol_names():
+        labels.setdefault(symbol.lower(), symbol)
+    return labels
+
+
+def suggest(query: str, limit: int = 5) -> list[str]:
+    """Close spellings of known names and codes, for the "no match" answer."""
+    text = query.strip()
+    if not text:
+        return []
+    numeric = re.fullmatch(r"(?:aadsts)?\s*(\d+)", text, re.IGNORECASE)
+    if numeric:
+        return _suggest_codes(numeric.group(1), limit)
+    labels = _suggestion_labels()
+    close = difflib.get_close_matches(text.lower(), labels.keys(), n=limit, cutoff=0.6)
+    if not close:
+        by_word = [key for key in labels if any(w in key for w in words(text) if len(w) > 3)]
+        close = sorted(by_word, key=len)[:limit]
+    return [labels[key] for key in close]
+
+
+def _suggest_codes(digits: str, limit: int) -> list[str]:
+    known = {**{str(c): f"{c} (Win32)" for c in codes.win32_codes()},
+             **{str(c): f"AADSTS{c}" for c in codes.aadsts_codes()}}
+    close = difflib.get_close_matches(digits, known.keys(), n=limit, cutoff=0.75)
+    return [known[c] for c in close]
+
+
+def dedupe(entries: Iterable[CodeEntry]) -> list[CodeEntry]:
+    seen: set[tuple[str, str]] = set()
+    unique: list[CodeEntry] = []
+    for entry in entries:
+        if entry.key not in seen:
+            seen.add(entry.key)
+            unique.append(entry)
+    return unique

@@ -1,0 +1,97 @@
+"""Human output of `aadc-doctor explain`: the likeliest reading in full, other readings in one line each."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Mapping
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+KIND_LABEL = {
+    "aadsts": "AADSTS", "win32": "Win32", "ntstatus": "NTSTATUS", "kerberos": "Kerberos", "winhttp": "WinHTTP",
+    "wininet": "WinINet", "http": "HTTP", "wizard": "wizard error", "adal": "authentication error",
+    "powershell": "PowerShell", "pta": "PTA error", "reference": "PTA/Connect reference",
+}
+
+
+def _title(entry: Mapping[str, Any]) -> Text:
+    title = Text()
+    kind = KIND_LABEL.get(entry["kind"], entry["kind"])
+    code, name = str(entry["code"]), str(entry["name"])
+    if entry["kind"] in {"win32", "kerberos", "winhttp", "wininet", "http", "ntstatus"}:
+        title.append(f"{kind} {code}", style="bold")
+        if entry.get("hex") and entry["hex"] != code:
+            title.append(f" ({entry['hex']})", style="bold")
+    elif entry["kind"] == "aadsts":
+        title.append(code, style="bold")
+    else:
+        title.append(name, style="bold")
+        name = ""
+    if name:
+        title.append(f"  {name}", style="cyan")
+    if entry["kind"] not in {"win32", "kerberos", "winhttp", "wininet", "http", "ntstatus", "aadsts"}:
+        title.append(f"  [{kind}]", style="dim")
+    return title
+
+
+LABEL_WIDTH = 13
+
+
+def _print_details(entry: Mapping[str, Any], console: Console) -> None:
+    """Labelled lines wrapped with a hanging indent (pre-wrapped, so piped output has no padding)."""
+    status = entry.get("status") or {}
+    rows: list[tuple[str, str]] = [
+        ("Message", entry["message"]),
+        ("Meaning" if entry["kind"] in {"win32", "ntstatus"} else "Cause", entry["cause"]),
+        ("Fix", entry["remedy"]),
+        ("Today", status.get("current", "")),
+        ("Seed article", status.get("seed", "")),
+        *(("Note", note) for note in entry.get("notes", [])),
+        ("Check with", entry.get("checked_by") or ""),
+        ("See also", ", ".join(entry.get("see_also", []))),
+    ]
+    width = max(40, (console.width or 100) - 1)
+    for label, value in rows:
+        if not value:
+            continue
+        lines = textwrap.wrap(str(value), width=width - LABEL_WIDTH, break_long_words=False,
+                              break_on_hyphens=False) or [""]
+        for number, line in enumerate(lines):
+            text = Text(f"{label:<{LABEL_WIDTH}}" if number == 0 else " " * LABEL_WIDTH, style="green")
+            text.append(line)
+            console.print(text, soft_wrap=True)
+
+
+def render_explanation(results: Mapping[str, Any], console: Console) -> None:
+    """One block per thing found in the input: its likeliest reading in full, then the other readings."""
+    entries: list[Mapping[str, Any]] = results.get("entries", [])
+    if not entries:
+        console.print(Text("No entry matches the input.", style="yellow"))
+        for code in results.get("unknown", []):
+            console.print(Text(f"  {code}: not in any table aadc-doctor knows"))
+        suggestions = results.get("suggestions", [])
+        if suggestions:
+            console.print(Text("Did you mean: " + ", ".join(suggestions)))
+        return
+    by_relevance = results.get("matched_by") == "relevance"
+    if by_relevance:
+        console.print(Text("No code in the input; the most relevant entries:", style="dim"))
+    previous_found = None
+    for entry in entries:
+        reading = int(entry.get("reading", 1))
+        if reading > 1 and not by_relevance and entry.get("found") == previous_found:
+            line = Text("  also read as ", style="dim")
+            line.append_text(_title(entry))
+            line.append(f": {entry['message']}")
+            console.print(line, soft_wrap=True)
+            continue
+        previous_found = entry.get("found")
+        console.print()
+        title = _title(entry)
+        found = str(entry.get("found", ""))
+        if found and found.lower() not in (str(entry["code"]).lower(), str(entry["name"]).lower()):
+            title.append(f"  from \"{found if len(found) <= 60 else found[:57] + '...'}\"", style="dim")
+        console.print(title)
+        _print_details(entry, console)
