@@ -1,0 +1,153 @@
+"""PTA analysis: Status/SubStatus to Win32 reasons, findings and remedies, bursts, correlation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from aadc_doctor.analysis.pta import PtaEvidence, analyse, correlate, find_burst
+from aadc_doctor.analysis.security_events import AgentMatcher, SignInAttempt, attempt_from_event, logon_reason
+from aadc_doctor.logs.event_xml import EventRecord
+from aadc_doctor.model import Severity
+
+T0 = datetime(2024, 3, 5, 8, 0, tzinfo=UTC)
+AGENT = r"C:\Program Files\Microsoft Azure AD Connect Authentication Agent\AzureADConnectAuthenticationAgentService.exe"
+LEGACY = r"C:\Program Files\Microsoft AAD App Proxy Connector\ApplicationProxyConnectorService.exe"
+
+
+@pytest.mark.parametrize(("status", "substatus", "reason"), [
+    (0xC000006D, 0xC000006A, 1326),  # wrong password
+    (0xC000006D, 0xC0000064, 1326),  # unknown user: LogonUser still reports 1326
+    (0xC0000234, 0x0, 1909),  # locked out
+    (0xC000006E, 0xC000006F, 1328),  # logon hours
+    (0xC000006E, 0xC0000070, 1329),  # "Log On To" workstations
+    (0xC000006E, 0xC0000071, 1330),  # password expired
+    (0xC000006E, 0xC0000072, 1331),  # disabled
+    (0xC000006E, 0xC0000193, 1793),  # account expired
+    (0xC000006E, 0x0, 1327),
+    (0xC0000224, 0x0, 1907),
+    (0xC000015B, 0x0, 1385),
+    (0xC0000133, 0x0, 1398),  # clock skew
+    (0xC000005E, 0x0, 1311),  # no logon servers
+    (0xC0000413, 0x0, 1935),
+])
+def test_4625_status_maps_to_the_trace_logs_reason(status, substatus, reason):
+    assert logon_reason(status, substatus)[0] == reason
+
+
+def _event(eid: int, data: dict[str, str], t: datetime = T0, record_id: int = 1) -> EventRecord:
+    return EventRecord(event_id=eid, time=t.isoformat().replace("+00:00", "Z"), channel="Security",
+                       provider="Microsoft-Windows-Security-Auditing", computer="PTA01", record_id=record_id,
+                       data=data)
+
+
+def test_agent_process_is_recognised_for_both_generations_and_custom_paths():
+    matcher = AgentMatcher([AGENT, LEGACY, r"D:\Agents\AzureADConnectAuthenticationAgentService.exe"])
+    for process in (AGENT, LEGACY.upper(), r"D:\Agents\AzureADConnectAuthenticationAgentService.exe"):
+        attempt = attempt_from_event(_event(4625, {"ProcessName": process, "Status": "0xc000006d",
+                                                   "SubStatus": "0xc000006a", "TargetUserName": "ann",
+                                                   "TargetDomainName": "CONTOSO"}), matcher)
+        assert attempt is not None and attempt.from_agent and attempt.account == "CONTOSO\\ann"
+    other = attempt_from_event(_event(4625, {"ProcessName": r"C:\Windows\System32\winlogon.exe",
+                                             "Status": "0xc000006d", "SubStatus": "0xc000006a"}), matcher)
+    assert other is not None and not other.from_agent
+    # a success from another process is not a PTA request; the agent's own success is
+    assert attempt_from_event(_event(4624, {"ProcessName": r"C:\Windows\System32\lsass.exe"}), matcher) is None
+    assert attempt_from_event(_event(4624, {"ProcessName": AGENT, "TargetUserName": "ann"}), matcher) is not None
+
+
+def test_dc_events_decode_kerberos_and_ntlm_statuses():
+    matcher = AgentMatcher([AGENT], ["PTA01"])
+    kerberos = attempt_from_event(_event(4771, {"Status": "0x25", "TargetUserName": "bob",
+                                                "IpAddress": "::ffff:10.0.0.5"}), matcher)
+    assert kerberos is not None and kerberos.reason == 1398 and not kerberos.from_agent
+    ntlm = attempt_from_event(_event(4776, {"Status": "0xc0000234", "TargetUserName": "bob",
+                                            "Workstation": "PTA01"}), matcher)
+    assert ntlm is not None and ntlm.reason == 1909 and ntlm.from_agent
+    assert attempt_from_event(_event(4776, {"Status": "0x0", "Workstation": "PTA01"}), matcher) is None
+
+
+def _trace(reason: int, t: datetime | None, n: int = 1) -> SignInAttempt:
+    return SignInAttempt(time=t, failed=True, reason=reason, origin="trace", from_agent=True,
+                         request_id=f"req-{n}", agent="AzureADConnectAuthenticationAgentService.exe")
+
+
+def _security(reason: int, t: datetime, account: str, from_agent: bool = True) -> SignInAttempt:
+    return SignInAttempt(time=t, failed=True, reason=reason, origin="security", from_agent=from_agent,
+                         account=account, event_id=4625)
+
+
+def _finding(findings, finding_id):
+    matches = [f for f in findings if f.id == finding_id]
+    assert matches, [f.id for f in findings]
+    return matches[0]
+
+
+@pytest.mark.parametrize(("reason", "aadsts", "severity", "words"), [
+    (1328, "AADSTS80012", Severity.WARNING, "Logon Hours"),
+    (1329, "AADSTS50126", Severity.WARNING, "Log On To"),
+    (1311, "AADSTS80007", Severity.ERROR, "domain controller"),
+    (1722, "AADSTS80007", Severity.ERROR, "domain controller"),
+    (1398, "AADSTS80013", Severity.ERROR, "time"),
+])
+def test_reason_findings_name_the_windows_message_the_user_code_and_the_remedy(reason, aadsts, severity, words):
+    evidence = PtaEvidence()
+    evidence.add_attempt(_trace(reason, T0))
+    findings, results = analyse(evidence, expect_agent=False)
+    finding = _finding(findings, f"pta-reason-{reason}")
+    assert finding.severity is severity
+    assert aadsts in finding.detail
+    assert words.lower() in finding.remedy.lower()
+    assert f"net helpmsg {reason}" in finding.detail
+    [row] = results["by_reason"]
+    assert row["reason"] == reason and row["count"] == 1 and row["message"]
+
+
+def test_a_lockout_burst_counts_accounts_and_time():
+    evidence = PtaEvidence()
+    for i in range(30):
+        evidence.add_attempt(_security(1909, T0 + timedelta(seconds=10 * i), f"CONTOSO\\user{i % 12}"))
+    evidence.add_attempt(_security(1909, T0 + timedelta(hours=3), "CONTOSO\\late"))
+    findings, results = analyse(evidence, expect_agent=False)
+    burst = _finding(findings, "pta-lockout-burst")
+    assert "30 failures within 4.8 minutes" in burst.detail
+    assert "12 distinct account(s)" in burst.detail
+    assert results["bursts"][0]["accounts"] == 12
+
+
+def test_no_burst_below_the_threshold():
+    failures = [_security(1909, T0 + timedelta(minutes=3 * i), "CONTOSO\\a") for i in range(12)]
+    assert find_burst(failures, 1909, timedelta(minutes=10), 10) is None
+
+
+def test_spraying_many_accounts_few_tries_each():
+    evidence = PtaEvidence()
+    for i in range(40):
+        evidence.add_attempt(_security(1326, T0 + timedelta(seconds=5 * i), f"CONTOSO\\u{i}"))
+    findings, _ = analyse(evidence, expect_agent=False)
+    assert _finding(findings, "password-spray-suspected").severity is Severity.WARNING
+
+
+def test_trace_failures_are_correlated_with_the_agents_4625_by_time_and_reason():
+    attempts = [_trace(1328, T0, 1), _trace(1326, T0 + timedelta(seconds=30), 2), _trace(1328, None, 3),
+                _security(1328, T0 + timedelta(seconds=1), "CONTOSO\\ann"),
+                _security(1326, T0 + timedelta(seconds=31), "CONTOSO\\bob"),
+                _security(1326, T0 + timedelta(seconds=31), "CONTOSO\\eve", from_agent=False)]
+    merged, pairs = correlate(attempts)
+    assert [(p["request_id"], p["account"]) for p in pairs] == [("req-1", "CONTOSO\\ann"), ("req-2", "CONTOSO\\bob")]
+    assert len(merged) == 4  # two merged pairs, the undated trace line, the other process's event
+    assert {a.account for a in merged if a.origin == "trace"} == {"CONTOSO\\ann", "CONTOSO\\bob", ""}
+
+
+def test_trace_problems_and_agent_events_become_findings():
+    evidence = PtaEvidence()
+    evidence.add_trace_problem("bootstrap", "Error", "Bootstrap failed", T0)
+    evidence.add_agent_event("Microsoft-AadApplicationProxy-Connector/Admin", 1000, "Error",
+                             "Connector re-registration failed: The Connector trust certificate expired.", T0)
+    evidence.add_agent_event("Microsoft-AzureADConnect-AuthenticationAgent/Admin", 12345, "Error", "Something", T0)
+    findings, results = analyse(evidence, expect_agent=False)
+    assert "msappproxy.net" in _finding(findings, "pta-trace-bootstrap").remedy
+    assert "Register" in _finding(findings, "pta-agent-event-1000").remedy
+    assert "12345" in _finding(findings, "pta-agent-log-errors").detail
+    assert results["agent_events"][0]["explained"]
