@@ -1,0 +1,1 @@
+"""The account checks of ``aadc-doctor account``: user realm, tenant, sign-in, Graph, PTA agents."""

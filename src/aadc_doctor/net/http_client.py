@@ -1,0 +1,307 @@
+"""REST over the same proxy, name overrides and trust store as ``check``, for ``account`` and MSAL.
+
+``check`` probes layer by layer with raw sockets; the account checks need whole HTTP exchanges
+(user realm, OpenID configuration, token endpoint, Microsoft Graph), so they use a
+``requests.Session`` built here. Three things make that session ours rather than a plain one:
+
+- ``--resolve HOST:PORT:ADDRESS`` and ``--connect-to HOST:PORT:HOST2:PORT2`` (curl semantics):
+  the TCP connection goes elsewhere while the host name stays in SNI, certificate verification
+  and the Host header. Through a proxy the origin is resolved by the proxy, so ``--resolve``
+  then only applies to the proxy's own name, while ``--connect-to`` changes the CONNECT target.
+- trust: the system store plus ``--ca-file`` (extra roots, e.g. a TLS-inspecting proxy's CA);
+- failures become :class:`HttpFailure` with a stable outcome code and a scrubbed message, so no
+  proxy password or token can ride out in an exception text.
+
+The proxy is chosen per URL by a callable (``ProxyConfig.proxy_for``), so PAC files and
+NO_PROXY apply to every request, including the ones MSAL makes.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from aadc_doctor.errors import UsageError
+from aadc_doctor.secrets import scrub, url_without_password
+
+ProxyChooser = Callable[[str], "str | None"]
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """Where a connection to ``host:port`` really goes (``--resolve`` keeps the port)."""
+
+    host: str
+    port: int
+    target_host: str
+    target_port: int
+
+
+def _split_host_port(spec: str, text: str) -> tuple[str, str]:
+    """``HOST:REST`` with HOST possibly a bracketed IPv6 literal."""
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0 or text[end + 1 : end + 2] != ":":
+            raise UsageError(f"malformed address in {spec!r}", hint="write IPv6 addresses in brackets: [::1]")
+        return text[1:end], text[end + 2 :]
+    host, sep, rest = text.partition(":")
+    if not sep:
+        raise UsageError(f"malformed {spec!r}")
+    return host, rest
+
+
+def _port(spec: str, value: str) -> int:
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise UsageError(f"{spec!r}: {value!r} is not a port number")
+    return int(value)
+
+
+def parse_resolve(spec: str) -> Redirect:
+    """``HOST:PORT:ADDRESS`` as curl's ``--resolve``: connect to ADDRESS, keep the name."""
+    host, rest = _split_host_port(spec, spec)
+    port_text, sep, address = rest.partition(":")
+    if not (host and sep and address):
+        raise UsageError(f"--resolve {spec!r}: expected HOST:PORT:ADDRESS",
+                         hint="e.g. login.microsoftonline.com:443:127.0.0.1")
+    port = _port(spec, port_text)
+    if address.startswith("[") and address.endswith("]"):
+        address = address[1:-1]
+    return Redirect(host.lower(), port, address, port)
+
+
+def parse_connect_to(spec: str) -> Redirect:
+    """``HOST:PORT:HOST2:PORT2`` as curl's ``--connect-to``: connect to HOST2:PORT2, keep the name."""
+    host, rest = _split_host_port(spec, spec)
+    port_text, sep, target = rest.partition(":")
+    if not (host and sep and target):
+        raise UsageError(f"--connect-to {spec!r}: expected HOST:PORT:HOST2:PORT2",
+                         hint="e.g. login.microsoftonline.com:443:127.0.0.1:8443")
+    port = _port(spec, port_text)
+    target_host, target_port_text = _split_host_port(spec, target)
+    return Redirect(host.lower(), port, target_host or host, _port(spec, target_port_text))
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """Everything that decides how a request leaves this machine."""
+
+    proxy_for: ProxyChooser = field(default=lambda url: None)
+    resolve: tuple[Redirect, ...] = ()
+    connect_to: tuple[Redirect, ...] = ()
+    ca_file: str | None = None
+    timeout: float = 10.0
+
+
+class HttpFailure(Exception):
+    """A request that got no HTTP answer, named with the outcome codes of DESIGN.md."""
+
+    def __init__(self, outcome: str, message: str, url: str) -> None:
+        self.outcome = outcome
+        self.message = scrub(message)
+        self.url = url
+        super().__init__(f"{outcome}: {self.message}")
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request as it went out: enough to explain a result, never a header or a body."""
+
+    method: str
+    url: str
+    status: int | None
+    via_proxy: str | None
+    outcome: str
+    elapsed_ms: int
+
+
+def _trust_context(ca_file: str | None) -> ssl.SSLContext:
+    """System roots plus the extra file: a lab CA or the inspecting proxy's root adds, never replaces."""
+    context = ssl.create_default_context()
+    context.load_default_certs()
+    if ca_file:
+        try:
+            context.load_verify_locations(cafile=ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise UsageError(f"--ca-file {ca_file}: cannot load certificates: {exc}") from None
+    return context
+
+
+def _connection_class(base: type[Any], by_address: Mapping[tuple[str, int], Redirect],
+                      by_target: Mapping[tuple[str, int], Redirect]) -> type[Any]:
+    """A urllib3 connection that dials the overridden address but keeps the name everywhere else."""
+
+    class RedirectingConnection(base):  # type: ignore[misc]
+        def _new_conn(self) -> socket.socket:
+            conn: Any = self
+            redirect = by_address.get((str(conn._dns_host).rstrip(".").lower(), int(conn.port)))
+            if redirect is None:
+                return cast(socket.socket, super()._new_conn())
+            saved_host, saved_port = conn._dns_host, conn.port
+            conn._dns_host, conn.port = redirect.target_host, redirect.target_port
+            try:
+                return cast(socket.socket, super()._new_conn())
+            finally:
+                conn._dns_host, conn.port = saved_host, saved_port
+
+        def _tunnel(self) -> None:
+            conn: Any = self
+            host, port = conn._tunnel_host, conn._tunnel_port
+            redirect = by_target.get((str(host or "").lower(), int(port or 443)))
+            if redirect is None:
+                super()._tunnel()
+                return
+            conn._tunnel_host, conn._tunnel_port = redirect.target_host, redirect.target_port
+            try:
+                super()._tunnel()
+            finally:
+                conn._tunnel_host, conn._tunnel_port = host, port
+
+    return RedirectingConnection
+
+
+class _DoctorAdapter(HTTPAdapter):
+    """Installs the redirecting connections and the trust context in every pool it makes."""
+
+    def __init__(self, settings: HttpSettings) -> None:
+        self._settings = settings
+        self._context = _trust_context(settings.ca_file)
+        # --connect-to wins over --resolve for the same host:port, as in curl
+        dial: dict[tuple[str, int], Redirect] = {(r.host, r.port): r for r in settings.resolve}
+        dial.update({(r.host, r.port): r for r in settings.connect_to})
+        tunnel = {(r.host, r.port): r for r in settings.connect_to}
+
+        class Pool(HTTPConnectionPool):
+            ConnectionCls = _connection_class(urllib3.connection.HTTPConnection, dial, tunnel)
+
+        class TlsPool(HTTPSConnectionPool):
+            ConnectionCls = _connection_class(urllib3.connection.HTTPSConnection, dial, tunnel)
+
+        self._pools = {"http": Pool, "https": TlsPool}
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
+        pool_kwargs["ssl_context"] = self._context
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        self.poolmanager.pool_classes_by_scheme = self._pools
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        fresh = proxy not in self.proxy_manager
+        proxy_kwargs["ssl_context"] = self._context
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if fresh:
+            manager.pool_classes_by_scheme = self._pools
+        return manager
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        """Keep our context's roots: requests would otherwise add only its own bundle."""
+        super().cert_verify(conn, url, verify, cert)  # type: ignore[no-untyped-call]
+        if url.lower().startswith("https") and verify is True:
+            conn.ca_certs = None
+            conn.ca_cert_dir = None
+
+
+class DoctorSession(requests.Session):
+    """A Session whose proxy is chosen per URL and whose every request has a timeout.
+
+    MSAL accepts it as ``http_client=``, so token requests take the same path as ours.
+    """
+
+    def __init__(self, settings: HttpSettings) -> None:
+        super().__init__()
+        self.trust_env = False  # the environment is read once, by proxy selection, not here
+        self.settings = settings
+        self.exchanges: list[Exchange] = []
+        adapter = _DoctorAdapter(settings)
+        self.mount("https://", adapter)
+        self.mount("http://", adapter)
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        text_url = url.decode() if isinstance(url, bytes) else str(url)
+        text_method = method.decode() if isinstance(method, bytes) else str(method)
+        proxy = self.settings.proxy_for(text_url)
+        kwargs["proxies"] = {"http": proxy, "https": proxy} if proxy else {}
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.settings.timeout
+        kwargs.setdefault("allow_redirects", False)
+        shown_url = _url_for_log(text_url)
+        shown_proxy = url_without_password(proxy) if proxy else None
+        try:
+            response = super().request(method, url, *args, **kwargs)
+        except requests.RequestException as exc:
+            failure = classify_failure(exc, text_url, proxy)
+            self.exchanges.append(Exchange(text_method, shown_url, None, shown_proxy, failure.outcome, 0))
+            raise failure from None
+        elapsed = int(response.elapsed.total_seconds() * 1000)
+        self.exchanges.append(Exchange(text_method, shown_url, response.status_code, shown_proxy, "ok", elapsed))
+        return response
+
+
+def _url_for_log(url: str) -> str:
+    """Scheme, host and path: query strings may carry codes and are left out."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def make_session(settings: HttpSettings) -> DoctorSession:
+    return DoctorSession(settings)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        nxt = current.__cause__ or current.__context__
+        if nxt is None and current.args and isinstance(current.args[0], BaseException):
+            nxt = current.args[0]
+        if nxt is None and hasattr(current, "reason") and isinstance(current.reason, BaseException):
+            nxt = current.reason
+        current = nxt
+    return seen
+
+
+def classify_failure(exc: BaseException, url: str, proxy: str | None) -> HttpFailure:
+    """Name the layer that failed, with the outcome codes ``check`` uses."""
+    chain = _chain(exc)
+    text = " | ".join(str(e) for e in chain)
+    host = urlsplit(url).hostname or url
+    if isinstance(exc, requests.exceptions.ProxyError) or any(
+        isinstance(e, urllib3.exceptions.ProxyError) for e in chain
+    ):
+        for code, outcome in (("407", "proxy_auth_required"), ("403", "proxy_forbidden")):
+            if f"Tunnel connection failed: {code}" in text:
+                return HttpFailure(outcome, f"the proxy answered {code} to CONNECT {host}", url)
+        if "Tunnel connection failed" in text:
+            status = text.split("Tunnel connection failed:", 1)[1].strip().split("|")[0].strip()
+            return HttpFailure("proxy_error", f"the proxy refused CONNECT {host}: {status}", url)
+        shown = url_without_password(proxy) if proxy else "the proxy"
+        return HttpFailure("proxy_unreachable", f"cannot reach {shown}: {_last_words(chain)}", url)
+    if any(isinstance(e, ssl.SSLError) for e in chain) or isinstance(exc, requests.exceptions.SSLError):
+        return HttpFailure("tls_failure", f"TLS with {host} failed: {_last_words(chain)}", url)
+    if any(isinstance(e, urllib3.exceptions.NameResolutionError | socket.gaierror) for e in chain):
+        return HttpFailure("dns_failure", f"cannot resolve {host}", url)
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return HttpFailure("tcp_timeout", f"no TCP answer from {host} within the timeout", url)
+    if isinstance(exc, requests.exceptions.Timeout):
+        return HttpFailure("timeout", f"{host} did not answer within the timeout", url)
+    if any(isinstance(e, ConnectionRefusedError) for e in chain):
+        return HttpFailure("tcp_refused", f"{host} refused the TCP connection", url)
+    return HttpFailure("http_error", f"request to {host} failed: {_last_words(chain)}", url)
+
+
+def _last_words(chain: list[BaseException]) -> str:
+    """The innermost message: the one that says what really happened."""
+    for exc in reversed(chain):
+        text = str(exc).strip()
+        if text:
+            return scrub(text)[:300]
+    return type(chain[-1]).__name__
