@@ -194,8 +194,8 @@ class _Handler(ContentHandler):
                 self._problem("misplaced-section", f"<defaultProxy> at {path.replace('/', ' > ')} is ignored: "
                               "it must be inside <system.net>")
                 return
-            if path.startswith("configuration/location/"):
-                return  # scoped to a location path: not the process-wide default proxy
+            if path != "configuration/system.net/defaultProxy":
+                return  # in a misplaced <system.net> (reported) or scoped to a <location> path
             if self.sections:
                 self._problem("duplicate-section", "Sections must only appear once per config file: a second "
                               f"<defaultProxy> (the first is on line {self.sections[0].line})")
