@@ -16,7 +16,15 @@ from .certs import (
 )
 from .dnsmasq import DEFAULT_CNAMES, NXDOMAIN_HOST, DnsConfig, Dnsmasq
 from .hosts import ALLOWED_TEST_HOST, DEFAULT_ALLOWED_DOMAINS, DENIED_TEST_HOST, LAB_HOSTS, MICROSOFT_HOSTS
-from .ports import ClosedPort, StalledProxy, closed_port, free_port
+from .ports import (
+    CannedProxy,
+    CannedResponse,
+    ClosedPort,
+    StalledProxy,
+    closed_port,
+    free_port,
+    spare_loopback_address,
+)
 from .squid import SquidConfig, SquidProxy
 from .tls_servers import HttpOrigin, Route, SeenRequest, TlsOrigin, crl_route
 from .tools import INSTALL_HINT, ComponentMissing
@@ -31,6 +39,8 @@ __all__ = [
     "MICROSOFT_CRL_PATH",
     "MICROSOFT_HOSTS",
     "NXDOMAIN_HOST",
+    "CannedProxy",
+    "CannedResponse",
     "ClosedPort",
     "ComponentMissing",
     "DnsConfig",
@@ -48,6 +58,7 @@ __all__ = [
     "free_port",
     "issue_server_cert",
     "make_ca",
+    "spare_loopback_address",
     "write_ca_bundle",
     "write_ca_pem",
     "write_server_pem",

@@ -1,7 +1,7 @@
 """A real dnsmasq answering for the lab: A records, the articles' CNAME chains into nsatc.net, NXDOMAIN.
 
 Two ways to use it: on 127.0.0.1:<free port> for clients that take a resolver address and port (dnspython, the
-product's resolver), or on port 53 of a spare loopback address (127.0.0.2, needs root) for Squid, which cannot
+product's resolver), or on port 53 of a spare loopback address (127.x.y.z, needs root) for Squid, which cannot
 query another port. Recipe and measured behaviour: shared/notes/test-infra.md section 2.
 """
 
@@ -16,7 +16,7 @@ from types import TracebackType
 
 from . import procs
 from .hosts import LAB_HOSTS
-from .ports import LOOPBACK, free_udp_port
+from .ports import LOOPBACK, free_udp_port, spare_loopback_address
 from .tools import ComponentMissing, find_tool, is_root
 
 # The article's "dns resolution will list the actual hosts to be in the DNS name space nsatc.net":
@@ -62,16 +62,19 @@ class Dnsmasq:
     """A running `dnsmasq -k` on `address`:`port` (UDP and TCP).
 
     ``with Dnsmasq() as dns:`` -> dns.address == "127.0.0.1", dns.port == <free port>
-    ``with Dnsmasq(address="127.0.0.2", port=53) as dns:`` (root) -> usable as squid's dns_nameservers.
+    ``with Dnsmasq(port=53) as dns:`` (root) -> dns.address is a random free 127.x.y.z, port 53: usable as
+    squid's dns_nameservers, and no clash with another test run on the same machine.
     `log_path` holds dnsmasq's query log (log-queries).
     """
 
-    def __init__(self, config: DnsConfig | None = None, *, address: str = LOOPBACK, port: int | None = None,
+    def __init__(self, config: DnsConfig | None = None, *, address: str | None = None, port: int | None = None,
                  parent_dir: Path | None = None, ready_timeout: float = 10.0) -> None:
         self.config = config or DnsConfig()
         self._binary = find_tool("dnsmasq")
         if port is not None and port < 1024 and not is_root():
             raise ComponentMissing(f"dnsmasq on port {port} needs root (privileged port); run the tests as root")
+        if address is None:
+            address = LOOPBACK if port is None else spare_loopback_address(tcp_ports=(port,), udp_ports=(port,))
         self.address = address
         self.port = port if port is not None else free_udp_port(address)
         self._parent_dir = parent_dir
@@ -118,10 +121,7 @@ class Dnsmasq:
         checked = subprocess.run([self._binary, "--test", "-C", str(self.conf_path)], capture_output=True)
         if checked.returncode != 0:
             raise RuntimeError(f"dnsmasq rejected {self.conf_path}:\n{checked.stderr.decode()}")
-        out = (self.workdir / "dnsmasq.out").open("wb")
-        self._proc = subprocess.Popen([self._binary, "-k", "-C", str(self.conf_path)], stdout=out,
-                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-        out.close()
+        self._proc = procs.launch([self._binary, "-k", "-C", str(self.conf_path)], self.workdir / "dnsmasq.out")
         try:
             self.startup_seconds = procs.wait_until(self._answers, timeout=self._ready_timeout, proc=self._proc,
                                                     what="dnsmasq", diagnostics=self._diagnostics)

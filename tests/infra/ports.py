@@ -1,10 +1,13 @@
-"""Loopback port helpers: free ports, a port nobody listens on, and a proxy that accepts and never answers."""
+"""Loopback port helpers: free ports, a port nobody listens on, a proxy that never answers, a canned proxy."""
 
 from __future__ import annotations
 
 import contextlib
+import random
 import socket
 import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from types import TracebackType
 
 LOOPBACK = "127.0.0.1"
@@ -31,6 +34,32 @@ def free_udp_port(host: str = LOOPBACK) -> int:
                 continue
             return port
     raise RuntimeError(f"no port free for both UDP and TCP on {host}")
+
+
+def spare_loopback_address(tcp_ports: tuple[int, ...] = (), udp_ports: tuple[int, ...] = ()) -> str:
+    """A random 127.x.y.z (Linux routes all of 127/8 to lo) where the given ports are free.
+
+    Lets tests listen on fixed ports (53, 80, 443) without clashing with another test run on the same machine.
+    Binding fixed ports below 1024 needs root. Avoids 127.0.0.53/54 (systemd-resolved).
+    """
+    rng = random.SystemRandom()
+    last_error: OSError | None = None
+    for _ in range(100):
+        address = f"127.{rng.randint(100, 254)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+        try:
+            for port in tcp_ports:
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                    tcp.bind((address, port))
+            for port in udp_ports:
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                    udp.bind((address, port))
+        except PermissionError:
+            raise
+        except OSError as exc:
+            last_error = exc
+            continue
+        return address
+    raise RuntimeError(f"no loopback address with free ports tcp={tcp_ports} udp={udp_ports}: {last_error}")
 
 
 def closed_port(host: str = LOOPBACK) -> int:
@@ -129,6 +158,101 @@ class StalledProxy:
             self._held.clear()
 
     def __enter__(self) -> StalledProxy:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+
+@dataclass(frozen=True)
+class CannedResponse:
+    """One answer of a CannedProxy: status line, headers, body."""
+
+    status: int
+    reason: str = "Canned"
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    def wire(self) -> bytes:
+        head = [f"HTTP/1.1 {self.status} {self.reason}"]
+        head += [f"{name}: {value}" for name, value in self.headers.items()]
+        head += [f"Content-Length: {len(self.body)}", "Connection: close"]
+        return ("\r\n".join(head) + "\r\n\r\n").encode("iso-8859-1") + self.body
+
+
+class CannedProxy:
+    """A fake proxy answering every request (CONNECT or not) with prepared responses, in order; the last repeats.
+
+    For answers squid cannot easily give: `CannedResponse(502, "Bad Gateway")`, a `Proxy-Authenticate: Negotiate`
+    407, a non-HTTP banner (`raw=b"SSH-2.0-OpenSSH\\r\\n"`). Each connection gets one answer and is then closed.
+    `requests` holds the raw request heads received.
+    """
+
+    def __init__(self, *responses: CannedResponse, raw: bytes | None = None, host: str = LOOPBACK) -> None:
+        if not responses and raw is None:
+            raise ValueError("CannedProxy needs at least one response (or raw bytes)")
+        self._responses = responses
+        self._raw = raw
+        self.host = host
+        self.requests: list[str] = []
+        self._lock = threading.Lock()
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind((host, 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name=f"canned-proxy-{self.port}", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> CannedProxy:
+        self._listener.listen(64)
+        self._listener.settimeout(0.1)
+        self._thread.start()
+        return self
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(5)
+            data = b""
+            try:
+                while b"\r\n\r\n" not in data and len(data) < 65536:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+            except OSError:
+                return
+            with self._lock:
+                index = len(self.requests)
+                self.requests.append(data.split(b"\r\n\r\n", 1)[0].decode("iso-8859-1"))
+            if self._raw is not None:
+                payload = self._raw
+            else:
+                payload = self._responses[min(index, len(self._responses) - 1)].wire()
+            with contextlib.suppress(OSError):
+                conn.sendall(payload)
+
+    def stop(self) -> None:
+        self._stop.set()
+        with contextlib.suppress(OSError):
+            self._listener.close()
+        if self._thread.is_alive():
+            self._thread.join(timeout=2)
+
+    def __enter__(self) -> CannedProxy:
         return self.start()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -15,6 +16,7 @@ from pathlib import Path
 
 _background: list[threading.Thread] = []
 _background_lock = threading.Lock()
+_running: set[subprocess.Popen[bytes]] = set()
 
 KEEP_ENV = "AADC_KEEP_LAB"  # set to 1 to keep the daemons' work dirs (configs, logs) for debugging
 
@@ -30,6 +32,26 @@ def chown_tree(path: Path, user: str) -> None:
     for root, dirs, files in os.walk(path):
         for name in (*dirs, *files):
             shutil.chown(os.path.join(root, name), user, user)
+
+
+def launch(argv: list[str], output: Path) -> subprocess.Popen[bytes]:
+    """Start a daemon in the foreground in its own process group (so its helpers can be killed with it),
+    stdout+stderr to `output`. Anything still running when the interpreter exits is killed (see _kill_leftovers).
+    """
+    with output.open("wb") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    _running.add(proc)
+    return proc
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    """Last resort if a test run dies without fixture teardown: leave no squid/dnsmasq behind."""
+    for proc in list(_running):
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
 
 
 def wait_until(predicate: Callable[[], bool], *, timeout: float, proc: subprocess.Popen[bytes] | None,
@@ -56,6 +78,7 @@ def terminate(proc: subprocess.Popen[bytes], *, grace: float = 10.0) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=5)
+    _running.discard(proc)
 
 
 def remove_workdir(path: Path) -> None:

@@ -46,7 +46,7 @@ class SquidConfig:
         gets 403 on every port, with or without credentials. True: the auth ports answer 407 before any 403.
     hosts: name -> address for squid's hosts_file. None = every lab host -> 127.0.0.1, unless dns_nameserver
         is set, in which case no hosts file is used.
-    dns_nameserver: IPv4 address of a DNS server on port 53 (e.g. Dnsmasq on 127.0.0.2).
+    dns_nameserver: IPv4 address of a DNS server on port 53 (e.g. Dnsmasq(port=53) on a spare 127.x.y.z).
     dns_timeout: seconds squid waits for DNS (nothing listens on 127.0.0.1:53 in hosts-file mode, so an
         unmapped name fails after this).
     extra_directives: raw squid.conf lines appended before the http_access rules.
@@ -249,10 +249,7 @@ class SquidProxy:
         parsed = subprocess.run([self._binary, "-k", "parse", "-f", str(self.conf_path)], capture_output=True)
         if parsed.returncode != 0:
             raise RuntimeError(f"squid rejected {self.conf_path}:\n{parsed.stdout.decode()}{parsed.stderr.decode()}")
-        out = (self.workdir / "squid.out").open("wb")
-        self._proc = subprocess.Popen([self._binary, "-N", "-f", str(self.conf_path)], stdout=out,
-                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-        out.close()
+        self._proc = procs.launch([self._binary, "-N", "-f", str(self.conf_path)], self.workdir / "squid.out")
         try:
             self.startup_seconds = procs.wait_until(self._listening, timeout=self._ready_timeout, proc=self._proc,
                                                     what="squid", diagnostics=self._diagnostics)

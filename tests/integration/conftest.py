@@ -20,6 +20,11 @@ Origins (TLS servers stand in for the Microsoft endpoints; names resolve to 127.
     http_origin_factory(routes=None, *, default_route=Route(404), stall=None, port=0) -> HttpOrigin
     crl_origin: HttpOrigin             session-wide plain HTTP server serving a real DER CRL signed by lab_ca at
                                        MICROSOFT_CRL_PATH ("/pki/mscorp/crl/Microsoft%20RSA%20TLS%20CA%2001.crl").
+    tls_origin_443 / http_origin_80    like tls_origin / crl_origin but on the real ports 443 and 80 of lab_address,
+                                       a random spare 127.x.y.z (root only; no clash with other test runs). With
+                                       squid_real_ports, unmodified endpoint URLs (https://login.microsoftonline.com/,
+                                       http://crl.microsoft.com/pki/...) work; without a proxy use
+                                       --resolve login.microsoftonline.com:443:<lab_address>.
 
 Proxy (real squid 5, one process, three ports)
     squid: SquidProxy                  session-wide, default SquidConfig(): allow-list DEFAULT_ALLOWED_DOMAINS
@@ -34,6 +39,8 @@ Proxy (real squid 5, one process, three ports)
                                        auth_before_acl=True). Started (~0.1 s); stopped in the background after
                                        the test (its ports close at once).
     squid_dns: SquidProxy              session-wide squid resolving through dnsmasq53 (no hosts file) - root only.
+    squid_real_ports: SquidProxy       session-wide default-config squid whose hosts file maps LAB_HOSTS to
+                                       lab_address, where tls_origin_443 and http_origin_80 listen - root only.
 
 DNS (real dnsmasq)
     dnsmasq: Dnsmasq                   session-wide on dnsmasq.address ("127.0.0.1") : dnsmasq.port (free high port).
@@ -42,12 +49,17 @@ DNS (real dnsmasq)
                                        and adminwebservice.microsoftonline.com -> bba800-anchor.microsoftonline.com ->
                                        bba800-anchor.microsoftonline.com.nsatc.net -> 127.0.0.1; NXDOMAIN_HOST and
                                        unknown names under the Microsoft domains -> NXDOMAIN; other names -> REFUSED.
-    dnsmasq53: Dnsmasq                 the same records on 127.0.0.2:53 (root only), for squid_dns.
+    dnsmasq53: Dnsmasq                 the same records on port 53 of a random spare 127.x.y.z (root only), for
+                                       squid_dns (squid cannot query another port).
     dnsmasq_factory(config=None, *, address="127.0.0.1", port=None) -> Dnsmasq   custom DnsConfig(a_records=...,
                                        cnames=..., nxdomain=..., local_domains=...).
 
 Failure helpers
     stalled_proxy: StalledProxy        accepts TCP and never answers (stalled_proxy.url, .port, .connections)
+    canned_proxy_factory(*responses: CannedResponse, raw=None) -> CannedProxy
+                                       a fake proxy giving prepared answers in order (last repeats), e.g.
+                                       CannedResponse(502, "Bad Gateway") or CannedResponse(407, headers=
+                                       {"Proxy-Authenticate": "Negotiate"}); raw=b"..." sends bytes verbatim.
     closed_port: int                   a 127.0.0.1 port held bound but not listening: connect() is refused.
 
 Example:
@@ -74,6 +86,8 @@ import trustme  # noqa: E402
 from tests.infra import (  # noqa: E402
     LAB_HOSTS,
     MICROSOFT_CRL_PATH,
+    CannedProxy,
+    CannedResponse,
     ClosedPort,
     ComponentMissing,
     DnsConfig,
@@ -88,9 +102,11 @@ from tests.infra import (  # noqa: E402
     crl_route,
     make_ca,
     procs,
+    spare_loopback_address,
     write_ca_pem,
 )
 from tests.infra.tls_servers import DEFAULT_ROUTE, Stall  # noqa: E402
+from tests.infra.tools import is_root  # noqa: E402
 
 _HERE = Path(__file__).resolve().parent
 T = TypeVar("T")
@@ -191,12 +207,33 @@ def crl_origin(lab_ca: trustme.CA) -> Iterator[HttpOrigin]:
         yield origin
 
 
+@pytest.fixture(scope="session")
+def lab_address() -> str:
+    """A spare loopback address (127.x.y.z) with ports 80 and 443 free: home of the real-port origins (root only)."""
+    if not is_root():
+        pytest.fail("the real-port lab origins listen on ports 80/443 and need root (CI runs as root)", pytrace=False)
+    return spare_loopback_address(tcp_ports=(80, 443))
+
+
+@pytest.fixture(scope="session")
+def tls_origin_443(lab_ca: trustme.CA, lab_address: str) -> Iterator[TlsOrigin]:
+    with TlsOrigin(lab_ca, LAB_HOSTS, host=lab_address, port=443) as origin:
+        yield origin
+
+
+@pytest.fixture(scope="session")
+def http_origin_80(lab_ca: trustme.CA, lab_address: str) -> Iterator[HttpOrigin]:
+    with HttpOrigin({MICROSOFT_CRL_PATH: crl_route(build_crl(lab_ca))}, host=lab_address, port=80) as origin:
+        yield origin
+
+
 # -- squid -----------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def squid() -> Iterator[SquidProxy]:
     proxy = _required(lambda: SquidProxy(SquidConfig()))
-    with proxy:
-        yield proxy
+    proxy.start()
+    yield proxy
+    proxy.stop(wait=False)
 
 
 @pytest.fixture
@@ -219,8 +256,17 @@ def squid_factory() -> Iterator[Callable[..., SquidProxy]]:
 @pytest.fixture(scope="session")
 def squid_dns(dnsmasq53: Dnsmasq) -> Iterator[SquidProxy]:
     proxy = _required(lambda: SquidProxy(SquidConfig(dns_nameserver=dnsmasq53.address)))
-    with proxy:
-        yield proxy
+    proxy.start()
+    yield proxy
+    proxy.stop(wait=False)
+
+
+@pytest.fixture(scope="session")
+def squid_real_ports(tls_origin_443: TlsOrigin, http_origin_80: HttpOrigin) -> Iterator[SquidProxy]:
+    proxy = _required(lambda: SquidProxy(SquidConfig(hosts={name: tls_origin_443.host for name in LAB_HOSTS})))
+    proxy.start()
+    yield proxy
+    proxy.stop(wait=False)
 
 
 # -- dnsmasq ---------------------------------------------------------------------------------------------------
@@ -233,7 +279,10 @@ def dnsmasq() -> Iterator[Dnsmasq]:
 
 @pytest.fixture(scope="session")
 def dnsmasq53() -> Iterator[Dnsmasq]:
-    server = _required(lambda: Dnsmasq(DnsConfig(), address="127.0.0.2", port=53))
+    if not is_root():
+        pytest.fail("dnsmasq on port 53 needs root (squid can only query DNS on port 53); CI runs as root",
+                    pytrace=False)
+    server = _required(lambda: Dnsmasq(DnsConfig(), port=53))
     with server:
         yield server
 
@@ -257,6 +306,20 @@ def dnsmasq_factory() -> Iterator[Callable[..., Dnsmasq]]:
 def stalled_proxy() -> Iterator[StalledProxy]:
     with StalledProxy() as proxy:
         yield proxy
+
+
+@pytest.fixture
+def canned_proxy_factory() -> Iterator[Callable[..., CannedProxy]]:
+    started: list[CannedProxy] = []
+
+    def make(*responses: CannedResponse, raw: bytes | None = None) -> CannedProxy:
+        proxy = CannedProxy(*responses, raw=raw)
+        started.append(proxy)
+        return proxy.start()
+
+    yield make
+    for proxy in started:
+        proxy.stop()
 
 
 @pytest.fixture

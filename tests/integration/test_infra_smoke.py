@@ -5,6 +5,8 @@ If these fail, every product integration test built on the fixtures is meaningle
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import socket
 import ssl
 import time
@@ -21,13 +23,17 @@ from tests.infra import (
     DENIED_TEST_HOST,
     MICROSOFT_CRL_PATH,
     NXDOMAIN_HOST,
+    CannedResponse,
+    ComponentMissing,
     Dnsmasq,
     HttpOrigin,
     Route,
     SquidProxy,
     StalledProxy,
     TlsOrigin,
+    issue_server_cert,
 )
+from tests.infra.tools import find_tool
 
 LOGIN = "login.microsoftonline.com"
 
@@ -199,3 +205,45 @@ def test_crl_origin_serves_a_real_crl_through_squid(crl_origin: HttpOrigin, squi
     ca_cert = x509.load_pem_x509_certificate(lab_ca.cert_pem.bytes())
     assert crl.issuer == ca_cert.subject
     assert crl.is_signature_valid(ca_cert.public_key())
+
+
+def test_real_ports_unmodified_urls_through_squid(squid_real_ports: SquidProxy, tls_origin_443: TlsOrigin,
+                                                  http_origin_80: HttpOrigin, lab_ca_file: Path) -> None:
+    assert tls_origin_443.port == 443 and http_origin_80.port == 80
+    assert _get(f"https://{LOGIN}/", squid_real_ports.url(), lab_ca_file).status_code == 200
+    crl = _get(f"http://crl.microsoft.com{MICROSOFT_CRL_PATH}", squid_real_ports.url(), lab_ca_file)
+    assert crl.status_code == 200
+    x509.load_der_x509_crl(crl.content)
+    squid_real_ports.wait_for_log(rf"TCP_TUNNEL/200 \d+ CONNECT {LOGIN}:443 .* HIER_DIRECT/{tls_origin_443.host} ")
+    squid_real_ports.wait_for_log(r"TCP_MISS/200 \d+ GET http://crl\.microsoft\.com" + re.escape(MICROSOFT_CRL_PATH))
+
+
+def test_squid_503_when_origin_port_is_closed(squid: SquidProxy, closed_port: int) -> None:
+    status, headers = _connect(squid.open_port, f"{LOGIN}:{closed_port}")
+    assert status == 503
+    assert headers["x-squid-error"].startswith("ERR_CONNECT_FAIL")
+
+
+def test_canned_proxy_answers_in_order(canned_proxy_factory) -> None:  # type: ignore[no-untyped-def]
+    proxy = canned_proxy_factory(CannedResponse(407, "Proxy Authentication Required",
+                                                {"Proxy-Authenticate": "Negotiate"}),
+                                 CannedResponse(502, "Bad Gateway"))
+    assert _connect(proxy.port, f"{LOGIN}:443") == (407, {"proxy-authenticate": "Negotiate", "content-length": "0",
+                                                          "connection": "close"})
+    assert _connect(proxy.port, f"{LOGIN}:443")[0] == 502
+    assert _connect(proxy.port, f"{LOGIN}:443")[0] == 502
+    assert proxy.requests[0].startswith(f"CONNECT {LOGIN}:443 HTTP/1.1")
+
+
+def test_expired_certificate_is_rejected(tls_origin_factory, lab_ca, lab_ca_file: Path,  # type: ignore[no-untyped-def]
+                                         squid: SquidProxy) -> None:
+    expired = issue_server_cert(lab_ca, [LOGIN], not_before=dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
+                                not_after=dt.datetime(2021, 1, 1, tzinfo=dt.UTC))
+    origin = tls_origin_factory(cert=expired)
+    with pytest.raises(requests.exceptions.SSLError, match="expired"):
+        _get(origin.url(LOGIN), squid.url(), lab_ca_file)
+
+
+def test_missing_component_fails_with_install_hint() -> None:
+    with pytest.raises(ComponentMissing, match=r"install-system-deps\.sh"):
+        find_tool("no-such-lab-component")
