@@ -1,0 +1,164 @@
+"""`aadc-doctor proxy` end to end: the machine.config variants, exit codes, JSON shape, no secrets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+MC = FIXTURES / "machine_config"
+EXE = MC / "exe_config"
+
+Run = Callable[..., Any]
+
+
+def finding_ids(result: Any) -> list[str]:
+    return [f["id"] for f in result.json()["findings"]]
+
+
+def test_valid_machine_config(run_cli: Run) -> None:
+    result = run_cli("proxy", "--machine-config", str(MC / "valid.config"))
+    assert result.code == 0, result.stderr
+    assert "Proxy sources" in result.stdout and "Effective proxy per component" in result.stdout
+    assert "http://fabrikamproxy:8080" in result.stdout
+    assert "Restart the ADSync service after any edit of machine.config" in result.stdout
+    assert "adsync-restart-needed" in result.stdout
+
+
+def test_valid_json_shape(run_cli: Run) -> None:
+    result = run_cli("proxy", "--machine-config", str(MC / "valid.config"), "--json")
+    assert result.code == 0
+    report = result.json()
+    assert report["command"] == "proxy" and report["schema_version"] == 1
+    sources = report["results"]["sources"]
+    assert sources == [{
+        "kind": "machine.config", "path": str(MC / "valid.config"), "declared": True, "line": 36, "enabled": True,
+        "proxy": "http://fabrikamproxy:8080", "use_system_default": True, "bypass_on_local": True, "bypass": [],
+        "use_default_credentials": False, "problems": [],
+    }]
+    effective = report["results"]["effective"]
+    assert list(effective) == ["sync", "pta-agent", "health-agent"]
+    assert effective["sync"]["origin"] == "machine.config"
+    assert effective["sync"]["proxy"]["url"] == "http://fabrikamproxy:8080"
+    assert effective["health-agent"]["origin"] == "own" and effective["health-agent"]["proxy"] is None
+    assert finding_ids(result) == ["adsync-restart-needed", "health-agent-proxy-separate"]
+
+
+def test_disabled(run_cli: Run) -> None:
+    result = run_cli("proxy", "--machine-config", str(MC / "disabled.config"), "--json")
+    assert result.code == 0  # a warning: exit 1 only with --fail-on warning
+    assert "machine-config-proxy-disabled" in finding_ids(result)
+    assert result.json()["results"]["effective"]["sync"]["proxy"]["url"] is None
+    strict = run_cli("proxy", "--machine-config", str(MC / "disabled.config"), "--fail-on", "warning")
+    assert strict.code == 1
+
+
+def test_authenticated(run_cli: Run) -> None:
+    result = run_cli("proxy", "--machine-config", str(MC / "authenticated.config"), "--json")
+    ids = finding_ids(result)
+    assert "machine-config-authenticated-proxy" in ids
+    assert "pta-agent-behind-authenticating-proxy" in ids
+    assert result.json()["results"]["effective"]["pta-agent"]["proxy"]["use_default_credentials"] is True
+
+
+def test_bypass_list_covers_required_endpoints(run_cli: Run) -> None:
+    result = run_cli("proxy", "--machine-config", str(MC / "bypass-list.config"), "--json")
+    covers = [f for f in result.json()["findings"] if f["id"] == "bypass-covers-required-endpoint"]
+    assert covers, finding_ids(result)
+    assert all("microsoftonline\\.com" in f["title"] for f in covers)
+    assert any("login.microsoftonline.com" in f["detail"] for f in covers)
+
+
+def test_bypass_wildcard_is_an_error_exit_1(run_cli: Run) -> None:
+    result = run_cli("proxy", "--machine-config", str(MC / "bypass-wildcard.config"))
+    assert result.code == 1
+    assert 'Bypass entry "*.fabrikam.local" is not a regular expression' in result.stdout
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("malformed.config", "malformed XML at line 36, column 5: junk after document element"),
+    ("truncated.config", "malformed XML at line"),
+    ("billion-laughs.config", "refused at line 2: the file declares a DTD or entities"),
+    ("external-entity.config", "refused at line 2: the file declares a DTD or entities"),
+])
+def test_bad_machine_configs_exit_2_with_one_line(run_cli: Run, name: str, message: str) -> None:
+    result = run_cli("proxy", "--machine-config", str(MC / name))
+    assert result.code == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("aadc-doctor: error: ")
+    assert str(MC / name) in lines[0] and message in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_external_entity_content_never_appears(run_cli: Run) -> None:
+    result = run_cli("proxy", "--machine-config", str(MC / "external-entity.config"), "--json")
+    assert result.code == 2 and "root:" not in result.stdout + result.stderr
+
+
+def test_exe_configs_and_winhttp(run_cli: Run) -> None:
+    result = run_cli("proxy", "--machine-config", str(MC / "stock-no-proxy.config"),
+                     "--exe-config", str(EXE / "miiserver.exe.config"),
+                     "--exe-config", str(EXE / "AzureADConnectAuthenticationAgentService.exe.config"),
+                     "--exe-config", str(EXE / "ApplicationProxyConnectorService.exe.config"),
+                     "--winhttp", str(FIXTURES / "winhttp" / "proxy-bypass-utf16.txt"), "--json")
+    assert result.code == 1  # winhttp-only-proxy is an error
+    ids = finding_ids(result)
+    for expected in ("machine-config-no-default-proxy", "proxy-only-in-miiserver-config",
+                     "pta-agent-behind-authenticating-proxy", "exe-config-proxy-bypassed", "winhttp-only-proxy"):
+        assert expected in ids
+    effective = result.json()["results"]["effective"]
+    assert effective["sync"]["origin"] == "exe.config"
+    assert effective["pta-agent"]["origin"] == "exe.config"
+    assert effective["pta-agent"]["proxy"]["url"] == "http://contosoproxy.com:8080"
+    assert effective["connector"]["proxy"]["url"] is None
+    kinds = [s["kind"] for s in result.json()["results"]["sources"]]
+    assert kinds == ["machine.config", "exe.config", "exe.config", "exe.config", "winhttp"]
+
+
+def test_pac(run_cli: Run) -> None:
+    result = run_cli("proxy", "--pac", str(FIXTURES / "pac" / "direct-microsoft.pac"), "--json")
+    assert result.code == 0
+    pac = result.json()["results"]["sources"][0]
+    assert pac["kind"] == "pac"
+    assert pac["samples"]["https://login.microsoftonline.com/"] is None
+    assert pac["samples"]["http://mscrl.microsoft.com/"] == "http://fabrikamproxy:8080"
+    assert "bypass-covers-required-endpoint" in finding_ids(result)
+    broken = run_cli("proxy", "--pac", str(FIXTURES / "pac" / "broken.pac"))
+    assert broken.code == 2 and "not a valid PAC file" in broken.stderr
+
+
+def test_environment_password_is_never_printed(run_cli: Run) -> None:
+    env = {"HTTPS_PROXY": "http://alice:TopSecret42@envproxy:3128", "NO_PROXY": ".fabrikam.local"}
+    for extra in ((), ("--json",)):
+        result = run_cli("proxy", *extra, env=env)
+        assert result.code == 0
+        assert "TopSecret42" not in result.stdout + result.stderr
+        assert "envproxy:3128" in result.stdout
+
+
+def test_nothing_to_audit_is_a_usage_error(run_cli: Run) -> None:
+    result = run_cli("proxy")
+    assert result.code == 2
+    assert "nothing to audit" in result.stderr
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--exe-config", "web.config"), "cannot tell which component reads this file"),
+    (("--winhttp", str(FIXTURES / "winhttp" / "not-netsh.txt")), "not recognised as 'netsh winhttp show proxy'"),
+    (("--machine-config", "/nonexistent/machine.config"), "cannot read"),
+])
+def test_bad_arguments(run_cli: Run, args: tuple[str, ...], message: str) -> None:
+    result = run_cli("proxy", *args)
+    assert result.code == 2 and message in result.stderr
+
+
+def test_renamed_exe_config_with_component_prefix(run_cli: Run, tmp_path: Path) -> None:
+    copy = tmp_path / "pta-agent-copy.config"
+    copy.write_bytes((EXE / "AzureADConnectAuthenticationAgentService.exe.config").read_bytes())
+    result = run_cli("proxy", "--exe-config", f"pta-agent={copy}", "--json")
+    assert result.code == 0
+    assert result.json()["results"]["sources"][0]["component"] == "pta-agent"
