@@ -1,25 +1,431 @@
-"""`aadc-doctor check` (being built: see its issue)."""
+"""`aadc-doctor check`: probe the endpoints a feature needs, through the effective proxy, layer by layer.
+
+Each endpoint gets an outcome code (DESIGN.md) with per-layer timings; the analysis turns the outcomes into
+the articles' findings (403: open the URL; 407: sign-in; direct failure: machine.config; interception...).
+Probes run concurrently with a hard timeout each, so the run lasts about as long as the slowest probe.
+"""
 
 from __future__ import annotations
 
 import argparse
-
-from rich.console import Console
+import asyncio
+import concurrent.futures
+import sys
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import unquote, urlsplit
 
 from aadc_doctor.commands import CommandResult, RunContext
-from aadc_doctor.errors import RunIncomplete
+from aadc_doctor.errors import InputError, UsageError
 from aadc_doctor.model import Report
 
-HELP = "(check: not in this build yet)"
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from aadc_doctor.knowledge.endpoints import EndpointCatalog
+    from aadc_doctor.net.outcome import EndpointResult, EndpointTarget
+    from aadc_doctor.net.proxy_auth import ProxyAuthSettings
+    from aadc_doctor.proxyconfig.model import ProxyConfig
+
+HELP = "probe the endpoints Azure AD Connect, PTA and Health need, through the real proxy, layer by layer"
+PROFILE_CHOICES = ("sync", "pta", "health", "writeback", "all")
+DEFAULT_TIMEOUT_S = 10.0
+
+T = TypeVar("T")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs="*")
+    parser.description = (
+        "Probe the endpoints of one or more profiles concurrently, through the effective proxy: name resolution, "
+        "TCP, the proxy's CONNECT answer and its authentication, TLS (with TLS-inspection detection), the HTTP "
+        "answer, and CRL downloads. Each endpoint gets an outcome code; the findings give the cause and the fix. "
+        "Exit 1 when an error finding exists."
+    )
+    what = parser.add_argument_group("what to probe")
+    what.add_argument("--profile", action="append", choices=PROFILE_CHOICES, metavar="PROFILE",
+                      help="sync (default), pta, health, writeback or all; repeatable")
+    what.add_argument("--endpoint", action="append", metavar="URL",
+                      help="probe this URL (repeatable); without --profile only these, with it in addition")
+    what.add_argument("--tenant-id", metavar="ID",
+                      help="tenant id (GUID): also probe tenant hosts such as <tenant>.registration.msappproxy.net")
+    proxy = parser.add_argument_group("proxy (the first that applies is used; the report names it)")
+    proxy.add_argument("--proxy", metavar="URL", help="use this proxy, e.g. http://proxy:8080")
+    proxy.add_argument("--direct", action="store_true", help="use no proxy")
+    proxy.add_argument("--pac", metavar="FILE_OR_URL", help="use the proxy a PAC script chooses for each URL")
+    proxy.add_argument("--machine-config", metavar="PATH",
+                       help="use <system.net><defaultProxy> of this machine.config (read by default on Windows)")
+    proxy.add_argument("--proxy-auth", choices=("auto", "none", "basic", "ntlm", "negotiate"), default="auto",
+                       help="how to answer the proxy's 407 (default auto: the best scheme it offers)")
+    proxy.add_argument("--proxy-user", metavar="USER", help="proxy user (DOMAIN\\user for NTLM); on Windows NTLM and "
+                       "Negotiate without a user sign in as the current user")
+    proxy.add_argument("--proxy-password-env", metavar="VAR",
+                       help="read the proxy password from this environment variable (else it is prompted for)")
+    net = parser.add_argument_group("network")
+    net.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
+                     help=f"hard limit per endpoint probe (default {DEFAULT_TIMEOUT_S:g})")
+    net.add_argument("--resolve", action="append", metavar="HOST:PORT:ADDRESS",
+                     help="use ADDRESS for HOST:PORT instead of DNS (repeatable, as in curl)")
+    net.add_argument("--dns-server", metavar="ADDR[:PORT]", help="resolve names with this DNS server, not the OS")
+    net.add_argument("--ca-file", metavar="PEM", help="extra trusted root certificates (PEM)")
+    net.add_argument("--concurrency", type=int, default=32, metavar="N", help="probes at a time (default 32)")
 
+
+# -- options -> settings ------------------------------------------------------------------------------------
+
+def _select_proxy(args: argparse.Namespace, ctx: RunContext) -> ProxyConfig:
+    from aadc_doctor.proxyconfig.select import select_proxy
+
+    return select_proxy(proxy=args.proxy, direct=bool(args.direct), pac=args.pac,
+                        machine_config=args.machine_config, env=ctx.env)
+
+
+def _auth_settings(args: argparse.Namespace, ctx: RunContext, proxy_url: str | None) -> ProxyAuthSettings:
+    """User and password from the options, the environment variable, a prompt, or the proxy URL itself."""
+    from aadc_doctor.net.proxy_auth import ProxyAuthSettings
+    from aadc_doctor.secrets import register_secret
+
+    user: str | None = args.proxy_user
+    password: str | None = None
+    if args.proxy_password_env and not user:
+        raise UsageError("--proxy-password-env needs --proxy-user")
+    if user:
+        if args.proxy_password_env:
+            password = ctx.env.get(args.proxy_password_env)
+            if password is None:
+                raise UsageError(f"--proxy-password-env {args.proxy_password_env}: that variable is not set")
+        else:
+            password = _prompt_password(user)
+    elif proxy_url:
+        parts = urlsplit(proxy_url)
+        if parts.username:
+            user = unquote(parts.username)
+            password = unquote(parts.password) if parts.password is not None else None
+    register_secret(password)
+    return ProxyAuthSettings(mode=args.proxy_auth, user=user, password=password)
+
+
+def _prompt_password(user: str) -> str:
+    stdin = sys.stdin
+    if stdin is None or not stdin.isatty():
+        raise UsageError(f"--proxy-user {user}: no password given and no terminal to ask for one",
+                         hint="put the password in an environment variable and pass --proxy-password-env VAR")
+    import getpass
+
+    try:
+        return getpass.getpass(f"Proxy password for {user}: ")
+    except EOFError:
+        raise UsageError("no proxy password entered") from None
+
+
+def _parse_endpoint(url: str) -> tuple[str, str, int, str]:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"--endpoint {url}: expected an http:// or https:// URL",
+                         hint="for example --endpoint https://login.microsoftonline.com/")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise UsageError(f"--endpoint {url}: the port is not a number") from None
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return parts.scheme, parts.hostname.lower(), port, path
+
+
+def build_targets(profiles: Sequence[str], endpoints: Sequence[str], tenant_id: str | None,
+                  catalog: EndpointCatalog) -> tuple[list[EndpointTarget], list[dict[str, Any]]]:
+    """Concrete URLs to probe (catalog rows stand in through their probe URLs) and the rows not probed."""
+    from aadc_doctor.knowledge.endpoints import PROFILES
+    from aadc_doctor.net.outcome import EndpointTarget
+
+    wanted = set(PROFILES) if "all" in profiles else set(profiles)
+    by_url: dict[str, EndpointTarget] = {}
+    not_probed: list[dict[str, Any]] = []
+
+    def add(target: EndpointTarget) -> None:
+        known = by_url.get(target.url)
+        if known is None:
+            by_url[target.url] = target
+            return
+        merged = tuple(dict.fromkeys((*known.profiles, *target.profiles)))
+        by_url[target.url] = EndpointTarget(known.url, known.host, known.port, known.scheme, known.path, known.kind,
+                                            merged, known.rule_id, known.rule_pattern)
+
+    if profiles:
+        current = catalog.for_profiles(sorted(wanted))
+        for rule in current:
+            urls = rule.urls_to_probe(tenant_id)
+            rule_profiles = tuple(p for p in rule.profiles if p in wanted)
+            if not urls:
+                reason = ("needs --tenant-id" if rule.tenant_probe_urls else
+                          "not probed: " + ("optional" if not rule.required else "no probe URL"))
+                not_probed.append({"rule": rule.id, "pattern": rule.pattern, "port": rule.port,
+                                   "profiles": list(rule_profiles), "reason": reason})
+                continue
+            for url in urls:
+                scheme, host, port, path = _parse_endpoint(url)
+                add(EndpointTarget(url, host, port, scheme, path, rule.kind, rule_profiles, rule.id, rule.pattern))
+            if rule.tenant_probe_urls and not tenant_id:
+                not_probed.append({"rule": rule.id, "pattern": rule.pattern, "port": rule.port,
+                                   "profiles": list(rule_profiles),
+                                   "reason": "tenant-specific hosts need --tenant-id"})
+        for rule in catalog.for_profiles(sorted(wanted), include_seed_only=True):
+            if not rule.is_current:
+                replaced = ", ".join(catalog.by_id(r).pattern for r in rule.replaced_by)
+                reason = "seed-only row (2016 article)" + (f"; today: {replaced}" if replaced else "")
+                not_probed.append({"rule": rule.id, "pattern": rule.pattern, "port": rule.port,
+                                   "profiles": [p for p in rule.profiles if p in wanted], "reason": reason})
+    for url in endpoints:
+        scheme, host, port, path = _parse_endpoint(url)
+        matches = [r for r in catalog.match(host) if r.is_current] or catalog.match(host)
+        chosen = next((r for r in matches if r.port == port), matches[0] if matches else None)
+        profile_set = tuple(dict.fromkeys(p for r in matches for p in r.profiles)) or ("custom",)
+        if path.split("?", 1)[0].lower().endswith(".crl"):
+            kind = "crl"
+        elif scheme == "http" and chosen is not None and chosen.kind == "ocsp":
+            kind = "ocsp"
+        else:
+            kind = scheme
+        add(EndpointTarget(url, host, port, scheme, path, kind, profile_set,
+                           chosen.id if chosen else None, chosen.pattern if chosen else None))
+    return list(by_url.values()), not_probed
+
+
+def _configured_elsewhere(cfg: ProxyConfig, env: dict[str, str]) -> tuple[str, ...]:
+    """Proxies set in places this run did not use (the article's "direct call although a proxy exists")."""
+    from aadc_doctor.proxyconfig.environment import environment_proxy
+    from aadc_doctor.secrets import url_without_password
+
+    found: list[str] = []
+    if cfg.source != "environment":
+        env_cfg = environment_proxy(env)
+        if env_cfg is not None and env_cfg.url:
+            found.append(f"HTTPS_PROXY/HTTP_PROXY in the environment: {url_without_password(env_cfg.url)}")
+    return tuple(found)
+
+
+def _run_coroutine(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """asyncio.run, also when the caller (e.g. the demo) already runs an event loop in this thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make())
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
+
+
+# -- run --------------------------------------------------------------------------------------------------
 
 def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
-    raise RunIncomplete("'check' is not in this build yet")
+    return run_check(args, ctx)
+
+
+def run_check(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
+    """Probe, diagnose, and return the report (results follow DESIGN.md's `check` JSON)."""
+    from aadc_doctor.analysis.connectivity import ProxyContext, diagnose
+    from aadc_doctor.knowledge.connectivity_findings import load_connectivity_knowledge
+    from aadc_doctor.knowledge.endpoints import load_catalog
+    from aadc_doctor.net.probe import ProbeSettings, ProxyRoute
+    from aadc_doctor.net.resolve import Resolver, parse_dns_server, parse_resolve_option
+    from aadc_doctor.net.runner import ProbeJob, run_probes_async
+    from aadc_doctor.net.tls import build_trust
+    from aadc_doctor.secrets import url_without_password
+
+    report = Report(command="check")
+    if not args.timeout > 0:
+        raise UsageError(f"--timeout {args.timeout:g}: must be more than 0 seconds")
+    if args.concurrency < 1:
+        raise UsageError(f"--concurrency {args.concurrency}: must be at least 1")
+    try:
+        overrides = [parse_resolve_option(item) for item in args.resolve or ()]
+        dns_server = parse_dns_server(args.dns_server) if args.dns_server else None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        trust = build_trust(args.ca_file)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+    catalog = load_catalog()
+    profiles = list(args.profile or ([] if args.endpoint else ["sync"]))
+    targets, not_probed = build_targets(profiles, args.endpoint or (), args.tenant_id, catalog)
+    if not targets:
+        raise UsageError("nothing to probe: the chosen profiles have no probe URL",
+                         hint="add --endpoint URL or --tenant-id")
+
+    cfg = _select_proxy(args, ctx)
+    auth = _auth_settings(args, ctx, cfg.url)
+    jobs: list[ProbeJob] = []
+    for target in targets:
+        proxy_url = cfg.proxy_for(target.url)
+        route = None
+        if proxy_url:
+            try:
+                route = ProxyRoute.from_url(proxy_url, url_without_password(proxy_url))
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+        jobs.append(ProbeJob(target, route))
+
+    kb = load_connectivity_knowledge()
+    settings = ProbeSettings(Resolver.build(overrides, dns_server), trust, auth, float(args.timeout),
+                             kb.expected_issuer_organizations)
+    started = time.monotonic()
+    live = _LiveTable(ctx, targets) if ctx.interactive else None
+
+    async def probe_all() -> list[EndpointResult]:
+        return await run_probes_async(jobs, settings, concurrency=args.concurrency,
+                                      on_result=live.update if live else None)
+
+    if live is not None:
+        with live:
+            results = _run_coroutine(probe_all)
+    else:
+        results = _run_coroutine(probe_all)
+    wall_ms = (time.monotonic() - started) * 1000
+
+    proxy_ctx = ProxyContext(cfg.source, cfg.display_url, _configured_elsewhere(cfg, ctx.env))
+    report.findings.extend(diagnose(results, proxy_ctx, catalog=catalog, knowledge=kb))
+    proxy_info = cfg.to_dict()
+    proxy_info["description"] = cfg.describe()
+    report.results = {
+        "proxy": proxy_info,
+        "auth": {"mode": auth.mode, "user": auth.user},
+        "profiles": profiles,
+        "timeout_s": float(args.timeout),
+        "concurrency": args.concurrency,
+        "wall_ms": round(wall_ms, 1),
+        "endpoints": [r.to_dict() for r in results],
+        "not_probed": not_probed,
+    }
+    return CommandResult(report)
+
+
+# -- rendering --------------------------------------------------------------------------------------------
+
+OUTCOME_STYLE = {"ok": "green", "http_error": "yellow"}
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def _status(row: dict[str, Any]) -> str:
+    connect, http = row.get("connect_status"), row.get("http_status")
+    if connect is None and http is None:
+        return "-"
+    return f"{connect if connect is not None else '-'}/{http if http is not None else '-'}"
+
+
+def _detail(row: dict[str, Any]) -> str:
+    tls = row.get("tls")
+    if row.get("outcome") in ("tls_intercepted", "tls_failure") and tls and tls.get("issuer"):
+        issuer = tls.get("issuer_organization") or tls.get("issuer")
+        return f"issuer {issuer}: {tls.get('verify_error') or row.get('error') or ''}"
+    if row.get("outcome") != "ok":
+        return str(row.get("error") or "")
+    crl = row.get("crl")
+    if crl and crl.get("parsed"):
+        return f"CRL parsed, {crl.get('revoked')} revoked, next update {crl.get('next_update')}"
+    parts = []
+    if tls:
+        parts.append(str(tls.get("version") or ""))
+        if tls.get("issuer_organization") or tls.get("issuer"):
+            parts.append(f"issuer {tls.get('issuer_organization') or tls.get('issuer')}")
+    if row.get("proxy_auth_scheme"):
+        parts.append(f"proxy sign-in {row['proxy_auth_scheme']}")
+    return ", ".join(p for p in parts if p)
+
+
+def _row_label(row: dict[str, Any]) -> tuple[str, str]:
+    rule = row.get("rule") or {}
+    pattern = rule.get("pattern") or "-"
+    return f"{row['host']}:{row['port']}", pattern
+
+
+def _timings(row: dict[str, Any]) -> str:
+    phases = row.get("phases") or {}
+    return "/".join(_ms(phases.get(k)) for k in ("dns_ms", "tcp_ms", "connect_ms", "tls_ms", "http_ms"))
+
+
+def _short(text: str, limit: int = 90) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _endpoint_cell(label: str, pattern: str) -> Text:
+    from rich.text import Text
+
+    cell = Text(label)
+    host = label.rsplit(":", 1)[0]
+    if pattern not in ("-", host):
+        cell.append(f"\n  for {pattern}", style="dim")
+    return cell
+
+
+def build_table(rows: Sequence[dict[str, Any] | None], targets: Sequence[tuple[str, str]] = ()) -> Table:
+    """The endpoint table; `None` rows (probes still running) show as pending with their target label.
+
+    A wildcard catalog row is probed through a concrete host: the cell shows the row it stands for.
+    """
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(show_edge=False, pad_edge=False, header_style="bold",
+                  caption="ms: dns/tcp/connect/tls/http, '-' = layer not reached", caption_justify="left")
+    table.add_column("Endpoint", no_wrap=True)
+    table.add_column("Outcome", no_wrap=True)
+    table.add_column("CONNECT/HTTP", justify="right", no_wrap=True)
+    table.add_column("ms", justify="right", no_wrap=True)
+    table.add_column("Detail", overflow="fold", ratio=1, min_width=20)
+    for index, row in enumerate(rows):
+        if row is None:
+            label, pattern = targets[index] if index < len(targets) else ("?", "-")
+            table.add_row(_endpoint_cell(label, pattern), Text("probing...", style="dim"), "", "", "")
+            continue
+        label, pattern = _row_label(row)
+        outcome = str(row.get("outcome"))
+        table.add_row(_endpoint_cell(label, pattern), Text(outcome, style=OUTCOME_STYLE.get(outcome, "bold red")),
+                      _status(row), _timings(row), _short(_detail(row)))
+    return table
+
+
+class _LiveTable:
+    """The table on a terminal, each row filling in as its probe completes."""
+
+    def __init__(self, ctx: RunContext, targets: Sequence[EndpointTarget]) -> None:
+        from rich.live import Live
+
+        self._labels = [(t.label, t.rule_pattern or "-") for t in targets]
+        self._rows: list[dict[str, Any] | None] = [None] * len(targets)
+        self._live = Live(build_table(self._rows, self._labels), console=ctx.console, transient=True,
+                          refresh_per_second=8)
+
+    def update(self, index: int, result: EndpointResult) -> None:
+        self._rows[index] = result.to_dict()
+        self._live.update(build_table(self._rows, self._labels))
+
+    def __enter__(self) -> _LiveTable:
+        self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._live.__exit__(None, None, None)
 
 
 def render(report: Report, console: Console) -> None:
-    return None
+    from rich.text import Text
+
+    results = report.results
+    proxy = results.get("proxy") or {}
+    where = proxy.get("description") or f"{proxy.get('url') or 'direct'} ({proxy.get('source')})"
+    console.print(Text("Proxy: ", style="bold") + Text(str(where)))
+    endpoints = list(results.get("endpoints") or ())
+    console.print(build_table(endpoints))
+    ok = sum(1 for e in endpoints if e.get("outcome") == "ok")
+    wall = results.get("wall_ms")
+    timing = f" in {wall / 1000:.1f} s" if isinstance(wall, int | float) else ""
+    console.print(Text(f"{ok} of {len(endpoints)} endpoints ok{timing}", style="bold"))
+    skipped = list(results.get("not_probed") or ())
+    if skipped:
+        shown = ", ".join(f"{s['pattern']}:{s['port']} ({s['reason']})" for s in skipped)
+        console.print(Text(f"Not probed: {shown}", style="dim"))

@@ -1,0 +1,157 @@
+"""From probe results to findings: the articles' meaning and remedy for each outcome, no I/O.
+
+When every endpoint fails the same way there is one cause (the proxy is down, DNS does not work, the proxy
+wants sign-in for everything): one finding names it instead of one per endpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aadc_doctor.knowledge.connectivity_findings import ConnectivityKnowledge, load_connectivity_knowledge
+from aadc_doctor.knowledge.endpoints import EndpointCatalog, host_matches, load_catalog
+from aadc_doctor.model import Finding
+from aadc_doctor.net.outcome import EndpointResult, Outcome, Phase
+
+MFA_HOST = "secure.aadcdn.microsoftonline-p.com"
+
+
+@dataclass(frozen=True)
+class ProxyContext:
+    """What the diagnosis needs to know about the proxy setting the run used."""
+
+    source: str  # e.g. "--proxy", "machine.config:PATH", "environment", "none"
+    display_url: str | None  # without password; None when the run went direct
+    configured_elsewhere: tuple[str, ...] = ()  # proxies set in places this run did not use
+
+
+def _collapse_key(result: EndpointResult) -> str | None:
+    outcome = result.outcome
+    if outcome is Outcome.PROXY_UNREACHABLE:
+        return "proxy_unreachable"
+    if outcome is Outcome.TIMEOUT and result.phase is Phase.CONNECT:
+        return "proxy_timeout"
+    if outcome is Outcome.DNS_FAILURE:
+        return "dns_failure"
+    if outcome in (Outcome.TCP_REFUSED, Outcome.TCP_TIMEOUT):
+        return "tcp"
+    if outcome is Outcome.PROXY_AUTH_REQUIRED and result.proxy_auth_scheme is None:
+        return "proxy_auth_required"
+    if outcome is Outcome.PROXY_FORBIDDEN:
+        return "proxy_forbidden"
+    return None
+
+
+def _allow_entry(result: EndpointResult) -> str:
+    pattern = result.target.rule_pattern
+    host = result.target.host
+    if not pattern or pattern == host:
+        return host
+    return f"{pattern} (this check used {host})"
+
+
+def _elsewhere(ctx: ProxyContext) -> str:
+    if not ctx.configured_elsewhere:
+        return ""
+    where = "; ".join(ctx.configured_elsewhere)
+    return (f" A proxy is configured elsewhere ({where}) but this call did not use it, which is what happens to "
+            "Azure AD Connect when machine.config is not set.")
+
+
+def _sentence(text: str | None) -> str:
+    """An error message as the start of a sentence: capitalised, without a trailing period."""
+    text = (text or "").strip().rstrip(".")
+    return text[:1].upper() + text[1:]
+
+
+def _issuer(result: EndpointResult) -> str:
+    tls = result.tls
+    if tls is None or not tls.issuer:
+        return "unknown issuer"
+    return tls.issuer_organization or tls.issuer
+
+
+def _hosts(results: Sequence[EndpointResult]) -> str:
+    return ", ".join(dict.fromkeys(r.target.label for r in results))
+
+
+def diagnose(results: Sequence[EndpointResult], ctx: ProxyContext, *, catalog: EndpointCatalog | None = None,
+             knowledge: ConnectivityKnowledge | None = None) -> list[Finding]:
+    """Findings for a whole run, worst cause first; ok endpoints add none."""
+    kb = knowledge or load_connectivity_knowledge()
+    cat = catalog or load_catalog()
+    failed = [r for r in results if not r.ok]
+    proxy_name = ctx.display_url or "(none)"
+    common = {"proxy": proxy_name, "source": ctx.source, "elsewhere": _elsewhere(ctx)}
+
+    keys = {_collapse_key(r) for r in failed}
+    if len(results) >= 2 and len(failed) == len(results) and len(keys) == 1 and None not in keys:
+        key = keys.pop()
+        assert key is not None
+        first = failed[0]
+        allow = ", ".join(dict.fromkeys(_allow_entry(r) for r in failed))
+        subject = proxy_name if key.startswith("proxy") else "all endpoints"
+        collapsed = kb.all_failed[key].render(subject, count=len(failed), error=_sentence(first.error), hosts=allow,
+                                              **common)
+        return [collapsed, *_pta_proxy_auth(results, kb)]
+
+    findings: list[Finding] = []
+    seen: set[tuple[str, str]] = set()
+    for result in failed:
+        if result.outcome is Outcome.PROXY_AUTH_REQUIRED and result.proxy_auth_scheme is not None:
+            template = kb.extra["proxy_auth_rejected"]
+        else:
+            template = kb.outcome[result.outcome.value]
+        subject = result.target.label
+        if template.id == "proxy-unreachable":
+            subject = proxy_name
+        if (template.id, subject) in seen:
+            continue
+        seen.add((template.id, subject))
+        t = result.target
+        findings.append(template.render(
+            subject, endpoint=t.label, host=t.host, port=t.port, url=t.url, allow=_allow_entry(result),
+            error=_sentence(result.error), schemes=", ".join(result.proxy_authenticate) or "no scheme",
+            scheme=result.proxy_auth_scheme, issuer=_issuer(result), **common))
+
+    findings += _follow_ups(results, failed, kb, cat)
+    return findings
+
+
+def _pta_proxy_auth(results: Sequence[EndpointResult], kb: ConnectivityKnowledge) -> list[Finding]:
+    challenged = [r for r in results if "pta" in r.target.profiles and r.proxy_auth_challenged]
+    if not challenged:
+        return []
+    return [kb.extra["pta_proxy_auth"].render(challenged[0].via_proxy or "", hosts=_hosts(challenged))]
+
+
+def _follow_ups(results: Sequence[EndpointResult], failed: Sequence[EndpointResult], kb: ConnectivityKnowledge,
+                cat: EndpointCatalog) -> list[Finding]:
+    """What a failure means beyond its own endpoint: MFA, revocation checks, PTA and proxy sign-in, DNS chains."""
+    findings: list[Finding] = []
+    mfa = [r for r in failed if r.target.host == MFA_HOST]
+    if mfa:
+        findings.append(kb.extra["mfa"].render(mfa[0].target.label, outcome=mfa[0].outcome.value))
+    crl = [r for r in failed if r.target.kind in ("crl", "ocsp")]
+    if crl:
+        findings.append(kb.extra["crl"].render(_hosts(crl), hosts=_hosts(crl)))
+    for result in results:
+        if result.crl is not None and result.crl.stale:
+            findings.append(kb.extra["crl_stale"].render(result.target.label, host=result.target.host,
+                                                         url=result.target.url, next_update=result.crl.next_update))
+    findings += _pta_proxy_auth(results, kb)
+    reported: set[str] = set()
+    for result in results:
+        dns = result.dns
+        if dns is None or not dns.cname_chain or dns.name in reported:
+            continue
+        for target in dns.cname_chain:
+            item = cat.ignorable_reason(target)
+            if item is not None and not host_matches(item.pattern, dns.name):
+                reported.add(dns.name)
+                chain = " -> ".join((dns.name, *dns.cname_chain))
+                findings.append(kb.extra["dns_cname"].render(dns.name, host=dns.name, target=target, chain=chain,
+                                                             reason=item.reason))
+                break
+    return findings
