@@ -49,6 +49,9 @@ class SquidConfig:
     dns_nameserver: IPv4 address of a DNS server on port 53 (e.g. Dnsmasq(port=53) on a spare 127.x.y.z).
     dns_timeout: seconds squid waits for DNS (nothing listens on 127.0.0.1:53 in hosts-file mode, so an
         unmapped name fails after this).
+    extra_logs: more access logs beside access.log: name -> a built-in squid log format ("common", "combined",
+        "referrer", "useragent") or a `logformat` spec such as "%ts.%03tu %>a %Ss/%03>Hs %rm %ru"; read them
+        at squid.extra_log(name).
     extra_directives: raw squid.conf lines appended before the http_access rules.
     """
 
@@ -62,7 +65,11 @@ class SquidConfig:
     hosts: Mapping[str, str] | None = None
     dns_nameserver: str | None = None
     dns_timeout: int = 5
+    extra_logs: Mapping[str, str] = field(default_factory=dict)
     extra_directives: Sequence[str] = ()
+
+
+BUILTIN_LOG_FORMATS = frozenset({"squid", "common", "combined", "referrer", "useragent"})
 
 
 class SquidProxy:
@@ -115,6 +122,12 @@ class SquidProxy:
     @property
     def access_log(self) -> Path:
         return self.workdir / "access.log"
+
+    def extra_log(self, name: str) -> Path:
+        """Path of an access log declared in SquidConfig.extra_logs."""
+        if name not in self.config.extra_logs:
+            raise KeyError(f"no extra log {name!r}; declared: {sorted(self.config.extra_logs)}")
+        return self.workdir / f"{name}.log"
 
     @property
     def cache_log(self) -> Path:
@@ -188,6 +201,15 @@ class SquidProxy:
             f"pid_filename {w}/squid.pid",
             f"cache_log {w}/cache.log",
             f"access_log stdio:{w}/access.log squid",
+        ]
+        for name, spec in cfg.extra_logs.items():
+            if not name.isidentifier():
+                raise ValueError(f"extra log name {name!r} must be a plain identifier")
+            if spec in BUILTIN_LOG_FORMATS:
+                lines.append(f"access_log stdio:{w}/{name}.log {spec}")
+            else:
+                lines += [f"logformat {name} {spec}", f"access_log stdio:{w}/{name}.log {name}"]
+        lines += [
             "logfile_rotate 0",
             "cache deny all",
             "cache_mem 8 MB",

@@ -20,6 +20,7 @@ import pytest
 import requests
 from cryptography import x509
 from tests.infra import (
+    ALLOWED_TEST_HOST,
     DENIED_TEST_HOST,
     MICROSOFT_CRL_PATH,
     NXDOMAIN_HOST,
@@ -28,6 +29,7 @@ from tests.infra import (
     Dnsmasq,
     HttpOrigin,
     Route,
+    SquidConfig,
     SquidProxy,
     StalledProxy,
     TlsOrigin,
@@ -247,3 +249,14 @@ def test_expired_certificate_is_rejected(tls_origin_factory, lab_ca, lab_ca_file
 def test_missing_component_fails_with_install_hint() -> None:
     with pytest.raises(ComponentMissing, match=r"install-system-deps\.sh"):
         find_tool("no-such-lab-component")
+
+
+def test_reconfigure_and_extra_logs(squid_factory, tls_origin: TlsOrigin) -> None:  # type: ignore[no-untyped-def]
+    proxy = squid_factory(extra_logs={"combined": "combined", "w3c": "%tl %>a %Ss/%03>Hs %rm %ru"})
+    target = f"{LOGIN}:{tls_origin.port}"
+    assert _connect(proxy.open_port, target)[0] == 200
+    proxy.reconfigure(SquidConfig(allowed_domains=[ALLOWED_TEST_HOST], extra_logs=proxy.config.extra_logs))
+    assert _connect(proxy.open_port, target)[0] == 403
+    proxy.wait_for_log(rf"TCP_DENIED/403 \d+ CONNECT {re.escape(target)} ")
+    assert f'"CONNECT {target} HTTP/1.1" 403' in proxy.extra_log("combined").read_text()
+    assert f"TCP_DENIED/403 CONNECT {target}" in proxy.extra_log("w3c").read_text()
