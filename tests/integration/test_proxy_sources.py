@@ -1,0 +1,94 @@
+"""The proxy a source names is the proxy that really carries the request: real Squid, a real PAC download.
+
+Each test reads a proxy source the way `check` does (select_proxy), asks it for the proxy of a URL and
+sends the request through what it answered; Squid's own access.log (or its 407) is the evidence.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import requests
+from tests.infra import HttpOrigin, Route, SquidProxy, TlsOrigin
+
+from aadc_doctor.cli import main
+from aadc_doctor.proxyconfig.select import select_proxy
+
+LOGIN = "login.microsoftonline.com"
+
+
+def _get(url: str, proxy: str | None, ca_file: Path) -> requests.Response:
+    with requests.Session() as session:
+        session.trust_env = False
+        proxies = {"https": proxy, "http": proxy} if proxy else {}
+        return session.get(url, proxies=proxies, verify=str(ca_file), timeout=10, headers={"Connection": "close"})
+
+
+def _machine_config(tmp_path: Path, proxy_url: str, bypass: str) -> Path:
+    path = tmp_path / "machine.config"
+    path.write_text(f"""<?xml version="1.0" encoding="UTF-8" ?>
+<configuration>
+    <system.net>
+        <defaultProxy>
+            <proxy usesystemdefault="true" proxyaddress="{proxy_url}" bypassonlocal="true" />
+            <bypasslist><add address="{bypass}" /></bypasslist>
+        </defaultProxy>
+    </system.net>
+</configuration>
+""", encoding="utf-8")
+    return path
+
+
+def test_machine_config_proxy_carries_the_request_through_squid(
+        squid: SquidProxy, tls_origin: TlsOrigin, lab_ca_file: Path, tmp_path: Path) -> None:
+    machine = _machine_config(tmp_path, squid.url("open"), r"^https://allowed\.example\.com")
+    chosen = select_proxy(proxy=None, direct=False, pac=None, machine_config=str(machine), env={}, windows=False)
+    target = tls_origin.url(LOGIN, "/common/userrealm")
+    proxy = chosen.proxy_for(target)
+    assert proxy == squid.url("open")
+    assert chosen.proxy_for(tls_origin.url("allowed.example.com")) is None  # the bypass regex
+    offset = squid.log_offset()
+    response = _get(target, proxy, lab_ca_file)
+    assert response.status_code == 200
+    squid.wait_for_log(rf"CONNECT {LOGIN}:{tls_origin.port}", since=offset)
+
+
+def test_pac_downloaded_over_http_selects_squid(
+        squid: SquidProxy, tls_origin: TlsOrigin, lab_ca_file: Path,
+        http_origin_factory: Callable[..., HttpOrigin]) -> None:
+    pac_js = f"""function FindProxyForURL(url, host) {{
+        if (dnsDomainIs(host, ".microsoftonline.com")) return "PROXY 127.0.0.1:{squid.open_port}; DIRECT";
+        return "DIRECT";
+    }}""".encode()
+    wpad = http_origin_factory({"/wpad.dat": Route(200, pac_js, {"Content-Type": "application/x-ns-proxy-autoconfig"})})
+    pac_url = wpad.url("127.0.0.1", "/wpad.dat")
+    chosen = select_proxy(proxy=None, direct=False, pac=pac_url, machine_config=None, env={}, windows=False)
+    assert chosen.source == f"pac:{pac_url}"
+    target = tls_origin.url(LOGIN)
+    proxy = chosen.proxy_for(target)
+    assert proxy == f"http://127.0.0.1:{squid.open_port}"
+    assert chosen.proxy_for("https://www.fabrikam.local/") is None
+    offset = squid.log_offset()
+    assert _get(target, proxy, lab_ca_file).status_code == 200
+    squid.wait_for_log(rf"CONNECT {LOGIN}:{tls_origin.port}", since=offset)
+    assert [r.path for r in wpad.requests] == ["/wpad.dat"]
+
+
+def test_environment_credentials_reach_squid_basic_auth_and_never_the_report(
+        squid: SquidProxy, tls_origin: TlsOrigin, lab_ca_file: Path) -> None:
+    env = {"HTTPS_PROXY": squid.url("basic", "alice", "s3cret")}
+    chosen = select_proxy(proxy=None, direct=False, pac=None, machine_config=None, env=env, windows=False)
+    assert chosen.source == "environment" and chosen.has_credentials_in_url
+    target = tls_origin.url(LOGIN)
+    assert _get(target, chosen.proxy_for(target), lab_ca_file).status_code == 200
+    with pytest.raises(requests.exceptions.ProxyError, match="407"):
+        _get(target, squid.url("basic"), lab_ca_file)
+
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["proxy", "--json"], stdout=out, stderr=err, env={**env, "NO_COLOR": "1"})
+    assert code == 0
+    assert "s3cret" not in out.getvalue() + err.getvalue()
+    assert f"alice:***@127.0.0.1:{squid.basic_port}" in out.getvalue()
