@@ -7,7 +7,10 @@ set -euo pipefail
 PACKAGES=(squid apache2-utils dnsmasq-base dnsutils)
 
 have_tool() {
-    command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]
+    # `command -v` alone also reports non-executable files; insist on an executable one.
+    local found
+    found="$(command -v "$1" 2>/dev/null)" && [ -f "$found" ] && [ -x "$found" ] && return 0
+    [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]
 }
 
 have_squid_helpers() {
