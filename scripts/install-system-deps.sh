@@ -56,8 +56,18 @@ if [ -d /run/systemd/system ] && systemctl is-active --quiet squid 2>/dev/null; 
     squid_was_active=yes
 fi
 
-"${SUDO[@]}" apt-get update -q
-"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${PACKAGES[@]}"
+# A mirror hiccup should not fail a CI run: retry each apt step a few times.
+retry() {
+    local attempt
+    for attempt in 1 2 3; do
+        "$@" && return 0
+        echo "system deps: '$*' failed (attempt $attempt of 3)" >&2
+        sleep $((attempt * 5))
+    done
+    return 1
+}
+retry "${SUDO[@]}" apt-get update -q
+retry "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${PACKAGES[@]}"
 
 # On a host with systemd the squid package starts its service on :3128. The tests start their own squid
 # instances on free ports; stop the packaged one we just caused to start (never one that was already running).
