@@ -210,6 +210,8 @@ def account_findings(upn: str, evidence: GraphEvidence) -> list[Finding]:
     me = evidence.me
     if me.value is None:
         assert me.failure is not None
+        if me.failure.status == 401:
+            return [finding("directory-api-rejected-token", upn, url=me.failure.url, error=_failure_text(me.failure))]
         return [finding("account-unreadable", upn, upn=upn, error=_failure_text(me.failure))]
     if me.value.on_premises_sync_enabled:
         return [finding("account-synchronized", upn, upn=upn)]
@@ -271,6 +273,8 @@ def agent_findings(agents: tuple[Agent, ...] | CallFailure, this_server: str, te
 
 
 def graph_findings(upn: str, evidence: GraphEvidence, *, this_server: str, tenant_subject: str) -> list[Finding]:
+    if evidence.me.failure is not None and evidence.me.failure.status == 401:
+        return account_findings(upn, evidence)  # every other read fails the same way: one finding says it
     found = account_findings(upn, evidence) + role_findings(upn, evidence)
     found += tenant_read_findings(upn, evidence, tenant_subject)
     agents = evidence.agents

@@ -10,6 +10,7 @@ printable, not cached on disk (MSAL's default cache is in memory).
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -95,7 +96,10 @@ def sign_in(session: DoctorSession, *, authority: str, upn: str, graph_host: str
         scopes = scopes_for(graph_host)
         if password is not None:
             register_secret(password)
-            result = app.acquire_token_by_username_password(upn, password, scopes=scopes)
+            with warnings.catch_warnings():
+                # MSAL deprecates this flow for public clients; it is chosen on purpose, for automation
+                warnings.simplefilter("ignore", DeprecationWarning)
+                result = app.acquire_token_by_username_password(upn, password, scopes=scopes)
             return _from_msal_result(flow_name, result)
         flow = app.initiate_device_flow(scopes=scopes)
         if "user_code" not in flow:

@@ -145,6 +145,8 @@ def default_directory() -> Directory:
         ("declined@contoso.com", {"roles": ga, "device_outcome": "declined"}),
         ("slow@contoso.com", {"roles": ga, "device_outcome": "expired"}),
         ("helpdesk@contoso.com", {"roles": (USER_ADMIN,)}),
+        ("blocked@contoso.com", {"roles": ga, "sign_in_error": 53003}),
+        ("tokenrejected@contoso.com", {"roles": ga, "graph_failures": (("/", 401),)}),
         ("pim@contoso.com", {"eligible_roles": ga}),
         ("groupadmin@contoso.com", {"group_roles": ga}),
         ("synced@contoso.com", {"roles": ga, "synced": True}),

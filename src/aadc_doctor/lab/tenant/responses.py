@@ -57,6 +57,8 @@ AADSTS_TEXT = {
     50126: ("invalid_grant", "Error validating credentials due to invalid username or password."),
     50144: ("invalid_grant", "User's Active Directory password has expired. Generate a new password for the user or "
             "have the user use the self-service reset tool to reset their password."),
+    53003: ("access_denied", "Access has been blocked by Conditional Access policies. The access policy does not allow "
+            "token issuance."),
     70000: ("authorization_declined", "The user declined to authorize the sign-in."),
     70016: ("authorization_pending", "OAuth 2.0 device flow error. Authorization is pending. Continue polling."),
     70019: ("expired_token", "Verification code expired."),
@@ -183,7 +185,7 @@ def graph_error(status: int, code: str, message: str) -> dict[str, Any]:
 
 
 GRAPH_ERRORS = {
-    401: ("InvalidAuthenticationToken", "Access token is empty."),
+    401: ("InvalidAuthenticationToken", "Lifetime validation failed, the token is expired."),
     403: ("Authorization_RequestDenied", "Insufficient privileges to complete the operation."),
     404: ("Request_ResourceNotFound", "Resource not found."),
     500: ("UnknownError", ""),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import socket
 import ssl
 import tempfile
 import threading
@@ -286,6 +287,7 @@ class _TlsServer(ThreadingHTTPServer):
     def get_request(self) -> tuple[Any, Any]:
         sock, address = self.socket.accept()
         sock.settimeout(30)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # headers and body go out as two writes
         return self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
 
     def handle_error(self, request: Any, client_address: Any) -> None:
