@@ -46,14 +46,14 @@ _BLANKS = [
     re.compile(r"\b\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\b"),  # times
     re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"),  # IPv4 addresses (and ports)
     re.compile(r"\b(?:Error|Warning|Information|Verbose|Critical): \d+ :"),  # .NET TraceListener event id
-    re.compile(r"\bHTTP/\d(?:\.\d)?\b", re.IGNORECASE),  # protocol versions
+    re.compile(r"(?<=HTTP)/\d(?:\.\d)?\b", re.IGNORECASE),  # protocol versions (the word HTTP stays as context)
     re.compile(r"\b(?:ThreadId|ProcessId|Thread|PID|TID|line|char|Keywords|Level|Task|Opcode)\s*[=:]\s*\d+",
                re.IGNORECASE),
 ]
 
 _EXPLICIT = re.compile(r"\b(aadsts|win32|http|ntstatus|kerberos|winhttp|wininet):\s*(-?(?:0x)?[0-9a-fA-F]+)\b",
                        re.IGNORECASE)
-_AADSTS = re.compile(r"\bAADSTS\s?(\d{1,7})\b", re.IGNORECASE)
+_AADSTS = re.compile(r"\bAADSTS\s?(\d{1,10})\b", re.IGNORECASE)
 _REASON = re.compile(r"\bReason\s*[:=]\s*['\"]?(\d{1,5})['\"]?", re.IGNORECASE)
 _HEX = re.compile(r"(?<![\w.])(?:0x|&H)([0-9a-fA-F]{1,8})\b", re.IGNORECASE)
 _BARE_STATUS = re.compile(r"(?<![\w.\-])([CcDd8][0-9a-fA-F]{7})(?![\w\-])")

@@ -1,0 +1,149 @@
+"""`aadc-doctor explain`: every input form of the issue, the JSON contract, stdin, and hostile input."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from pathlib import Path
+
+import pytest
+
+from aadc_doctor.errors import ExitCode
+
+CONTRACT_KEYS = {"kind", "code", "name", "message", "cause", "remedy", "see_also"}
+
+
+def official(corpus: Path, name: str, key: str) -> dict[str, dict[str, str]]:
+    with (corpus / "errors" / name).open(encoding="utf-8", newline="") as fh:
+        return {row[key]: row for row in csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)}
+
+
+@pytest.mark.parametrize(("arg", "kind", "code"), [
+    ("AADSTS80001", "aadsts", "AADSTS80001"), ("80001", "aadsts", "AADSTS80001"), ("1328", "win32", "1328"),
+    ("0x530", "win32", "1328"), ("0xC000006F", "ntstatus", "0xC000006F"), ("C000006F", "ntstatus", "0xC000006F"),
+    ("-1073741681", "ntstatus", "0xC000008F"), ("407", "http", "407"),
+    ("Proxy Authentication Required", "http", "407"), ("InvalidGrant", "adal", "InvalidGrant"),
+    ("invalid grant", "adal", "InvalidGrant"), ("AzureRoleMissing", "adal", "AzureRoleMissing"),
+])
+def test_every_input_form_of_the_issue(run_cli, arg: str, kind: str, code: str) -> None:
+    result = run_cli("explain", arg, "--json")
+    assert result.code == ExitCode.OK, result.stderr
+    entries = result.json()["results"]["entries"]
+    assert (entries[0]["kind"], entries[0]["code"], entries[0]["reading"]) == (kind, code, 1)
+    for entry in entries:
+        assert entry.keys() >= CONTRACT_KEYS
+        assert isinstance(entry["see_also"], list)
+
+
+def test_pta_trace_line_from_the_corpus(run_cli, corpus: Path) -> None:
+    win32 = official(corpus, "win32.tsv", "code")
+    for log in sorted((corpus / "logs" / "pta").glob("*.log")):
+        result = run_cli("explain", log.read_text(encoding="utf-8"), "--json")
+        assert result.code == ExitCode.OK
+        first = result.json()["results"]["entries"][0]
+        assert first["code"] == "1328" and first["message"] == win32["1328"]["message"]
+        assert first["found"] == "Reason: '1328'"
+        assert "AADSTS80012" in first["cause"]
+
+
+def test_invoke_webrequest_error(run_cli, corpus: Path) -> None:
+    wizard = official(corpus, "aadconnect_wizard_errors.tsv", "error")
+    text = ("Invoke-WebRequest : The remote server returned an error: (407) Proxy Authentication Required.\n"
+            "At line:1 char:1\n+ Invoke-WebRequest -Uri https://adminwebservice.microsoftonline.com/"
+            "ProvisioningService.svc\n")
+    entries = run_cli("explain", text, "--json").json()["results"]["entries"]
+    assert [(e["kind"], e["code"]) for e in entries] == [("http", "407")]
+    assert entries[0]["message"] == wizard["407"]["comment"]
+
+
+def test_aadsts_message_with_trace_and_correlation_ids(run_cli, corpus: Path) -> None:
+    aadsts = official(corpus, "aadsts.tsv", "code")
+    text = ("AADSTS80014: Validation request responded after maximum elapsed time exceeded.\n"
+            "Trace ID: 0f4b5a36-3c1d-4b5e-9a33-1b2c3d4e5f60\nCorrelation ID: 7c1a2b3c-4d5e-6f70-8192-a3b4c5d6e7f8\n"
+            "Timestamp: 2024-05-01 10:11:12Z")
+    entries = run_cli("explain", text, "--json").json()["results"]["entries"]
+    assert entries[0]["code"] == "AADSTS80014"
+    assert entries[0]["message"] == aadsts["80014"]["description"]
+    assert len([e for e in entries if e["kind"] in {"win32", "ntstatus"}]) == 0, "no code read from the ids"
+
+
+def test_every_code_in_the_text_is_explained(run_cli) -> None:
+    text = "Reason: '1909' after AADSTS50053; DC says Sub Status: 0xC0000234 and Failure Code: 0x18"
+    entries = run_cli("explain", text, "--json").json()["results"]["entries"]
+    first_readings = [(e["kind"], e["code"]) for e in entries if e["reading"] == 1]
+    assert first_readings == [("win32", "1909"), ("aadsts", "AADSTS50053"), ("ntstatus", "0xC0000234"),
+                              ("kerberos", "0x18")]
+
+
+def test_human_output_shows_the_likeliest_reading_then_the_others(run_cli) -> None:
+    result = run_cli("explain", "403")
+    assert result.code == ExitCode.OK
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("HTTP 403") for line in lines)
+    also = [line for line in lines if "also read as Win32 403" in line]
+    assert also and lines.index(also[0]) > next(i for i, line in enumerate(lines) if line.startswith("HTTP 403"))
+    assert all(line == line.rstrip() for line in lines), "no padding at line ends"
+
+
+def test_free_text_without_a_code_is_ranked(run_cli) -> None:
+    result = run_cli("explain", "logon hours", "--json")
+    assert result.code == ExitCode.OK
+    results = result.json()["results"]
+    assert results["matched_by"] == "relevance"
+    assert 1 < len(results["entries"]) <= 5
+    assert "1328" in [e["code"] for e in results["entries"]]
+
+
+def test_no_match_exits_1_with_suggestions(run_cli) -> None:
+    result = run_cli("explain", "authorisatoinfailure")
+    assert result.code == ExitCode.PROBLEMS_FOUND
+    assert "No entry matches" in result.stdout
+    assert "AuthorizationFailure" in result.stdout
+    data = run_cli("explain", "authorisatoinfailure", "--json").json()["results"]
+    assert data["entries"] == [] and "AuthorizationFailure" in data["suggestions"]
+
+
+def test_unknown_code_exits_1(run_cli) -> None:
+    result = run_cli("explain", "AADSTS99999999", "--json")
+    assert result.code == ExitCode.PROBLEMS_FOUND
+    assert result.json()["results"]["unknown"] == ["AADSTS99999999"]
+
+
+@pytest.mark.parametrize("args", [(), ("",), ("   ", "\n\t")])
+def test_empty_input_exits_2(run_cli, args: tuple[str, ...]) -> None:
+    result = run_cli("explain", *args)
+    assert result.code == ExitCode.USAGE_OR_INPUT
+    assert result.stderr.startswith("aadc-doctor: error: explain: nothing to explain")
+    assert "Traceback" not in result.stderr
+
+
+def _stdin(monkeypatch: pytest.MonkeyPatch, data: bytes) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
+
+
+def test_dash_reads_stdin_utf8_and_utf16(run_cli, monkeypatch: pytest.MonkeyPatch, corpus: Path) -> None:
+    log = (corpus / "logs" / "pta" / "msdocs_pta_agent_trace_example.log").read_text(encoding="utf-8")
+    _stdin(monkeypatch, log.encode("utf-8"))
+    assert run_cli("explain", "-", "--json").json()["results"]["entries"][0]["code"] == "1328"
+    _stdin(monkeypatch, log.encode("utf-16"))  # with BOM, as PowerShell 5 writes files
+    assert run_cli("explain", "-", "--json").json()["results"]["entries"][0]["code"] == "1328"
+    _stdin(monkeypatch, b"")
+    assert run_cli("explain", "-").code == ExitCode.USAGE_OR_INPUT
+
+
+def test_binary_junk_never_tracebacks(run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    _stdin(monkeypatch, bytes(range(256)) * 100 + b"\x00Reason: '1330'\x00")
+    result = run_cli("explain", "-", "--json")
+    assert result.code == ExitCode.OK
+    assert result.json()["results"]["entries"][0]["code"] == "1330"
+    for junk in ("\x00\x01\x02", "\ufffd" * 10, "%s%n%x", "((((", "0x", "-", "AADSTS", "Reason: ''"):
+        result = run_cli("explain", junk) if junk != "-" else run_cli("explain", "--", junk)
+        assert result.code in {ExitCode.OK, ExitCode.PROBLEMS_FOUND, ExitCode.USAGE_OR_INPUT}, junk
+        assert "Traceback" not in result.stderr and "internal error" not in result.stderr, junk
+
+
+def test_huge_line(run_cli) -> None:
+    text = "x" * 500_000 + " Reason: '1331' " + "y" * 500_000
+    result = run_cli("explain", text, "--json")
+    assert result.json()["results"]["entries"][0]["code"] == "1331"
