@@ -20,6 +20,7 @@ Origins (TLS servers stand in for the Microsoft endpoints; names resolve to 127.
     http_origin_factory(routes=None, *, default_route=Route(404), stall=None, port=0) -> HttpOrigin
     crl_origin: HttpOrigin             session-wide plain HTTP server serving a real DER CRL signed by lab_ca at
                                        MICROSOFT_CRL_PATH ("/pki/mscorp/crl/Microsoft%20RSA%20TLS%20CA%2001.crl").
+    lab_address: str                   a random spare 127.x.y.z with ports 80/443 free (root only)
     tls_origin_443 / http_origin_80    like tls_origin / crl_origin but on the real ports 443 and 80 of lab_address,
                                        a random spare 127.x.y.z (root only; no clash with other test runs). With
                                        squid_real_ports, unmodified endpoint URLs (https://login.microsoftonline.com/,
@@ -33,6 +34,8 @@ Proxy (real squid 5, one process, three ports)
                                        LAB_HOSTS to 127.0.0.1. squid.url("open"|"basic"|"ntlm", user, password),
                                        squid.open_port/basic_port/ntlm_port, squid.access_log (Path),
                                        squid.log_offset(), squid.wait_for_log(regex, since=offset).
+                                       Squid writes a CONNECT line only when the tunnel closes: close the client
+                                       connection (or send `Connection: close`) before waiting for the line.
                                        Do not reconfigure the shared one: use squid_factory.
     squid_factory(config=None, **overrides) -> SquidProxy
                                        e.g. squid_factory(allowed_domains=["login.microsoftonline.com"],
@@ -51,8 +54,9 @@ DNS (real dnsmasq)
                                        unknown names under the Microsoft domains -> NXDOMAIN; other names -> REFUSED.
     dnsmasq53: Dnsmasq                 the same records on port 53 of a random spare 127.x.y.z (root only), for
                                        squid_dns (squid cannot query another port).
-    dnsmasq_factory(config=None, *, address="127.0.0.1", port=None) -> Dnsmasq   custom DnsConfig(a_records=...,
-                                       cnames=..., nxdomain=..., local_domains=...).
+    dnsmasq_factory(config=None, *, address=None, port=None) -> Dnsmasq
+                                       custom DnsConfig(a_records=..., cnames=..., nxdomain=..., local_domains=...);
+                                       127.0.0.1:<free port> by default, a spare 127.x.y.z when port=53.
 
 Failure helpers
     stalled_proxy: StalledProxy        accepts TCP and never answers (stalled_proxy.url, .port, .connections)
@@ -61,6 +65,9 @@ Failure helpers
                                        CannedResponse(502, "Bad Gateway") or CannedResponse(407, headers=
                                        {"Proxy-Authenticate": "Negotiate"}); raw=b"..." sends bytes verbatim.
     closed_port: int                   a 127.0.0.1 port held bound but not listening: connect() is refused.
+
+The classes and constants (SquidConfig, Route, DnsConfig, LAB_HOSTS, MICROSOFT_CRL_PATH, build_crl,
+issue_server_cert, ...) import from `tests.infra`; this conftest puts the repository root on sys.path.
 
 Example:
     def test_denied(squid, tls_origin, lab_ca_file):
