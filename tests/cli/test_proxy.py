@@ -40,7 +40,7 @@ def test_valid_json_shape(run_cli: Run) -> None:
         "use_default_credentials": False, "problems": [],
     }]
     effective = report["results"]["effective"]
-    assert list(effective) == ["sync", "pta-agent", "health-agent"]
+    assert list(effective) == ["wizard", "sync", "pta-agent", "health-agent"]
     assert effective["sync"]["origin"] == "machine.config"
     assert effective["sync"]["proxy"]["url"] == "http://fabrikamproxy:8080"
     assert effective["health-agent"]["origin"] == "own" and effective["health-agent"]["proxy"] is None
@@ -112,6 +112,7 @@ def test_exe_configs_and_winhttp(run_cli: Run) -> None:
         assert expected in ids
     effective = result.json()["results"]["effective"]
     assert effective["sync"]["origin"] == "exe.config"
+    assert effective["wizard"]["origin"] == "system"  # the wizard never reads miiserver.exe.config
     assert effective["pta-agent"]["origin"] == "exe.config"
     assert effective["pta-agent"]["proxy"]["url"] == "http://contosoproxy.com:8080"
     assert effective["connector"]["proxy"]["url"] is None

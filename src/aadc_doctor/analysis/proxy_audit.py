@@ -293,7 +293,7 @@ def audit_winhttp(winhttp: WinHttpSettings, machine: ConfigFile | None) -> list[
         return []
     return [Finding(
         id="winhttp-only-proxy", severity=Severity.ERROR,
-        title=f"The proxy is set only in WinHTTP ({server}), which the wizard and PowerShell ignore",
+        title=f"WinHTTP has a proxy ({server}) but machine.config has none; the wizard and PowerShell ignore WinHTTP",
         detail=("netsh winhttp configured the sign-in assistant of builds before 1.1.105.0. Today's wizard and sync "
                 "engine read machine.config, and PowerShell's Invoke-WebRequest uses machine.config too, so they "
                 "try to connect directly: 'Unable to connect to the remote server'."),
@@ -347,6 +347,7 @@ def audit_components(components: Sequence[ComponentProxy], required: Sequence[Re
                      any_proxy: bool) -> list[Finding]:
     """Per component: unsupported proxy authentication, required URLs sent direct, the Health agent's own store."""
     findings: list[Finding] = []
+    same_proxy: dict[tuple[str, tuple[str, ...], str], tuple[list[str], ProxyConfig]] = {}
     for item in components:
         component, proxy = item.component, item.proxy
         if component.reads == ("own",):
@@ -377,7 +378,10 @@ def audit_components(components: Sequence[ComponentProxy], required: Sequence[Re
                         f"proxy. Then {component.restart}."),
                 subject=item.origin_path or component.name, references=component.references,
             ))
-        findings += audit_required_endpoints(component.name, proxy, required, component.profile)
+        names, _ = same_proxy.setdefault((proxy.source, proxy.bypass, component.profile), ([], proxy))
+        names.append(component.name)
+    for (_, _, profile), (names, proxy) in same_proxy.items():
+        findings += audit_required_endpoints(" and the ".join(names), proxy, required, profile)
     return findings
 
 

@@ -234,6 +234,8 @@ def render(report: Report, console: Console) -> None:
         effective.add_column(column, overflow="fold")
     for item in report.results.get("effective", {}).values():
         origin = item["origin"] if not item["origin_path"] else f"{item['origin']} {item['origin_path']}"
+        if item["origin"] == "system" and item["origin_path"]:
+            origin = f"{item['origin_path']} (no proxyaddress: IE settings)"
         if item["origin"] in ("own", "unknown"):
             origin = item["explanation"].split(":")[0]
         effective.add_row(Text(item["name"]), Text(origin), Text(_effective_summary(item)), Text(item["proxy_auth"]))

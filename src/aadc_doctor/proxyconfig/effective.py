@@ -11,7 +11,7 @@ from aadc_doctor.proxyconfig.dotnet_config import ConfigFile, DotNetProxySetting
 from aadc_doctor.proxyconfig.model import ProxyConfig
 
 Origin = Literal["exe.config", "machine.config", "system", "own", "unknown"]
-ALWAYS_SHOWN = ("sync", "pta-agent", "health-agent")
+ALWAYS_SHOWN = ("wizard", "sync", "pta-agent", "health-agent")
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def resolve_component(component: Component, machine: ConfigFile | None, exe: Con
 
 def resolve_components(machine: ConfigFile | None,
                        exe_configs: Mapping[str, ConfigFile]) -> list[ComponentProxy]:
-    """Every component worth showing: sync, PTA agent and Health always; others when their file was given."""
+    """Every component worth showing: wizard, sync, PTA agent and Health always; others when their file was given."""
     result = []
     for component in load_components():
         exe = exe_configs.get(component.id)

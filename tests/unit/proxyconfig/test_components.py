@@ -17,7 +17,8 @@ EXE = FIXTURES / "exe_config"
 
 def test_table_is_complete_and_consistent() -> None:
     components = {c.id: c for c in load_components()}
-    assert set(components) >= {"sync", "pta-agent", "agent-updater", "connector", "connector-updater", "health-agent"}
+    assert set(components) >= {"wizard", "sync", "pta-agent", "agent-updater", "connector", "connector-updater",
+                               "health-agent"}
     assert components["sync"].proxy_auth == "supported"
     assert components["pta-agent"].proxy_auth == "unsupported"
     assert components["sync"].exe_config_overwritten_on_upgrade
@@ -83,6 +84,16 @@ def test_connector_disabled_goes_direct() -> None:
     assert resolved.proxy is not None and resolved.proxy.is_direct
 
 
+def test_wizard_reads_machine_config_even_when_miiserver_has_a_proxy() -> None:
+    machine = read_config_file(FIXTURES / "stock-no-proxy.config")
+    mii = read_config_file(EXE / "miiserver.exe.config")
+    resolved = {c.component.id: c for c in resolve_components(machine, {"sync": mii})}
+    assert resolved["sync"].origin == "exe.config"
+    assert resolved["sync"].proxy is not None and resolved["sync"].proxy.url == "http://fabrikamproxy:8080"
+    assert resolved["wizard"].origin == "system"
+    assert resolved["wizard"].proxy is not None and resolved["wizard"].proxy.is_direct
+
+
 def test_health_agent_has_its_own_settings() -> None:
     resolved = resolve_component(by_id("health-agent"), read_config_file(FIXTURES / "valid.config"), None)
     assert resolved.origin == "own" and resolved.proxy is None
@@ -92,7 +103,7 @@ def test_health_agent_has_its_own_settings() -> None:
 def test_components_shown() -> None:
     machine = read_config_file(FIXTURES / "valid.config")
     shown = [c.component.id for c in resolve_components(machine, {})]
-    assert shown == ["sync", "pta-agent", "health-agent"]
+    assert shown == ["wizard", "sync", "pta-agent", "health-agent"]
     exe = read_config_file(EXE / "ApplicationProxyConnectorService.exe.config")
     shown = [c.component.id for c in resolve_components(machine, {"connector": exe})]
-    assert shown == ["sync", "pta-agent", "connector", "health-agent"]
+    assert shown == ["wizard", "sync", "pta-agent", "connector", "health-agent"]
