@@ -139,7 +139,7 @@ def correlate(attempts: list[SignInAttempt]) -> tuple[list[SignInAttempt], list[
 
 
 def find_burst(failures: list[SignInAttempt], reason: int, window: timedelta, min_events: int) -> Burst | None:
-    """The largest number of failures of ``reason`` inside any ``window``, if it reaches ``min_events``."""
+    """The episode around the densest ``window`` of ``reason`` failures, if that window holds ``min_events``."""
     timed = sorted((a for a in failures if a.time is not None and _same_reason(a.reason, reason)),
                    key=lambda a: a.time or datetime.min)
     best = (0, 0, 0)  # count, i, j
@@ -153,7 +153,13 @@ def find_burst(failures: list[SignInAttempt], reason: int, window: timedelta, mi
     count, i, j = best
     if count < min_events:
         return None
+    # widen the densest window to the whole episode: neighbours closer than one window belong to it
+    while i > 0 and timed[i].time - timed[i - 1].time <= window:  # type: ignore[operator]
+        i -= 1
+    while j + 1 < len(timed) and timed[j + 1].time - timed[j].time <= window:  # type: ignore[operator]
+        j += 1
     chunk = timed[i:j + 1]
+    count = len(chunk)
     accounts = Counter(a.account.lower() for a in chunk if a.account)
     clients = Counter(a.client for a in chunk if a.client)
     assert chunk[0].time is not None and chunk[-1].time is not None

@@ -252,7 +252,7 @@ def _run_dc_query(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
             raise UsageError("--process: empty path")
     xml = query_xml(processes)
     if not ctx.json_mode:
-        ctx.err_console.print(DC_QUERY_WHERE, markup=False, highlight=False)
+        ctx.err_console.print(DC_QUERY_WHERE, markup=False, highlight=False, soft_wrap=True)
     results: dict[str, Any] = {
         "query_xml": xml,
         "processes": processes,

@@ -1,0 +1,172 @@
+"""`aadc-doctor pta trace|events|dc-query` end to end, in-process."""
+
+from __future__ import annotations
+
+import importlib.util
+import zipfile
+from datetime import timedelta
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from aadc_doctor.errors import ExitCode
+
+_spec = importlib.util.spec_from_file_location("tracegen", Path(__file__).parents[1] / "fixtures/pta/tracegen.py")
+assert _spec and _spec.loader
+tg = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(tg)
+
+
+def _ids(report) -> list[str]:
+    return [f["id"] for f in report["findings"]]
+
+
+def test_trace_on_the_published_example(corpus, run_cli):
+    example = str(corpus / "logs/pta/msdocs_pta_agent_trace_example.log")
+    result = run_cli("pta", "trace", example, "--json")
+    assert result.code == ExitCode.OK, result.stderr  # a warning: below the default --fail-on error
+    report = result.json()
+    assert report["command"] == "pta trace"
+    [request] = report["results"]["requests"]
+    assert request["request_id"] == "df63f4a4-68b9-44ae-8d81-6ad2d844d84e" and request["reason"] == 1328
+    [row] = report["results"]["by_reason"]
+    assert row["reason"] == 1328 and row["count"] == 1 and row["aadsts"] == 80012
+    assert row["message"] == "Your account has time restrictions that keep you from signing in right now."
+    finding = report["findings"][0]
+    assert finding["id"] == "pta-reason-1328" and "AADSTS80012" in finding["detail"]
+    strict = run_cli("pta", "trace", example, "--fail-on", "warning")
+    assert strict.code == ExitCode.PROBLEMS_FOUND
+    assert "1328" in strict.stdout and "Logon Hours" in strict.stdout
+
+
+def _trace_folder(root: Path) -> Path:
+    """Two generations, UTF-8 and UTF-16, rotated: the newer file sorts first by name."""
+    folder = root / "Trace"
+    folder.mkdir()
+    older = "".join(tg.failure_entry(tg.LEGACY_EXE, tg.request_id(i), 1328, tg.T0 + tg.minutes(i)) for i in range(3))
+    older += tg.other_entry(tg.LEGACY_EXE, "Warning", "Bootstrap request failed; retrying.", tg.T0 + tg.minutes(5))
+    newer = "".join(tg.failure_entry(tg.CURRENT_EXE, tg.request_id(10 + i), 1311, tg.T0 + timedelta(hours=1, minutes=i))
+                    for i in range(2))
+    newer += tg.other_entry(tg.CURRENT_EXE, "Error", "Failed to renew the trust certificate: renewTrust returned 403",
+                            tg.T0 + timedelta(hours=1, minutes=30))
+    tg.write_trace(folder / "AzureADConnectAuthenticationAgent_1.log", older, "utf-16", "\r\n")
+    tg.write_trace(folder / "AzureADConnectAuthenticationAgent_0.log", newer, "utf-8")
+    return folder
+
+
+def test_trace_folder_both_generations_encodings_and_rotation(tmp_path, run_cli):
+    folder = _trace_folder(tmp_path)
+    result = run_cli("pta", "trace", str(folder), "--json")
+    assert result.code == ExitCode.PROBLEMS_FOUND  # 1311: the agent cannot reach a DC
+    results = result.json()["results"]
+    reasons = [r["reason"] for r in results["requests"]]
+    assert reasons == [1328, 1328, 1328, 1311, 1311]  # time order across the rotated files
+    assert {r["reason"]: r["count"] for r in results["by_reason"]} == {1328: 3, 1311: 2}
+    assert results["by_hour"] == [{"hour": "2024-03-05T08:00Z", "count": 3}, {"hour": "2024-03-05T09:00Z", "count": 2}]
+    assert {e["category"] for e in results["other_errors"]} == {"bootstrap", "trust-renewal"}
+    assert [f["encoding"] for f in results["files"]] == ["utf-16", "utf-8"]
+    assert results["summary"]["agents"] == [tg.LEGACY_EXE, tg.CURRENT_EXE]
+    findings = result.json()["findings"]
+    dc = next(f for f in findings if f["id"] == "pta-reason-1311")
+    assert dc["severity"] == "error" and "AADSTS80007" in dc["detail"]
+    assert {"pta-trace-bootstrap", "pta-trace-trust-renewal"} <= set(_ids(result.json()))
+
+
+def test_trace_zip_gives_the_same_answer(tmp_path, run_cli):
+    folder = _trace_folder(tmp_path)
+    archive = tmp_path / "trace.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in folder.iterdir():
+            zf.write(path, f"Trace/{path.name}")
+    direct = run_cli("pta", "trace", str(folder), "--json").json()["results"]["by_reason"]
+    zipped = run_cli("pta", "trace", str(archive), "--json").json()["results"]["by_reason"]
+    assert direct == zipped
+
+
+def test_trace_and_security_events_are_correlated(tmp_path, run_cli):
+    trace = tg.write_trace(tmp_path / "t.log", "".join(
+        tg.failure_entry(tg.CURRENT_EXE, tg.request_id(i), 1329, tg.T0 + tg.minutes(i)) for i in range(3)))
+    events = [tg.failed_logon(tg.T0 + tg.minutes(i) + timedelta(seconds=1), f"user{i}", "0xc000006e", "0xc0000070",
+                              record_id=i + 1) for i in range(3)]
+    export = tmp_path / "security.xml"
+    export.write_text(tg.events_document(events), encoding="utf-8")
+    result = run_cli("pta", "trace", str(trace), "--events", str(export), "--json").json()
+    correlated = result["results"]["correlated"]
+    assert [(c["request_id"], c["account"]) for c in correlated] == [
+        (tg.request_id(i), f"CONTOSO\\user{i}") for i in range(3)]
+    assert result["results"]["by_reason"][0]["count"] == 3  # each sign-in counted once
+    finding = next(f for f in result["findings"] if f["id"] == "pta-reason-1329")
+    assert "Log On To" in finding["remedy"] and "3 account(s)" in finding["detail"]
+    same = run_cli("pta", "events", str(export), "--trace", str(trace), "--json").json()
+    assert same["results"]["correlated"] == correlated
+
+
+def test_events_xml_lockout_burst_time_skew_and_admin_log(tmp_path, run_cli):
+    events = [tg.failed_logon(tg.T0 + timedelta(seconds=20 * i), f"user{i % 15}", "0xc0000234", "0x0", record_id=i)
+              for i in range(40)]
+    events.append(tg.failed_logon(tg.T0 + timedelta(hours=2), "clock", "0xc0000133", "0x0", record_id=99))
+    events.append(tg.security_event_xml(
+        1000, tg.T0, {"Message": "Connector re-registration failed: The Connector trust certificate expired."},
+        channel="Microsoft-AadApplicationProxy-Connector/Admin", provider="Microsoft-AadApplicationProxy-Connector",
+        level=2))
+    export = tmp_path / "export.xml"
+    export.write_bytes(tg.events_document(events).encode("utf-16"))
+    result = run_cli("pta", "events", str(export), "--json")
+    assert result.code == ExitCode.PROBLEMS_FOUND
+    report = result.json()
+    burst = next(f for f in report["findings"] if f["id"] == "pta-lockout-burst")
+    assert "40 failures within 13.0 minutes" in burst["detail"] and "15 distinct account(s)" in burst["detail"]
+    skew = next(f for f in report["findings"] if f["id"] == "pta-reason-1398")
+    assert "AADSTS80013" in skew["detail"]
+    assert "pta-agent-event-1000" in _ids(report)
+    assert report["results"]["files"] == [{"name": str(export), "format": "xml", "records": 42, "bad": 0}]
+    human = run_cli("pta", "events", str(export))
+    assert "Failed sign-ins by reason" in human.stdout and "pta-lockout-burst" in human.stdout
+
+
+def test_dc_query_prints_the_query_for_both_generations(run_cli):
+    result = run_cli("pta", "dc-query")
+    assert result.code == ExitCode.OK
+    root = ET.fromstring(result.stdout)
+    select = root.find("Query/Select")
+    assert select is not None and select.get("Path") == "Security"
+    assert tg.CURRENT_PATH in select.text and tg.LEGACY_PATH in select.text
+    assert select.text.startswith("*[EventData[Data[@Name='ProcessName'] and (")
+    assert "agent" in result.stderr and "not on the domain controllers" in result.stderr
+
+
+def test_dc_query_escapes_a_custom_process_path(run_cli):
+    path = r"D:\Tom's & Jerry's <Agents>\AzureADConnectAuthenticationAgentService.exe"
+    report = run_cli("pta", "dc-query", "--process", path, "--json").json()
+    select = ET.fromstring(report["results"]["query_xml"]).find("Query/Select")
+    assert select is not None and select.text.endswith(f'(Data="{path}")]]')
+    assert report["results"]["processes"] == [path]
+    both = r"C:\it's \"odd\".exe"
+    assert run_cli("pta", "dc-query", "--process", both).code == ExitCode.USAGE_OR_INPUT
+
+
+def test_dc_query_help_says_where_to_run_it(run_cli, capsys):
+    result = run_cli("pta", "dc-query", "--help")
+    assert result.code == ExitCode.OK
+    text = " ".join((result.stdout + capsys.readouterr().out).split())
+    assert "on every server where a PTA Authentication Agent runs" in text
+
+
+@pytest.mark.parametrize("args", [("pta",), ("pta", "trace"), ("pta", "nosuch")])
+def test_usage_errors_exit_2(run_cli, args):
+    assert run_cli(*args).code == ExitCode.USAGE_OR_INPUT
+
+
+def test_bad_inputs_are_one_line_exit_2(tmp_path, run_cli):
+    junk = tmp_path / "trace.log"
+    junk.write_bytes(bytes(range(256)) * 40)
+    text = tmp_path / "notes.txt"
+    text.write_text("just some notes\nnothing here\n")
+    broken = tmp_path / "broken.xml"
+    broken.write_text("<Events><Event><System><EventID>4625</EventID>", encoding="utf-8")
+    for args in (("trace", str(junk)), ("trace", str(text)), ("events", str(text)), ("events", str(broken)),
+                 ("trace", str(tmp_path / "missing"))):
+        result = run_cli("pta", *args)
+        assert result.code == ExitCode.USAGE_OR_INPUT, args
+        assert "Traceback" not in result.stderr and result.stderr.startswith("aadc-doctor: error: "), args
