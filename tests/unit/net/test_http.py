@@ -1,0 +1,68 @@
+"""The probe's HTTP reader: status lines, headers, bodies by length, chunks or close; garbage is an error."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from aadc_doctor.net.http import HttpProtocolError, build_request, read_body, read_head
+
+
+def _reader(data: bytes) -> asyncio.StreamReader:
+    reader = asyncio.StreamReader()
+    reader.feed_data(data)
+    reader.feed_eof()
+    return reader
+
+
+def _head_and_body(data: bytes, method: str = "GET") -> tuple[int, list[str], bytes]:
+    async def go() -> tuple[int, list[str], bytes]:
+        reader = _reader(data)
+        head = await read_head(reader)
+        body = await read_body(reader, head, method, 1000)
+        return head.status, head.get_all("proxy-authenticate"), body
+
+    return asyncio.run(go())
+
+
+def test_content_length_body_and_repeated_headers() -> None:
+    raw = (b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Negotiate\r\n"
+           b"Proxy-Authenticate: NTLM\r\nContent-Length: 5\r\n\r\nhello")
+    assert _head_and_body(raw) == (407, ["Negotiate", "NTLM"], b"hello")
+
+
+def test_chunked_body() -> None:
+    raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n"
+    assert _head_and_body(raw)[2] == b"abcde"
+
+
+def test_body_until_close_and_interim_100_skipped() -> None:
+    raw = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 200 OK\r\n\r\nrest of it"
+    assert _head_and_body(raw) == (200, [], b"rest of it")
+
+
+def test_connect_success_has_no_body() -> None:
+    assert _head_and_body(b"HTTP/1.1 200 Connection established\r\n\r\n", "CONNECT")[2] == b""
+
+
+@pytest.mark.parametrize("raw, match", [
+    (b"SSH-2.0-OpenSSH_9.2\r\n\r\n", "not an HTTP answer"),
+    (b"", "without answering"),
+    (b"HTTP/1.1 200 OK\r\nContent-Le", "middle of its answer"),
+])
+def test_not_http_is_a_protocol_error(raw: bytes, match: str) -> None:
+    with pytest.raises(HttpProtocolError, match=match):
+        _head_and_body(raw)
+
+
+def test_body_over_limit_is_refused() -> None:
+    with pytest.raises(HttpProtocolError, match="more than"):
+        _head_and_body(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + b"x" * 5000)
+
+
+def test_request_has_host_and_extra_headers() -> None:
+    raw = build_request("CONNECT", "login.microsoftonline.com:443", "login.microsoftonline.com:443",
+                        [("Proxy-Authorization", "Basic abc")])
+    assert raw.startswith(b"CONNECT login.microsoftonline.com:443 HTTP/1.1\r\nHost: login.microsoftonline.com:443\r\n")
+    assert b"Proxy-Authorization: Basic abc\r\n" in raw and raw.endswith(b"\r\n\r\n")

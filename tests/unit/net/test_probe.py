@@ -1,0 +1,173 @@
+"""One probe, each failure layer: the outcome code, the layer, and a bounded time. Small local fakes only."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import ssl
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+from tests.infra import CannedProxy, CannedResponse, ClosedPort, StalledProxy, TlsOrigin
+from tests.infra.certs import issue_server_cert, make_ca, write_ca_pem
+
+from aadc_doctor.net.outcome import EndpointResult, EndpointTarget, Outcome, Phase
+from aadc_doctor.net.probe import ProbeSettings, ProxyRoute, probe_endpoint
+from aadc_doctor.net.resolve import Resolver, parse_resolve_option
+from aadc_doctor.net.tls import TrustConfig, build_trust
+
+HOST = "login.microsoftonline.com"
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return make_ca("Probe Unit CA")
+
+
+@pytest.fixture(scope="module")
+def ca_file(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_ca_pem(ca, tmp_path_factory.mktemp("pki") / "ca.pem")
+
+
+@pytest.fixture(scope="module")
+def origin(ca: trustme.CA) -> Iterator[TlsOrigin]:
+    with TlsOrigin(ca, [HOST]) as server:
+        yield server
+
+
+def _target(port: int, host: str = HOST, scheme: str = "https", rule: str | None = "microsoftonline") -> EndpointTarget:
+    return EndpointTarget(f"{scheme}://{host}:{port}/", host, port, scheme, "/", scheme, ("sync",), rule,
+                          "*.microsoftonline.com" if rule else None)
+
+
+def _settings(ca_file: Path | None, timeout: float = 3.0, trust: TrustConfig | None = None,
+              expected: frozenset[str] = frozenset()) -> ProbeSettings:
+    return ProbeSettings(Resolver(), trust or build_trust(str(ca_file) if ca_file else None), timeout=timeout,
+                         expected_issuer_organizations=expected)
+
+
+def _probe(target: EndpointTarget, proxy: str | None, settings: ProbeSettings) -> EndpointResult:
+    route = ProxyRoute.from_url(proxy) if proxy else None
+    return asyncio.run(probe_endpoint(target, route, settings))
+
+
+def _direct(port: int) -> EndpointTarget:
+    """Direct probes resolve the real name through --resolve to the local origin."""
+    return _target(port)
+
+
+def _direct_settings(ca_file: Path | None, port: int, *, timeout: float = 3.0, trust: TrustConfig | None = None,
+                     expected: frozenset[str] = frozenset()) -> ProbeSettings:
+    base = _settings(ca_file, timeout, trust, expected)
+    resolver = Resolver.build([parse_resolve_option(f"{HOST}:{port}:127.0.0.1")])
+    return ProbeSettings(resolver, base.trust, base.auth, base.timeout, base.expected_issuer_organizations)
+
+
+def test_direct_ok_records_every_layer(origin: TlsOrigin, ca_file: Path) -> None:
+    result = _probe(_direct(origin.port), None, _direct_settings(ca_file, origin.port))
+    assert result.outcome is Outcome.OK and result.http_status == 200 and result.phase is None
+    assert result.tls is not None and result.tls.verified and result.tls.trust == "ca-file"
+    assert result.tls.issuer_organization == "Probe Unit CA"
+    phases = result.phases
+    assert None not in (phases.dns_ms, phases.tcp_ms, phases.tls_ms, phases.http_ms) and phases.connect_ms is None
+    assert result.dns is not None and result.dns.source == "--resolve"
+
+
+def test_direct_closed_port_is_refused(ca_file: Path) -> None:
+    with ClosedPort() as closed:
+        result = _probe(_direct(closed.port), None, _direct_settings(ca_file, closed.port))
+    assert (result.outcome, result.phase) == (Outcome.TCP_REFUSED, Phase.TCP)
+
+
+def test_proxy_on_closed_port_is_unreachable(origin: TlsOrigin, ca_file: Path) -> None:
+    with ClosedPort() as closed:
+        result = _probe(_target(origin.port), f"http://127.0.0.1:{closed.port}", _settings(ca_file))
+    assert (result.outcome, result.phase) == (Outcome.PROXY_UNREACHABLE, Phase.TCP)
+    assert "cannot connect to the proxy" in (result.error or "")
+
+
+@pytest.mark.parametrize("response, outcome, tag", [
+    (CannedResponse(502, "Bad Gateway", {"X-Squid-Error": "ERR_CONNECT_FAIL 111"}), Outcome.PROXY_ERROR,
+     "ERR_CONNECT_FAIL 111"),
+    (CannedResponse(403, "Forbidden"), Outcome.PROXY_FORBIDDEN, None),
+    (CannedResponse(407, "Proxy Authentication Required", {"Proxy-Authenticate": "Negotiate"}),
+     Outcome.PROXY_AUTH_REQUIRED, None),
+])
+def test_proxy_answers_to_connect(response: CannedResponse, outcome: Outcome, tag: str | None, ca_file: Path) -> None:
+    with CannedProxy(response) as proxy:
+        result = _probe(_target(443), proxy.url, _settings(ca_file))
+        assert proxy.requests[0].startswith(f"CONNECT {HOST}:443 HTTP/1.1")
+    assert (result.outcome, result.phase, result.connect_status) == (outcome, Phase.CONNECT, response.status)
+    assert result.proxy_error == tag
+    if outcome is Outcome.PROXY_AUTH_REQUIRED:
+        assert result.proxy_authenticate == ("Negotiate",) and result.proxy_auth_challenged
+        assert "needs --proxy-user" in (result.error or "") or "signed-in" in (result.error or "")
+
+
+def test_non_http_proxy_is_a_proxy_error(ca_file: Path) -> None:
+    with CannedProxy(raw=b"SSH-2.0-OpenSSH_9.2\r\n\r\n") as proxy:
+        result = _probe(_target(443), proxy.url, _settings(ca_file))
+    assert result.outcome is Outcome.PROXY_ERROR and "not an HTTP answer" in (result.error or "")
+
+
+def test_stalled_proxy_times_out_at_connect_within_the_limit(ca_file: Path) -> None:
+    with StalledProxy() as proxy:
+        start = time.monotonic()
+        result = _probe(_target(443), proxy.url, _settings(ca_file, timeout=0.5))
+        elapsed = time.monotonic() - start
+        assert proxy.connections == 1
+    assert (result.outcome, result.phase) == (Outcome.TIMEOUT, Phase.CONNECT)
+    assert elapsed < 1.5
+
+
+def test_stalled_tls_handshake_times_out_at_tls(ca: trustme.CA, ca_file: Path) -> None:
+    with TlsOrigin(ca, [HOST], stall="handshake") as stalled:
+        result = _probe(_direct(stalled.port), None, _direct_settings(ca_file, stalled.port, timeout=0.5))
+    assert (result.outcome, result.phase) == (Outcome.TIMEOUT, Phase.TLS)
+
+
+def test_untrusted_issuer_is_interception_naming_the_issuer(ca_file: Path) -> None:
+    other = make_ca("Contoso Inspection CA")
+    with TlsOrigin(other, [HOST]) as inspected:
+        result = _probe(_direct(inspected.port), None, _direct_settings(ca_file, inspected.port))
+    assert (result.outcome, result.phase) == (Outcome.TLS_INTERCEPTED, Phase.TLS)
+    assert result.tls is not None and result.tls.issuer_organization == "Contoso Inspection CA"
+    assert "Contoso Inspection CA" in (result.error or "")
+
+
+def test_wrong_name_is_interception(ca: trustme.CA, ca_file: Path) -> None:
+    with TlsOrigin(cert=issue_server_cert(ca, ["proxy.contoso.com"])) as wrong:
+        result = _probe(_direct(wrong.port), None, _direct_settings(ca_file, wrong.port))
+    assert result.outcome is Outcome.TLS_INTERCEPTED and "proxy.contoso.com" in (result.error or "")
+
+
+def test_expired_certificate_is_a_tls_failure(ca: trustme.CA, ca_file: Path) -> None:
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(days=30)
+    cert = issue_server_cert(ca, [HOST], not_before=past - dt.timedelta(days=30), not_after=past)
+    with TlsOrigin(cert=cert) as expired:
+        result = _probe(_direct(expired.port), None, _direct_settings(ca_file, expired.port))
+    assert (result.outcome, result.phase) == (Outcome.TLS_FAILURE, Phase.TLS)
+    assert result.tls is not None and result.tls.trust == "expired"
+
+
+def test_machine_trusted_inspection_ca_is_caught_by_expected_issuers(origin: TlsOrigin, ca_file: Path) -> None:
+    """Rule 3: verified through the system store, but not by a CA Microsoft uses."""
+    verifying = ssl.create_default_context(cafile=str(ca_file))
+    plain = build_trust(None)
+    trust = TrustConfig(verifying, plain.unverified, frozenset())  # the CA is "in the machine store"
+    settings = _direct_settings(None, origin.port, trust=trust, expected=frozenset({"digicert inc"}))
+    result = _probe(_direct(origin.port), None, settings)
+    assert result.outcome is Outcome.TLS_INTERCEPTED and "inspection CA deployed" in (result.error or "")
+    custom = _probe(_target(origin.port, rule=None), None, settings)
+    assert custom.outcome is Outcome.OK  # not a catalog host: no expectation about its CA
+
+
+def test_server_error_from_the_origin_is_http_error(ca: trustme.CA, ca_file: Path) -> None:
+    from tests.infra import Route
+
+    with TlsOrigin(ca, [HOST], default_route=Route(503, b"down")) as failing:
+        result = _probe(_direct(failing.port), None, _direct_settings(ca_file, failing.port))
+    assert (result.outcome, result.http_status) == (Outcome.HTTP_ERROR, 503)

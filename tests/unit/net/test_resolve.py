@@ -1,0 +1,51 @@
+"""--resolve and --dns-server parsing, and resolution order (override, literal, OS)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from aadc_doctor.net.resolve import ResolveFailure, Resolver, parse_dns_server, parse_resolve_option
+
+
+def test_parse_resolve_curl_syntax() -> None:
+    item = parse_resolve_option("Login.MicrosoftOnline.com:443:127.0.0.1,[::1]")
+    assert (item.host, item.port, item.addresses) == ("login.microsoftonline.com", 443, ("127.0.0.1", "::1"))
+
+
+@pytest.mark.parametrize("text, match", [
+    ("login.microsoftonline.com:443", "expected HOST:PORT:ADDRESS"),
+    ("login.microsoftonline.com:https:127.0.0.1", "not a number"),
+    ("login.microsoftonline.com:0:127.0.0.1", "out of range"),
+    ("login.microsoftonline.com:443:localhost", "not an IP address"),
+])
+def test_parse_resolve_rejects(text: str, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        parse_resolve_option(text)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("127.0.0.1", ("127.0.0.1", 53)), ("127.0.0.1:15353", ("127.0.0.1", 15353)),
+    ("[::1]:5300", ("::1", 5300)), ("::1", ("::1", 53)),
+])
+def test_parse_dns_server(text: str, expected: tuple[str, int]) -> None:
+    assert parse_dns_server(text) == expected
+
+
+def test_parse_dns_server_rejects_names() -> None:
+    with pytest.raises(ValueError, match="not an IP address"):
+        parse_dns_server("dns.example.com:53")
+
+
+def test_override_wins_only_for_its_port() -> None:
+    resolver = Resolver.build([parse_resolve_option("login.microsoftonline.com:443:192.0.2.7")])
+    info = asyncio.run(resolver.resolve("login.microsoftonline.com", 443))
+    assert (info.addresses, info.source) == (("192.0.2.7",), "--resolve")
+    literal = asyncio.run(resolver.resolve("127.0.0.1", 80))
+    assert (literal.addresses, literal.source) == (("127.0.0.1",), "literal")
+
+
+def test_os_resolution_failure_is_a_resolve_failure() -> None:
+    with pytest.raises(ResolveFailure, match=r"nothing\.invalid"):
+        asyncio.run(Resolver().resolve("nothing.invalid", 443))
