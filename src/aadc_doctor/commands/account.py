@@ -133,6 +133,7 @@ def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
     report = Report(command="account", findings=findings, results=results)
 
     def done(stage: str | None) -> CommandResult:
+        session.close()  # ends proxy tunnels now, so the proxy logs them while we still run
         results["stopped_at"] = stage
         results["requests"] = [to_json(e) for e in session.exchanges]
         return CommandResult(report)
