@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-
 from tests.infra.squid import SquidProxy
 
 from aadc_doctor.lab.tenant import TenantEmulator, start_tenant_emulator
