@@ -1,0 +1,141 @@
+"""Outcomes become the articles' findings; one shared cause becomes one finding."""
+
+from __future__ import annotations
+
+from aadc_doctor.analysis.connectivity import ProxyContext, diagnose
+from aadc_doctor.knowledge.connectivity_findings import load_connectivity_knowledge
+from aadc_doctor.model import Severity
+from aadc_doctor.net.outcome import CrlInfo, DnsInfo, EndpointResult, EndpointTarget, Outcome, Phase, TlsInfo
+
+PROXY = ProxyContext("--proxy", "http://proxy.contoso.com:8080")
+DIRECT = ProxyContext("none", None)
+
+
+def _target(host: str, port: int = 443, *, kind: str = "https", profiles: tuple[str, ...] = ("sync",),
+            pattern: str | None = None) -> EndpointTarget:
+    scheme = "http" if kind in ("crl", "ocsp") else "https"
+    return EndpointTarget(f"{scheme}://{host}/", host, port, scheme, "/", kind, profiles,
+                          "row" if pattern else None, pattern)
+
+
+def _result(host: str, outcome: Outcome, phase: Phase | None = None, **kw: object) -> EndpointResult:
+    target = kw.pop("target", None) or _target(host)
+    return EndpointResult(target, outcome, phase, **kw)  # type: ignore[arg-type]
+
+
+def _ok(host: str) -> EndpointResult:
+    return _result(host, Outcome.OK)
+
+
+def test_all_ok_gives_no_findings() -> None:
+    assert diagnose([_ok("login.microsoftonline.com"), _ok("graph.windows.net")], PROXY) == []
+
+
+def test_403_names_the_catalog_row_to_allow() -> None:
+    denied = _result("adminwebservice.microsoftonline.com", Outcome.PROXY_FORBIDDEN, Phase.CONNECT,
+                     target=_target("adminwebservice.microsoftonline.com", pattern="*.microsoftonline.com"),
+                     connect_status=403, error="the proxy answered CONNECT with 403 Forbidden")
+    [finding] = diagnose([_ok("login.microsoftonline.com"), denied], PROXY)
+    assert finding.id == "proxy-forbidden" and finding.severity is Severity.ERROR
+    assert finding.subject == "adminwebservice.microsoftonline.com:443"
+    assert "*.microsoftonline.com" in finding.remedy and "http://proxy.contoso.com:8080" in finding.remedy
+    assert "has not been opened for the requested URL" in finding.detail
+
+
+def test_407_remedy_is_machine_config_and_domain_accounts() -> None:
+    challenged = _result("graph.windows.net", Outcome.PROXY_AUTH_REQUIRED, Phase.CONNECT,
+                         proxy_authenticate=("NTLM",), proxy_auth_challenged=True, error="407")
+    [finding] = diagnose([_ok("login.microsoftonline.com"), challenged], PROXY)
+    assert finding.id == "proxy-auth-required"
+    assert "useDefaultCredentials" in finding.remedy and "domain accounts" in finding.remedy
+    assert "allow them anonymously" in finding.remedy
+
+
+def test_407_after_credentials_is_a_rejection() -> None:
+    rejected = _result("graph.windows.net", Outcome.PROXY_AUTH_REQUIRED, Phase.CONNECT, proxy_authenticate=("Basic",),
+                       proxy_auth_scheme="Basic", proxy_auth_challenged=True, error="rejected")
+    [finding] = diagnose([_ok("login.microsoftonline.com"), rejected], PROXY)
+    assert finding.id == "proxy-auth-rejected" and "Basic" in finding.title
+
+
+def test_direct_failure_is_unable_to_connect_and_names_the_proxy_set_elsewhere() -> None:
+    ctx = ProxyContext("none", None, ("HTTPS_PROXY in the environment: http://proxy:8080",))
+    failed = _result("login.microsoftonline.com", Outcome.TCP_TIMEOUT, Phase.TCP, error="no TCP connection")
+    [finding] = diagnose([_ok("graph.windows.net"), failed], ctx)
+    assert finding.id == "tcp-timeout" and "Unable to connect to the remote server" in finding.title
+    assert "HTTPS_PROXY" in finding.detail and "machine.config" in finding.remedy
+
+
+def test_every_endpoint_failing_alike_collapses_to_one_cause() -> None:
+    down = [_result(h, Outcome.PROXY_UNREACHABLE, Phase.TCP, error="refused") for h in ("a.com", "b.com", "c.com")]
+    [finding] = diagnose(down, PROXY)
+    assert finding.id == "proxy-unreachable" and finding.subject == "http://proxy.contoso.com:8080"
+    assert "All 3 endpoints" in finding.detail
+
+    no_dns = [_result(h, Outcome.DNS_FAILURE, Phase.DNS, error="NXDOMAIN") for h in ("a.com", "b.com")]
+    assert [f.id for f in diagnose(no_dns, DIRECT)] == ["no-dns"]
+
+    stalled = [_result(h, Outcome.TIMEOUT, Phase.CONNECT, error="no answer") for h in ("a.com", "b.com")]
+    assert [f.id for f in diagnose(stalled, PROXY)] == ["proxy-not-answering"]
+
+    refused = [_result("a.com", Outcome.TCP_REFUSED, Phase.TCP), _result("b.com", Outcome.TCP_TIMEOUT, Phase.TCP)]
+    assert [f.id for f in diagnose(refused, DIRECT)] == ["no-direct-connectivity"]
+
+
+def test_mixed_failures_are_not_collapsed() -> None:
+    results = [_result("a.com", Outcome.PROXY_FORBIDDEN, Phase.CONNECT),
+               _result("b.com", Outcome.TLS_FAILURE, Phase.TLS)]
+    assert sorted(f.id for f in diagnose(results, PROXY)) == ["proxy-forbidden", "tls-failure"]
+
+
+def test_mfa_endpoint_gets_the_wizard_message() -> None:
+    failed = _result("secure.aadcdn.microsoftonline-p.com", Outcome.PROXY_FORBIDDEN, Phase.CONNECT)
+    ids = [f.id for f in diagnose([_ok("login.microsoftonline.com"), failed], PROXY)]
+    assert ids == ["proxy-forbidden", "mfa-endpoint-unreachable"]
+
+
+def test_crl_failure_means_revocation_checks_fail() -> None:
+    crl = _result("crl.microsoft.com", Outcome.HTTP_ERROR, Phase.HTTP, target=_target("crl.microsoft.com", 80,
+                  kind="crl"), error="the CRL download did not return a CRL")
+    findings = diagnose([_ok("login.microsoftonline.com"), crl], PROXY)
+    crl_finding = next(f for f in findings if f.id == "crl-unreachable")
+    assert "revocation checks fail" in crl_finding.detail and "crl.microsoft.com:80" in crl_finding.remedy
+
+
+def test_stale_crl_is_a_warning() -> None:
+    fresh = CrlInfo(parsed=True, size=10, next_update="2020-01-01T00:00:00Z", stale=True)
+    result = _result("crl.microsoft.com", Outcome.OK, target=_target("crl.microsoft.com", 80, kind="crl"), crl=fresh)
+    [finding] = diagnose([result], PROXY)
+    assert (finding.id, finding.severity) == ("crl-stale", Severity.WARNING)
+
+
+def test_interception_names_issuer_and_pta_consequence() -> None:
+    tls = TlsInfo(issuer="CN=Inspect,O=Contoso Inspection CA", issuer_organization="Contoso Inspection CA")
+    result = _result("login.microsoftonline.com", Outcome.TLS_INTERCEPTED, Phase.TLS, tls=tls, error="re-signed")
+    [finding] = diagnose([_ok("graph.windows.net"), result], PROXY)
+    assert finding.id == "tls-intercepted" and "Contoso Inspection CA" in finding.title
+    assert "client certificate" in finding.remedy
+
+
+def test_pta_endpoints_behind_an_authenticating_proxy() -> None:
+    pta = _result("autoupdate.msappproxy.net", Outcome.OK, target=_target("autoupdate.msappproxy.net",
+                  profiles=("pta",)), proxy_auth_challenged=True, proxy_auth_scheme="NTLM",
+                  via_proxy="http://proxy.contoso.com:8080")
+    sync = _result("graph.windows.net", Outcome.OK, proxy_auth_challenged=True, proxy_auth_scheme="NTLM")
+    [finding] = diagnose([pta, sync], PROXY)
+    assert finding.id == "pta-proxy-needs-anonymous" and "autoupdate.msappproxy.net:443" in finding.detail
+    assert "graph.windows.net" not in finding.detail
+
+
+def test_cname_into_nsatc_is_explained() -> None:
+    dns = DnsInfo("login.microsoftonline.com", ("127.0.0.1",),
+                  ("ak.privatelink.msidentity.com", "login.microsoftonline.com.nsatc.net"), "dns-server 127.0.0.1:53")
+    [finding] = diagnose([_result("login.microsoftonline.com", Outcome.OK, dns=dns)], DIRECT)
+    assert finding.id == "dns-cname-outside-domain" and finding.severity is Severity.INFO
+    assert "nsatc.net" in finding.title and "no proxy rule" in finding.detail
+
+
+def test_every_outcome_has_a_template() -> None:
+    kb = load_connectivity_knowledge()
+    assert {o.value for o in Outcome} - {"ok"} == set(kb.outcome)
+    assert all(t.references for t in kb.outcome.values())
