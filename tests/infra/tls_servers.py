@@ -101,7 +101,8 @@ class _OriginServer(http.server.ThreadingHTTPServer):
         ctx = self.origin.ssl_context
         if ctx is not None:
             if self.origin.stall == "handshake":
-                self.origin._connections_stalled += 1
+                with self.origin._lock:
+                    self.origin._connections_stalled += 1
                 self.origin._wait_stopped()
                 return
             conn.settimeout(10)
