@@ -163,3 +163,21 @@ def test_renamed_exe_config_with_component_prefix(run_cli: Run, tmp_path: Path) 
     result = run_cli("proxy", "--exe-config", f"pta-agent={copy}", "--json")
     assert result.code == 0
     assert result.json()["results"]["sources"][0]["component"] == "pta-agent"
+
+
+def test_on_windows_the_servers_own_files_are_read(run_cli: Run, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    config_dir = tmp_path / "Microsoft.NET" / "Framework64" / "v4.0.30319" / "Config"
+    config_dir.mkdir(parents=True)
+    (config_dir / "machine.config").write_bytes((MC / "authenticated.config").read_bytes())
+    monkeypatch.setattr("sys.platform", "win32")
+    monkeypatch.setenv("WINDIR", str(tmp_path))
+    monkeypatch.setattr("aadc_doctor.proxyconfig.winhttp.NETSH_COMMAND", ("aadc-doctor-no-such-netsh",))
+    result = run_cli("proxy", "--json")
+    assert result.code == 0, result.stderr
+    sources = result.json()["results"]["sources"]
+    assert sources[0]["path"] == str(config_dir / "machine.config")
+    assert sources[0]["use_default_credentials"] is True
+    assert sources[1]["kind"] == "winhttp" and "cannot run 'netsh winhttp show proxy'" in sources[1]["error"]
+    human = run_cli("proxy")
+    assert "not read: cannot run 'netsh winhttp show proxy'" in human.stdout

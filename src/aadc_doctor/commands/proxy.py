@@ -10,7 +10,8 @@ JSON ``results``::
         {"kind": "machine.config" | "exe.config", "path", "component" (exe.config only), "declared": bool,
          "line", "enabled", "proxy" (password removed), "use_system_default", "bypass_on_local",
          "bypass": [...], "use_default_credentials", "problems": [{"kind", "line", "message"}]},
-        {"kind": "winhttp", "path", "direct": bool, "proxy", "bypass": [...]},
+        {"kind": "winhttp", "path", "direct": bool, "proxy", "bypass": [...]}  (or {"kind", "path", "error"}
+         when the command could not run on Windows),
         {"kind": "pac", "path", "samples": {url: proxy or null}},
         {"kind": "environment", "variables": {name: value (password removed)}, "proxy", "no_proxy": [...]}],
      "effective": {component_id: {"name", "origin": "exe.config" | "machine.config" | "system" | "own" | "unknown",
@@ -92,6 +93,7 @@ def _collect(args: argparse.Namespace, ctx: RunContext) -> tuple[ProxyEvidence, 
     from pathlib import Path
 
     from aadc_doctor.analysis.proxy_audit import ProxyEvidence
+    from aadc_doctor.errors import InputError, UsageError
     from aadc_doctor.proxyconfig.components import load_components, parse_exe_config_argument
     from aadc_doctor.proxyconfig.dotnet_config import read_config_file
     from aadc_doctor.proxyconfig.effective import resolve_components
@@ -128,7 +130,10 @@ def _collect(args: argparse.Namespace, ctx: RunContext) -> tuple[ProxyEvidence, 
     if args.winhttp:
         winhttp = read_winhttp_file(args.winhttp)
     elif on_windows:
-        winhttp = run_netsh()
+        try:
+            winhttp = run_netsh()
+        except InputError as exc:  # not asked for explicitly: report it and audit the rest
+            sources.append({"kind": "winhttp", "path": "netsh winhttp show proxy", "error": exc.message})
     if winhttp is not None:
         sources.append({"kind": "winhttp", "path": winhttp.source, "direct": winhttp.direct,
                         "proxy": winhttp.proxy_server, "bypass": list(winhttp.bypass)})
@@ -149,8 +154,6 @@ def _collect(args: argparse.Namespace, ctx: RunContext) -> tuple[ProxyEvidence, 
                         "no_proxy": list(environment.bypass)})
 
     if not sources:
-        from aadc_doctor.errors import UsageError
-
         raise UsageError("nothing to audit: no proxy source given and no proxy environment variable set",
                          hint="pass --machine-config PATH, --exe-config PATH, --winhttp FILE or --pac FILE "
                               "(copied from the server); on Windows they are read from the server itself")
@@ -196,6 +199,8 @@ def _source_summary(source: dict[str, Any]) -> str:
             parts.append("useDefaultCredentials")
         return ", ".join(parts)
     if kind == "winhttp":
+        if "error" in source:
+            return f"not read: {source['error']}"
         if source["direct"]:
             return "Direct access (no proxy server)"
         bypass = "; ".join(source["bypass"]) or "(none)"
