@@ -183,3 +183,21 @@ def test_missing_password_variable_is_a_usage_error(run_cli: Callable[..., Any])
     result = run_cli("account", "admin@contoso.com", "--direct", "--password-env", "NO_SUCH_VARIABLE_X")
     assert result.code == 2
     assert "NO_SUCH_VARIABLE_X" in result.stderr
+
+
+def test_resolve_on_the_real_port_keeps_the_names(run_cli: Callable[..., Any]) -> None:
+    """--resolve as in curl: the emulator on 443 of a spare 127.x address, URLs and certificates unchanged."""
+    from tests.infra.ports import spare_loopback_address
+    from tests.infra.tools import is_root
+
+    if not is_root():
+        pytest.fail("this test binds port 443 and needs root (CI runs as root)", pytrace=False)
+    address = spare_loopback_address(tcp_ports=(443,))
+    with start_tenant_emulator(host=address, port=443) as on_443:
+        result = run_cli("account", "admin@fabrikam.com", "--direct", "--ca-file", str(on_443.ca_file),
+                         "--resolve", f"login.microsoftonline.com:443:{address}",
+                         "--resolve", f"graph.microsoft.com:443:{address}", "--json", env=ENV)
+        report = result.json()
+        assert report["results"]["sign_in"]["succeeded"] is True
+        assert [f["id"] for f in report["findings"]] == ["pta-no-active-agents", "pta-inactive-agents"]
+        assert {host for _, host, _ in on_443.requests} == {"login.microsoftonline.com", "graph.microsoft.com"}

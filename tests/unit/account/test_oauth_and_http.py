@@ -1,0 +1,79 @@
+"""The identity platform's error parsing, and the REST session's option parsing and failure naming."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from aadc_doctor.account.oauth import parse_oauth_error
+from aadc_doctor.errors import UsageError
+from aadc_doctor.net.http_client import Redirect, classify_failure, parse_connect_to, parse_resolve
+
+REAL_SHAPE = {
+    "error": "invalid_grant",
+    "error_description": "AADSTS50126: Error validating credentials due to invalid username or password.\r\n"
+                         "Trace ID: 0b1f3c4e-1111-2222-3333-444455556666\r\nCorrelation ID: "
+                         "5e6f7a8b-aaaa-bbbb-cccc-ddddeeeeffff\r\nTimestamp: 2026-11-21 10:00:00Z",
+    "error_codes": [50126],
+    "timestamp": "2026-11-21 10:00:00Z",
+    "trace_id": "0b1f3c4e-1111-2222-3333-444455556666",
+    "correlation_id": "5e6f7a8b-aaaa-bbbb-cccc-ddddeeeeffff",
+    "error_uri": "https://login.microsoftonline.com/error?code=50126",
+}
+
+
+def test_parse_real_error_shape() -> None:
+    error = parse_oauth_error(REAL_SHAPE)
+    assert error.error == "invalid_grant"
+    assert error.code == 50126
+    assert error.description == "Error validating credentials due to invalid username or password."
+    assert error.correlation_id.startswith("5e6f7a8b")
+
+
+def test_code_from_description_when_error_codes_missing() -> None:
+    error = parse_oauth_error({"error": "authorization_declined", "error_description": "AADSTS70000: declined."})
+    assert error.codes == (70000,)
+    assert error.description == "declined."
+
+
+def test_no_code_at_all() -> None:
+    assert parse_oauth_error({"error": "expired_token"}).codes == ()
+
+
+def test_parse_resolve_and_connect_to() -> None:
+    assert parse_resolve("Login.microsoftonline.com:443:127.0.0.1") == \
+        Redirect("login.microsoftonline.com", 443, "127.0.0.1", 443)
+    assert parse_resolve("graph.microsoft.com:443:[::1]") == Redirect("graph.microsoft.com", 443, "::1", 443)
+    assert parse_connect_to("graph.microsoft.com:443:127.0.0.1:8443") == \
+        Redirect("graph.microsoft.com", 443, "127.0.0.1", 8443)
+    assert parse_connect_to("graph.microsoft.com:443::8443") == \
+        Redirect("graph.microsoft.com", 443, "graph.microsoft.com", 8443)
+
+
+@pytest.mark.parametrize("spec", ["nohost", "h:notaport:1.2.3.4", "h:443", "h:70000:1.2.3.4", "[::1:443:x"])
+def test_bad_resolve_is_a_usage_error(spec: str) -> None:
+    with pytest.raises(UsageError):
+        parse_resolve(spec)
+
+
+@pytest.mark.parametrize("spec", ["h:443:x", "h:443:x:y", "h:443"])
+def test_bad_connect_to_is_a_usage_error(spec: str) -> None:
+    with pytest.raises(UsageError):
+        parse_connect_to(spec)
+
+
+def test_proxy_tunnel_answers_are_named() -> None:
+    url = "https://login.microsoftonline.com/x"
+    for status, outcome in (("403 Forbidden", "proxy_forbidden"), ("407 Proxy Authentication Required",
+                                                                     "proxy_auth_required"),
+                            ("502 Bad Gateway", "proxy_error")):
+        exc = requests.exceptions.ProxyError(OSError(f"Tunnel connection failed: {status}"))
+        assert classify_failure(exc, url, "http://p:3128").outcome == outcome
+
+
+def test_failure_message_never_holds_the_proxy_password() -> None:
+    exc = requests.exceptions.ProxyError(OSError("Cannot connect to proxy http://u:SeCrEt99@p:3128"))
+    failure = classify_failure(exc, "https://login.microsoftonline.com/", "http://u:SeCrEt99@p:3128")
+    assert failure.outcome == "proxy_unreachable"
+    assert "SeCrEt99" not in failure.message
+    assert "SeCrEt99" not in str(failure)
