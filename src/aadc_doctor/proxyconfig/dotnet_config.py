@@ -95,14 +95,8 @@ class ConfigFile:
 
 
 def parse_bool(value: str | None) -> bool | None:
-    """.NET's Boolean.Parse: ``true``/``false`` in any case, surrounding spaces ignored; None when invalid."""
-    if value is None:
-        return None
-    return {"true": True, "false": False}.get(value.strip().lower())
-
-
-def parse_tristate(value: str | None) -> bool | None:
-    """``usesystemdefault``/``bypassonlocal``/``autoDetect``: True, False, or None (unspecified or absent)."""
+    """.NET's Boolean.Parse: ``true``/``false`` in any case, spaces ignored; None when absent, invalid or
+    ``unspecified`` (the third value of ``usesystemdefault``, ``bypassonlocal`` and ``autoDetect``)."""
     if value is None:
         return None
     return {"true": True, "false": False}.get(value.strip().lower())
@@ -360,10 +354,10 @@ def resolve_default_proxy(files: Sequence[ConfigFile]) -> DotNetProxySettings:
         line=line,
         enabled=True if enabled is None else enabled,
         use_default_credentials=bool(parse_bool(values.get("useDefaultCredentials"))),
-        use_system_default=parse_tristate(proxy_values.get("usesystemdefault")),
+        use_system_default=parse_bool(proxy_values.get("usesystemdefault")),
         proxy_address=address,
-        bypass_on_local=parse_tristate(proxy_values.get("bypassonlocal")),
-        auto_detect=parse_tristate(proxy_values.get("autoDetect")),
+        bypass_on_local=parse_bool(proxy_values.get("bypassonlocal")),
+        auto_detect=parse_bool(proxy_values.get("autoDetect")),
         script_location=(proxy_values.get("scriptLocation") or "").strip() or None,
         bypass=tuple(bypass),
         module_type=module or None,
