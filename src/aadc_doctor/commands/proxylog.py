@@ -1,25 +1,247 @@
-"""`aadc-doctor proxylog` (being built: see its issue)."""
+"""`aadc-doctor proxylog FILE...`: what the proxy did with Azure AD Connect's requests, from the proxy's own log.
+
+Reads Squid native access.logs, W3C extended logs (IIS, Forefront TMG, Blue Coat) and the articles'
+``connect://host:port`` listings (``.gz``, UTF-16 and CRLF too), classifies every destination against the
+endpoint catalog, and matches the traffic with the article's reference sequences for the wizard's pages.
+Heavy modules are imported inside ``run`` (the CLI imports this module at start-up).
+"""
 
 from __future__ import annotations
 
 import argparse
-
-from rich.console import Console
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from aadc_doctor.commands import CommandResult, RunContext
-from aadc_doctor.errors import RunIncomplete
+from aadc_doctor.errors import InputError, UsageError
 from aadc_doctor.model import Report
 
-HELP = "(proxylog: not in this build yet)"
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from aadc_doctor.analysis.proxylog import ProxyLogAnalysis, RecordFilter
+
+HELP = "Analyse proxy logs (Squid, W3C/TMG/Blue Coat, connect:// listings; .gz) against the required endpoints"
+FORMAT_CHOICES = ("auto", "squid", "w3c", "listing")
+MAX_BAD_SAMPLES = 10
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs="*")
+    parser.add_argument("files", nargs="+", metavar="FILE", help="proxy log files, in time order (.gz is fine)")
+    parser.add_argument("--format", choices=FORMAT_CHOICES, default="auto",
+                        help="the log format (default: detected from the first lines of each file)")
+    parser.add_argument("--client", action="append", default=[], metavar="IP",
+                        help="only requests from this client: the Azure AD Connect server's address, a network "
+                             "(10.1.2.0/24) or the client name the log shows (repeatable)")
+    parser.add_argument("--since", metavar="TIME", help="only requests at or after TIME (ISO 8601, UTC unless an "
+                                                       "offset is given, or epoch seconds)")
+    parser.add_argument("--until", metavar="TIME", help="only requests at or before TIME")
+    parser.add_argument("--full-parse", action="store_true",
+                        help="parse every line, not only those naming an Azure AD domain (slower; finds bad lines "
+                             "anywhere in the file)")
+
+
+def parse_time(text: str, option: str) -> float:
+    """ISO 8601 (``2016-01-11``, ``2016-01-11T08:31``, ``...Z``, ``...+01:00``) or epoch seconds -> epoch."""
+    value = text.strip()
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value.replace(" ", "T", 1) if "T" not in value else value)
+    except ValueError:
+        raise UsageError(f"{option} {text!r}: not a date/time", hint="use ISO 8601, e.g. 2024-05-01T08:30 (UTC) "
+                                                                   "or 2024-05-01T08:30+02:00") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def build_filter(args: argparse.Namespace) -> RecordFilter:
+    import ipaddress
+
+    from aadc_doctor.analysis.proxylog import RecordFilter
+
+    networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+    names: list[str] = []
+    for value in args.client:
+        try:
+            networks.append(ipaddress.ip_network(value.strip().strip("[]"), strict=False))
+        except ValueError:
+            if not value.strip():
+                raise UsageError("--client needs an address, a network or a client name") from None
+            names.append(value.strip().lower())
+    since = parse_time(args.since, "--since") if args.since else None
+    until = parse_time(args.until, "--until") if args.until else None
+    if since is not None and until is not None and since > until:
+        raise UsageError("--since is later than --until")
+    return RecordFilter(tuple(networks), tuple(names), since, until)
+
+
+def _needles() -> list[bytes]:
+    from aadc_doctor.analysis.proxylog import catalog_needles
+    from aadc_doctor.knowledge.endpoints import load_catalog
+
+    domains = catalog_needles(load_catalog())
+    # Squid, .NET and browsers log host names in lower case; upper case is the other spelling seen in the wild.
+    return [d.encode("ascii") for d in domains] + [d.upper().encode("ascii") for d in domains]
+
+
+def analyse_files(paths: list[Path], format_name: str, record_filter: RecordFilter, *,
+                  full_parse: bool = False) -> tuple[ProxyLogAnalysis, dict[str, Any]]:
+    """Stream every file through sniffing, the candidate scan, its parser and the analysis."""
+    from aadc_doctor.analysis.proxylog import ProxyLogAnalysis
+    from aadc_doctor.knowledge.communication_pattern import load_pattern
+    from aadc_doctor.knowledge.endpoints import load_catalog
+    from aadc_doctor.logs.chunked_reader import ChunkedLog, Scanner, all_lines_scanner, make_scanner, scan_chunks
+    from aadc_doctor.logs.proxy_record import BadLine
+    from aadc_doctor.logs.sniff import FORMATS, detect_format
+
+    analysis = ProxyLogAnalysis(load_catalog(), load_pattern(), record_filter)
+    counts = analysis.counts
+    needles = _needles()
+    files: list[dict[str, Any]] = []
+    samples: list[dict[str, Any]] = []
+    fast_any = False
+    for path in paths:
+        log = ChunkedLog(path)
+        head = log.head_text()
+        if not head.strip():
+            raise InputError(f"{path}: the file is empty")
+        fmt = FORMATS[format_name] if format_name != "auto" else detect_format(head)
+        if fmt is None:
+            raise InputError(f"{path}: not a proxy log this version reads",
+                             hint="expected a Squid native access.log, a W3C extended log with a #Fields: line, or "
+                                  "connect://host:port lines; --format forces one")
+        parser = fmt.new_parser()
+        fast = fmt.fast_path and not full_parse
+        fast_any = fast_any or fast
+        scanner: Scanner = (make_scanner(needles, header_prefix=(fmt.header_prefix or "").encode() or None)
+                            if fast else all_lines_scanner)
+        base = 0
+        lines_before, bad_before = counts.lines, counts.bad
+        for chunk in scan_chunks(log, scanner):
+            for index, raw in chunk.candidates:
+                text = raw.decode("utf-8", "replace")
+                if text.endswith("\r"):
+                    text = text[:-1]
+                line_no = base + index + 1
+                try:
+                    record = parser.parse(text, line_no)
+                except BadLine as exc:
+                    counts.bad += 1
+                    if len(samples) < MAX_BAD_SAMPLES:
+                        samples.append({"file": str(path), "line": line_no, "reason": str(exc), "text": text[:200]})
+                    continue
+                if record is None:
+                    counts.no_request += 1
+                else:
+                    analysis.add(record)
+            counts.lines += chunk.lines
+            counts.not_candidate += chunk.lines - len(chunk.candidates)
+            base += chunk.lines
+        for line_no in log.stats.overlong_lines:
+            counts.overlong += 1
+            counts.not_candidate -= 1
+            if len(samples) < MAX_BAD_SAMPLES:
+                samples.append({"file": str(path), "line": line_no, "reason": "line longer than 1 MiB: skipped",
+                                "text": ""})
+        files.append({"path": str(path), "format": fmt.name, "format_description": fmt.description,
+                      "encoding": log.stats.encoding, "compressed": log.stats.compressed,
+                      "lines": counts.lines - lines_before, "bad_lines": counts.bad - bad_before,
+                      "fast_path": fast, "truncated": log.stats.truncated or None})
+    analysis.finish()
+    formats = sorted({f["format"] for f in files})
+    extra = {"format": formats[0] if len(formats) == 1 else "mixed", "files": files, "bad_line_samples": samples,
+             "fast_path": fast_any}
+    return analysis, extra
+
+
+def _bad_line_hint(fast: bool) -> str:
+    if fast:
+        return ("Only lines naming an Azure AD domain are parsed in full (the rest are counted), so a damaged line "
+                "elsewhere in the file is not noticed; --full-parse checks every line.")
+    return "Every line was parsed."
 
 
 def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
-    raise RunIncomplete("'proxylog' is not in this build yet")
+    record_filter = build_filter(args)
+    paths = [Path(p) for p in args.files]
+    analysis, extra = analyse_files(paths, args.format, record_filter, full_parse=args.full_parse)
+    results = analysis.results()
+    findings = analysis.findings(results, lines_hint=_bad_line_hint(extra["fast_path"]))
+    for file in extra["files"]:
+        if file["truncated"]:
+            from aadc_doctor.model import Finding, Severity
+
+            findings.append(Finding("proxylog-truncated-file", Severity.WARNING, "The compressed log ends early",
+                                    detail=f"{file['path']}: {file['truncated']}.", subject=file["path"]))
+    ordered: dict[str, Any] = {"format": extra["format"], "files": extra["files"]}
+    ordered.update(results)
+    ordered["bad_line_samples"] = extra["bad_line_samples"]
+    return CommandResult(Report(command="proxylog", findings=findings, results=ordered))
+
+
+def _when(value: str | None) -> str:
+    return value.replace("T", " ").removesuffix("Z") if value else "-"
 
 
 def render(report: Report, console: Console) -> None:
-    return None
+    from rich.table import Table
+    from rich.text import Text
+
+    r = report.results
+    counts = r["line_counts"]
+    names = ", ".join(f"{Path(f['path']).name} ({f['format']})" for f in r["files"])
+    console.print(Text(f"Proxy log: {names}", style="bold"))
+    about = counts["records"] + counts["filtered_out"]
+    console.print(f"{r['lines']:,} lines; {about:,} parsed in full, {r['records']:,} analysed"
+                  + (f", {counts['filtered_out']:,} outside the filters" if counts["filtered_out"] else "")
+                  + (f", {counts['bad'] + counts['overlong']:,} bad" if counts["bad"] + counts["overlong"] else "")
+                  + f"; {r['unrelated_count']:,} to unrelated hosts (times in UTC)")
+    endpoints = [e for e in r["endpoints"] if e["classification"] in ("required", "optional")]
+    if endpoints:
+        table = Table(title="Azure AD endpoints", title_justify="left", box=None, padding=(0, 1), pad_edge=False,
+                      header_style="bold")
+        table.add_column("endpoint", no_wrap=True)
+        for column in ("req", "ok", "denied", "other"):
+            table.add_column(column, justify="right")
+        table.add_column("first seen", no_wrap=True)
+        table.add_column("last seen", no_wrap=True)
+        table.add_column("needed by", overflow="fold")
+        notes: list[str] = []
+        for e in endpoints:
+            profiles = sorted({p for rule in e["required_by"] for p in rule["profiles"]})
+            needed = ",".join(profiles) + ("" if e["classification"] == "required" else " (optional)")
+            denied = Text(str(e["denied"]), style="bold red" if e["denied"] else "")
+            table.add_row(f"{e['host']}:{e['port']}", str(e["requests"]), str(e["allowed"]), denied,
+                          str(e["other"]), _when(e["first_seen"]), _when(e["last_seen"]), needed)
+            if e["denied"] or e["other"]:
+                statuses = ", ".join(f"{n}x {s}" for s, n in e["statuses"].items())
+                notes.append(f"  {e['host']}:{e['port']}: {statuses}"
+                             + (f" ({e['auth_challenges']} 407 = handshake legs)" if e["auth_challenges"] else ""))
+        console.print(table)
+        if notes:
+            console.print(Text("Statuses of endpoints with denials or failures:", style="bold"))
+            for note in notes:
+                console.print(note)
+    for item in r["ignorable"]:
+        console.print(Text(f"Ignorable: {item['host']} ({item['requests']} requests, {item['denied']} denied): "
+                           f"{item['reason']}", style="dim"))
+    if r["phases"]:
+        client = r["phase_summary"]["client"]
+        console.print(Text("Wizard phases (the article's reference sequences)"
+                           + (f", client {client}" if client else ""), style="bold"))
+        for phase in r["phases"]:
+            mark = {"complete": Text("reached  ", style="green"), "partial": Text("partial  ", style="yellow"),
+                    "not_seen": Text("not seen ", style="dim")}[phase["status"]]
+            line = Text("  ") + mark + Text(f"{phase['name']}: {phase['matched_steps']}/{phase['total_steps']} steps")
+            if phase["first_seen"]:
+                line.append(f", {_when(phase['first_seen'])} .. {_when(phase['last_seen'])}")
+            if phase["status"] != "complete" and phase["matched_steps"]:
+                line.append(f"; next would be {phase['next_step']['expects']}")
+                if phase["blocked"]:
+                    line.append(f" (denied: {phase['blocked']['status']})", style="red")
+            console.print(line)

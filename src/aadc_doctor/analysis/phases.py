@@ -1,0 +1,168 @@
+"""Which wizard phases a proxy log shows, matched against the article's reference sequences, and where it stops.
+
+Each phase (Connect to Azure AD, Configure, Initial Sync) is the article's ordered list of destinations. A phase
+is reached when the traffic of one client contains its steps in order (other requests in between are fine: real
+logs keep the duplicates the article removed) with no gap longer than ``max_step_gap_seconds`` between steps.
+Only requests the proxy let through (or a listing's, which records no status) advance a step; a denied request
+for the step awaited is remembered, because that is usually why the sequence stops.
+
+Matching is streaming, with a few integers of state per client, so it works on a log of any size. Phases are
+matched in wizard order; each is also matched on its own, so a log that starts after the installation (only the
+sync's traffic) still shows Initial Sync as reached.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from aadc_doctor.knowledge.communication_pattern import CommunicationPattern, Phase
+from aadc_doctor.logs.proxy_record import Verdict, iso
+
+
+@dataclass
+class _Blocked:
+    host: str
+    port: int | None
+    status: int | None
+    action: str
+    time: float | None
+    count: int = 1
+
+
+@dataclass
+class _Attempt:
+    """A match of one phase in progress: how many steps so far and when."""
+
+    matched: int = 0
+    first: float | None = None
+    last: float | None = None
+    hosts: list[str] = field(default_factory=list)
+    blocked: _Blocked | None = None
+
+
+@dataclass
+class _PhaseMatcher:
+    phase: Phase
+    max_gap: float
+    attempt: _Attempt = field(default_factory=_Attempt)
+    best: _Attempt = field(default_factory=_Attempt)
+    done: _Attempt | None = None
+
+    def _keep_best(self) -> None:
+        a = self.attempt
+        if a.matched > self.best.matched or (a.matched == self.best.matched and a.blocked and not self.best.blocked):
+            self.best = a
+
+    def feed(self, token: str, time: float | None, verdict: Verdict, host: str, port: int | None, status: int | None,
+             action: str) -> bool:
+        """Advance on one request; True when this completes the phase."""
+        if self.done is not None:
+            return False
+        a = self.attempt
+        if a.matched and time is not None and a.last is not None and time - a.last > self.max_gap:
+            self._keep_best()
+            self.attempt = a = _Attempt()
+        expected = self.phase.steps[a.matched].token
+        if token != expected:
+            return False
+        if verdict in (Verdict.DENIED, Verdict.OTHER):
+            if a.blocked and a.blocked.host == host and a.blocked.status == status:
+                a.blocked.count += 1
+                a.blocked.time = time
+            else:
+                a.blocked = _Blocked(host, port, status, action, time)
+            self._keep_best()
+            return False
+        a.matched += 1
+        a.first = a.first if a.first is not None else time
+        a.last = time if time is not None else a.last
+        a.hosts.append(host)
+        a.blocked = None
+        if a.matched == len(self.phase.steps):
+            self.done = a
+            self.attempt = _Attempt()
+            return True
+        self._keep_best()
+        return False
+
+
+@dataclass
+class ClientPhases:
+    """Phase matching for one client: in wizard order, and each phase on its own."""
+
+    pattern: CommunicationPattern
+    events: int = 0
+    sequence_index: int = 0
+    sequential: list[_PhaseMatcher] = field(default_factory=list)
+    independent: list[_PhaseMatcher] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        gap = self.pattern.max_step_gap_seconds
+        self.sequential = [_PhaseMatcher(p, gap) for p in self.pattern.phases]
+        self.independent = [_PhaseMatcher(p, gap) for p in self.pattern.phases]
+
+    def feed(self, token: str, time: float | None, verdict: Verdict, host: str, port: int | None,
+             status: int | None, action: str) -> None:
+        self.events += 1
+        args = (token, time, verdict, host, port, status, action)
+        for matcher in self.independent:
+            matcher.feed(*args)
+        if self.sequence_index < len(self.sequential) and self.sequential[self.sequence_index].feed(*args):
+            self.sequence_index += 1
+
+    @property
+    def progress(self) -> int:
+        """Steps matched over all phases (to pick the client that looks most like the Azure AD Connect server)."""
+        total = 0
+        for seq, ind in zip(self.sequential, self.independent, strict=True):
+            total += max(_matched(seq), _matched(ind))
+        return total
+
+    def results(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for seq, ind in zip(self.sequential, self.independent, strict=True):
+            phase = seq.phase
+            entry: dict[str, Any] = {"id": phase.id, "name": phase.name, "current_name": phase.current_name,
+                                     "identity": phase.identity, "total_steps": len(phase.steps)}
+            if seq.done is not None or ind.done is not None:
+                done = seq.done if seq.done is not None else ind.done
+                assert done is not None
+                entry.update(status="complete", matched_steps=len(phase.steps), in_order=seq.done is not None,
+                             first_seen=iso(done.first), last_seen=iso(done.last), hosts=sorted(set(done.hosts)),
+                             next_step=None, blocked=None)
+            else:
+                candidates = [m.best for m in (seq, ind)] + [m.attempt for m in (seq, ind)]
+                best = max(candidates, key=lambda a: (a.matched, a.blocked is not None))
+                step = phase.steps[best.matched]
+                token = self.pattern.token(step.token)
+                entry.update(status="partial" if best.matched else "not_seen", matched_steps=best.matched,
+                             in_order=None, first_seen=iso(best.first),
+                             last_seen=iso(best.last), hosts=sorted(set(best.hosts)),
+                             next_step={"step": best.matched + 1, "url": step.url, "expects": token.label,
+                                        "describes": token.describes},
+                             blocked=None if best.blocked is None else {
+                                 "host": best.blocked.host, "port": best.blocked.port, "status": best.blocked.status,
+                                 "action": best.blocked.action, "count": best.blocked.count,
+                                 "last_seen": iso(best.blocked.time)})
+            out.append(entry)
+        return out
+
+
+def _matched(m: _PhaseMatcher) -> int:
+    if m.done is not None:
+        return len(m.phase.steps)
+    return max(m.best.matched, m.attempt.matched)
+
+
+def summarise(phases: list[dict[str, Any]]) -> dict[str, Any]:
+    """Which phases were reached, and where the sequence stops: the phase after the last complete one, or, when
+    none is complete, the one that got furthest. None when nothing of the pattern was seen or all is complete."""
+    reached = [p["id"] for p in phases if p["status"] == "complete"]
+    last = max((i for i, p in enumerate(phases) if p["status"] == "complete"), default=-1)
+    if last >= 0:
+        stops = phases[last + 1] if last + 1 < len(phases) else None
+    else:
+        furthest = max(phases, key=lambda p: p["matched_steps"], default=None)
+        stops = furthest if furthest is not None and furthest["matched_steps"] else None
+    return {"reached": reached, "stops_at": None if stops is None else stops["id"]}

@@ -1,0 +1,599 @@
+"""From proxy log records to what an admin needs: which required endpoints were denied, by whom, since when.
+
+``ProxyLogAnalysis`` is fed one record at a time and keeps only counters, a per-minute denial timeline and a few
+integers of state per client, so its memory does not grow with the log. ``results()`` gives the JSON-ready
+report and ``findings()`` the diagnoses (denied endpoints with the remedy `explain 403/407` gives, 407 runs, never
+seen endpoints, tunnels cut short, where the wizard's reference sequence stops). No I/O here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from aadc_doctor.analysis.phases import ClientPhases, summarise
+from aadc_doctor.knowledge import read_toml
+from aadc_doctor.knowledge.communication_pattern import CommunicationPattern
+from aadc_doctor.knowledge.endpoints import EndpointCatalog, EndpointRule, IgnorableHost
+from aadc_doctor.logs.proxy_record import ProxyRecord, Verdict, iso
+from aadc_doctor.model import Finding, Severity
+
+MAX_CLIENTS = 200_000
+MAX_CLIENT_SET = 1_000
+MAX_TIMELINE_POINTS = 240
+MAX_RUNS_KEPT = 50
+# Tokens of the reference pattern that only Azure AD Connect calls (browsers sign in at login.* too).
+AADC_ONLY_TOKENS = frozenset({"adminwebservice", "provisioningapi", "anchor", "relay"})
+_BUCKETS = (60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400)
+
+
+# ---- what to search for ----------------------------------------------------------------------------------------
+
+def catalog_needles(catalog: EndpointCatalog) -> list[str]:
+    """Substrings every line about a catalog host must contain: the patterns' domains, minimal set.
+
+    ``*.microsoftonline.com`` matches only names ending in ``.microsoftonline.com``, and an exact host contains
+    itself, so a line without any of these strings cannot concern the catalog (hosts as logged in lower case).
+    """
+    domains = {r.pattern.lower().removeprefix("*.") for r in catalog.rules}
+    domains |= {i.pattern.lower().removeprefix("*.") for i in catalog.ignorable}
+    minimal = sorted(d for d in domains if not any(o != d and o in d for o in domains))
+    return minimal
+
+
+# ---- classification --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Classification:
+    kind: str  # "required" | "optional" | "ignorable" | "unrelated"
+    rules: tuple[EndpointRule, ...] = ()
+    ignorable: IgnorableHost | None = None
+    port_mismatch: bool = False
+
+    def required_by(self) -> list[dict[str, Any]]:
+        return [{"rule": r.id, "pattern": r.pattern, "port": r.port, "profiles": list(r.profiles),
+                 "purpose": r.purpose, "required": r.required, "current": r.is_current} for r in self.rules]
+
+    def required_by_text(self) -> str:
+        profiles = sorted({p for r in self.rules for p in r.profiles})
+        purposes = list(dict.fromkeys(r.purpose for r in self.rules))
+        return f"Needed by {', '.join(profiles)} ({'; '.join(purposes)})" if self.rules else "Not in the catalog"
+
+
+class Classifier:
+    """Catalog lookups, cached per (host, port): a log repeats the same few destinations millions of times."""
+
+    def __init__(self, catalog: EndpointCatalog) -> None:
+        self.catalog = catalog
+        self._cache: dict[tuple[str, int | None], Classification] = {}
+
+    def classify(self, host: str, port: int | None) -> Classification:
+        key = (host, port)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        if len(self._cache) > 100_000:
+            self._cache.clear()
+        ignorable = self.catalog.ignorable_reason(host)
+        if ignorable is not None:
+            result = Classification("ignorable", ignorable=ignorable)
+        else:
+            rules = tuple(self.catalog.match(host, port))
+            mismatch = False
+            if not rules:
+                rules = tuple(self.catalog.match(host))
+                mismatch = bool(rules)
+            if not rules:
+                result = Classification("unrelated")
+            elif any(r.required for r in rules) and not mismatch:
+                result = Classification("required", rules)
+            else:
+                result = Classification("optional", rules, port_mismatch=mismatch)
+        self._cache[key] = result
+        return result
+
+
+# ---- filters ---------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RecordFilter:
+    """--client (addresses or networks), --since, --until (epoch seconds, inclusive)."""
+
+    clients: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    client_names: tuple[str, ...] = ()  # non-IP client values (host names) compared as text
+    since: float | None = None
+    until: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.clients or self.client_names or self.since is not None or self.until is not None)
+
+    def accepts(self, record: ProxyRecord) -> bool:
+        if (self.clients or self.client_names) and (
+                record.client.lower() not in self.client_names and not self._client_in_networks(record.client)):
+            return False
+        if self.since is not None or self.until is not None:
+            when = record.time
+            if when is None:
+                return False
+            if self.since is not None and when < self.since:
+                return False
+            if self.until is not None and when > self.until:
+                return False
+        return True
+
+    def _client_in_networks(self, client: str) -> bool:
+        if not self.clients:
+            return False
+        try:
+            address = ipaddress.ip_address(client.strip("[]"))
+        except ValueError:
+            return False
+        return any(address in net for net in self.clients)
+
+    def describe(self) -> dict[str, Any]:
+        return {"client": [str(c) for c in self.clients] + list(self.client_names), "since": iso(self.since),
+                "until": iso(self.until)}
+
+
+# ---- accumulation ----------------------------------------------------------------------------------------------
+
+@dataclass
+class _Endpoint:
+    host: str
+    port: int | None
+    cls: Classification
+    requests: int = 0
+    allowed: int = 0
+    denied: int = 0
+    other: int = 0
+    unknown: int = 0
+    auth_challenges: int = 0
+    cut_short: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    denied_statuses: Counter[str] = field(default_factory=Counter)
+    other_statuses: Counter[str] = field(default_factory=Counter)
+    first: float | None = None
+    last: float | None = None
+    clients: set[str] = field(default_factory=set)
+    clients_over: bool = False
+    denials: Counter[tuple[int, str]] = field(default_factory=Counter)  # (minute, status) -> count
+    longest_tunnel_ms: int = 0
+
+    def see(self, when: float | None) -> None:
+        if when is None:
+            return
+        if self.first is None or when < self.first:
+            self.first = when
+        if self.last is None or when > self.last:
+            self.last = when
+
+
+@dataclass
+class _Run:
+    client: str
+    count: int
+    first: float | None
+    last: float | None
+    hosts: tuple[str, ...]
+    ended_with_success: bool
+
+
+@dataclass
+class _Client:
+    requests: int = 0
+    denied: int = 0
+    auth_407: int = 0
+    tokens: Counter[str] = field(default_factory=Counter)
+    phases: ClientPhases | None = None
+    run_count: int = 0
+    run_first: float | None = None
+    run_last: float | None = None
+    run_hosts: dict[str, None] = field(default_factory=dict)
+    pending_407: dict[tuple[str, int | None], tuple[int, float | None]] = field(default_factory=dict)
+
+
+@dataclass
+class LineCounts:
+    """What happened to every line read: the numbers add up to ``lines``."""
+
+    lines: int = 0
+    not_candidate: int = 0  # named no catalog domain: counted, never parsed (the fast path)
+    no_request: int = 0  # parsed, but not a request: W3C directives, blank lines, prose around a listing
+    bad: int = 0
+    overlong: int = 0
+    filtered_out: int = 0
+    records: int = 0
+
+
+class ProxyLogAnalysis:
+    """Feed records with ``add``; read ``results()`` and ``findings()`` at the end."""
+
+    def __init__(self, catalog: EndpointCatalog, pattern: CommunicationPattern,
+                 record_filter: RecordFilter | None = None) -> None:
+        self.catalog = catalog
+        self.pattern = pattern
+        self.filter = record_filter or RecordFilter()
+        self.classifier = Classifier(catalog)
+        cfg = read_toml("proxylog_findings.toml")
+        self.texts: dict[str, Any] = cfg
+        self.t: dict[str, float] = {k: float(v) for k, v in cfg["thresholds"].items()}
+        self.counts = LineCounts()
+        self.endpoints: dict[tuple[str, int | None], _Endpoint] = {}
+        self.ignorable: dict[str, dict[str, Any]] = {}
+        self.unrelated = 0
+        self.clients: dict[str, _Client] = {}
+        self.clients_overflow = 0
+        self.runs: list[_Run] = []
+        self.runs_total = 0
+        self.tunnel_seconds: Counter[int] = Counter()  # allowed CONNECTs to required endpoints, by whole seconds
+        self.tunnels_measured = 0
+        self.tunnel_max_ms = 0
+        self.explicit_timeouts = 0
+
+    # -- feeding -------------------------------------------------------------------------------------------------
+    def add(self, record: ProxyRecord) -> None:
+        if not self.filter.accepts(record):
+            self.counts.filtered_out += 1
+            return
+        self.counts.records += 1
+        cls = self.classifier.classify(record.host, record.port)
+        if cls.kind == "unrelated":
+            self.unrelated += 1
+            return
+        verdict = record.verdict
+        if cls.kind == "ignorable":
+            assert cls.ignorable is not None
+            entry = self.ignorable.setdefault(record.host, {"host": record.host, "requests": 0, "denied": 0,
+                                                            "pattern": cls.ignorable.pattern,
+                                                            "reason": cls.ignorable.reason,
+                                                            "source": cls.ignorable.source})
+            entry["requests"] += 1
+            entry["denied"] += verdict is Verdict.DENIED
+            return
+        self._add_endpoint(record, cls, verdict)
+
+    def _client(self, name: str) -> _Client:
+        client = self.clients.get(name)
+        if client is None:
+            if len(self.clients) >= MAX_CLIENTS:
+                self.clients_overflow += 1
+                name = "(other clients)"
+                client = self.clients.get(name)
+                if client is not None:
+                    return client
+            client = self.clients[name] = _Client()
+        return client
+
+    def _add_endpoint(self, record: ProxyRecord, cls: Classification, verdict: Verdict) -> None:
+        key = (record.host, record.port)
+        ep = self.endpoints.get(key)
+        if ep is None:
+            ep = self.endpoints[key] = _Endpoint(record.host, record.port, cls)
+        when = record.start_time
+        ep.requests += 1
+        status_key = "-" if record.status is None else str(record.status)
+        ep.statuses[status_key] += 1
+        ep.see(when)
+        if not ep.clients_over:
+            ep.clients.add(record.client)
+            ep.clients_over = len(ep.clients) >= MAX_CLIENT_SET
+        client = self._client(record.client)
+        client.requests += 1
+        if verdict is Verdict.ALLOWED:
+            ep.allowed += 1
+            self._success(client, record, ep)
+        elif verdict is Verdict.DENIED:
+            ep.denied += 1
+            ep.denied_statuses[status_key] += 1
+            client.denied += 1
+            if when is not None:
+                ep.denials[(int(when // 60), status_key)] += 1
+            if record.status == 407:
+                self._auth_required(client, record)
+        elif verdict is Verdict.OTHER:
+            ep.other += 1
+            ep.other_statuses[status_key] += 1
+        else:
+            ep.unknown += 1
+        if record.cut_short:
+            ep.cut_short += 1
+            self.explicit_timeouts += cls.kind == "required"
+        if (cls.kind == "required" and verdict is Verdict.ALLOWED and record.method.upper() == "CONNECT"
+                and record.elapsed_ms is not None):
+            self.tunnels_measured += 1
+            self.tunnel_max_ms = max(self.tunnel_max_ms, record.elapsed_ms)
+            ep.longest_tunnel_ms = max(ep.longest_tunnel_ms, record.elapsed_ms)
+            if record.elapsed_ms >= self.t["min_idle_evidence_seconds"] * 1000:
+                self.tunnel_seconds[record.elapsed_ms // 1000] += 1
+        token = self.pattern.token_for(record.host, record.port)
+        if token is not None:
+            client.tokens[token] += 1
+            if client.phases is None:
+                client.phases = ClientPhases(self.pattern)
+            client.phases.feed(token, when, verdict, record.host, record.port, record.status, record.action)
+
+    def _auth_required(self, client: _Client, record: ProxyRecord) -> None:
+        client.auth_407 += 1
+        key = (record.host, record.port)
+        count, _ = client.pending_407.get(key, (0, None))
+        if len(client.pending_407) < 1000 or key in client.pending_407:
+            client.pending_407[key] = (count + 1, record.time)
+        if client.run_count == 0:
+            client.run_first = record.time
+        client.run_count += 1
+        client.run_last = record.time
+        if len(client.run_hosts) < 5:
+            client.run_hosts[f"{record.host}:{record.port}"] = None
+
+    def _success(self, client: _Client, record: ProxyRecord, ep: _Endpoint) -> None:
+        pending = client.pending_407.pop((record.host, record.port), None)
+        if pending is not None:
+            count, when = pending
+            window = self.t["handshake_window_seconds"]
+            if when is None or record.time is None or record.time - when <= window:
+                ep.auth_challenges += count
+        if client.run_count:
+            self._close_run(record.client, client, ended_with_success=True)
+
+    def _close_run(self, name: str, client: _Client, *, ended_with_success: bool) -> None:
+        if client.run_count >= self.t["auth_run_min"]:
+            self.runs_total += 1
+            self.runs.append(_Run(name, client.run_count, client.run_first, client.run_last,
+                                  tuple(client.run_hosts), ended_with_success))
+            if len(self.runs) > MAX_RUNS_KEPT * 2:
+                self.runs.sort(key=lambda r: (r.ended_with_success, -r.count))
+                del self.runs[MAX_RUNS_KEPT:]
+        client.run_count = 0
+        client.run_first = client.run_last = None
+        client.run_hosts = {}
+
+    def finish(self) -> None:
+        """Close the open 407 runs (a run still open at the end never succeeded)."""
+        for name, client in self.clients.items():
+            if client.run_count:
+                self._close_run(name, client, ended_with_success=False)
+        self.runs.sort(key=lambda r: (r.ended_with_success, -r.count))
+        del self.runs[MAX_RUNS_KEPT:]
+
+    # -- reading out ---------------------------------------------------------------------------------------------
+    def primary_client(self) -> str | None:
+        """The client whose traffic looks most like the Azure AD Connect server (furthest in the pattern)."""
+        best: tuple[int, int, int] | None = None
+        name: str | None = None
+        for client_name, client in self.clients.items():
+            if client.phases is None:
+                continue
+            aadc_only = sum(n for t, n in client.tokens.items() if t in AADC_ONLY_TOKENS)
+            score = (client.phases.progress, aadc_only, client.phases.events)
+            if best is None or score > best:
+                best, name = score, client_name
+        return name
+
+    def _endpoint_dict(self, ep: _Endpoint) -> dict[str, Any]:
+        unresolved_407 = max(ep.denied_statuses.get("407", 0) - ep.auth_challenges, 0)
+        return {
+            "host": ep.host, "port": ep.port, "classification": ep.cls.kind, "port_mismatch": ep.cls.port_mismatch,
+            "required_by": ep.cls.required_by(), "requests": ep.requests, "allowed": ep.allowed,
+            "denied": ep.denied, "denied_unresolved_407": unresolved_407, "auth_challenges": ep.auth_challenges,
+            "other": ep.other, "no_status": ep.unknown,
+            "statuses": dict(sorted(ep.statuses.items())), "first_seen": iso(ep.first), "last_seen": iso(ep.last),
+            "clients": len(ep.clients) if not ep.clients_over else f">={MAX_CLIENT_SET}",
+            "longest_tunnel_seconds": round(ep.longest_tunnel_ms / 1000, 1) if ep.longest_tunnel_ms else None,
+            "cut_short": ep.cut_short,
+        }
+
+    def _timeline(self) -> list[dict[str, Any]]:
+        out = []
+        for ep in self._sorted_endpoints():
+            if not ep.denials:
+                continue
+            minutes = [m for m, _ in ep.denials]
+            span = (max(minutes) - min(minutes) + 1) * 60
+            bucket = next((b for b in _BUCKETS if span / b <= MAX_TIMELINE_POINTS), _BUCKETS[-1])
+            points: dict[int, Counter[str]] = {}
+            for (minute, status), n in ep.denials.items():
+                start = (minute * 60 // bucket) * bucket
+                points.setdefault(start, Counter())[status] += n
+            rows = [{"start": iso(float(s)), "denied": sum(c.values()), "statuses": dict(sorted(c.items()))}
+                    for s, c in sorted(points.items())]
+            out.append({"host": ep.host, "port": ep.port, "bucket_seconds": bucket, "points": rows})
+        return out
+
+    def _sorted_endpoints(self) -> list[_Endpoint]:
+        order = {"required": 0, "optional": 1}
+        return sorted(self.endpoints.values(),
+                      key=lambda e: (order.get(e.cls.kind, 2), -e.denied, -e.requests, e.host, e.port or 0))
+
+    def _idle_timeout(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"tunnels_measured": self.tunnels_measured,
+                                "longest_seconds": round(self.tunnel_max_ms / 1000, 1) if self.tunnels_measured
+                                else None, "explicit_timeouts": self.explicit_timeouts, "suspected_seconds": None}
+        if not self.tunnel_seconds or self.tunnel_max_ms >= self.t["required_idle_seconds"] * 1000:
+            return info
+        top = self.tunnel_max_ms // 1000
+        tolerance = max(1, int(top * self.t["idle_tolerance_fraction"]))
+        at_top = sum(n for s, n in self.tunnel_seconds.items() if s >= top - tolerance)
+        info["ending_at_longest"] = at_top
+        if at_top >= self.t["idle_cluster_min"]:
+            info["suspected_seconds"] = top
+        return info
+
+    def results(self, *, top_clients: int = 20) -> dict[str, Any]:
+        primary = self.primary_client()
+        phases: list[dict[str, Any]] = []
+        summary: dict[str, Any] = {"client": primary, "reached": [], "stops_at": None}
+        if primary is not None:
+            primary_phases = self.clients[primary].phases
+            assert primary_phases is not None
+            phases = primary_phases.results()
+            summary.update(summarise(phases))
+        clients = sorted(self.clients.items(), key=lambda kv: (-kv[1].requests, kv[0]))
+        client_rows = []
+        for name, cl in clients[:top_clients]:
+            reached = summarise(cl.phases.results())["reached"] if cl.phases is not None else []
+            client_rows.append({"client": name, "requests": cl.requests, "denied": cl.denied,
+                                "auth_407": cl.auth_407,
+                                "azure_ad_connect_like": any(t in AADC_ONLY_TOKENS for t in cl.tokens),
+                                "phases_reached": reached})
+        c = self.counts
+        return {
+            "lines": c.lines,
+            "records": c.records,
+            "skipped": c.lines - c.records,
+            "line_counts": {"not_candidate": c.not_candidate, "no_request": c.no_request, "bad": c.bad,
+                            "overlong": c.overlong, "filtered_out": c.filtered_out, "records": c.records},
+            "filters": self.filter.describe() if self.filter.active else None,
+            "endpoints": [self._endpoint_dict(e) for e in self._sorted_endpoints()],
+            "ignorable": sorted(self.ignorable.values(), key=lambda i: (-i["requests"], i["host"])),
+            "unrelated_count": self.unrelated,
+            "phases": phases,
+            "phase_summary": summary,
+            "clients": client_rows,
+            "clients_total": len(self.clients) + self.clients_overflow,
+            "auth_runs": [{"client": r.client, "count": r.count, "first_seen": iso(r.first), "last_seen": iso(r.last),
+                           "hosts": list(r.hosts), "ended_with_success": r.ended_with_success} for r in self.runs],
+            "auth_runs_total": self.runs_total,
+            "tunnels": self._idle_timeout(),
+            "timeline": self._timeline(),
+        }
+
+    # -- findings ------------------------------------------------------------------------------------------------
+    def _text(self, kind: str, subject: str = "", **values: Any) -> Finding:
+        spec = self.texts["finding"][kind]
+        return Finding(
+            id=f"proxylog-{kind}", severity=Severity(spec["severity"]), title=spec["title"].format(**values),
+            detail=spec.get("detail", "").format(**values),
+            remedy=values.get("remedy") or spec.get("remedy", "").format(**values),
+            subject=subject, references=tuple(spec.get("references", ())))
+
+    def _status_text(self, status: int) -> tuple[str, str]:
+        """(the article's text, the remedy) for 403/407: the same entry `explain` prints, else the seed's table."""
+        from aadc_doctor.knowledge.codes import http_entry
+
+        entry = http_entry(status)
+        fallback = self.texts.get(f"fallback_{status}", self.texts["fallback_403"])
+        if entry is None:
+            return fallback["message"], fallback["remedy"]
+        return f"{entry.name}: {entry.message}", entry.remedy or fallback["remedy"]
+
+    def findings(self, results: dict[str, Any], *, lines_hint: str = "") -> list[Finding]:
+        out: list[Finding] = []
+        required = [e for e in self._sorted_endpoints() if e.cls.kind == "required"]
+        for ep in required:
+            out.extend(self._denial_findings(ep))
+            if ep.other:
+                summary = ", ".join(f"{n}x {s}" for s, n in sorted(ep.other_statuses.items()))
+                out.append(self._text("required-failed", f"{ep.host}:{ep.port}", host=ep.host, port=ep.port,
+                                      summary=summary, required_by=ep.cls.required_by_text(),
+                                      first_seen=iso(ep.first), last_seen=iso(ep.last)))
+        for run in self.runs[:5]:
+            ending = ("and then the requests succeeded" if run.ended_with_success
+                      else "and no request succeeded afterwards")
+            _, remedy = self._status_text(407)
+            out.append(self._text("auth-failing", run.client or "(no client address)",
+                                  client=run.client or "the client", count=run.count,
+                                  first_seen=iso(run.first), last_seen=iso(run.last),
+                                  hosts=", ".join(run.hosts), ending=ending, remedy=remedy))
+        out.extend(self._coverage_findings(results))
+        out.extend(self._phase_findings(results))
+        tunnels = results["tunnels"]
+        if tunnels["suspected_seconds"] is not None or self.explicit_timeouts:
+            seconds = tunnels["suspected_seconds"] or tunnels["longest_seconds"]
+            evidence = []
+            if tunnels["suspected_seconds"] is not None:
+                evidence.append(f"No tunnel to a required endpoint lasted longer than {seconds} s, and "
+                                f"{tunnels['ending_at_longest']} of them ended right at that duration.")
+            if self.explicit_timeouts:
+                evidence.append(f"The proxy logged {self.explicit_timeouts} tunnel(s) to required endpoints as "
+                                "ended by a timeout.")
+            out.append(self._text("idle-timeout", "proxy", seconds=seconds, evidence=" ".join(evidence)))
+        for item in results["ignorable"]:
+            if item["denied"]:
+                out.append(self._text("ignorable-denied", item["host"], host=item["host"], count=item["denied"],
+                                      reason=item["reason"]))
+        counts = self.counts
+        if counts.bad or counts.overlong:
+            finding = self._text("bad-lines", "", count=counts.bad + counts.overlong, explain=lines_hint)
+            parsed = counts.records + counts.filtered_out + counts.bad
+            if parsed and counts.bad > self.t["bad_line_warning_fraction"] * parsed:
+                finding = Finding(finding.id, Severity.WARNING, finding.title, finding.detail, finding.remedy,
+                                  finding.subject, finding.references)
+            out.append(finding)
+        return out
+
+    def _denial_findings(self, ep: _Endpoint) -> list[Finding]:
+        out = []
+        forbidden = {s: n for s, n in ep.denied_statuses.items() if s != "407"}
+        unresolved_407 = max(ep.denied_statuses.get("407", 0) - ep.auth_challenges, 0)
+        groups = [(403, sum(forbidden.values()), "/".join(sorted(forbidden))), (407, unresolved_407, "407")]
+        clients = len(ep.clients) if not ep.clients_over else f"{MAX_CLIENT_SET}+"
+        for status, count, label in groups:
+            if count <= 0:
+                continue
+            message, remedy = self._status_text(status)
+            out.append(self._text("required-denied", f"{ep.host}:{ep.port}", host=ep.host, port=ep.port,
+                                  count=count, status=label, required_by=ep.cls.required_by_text(), clients=clients,
+                                  first_seen=iso(ep.first), last_seen=iso(ep.last), message=message,
+                                  remedy=remedy))
+        return out
+
+    def _coverage_findings(self, results: dict[str, Any]) -> list[Finding]:
+        if not self.endpoints:
+            filters = ""
+            if self.filter.active:
+                filters = f" within the filters ({self.counts.filtered_out} catalog line(s) filtered out)"
+            return [self._text("no-azure-traffic", "", lines=self.counts.lines, filters=filters)]
+        primary = results["phase_summary"]["client"]
+        pattern_clients = {n: c for n, c in self.clients.items() if c.tokens}
+        if not pattern_clients:
+            return []
+        aadc_like = [n for n, c in pattern_clients.items() if any(t in AADC_ONLY_TOKENS for t in c.tokens)]
+        if not aadc_like:
+            seen = sorted({f"{e.host}:{e.port}" for e in self.endpoints.values()
+                           if self.pattern.token_for(e.host, e.port)})
+            note = " from the client given with --client" if self.filter.clients or self.filter.client_names else ""
+            return [self._text("server-not-seen", "", clients=len(pattern_clients), seen=", ".join(seen[:5]),
+                               client_note=note)]
+        assert primary is not None
+        tokens = self.clients[primary].tokens
+        missing = [self.pattern.token(t.id).label for t in self.pattern.tokens if t.id not in tokens]
+        if not missing:
+            return []
+        seen_labels = [self.pattern.token(t).label for t in tokens]
+        scope = f"The client {primary}" if primary else "The traffic"
+        return [self._text("never-seen", ", ".join(missing), missing=", ".join(missing), scope=scope,
+                           seen=", ".join(seen_labels))]
+
+    def _phase_findings(self, results: dict[str, Any]) -> list[Finding]:
+        summary = results["phase_summary"]
+        phases = results["phases"]
+        if not phases:
+            return []
+        client_note = f"Client {summary['client']}. " if summary["client"] else ""
+        names = {p["id"]: p["name"] for p in phases}
+        reached = ", ".join(names[i] for i in summary["reached"]) or "none"
+        if summary["stops_at"] is None:
+            if len(summary["reached"]) == len(phases):
+                return [self._text("phases-complete", "", reached=reached, client_note=client_note)]
+            return []
+        phase = next(p for p in phases if p["id"] == summary["stops_at"])
+        step = phase["next_step"]
+        blocked = phase["blocked"]
+        if blocked is not None:
+            status = blocked["status"]
+            what = (f"the proxy answered {status if status is not None else blocked['action']} "
+                    f"({blocked['count']}x, last {blocked['last_seen']}) for {blocked['host']}:{blocked['port']}")
+        else:
+            what = "does not appear after that point"
+        finding = self._text("phase-stops", phase["name"], phase=phase["name"], matched=phase["matched_steps"],
+                             total=phase["total_steps"], reached=reached, expects=step["expects"],
+                             describes=step["describes"], what_happened=what, identity=phase["identity"],
+                             client_note=client_note)
+        if blocked is not None and blocked["status"] in (403, 407):
+            _, remedy = self._status_text(int(blocked["status"]))
+            finding = Finding(finding.id, Severity.ERROR, finding.title, finding.detail, remedy, finding.subject,
+                              finding.references)
+        return [finding]

@@ -1,0 +1,289 @@
+"""Read a proxy log of any size in a few megabytes: binary chunks, counted, with only candidate lines cut out.
+
+A large site's proxy log is gigabytes, and almost none of it concerns Azure AD. So the file is read in binary
+chunks (UTF-8; UTF-16 is transcoded chunk by chunk; ``.gz`` is decompressed as a stream), newlines are counted
+with ``bytes.count``, and one multi-pattern search over the whole chunk (the catalog's domain names) finds the
+few lines worth a full parse. A background thread reads and searches the next chunks while the caller parses
+the current one; the search itself (Rust ``aho-corasick`` via ``ahocorasick_rs``) runs without the GIL. Memory
+stays at a few chunks whatever the file size. Figures: ``bench/proxylog.py``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import queue
+import re
+import threading
+import zlib
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from aadc_doctor.errors import InputError
+
+CHUNK_BYTES = 8 * 1024 * 1024
+MAX_LINE_BYTES = 1024 * 1024
+SNIFF_BYTES = 64 * 1024
+READ_AHEAD = 3
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass
+class ReadStats:
+    """How the file was read: its encoding, whether it was compressed, lines too long to keep, a cut-off .gz."""
+
+    encoding: str = "utf-8"
+    compressed: bool = False
+    overlong_lines: list[int] = field(default_factory=list)  # line numbers (1-based) of lines over MAX_LINE_BYTES
+    truncated: str = ""  # why the stream ended early, if it did
+
+
+@dataclass(frozen=True)
+class ScannedChunk:
+    """One chunk's line count and its candidate lines as (line index in the chunk, raw UTF-8 bytes without EOL)."""
+
+    lines: int
+    candidates: list[tuple[int, bytes]]
+
+
+class Scanner(Protocol):
+    """Finds candidate lines in one chunk; line numbers in the result are 0-based within the chunk."""
+
+    def __call__(self, chunk: bytes) -> ScannedChunk: ...
+
+
+def _detect_encoding(head: bytes) -> tuple[str, int]:
+    """(codec, BOM length). UTF-16 without a BOM is recognised by its NUL bytes on every other position."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8", 3
+    if head.startswith(codecs.BOM_UTF16_LE):
+        return "utf-16-le", 2
+    if head.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16-be", 2
+    sample = head[:4096]
+    if len(sample) >= 4 and sample.count(0) * 3 >= len(sample):
+        odd_nuls = sample[1::2].count(0)
+        even_nuls = sample[0::2].count(0)
+        if odd_nuls > even_nuls * 4:
+            return "utf-16-le", 0
+        if even_nuls > odd_nuls * 4:
+            return "utf-16-be", 0
+    return "utf-8", 0
+
+
+def open_binary(path: Path) -> tuple[BinaryIO, bool]:
+    """The file as a binary stream, decompressed when it starts with the gzip magic (whatever its name)."""
+    try:
+        raw = path.open("rb")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a log file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    magic = raw.read(2)
+    raw.seek(0)
+    if magic == _GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=raw, mode="rb"), True  # type: ignore[return-value]
+    return raw, False
+
+
+class ChunkedLog:
+    """Iterate a log file as UTF-8 chunks that end on a line boundary; every chunk ends with b"\\n"."""
+
+    def __init__(self, path: Path, chunk_bytes: int = CHUNK_BYTES, max_line_bytes: int = MAX_LINE_BYTES) -> None:
+        self.path = path
+        self.chunk_bytes = chunk_bytes
+        self.max_line_bytes = max_line_bytes
+        self.stats = ReadStats()
+
+    def head_text(self, size: int = SNIFF_BYTES) -> str:
+        """The decoded start of the file, for format sniffing. Binary content is an InputError."""
+        stream, compressed = open_binary(self.path)
+        try:
+            head = stream.read(size)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(f"{self.path}: cannot read: {exc}") from None
+        finally:
+            stream.close()
+        encoding, bom = _detect_encoding(head)
+        self.stats.encoding, self.stats.compressed = encoding, compressed
+        text = codecs.getincrementaldecoder(encoding)("replace").decode(head[bom:])
+        if "\x00" in text:
+            raise InputError(f"{self.path}: binary data, not a text log (NUL bytes in the first {len(head)} bytes)")
+        return text
+
+    def _raw_pieces(self, stream: BinaryIO) -> Iterator[bytes]:
+        """Raw UTF-8 pieces of the stream (transcoded from UTF-16 when needed), BOM removed."""
+        first = True
+        decoder: codecs.IncrementalDecoder | None = None
+        while True:
+            try:
+                data = stream.read(self.chunk_bytes)
+            except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+                self.stats.truncated = f"the compressed stream ends early or is damaged ({exc}); analysed up to there"
+                data = b""
+            if first:
+                encoding, bom = _detect_encoding(data)
+                self.stats.encoding = encoding
+                data = data[bom:]
+                if encoding != "utf-8":
+                    decoder = codecs.getincrementaldecoder(encoding)("replace")
+                first = False
+            if decoder is not None:
+                final = not data
+                data = decoder.decode(data, final).encode("utf-8")
+                if final:
+                    if data:
+                        yield data
+                    return
+            elif not data:
+                return
+            yield data
+
+    def chunks(self) -> Iterator[bytes]:
+        stream, compressed = open_binary(self.path)
+        self.stats.compressed = compressed
+        carry = b""
+        line_no = 0  # lines completed so far, for numbering over-long lines
+        discarding = False  # inside an over-long line: drop bytes until its newline
+        try:
+            for piece in self._raw_pieces(stream):
+                if discarding:
+                    nl = piece.find(b"\n")
+                    if nl < 0:
+                        continue
+                    piece = piece[nl + 1:]
+                    discarding = False
+                data = carry + piece if carry else piece
+                cut = data.rfind(b"\n") + 1
+                if cut:
+                    body, carry = data[:cut], data[cut:]
+                    line_no += body.count(b"\n")
+                    yield body
+                else:
+                    carry = data
+                if len(carry) > self.max_line_bytes:
+                    line_no += 1
+                    self.stats.overlong_lines.append(line_no)
+                    yield b"\n"  # the over-long line still counts as one line, with no content
+                    carry, discarding = b"", True
+            if carry:
+                yield carry + b"\n"
+        except OSError as exc:
+            raise InputError(f"{self.path}: cannot read: {exc.strerror or exc}") from None
+        finally:
+            stream.close()
+
+
+def _cut_lines(chunk: bytes, starts: Iterator[tuple[int, bool]]) -> ScannedChunk:
+    """Whole lines around each hit position; ``starts`` yields (position, position_is_line_start) in order."""
+    out: list[tuple[int, bytes]] = []
+    next_free = 0  # the first position after the last line taken
+    counted_to = 0
+    line = 0
+    find, rfind, count = chunk.find, chunk.rfind, chunk.count
+    for pos, at_line_start in starts:
+        if pos < next_free:
+            continue
+        start = pos if at_line_start else rfind(b"\n", 0, pos) + 1
+        end = find(b"\n", pos)
+        line += count(b"\n", counted_to, start)
+        counted_to = start
+        out.append((line, chunk[start:end]))
+        next_free = end + 1
+    return ScannedChunk(count(b"\n"), out)
+
+
+def make_scanner(needles: Sequence[bytes], *, header_prefix: bytes | None = None) -> Scanner:
+    """A function finding the lines of a chunk that contain any needle (or start with ``header_prefix``)."""
+    patterns = list(dict.fromkeys(needles))
+    if header_prefix:
+        patterns.append(b"\n" + header_prefix)
+    header_index = len(patterns) - 1 if header_prefix else -1
+    try:
+        import ahocorasick_rs
+    except ImportError:  # pragma: no cover - exercised by test_fallback_scanner through force_regex
+        return _regex_scanner(patterns, header_index, header_prefix)
+    automaton = ahocorasick_rs.BytesAhoCorasick(patterns)
+
+    def scan(chunk: bytes) -> ScannedChunk:
+        hits = automaton.find_matches_as_indexes(chunk)
+        starts: list[tuple[int, bool]] = []
+        if header_prefix and chunk.startswith(header_prefix):
+            starts.append((0, True))
+        for index, begin, _end in hits:
+            starts.append((begin + 1, True) if index == header_index else (begin, False))
+        return _cut_lines(chunk, iter(starts))
+
+    return scan
+
+
+def _regex_scanner(patterns: list[bytes], header_index: int, header_prefix: bytes | None) -> Scanner:
+    """The same search with the standard library's ``re`` (about 2.5x slower): used if the wheel is missing."""
+    alternatives = [re.escape(p) for i, p in enumerate(patterns) if i != header_index]
+    if header_prefix:
+        alternatives.append(b"(?:^|(?<=\n))" + re.escape(header_prefix))
+    regex = re.compile(b"|".join(alternatives))
+
+    def scan(chunk: bytes) -> ScannedChunk:
+        starts = ((m.start(), False) for m in regex.finditer(chunk))
+        return _cut_lines(chunk, starts)
+
+    return scan
+
+
+def force_regex_scanner(needles: Sequence[bytes], *, header_prefix: bytes | None = None) -> Scanner:
+    """The fallback scanner on purpose (tests compare both)."""
+    patterns = list(dict.fromkeys(needles))
+    return _regex_scanner(patterns, -1, header_prefix)
+
+
+def all_lines_scanner(chunk: bytes) -> ScannedChunk:
+    """No filtering: every line is a candidate (small formats such as the articles' listing)."""
+    lines = chunk.split(b"\n")[:-1]
+    return ScannedChunk(len(lines), list(enumerate(lines)))
+
+
+def scan_chunks(log: ChunkedLog, scanner: Scanner, *, threads: int = 2,
+                read_ahead: int = READ_AHEAD) -> Iterator[ScannedChunk]:
+    """Scanned chunks in file order; reading and searching run ahead in worker threads (bounded read-ahead)."""
+    pending: queue.Queue[Future[ScannedChunk] | BaseException | None] = queue.Queue(maxsize=read_ahead)
+    stop = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="proxylog-scan")
+
+    def put(item: Future[ScannedChunk] | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                pending.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for chunk in log.chunks():
+                if not put(pool.submit(scanner, chunk)):
+                    return
+            put(None)
+        except BaseException as exc:  # handed to the consumer, which re-raises it in the caller's thread
+            put(exc)
+
+    producer = threading.Thread(target=produce, name="proxylog-read", daemon=True)
+    producer.start()
+    try:
+        while True:
+            item = pending.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item.result()
+    finally:
+        stop.set()
+        producer.join(timeout=5)
+        pool.shutdown(wait=True, cancel_futures=True)
