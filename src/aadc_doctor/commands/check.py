@@ -180,7 +180,8 @@ def build_targets(profiles: Sequence[str], endpoints: Sequence[str], tenant_id: 
         scheme, host, port, path = _parse_endpoint(url)
         matches = [r for r in catalog.match(host) if r.is_current] or catalog.match(host)
         chosen = next((r for r in matches if r.port == port), matches[0] if matches else None)
-        profile_set = tuple(dict.fromkeys(p for r in matches for p in r.profiles)) or ("custom",)
+        # an --endpoint counts for the requested profiles its catalog rows belong to; alone it is "custom"
+        profile_set = tuple(dict.fromkeys(p for r in matches for p in r.profiles if p in wanted)) or ("custom",)
         if path.split("?", 1)[0].lower().endswith(".crl"):
             kind = "crl"
         elif scheme == "http" and chosen is not None and chosen.kind == "ocsp":

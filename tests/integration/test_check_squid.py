@@ -1,0 +1,136 @@
+"""`aadc-doctor check` as a user runs it, through a real Squid: allow-list, 403, Basic 407 then 200, NTLM."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import CliRun
+from tests.infra import MICROSOFT_CRL_PATH, HttpOrigin, Route, SquidProxy, TlsOrigin
+
+LOGIN = "login.microsoftonline.com"
+Runner = Callable[..., CliRun]
+
+
+def _check(run_cli: Runner, *args: str, env: dict[str, str] | None = None) -> tuple[CliRun, dict[str, Any]]:
+    run = run_cli("check", "--json", *args, env=env)
+    assert run.code in (0, 1), run.stderr
+    return run, run.json()
+
+
+def _by_host(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {e["host"]: e for e in report["results"]["endpoints"]}
+
+
+def test_allowed_denied_and_crl_through_squid(run_cli: Runner, squid: SquidProxy, tls_origin: TlsOrigin,
+                                              crl_origin: HttpOrigin, lab_ca_file: Path) -> None:
+    since = squid.log_offset()
+    run, report = _check(
+        run_cli, "--proxy", squid.url("open"), "--ca-file", str(lab_ca_file),
+        "--endpoint", tls_origin.url(LOGIN, "/common/oauth2/token"),
+        "--endpoint", tls_origin.url("denied.example.com"),
+        "--endpoint", crl_origin.url("crl.microsoft.com", MICROSOFT_CRL_PATH))
+    assert run.code == 1
+    assert report["results"]["proxy"]["source"] == "--proxy"
+    rows = _by_host(report)
+    ok = rows[LOGIN]
+    assert (ok["outcome"], ok["connect_status"], ok["http_status"]) == ("ok", 200, 200)
+    assert ok["tls"]["issuer_organization"] == "aadc-doctor lab CA" and ok["tls"]["version"].startswith("TLSv1.")
+    assert all(ok["phases"][k] is not None for k in ("dns_ms", "tcp_ms", "connect_ms", "tls_ms", "http_ms"))
+    denied = rows["denied.example.com"]
+    assert (denied["outcome"], denied["connect_status"], denied["phase"]) == ("proxy_forbidden", 403, "connect")
+    assert denied["proxy_error"].startswith("ERR_ACCESS_DENIED")
+    crl = rows["crl.microsoft.com"]
+    assert crl["outcome"] == "ok" and crl["crl"]["parsed"] and "aadc-doctor lab CA" in crl["crl"]["issuer"]
+    [finding] = report["findings"]
+    assert finding["id"] == "proxy-forbidden" and finding["subject"].startswith("denied.example.com:")
+    assert "Allow denied.example.com" in finding["remedy"]
+    squid.wait_for_log(r"TCP_DENIED/403 \d+ CONNECT denied\.example\.com:", since=since)
+    squid.wait_for_log(r"GET http://crl\.microsoft\.com:\d+/pki/mscorp/crl/", since=since)
+
+
+def test_basic_proxy_407_then_200_with_credentials(run_cli: Runner, squid: SquidProxy, tls_origin: TlsOrigin,
+                                                   lab_ca_file: Path) -> None:
+    endpoint = tls_origin.url(LOGIN, "/")
+    run, report = _check(run_cli, "--proxy", squid.url("basic"), "--ca-file", str(lab_ca_file), "--endpoint", endpoint)
+    row = report["results"]["endpoints"][0]
+    assert (run.code, row["outcome"], row["connect_status"]) == (1, "proxy_auth_required", 407)
+    assert row["proxy_authenticate"] == ["Basic"] and row["proxy_auth_scheme"] is None
+    assert [f["id"] for f in report["findings"]] == ["proxy-auth-required"]
+    assert "useDefaultCredentials" in report["findings"][0]["remedy"]
+
+    since = squid.log_offset()
+    run, report = _check(run_cli, "--proxy", squid.url("basic"), "--ca-file", str(lab_ca_file), "--endpoint",
+                         endpoint, "--proxy-user", "alice", "--proxy-password-env", "LAB_PROXY_PW",
+                         env={"LAB_PROXY_PW": "s3cret"})
+    row = report["results"]["endpoints"][0]
+    assert (run.code, row["outcome"], row["proxy_auth_scheme"]) == (0, "ok", "Basic")
+    assert row["proxy_auth_challenged"]
+    assert report["findings"] == [] and "s3cret" not in run.stdout
+    assert report["results"]["auth"] == {"mode": "auto", "user": "alice"}
+    squid.wait_for_log(r"TCP_TUNNEL/200 \d+ CONNECT login\.microsoftonline\.com:\d+ alice ", since=since)
+
+
+def test_wrong_basic_password_is_rejected(run_cli: Runner, squid: SquidProxy, tls_origin: TlsOrigin,
+                                          lab_ca_file: Path) -> None:
+    run, report = _check(run_cli, "--proxy", squid.url("basic"), "--ca-file", str(lab_ca_file), "--endpoint",
+                         tls_origin.url(LOGIN), "--proxy-user", "alice", "--proxy-password-env", "PW",
+                         env={"PW": "wrong-password"})
+    row = report["results"]["endpoints"][0]
+    assert (row["outcome"], row["proxy_auth_scheme"]) == ("proxy_auth_required", "Basic")
+    assert [f["id"] for f in report["findings"]] == ["proxy-auth-rejected"]
+    assert "wrong-password" not in run.stdout
+
+
+def test_ntlm_handshake_completes(run_cli: Runner, squid: SquidProxy, tls_origin: TlsOrigin, crl_origin: HttpOrigin,
+                                  lab_ca_file: Path) -> None:
+    since = squid.log_offset()
+    run, report = _check(run_cli, "--proxy", squid.url("ntlm"), "--ca-file", str(lab_ca_file),
+                         "--endpoint", tls_origin.url(LOGIN), "--endpoint",
+                         crl_origin.url("crl.microsoft.com", MICROSOFT_CRL_PATH),
+                         "--proxy-user", "CONTOSO\\bob", "--proxy-password-env", "PW", env={"PW": "anything"})
+    assert run.code == 0, report["findings"]
+    for row in report["results"]["endpoints"]:
+        assert (row["outcome"], row["proxy_auth_scheme"], row["proxy_authenticate"]) == ("ok", "NTLM", ["NTLM"])
+    squid.wait_for_log(r"TCP_TUNNEL/200 \d+ CONNECT login\.microsoftonline\.com:\d+ \S+ HIER_DIRECT", since=since)
+
+
+def test_ntlm_without_a_user_off_windows_explains_why(run_cli: Runner, squid: SquidProxy, tls_origin: TlsOrigin,
+                                                      lab_ca_file: Path) -> None:
+    _, report = _check(run_cli, "--proxy", squid.url("ntlm"), "--proxy-auth", "ntlm", "--ca-file", str(lab_ca_file),
+                       "--endpoint", tls_origin.url(LOGIN))
+    row = report["results"]["endpoints"][0]
+    assert row["outcome"] == "proxy_auth_required" and "signed-in account" in row["error"]
+
+
+def test_squid_cannot_reach_the_origin(run_cli: Runner, squid: SquidProxy, closed_port: int,
+                                       lab_ca_file: Path) -> None:
+    _, report = _check(run_cli, "--proxy", squid.url("open"), "--ca-file", str(lab_ca_file),
+                       "--endpoint", f"https://{LOGIN}:{closed_port}/")
+    row = report["results"]["endpoints"][0]
+    assert (row["outcome"], row["connect_status"]) == ("proxy_error", 503)
+    assert row["proxy_error"].startswith("ERR_CONNECT_FAIL")
+    assert report["findings"][0]["id"] == "proxy-error"
+
+
+def test_crl_replaced_by_a_proxy_page_is_not_a_crl(run_cli: Runner, squid: SquidProxy,
+                                                   http_origin_factory: Callable[..., HttpOrigin],
+                                                   lab_ca_file: Path) -> None:
+    html = Route(200, b"<!DOCTYPE html><html>Please sign in</html>", {"Content-Type": "text/html"})
+    origin = http_origin_factory({MICROSOFT_CRL_PATH: html})
+    _, report = _check(run_cli, "--proxy", squid.url("open"), "--endpoint",
+                       origin.url("crl.microsoft.com", MICROSOFT_CRL_PATH))
+    row = report["results"]["endpoints"][0]
+    assert (row["outcome"], row["http_status"], row["crl"]["parsed"]) == ("http_error", 200, False)
+    assert {f["id"] for f in report["findings"]} == {"http-error", "crl-unreachable"}
+
+
+def test_plain_http_get_denied_by_squid_is_proxy_forbidden(run_cli: Runner, squid: SquidProxy,
+                                                          crl_origin: HttpOrigin) -> None:
+    _, report = _check(run_cli, "--proxy", squid.url("open"), "--endpoint",
+                       crl_origin.url("denied.example.com", "/root.crl"), "--endpoint",
+                       crl_origin.url("crl.microsoft.com", MICROSOFT_CRL_PATH))
+    row = _by_host(report)["denied.example.com"]
+    assert (row["outcome"], row["phase"], row["proxy_error"][:17]) == ("proxy_forbidden", "http", "ERR_ACCESS_DENIED")
+    assert {f["id"] for f in report["findings"]} == {"proxy-forbidden", "crl-unreachable"}
