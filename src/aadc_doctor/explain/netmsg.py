@@ -39,6 +39,5 @@ def helpmsg(code: int, *, raw: bool = False) -> HelpMsg:
         not_found = read_toml("netmsg.toml")["not_found"]
         text = "\n" + str(not_found["template"]).replace("***", str(code)) + "\n\n" + str(not_found["more_help"])
         return HelpMsg(code, False, text + "\n\n")
-    entry = codes.win32_entry(code)
-    shown = message if raw else fill_inserts(message)
-    return HelpMsg(code, True, f"\n{shown}\n\n", name=entry.name if entry else "", message=message)
+    shown = message if raw or "%" not in message else fill_inserts(message)
+    return HelpMsg(code, True, f"\n{shown}\n\n", name=codes.win32_name(code) or "", message=message)

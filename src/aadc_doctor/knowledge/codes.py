@@ -123,6 +123,12 @@ def win32_message(code: int) -> str | None:
     return row["message"] if row else None
 
 
+def win32_name(code: int) -> str | None:
+    """The symbolic name of a Win32 error (ERROR_INVALID_LOGON_HOURS), without building its entry."""
+    row = _win32_rows().get(code)
+    return row["name"] if row else None
+
+
 def win32_entry(code: int) -> CodeEntry | None:
     """A Win32 system error (0-15999, NERR_ codes included), with PTA meaning where it is a logon failure."""
     row = _win32_rows().get(code)

@@ -213,3 +213,16 @@ def test_all_entries_covers_every_table() -> None:
     kinds = {e.kind for e in codes.all_entries()}
     assert {"wizard", "adal", "http", "powershell", "pta", "reference", "aadsts", "win32", "ntstatus", "kerberos",
             "winhttp", "wininet"} <= kinds
+
+
+def test_read_tsv_reads_every_table_as_csv_does() -> None:
+    """The fast split reader agrees with the csv module on every TSV shipped in the package."""
+    import io
+
+    from aadc_doctor.knowledge import data_text, read_tsv
+
+    data = Path(codes.__file__).parent / "data"
+    for path in sorted(data.glob("*.tsv")):
+        expected = [dict(r) for r in csv.DictReader(io.StringIO(data_text(path.name)), delimiter="\t",
+                                                     quoting=csv.QUOTE_NONE)]
+        assert list(read_tsv(path.name)) == expected, path.name
