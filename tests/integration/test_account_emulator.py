@@ -201,3 +201,13 @@ def test_resolve_on_the_real_port_keeps_the_names(run_cli: Callable[..., Any]) -
         assert report["results"]["sign_in"]["succeeded"] is True
         assert [f["id"] for f in report["findings"]] == ["pta-no-active-agents", "pta-inactive-agents"]
         assert {host for _, host, _ in on_443.requests} == {"login.microsoftonline.com", "graph.microsoft.com"}
+
+
+def test_national_cloud_sign_in_uses_that_clouds_hosts(account: Callable[..., tuple[int, dict[str, Any]]],
+                                                       lab: TenantEmulator) -> None:
+    before = len(lab.requests)
+    _, report = account("admin@contoso-gov.us")
+    assert report["results"]["sign_in"]["succeeded"] is True
+    hosts = {host for _, host, path in lab.requests[before:]
+             if "userrealm" not in path and "contoso-gov.us" not in path}
+    assert hosts == {"login.microsoftonline.us", "graph.microsoft.us"}

@@ -301,7 +301,8 @@ class TenantEmulator:
         self._server = server
         self.state = state
         self.ca_file = ca_file
-        self.host, self.port = server.server_address[0], server.server_address[1]
+        self.host: str = str(server.server_address[0])
+        self.port: int = int(server.server_address[1])
 
     @property
     def requests(self) -> list[tuple[str, str, str]]:

@@ -1,0 +1,50 @@
+"""`aadc-doctor account` at the command line: help, usage errors, and a light import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+
+def test_help_lists_the_options(run_cli: Callable[..., Any], capsys: Any) -> None:
+    result = run_cli("account", "--help")
+    assert result.code == 0
+    shown = result.stdout + capsys.readouterr().out  # argparse prints help to sys.stdout
+    for option in ("--password-env", "--no-sign-in", "--this-server", "--proxy", "--resolve", "--connect-to",
+                   "--ca-file", "--timeout"):
+        assert option in shown
+
+
+def test_upn_is_required(run_cli: Callable[..., Any]) -> None:
+    result = run_cli("account")
+    assert result.code == 2
+    assert "Traceback" not in result.stderr
+
+
+def test_malformed_resolve_is_one_line(run_cli: Callable[..., Any]) -> None:
+    result = run_cli("account", "admin@contoso.com", "--direct", "--resolve", "login.microsoftonline.com:443")
+    assert result.code == 2
+    assert result.stderr.startswith("aadc-doctor: error: --resolve")
+
+
+def test_unreadable_ca_file_is_a_usage_error(run_cli: Callable[..., Any], tmp_path: Any) -> None:
+    bad = tmp_path / "ca.pem"
+    bad.write_text("not a certificate\n")
+    result = run_cli("account", "admin@contoso.com", "--direct", "--ca-file", str(bad))
+    assert result.code == 2
+    assert "--ca-file" in result.stderr
+
+
+def test_proxy_password_variable_must_exist(run_cli: Callable[..., Any]) -> None:
+    result = run_cli("account", "admin@contoso.com", "--proxy", "http://127.0.0.1:3128", "--proxy-user", "u",
+                     "--proxy-password-env", "NOT_SET_ANYWHERE_Q")
+    assert result.code == 2
+
+
+def test_command_module_imports_no_network_library() -> None:
+    code = ("import sys, aadc_doctor.commands.account; "
+            "print(sorted(m for m in ('requests', 'msal', 'urllib3') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
