@@ -147,7 +147,7 @@ def server_context() -> ssl.SSLContext:
 
 @dataclass(frozen=True)
 class LabFiles:
-    """The PEM files a client of the lab needs: the lab root (``check --ca-file``) and the inspecting CA."""
+    """The PEM files a client of the lab needs: the lab CAs (``check --ca-file``) and the inspecting CA."""
 
     ca_file: Path
     inspecting_ca_file: Path
@@ -205,7 +205,9 @@ class LabPki:
         directory.mkdir(parents=True, exist_ok=True)
         ca_file = directory / "lab-root-ca.pem"
         inspecting = directory / "fabrikam-inspection-ca.pem"
-        self.root.cert_pem.write_to_path(str(ca_file))
+        # root and issuing CA together, as a private PKI's bundle usually is: a client that only looks one level
+        # up from the leaf finds its issuer in the file
+        ca_file.write_bytes(self.root.cert_pem.bytes() + self.issuing.cert_pem.bytes())
         self.inspecting.cert_pem.write_to_path(str(inspecting))
         return LabFiles(ca_file, inspecting)
 
