@@ -335,6 +335,8 @@ def _detail(row: dict[str, Any]) -> str:
             parts.append(f"issuer {tls.get('issuer_organization') or tls.get('issuer')}")
     if row.get("proxy_auth_scheme"):
         parts.append(f"proxy sign-in {row['proxy_auth_scheme']}")
+    if not tls and row.get("http_status") is not None:
+        parts.append(f"answered {row['http_status']}")
     return ", ".join(p for p in parts if p)
 
 

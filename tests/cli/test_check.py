@@ -1,0 +1,97 @@
+"""`aadc-doctor check` at the command line: usage errors in one line, the JSON contract, no secret in output."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+
+import pytest
+from tests.conftest import CliRun
+
+from aadc_doctor.errors import ExitCode
+
+Runner = Callable[..., CliRun]
+
+
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A port bound but not listening on 127.0.0.1: connecting to it is refused at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--resolve", "login.microsoftonline.com:443"], "--resolve"),
+    (["--dns-server", "dns.contoso.com"], "--dns-server"),
+    (["--endpoint", "ftp://login.microsoftonline.com/"], "--endpoint"),
+    (["--timeout", "0"], "--timeout"),
+    (["--concurrency", "0"], "--concurrency"),
+    (["--proxy-password-env", "PW"], "needs --proxy-user"),
+    (["--proxy", "http://proxy.contoso.com:8080", "--proxy-user", "alice"], "no password given"),
+    (["--proxy", "http://proxy.contoso.com:8080", "--proxy-user", "alice", "--proxy-password-env", "UNSET_VAR_X"],
+     "not set"),
+    (["--ca-file", "/nonexistent/ca.pem"], "--ca-file"),
+    (["--profile", "everything"], "invalid choice"),
+])
+def test_usage_errors_are_one_line_exit_2(run_cli: Runner, args: list[str], message: str) -> None:
+    run = run_cli("check", *args)
+    assert run.code == ExitCode.USAGE_OR_INPUT, run.stderr
+    assert run.stderr.startswith("aadc-doctor: error: ") and message in run.stderr.splitlines()[0]
+    assert "Traceback" not in run.stderr and run.stdout == ""
+
+
+def test_json_contract_for_a_refused_endpoint(run_cli: Runner, refused_port: int) -> None:
+    run = run_cli("check", "--json", "--direct", "--endpoint", f"https://127.0.0.1:{refused_port}/")
+    assert run.code == ExitCode.PROBLEMS_FOUND
+    report = run.json()
+    assert (report["schema_version"], report["command"]) == (1, "check")
+    assert report["results"]["proxy"]["source"] == "--direct" and report["results"]["proxy"]["url"] is None
+    [row] = report["results"]["endpoints"]
+    for key in ("url", "host", "port", "profile", "outcome", "http_status", "connect_status", "phases", "tls", "error",
+                "rule", "proxy_authenticate", "crl"):
+        assert key in row
+    assert set(row["phases"]) == {"dns_ms", "tcp_ms", "connect_ms", "tls_ms", "http_ms"}
+    assert (row["outcome"], row["profile"], row["phases"]["tls_ms"]) == ("tcp_refused", "custom", None)
+    assert report["findings"][0]["id"] == "tcp-refused"
+
+
+def test_proxy_password_never_reaches_the_output(run_cli: Runner, refused_port: int) -> None:
+    proxy = f"http://alice:hunter2-secret@127.0.0.1:{refused_port}"
+    for extra in ([], ["--json"]):
+        run = run_cli("check", *extra, "--proxy", proxy, "--endpoint", "https://login.microsoftonline.com/")
+        assert run.code == ExitCode.PROBLEMS_FOUND
+        assert "hunter2-secret" not in run.stdout + run.stderr
+    report = run.json()
+    assert report["results"]["proxy"]["url"] == f"http://alice:***@127.0.0.1:{refused_port}"
+    assert report["results"]["auth"]["user"] == "alice"
+
+
+def test_environment_proxy_is_used_and_named(run_cli: Runner, refused_port: int) -> None:
+    run = run_cli("check", "--json", "--endpoint", "https://login.microsoftonline.com/",
+                  env={"HTTPS_PROXY": f"http://127.0.0.1:{refused_port}"})
+    report = run.json()
+    assert report["results"]["proxy"]["source"] == "environment"
+    assert report["results"]["endpoints"][0]["outcome"] == "proxy_unreachable"
+
+
+def test_text_output_has_proxy_table_and_findings(run_cli: Runner, refused_port: int) -> None:
+    run = run_cli("check", "--direct", "--endpoint", f"https://127.0.0.1:{refused_port}/", "--endpoint",
+                  f"http://127.0.0.1:{refused_port}/x.crl")
+    assert run.code == ExitCode.PROBLEMS_FOUND
+    out = run.stdout
+    assert out.startswith("Proxy: direct (--direct)")
+    assert "tcp_refused" in out and "0 of 2 endpoints ok" in out
+    assert "Unable to connect to the remote server" in out and "no-direct-connectivity" in out
+
+
+def test_profile_and_endpoint_together(run_cli: Runner, refused_port: int) -> None:
+    """--endpoint adds to the profile; a stale seed row is listed as not probed."""
+    run = run_cli("check", "--json", "--proxy", f"http://127.0.0.1:{refused_port}", "--profile", "sync",
+                  "--endpoint", "https://contoso.example/", "--timeout", "2")
+    report = run.json()
+    hosts = {e["host"] for e in report["results"]["endpoints"]}
+    assert "contoso.example" in hosts and "adminwebservice.microsoftonline.com" in hosts
+    assert {e["outcome"] for e in report["results"]["endpoints"]} == {"proxy_unreachable"}
+    assert [f["id"] for f in report["findings"]] == ["proxy-unreachable"]
+    assert any(s["rule"] == "crl-entrust-com" for s in report["results"]["not_probed"])

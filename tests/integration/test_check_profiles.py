@@ -1,0 +1,79 @@
+"""Whole profiles from the endpoint catalog, unmodified URLs on ports 80/443, through a real Squid (root only).
+
+The lab impersonates every catalog host on a spare 127.x.y.z (TLS on 443 with a lab certificate naming them all,
+CRLs on 80); Squid's hosts file points the real names there, so `check` runs exactly as on a server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import trustme
+from tests.conftest import CliRun
+from tests.infra import HttpOrigin, Route, SquidProxy, TlsOrigin, build_crl, crl_route, spare_loopback_address
+from tests.infra.tools import is_root
+
+from aadc_doctor.knowledge.endpoints import load_catalog
+
+Runner = Callable[..., CliRun]
+MFA = "secure.aadcdn.microsoftonline-p.com"
+
+
+@dataclass(frozen=True)
+class CatalogLab:
+    address: str
+    hosts: tuple[str, ...]
+
+
+@pytest.fixture(scope="module")
+def catalog_lab(lab_ca: trustme.CA) -> Iterator[CatalogLab]:
+    if not is_root():
+        pytest.fail("the catalog lab listens on ports 80/443 and needs root (CI runs as root)", pytrace=False)
+    urls = [u for r in load_catalog().for_profiles(["all"]) for u in r.urls_to_probe()]
+    https_hosts = sorted({urlsplit(u).hostname or "" for u in urls if u.startswith("https:")})
+    crl = crl_route(build_crl(lab_ca))
+    routes = {urlsplit(u).path: crl for u in urls if urlsplit(u).path.lower().endswith(".crl")}
+    address = spare_loopback_address(tcp_ports=(80, 443))
+    with TlsOrigin(lab_ca, https_hosts, host=address, port=443), \
+            HttpOrigin(routes, default_route=Route(200, b"ocsp responder\n"), host=address, port=80):
+        yield CatalogLab(address, tuple(sorted({urlsplit(u).hostname or "" for u in urls})))
+
+
+def _squid(factory: Callable[..., SquidProxy], lab: CatalogLab, **overrides: Any) -> SquidProxy:
+    return factory(allowed_domains=None, hosts={h: lab.address for h in lab.hosts}, **overrides)
+
+
+def test_sync_profile_with_the_mfa_host_denied(run_cli: Runner, catalog_lab: CatalogLab, lab_ca_file: Path,
+                                              squid_factory: Callable[..., SquidProxy]) -> None:
+    squid = _squid(squid_factory, catalog_lab, denied_domains=[MFA])
+    run = run_cli("check", "--json", "--proxy", squid.url("open"), "--ca-file", str(lab_ca_file))
+    assert run.code == 1, run.stderr
+    report = run.json()
+    rows = report["results"]["endpoints"]
+    assert {r["profile"] for r in rows} >= {"sync"} and len(rows) >= 15
+    bad = [r for r in rows if r["outcome"] != "ok"]
+    assert [(r["host"], r["outcome"]) for r in bad] == [(MFA, "proxy_forbidden")]
+    crls = [r for r in rows if r["kind"] == "crl"]
+    assert crls and all(r["crl"]["parsed"] for r in crls)
+    wildcard = next(r for r in rows if r["host"] == "adminwebservice.microsoftonline.com")
+    assert wildcard["rule"] == {"id": "microsoftonline", "pattern": "*.microsoftonline.com"}
+    assert [f["id"] for f in report["findings"]] == ["proxy-forbidden", "mfa-endpoint-unreachable"]
+    skipped = {s["rule"] for s in report["results"]["not_probed"]}
+    assert {"crl-entrust-com", "windows-net"} <= skipped  # stale seed rows are listed, not probed
+
+
+def test_pta_profile_behind_an_authenticating_proxy(run_cli: Runner, catalog_lab: CatalogLab, lab_ca_file: Path,
+                                                    squid_factory: Callable[..., SquidProxy]) -> None:
+    squid = _squid(squid_factory, catalog_lab)
+    run = run_cli("check", "--json", "--profile", "pta", "--proxy", squid.url("basic"), "--ca-file", str(lab_ca_file),
+                  "--proxy-user", "alice", "--proxy-password-env", "PW", env={"PW": "s3cret"})
+    report = run.json()
+    assert {r["outcome"] for r in report["results"]["endpoints"]} == {"ok"}
+    assert [f["id"] for f in report["findings"]] == ["pta-proxy-needs-anonymous"]
+    assert run.code == 1
+    assert {s["rule"]: s["reason"] for s in report["results"]["not_probed"]}["msappproxy"].endswith("--tenant-id")
