@@ -147,3 +147,10 @@ def test_huge_line(run_cli) -> None:
     text = "x" * 500_000 + " Reason: '1331' " + "y" * 500_000
     result = run_cli("explain", text, "--json")
     assert result.json()["results"]["entries"][0]["code"] == "1331"
+
+
+def test_renamed_errors_show_todays_name_and_the_seeds_code(run_cli) -> None:
+    result = run_cli("explain", "AzureRoleMissing")
+    title = next(line for line in result.stdout.splitlines() if line.strip())
+    assert title.startswith("Microsoft Entra Global Administrator role needed (AzureRoleMissing)")
+    assert any(line.startswith("Seed article") for line in result.stdout.splitlines())

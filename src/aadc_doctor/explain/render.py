@@ -28,6 +28,8 @@ def _title(entry: Mapping[str, Any]) -> Text:
         title.append(code, style="bold")
     else:
         title.append(name, style="bold")
+        if code.lower() != name.replace(" ", "").lower():
+            title.append(f" ({code})", style="bold")
         name = ""
     if name:
         title.append(f"  {name}", style="cyan")
