@@ -7,6 +7,7 @@ helpmsg at most 0.25 s median. Usage: python bench/startup.py [--runs N]
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -24,15 +25,23 @@ def cli_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "aadc_doctor"]
 
 
-def median_seconds(command: list[str], runs: int) -> tuple[float, float, float]:
-    """Median, min and max wall time of `runs` runs (after one warm-up run)."""
+def median_seconds(command: list[str], runs: int) -> tuple[float, float, float, float]:
+    """Median, min and max wall time, and median CPU time (user+sys of the child), after one warm-up run.
+
+    CPU time barely moves when the machine is busy, so it tells a slow start-up from a loaded machine
+    (os.times() reports no child CPU time on Windows: it shows 0 there).
+    """
     subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-    times = []
+    times: list[float] = []
+    cpu: list[float] = []
     for _ in range(runs):
+        before = os.times()
         start = time.perf_counter()
         subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         times.append(time.perf_counter() - start)
-    return statistics.median(times), min(times), max(times)
+        after = os.times()
+        cpu.append((after.children_user - before.children_user) + (after.children_system - before.children_system))
+    return statistics.median(times), min(times), max(times), statistics.median(cpu)
 
 
 def main() -> int:
@@ -47,8 +56,12 @@ def main() -> int:
     baseline = median_seconds([sys.executable, "-c", "pass"], args.runs)
     cli = median_seconds(helpmsg, args.runs)
     print(f"runs per command: {args.runs} (after one warm-up run)")
-    print(f"python -c pass            median {baseline[0]:.3f} s  (min {baseline[1]:.3f}, max {baseline[2]:.3f})")
-    print(f"aadc-doctor helpmsg 1328  median {cli[0]:.3f} s  (min {cli[1]:.3f}, max {cli[2]:.3f})")
+    for label, figures in (("python -c pass", baseline), ("aadc-doctor helpmsg 1328", cli)):
+        wall, low, high, cpu_time = figures
+        print(f"{label:<25} median {wall:.3f} s  (min {low:.3f}, max {high:.3f}; median CPU {cpu_time:.3f} s)")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    if load > (os.cpu_count() or 1):
+        print(f"warning: load average {load:.1f} on {os.cpu_count()} CPUs: wall times are inflated")
     print(f"aadc-doctor over bare interpreter: {cli[0] - baseline[0]:.3f} s")
     verdict = "within" if cli[0] <= TARGET_SECONDS else "OVER"
     print(f"target {TARGET_SECONDS:.2f} s median: {verdict}")
