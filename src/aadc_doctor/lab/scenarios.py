@@ -111,9 +111,14 @@ def base_argv(lab: Lab) -> list[str]:
     return ["check", "--profile", "sync", "--timeout", PROBE_TIMEOUT, "--ca-file", str(lab.files.ca_file)]
 
 
+def proxy_argv(port: int) -> list[str]:
+    """The proxy by name, as machine.config names it, with the name pinned to the lab (no DNS query at all)."""
+    return ["--proxy", f"http://{PROXY_HOSTNAME}:{port}", "--resolve", f"{PROXY_HOSTNAME}:{port}:127.0.0.1"]
+
+
 def _proxied(lab: Lab, policy: ProxyPolicy, *extra: str) -> CheckPlan:
     proxy = lab.add_proxy(policy)
-    return CheckPlan((*base_argv(lab), "--proxy", proxy.url, *extra))
+    return CheckPlan((*base_argv(lab), *proxy_argv(proxy.port), *extra))
 
 
 def _healthy(lab: Lab) -> CheckPlan:
@@ -124,25 +129,25 @@ def _url_not_opened(lab: Lab) -> CheckPlan:
     return _proxied(lab, ProxyPolicy(deny=(DENIED_HOST,), hostname=PROXY_HOSTNAME))
 
 
-def _auth_proxy(lab: Lab) -> tuple[str, str]:
-    """One Basic-authenticating proxy per lab, shared by the two authentication scenarios."""
+def _auth_proxy(lab: Lab) -> tuple[int, str]:
+    """One Basic-authenticating proxy per lab, shared by the two authentication scenarios: (port, password)."""
     for proxy in lab.proxies:
         if proxy.policy.requires_auth and proxy.policy.basic_password:
-            return proxy.url, proxy.policy.basic_password
+            return proxy.port, proxy.policy.basic_password
     password = secrets.token_urlsafe(12)
     register_secret(password)
     proxy = lab.add_proxy(ProxyPolicy(basic_user=PROXY_USER, basic_password=password, hostname=PROXY_HOSTNAME))
-    return proxy.url, password
+    return proxy.port, password
 
 
 def _auth_required(lab: Lab) -> CheckPlan:
-    url, _ = _auth_proxy(lab)
-    return CheckPlan((*base_argv(lab), "--proxy", url))
+    port, _ = _auth_proxy(lab)
+    return CheckPlan((*base_argv(lab), *proxy_argv(port)))
 
 
 def _auth_with_credentials(lab: Lab) -> CheckPlan:
-    url, password = _auth_proxy(lab)
-    return CheckPlan((*base_argv(lab), "--proxy", url, "--proxy-auth", "basic", "--proxy-user", PROXY_USER,
+    port, password = _auth_proxy(lab)
+    return CheckPlan((*base_argv(lab), *proxy_argv(port), "--proxy-auth", "basic", "--proxy-user", PROXY_USER,
                       "--proxy-password-env", PASSWORD_ENV), env={PASSWORD_ENV: password})
 
 
