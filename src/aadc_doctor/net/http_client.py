@@ -125,8 +125,7 @@ class Exchange:
 
 def _trust_context(ca_file: str | None) -> ssl.SSLContext:
     """System roots plus the extra file: a lab CA or the inspecting proxy's root adds, never replaces."""
-    context = ssl.create_default_context()
-    context.load_default_certs()
+    context = ssl.create_default_context()  # already holds the system store (load_default_certs)
     if ca_file:
         try:
             context.load_verify_locations(cafile=ca_file)
