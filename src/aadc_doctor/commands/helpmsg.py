@@ -26,7 +26,7 @@ _NUMBER = re.compile(r"[+-]?(?:0x[0-9a-f]+|\d+)", re.IGNORECASE)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Print the message Windows has for Win32 error N, as 'net helpmsg N' does: a blank line, the message, "
-        "a blank line; FormatMessage inserts (%%1) show as *** like net does (--raw keeps them). N is decimal "
+        "a blank line; FormatMessage inserts (%1) show as *** like net does (--raw keeps them). N is decimal "
         "like net helpmsg, or hexadecimal with 0x (0x530); an HRESULT 0x8007xxxx or a logon NTSTATUS "
         "(0xC000006F) is reduced to its Win32 code, with a note on stderr. Exit 0 when N has a message, "
         "1 when it has none (net's 'is not a valid message number' text), 2 when N is not a number."
