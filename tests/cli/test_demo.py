@@ -101,3 +101,24 @@ def test_a_wrong_diagnosis_fails_the_demo(run_cli, monkeypatch) -> None:
     human = run_cli("demo", "--scenario", "healthy")
     assert human.code == ExitCode.PROBLEMS_FOUND
     assert "Diagnosis NOT as expected" in human.stdout and "FAIL" in human.stdout
+
+
+def test_ctrl_c_stops_the_lab_and_exits_130(run_cli, monkeypatch) -> None:
+    from aadc_doctor.commands import check
+
+    real_run = check.run
+    calls = {"n": 0}
+
+    def interrupted_second_time(args: Any, ctx: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real_run(args, ctx)
+
+    monkeypatch.setattr(check, "run", interrupted_second_time)
+    before = set(threading.enumerate())
+    result = run_cli("demo", "--scenario", "healthy", "--scenario", "url-not-opened")
+    assert result.code == ExitCode.INTERRUPTED
+    assert "interrupted" in result.stderr
+    assert "1/2 healthy" in result.stdout
+    assert not set(threading.enumerate()) - before
