@@ -14,10 +14,8 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
-EXE = Path(sys.executable).with_name("aadc-doctor")
 
 
 def lab_start_stop() -> tuple[float, float]:
@@ -37,7 +35,8 @@ def main() -> None:
     env = {**os.environ, "NO_COLOR": "1"}
     for _ in range(RUNS):
         started = time.perf_counter()
-        done = subprocess.run([str(EXE), "demo", "--json"], capture_output=True, text=True, env=env)
+        done = subprocess.run([sys.executable, "-m", "aadc_doctor", "demo", "--json"], capture_output=True, text=True,
+                              env=env)
         walls.append(time.perf_counter() - started)
         if done.returncode != 0:
             sys.exit(f"demo exited {done.returncode}: {done.stderr[-500:]}")
