@@ -8,8 +8,6 @@ Probes run concurrently with a hard timeout each, so the run lasts about as long
 from __future__ import annotations
 
 import argparse
-import asyncio
-import concurrent.futures
 import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
@@ -208,6 +206,9 @@ def _configured_elsewhere(cfg: ProxyConfig, env: dict[str, str]) -> tuple[str, .
 
 def _run_coroutine(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """asyncio.run, also when the caller (e.g. the demo) already runs an event loop in this thread."""
+    import asyncio
+    import concurrent.futures
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:

@@ -20,7 +20,10 @@ so PTA breaks behind inspection even where browsers look fine.
 
 from __future__ import annotations
 
+import concurrent.futures
 import ssl
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -87,15 +90,36 @@ def issuer_label(facts: CertFacts) -> str:
     return facts.issuer_common_name or facts.issuer_organization or facts.issuer
 
 
-@dataclass(frozen=True)
 class TrustConfig:
     """The contexts every probe shares: verifying (system store + --ca-file) and the unverified one used only
-    to read the certificate a failed verification refused."""
+    to read the certificate a failed verification refused.
 
-    verifying: ssl.SSLContext
-    unverified: ssl.SSLContext
-    ca_file_subjects: frozenset[bytes]
-    ca_file: str | None = None
+    Loading the system store takes a noticeable fraction of a second, so it happens in a background thread
+    while the first probes resolve names and wait for the proxy; `verifying` waits for it only if needed.
+    """
+
+    def __init__(self, verifying: ssl.SSLContext | Callable[[], ssl.SSLContext], unverified: ssl.SSLContext,
+                 ca_file_subjects: frozenset[bytes], ca_file: str | None = None) -> None:
+        self._future: concurrent.futures.Future[ssl.SSLContext] = concurrent.futures.Future()
+        if isinstance(verifying, ssl.SSLContext):
+            self._future.set_result(verifying)
+        else:
+            build = verifying
+
+            def load() -> None:
+                try:
+                    self._future.set_result(build())
+                except BaseException as exc:  # handed to whoever asks for the context
+                    self._future.set_exception(exc)
+
+            threading.Thread(target=load, name="aadc-trust-store", daemon=True).start()
+        self.unverified = unverified
+        self.ca_file_subjects = ca_file_subjects
+        self.ca_file = ca_file
+
+    @property
+    def verifying(self) -> ssl.SSLContext:
+        return self._future.result()
 
 
 def load_ca_file(path: str) -> frozenset[bytes]:
@@ -115,13 +139,20 @@ def load_ca_file(path: str) -> frozenset[bytes]:
 
 
 def build_trust(ca_file: str | None) -> TrustConfig:
+    """Validate --ca-file now (a bad file is a usage problem), load the system store in the background."""
     subjects = load_ca_file(ca_file) if ca_file else frozenset()
-    verifying = ssl.create_default_context()
     if ca_file:
         try:
-            verifying.load_verify_locations(cafile=ca_file)
+            ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=ca_file)
         except ssl.SSLError as exc:
             raise ValueError(f"--ca-file {ca_file}: not usable as trusted roots: {exc.reason or exc}") from None
+
+    def verifying() -> ssl.SSLContext:
+        context = ssl.create_default_context()
+        if ca_file:
+            context.load_verify_locations(cafile=ca_file)
+        return context
+
     unverified = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     unverified.check_hostname = False
     unverified.verify_mode = ssl.CERT_NONE
