@@ -18,6 +18,7 @@ PTA_DOC = "https://learn.microsoft.com/entra/identity/hybrid/connect/tshoot-conn
 CORRELATION_WINDOW = timedelta(seconds=5)
 EQUIVALENT_REASONS = {1317: 1326}  # an unknown user reaches LogonUser callers as 1326 too
 SAMPLES = 3
+OTHER_SAMPLE = 20
 
 
 @dataclass
@@ -38,6 +39,17 @@ class _Tally:
         if level:
             self.levels[level] += 1
 
+    def merge(self, other: _Tally) -> None:
+        self.count += other.count
+        for time in (other.first, other.last):
+            if time is not None:
+                self.first = time if self.first is None or time < self.first else self.first
+                self.last = time if self.last is None or time > self.last else self.last
+        for sample in other.samples:
+            if len(self.samples) < SAMPLES and sample not in self.samples:
+                self.samples.append(sample)
+        self.levels.update(other.levels)
+
 
 @dataclass
 class PtaEvidence:
@@ -46,13 +58,26 @@ class PtaEvidence:
     attempts: list[SignInAttempt] = field(default_factory=list)
     trace_problems: dict[str, _Tally] = field(default_factory=dict)
     agent_events: dict[tuple[str, int], _Tally] = field(default_factory=dict)
-    agent_event_meta: dict[tuple[str, int], dict[str, str]] = field(default_factory=dict)
     events_by_id: Counter[int] = field(default_factory=Counter)
     files: list[dict[str, Any]] = field(default_factory=list)
     damaged: list[dict[str, Any]] = field(default_factory=list)
     trace_entries: int = 0
     security_events: int = 0
     agents_seen: set[str] = field(default_factory=set)
+
+    def merge(self, other: PtaEvidence) -> None:
+        """Add the evidence of another file (read elsewhere, for example in a worker process)."""
+        self.attempts.extend(other.attempts)
+        for key, tally in other.trace_problems.items():
+            self.trace_problems.setdefault(key, _Tally()).merge(tally)
+        for event_key, tally in other.agent_events.items():
+            self.agent_events.setdefault(event_key, _Tally()).merge(tally)
+        self.events_by_id.update(other.events_by_id)
+        self.files.extend(other.files)
+        self.damaged.extend(other.damaged)
+        self.trace_entries += other.trace_entries
+        self.security_events += other.security_events
+        self.agents_seen.update(other.agents_seen)
 
     def add_attempt(self, attempt: SignInAttempt) -> None:
         self.attempts.append(attempt)
@@ -445,8 +470,13 @@ def analyse(evidence: PtaEvidence, *, expect_agent: bool) -> tuple[list[Finding]
             remedy="Export the Security log of each agent server, with \"Audit Logon\" (success and failure) enabled "
                    "by policy; `aadc-doctor pta dc-query` prints the Event Viewer filter for the agent's events. Use "
                    "--process for a non-default install path.", subject="security log"))
+    pta_requests = [a for a in attempts if a.from_agent or a.origin == "trace"]
+    others = [a for a in failures if not (a.from_agent or a.origin == "trace")]
     results: dict[str, Any] = {
-        "requests": [a.to_dict() for a in attempts],
+        # the PTA agent's own requests, all of them; other processes' failures are counted in by_reason,
+        # by_status and bursts, and only their latest few are listed (a busy DC log has millions)
+        "requests": [a.to_dict() for a in pta_requests],
+        "other_failures": {"count": len(others), "latest": [a.to_dict() for a in others[-OTHER_SAMPLE:]]},
         "by_reason": _by_reason(failures),
         "by_hour": _by_hour(failures),
         "by_status": _by_status(failures),

@@ -7,9 +7,9 @@ pre-authentication), which carry no process name. Pure: records in, attempts out
 
 from __future__ import annotations
 
-import re
+import html
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from aadc_doctor.logs.event_xml import EventRecord
 
@@ -21,7 +21,6 @@ NTLM_VALIDATION = 4776
 SECURITY_EVENT_IDS = frozenset({LOGON_SUCCESS, LOGON_FAILURE, EXPLICIT_CREDENTIALS, KERBEROS_PREAUTH_FAILED,
                                 NTLM_VALIDATION})
 STATUS_LOGON_FAILURE = 0xC000006D
-_FRACTION = re.compile(r"\.(\d+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,18 +68,33 @@ def iso(value: datetime | None) -> str | None:
 
 
 def parse_system_time(text: str) -> datetime | None:
-    """SystemTime (ISO 8601, up to 9 fractional digits) as an aware UTC datetime; None when unreadable."""
+    """SystemTime (ISO 8601, up to 9 fractional digits, Z or an offset) as an aware UTC datetime, else None.
+
+    Hand-rolled because it runs once per interesting record of a large log.
+    """
     value = text.strip()
-    if not value or not value[0].isdigit():
+    if len(value) < 19 or not value[:4].isdigit():
         return None
-    value = _FRACTION.sub(lambda m: "." + m.group(1)[:6].ljust(6, "0"), value, count=1)
-    if value[-1:] in ("Z", "z"):
-        value = value[:-1] + "+00:00"
     try:
-        parsed = datetime.fromisoformat(value)
+        parsed = datetime(int(value[0:4]), int(value[5:7]), int(value[8:10]), int(value[11:13]),
+                          int(value[14:16]), int(value[17:19]), tzinfo=UTC)
     except ValueError:
         return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    rest = value[19:]
+    if rest.startswith("."):
+        end = 1
+        while end < len(rest) and rest[end].isdigit():
+            end += 1
+        fraction = rest[1:end]
+        if fraction:
+            parsed = parsed.replace(microsecond=int((fraction + "000000")[:6]))
+        rest = rest[end:]
+    if rest in ("", "Z", "z"):
+        return parsed
+    if len(rest) == 6 and rest[0] in "+-" and rest[3] == ":" and rest[1:3].isdigit() and rest[4:6].isdigit():
+        offset = timedelta(hours=int(rest[1:3]), minutes=int(rest[4:6]))
+        return parsed - offset if rest[0] == "+" else parsed + offset
+    return None
 
 
 def parse_status(text: str) -> int | None:
@@ -117,9 +131,9 @@ class AgentMatcher:
     def __init__(self, processes: list[str], agent_hosts: list[str] | None = None) -> None:
         self.paths = frozenset(p.lower() for p in processes)
         self.exe_names = frozenset(p.lower().rsplit("\\", 1)[-1] for p in processes)
-        self.hosts = frozenset(h.lower().split(".")[0] for h in (agent_hosts or [])) | frozenset(
-            h.lower() for h in (agent_hosts or []))
-        self.pattern = re.compile("|".join(re.escape(n) for n in sorted(self.exe_names)), re.I)
+        self.host_names = frozenset(agent_hosts or [])
+        self.hosts = frozenset(h.lower().split(".")[0] for h in self.host_names) | frozenset(
+            h.lower() for h in self.host_names)
 
     def is_agent_process(self, process_name: str) -> bool:
         lowered = process_name.strip().lower()
@@ -137,8 +151,12 @@ class AgentMatcher:
         return False
 
     def mentions_agent(self, text: str) -> bool:
-        """A cheap look at a raw record: does the agent's executable name occur in it at all?"""
-        return self.pattern.search(text) is not None
+        """A cheap look at a raw record's XML: is its ProcessName the agent's executable?"""
+        at = text.rfind('<Data Name="ProcessName">')
+        if at < 0:
+            return False
+        start = at + 25
+        return self.is_agent_process(html.unescape(text[start:text.find("<", start)]))
 
 
 def _account(data: dict[str, str]) -> str:

@@ -33,6 +33,7 @@ DC_QUERY_WHERE = (
 )
 _LEVEL_NAMES = {0: "Information", 1: "Critical", 2: "Error", 3: "Warning", 4: "Information", 5: "Verbose"}
 _AGENT_HINTS = ("AuthenticationAgent", "AadApplicationProxy", "AgentUpdater")
+_AGENT_CHANNEL_PREFIXES = ("Microsoft-AzureADConnect-", "Microsoft-AadApplicationProxy-")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -77,6 +78,9 @@ def _matcher_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--agent-host", action="append", default=[], metavar="NAME_OR_IP",
                         help="an agent server's name or address, to attribute domain-controller events "
                              "(4776 Workstation, 4771 client address) to the agent (repeatable)")
+    parser.add_argument("--jobs", type=int, default=0, metavar="N",
+                        help="worker processes for .evtx files (default: one per CPU once the files exceed 32 MB; "
+                             "1 = read in this process)")
 
 
 def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
@@ -89,10 +93,10 @@ def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
     matcher = _matcher(args)
     if command == "trace":
         collect_trace(args.paths, evidence)
-        collect_events(args.events, evidence, matcher)
+        collect_events(args.events, evidence, matcher, args.jobs)
         expect_agent = bool(args.events)
     else:
-        collect_events(args.files, evidence, matcher)
+        collect_events(args.files, evidence, matcher, args.jobs)
         collect_trace(args.trace, evidence)
         expect_agent = True
     findings, results = analyse(evidence, expect_agent=expect_agent)
@@ -146,15 +150,64 @@ def collect_trace(paths: list[str], evidence: PtaEvidence) -> None:
 # ---- event logs -------------------------------------------------------------------------------
 
 
-def collect_events(files: list[str], evidence: PtaEvidence, matcher: AgentMatcher) -> None:
-    """Stream every .evtx or XML export into the evidence, file by file."""
+PARALLEL_MIN_BYTES = 32 * 1024 * 1024  # below this, starting worker processes costs more than it saves
+
+
+def collect_events(files: list[str], evidence: PtaEvidence, matcher: AgentMatcher, jobs: int = 0) -> None:
+    """Read every .evtx or XML export into the evidence; large sets of .evtx files on several CPUs.
+
+    Files are checked first (so a bad file fails fast with exit 2), then scanned one per worker process
+    when there is enough to read; results are merged in the order the files were given.
+    """
     if not files:
         return
+    import os
+
+    heads = [(name, _head(Path(name))) for name in files]
+    from aadc_doctor.logs.event_xml import looks_like_event_xml
+    from aadc_doctor.logs.evtx_reader import is_evtx
+
+    for name, head in heads:
+        if not (is_evtx(head) or looks_like_event_xml(head)):
+            raise InputError(f"{name}: neither an .evtx file nor an Event Viewer XML export",
+                             hint="export with wevtutil epl <log> <file>.evtx, or Event Viewer > Save All Events As")
+    total = sum(Path(name).stat().st_size for name in files)
+    workers = min(jobs or os.cpu_count() or 1, 8, len(files))
+    key = (tuple(sorted(matcher.paths)), tuple(sorted(matcher.host_names)))
+    if workers > 1 and (total >= PARALLEL_MIN_BYTES or jobs > 1):
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            scans = list(pool.map(_scan_file_safely, files, [key] * len(files), chunksize=max(1, len(files) // (
+                workers * 4))))
+    else:
+        scans = [_scan_file_safely(name, key) for name in files]
+    for scan in scans:
+        if isinstance(scan, tuple):
+            message, hint = scan
+            raise InputError(message, hint=hint)
+        evidence.merge(scan)
+
+
+def _scan_file_safely(name: str, key: tuple[tuple[str, ...], tuple[str, ...]]) -> PtaEvidence | tuple[str, str | None]:
+    """Worker entry point: an InputError comes back as (message, hint), so it crosses processes intact."""
+    from aadc_doctor.analysis.security_events import AgentMatcher
+
+    try:
+        return scan_event_file(name, AgentMatcher(list(key[0]), list(key[1])))
+    except InputError as exc:
+        return (exc.message, exc.hint)
+
+
+def scan_event_file(name: str, matcher: AgentMatcher) -> PtaEvidence:
+    """The evidence in one .evtx file or XML export: the agent's log events, logon attempts, event counts."""
+    from aadc_doctor.analysis.pta import PtaEvidence
     from aadc_doctor.analysis.security_events import SECURITY_EVENT_IDS, attempt_from_event, parse_system_time
     from aadc_doctor.knowledge.pta_events import agent_channels
-    from aadc_doctor.logs.event_xml import EventRecord, XmlExportStats, iter_xml_export, looks_like_event_xml
+    from aadc_doctor.logs.event_xml import EventRecord, XmlExportStats, iter_xml_export
     from aadc_doctor.logs.evtx_reader import EvtxFileStats, is_evtx, iter_evtx_records
 
+    evidence = PtaEvidence()
     channels = agent_channels()
     always = frozenset({4625, 4771, 4776})
     agent_process_ids = frozenset({4624, 4648})
@@ -164,11 +217,13 @@ def collect_events(files: list[str], evidence: PtaEvidence, matcher: AgentMatche
             return True
         if event_id in agent_process_ids:
             return matcher.mentions_agent(text)
+        channel_at = text.find("<Channel>", 0, 1500)
+        if channel_at >= 0:
+            return text.startswith(_AGENT_CHANNEL_PREFIXES, channel_at + 9)
         return any(hint in text for hint in _AGENT_HINTS)
 
     def take(record: EventRecord) -> None:
-        channel = record.channel.lower()
-        if channel in channels:
+        if record.channel.lower() in channels:
             message = record.message or " | ".join(s for s in record.strings if s) or " | ".join(
                 f"{k}={v}" for k, v in record.data.items())
             level = _LEVEL_NAMES.get(record.level if record.level is not None else 4, "Information")
@@ -179,32 +234,28 @@ def collect_events(files: list[str], evidence: PtaEvidence, matcher: AgentMatche
             if attempt is not None:
                 evidence.add_attempt(attempt)
 
-    for name in files:
-        path = Path(name)
-        head = _head(path)
-        if is_evtx(head):
-            stats = EvtxFileStats(str(path))
-            counts: dict[int, int] = {}
-            for record in iter_evtx_records(path, stats, wanted, counts):
-                take(record)
-            evidence.events_by_id.update(counts)
-            evidence.security_events += sum(n for eid, n in counts.items() if eid in SECURITY_EVENT_IDS)
-            info = stats.to_dict()
-            if stats.damaged:
-                evidence.damaged.append(info)
-            evidence.files.append(info)
-        elif looks_like_event_xml(head):
-            xml_stats = XmlExportStats(str(path))
-            for record in iter_xml_export(path, xml_stats):
-                evidence.events_by_id[record.event_id] += 1
-                if record.event_id in SECURITY_EVENT_IDS:
-                    evidence.security_events += 1
-                take(record)
-            evidence.files.append({"name": str(path), "format": "xml", "records": xml_stats.records,
-                                   "bad": xml_stats.bad})
-        else:
-            raise InputError(f"{path}: neither an .evtx file nor an Event Viewer XML export",
-                             hint="export with wevtutil epl <log> <file>.evtx, or Event Viewer > Save All Events As")
+    path = Path(name)
+    if is_evtx(_head(path)):
+        stats = EvtxFileStats(str(path))
+        counts: dict[int, int] = {}
+        for record in iter_evtx_records(path, stats, wanted, counts):
+            take(record)
+        evidence.events_by_id.update(counts)
+        evidence.security_events += sum(n for eid, n in counts.items() if eid in SECURITY_EVENT_IDS)
+        info = stats.to_dict()
+        if stats.damaged:
+            evidence.damaged.append(info)
+        evidence.files.append(info)
+    else:
+        xml_stats = XmlExportStats(str(path))
+        for record in iter_xml_export(path, xml_stats):
+            evidence.events_by_id[record.event_id] += 1
+            if record.event_id in SECURITY_EVENT_IDS:
+                evidence.security_events += 1
+            take(record)
+        evidence.files.append({"name": str(path), "format": "xml", "records": xml_stats.records,
+                               "bad": xml_stats.bad})
+    return evidence
 
 
 def _head(path: Path) -> bytes:
@@ -329,9 +380,14 @@ def _render_analysis(results: Any, console: Console) -> None:
             more = " ..." if len(results["by_hour"]) > 24 else ""
             console.print(f"By hour (UTC): {hours}{more}", markup=False)
         failed = [r for r in results["requests"] if r["outcome"] == "failure"]
-        shown = failed[-10:]
-        requests = Table(title=f"Latest failed requests ({len(shown)} of {len(failed)}; --json has all)",
-                         title_justify="left")
+        other = results["other_failures"]
+        if failed:
+            shown = failed[-10:]
+            title = f"Latest failed PTA requests ({len(shown)} of {len(failed)}; --json has all)"
+        else:
+            shown = other["latest"][-10:]
+            title = f"Latest failed logons by other processes ({len(shown)} of {other['count']})"
+        requests = Table(title=title, title_justify="left")
         for column in ("Time", "RequestId / event", "Reason", "Account", "Source"):
             requests.add_column(column, overflow="fold")
         for r in shown:

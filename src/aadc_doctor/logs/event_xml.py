@@ -52,7 +52,6 @@ _UNNAMED_DATA = re.compile(r"<Data>([^<]*)</Data>")
 _USER_DATA = re.compile(r"<UserData>(.*?)</UserData>", re.S)
 _LEAF = re.compile(r"<([A-Za-z_][\w.-]*)(?:\s[^>]*)?>([^<]+)</\1>")
 _MESSAGE = re.compile(r"<Message>([^<]*)</Message>")
-_EVENT_DATA_BLOCK = re.compile(r"<EventData>(.*?)</EventData>", re.S)
 
 
 def _unescape(value: str) -> str:
@@ -65,7 +64,15 @@ def _search(pattern: re.Pattern[str], text: str) -> str:
 
 
 def event_id_of(text: str) -> int | None:
-    """Only the EventID, for the cheap first look at every record."""
+    """Only the EventID, for the cheap first look at every record (plain string search: it runs per record)."""
+    start = text.find("<EventID")
+    if start < 0:
+        return None
+    start = text.find(">", start) + 1
+    end = text.find("<", start)
+    value = text[start:end].strip()
+    if value.isdigit():
+        return int(value)
     match = _EVENT_ID.search(text)
     return int(match.group(1)) if match else None
 
@@ -75,39 +82,54 @@ def channel_of(text: str) -> str:
 
 
 def parse_event_text(text: str, source: str = "", event_id: int | None = None) -> EventRecord | None:
-    """An EventRecord from one event's XML text; None when it has no EventID at all."""
+    """An EventRecord from one event's XML text; None when it has no EventID at all.
+
+    Searches are bounded to the part of the record they belong to (System before EventData), because
+    this runs for every interesting record of a large log.
+    """
     if event_id is None:
         event_id = event_id_of(text)
         if event_id is None:
             return None
-    level = _LEVEL.search(text)
-    record_id = _RECORD_ID.search(text)
+    data_at = text.find("<EventData")
+    system_end = data_at if data_at >= 0 else len(text)
+    level = _LEVEL.search(text, 0, system_end)
+    record_id = _RECORD_ID.search(text, 0, system_end)
     data: dict[str, str] = {}
     strings: list[str] = []
-    block = _EVENT_DATA_BLOCK.search(text)
-    if block is not None:
-        body = block.group(1)
+    if data_at >= 0:
+        data_end = text.find("</EventData>", data_at)
+        body = text[data_at:data_end if data_end >= 0 else len(text)]
         for name, value in _NAMED_DATA.findall(body):
             data[name] = _unescape(value).strip() if value else ""
-        strings.extend(_unescape(v).strip() for v in _UNNAMED_DATA.findall(body))
-    user = _USER_DATA.search(text)
-    if user is not None:
-        for name, value in _LEAF.findall(user.group(1)):
-            data.setdefault(name, _unescape(value).strip())
-            strings.append(_unescape(value).strip())
+        if "<Data>" in body:
+            strings.extend(_unescape(v).strip() for v in _UNNAMED_DATA.findall(body))
+    user_at = text.find("<UserData>")
+    if user_at >= 0:
+        user = _USER_DATA.search(text, user_at)
+        if user is not None:
+            for name, value in _LEAF.findall(user.group(1)):
+                data.setdefault(name, _unescape(value).strip())
+                strings.append(_unescape(value).strip())
+    message_at = text.find("<Message>", system_end)
     return EventRecord(
         event_id=event_id,
-        time=_search(_TIME, text),
-        channel=_search(_CHANNEL, text),
-        provider=_search(_PROVIDER, text),
-        computer=_search(_COMPUTER, text),
+        time=_search_in(_TIME, text, system_end),
+        channel=_search_in(_CHANNEL, text, system_end),
+        provider=_search_in(_PROVIDER, text, system_end),
+        computer=_search_in(_COMPUTER, text, system_end),
         level=int(level.group(1)) if level else None,
         record_id=int(record_id.group(1)) if record_id else None,
         data=data,
         strings=tuple(strings),
-        message=_search(_MESSAGE, text),
+        message=_search_in(_MESSAGE, text, len(text), message_at) if message_at >= 0 else "",
         source=source,
     )
+
+
+def _search_in(pattern: re.Pattern[str], text: str, end: int, start: int = 0) -> str:
+    match = pattern.search(text, start, end)
+    return _unescape(match.group(1)) if match else ""
 
 
 def _local(tag: str) -> str:
