@@ -170,3 +170,11 @@ def test_bad_inputs_are_one_line_exit_2(tmp_path, run_cli):
         result = run_cli("pta", *args)
         assert result.code == ExitCode.USAGE_OR_INPUT, args
         assert "Traceback" not in result.stderr and result.stderr.startswith("aadc-doctor: error: "), args
+
+
+def test_worker_processes_give_the_same_results(corpus, run_cli):
+    files = [str(p) for p in sorted((corpus / "evtx").glob("*.evtx"))]
+    serial = run_cli("pta", "events", *files, "--jobs", "1", "--json").json()
+    parallel = run_cli("pta", "events", *files, "--jobs", "2", "--json").json()
+    assert serial["results"] == parallel["results"]
+    assert serial["findings"] == parallel["findings"]
