@@ -134,3 +134,38 @@ def test_plain_http_get_denied_by_squid_is_proxy_forbidden(run_cli: Runner, squi
     row = _by_host(report)["denied.example.com"]
     assert (row["outcome"], row["phase"], row["proxy_error"][:17]) == ("proxy_forbidden", "http", "ERR_ACCESS_DENIED")
     assert {f["id"] for f in report["findings"]} == {"proxy-forbidden", "crl-unreachable"}
+
+
+def test_proxy_from_machine_config_as_the_wizard_uses_it(run_cli: Runner, squid: SquidProxy, tls_origin: TlsOrigin,
+                                                         lab_ca_file: Path, tmp_path: Path) -> None:
+    machine_config = tmp_path / "machine.config"
+    machine_config.write_text(
+        '<?xml version="1.0" encoding="utf-8"?>\n<configuration>\n  <system.net>\n'
+        '    <defaultProxy enabled="true" useDefaultCredentials="true">\n'
+        f'      <proxy usesystemdefault="true" proxyaddress="{squid.url("open")}" bypassonlocal="true" />\n'
+        "    </defaultProxy>\n  </system.net>\n</configuration>\n", encoding="utf-8")
+    since = squid.log_offset()
+    _, report = _check(run_cli, "--machine-config", str(machine_config), "--ca-file", str(lab_ca_file),
+                       "--endpoint", tls_origin.url(LOGIN), "--endpoint", tls_origin.url("denied.example.com"))
+    proxy = report["results"]["proxy"]
+    assert proxy["source"].startswith("machine.config") and proxy["url"] == squid.url("open")
+    assert proxy["use_default_credentials"] is True
+    assert {e["host"]: e["outcome"] for e in report["results"]["endpoints"]} == {
+        LOGIN: "ok", "denied.example.com": "proxy_forbidden"}
+    squid.wait_for_log(r"TCP_TUNNEL/200 \d+ CONNECT login\.microsoftonline\.com:", since=since)
+
+
+def test_pac_sends_each_url_its_own_way(run_cli: Runner, squid: SquidProxy, tls_origin: TlsOrigin,
+                                        lab_ca_file: Path, tmp_path: Path) -> None:
+    pac = tmp_path / "proxy.pac"
+    pac.write_text('function FindProxyForURL(url, host) {\n'
+                   f'  if (dnsDomainIs(host, ".microsoftonline.com")) return "PROXY 127.0.0.1:{squid.open_port}";\n'
+                   '  return "DIRECT";\n}\n', encoding="utf-8")
+    _, report = _check(run_cli, "--pac", str(pac), "--ca-file", str(lab_ca_file),
+                       "--resolve", f"allowed.example.com:{tls_origin.port}:127.0.0.1",
+                       "--endpoint", tls_origin.url(LOGIN), "--endpoint", tls_origin.url("allowed.example.com"))
+    assert report["results"]["proxy"]["source"] == f"pac:{pac}"
+    rows = _by_host(report)
+    assert (rows[LOGIN]["outcome"], rows[LOGIN]["via_proxy"]) == ("ok", f"http://127.0.0.1:{squid.open_port}")
+    assert (rows["allowed.example.com"]["outcome"], rows["allowed.example.com"]["via_proxy"]) == ("ok", None)
+    assert rows["allowed.example.com"]["connect_status"] is None

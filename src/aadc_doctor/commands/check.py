@@ -191,16 +191,34 @@ def build_targets(profiles: Sequence[str], endpoints: Sequence[str], tenant_id: 
     return list(by_url.values()), not_probed
 
 
-def _configured_elsewhere(cfg: ProxyConfig, env: dict[str, str]) -> tuple[str, ...]:
-    """Proxies set in places this run did not use (the article's "direct call although a proxy exists")."""
+def _configured_elsewhere(cfg: ProxyConfig, env: dict[str, str], results: Sequence[EndpointResult]) -> tuple[str, ...]:
+    """Proxies set in places this run did not use, asked only when a direct call failed to connect.
+
+    This is the article's "Unable to connect to the remote server": netsh winhttp (or the environment) has a
+    proxy, but machine.config does not, so .NET calls go direct.
+    """
+    from aadc_doctor.errors import DoctorError
+    from aadc_doctor.net.outcome import Outcome
     from aadc_doctor.proxyconfig.environment import environment_proxy
     from aadc_doctor.secrets import url_without_password
 
+    direct_failures = (Outcome.DNS_FAILURE, Outcome.TCP_REFUSED, Outcome.TCP_TIMEOUT)
+    if not any(r.outcome in direct_failures and r.via_proxy is None for r in results):
+        return ()
     found: list[str] = []
     if cfg.source != "environment":
         env_cfg = environment_proxy(env)
         if env_cfg is not None and env_cfg.url:
             found.append(f"HTTPS_PROXY/HTTP_PROXY in the environment: {url_without_password(env_cfg.url)}")
+    if sys.platform == "win32" and not cfg.source.startswith("winhttp"):
+        from aadc_doctor.proxyconfig.winhttp import run_netsh
+
+        try:
+            winhttp = run_netsh(timeout=5.0)
+        except DoctorError:
+            winhttp = None
+        if winhttp is not None and not winhttp.direct and winhttp.proxy_server:
+            found.append(f"netsh winhttp: {winhttp.proxy_server}")
     return tuple(found)
 
 
@@ -286,7 +304,7 @@ def run_check(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
         results = _run_coroutine(probe_all)
     wall_ms = (time.monotonic() - started) * 1000
 
-    proxy_ctx = ProxyContext(cfg.source, cfg.display_url, _configured_elsewhere(cfg, ctx.env))
+    proxy_ctx = ProxyContext(cfg.source, cfg.display_url, _configured_elsewhere(cfg, ctx.env, results))
     report.findings.extend(diagnose(results, proxy_ctx, catalog=catalog, knowledge=kb))
     proxy_info = cfg.to_dict()
     proxy_info["description"] = cfg.describe()
