@@ -15,7 +15,7 @@ JSON ``results``::
         {"kind": "pac", "path", "samples": {url: proxy or null}},
         {"kind": "environment", "variables": {name: value (password removed)}, "proxy", "no_proxy": [...]}],
      "effective": {component_id: {"name", "origin": "exe.config" | "machine.config" | "system" | "own" | "unknown",
-                                  "origin_path", "explanation", "reads": [...], "proxy_auth",
+                                  "origin_path", "explanation", "reads": [...], "runs_as", "proxy_auth",
                                   "proxy": ProxyConfig.to_dict() or null}}}
 """
 
@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 HELP = ("show where the proxy setting comes from (machine.config, .exe.config, netsh winhttp, PAC, environment) "
         "and audit it")
+ORIGIN_LABELS = {"exe.config": "its own .exe.config", "machine.config": "machine.config",
+                 "system": "IE settings / WPAD", "own": "its own settings", "unknown": "machine.config not read"}
 PAC_SAMPLE_URLS = ("https://login.microsoftonline.com/", "https://adminwebservice.microsoftonline.com/",
                    "http://mscrl.microsoft.com/")
 
@@ -215,11 +217,17 @@ def _effective_summary(item: dict[str, Any]) -> str:
     if item["origin"] in ("own", "unknown"):
         return "-"
     if proxy is None or (proxy["url"] is None and item["origin"] == "system"):
-        return "IE settings / WPAD of the service account"
+        return "depends on the account"
     if proxy["url"] is None:
         return "direct"
-    extra = " (default credentials)" if proxy["use_default_credentials"] else ""
-    return str(proxy["url"]) + extra
+    return str(proxy["url"])
+
+
+def _auth_summary(item: dict[str, Any]) -> str:
+    """What the component can do about a 407, and whether its setting sends credentials."""
+    proxy = item["proxy"] or {}
+    sends = proxy.get("use_default_credentials") or "@" in (proxy.get("url") or "")
+    return str(item["proxy_auth"]) + ("; sends credentials" if sends else "")
 
 
 def render(report: Report, console: Console) -> None:
@@ -235,13 +243,11 @@ def render(report: Report, console: Console) -> None:
     console.print(sources)
 
     effective = Table(title="Effective proxy per component", title_justify="left")
-    for column in ("component", "comes from", "proxy", "proxy auth"):
-        effective.add_column(column, overflow="fold")
-    for item in report.results.get("effective", {}).values():
-        origin = item["origin"] if not item["origin_path"] else f"{item['origin']} {item['origin_path']}"
-        if item["origin"] == "system" and item["origin_path"]:
-            origin = f"{item['origin_path']} (no proxyaddress: IE settings)"
-        if item["origin"] in ("own", "unknown"):
-            origin = item["explanation"].split(":")[0]
-        effective.add_row(Text(item["name"]), Text(origin), Text(_effective_summary(item)), Text(item["proxy_auth"]))
+    items = list(report.results.get("effective", {}).values())
+    for column in ("component", "runs as", "comes from", "proxy", "proxy auth"):
+        effective.add_column(column, overflow="fold", no_wrap=column == "proxy")  # a folded URL misleads
+    for item in items:
+        origin = ORIGIN_LABELS[item["origin"]]
+        effective.add_row(Text(item["name"]), Text(item.get("runs_as") or "-"), Text(origin),
+                          Text(_effective_summary(item)), Text(_auth_summary(item)))
     console.print(effective)

@@ -35,6 +35,7 @@ class Component:
     proxy_auth_note: str
     restart: str
     references: tuple[str, ...]
+    runs_as: str = ""
     own_settings: str = ""
 
     @property
@@ -51,7 +52,7 @@ def load_components() -> tuple[Component, ...]:
             exe_config_overwritten_on_upgrade=bool(r["exe_config_overwritten_on_upgrade"]),
             default_dir=r["default_dir"], reads=tuple(r["reads"]), documented_source=r["documented_source"],
             proxy_auth=r["proxy_auth"], proxy_auth_note=r["proxy_auth_note"], restart=r["restart"],
-            references=tuple(r["references"]), own_settings=r.get("own_settings", ""),
+            references=tuple(r["references"]), runs_as=r.get("runs_as", ""), own_settings=r.get("own_settings", ""),
         )
         for r in rows
     )

@@ -32,6 +32,7 @@ class ComponentProxy:
             "origin_path": self.origin_path,
             "explanation": self.explanation,
             "reads": list(self.component.reads),
+            "runs_as": self.component.runs_as or None,
             "proxy_auth": self.component.proxy_auth,
             "proxy": self.proxy.to_dict() if self.proxy is not None else None,
         }
