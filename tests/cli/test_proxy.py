@@ -44,6 +44,8 @@ def test_valid_json_shape(run_cli: Run) -> None:
     assert effective["sync"]["origin"] == "machine.config"
     assert effective["sync"]["proxy"]["url"] == "http://fabrikamproxy:8080"
     assert effective["health-agent"]["origin"] == "own" and effective["health-agent"]["proxy"] is None
+    assert effective["pta-agent"]["runs_as"] == "NETWORK SERVICE"
+    assert effective["pta-agent"]["reads"] == ["exe.config", "machine.config", "system"]
     assert finding_ids(result) == ["adsync-restart-needed", "health-agent-proxy-separate"]
 
 
