@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+MAX_NAMES_SHOWN = 10  # a CDN certificate can name hundreds of hosts; the report needs the first few
+
 
 class Outcome(StrEnum):
     """The stable outcome codes of DESIGN.md; scripts branch on these strings."""
@@ -93,7 +95,8 @@ class TlsInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return {"version": self.version, "issuer": self.issuer, "subject": self.subject,
-                "issuer_organization": self.issuer_organization, "names": list(self.names),
+                "issuer_organization": self.issuer_organization, "names": list(self.names[:MAX_NAMES_SHOWN]),
+                "names_total": len(self.names),
                 "not_after": self.not_after, "verified": self.verified, "trust": self.trust,
                 "verify_error": self.verify_error}
 

@@ -8,10 +8,13 @@ a lab point resolution at a local dnsmasq on a high port.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from aadc_doctor.net.outcome import DnsInfo
 
@@ -88,6 +91,40 @@ def is_ip_literal(host: str) -> bool:
     return True
 
 
+AddrInfo = list[tuple[Any, Any, int, str, Any]]
+
+
+async def _getaddrinfo_daemon(name: str, port: int) -> AddrInfo:
+    """getaddrinfo in a daemon thread: a resolver stuck past the probe's deadline must not hold up the exit.
+
+    (loop.getaddrinfo uses the default executor, which asyncio.run waits for when it closes the loop.)
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[AddrInfo] = loop.create_future()
+
+    def settle(result: AddrInfo | None, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result or [])
+
+    def work() -> None:
+        try:
+            infos = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM, flags=socket.AI_CANONNAME)
+        except BaseException as exc:  # handed back to the probe, whatever it is
+            error: BaseException | None = exc
+            infos = []
+        else:
+            error = None
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody needs the answer any more
+            loop.call_soon_threadsafe(settle, infos, error)
+
+    threading.Thread(target=work, name=f"getaddrinfo-{name}", daemon=True).start()
+    return await future
+
+
 @dataclass(frozen=True)
 class Resolver:
     """Resolves (host, port) for probes; immutable so concurrent probes can share it."""
@@ -114,9 +151,8 @@ class Resolver:
         return await self._resolve_with_os(name, port)
 
     async def _resolve_with_os(self, name: str, port: int) -> DnsInfo:
-        loop = asyncio.get_running_loop()
         try:
-            infos = await loop.getaddrinfo(name, port, type=socket.SOCK_STREAM, flags=socket.AI_CANONNAME)
+            infos = await _getaddrinfo_daemon(name, port)
         except socket.gaierror as exc:
             raise ResolveFailure(f"{name}: {exc.strerror or exc}") from None
         except UnicodeError:

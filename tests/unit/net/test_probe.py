@@ -16,6 +16,7 @@ from tests.infra.certs import issue_server_cert, make_ca, write_ca_pem
 
 from aadc_doctor.net.outcome import EndpointResult, EndpointTarget, Outcome, Phase
 from aadc_doctor.net.probe import ProbeSettings, ProxyRoute, probe_endpoint
+from aadc_doctor.net.proxy_auth import ProxyAuthSettings
 from aadc_doctor.net.resolve import Resolver, parse_resolve_option
 from aadc_doctor.net.tls import TrustConfig, build_trust
 
@@ -171,3 +172,32 @@ def test_server_error_from_the_origin_is_http_error(ca: trustme.CA, ca_file: Pat
     with TlsOrigin(ca, [HOST], default_route=Route(503, b"down")) as failing:
         result = _probe(_direct(failing.port), None, _direct_settings(ca_file, failing.port))
     assert (result.outcome, result.http_status) == (Outcome.HTTP_ERROR, 503)
+
+
+def test_https_proxy_is_reached_over_tls(ca: trustme.CA, ca_file: Path) -> None:
+    """An https:// proxy URL: TLS to the proxy first (verified), then CONNECT inside it."""
+    with TlsOrigin(ca, ["localhost"]) as not_a_proxy:  # an HTTPS server that does not implement CONNECT
+        result = _probe(_target(443), f"https://localhost:{not_a_proxy.port}", _settings(ca_file))
+        assert not_a_proxy.tls_errors == []
+    assert (result.outcome, result.connect_status) == (Outcome.PROXY_ERROR, 501)
+
+
+def test_negotiate_sends_a_token_and_reports_the_rejection(ca_file: Path) -> None:
+    challenge = CannedResponse(407, "Proxy Authentication Required", {"Proxy-Authenticate": "Negotiate"})
+    settings = ProbeSettings(Resolver(), build_trust(str(ca_file)),
+                             ProxyAuthSettings(user="CONTOSO\\bob", password="pw"), timeout=3.0)
+    with CannedProxy(challenge) as proxy:
+        result = _probe(_target(443), proxy.url, settings)
+        assert len(proxy.requests) == 2 and "Proxy-Authorization" not in proxy.requests[0]
+        assert "Proxy-Authorization: Negotiate " in proxy.requests[1]
+    assert (result.outcome, result.proxy_auth_scheme) == (Outcome.PROXY_AUTH_REQUIRED, "Negotiate")
+
+
+def test_proxy_auth_none_never_sends_credentials(ca_file: Path) -> None:
+    challenge = CannedResponse(407, "Proxy Authentication Required", {"Proxy-Authenticate": 'Basic realm="x"'})
+    settings = ProbeSettings(Resolver(), build_trust(str(ca_file)),
+                             ProxyAuthSettings(mode="none", user="alice", password="pw"), timeout=3.0)
+    with CannedProxy(challenge) as proxy:
+        result = _probe(_target(443), proxy.url, settings)
+        assert len(proxy.requests) == 1
+    assert result.outcome is Outcome.PROXY_AUTH_REQUIRED and "turned off" in (result.error or "")
