@@ -37,6 +37,7 @@ from aadc_doctor.net.proxy_auth import (
 from aadc_doctor.net.resolve import ResolveFailure, Resolver
 
 MAX_ERROR_BODY = 1024 * 1024
+RESERVE_S = 0.05  # seconds kept back from a probe's deadline to record what was found
 PROXY_ERROR_HEADERS = ("x-squid-error", "proxy-status")
 
 
@@ -110,6 +111,7 @@ class _State:
     dns: DnsInfo | None = None
     addresses: tuple[str, ...] = ()
     conns: list[_Conn] = field(default_factory=list)
+    deadline_at: float | None = None  # loop time when the probe's hard limit expires
 
     def fail(self, outcome: Outcome, error: str) -> _Stop:
         self.outcome = outcome
@@ -131,6 +133,7 @@ async def probe_endpoint(target: EndpointTarget, proxy: ProxyRoute | None, setti
     state = _State(target, proxy)
     start = time.monotonic()
     deadline = asyncio.timeout(settings.timeout)
+    state.deadline_at = asyncio.get_running_loop().time() + settings.timeout
     try:
         async with deadline:
             await _run(state, settings)
@@ -448,7 +451,14 @@ async def _judge_unverified(state: _State, settings: ProbeSettings, exc: ssl.SSL
     category = tlsmod.verify_category(exc)
     message = tlsmod.verify_message(exc)
     host = state.target.host
-    der, version = await _fetch_unverified(state, settings)
+    # leave a little of the probe's time for the verdict: a slow second look must not hide the first one
+    loop = asyncio.get_running_loop()
+    budget = max(0.0, (state.deadline_at or loop.time() + settings.timeout) - loop.time() - RESERVE_S)
+    try:
+        async with asyncio.timeout(budget):
+            der, version = await _fetch_unverified(state, settings)
+    except TimeoutError:
+        der, version = None, None
     state.phase = Phase.TLS
     if der is None:
         intercepted = category in ("untrusted-issuer", "hostname-mismatch")
