@@ -43,6 +43,12 @@ def test_proxy_password_variable_must_exist(run_cli: Callable[..., Any]) -> None
     assert result.code == 2
 
 
+def test_proxy_user_without_password_is_refused_when_not_interactive(run_cli: Callable[..., Any]) -> None:
+    result = run_cli("account", "admin@contoso.com", "--proxy", "http://127.0.0.1:3128", "--proxy-user", "u")
+    assert result.code == 2
+    assert "--proxy-password-env" in result.stderr
+
+
 def test_command_module_imports_no_network_library() -> None:
     code = ("import sys, aadc_doctor.commands.account; "
             "print(sorted(m for m in ('requests', 'msal', 'urllib3') if m in sys.modules))")

@@ -114,6 +114,8 @@ def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
 
         proxy_password = getpass.getpass(f"Password for proxy user {args.proxy_user}: ")
         register_secret(proxy_password)
+    if args.proxy_user and proxy_password is None:
+        raise UsageError("--proxy-user needs a password", hint="pass --proxy-password-env VAR (or run interactively)")
     proxy = _proxy_config(args, ctx)
 
     def proxy_for(url: str) -> str | None:
