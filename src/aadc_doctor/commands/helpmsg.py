@@ -50,12 +50,13 @@ def parse_number(text: str) -> int:
 
 def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
     from aadc_doctor.explain.netmsg import helpmsg
-    from aadc_doctor.knowledge.codes import ntstatus_to_win32
 
     value = parse_number(args.number)
     code = value
     note = ""
     if value > 0xFFFF:
+        from aadc_doctor.knowledge.codes import ntstatus_to_win32  # only here: it is slower to import
+
         mapped = ntstatus_to_win32(value)
         if mapped is not None:
             code = mapped

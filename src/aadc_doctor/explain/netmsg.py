@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from aadc_doctor.knowledge import codes, read_toml
+from aadc_doctor.knowledge import read_toml
+from aadc_doctor.knowledge.win32_table import win32_row
 
 _INSERT = re.compile(r"%\d{1,2}(?:![^!]*!)?")
 
@@ -34,10 +35,11 @@ def fill_inserts(message: str) -> str:
 
 def helpmsg(code: int, *, raw: bool = False) -> HelpMsg:
     """Exactly what ``net helpmsg code`` prints (``raw`` keeps the FormatMessage inserts as in the table)."""
-    message = codes.win32_message(code)
-    if message is None:
+    row = win32_row(code)
+    if row is None:
         not_found = read_toml("netmsg.toml")["not_found"]
         text = "\n" + str(not_found["template"]).replace("***", str(code)) + "\n\n" + str(not_found["more_help"])
         return HelpMsg(code, False, text + "\n\n")
+    message = row["message"]
     shown = message if raw or "%" not in message else fill_inserts(message)
-    return HelpMsg(code, True, f"\n{shown}\n\n", name=codes.win32_name(code) or "", message=message)
+    return HelpMsg(code, True, f"\n{shown}\n\n", name=row["name"], message=message)

@@ -15,6 +15,7 @@ from functools import cache
 from typing import Any
 
 from aadc_doctor.knowledge import read_toml, read_tsv
+from aadc_doctor.knowledge.win32_table import win32_row, win32_rows
 
 WIN32_SOURCE = "win32.tsv (MicrosoftDocs/win32 system error codes and NetMgmt error codes)"
 NTSTATUS_SOURCE = "ntstatus.tsv (MS-ERREF 2.3.1 as transcribed by impacket)"
@@ -112,26 +113,21 @@ def name_key(text: str) -> str:
 # ---- Win32 --------------------------------------------------------------------------------------
 
 
-@cache
-def _win32_rows() -> dict[int, Mapping[str, str]]:
-    return {int(row["code"]): row for row in read_tsv("win32.tsv")}
-
-
 def win32_message(code: int) -> str | None:
     """The Windows message for a Win32 error (FormatMessage text, inserts such as %1 kept)."""
-    row = _win32_rows().get(code)
+    row = win32_row(code)
     return row["message"] if row else None
 
 
 def win32_name(code: int) -> str | None:
     """The symbolic name of a Win32 error (ERROR_INVALID_LOGON_HOURS), without building its entry."""
-    row = _win32_rows().get(code)
+    row = win32_row(code)
     return row["name"] if row else None
 
 
 def win32_entry(code: int) -> CodeEntry | None:
     """A Win32 system error (0-15999, NERR_ codes included), with PTA meaning where it is a logon failure."""
-    row = _win32_rows().get(code)
+    row = win32_rows().get(code)
     if row is None:
         return None
     reason = pta_reason(code)
@@ -410,7 +406,7 @@ def all_entries() -> Iterator[CodeEntry]:
         entry = aadsts_entry(code)
         if entry is not None:
             yield entry
-    for code in _win32_rows():
+    for code in win32_rows():
         win = win32_entry(code)
         if win is not None:
             yield win
@@ -430,7 +426,7 @@ def all_entries() -> Iterator[CodeEntry]:
 def _symbols() -> dict[str, tuple[tuple[str, int], ...]]:
     """Symbolic names (ERROR_LOGON_FAILURE, STATUS_..., KDC_ERR_..., AADSTS CamelCase names) to (table, code)."""
     index: dict[str, list[tuple[str, int]]] = {}
-    for code, row in _win32_rows().items():
+    for code, row in win32_rows().items():
         index.setdefault(row["name"].upper(), []).append(("win32", code))
     for status, row in _ntstatus_rows().items():
         index.setdefault(row["name"].upper(), []).append(("ntstatus", status))
@@ -466,7 +462,7 @@ def entries_by_symbol(symbol: str) -> list[CodeEntry]:
 
 def symbol_names() -> tuple[str, ...]:
     """Every symbolic name the tables know (as printed in the tables)."""
-    names = [row["name"] for row in _win32_rows().values()]
+    names = [row["name"] for row in win32_rows().values()]
     names += [row["name"] for row in read_tsv("ntstatus.tsv")]
     names += [row["name"] for row in _kerberos_rows().values()]
     names += [row["name"] for rows in _winhttp_rows().values() for row in rows]
@@ -475,7 +471,7 @@ def symbol_names() -> tuple[str, ...]:
 
 
 def win32_codes() -> tuple[int, ...]:
-    return tuple(_win32_rows())
+    return tuple(win32_rows())
 
 
 def aadsts_codes() -> tuple[int, ...]:

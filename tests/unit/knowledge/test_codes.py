@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from aadc_doctor.knowledge import codes
+from aadc_doctor.knowledge import codes, win32_table
 
 
 def corpus_rows(corpus: Path, name: str) -> list[dict[str, str]]:
@@ -204,7 +204,7 @@ def test_entries_are_frozen() -> None:
 def test_import_reads_no_table() -> None:
     """Importing codes must not load data (start-up speed of helpmsg)."""
     probe = ("import aadc_doctor.knowledge.codes as c, aadc_doctor.knowledge as k;"
-             "print(k.read_tsv.cache_info().currsize, c._win32_rows.cache_info().currsize)")
+             "print(k.read_tsv.cache_info().currsize, c.win32_rows.cache_info().currsize)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["0", "0"]
 
@@ -226,3 +226,12 @@ def test_read_tsv_reads_every_table_as_csv_does() -> None:
         expected = [dict(r) for r in csv.DictReader(io.StringIO(data_text(path.name)), delimiter="\t",
                                                      quoting=csv.QUOTE_NONE)]
         assert list(read_tsv(path.name)) == expected, path.name
+
+
+def test_single_row_scan_agrees_with_the_whole_table(corpus: Path) -> None:
+    """helpmsg's fast path (scan for one line) returns what the parsed table holds, for every code."""
+    rows = {int(r["code"]): r for r in corpus_rows(corpus, "errors/win32.tsv")}
+    for code, row in rows.items():
+        assert win32_table.win32_row_scan(code) == row
+    for missing in (-1, 16999, 99999, 12002):
+        assert win32_table.win32_row_scan(missing) is None
