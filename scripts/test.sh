@@ -34,7 +34,7 @@ step "mypy (test infra, strict)" .venv/bin/mypy --strict --explicit-package-base
 pytest_log="$(mktemp)"
 echo
 echo "== pytest: all tests, integration included"
-.venv/bin/pytest -q "$@" 2>&1 | tee "$pytest_log"
+.venv/bin/pytest -q --durations=10 "$@" 2>&1 | tee "$pytest_log"
 pytest_rc=${PIPESTATUS[0]}
 pytest_line="$(grep -E '^=*.* in [0-9.]+s' "$pytest_log" | tail -n 1 | sed -E 's/^=+ //; s/ =+$//')"
 rm -f "$pytest_log"

@@ -67,7 +67,7 @@ Failure helpers
     closed_port: int                   a 127.0.0.1 port held bound but not listening: connect() is refused.
 
 The classes and constants (SquidConfig, Route, DnsConfig, LAB_HOSTS, MICROSOFT_CRL_PATH, build_crl,
-issue_server_cert, ...) import from `tests.infra`; this conftest puts the repository root on sys.path.
+issue_server_cert, ...) import from `tests.infra` (pyproject puts the repository root on pytest's sys.path).
 
 Example:
     def test_denied(squid, tls_origin, lab_ca_file):
@@ -78,19 +78,13 @@ Example:
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-
-_REPO = Path(__file__).resolve().parents[2]
-if str(_REPO) not in sys.path:
-    sys.path.insert(0, str(_REPO))
-
-import trustme  # noqa: E402
-from tests.infra import (  # noqa: E402
+import trustme
+from tests.infra import (
     LAB_HOSTS,
     MICROSOFT_CRL_PATH,
     CannedProxy,
@@ -112,8 +106,8 @@ from tests.infra import (  # noqa: E402
     spare_loopback_address,
     write_ca_pem,
 )
-from tests.infra.tls_servers import DEFAULT_ROUTE, Stall  # noqa: E402
-from tests.infra.tools import is_root  # noqa: E402
+from tests.infra.tls_servers import DEFAULT_ROUTE, Stall
+from tests.infra.tools import is_root
 
 _HERE = Path(__file__).resolve().parent
 T = TypeVar("T")
