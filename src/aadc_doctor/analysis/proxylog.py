@@ -9,7 +9,7 @@ seen endpoints, tunnels cut short, where the wizard's reference sequence stops).
 from __future__ import annotations
 
 import ipaddress
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,21 +26,27 @@ MAX_TIMELINE_POINTS = 240
 MAX_RUNS_KEPT = 50
 # Tokens of the reference pattern that only Azure AD Connect calls (browsers sign in at login.* too).
 AADC_ONLY_TOKENS = frozenset({"adminwebservice", "provisioningapi", "anchor", "relay"})
+REPLAY_EVENTS = 16
+_Event = tuple[str, float | None, Verdict, str, int | None, int | None, str]
 _BUCKETS = (60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400)
 
 
 # ---- what to search for ----------------------------------------------------------------------------------------
 
 def catalog_needles(catalog: EndpointCatalog) -> list[str]:
-    """Substrings every line about a catalog host must contain: the patterns' domains, minimal set.
+    """Substrings every line about a catalog host must contain (hosts as logged, in lower case).
 
-    ``*.microsoftonline.com`` matches only names ending in ``.microsoftonline.com``, and an exact host contains
-    itself, so a line without any of these strings cannot concern the catalog (hosts as logged in lower case).
+    The tuned list in ``proxylog_findings.toml`` [scan] first; then the domain of any catalog or ignorable pattern
+    it does not cover (``*.microsoftonline.com`` matches only names ending in ``.microsoftonline.com``, and an exact
+    host contains itself), so a line without any of them cannot concern the catalog.
     """
-    domains = {r.pattern.lower().removeprefix("*.") for r in catalog.rules}
-    domains |= {i.pattern.lower().removeprefix("*.") for i in catalog.ignorable}
-    minimal = sorted(d for d in domains if not any(o != d and o in d for o in domains))
-    return minimal
+    needles = [n.lower() for n in read_toml("proxylog_findings.toml")["scan"]["needles"]]
+    domains = sorted({p.lower().removeprefix("*.") for p in
+                      [r.pattern for r in catalog.rules] + [i.pattern for i in catalog.ignorable]})
+    for domain in domains:
+        if not any(n in domain for n in needles):
+            needles.append(domain)
+    return needles
 
 
 # ---- classification --------------------------------------------------------------------------------------------
@@ -162,14 +168,6 @@ class _Endpoint:
     denials: Counter[tuple[int, str]] = field(default_factory=Counter)  # (minute, status) -> count
     longest_tunnel_ms: int = 0
 
-    def see(self, when: float | None) -> None:
-        if when is None:
-            return
-        if self.first is None or when < self.first:
-            self.first = when
-        if self.last is None or when > self.last:
-            self.last = when
-
 
 @dataclass
 class _Run:
@@ -193,6 +191,7 @@ class _Client:
     run_last: float | None = None
     run_hosts: dict[str, None] = field(default_factory=dict)
     pending_407: dict[tuple[str, int | None], tuple[int, float | None]] = field(default_factory=dict)
+    recent: deque[_Event] = field(default_factory=lambda: deque(maxlen=REPLAY_EVENTS))
 
 
 @dataclass
@@ -232,10 +231,12 @@ class ProxyLogAnalysis:
         self.tunnels_measured = 0
         self.tunnel_max_ms = 0
         self.explicit_timeouts = 0
+        self._tokens: dict[tuple[str, int | None], str | None] = {}
+        self._filtering = self.filter.active
 
     # -- feeding -------------------------------------------------------------------------------------------------
     def add(self, record: ProxyRecord) -> None:
-        if not self.filter.accepts(record):
+        if self._filtering and not self.filter.accepts(record):
             self.counts.filtered_out += 1
             return
         self.counts.records += 1
@@ -276,7 +277,11 @@ class ProxyLogAnalysis:
         ep.requests += 1
         status_key = "-" if record.status is None else str(record.status)
         ep.statuses[status_key] += 1
-        ep.see(when)
+        if when is not None:
+            if ep.first is None or when < ep.first:
+                ep.first = when
+            if ep.last is None or when > ep.last:
+                ep.last = when
         if not ep.clients_over:
             ep.clients.add(record.client)
             ep.clients_over = len(ep.clients) >= MAX_CLIENT_SET
@@ -308,12 +313,31 @@ class ProxyLogAnalysis:
             ep.longest_tunnel_ms = max(ep.longest_tunnel_ms, record.elapsed_ms)
             if record.elapsed_ms >= self.t["min_idle_evidence_seconds"] * 1000:
                 self.tunnel_seconds[record.elapsed_ms // 1000] += 1
-        token = self.pattern.token_for(record.host, record.port)
+        token = self._token(record.host, record.port)
         if token is not None:
             client.tokens[token] += 1
-            if client.phases is None:
+            event = (token, when, verdict, record.host, record.port, record.status, record.action)
+            if client.phases is not None:
+                client.phases.feed(*event)
+            elif token in AADC_ONLY_TOKENS:
+                # Phase matching starts with the first request only Azure AD Connect makes; the client's recent
+                # requests before it (the sign-in that opens each phase) are replayed, so browsers cost nothing.
                 client.phases = ClientPhases(self.pattern)
-            client.phases.feed(token, when, verdict, record.host, record.port, record.status, record.action)
+                for earlier in client.recent:
+                    client.phases.feed(*earlier)
+                client.recent.clear()
+                client.phases.feed(*event)
+            else:
+                client.recent.append(event)
+
+    def _token(self, host: str, port: int | None) -> str | None:
+        key = (host, port)
+        if key in self._tokens:
+            return self._tokens[key]
+        if len(self._tokens) > 100_000:
+            self._tokens.clear()
+        token = self._tokens[key] = self.pattern.token_for(host, port)
+        return token
 
     def _auth_required(self, client: _Client, record: ProxyRecord) -> None:
         client.auth_407 += 1

@@ -123,6 +123,14 @@ def analyse_files(paths: list[Path], format_name: str, record_filter: RecordFilt
         base = 0
         lines_before, bad_before = counts.lines, counts.bad
         for chunk in scan_chunks(log, scanner):
+            if chunk.overlong:
+                counts.lines += 1
+                counts.overlong += 1
+                base += 1
+                if len(samples) < MAX_BAD_SAMPLES:
+                    samples.append({"file": str(path), "line": base, "reason": "line longer than the 1 MiB limit: "
+                                    "counted, not read", "text": ""})
+                continue
             for index, raw in chunk.candidates:
                 text = raw.decode("utf-8", "replace")
                 if text.endswith("\r"):
@@ -142,12 +150,6 @@ def analyse_files(paths: list[Path], format_name: str, record_filter: RecordFilt
             counts.lines += chunk.lines
             counts.not_candidate += chunk.lines - len(chunk.candidates)
             base += chunk.lines
-        for line_no in log.stats.overlong_lines:
-            counts.overlong += 1
-            counts.not_candidate -= 1
-            if len(samples) < MAX_BAD_SAMPLES:
-                samples.append({"file": str(path), "line": line_no, "reason": "line longer than 1 MiB: skipped",
-                                "text": ""})
         files.append({"path": str(path), "format": fmt.name, "format_description": fmt.description,
                       "encoding": log.stats.encoding, "compressed": log.stats.compressed,
                       "lines": counts.lines - lines_before, "bad_lines": counts.bad - bad_before,

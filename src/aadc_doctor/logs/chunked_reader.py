@@ -18,7 +18,7 @@ import threading
 import zlib
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -37,7 +37,6 @@ class ReadStats:
 
     encoding: str = "utf-8"
     compressed: bool = False
-    overlong_lines: list[int] = field(default_factory=list)  # line numbers (1-based) of lines over MAX_LINE_BYTES
     truncated: str = ""  # why the stream ended early, if it did
 
 
@@ -47,6 +46,7 @@ class ScannedChunk:
 
     lines: int
     candidates: list[tuple[int, bytes]]
+    overlong: bool = False  # this "chunk" stands for one line too long to keep (counted, not parsed)
 
 
 class Scanner(Protocol):
@@ -116,67 +116,72 @@ class ChunkedLog:
             raise InputError(f"{self.path}: binary data, not a text log (NUL bytes in the first {len(head)} bytes)")
         return text
 
-    def _raw_pieces(self, stream: BinaryIO) -> Iterator[bytes]:
-        """Raw UTF-8 pieces of the stream (transcoded from UTF-16 when needed), BOM removed."""
-        first = True
-        decoder: codecs.IncrementalDecoder | None = None
-        while True:
-            try:
-                data = stream.read(self.chunk_bytes)
-            except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-                self.stats.truncated = f"the compressed stream ends early or is damaged ({exc}); analysed up to there"
-                data = b""
-            if first:
-                encoding, bom = _detect_encoding(data)
-                self.stats.encoding = encoding
-                data = data[bom:]
-                if encoding != "utf-8":
-                    decoder = codecs.getincrementaldecoder(encoding)("replace")
-                first = False
-            if decoder is not None:
-                final = not data
-                data = decoder.decode(data, final).encode("utf-8")
-                if final:
-                    if data:
-                        yield data
-                    return
-            elif not data:
-                return
-            yield data
-
-    def chunks(self) -> Iterator[bytes]:
+    def chunks(self) -> Iterator[tuple[bytes, bool]]:
+        """(chunk, False) for data; (b"", True) in place of a line over the length limit."""
         stream, compressed = open_binary(self.path)
         self.stats.compressed = compressed
-        carry = b""
-        line_no = 0  # lines completed so far, for numbering over-long lines
-        discarding = False  # inside an over-long line: drop bytes until its newline
         try:
-            for piece in self._raw_pieces(stream):
-                if discarding:
-                    nl = piece.find(b"\n")
-                    if nl < 0:
-                        continue
-                    piece = piece[nl + 1:]
-                    discarding = False
-                data = carry + piece if carry else piece
-                cut = data.rfind(b"\n") + 1
-                if cut:
-                    body, carry = data[:cut], data[cut:]
-                    line_no += body.count(b"\n")
-                    yield body
-                else:
-                    carry = data
-                if len(carry) > self.max_line_bytes:
-                    line_no += 1
-                    self.stats.overlong_lines.append(line_no)
-                    yield b"\n"  # the over-long line still counts as one line, with no content
-                    carry, discarding = b"", True
-            if carry:
-                yield carry + b"\n"
+            head = stream.read(4096)
+            encoding, bom = _detect_encoding(head)
+            self.stats.encoding = encoding
+            if encoding == "utf-8":
+                yield from self._utf8_chunks(stream, head[bom:])
+            else:
+                yield from self._transcoded_chunks(stream, head[bom:], encoding)
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            self.stats.truncated = f"the compressed stream ends early or is damaged ({exc}); analysed up to there"
         except OSError as exc:
             raise InputError(f"{self.path}: cannot read: {exc.strerror or exc}") from None
         finally:
             stream.close()
+
+    def _utf8_chunks(self, stream: BinaryIO, start: bytes) -> Iterator[tuple[bytes, bool]]:
+        """Chunks completed to the end of their last line with one ``readline``: one copy of the data at most."""
+        pending = start
+        while True:
+            piece = stream.read(self.chunk_bytes)
+            if pending:
+                piece, pending = pending + piece, b""
+            if not piece:
+                return
+            if not piece.endswith(b"\n"):
+                tail = stream.readline(self.max_line_bytes)
+                if tail.endswith(b"\n") or len(tail) < self.max_line_bytes:
+                    piece += tail if tail.endswith(b"\n") else tail + b"\n"
+                else:  # a line longer than max_line_bytes past the chunk: keep the lines before it, skip it
+                    cut = piece.rfind(b"\n") + 1
+                    if cut:
+                        yield piece[:cut], False
+                    while tail and not tail.endswith(b"\n"):
+                        tail = stream.readline(self.max_line_bytes)
+                    yield b"", True
+                    continue
+            yield piece, False
+
+    def _transcoded_chunks(self, stream: BinaryIO, start: bytes, encoding: str) -> Iterator[tuple[bytes, bool]]:
+        """UTF-16 decoded piece by piece and re-encoded as UTF-8, cut at line ends."""
+        decoder = codecs.getincrementaldecoder(encoding)("replace")
+        carry = b""
+        data_in = start
+        while True:
+            raw = stream.read(self.chunk_bytes)
+            raw, data_in = data_in + raw, b""
+            data = carry + decoder.decode(raw, not raw).encode("utf-8")
+            cut = data.rfind(b"\n") + 1
+            body, carry = data[:cut], data[cut:]
+            if body:
+                yield body, False
+            if len(carry) > self.max_line_bytes:
+                yield b"", True
+                rest = b""
+                while raw and b"\n" not in rest:  # skip to the end of the over-long line
+                    raw = stream.read(self.chunk_bytes)
+                    rest = decoder.decode(raw, not raw).encode("utf-8")
+                carry = rest[rest.find(b"\n") + 1:] if b"\n" in rest else b""
+            if not raw:
+                if carry:
+                    yield carry + b"\n", False
+                return
 
 
 def _cut_lines(chunk: bytes, starts: Iterator[tuple[int, bool]]) -> ScannedChunk:
@@ -195,7 +200,7 @@ def _cut_lines(chunk: bytes, starts: Iterator[tuple[int, bool]]) -> ScannedChunk
         counted_to = start
         out.append((line, chunk[start:end]))
         next_free = end + 1
-    return ScannedChunk(count(b"\n"), out)
+    return ScannedChunk(line + count(b"\n", counted_to), out)
 
 
 def make_scanner(needles: Sequence[bytes], *, header_prefix: bytes | None = None) -> Scanner:
@@ -266,8 +271,13 @@ def scan_chunks(log: ChunkedLog, scanner: Scanner, *, threads: int = 2,
 
     def produce() -> None:
         try:
-            for chunk in log.chunks():
-                if not put(pool.submit(scanner, chunk)):
+            for chunk, overlong in log.chunks():
+                if overlong:
+                    marker: Future[ScannedChunk] = Future()
+                    marker.set_result(ScannedChunk(1, [], overlong=True))
+                    if not put(marker):
+                        return
+                elif not put(pool.submit(scanner, chunk)):
                     return
             put(None)
         except BaseException as exc:  # handed to the consumer, which re-raises it in the caller's thread

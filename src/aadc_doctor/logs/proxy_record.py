@@ -7,9 +7,9 @@ so the analysis never looks at a format again.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 # Squid appends these to a result code when the transaction did not end normally (squid-cache.org, "Squid result
 # codes"): the tunnel or response was cut by a timeout, or aborted.
@@ -29,9 +29,12 @@ class Verdict(StrEnum):
     UNKNOWN = "unknown"  # the format carries no status (the articles' listing)
 
 
-@dataclass(frozen=True, slots=True)
-class ProxyRecord:
-    """A request to one destination. ``time`` is UTC epoch seconds (the log's own clock); None when absent."""
+class ProxyRecord(NamedTuple):
+    """A request to one destination. ``time`` is UTC epoch seconds (the log's own clock); None when absent.
+
+    Immutable like the other result types, but a NamedTuple rather than a frozen dataclass: a large log makes
+    hundreds of thousands of them, and a tuple is built several times faster.
+    """
 
     time: float | None
     client: str
@@ -78,6 +81,7 @@ def verdict_of(status: int | None, action: str) -> Verdict:
 
 
 _HOST_PORT = re.compile(r"^\[?(?P<host>[^\s\[\]/?#@]+?)\]?(?::(?P<port>\d{1,5}))?$")
+_PLAIN_HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-_]*")
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ssl": 443, "tcp": None, "ftp": 21, "ws": 80, "wss": 443}
 
 
@@ -87,6 +91,11 @@ def normalise_host(host: str) -> str:
 
 def split_authority(authority: str, default_port: int | None = None) -> tuple[str, int | None]:
     """``host:port`` (CONNECT target) -> (host, port). IPv6 literals in brackets keep their colons."""
+    name, colon, number = authority.rpartition(":")
+    if colon and number.isdigit() and name and len(number) <= 5 and _PLAIN_HOST.fullmatch(name):
+        fast_port = int(number)  # the common case, kept cheap: a CONNECT line's "host:443"
+        if 0 < fast_port < 65536:
+            return name.lower().rstrip("."), fast_port
     authority = authority.rsplit("@", 1)[-1]
     if authority.startswith("["):
         end = authority.find("]")
