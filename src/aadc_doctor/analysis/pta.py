@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from aadc_doctor.analysis.security_events import SignInAttempt, iso
@@ -208,6 +209,7 @@ class ReasonInfo:
     remedy: str
 
 
+@cache
 def reason_info(code: int) -> ReasonInfo:
     from aadc_doctor.knowledge.codes import pta_reason, win32_entry
     from aadc_doctor.knowledge.pta_events import fallback_reasons
@@ -438,6 +440,16 @@ def _agent_event_findings(evidence: PtaEvidence) -> tuple[list[Finding], list[di
     return findings, rows
 
 
+def _request_dict(attempt: SignInAttempt) -> dict[str, Any]:
+    """A request as JSON, with its reason's Windows message and the AADSTS code the user most likely saw."""
+    data = attempt.to_dict()
+    if attempt.failed and attempt.reason is not None:
+        info = reason_info(attempt.reason)
+        data["message"] = info.message
+        data["aadsts"] = info.aadsts
+    return data
+
+
 def analyse(evidence: PtaEvidence, *, expect_agent: bool) -> tuple[list[Finding], dict[str, Any]]:
     """Findings and the results dict of DESIGN.md (requests, by_reason, and the rest)."""
     attempts, correlated = correlate(evidence.attempts)
@@ -475,7 +487,7 @@ def analyse(evidence: PtaEvidence, *, expect_agent: bool) -> tuple[list[Finding]
     results: dict[str, Any] = {
         # the PTA agent's own requests, all of them; other processes' failures are counted in by_reason,
         # by_status and bursts, and only their latest few are listed (a busy DC log has millions)
-        "requests": [a.to_dict() for a in pta_requests],
+        "requests": [_request_dict(a) for a in pta_requests],
         "other_failures": {"count": len(others), "latest": [a.to_dict() for a in others[-OTHER_SAMPLE:]]},
         "by_reason": _by_reason(failures),
         "by_hour": _by_hour(failures),

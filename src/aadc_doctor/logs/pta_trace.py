@@ -20,7 +20,7 @@ from typing import BinaryIO
 from aadc_doctor.errors import InputError
 from aadc_doctor.logs.text_input import TextStats, iter_text_lines, open_binary
 
-TRACE_SUFFIXES = (".log", ".txt", ".log.gz", ".txt.gz", ".svclog")
+TRACE_SUFFIXES = (".log", ".txt", ".log.gz", ".txt.gz")
 LEVELS = ("Critical", "Error", "Warning", "Information", "Verbose", "Start", "Stop", "Suspend", "Resume", "Transfer")
 FIELDS = ("ProcessId", "LogicalOperationStack", "ThreadId", "DateTime", "Timestamp", "Callstack")
 _HEADER = re.compile(r"^\s*(?P<source>\S(?:.*?\S)?) (?P<level>" + "|".join(LEVELS)
