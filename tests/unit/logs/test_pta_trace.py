@@ -108,3 +108,38 @@ def test_missing_path_and_empty_folder_are_input_errors(tmp_path):
         collect_sources([str(tmp_path / "nope")])
     with pytest.raises(InputError, match="no trace logs"):
         collect_sources([str(tmp_path)])
+
+
+# ---- the shared text reader (logs/text_input.py) that the trace parser stands on -------------------
+
+def test_text_reader_handles_gzip_bom_less_utf16_ansi_and_huge_lines(tmp_path):
+    import gzip
+
+    from aadc_doctor.logs.text_input import TextStats, read_text_lines
+
+    cases = {
+        "a.log.gz": (gzip.compress(b"one\r\ntwo\n"), ["one", "two"], "utf-8"),
+        "b.log": ("héllo\r\nwörld\r\n".encode("utf-16-le"), ["héllo", "wörld"], "utf-16-le"),
+        "c.log": ("café\nx\n".encode("cp1252"), ["café", "x"], "cp1252"),
+        "d.log": (b"x" * 3_000_000 + b"\nnext\n", None, "utf-8"),
+    }
+    for name, (data, expected, encoding) in cases.items():
+        (tmp_path / name).write_bytes(data)
+        stats = TextStats()
+        lines = list(read_text_lines(tmp_path / name, stats))
+        assert stats.encoding == encoding, name
+        if expected is not None:
+            assert lines == expected, name
+    assert stats.truncated_lines == 1 and lines[1] == "next"
+
+
+def test_text_reader_reports_a_truncated_gzip(tmp_path):
+    import gzip
+    import os
+
+    from aadc_doctor.logs.text_input import read_text_lines
+
+    path = tmp_path / "cut.log.gz"
+    path.write_bytes(gzip.compress(os.urandom(200_000).hex().encode())[:5000])
+    with pytest.raises(InputError, match="damaged or truncated"):
+        list(read_text_lines(path))
