@@ -44,7 +44,8 @@ class EvtxFileStats:
         return {"name": self.name, "format": "evtx", "records": self.records,
                 "expected_records": self.expected_records, "chunks": self.chunks,
                 "truncated_bytes": self.truncated_bytes, "errors": self.errors[:20],
-                "error_count": len(self.errors), "damaged": self.damaged}
+                "error_count": len(self.errors), "damaged": self.damaged,
+                "dirty": self.dirty}  # a live log copied while open; wevtutil epl exports are clean
 
 
 @dataclass(frozen=True)
