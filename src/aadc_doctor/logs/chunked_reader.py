@@ -16,7 +16,7 @@ import queue
 import re
 import threading
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,6 +91,41 @@ def open_binary(path: Path) -> tuple[BinaryIO, bool]:
     return raw, False
 
 
+class _TolerantStream:
+    """Reads a decompressing stream in small steps, so a cut-off .gz loses at most one step, not a whole chunk."""
+
+    STEP = 1 << 20
+
+    def __init__(self, stream: BinaryIO, stats: ReadStats) -> None:
+        self._stream = stream
+        self._stats = stats
+        self._ended = False
+
+    def _guard(self, call: Callable[[int], bytes], size: int) -> bytes:
+        if self._ended:
+            return b""
+        try:
+            return call(size)
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            self._ended = True
+            self._stats.truncated = f"the compressed stream ends early or is damaged ({exc}); analysed up to there"
+            return b""
+
+    def read(self, size: int) -> bytes:
+        parts = []
+        remaining = size
+        while remaining > 0:
+            part = self._guard(self._stream.read, min(self.STEP, remaining))
+            if not part:
+                break
+            parts.append(part)
+            remaining -= len(part)
+        return b"".join(parts)
+
+    def readline(self, size: int) -> bytes:
+        return self._guard(self._stream.readline, size)
+
+
 class ChunkedLog:
     """Iterate a log file as UTF-8 chunks that end on a line boundary; every chunk ends with b"\\n"."""
 
@@ -118,8 +153,9 @@ class ChunkedLog:
 
     def chunks(self) -> Iterator[tuple[bytes, bool]]:
         """(chunk, False) for data; (b"", True) in place of a line over the length limit."""
-        stream, compressed = open_binary(self.path)
+        raw, compressed = open_binary(self.path)
         self.stats.compressed = compressed
+        stream: BinaryIO = _TolerantStream(raw, self.stats) if compressed else raw  # type: ignore[assignment]
         try:
             head = stream.read(4096)
             encoding, bom = _detect_encoding(head)
@@ -128,12 +164,10 @@ class ChunkedLog:
                 yield from self._utf8_chunks(stream, head[bom:])
             else:
                 yield from self._transcoded_chunks(stream, head[bom:], encoding)
-        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-            self.stats.truncated = f"the compressed stream ends early or is damaged ({exc}); analysed up to there"
         except OSError as exc:
             raise InputError(f"{self.path}: cannot read: {exc.strerror or exc}") from None
         finally:
-            stream.close()
+            raw.close()
 
     def _utf8_chunks(self, stream: BinaryIO, start: bytes) -> Iterator[tuple[bytes, bool]]:
         """Chunks completed to the end of their last line with one ``readline``: one copy of the data at most."""

@@ -18,10 +18,11 @@ _TOKEN = re.compile(r'"(?:[^"]|"")*"|\S+')
 _DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _TIME = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d+))?$")
 
-# Forefront TMG writes its own result codes into sc-status for requests it refuses itself.
-# 12209: "The Forefront TMG requires authorization to fulfill the request" (proxy authentication);
-# 12202: "Forefront TMG denied the specified Uniform Resource Locator (URL)".
-TMG_STATUS = {12209: 407, 12202: 403}
+# Forefront TMG (recognised by its s-operation field) writes a result code into sc-status: HTTP statuses for
+# HTTP requests, 0 (success) for an SSL tunnel, and its own codes for requests it refuses itself:
+# 12209 "The Forefront TMG requires authorization to fulfill the request" (proxy authentication) and
+# 12202 "Forefront TMG denied the specified Uniform Resource Locator (URL)".
+TMG_STATUS = {0: 200, 12209: 407, 12202: 403}
 
 # Field names per meaning, first present wins (IIS / TMG / Blue Coat spellings).
 HOST_FIELDS = ("cs-host", "r-host", "cs-uri-host", "x-cs-host")
@@ -67,11 +68,13 @@ class W3CParser:
 
     def __init__(self) -> None:
         self.fields: list[str] = []
+        self.tmg = False
 
     def parse(self, line: str, line_no: int = 0) -> ProxyRecord | None:
         if line.startswith("#"):
             if line[:8].lower() == "#fields:":
                 self.fields = [f.lower() for f in line[8:].split()]
+                self.tmg = "s-operation" in self.fields
             return None
         if not line.strip():
             return None
@@ -85,7 +88,7 @@ class W3CParser:
         host, port = self._destination(row)
         status_text = row.get("sc-status", "-")
         status = parse_status(status_text)
-        if status is not None:
+        if status is not None and self.tmg:
             status = TMG_STATUS.get(status, status)
         action = _first(row, ACTION_FIELDS)
         if _first(row, FILTER_FIELDS).upper() == "DENIED":
