@@ -151,3 +151,17 @@ def test_trace_problems_and_agent_events_become_findings():
     assert "Register" in _finding(findings, "pta-agent-event-1000").remedy
     assert "12345" in _finding(findings, "pta-agent-log-errors").detail
     assert results["agent_events"][0]["explained"]
+
+
+@pytest.mark.parametrize(("message", "category"), [
+    ("Failed to download the bootstrap configuration.", "bootstrap"),
+    ("Certificate renewal failed: renewTrust returned 500", "trust-renewal"),
+    ("Token validation failed: clock skew of 612 seconds", "time-skew"),
+    ("Unable to connect to the remote server (servicebus)", "connectivity"),
+    ("Something else entirely", None),
+])
+def test_trace_messages_are_grouped(message, category):
+    from aadc_doctor.knowledge.pta_events import categorize_trace_message
+
+    found = categorize_trace_message(message)
+    assert (found.id if found else None) == category
