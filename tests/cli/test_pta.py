@@ -179,3 +179,14 @@ def test_worker_processes_give_the_same_results(corpus, run_cli):
     parallel = run_cli("pta", "events", *files, "--jobs", "2", "--json").json()
     assert serial["results"] == parallel["results"]
     assert serial["findings"] == parallel["findings"]
+
+
+def test_dc_events_are_attributed_with_agent_host(corpus, run_cli):
+    log = str(corpus / "evtx/e2m_ID4771_kerberos_bruteforce_valid_user.evtx")
+    plain = run_cli("pta", "events", log, "--json").json()
+    note = next(f for f in plain["findings"] if f["id"] == "pta-no-agent-events")
+    assert "--agent-host" in note["remedy"]
+    assert plain["results"]["requests"] == [] and plain["results"]["other_failures"]["count"] == 54
+    tied = run_cli("pta", "events", log, "--agent-host", "::ffff:10.23.123.11", "--json").json()
+    assert len(tied["results"]["requests"]) == 54
+    assert "pta-reason-1326" in _ids(tied)

@@ -450,6 +450,32 @@ def _request_dict(attempt: SignInAttempt) -> dict[str, Any]:
     return data
 
 
+def _no_agent_finding(evidence: PtaEvidence) -> Finding:
+    """Why no event was the agent's: the wrong server's log, auditing off, or DC events that name no process."""
+    from aadc_doctor.analysis.security_events import EXPLICIT_CREDENTIALS, LOGON_FAILURE, LOGON_SUCCESS
+
+    member_events = sum(evidence.events_by_id.get(i, 0) for i in (LOGON_SUCCESS, LOGON_FAILURE, EXPLICIT_CREDENTIALS))
+    if member_events == 0:
+        return Finding(
+            id="pta-no-agent-events", severity=Severity.INFO,
+            title="Only domain-controller events (4771/4776): none can be tied to the PTA agent by process",
+            detail="Kerberos (4771) and NTLM (4776) events on a domain controller name the client, not the process, "
+                   "so these failures are reported as not made by the agent.",
+            remedy="Give the agent servers' names or addresses with --agent-host to attribute the DC events they "
+                   "caused, or export the Security log of each agent server, where the agent's own 4624/4625 "
+                   "events carry its ProcessName (`aadc-doctor pta dc-query` prints the filter).",
+            subject="security log")
+    return Finding(
+        id="pta-no-agent-events", severity=Severity.INFO,
+        title="No logon events from the PTA agent process in these Security logs",
+        detail=f"None of the {member_events} 4624/4625/4648 events names the agent's executable as ProcessName. The "
+               "agent's sign-ins are logged on the server where the agent runs (not on the domain controllers), and "
+               "only when logon auditing is on.",
+        remedy="Export the Security log of each agent server, with \"Audit Logon\" (success and failure) enabled "
+               "by policy; `aadc-doctor pta dc-query` prints the Event Viewer filter for the agent's events. Use "
+               "--process for a non-default install path.", subject="security log")
+
+
 def analyse(evidence: PtaEvidence, *, expect_agent: bool) -> tuple[list[Finding], dict[str, Any]]:
     """Findings and the results dict of DESIGN.md (requests, by_reason, and the rest)."""
     attempts, correlated = correlate(evidence.attempts)
@@ -473,15 +499,7 @@ def analyse(evidence: PtaEvidence, *, expect_agent: bool) -> tuple[list[Finding]
                    "Events As) and copy it whole; counts below cover only the records that could be read.",
             subject=str(damaged["name"])))
     if expect_agent and evidence.security_events and not any(a.origin == "security" and a.from_agent for a in attempts):
-        findings.append(Finding(
-            id="pta-no-agent-events", severity=Severity.INFO,
-            title="No logon events from the PTA agent process in these Security logs",
-            detail="None of the 4624/4625/4648 events names the agent's executable as ProcessName. The agent's "
-                   "sign-ins are logged on the server where the agent runs (not on the domain controllers), and only "
-                   "when logon auditing is on.",
-            remedy="Export the Security log of each agent server, with \"Audit Logon\" (success and failure) enabled "
-                   "by policy; `aadc-doctor pta dc-query` prints the Event Viewer filter for the agent's events. Use "
-                   "--process for a non-default install path.", subject="security log"))
+        findings.append(_no_agent_finding(evidence))
     pta_requests = [a for a in attempts if a.from_agent or a.origin == "trace"]
     others = [a for a in failures if not (a.from_agent or a.origin == "trace")]
     results: dict[str, Any] = {

@@ -132,8 +132,13 @@ class AgentMatcher:
         self.paths = frozenset(p.lower() for p in processes)
         self.exe_names = frozenset(p.lower().rsplit("\\", 1)[-1] for p in processes)
         self.host_names = frozenset(agent_hosts or [])
-        self.hosts = frozenset(h.lower().split(".")[0] for h in self.host_names) | frozenset(
-            h.lower() for h in self.host_names)
+        hosts: set[str] = set()
+        for name in self.host_names:
+            normal = _host_key(name)
+            hosts.add(normal)
+            if not normal.replace(".", "").isdigit():
+                hosts.add(normal.split(".")[0])  # PTA01.contoso.com also matches the NetBIOS-style PTA01
+        self.hosts = frozenset(hosts)
 
     def is_agent_process(self, process_name: str) -> bool:
         lowered = process_name.strip().lower()
@@ -145,8 +150,8 @@ class AgentMatcher:
         if not self.hosts:
             return False
         for name in names:
-            lowered = name.strip().lower().removeprefix("::ffff:").lstrip("\\")
-            if lowered and (lowered in self.hosts or lowered.split(".")[0] in self.hosts):
+            key = _host_key(name)
+            if key and (key in self.hosts or (not key.replace(".", "").isdigit() and key.split(".")[0] in self.hosts)):
                 return True
         return False
 
@@ -157,6 +162,11 @@ class AgentMatcher:
             return False
         start = at + 25
         return self.is_agent_process(html.unescape(text[start:text.find("<", start)]))
+
+
+def _host_key(name: str) -> str:
+    """A host as events write it (\\\\PTA01, ::ffff:10.0.0.5, PTA01.contoso.com), lower-case."""
+    return name.strip().lower().lstrip("\\").removeprefix("::ffff:")
 
 
 def _account(data: dict[str, str]) -> str:

@@ -395,7 +395,7 @@ def _render_analysis(results: Any, console: Console) -> None:
             requests.add_column(column, overflow="fold")
         for r in shown:
             ident = r.get("request_id") or f"event {r.get('event_id')} #{r.get('position')}"
-            source = r.get("agent") or r.get("process") or r.get("computer") or ""
+            source = r.get("agent") or r.get("process") or r.get("client") or r.get("computer") or ""
             requests.add_row(_short(r["time"]), ident, str(r["reason"]), r.get("account", "") or "-", source)
         console.print(requests)
     if results["correlated"]:
