@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import Counter, deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -211,7 +212,7 @@ class ProxyLogAnalysis:
     """Feed records with ``add``; read ``results()`` and ``findings()`` at the end."""
 
     def __init__(self, catalog: EndpointCatalog, pattern: CommunicationPattern,
-                 record_filter: RecordFilter | None = None) -> None:
+                 record_filter: RecordFilter | None = None, thresholds: Mapping[str, float] | None = None) -> None:
         self.catalog = catalog
         self.pattern = pattern
         self.filter = record_filter or RecordFilter()
@@ -219,6 +220,10 @@ class ProxyLogAnalysis:
         cfg = read_toml("proxylog_findings.toml")
         self.texts: dict[str, Any] = cfg
         self.t: dict[str, float] = {k: float(v) for k, v in cfg["thresholds"].items()}
+        unknown = set(thresholds or ()) - set(self.t)
+        if unknown:
+            raise ValueError(f"unknown thresholds: {sorted(unknown)}")
+        self.t.update(thresholds or {})
         self.counts = LineCounts()
         self.endpoints: dict[tuple[str, int | None], _Endpoint] = {}
         self.ignorable: dict[str, dict[str, Any]] = {}

@@ -9,6 +9,7 @@ Heavy modules are imported inside ``run`` (the CLI imports this module at start-
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -89,8 +90,8 @@ def _needles() -> list[bytes]:
     return [d.encode("ascii") for d in domains] + [d.upper().encode("ascii") for d in domains]
 
 
-def analyse_files(paths: list[Path], format_name: str, record_filter: RecordFilter, *,
-                  full_parse: bool = False) -> tuple[ProxyLogAnalysis, dict[str, Any]]:
+def analyse_files(paths: list[Path], format_name: str, record_filter: RecordFilter, *, full_parse: bool = False,
+                  thresholds: Mapping[str, float] | None = None) -> tuple[ProxyLogAnalysis, dict[str, Any]]:
     """Stream every file through sniffing, the candidate scan, its parser and the analysis."""
     from aadc_doctor.analysis.proxylog import ProxyLogAnalysis
     from aadc_doctor.knowledge.communication_pattern import load_pattern
@@ -99,7 +100,7 @@ def analyse_files(paths: list[Path], format_name: str, record_filter: RecordFilt
     from aadc_doctor.logs.proxy_record import BadLine
     from aadc_doctor.logs.sniff import FORMATS, detect_format
 
-    analysis = ProxyLogAnalysis(load_catalog(), load_pattern(), record_filter)
+    analysis = ProxyLogAnalysis(load_catalog(), load_pattern(), record_filter, thresholds)
     counts = analysis.counts
     needles = _needles()
     files: list[dict[str, Any]] = []

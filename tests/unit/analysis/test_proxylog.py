@@ -1,0 +1,168 @@
+"""The proxy log analysis: classification, counts, handshakes vs. failing authentication, coverage, timeouts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from aadc_doctor.analysis.proxylog import Classifier, ProxyLogAnalysis, RecordFilter, catalog_needles
+from aadc_doctor.knowledge import read_toml
+from aadc_doctor.knowledge.communication_pattern import load_pattern
+from aadc_doctor.knowledge.endpoints import load_catalog
+from aadc_doctor.logs.proxy_record import ProxyRecord
+
+CATALOG = load_catalog()
+T0 = 1_700_000_000.0
+CONNECT_SEQUENCE = ["login.microsoftonline.com", "adminwebservice.microsoftonline.com",
+                    "bba800-anchor.microsoftonline.com", "login.microsoftonline.com",
+                    "provisioningapi.microsoftonline.com", "bwsc02-relay.microsoftonline.com"]
+
+
+def rec(host: str, status: int | None = 200, *, t: float = 0.0, client: str = "10.0.5.20", port: int = 443,
+        action: str | None = None, elapsed_ms: int = 0, method: str = "CONNECT") -> ProxyRecord:
+    if action is None:
+        action = "TCP_DENIED" if status in (403, 407) else "TCP_TUNNEL"
+    return ProxyRecord(time=T0 + t, client=client, host=host, port=port, method=method, status=status,
+                       action=action, elapsed_ms=elapsed_ms)
+
+
+def analyse(records: list[ProxyRecord], **kwargs: Any) -> tuple[ProxyLogAnalysis, dict[str, Any], dict[str, Any]]:
+    analysis = ProxyLogAnalysis(CATALOG, load_pattern(), kwargs.pop("record_filter", None), kwargs or None)
+    for r in records:
+        analysis.add(r)
+    analysis.finish()
+    results = analysis.results()
+    findings = {f.id + "|" + f.subject: f for f in analysis.findings(results)}
+    return analysis, results, findings
+
+
+def endpoint(results: dict[str, Any], host: str, port: int = 443) -> dict[str, Any]:
+    return next(e for e in results["endpoints"] if e["host"] == host and e["port"] == port)
+
+
+def test_needles_cover_every_catalog_host_without_additions() -> None:
+    tuned = read_toml("proxylog_findings.toml")["scan"]["needles"]
+    assert catalog_needles(CATALOG) == tuned  # no catalog domain needed an automatic extra needle
+    for rule in CATALOG.rules:
+        example = rule.pattern.replace("*", "x")
+        assert any(n in example for n in tuned), rule.pattern
+
+
+def test_classification() -> None:
+    c = Classifier(CATALOG)
+    assert c.classify("bba800-anchor.microsoftonline.com", 443).kind == "required"
+    assert "sync" in c.classify("adminwebservice.microsoftonline.com", 443).required_by_text()
+    optional = c.classify("contoso.msappproxy.net", 8080)
+    assert optional.kind == "optional" and not optional.port_mismatch
+    mismatch = c.classify("login.microsoftonline.com", 80)
+    assert mismatch.kind == "optional" and mismatch.port_mismatch
+    ignorable = c.classify("dc.services.visualstudio.com", 443)
+    assert ignorable.kind == "ignorable" and ignorable.ignorable is not None
+    assert c.classify("login.microsoftonline.com.nsatc.net", 443).kind == "ignorable"
+    assert c.classify("www.example.com", 443).kind == "unrelated"
+
+
+def test_counts_per_endpoint_and_the_denial_finding_with_explains_remedy() -> None:
+    records = [rec(h, t=i) for i, h in enumerate(CONNECT_SEQUENCE[:4])]
+    records += [rec("provisioningapi.microsoftonline.com", 403, t=10 + i) for i in range(3)]
+    records += [rec("www.example.com", t=20), rec("dc.services.visualstudio.com", 403, t=21)]
+    _, results, findings = analyse(records)
+    prov = endpoint(results, "provisioningapi.microsoftonline.com")
+    assert (prov["requests"], prov["allowed"], prov["denied"], prov["statuses"]) == (3, 0, 3, {"403": 3})
+    assert prov["first_seen"] == "2023-11-14T22:13:30Z" and prov["classification"] == "required"
+    assert endpoint(results, "login.microsoftonline.com")["allowed"] == 2
+    assert results["unrelated_count"] == 1
+    assert results["ignorable"][0]["host"] == "dc.services.visualstudio.com"
+    denied = findings["proxylog-required-denied|provisioningapi.microsoftonline.com:443"]
+    assert denied.severity == "error" and "3x 403" in denied.title
+    from aadc_doctor.knowledge.codes import http_entry
+
+    entry = http_entry(403)
+    assert entry is not None and denied.remedy == entry.remedy and entry.message in denied.detail
+    assert "proxylog-ignorable-denied|dc.services.visualstudio.com" in findings
+    stops = findings["proxylog-phase-stops|Connect to Azure AD"]
+    assert stops.severity == "error" and "provisioningapi" in stops.detail and "403" in stops.detail
+    assert results["timeline"][0]["host"] == "provisioningapi.microsoftonline.com"
+    assert results["timeline"][0]["points"] == [{"start": "2023-11-14T22:13:00Z", "denied": 3, "statuses": {"403": 3}}]
+
+
+def test_ntlm_handshake_legs_are_not_denials_but_a_407_run_is() -> None:
+    handshake = []
+    for i, host in enumerate(CONNECT_SEQUENCE):  # each tunnel: one 407 challenge, then success
+        handshake += [rec(host, 407, t=i * 5), rec(host, 200, t=i * 5 + 0.1)]
+    _, results, findings = analyse(handshake)
+    login = endpoint(results, "login.microsoftonline.com")
+    assert (login["denied"], login["auth_challenges"], login["denied_unresolved_407"]) == (2, 2, 0)
+    assert not [k for k in findings if k.startswith(("proxylog-required-denied", "proxylog-auth-failing"))]
+    assert results["phase_summary"]["reached"] == ["connect"]
+
+    failing = [rec("login.microsoftonline.com", 407, t=i) for i in range(6)]
+    failing += [rec("login.microsoftonline.com", 407, t=10, client="10.9.9.9")]  # one leg, another client
+    _, results, findings = analyse(failing)
+    assert results["auth_runs"] == [{"client": "10.0.5.20", "count": 6, "first_seen": "2023-11-14T22:13:20Z",
+                                     "last_seen": "2023-11-14T22:13:25Z", "hosts": ["login.microsoftonline.com:443"],
+                                     "ended_with_success": False}]
+    run = findings["proxylog-auth-failing|10.0.5.20"]
+    assert run.severity == "error" and "6 407 answers" in run.title
+    assert "7x 407" in findings["proxylog-required-denied|login.microsoftonline.com:443"].title
+
+
+def test_never_seen_and_server_not_seen() -> None:
+    records = [rec(h, t=i) for i, h in enumerate(CONNECT_SEQUENCE) if "provisioningapi" not in h]
+    _, _, findings = analyse(records)
+    missing = [f for k, f in findings.items() if k.startswith("proxylog-never-seen")]
+    assert len(missing) == 1 and "provisioningapi.microsoftonline.com:443" in missing[0].title
+    assert "login.windows.net:443" in missing[0].title
+
+    browsers = [rec("login.microsoftonline.com", t=i, client=f"10.1.1.{i}") for i in range(5)]
+    _, results, findings = analyse(browsers)
+    assert any(k.startswith("proxylog-server-not-seen") for k in findings)
+    assert results["phase_summary"]["client"] is None
+
+    _, _, findings = analyse([rec("www.example.com")])
+    assert any(k.startswith("proxylog-no-azure-traffic") for k in findings)
+
+
+def test_tunnels_cut_at_the_same_duration_suggest_an_idle_timeout() -> None:
+    cut = [rec("bwsc02-relay.microsoftonline.com", t=i * 200, elapsed_ms=120_000 + i * 300) for i in range(4)]
+    short = [rec("login.microsoftonline.com", t=i, elapsed_ms=800) for i in range(20)]
+    _, results, findings = analyse(cut + short)
+    assert results["tunnels"]["suspected_seconds"] == 120
+    assert "120 s" in findings["proxylog-idle-timeout|proxy"].title
+    long_ok = cut + [rec("bwsc02-relay.microsoftonline.com", t=5000, elapsed_ms=400_000)]
+    _, results, findings = analyse(long_ok)
+    assert results["tunnels"]["suspected_seconds"] is None and "proxylog-idle-timeout|proxy" not in findings
+    tagged = [rec("bwsc02-relay.microsoftonline.com", action="TCP_TUNNEL_TIMEOUT", elapsed_ms=30_000)]
+    _, results, findings = analyse(tagged)
+    assert results["tunnels"]["explicit_timeouts"] == 1 and "proxylog-idle-timeout|proxy" in findings
+
+
+def test_filters() -> None:
+    import ipaddress
+
+    records = [rec("login.microsoftonline.com", t=i * 60, client=f"10.0.5.{20 + i}") for i in range(5)]
+    only = RecordFilter(clients=(ipaddress.ip_network("10.0.5.21"),))
+    _, results, _ = analyse(records, record_filter=only)
+    assert (results["records"], results["line_counts"]["filtered_out"]) == (1, 4)
+    window = RecordFilter(since=T0 + 60, until=T0 + 180)
+    _, results, _ = analyse(records, record_filter=window)
+    assert results["records"] == 3
+    undated = ProxyRecord(None, "10.0.5.20", "login.microsoftonline.com", 443, "CONNECT", None)
+    assert not window.accepts(undated) and RecordFilter().accepts(undated)
+    named = RecordFilter(client_names=("aadc01",))
+    assert named.accepts(undated._replace(client="AADC01"))
+
+
+def test_timeline_buckets_grow_with_the_span() -> None:
+    records = [rec("graph.windows.net", 403, t=i * 3600) for i in range(24 * 30)]
+    _, results, _ = analyse(records)
+    line = results["timeline"][0]
+    assert line["bucket_seconds"] == 6 * 3600 and len(line["points"]) <= 240
+    assert sum(p["denied"] for p in line["points"]) == 720
+
+
+@pytest.mark.parametrize("bad", [{"no_such_threshold": 1.0}])
+def test_unknown_thresholds_are_refused(bad: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        ProxyLogAnalysis(CATALOG, load_pattern(), None, bad)
