@@ -130,7 +130,7 @@ def test_tunnels_cut_at_the_same_duration_suggest_an_idle_timeout() -> None:
     _, results, findings = analyse(cut + short)
     assert results["tunnels"]["suspected_seconds"] == 120
     assert "120 s" in findings["proxylog-idle-timeout|proxy"].title
-    long_ok = cut + [rec("bwsc02-relay.microsoftonline.com", t=5000, elapsed_ms=400_000)]
+    long_ok = [*cut, rec("bwsc02-relay.microsoftonline.com", t=5000, elapsed_ms=400_000)]
     _, results, findings = analyse(long_ok)
     assert results["tunnels"]["suspected_seconds"] is None and "proxylog-idle-timeout|proxy" not in findings
     tagged = [rec("bwsc02-relay.microsoftonline.com", action="TCP_TUNNEL_TIMEOUT", elapsed_ms=30_000)]
