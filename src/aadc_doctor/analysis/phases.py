@@ -22,6 +22,7 @@ from aadc_doctor.logs.proxy_record import Verdict, iso
 
 @dataclass
 class _Blocked:
+    step: int  # index of the step the denied request would have been
     host: str
     port: int | None
     status: int | None
@@ -63,18 +64,24 @@ class _PhaseMatcher:
         if a.matched and time is not None and a.last is not None and time - a.last > self.max_gap:
             self._keep_best()
             self.attempt = a = _Attempt()
-        expected = self.phase.steps[a.matched].token
-        if token != expected:
-            return False
+        steps = self.phase.steps
+        step = a.matched
+        if token != steps[step].token:
+            # A repeated step (the second sign-in) may be missing from a log (a cached token): accept the step
+            # after it instead.
+            repeat = steps[step].token in {s.token for s in steps[:step]}
+            if not (repeat and step + 1 < len(steps) and token == steps[step + 1].token):
+                return False
+            step += 1
         if verdict in (Verdict.DENIED, Verdict.OTHER):
-            if a.blocked and a.blocked.host == host and a.blocked.status == status:
+            if a.blocked and a.blocked.host == host and a.blocked.status == status and a.blocked.step == step:
                 a.blocked.count += 1
                 a.blocked.time = time
             else:
-                a.blocked = _Blocked(host, port, status, action, time)
+                a.blocked = _Blocked(step, host, port, status, action, time)
             self._keep_best()
             return False
-        a.matched += 1
+        a.matched = step + 1
         a.first = a.first if a.first is not None else time
         a.last = time if time is not None else a.last
         a.hosts.append(host)
@@ -134,12 +141,13 @@ class ClientPhases:
             else:
                 candidates = [m.best for m in (seq, ind)] + [m.attempt for m in (seq, ind)]
                 best = max(candidates, key=lambda a: (a.matched, a.blocked is not None))
-                step = phase.steps[best.matched]
+                index = best.blocked.step if best.blocked is not None else best.matched
+                step = phase.steps[index]
                 token = self.pattern.token(step.token)
                 entry.update(status="partial" if best.matched else "not_seen", matched_steps=best.matched,
                              in_order=None, first_seen=iso(best.first),
                              last_seen=iso(best.last), hosts=sorted(set(best.hosts)),
-                             next_step={"step": best.matched + 1, "url": step.url, "expects": token.label,
+                             next_step={"step": index + 1, "url": step.url, "expects": token.label,
                                         "describes": token.describes},
                              blocked=None if best.blocked is None else {
                                  "host": best.blocked.host, "port": best.blocked.port, "status": best.blocked.status,

@@ -1,0 +1,146 @@
+"""`aadc-doctor proxylog` end to end in-process: the corpus samples, encodings, filters, and input errors."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "proxylog"
+SEED = Path(__file__).resolve().parents[2].parent / "shared" / "seeds" / "000_7b02501e1c753b8b.txt"
+RunCli = Callable[..., Any]
+
+SQUID_LINES = [
+    "1700000000.000      5 10.0.5.20 TCP_TUNNEL/200 900 CONNECT login.microsoftonline.com:443 - HIER_DIRECT/1.1.1.1 -",
+    "1700000010.000      5 10.0.5.20 TCP_DENIED/403 30 CONNECT adminwebservice.microsoftonline.com:443 - HIER_NONE/- -",
+    "1700000020.000      5 10.7.7.7 TCP_TUNNEL/200 900 CONNECT www.example.org:443 - HIER_DIRECT/2.2.2.2 -",
+    "1700000030.000      5 10.0.5.20 TCP_DENIED/403 30 CONNECT adminwebservice.microsoftonline.com:443 - HIER_NONE/- -",
+    "1700000040.000 garbage line about login.microsoftonline.com",
+]
+
+
+def test_the_corpus_reference_listing_is_the_three_phases(run_cli: RunCli, corpus: Path) -> None:
+    result = run_cli("proxylog", "--json", str(corpus / "logs/aadconnect/msdocs_reference_proxy_log.tsv"))
+    assert result.code == 0, result.stderr
+    report = result.json()
+    r = report["results"]
+    assert report["command"] == "proxylog" and r["format"] == "listing"
+    assert (r["lines"], r["records"], r["skipped"]) == (22, 21, 1)
+    assert [p["status"] for p in r["phases"]] == ["complete", "complete", "complete"]
+    assert r["phase_summary"]["reached"] == ["connect", "configure", "initial-sync"]
+    assert [f["id"] for f in report["findings"]] == ["proxylog-phases-complete"]
+    login = next(e for e in r["endpoints"] if e["host"] == "login.microsoftonline.com")
+    assert (login["requests"], login["statuses"], login["classification"]) == (6, {"-": 6}, "required")
+    assert {rule["rule"] for rule in login["required_by"]} >= {"microsoftonline", "login-microsoftonline"}
+
+
+def test_the_seed_article_itself(run_cli: RunCli) -> None:
+    result = run_cli("proxylog", str(SEED))
+    assert result.code == 0
+    assert "reached  Connect to Azure AD: 6/6 steps" in result.stdout
+    assert "reached  Initial Sync: 4/4 steps" in result.stdout
+
+
+@pytest.mark.parametrize(("name", "fmt", "lines"), [
+    ("logs/proxy/plaso_squid_access.log", "squid", 8),
+    ("logs/proxy/plaso_iis6_w3c.log", "w3c", 15),
+    ("logs/proxy/stroom-docs_sampleBluecoat_w3c-elff.log", "w3c", 33),
+])
+def test_corpus_proxy_samples_without_azure_traffic(run_cli: RunCli, corpus: Path, name: str, fmt: str,
+                                                    lines: int) -> None:
+    result = run_cli("proxylog", "--json", str(corpus / name))
+    r = result.json()["results"]
+    assert (r["format"], r["lines"], r["records"], r["line_counts"]["bad"]) == (fmt, lines, 0, 0)
+    assert [f["id"] for f in result.json()["findings"]] == ["proxylog-no-azure-traffic"]
+    assert result.code == 0  # a warning, below the default --fail-on error
+    full = run_cli("proxylog", "--json", "--full-parse", str(corpus / name)).json()["results"]
+    assert full["line_counts"]["bad"] == 0 and full["unrelated_count"] > 0
+
+
+def test_tmg_fixture_denials_and_stop(run_cli: RunCli) -> None:
+    result = run_cli("proxylog", "--json", str(FIXTURES / "tmg_w3c_webproxy.log"))
+    assert result.code == 1
+    report = result.json()
+    ids = [f["id"] for f in report["findings"]]
+    assert "proxylog-required-denied" in ids and "proxylog-phase-stops" in ids
+    prov = next(e for e in report["results"]["endpoints"] if e["host"] == "provisioningapi.microsoftonline.com")
+    assert prov["statuses"] == {"403": 1}
+    connect = report["results"]["phases"][0]
+    assert (connect["matched_steps"], connect["blocked"]["status"]) == (3, 403)  # the 2nd sign-in is not logged
+    assert connect["next_step"] == {"step": 5, "url": "connect://provisioningapi.microsoftonline.com:443",
+                                    "expects": "provisioningapi.microsoftonline.com:443",
+                                    "describes": connect["next_step"]["describes"]}
+
+
+def _write(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def test_bad_lines_are_counted_and_sampled_gz_and_utf16_give_the_same(run_cli: RunCli, tmp_path: Path) -> None:
+    text = "\r\n".join(SQUID_LINES) + "\r\n"
+    outputs = []
+    for path in (_write(tmp_path, "a.log", text.encode()), _write(tmp_path, "b.log.gz", gzip.compress(text.encode())),
+                 _write(tmp_path, "c.log", text.encode("utf-16"))):
+        result = run_cli("proxylog", "--json", str(path))
+        assert result.code == 1
+        r = result.json()["results"]
+        outputs.append((r["lines"], r["records"], r["line_counts"], r["endpoints"]))
+        assert r["bad_line_samples"][0]["line"] == 5 and "garbage" in r["bad_line_samples"][0]["text"]
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert outputs[0][2] == {"not_candidate": 1, "no_request": 0, "bad": 1, "overlong": 0, "filtered_out": 0,
+                             "records": 3}
+
+
+def test_filters_client_since_until(run_cli: RunCli, tmp_path: Path) -> None:
+    path = _write(tmp_path, "a.log", ("\n".join(SQUID_LINES[:4]) + "\n").encode())
+    r = run_cli("proxylog", "--json", "--client", "10.0.5.0/24", str(path)).json()["results"]
+    assert (r["records"], r["line_counts"]["filtered_out"]) == (3, 0)
+    r = run_cli("proxylog", "--json", "--client", "10.9.9.9", str(path)).json()["results"]
+    assert (r["records"], r["line_counts"]["filtered_out"]) == (0, 3)
+    r = run_cli("proxylog", "--json", "--since", "2023-11-14T22:13:25Z", "--until", "1700000015", str(path))
+    assert r.json()["results"]["records"] == 1
+    r = run_cli("proxylog", "--json", "--since", "2023-11-14 23:13:25+01:00", str(path)).json()["results"]
+    assert r["records"] == 2 and r["filters"]["since"] == "2023-11-14T22:13:25Z"
+
+
+def test_format_can_be_forced(run_cli: RunCli, corpus: Path) -> None:
+    result = run_cli("proxylog", "--json", "--format", "squid", str(corpus / "logs/aadconnect/"
+                                                                           "msdocs_reference_proxy_log.tsv"))
+    r = result.json()["results"]
+    assert r["format"] == "squid" and r["line_counts"]["bad"] == 21  # every connect:// row, as squid: bad
+
+
+@pytest.mark.parametrize(("setup", "message"), [
+    (lambda d: _write(d, "trace.log", b"AzureADConnectAuthenticationAgentService.exe Error: 0 : failed\n"),
+     "not a proxy log"),
+    (lambda d: _write(d, "junk.bin", bytes(range(256)) * 10), "binary data"),
+    (lambda d: _write(d, "empty.log", b""), "empty"),
+    (lambda d: d / "missing.log", "no such file"),
+])
+def test_input_errors_are_one_line_and_exit_2(run_cli: RunCli, tmp_path: Path, setup: Callable[[Path], Path],
+                                              message: str) -> None:
+    result = run_cli("proxylog", str(setup(tmp_path)))
+    assert result.code == 2
+    assert result.stderr.startswith("aadc-doctor: error: ") and message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args", [["--since", "yesterday"], ["--since", "2024-01-02", "--until", "2024-01-01"],
+                                  ["--format", "csv"], []])
+def test_usage_errors(run_cli: RunCli, corpus: Path, args: list[str]) -> None:
+    files = [str(corpus / "logs/proxy/plaso_squid_access.log")] if args else []
+    result = run_cli("proxylog", *args, *files)
+    assert result.code == 2 and "Traceback" not in result.stderr
+
+
+def test_human_output_names_denials(run_cli: RunCli, tmp_path: Path) -> None:
+    path = _write(tmp_path, "a.log", ("\n".join(SQUID_LINES[:4]) + "\n").encode())
+    result = run_cli("proxylog", str(path))
+    assert result.code == 1
+    assert "adminwebservice.microsoftonline.com:443: 2x 403" in result.stdout
+    assert "[ERROR] The proxy denied adminwebservice.microsoftonline.com:443 (2x 403)" in result.stdout
