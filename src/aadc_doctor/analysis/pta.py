@@ -441,12 +441,10 @@ def _agent_event_findings(evidence: PtaEvidence) -> tuple[list[Finding], list[di
 
 
 def _request_dict(attempt: SignInAttempt) -> dict[str, Any]:
-    """A request as JSON, with its reason's Windows message and the AADSTS code the user most likely saw."""
+    """A request as JSON, with the AADSTS code the user most likely saw (its message is in by_reason)."""
     data = attempt.to_dict()
     if attempt.failed and attempt.reason is not None:
-        info = reason_info(attempt.reason)
-        data["message"] = info.message
-        data["aadsts"] = info.aadsts
+        data["aadsts"] = reason_info(attempt.reason).aadsts
     return data
 
 

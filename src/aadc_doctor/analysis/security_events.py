@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from aadc_doctor.logs.event_xml import EventRecord
+from aadc_doctor.logs.event_xml import EventRecord, parse_iso_time
 
 LOGON_SUCCESS = 4624
 LOGON_FAILURE = 4625
@@ -68,33 +68,8 @@ def iso(value: datetime | None) -> str | None:
 
 
 def parse_system_time(text: str) -> datetime | None:
-    """SystemTime (ISO 8601, up to 9 fractional digits, Z or an offset) as an aware UTC datetime, else None.
-
-    Hand-rolled because it runs once per interesting record of a large log.
-    """
-    value = text.strip()
-    if len(value) < 19 or not value[:4].isdigit():
-        return None
-    try:
-        parsed = datetime(int(value[0:4]), int(value[5:7]), int(value[8:10]), int(value[11:13]),
-                          int(value[14:16]), int(value[17:19]), tzinfo=UTC)
-    except ValueError:
-        return None
-    rest = value[19:]
-    if rest.startswith("."):
-        end = 1
-        while end < len(rest) and rest[end].isdigit():
-            end += 1
-        fraction = rest[1:end]
-        if fraction:
-            parsed = parsed.replace(microsecond=int((fraction + "000000")[:6]))
-        rest = rest[end:]
-    if rest in ("", "Z", "z"):
-        return parsed
-    if len(rest) == 6 and rest[0] in "+-" and rest[3] == ":" and rest[1:3].isdigit() and rest[4:6].isdigit():
-        offset = timedelta(hours=int(rest[1:3]), minutes=int(rest[4:6]))
-        return parsed - offset if rest[0] == "+" else parsed + offset
-    return None
+    """SystemTime (ISO 8601, up to 9 fractional digits, Z or an offset) as an aware UTC datetime, else None."""
+    return parse_iso_time(text)
 
 
 def parse_status(text: str) -> int | None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from aadc_doctor.errors import InputError
+from aadc_doctor.logs.event_xml import parse_iso_time
 from aadc_doctor.logs.text_input import TextStats, iter_text_lines, open_binary
 
 TRACE_SUFFIXES = (".log", ".txt", ".log.gz", ".txt.gz")
@@ -28,7 +29,6 @@ _HEADER = re.compile(r"^\s*(?P<source>\S(?:.*?\S)?) (?P<level>" + "|".join(LEVEL
 _FIELD = re.compile(r"^\s+(?P<name>" + "|".join(FIELDS) + r")=(?P<value>.*)$")
 _FAILED = re.compile(r"Passthrough Authentication request failed\.\s*RequestId:\s*'(?P<rid>[^']*)'\.\s*"
                      r"Reason:\s*'(?P<reason>-?\d+)'")
-_FRACTION = re.compile(r"\.(\d+)")
 MAX_MESSAGE_CHARS = 8192
 
 
@@ -91,19 +91,7 @@ def iso(value: datetime | None) -> str | None:
 
 def parse_trace_time(text: str) -> datetime | None:
     """``DateTime=`` value: ISO 8601 (7 fractional digits from .NET); None for placeholders like ``xxxx-xx-xx``."""
-    value = text.strip()
-    if not value or not value[0].isdigit():
-        return None
-    value = _FRACTION.sub(lambda m: "." + m.group(1)[:6].ljust(6, "0"), value, count=1)
-    if value.endswith(("Z", "z")):
-        value = value[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:  # .NET writes UTC ("o" format); a bare value is treated as UTC
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return parse_iso_time(text)
 
 
 def failed_sign_in(entry: TraceEntry) -> FailedSignIn | None:

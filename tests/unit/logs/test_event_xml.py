@@ -70,3 +70,15 @@ def test_entity_expansion_is_refused(tmp_path):
     path.write_text('<?xml version="1.0"?><!DOCTYPE Events [<!ENTITY a "aaaa">]><Events>&a;</Events>')
     with pytest.raises(InputError):
         list(iter_xml_export(path, XmlExportStats(str(path))))
+
+
+def test_iso_times_with_nine_digits_and_offsets():
+    from datetime import UTC, datetime
+
+    from aadc_doctor.logs.event_xml import parse_iso_time
+
+    assert parse_iso_time("2021-10-23T21:50:11.666519300Z") == datetime(2021, 10, 23, 21, 50, 11, 666519, tzinfo=UTC)
+    assert parse_iso_time("2021-10-23T23:50:11+02:00") == datetime(2021, 10, 23, 21, 50, 11, tzinfo=UTC)
+    assert parse_iso_time("2021-10-23T21:50:11") == datetime(2021, 10, 23, 21, 50, 11, tzinfo=UTC)
+    for bad in ("", "yesterday", "2021-13-40T99:00:00Z", "2021-10-23T21:50:11 garbage"):
+        assert parse_iso_time(bad) is None
