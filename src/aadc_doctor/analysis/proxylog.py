@@ -498,15 +498,24 @@ class ProxyLogAnalysis:
             remedy=values.get("remedy") or spec.get("remedy", "").format(**values),
             subject=subject, references=tuple(spec.get("references", ())))
 
-    def _status_text(self, status: int) -> tuple[str, str]:
-        """(the article's text, the remedy) for 403/407: the same entry `explain` prints, else the seed's table."""
+    def _status_text(self, status: int, host: str = "", port: int | None = None) -> tuple[str, str]:
+        """(the article's text, the remedy) for 403/407: the remedy `check` gives for the same answer to CONNECT,
+        the text `explain 403/407` prints; the seed's table if either is missing."""
         from aadc_doctor.knowledge.codes import http_entry
 
-        entry = http_entry(status)
         fallback = self.texts.get(f"fallback_{status}", self.texts["fallback_403"])
-        if entry is None:
-            return fallback["message"], fallback["remedy"]
-        return f"{entry.name}: {entry.message}", entry.remedy or fallback["remedy"]
+        entry = http_entry(status)
+        message = f"{entry.name}: {entry.message}" if entry is not None else fallback["message"]
+        remedy = entry.remedy if entry is not None and entry.remedy else fallback["remedy"]
+        try:
+            from aadc_doctor.knowledge.connectivity_findings import load_connectivity_knowledge
+
+            outcome = "proxy_forbidden" if status != 407 else "proxy_auth_required"
+            template = load_connectivity_knowledge().outcome[outcome]
+        except (ImportError, KeyError, ValueError):
+            return message, remedy
+        rendered = template.render(allow=host or "the required URLs", port=port or "", proxy="").remedy
+        return message, " ".join(rendered.replace("(port )", "").split()).replace(" :", ":")
 
     def findings(self, results: dict[str, Any], *, lines_hint: str = "") -> list[Finding]:
         out: list[Finding] = []
@@ -562,7 +571,7 @@ class ProxyLogAnalysis:
         for status, count, label in groups:
             if count <= 0:
                 continue
-            message, remedy = self._status_text(status)
+            message, remedy = self._status_text(status, ep.host, ep.port)
             out.append(self._text("required-denied", f"{ep.host}:{ep.port}", host=ep.host, port=ep.port,
                                   count=count, status=label, required_by=ep.cls.required_by_text(), clients=clients,
                                   first_seen=iso(ep.first), last_seen=iso(ep.last), message=message,
@@ -622,7 +631,7 @@ class ProxyLogAnalysis:
                              describes=step["describes"], what_happened=what, identity=phase["identity"],
                              client_note=client_note)
         if blocked is not None and blocked["status"] in (403, 407):
-            _, remedy = self._status_text(int(blocked["status"]))
+            _, remedy = self._status_text(int(blocked["status"]), blocked["host"], blocked["port"])
             finding = Finding(finding.id, Severity.ERROR, finding.title, finding.detail, remedy, finding.subject,
                               finding.references)
         return [finding]

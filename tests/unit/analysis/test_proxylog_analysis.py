@@ -77,9 +77,13 @@ def test_counts_per_endpoint_and_the_denial_finding_with_explains_remedy() -> No
     denied = findings["proxylog-required-denied|provisioningapi.microsoftonline.com:443"]
     assert denied.severity == "error" and "3x 403" in denied.title
     from aadc_doctor.knowledge.codes import http_entry
+    from aadc_doctor.knowledge.connectivity_findings import load_connectivity_knowledge
 
     entry = http_entry(403)
-    assert entry is not None and denied.remedy == entry.remedy and entry.message in denied.detail
+    assert entry is not None and entry.message in denied.detail  # the text `explain 403` prints
+    check_says = load_connectivity_knowledge().outcome["proxy_forbidden"].remedy  # the remedy `check` gives
+    assert denied.remedy == check_says.format(allow="provisioningapi.microsoftonline.com", port=443,
+                                              proxy="").replace(" :", ":")
     assert "proxylog-ignorable-denied|dc.services.visualstudio.com" in findings
     stops = findings["proxylog-phase-stops|Connect to Azure AD"]
     assert stops.severity == "error" and "provisioningapi" in stops.detail and "403" in stops.detail
