@@ -79,8 +79,8 @@ def _matcher_options(parser: argparse.ArgumentParser) -> None:
                         help="an agent server's name or address, to attribute domain-controller events "
                              "(4776 Workstation, 4771 client address) to the agent (repeatable)")
     parser.add_argument("--jobs", type=int, default=0, metavar="N",
-                        help="worker processes for .evtx files (default: one per CPU, with 4 or more CPUs and more "
-                             "than 32 MB of files; 1 = read in this process)")
+                        help="worker processes for .evtx files (default: one per CPU once the files exceed 32 MB; "
+                             "1 = read in this process)")
 
 
 def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
@@ -151,7 +151,7 @@ def collect_trace(paths: list[str], evidence: PtaEvidence) -> None:
 
 
 PARALLEL_MIN_BYTES = 32 * 1024 * 1024  # below this, starting worker processes costs more than it saves
-PARALLEL_MIN_CPUS = 4
+PARALLEL_MIN_CPUS = 2
 
 
 def collect_events(files: list[str], evidence: PtaEvidence, matcher: AgentMatcher, jobs: int = 0) -> None:
@@ -174,7 +174,7 @@ def collect_events(files: list[str], evidence: PtaEvidence, matcher: AgentMatche
                              hint="export with wevtutil epl <log> <file>.evtx, or Event Viewer > Save All Events As")
     total = sum(Path(name).stat().st_size for name in files)
     cpus = os.cpu_count() or 1
-    # by default only with 4+ CPUs: on 2 the workers compete with the parent and measured slower
+    # the parent only waits while the workers read, so every CPU can take a worker
     workers = min(jobs or (cpus if cpus >= PARALLEL_MIN_CPUS else 1), 8, len(files))
     key = (tuple(sorted(matcher.paths)), tuple(sorted(matcher.host_names)))
     if workers > 1 and (total >= PARALLEL_MIN_BYTES or jobs > 1):
