@@ -110,6 +110,10 @@ class Dnsmasq:
             f"log-facility={self.log_path}",
             f"pid-file={self.workdir}/dnsmasq.pid",
         ]
+        if is_root():
+            # Stay root instead of dropping to nobody/dip: a user or group switch would clear the die-with-parent
+            # setting (procs.launch), and port 53 needs root to bind anyway. It only ever listens on loopback.
+            lines += ["user=root", "group=root"]
         lines += [f"host-record={name},{addr}" for name, addr in cfg.a_records.items()]
         lines += [f"cname={alias},{target}" for alias, target in cfg.cnames.items()]
         lines += [f"local=/{name}/" for name in (*cfg.nxdomain, *cfg.local_domains)]

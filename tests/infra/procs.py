@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -34,13 +36,47 @@ def chown_tree(path: Path, user: str) -> None:
             shutil.chown(os.path.join(root, name), user, user)
 
 
-def launch(argv: list[str], output: Path) -> subprocess.Popen[bytes]:
+_PR_SET_PDEATHSIG = 1
+
+
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+    except OSError:
+        return None
+
+
+def launch(argv: list[str], output: Path, *, run_as: str | None = None) -> subprocess.Popen[bytes]:
     """Start a daemon in the foreground in its own process group (so its helpers can be killed with it),
-    stdout+stderr to `output`. Anything still running when the interpreter exits is killed (see _kill_leftovers).
+    stdout+stderr to `output`.
+
+    On Linux the daemon gets SIGKILL when the thread that started it dies (PR_SET_PDEATHSIG), so a test run
+    killed by a timeout leaves no squid/dnsmasq behind; start daemons from a long-lived thread (pytest's main one).
+    The kernel clears that setting when a process changes its user id, so `run_as` switches user *before* exec
+    (and the daemon must then not switch again). Whatever is still running at interpreter exit is killed too.
     """
+    libc = _libc()
+    parent = os.getpid()
+    ids: tuple[int, int] | None = None
+    if run_as is not None:
+        import pwd
+
+        entry = pwd.getpwnam(run_as)
+        ids = (entry.pw_uid, entry.pw_gid)
+
+    def in_child() -> None:
+        if ids is not None:
+            os.setgroups([])
+            os.setgid(ids[1])
+            os.setuid(ids[0])
+        if libc is not None:
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.getppid() != parent:  # parent already gone before prctl took effect
+                os._exit(1)
+
     with output.open("wb") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=in_child)
     _running.add(proc)
     return proc
 

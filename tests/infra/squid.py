@@ -145,32 +145,39 @@ class SquidProxy:
         return self._proc.pid
 
     # -- access.log helpers ----------------------------------------------------------------------------------
-    def log_offset(self) -> int:
-        """Current size of access.log: pass to access_log_lines(since=...) to see only later lines."""
-        return self.access_log.stat().st_size if self.access_log.exists() else 0
+    def log_offset(self, log: str | None = None) -> int:
+        """Current size of access.log (or of extra log `log`): pass it as `since` to see only later lines."""
+        path = self._log_path(log)
+        return path.stat().st_size if path.exists() else 0
 
-    def access_log_lines(self, since: int = 0) -> list[str]:
-        if not self.access_log.exists():
+    def access_log_lines(self, since: int = 0, log: str | None = None) -> list[str]:
+        """Lines of access.log (or of extra log `log`) after byte offset `since`."""
+        path = self._log_path(log)
+        if not path.exists():
             return []
-        with self.access_log.open("rb") as fh:
+        with path.open("rb") as fh:
             fh.seek(since)
             return fh.read().decode("utf-8", "replace").splitlines()
 
-    def wait_for_log(self, pattern: str, *, since: int = 0, timeout: float = 5.0) -> str:
-        """First access.log line (after offset `since`) matching regex `pattern`.
+    def wait_for_log(self, pattern: str, *, since: int = 0, timeout: float = 10.0, log: str | None = None) -> str:
+        """First line of access.log (or of extra log `log`) after offset `since` matching regex `pattern`.
 
         Squid writes a CONNECT line only when the tunnel closes, so close the client connection first.
         """
         regex = re.compile(pattern)
         deadline = time.monotonic() + timeout
         while True:
-            for line in self.access_log_lines(since):
+            for line in self.access_log_lines(since, log):
                 if regex.search(line):
                     return line
             if time.monotonic() > deadline:
-                lines = "\n".join(self.access_log_lines(since)[-20:])
-                raise AssertionError(f"no access.log line matches {pattern!r} within {timeout}s; last lines:\n{lines}")
+                lines = "\n".join(self.access_log_lines(since, log)[-20:])
+                raise AssertionError(f"no line of {self._log_path(log).name} matches {pattern!r} within {timeout}s;"
+                                     f" last lines:\n{lines}")
             time.sleep(0.05)
+
+    def _log_path(self, log: str | None) -> Path:
+        return self.access_log if log is None else self.extra_log(log)
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def _hosts(self) -> Mapping[str, str]:
@@ -222,8 +229,6 @@ class SquidProxy:
             f"dns_timeout {cfg.dns_timeout} seconds",
             "shutdown_lifetime 0 seconds",
         ]
-        if is_root():
-            lines.append("cache_effective_user proxy")
         lines += [
             f"auth_param basic program {self._basic_helper} {w}/htpasswd",
             "auth_param basic children 2 startup=1",
@@ -272,7 +277,9 @@ class SquidProxy:
         parsed = subprocess.run([self._binary, "-k", "parse", "-f", str(self.conf_path)], capture_output=True)
         if parsed.returncode != 0:
             raise RuntimeError(f"squid rejected {self.conf_path}:\n{parsed.stdout.decode()}{parsed.stderr.decode()}")
-        self._proc = procs.launch([self._binary, "-N", "-f", str(self.conf_path)], self.workdir / "squid.out")
+        # As root, squid is started as `proxy` directly (it would drop to it anyway): see procs.launch.
+        self._proc = procs.launch([self._binary, "-N", "-f", str(self.conf_path)], self.workdir / "squid.out",
+                                  run_as="proxy" if is_root() else None)
         try:
             self.startup_seconds = procs.wait_until(self._listening, timeout=self._ready_timeout, proc=self._proc,
                                                     what="squid", diagnostics=self._diagnostics)

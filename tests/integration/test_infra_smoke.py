@@ -260,5 +260,5 @@ def test_reconfigure_and_extra_logs(squid_factory, tls_origin: TlsOrigin) -> Non
     proxy.reconfigure(SquidConfig(allowed_domains=[ALLOWED_TEST_HOST], extra_logs=proxy.config.extra_logs))
     assert _connect(proxy.open_port, target)[0] == 403
     proxy.wait_for_log(rf"TCP_DENIED/403 \d+ CONNECT {re.escape(target)} ")
-    assert f'"CONNECT {target} HTTP/1.1" 403' in proxy.extra_log("combined").read_text()
-    assert f"TCP_DENIED/403 CONNECT {target}" in proxy.extra_log("w3c").read_text()
+    proxy.wait_for_log(re.escape(f'"CONNECT {target} HTTP/1.1" 403'), log="combined")
+    proxy.wait_for_log(re.escape(f"TCP_DENIED/403 CONNECT {target}"), log="w3c")
