@@ -152,6 +152,7 @@ class _Endpoint:
     host: str
     port: int | None
     cls: Classification
+    token: str | None = None  # the communication pattern's name for this host, if it is one of its steps
     requests: int = 0
     allowed: int = 0
     denied: int = 0
@@ -236,7 +237,6 @@ class ProxyLogAnalysis:
         self.tunnels_measured = 0
         self.tunnel_max_ms = 0
         self.explicit_timeouts = 0
-        self._tokens: dict[tuple[str, int | None], str | None] = {}
         self._filtering = self.filter.active
 
     # -- feeding -------------------------------------------------------------------------------------------------
@@ -245,21 +245,28 @@ class ProxyLogAnalysis:
             self.counts.filtered_out += 1
             return
         self.counts.records += 1
-        cls = self.classifier.classify(record.host, record.port)
-        if cls.kind == "unrelated":
-            self.unrelated += 1
-            return
-        verdict = record.verdict
-        if cls.kind == "ignorable":
-            assert cls.ignorable is not None
-            entry = self.ignorable.setdefault(record.host, {"host": record.host, "requests": 0, "denied": 0,
-                                                            "pattern": cls.ignorable.pattern,
-                                                            "reason": cls.ignorable.reason,
-                                                            "source": cls.ignorable.source})
-            entry["requests"] += 1
-            entry["denied"] += verdict is Verdict.DENIED
-            return
-        self._add_endpoint(record, cls, verdict)
+        key = (record.host, record.port)
+        ep = self.endpoints.get(key)
+        if ep is None:
+            cls = self.classifier.classify(record.host, record.port)
+            if cls.kind == "unrelated":
+                self.unrelated += 1
+                return
+            if cls.kind == "ignorable":
+                self._add_ignorable(record, cls)
+                return
+            ep = self.endpoints[key] = _Endpoint(record.host, record.port, cls,
+                                                 token=self.pattern.token_for(record.host, record.port))
+        self._add_endpoint(record, ep)
+
+    def _add_ignorable(self, record: ProxyRecord, cls: Classification) -> None:
+        assert cls.ignorable is not None
+        entry = self.ignorable.setdefault(record.host, {"host": record.host, "requests": 0, "denied": 0,
+                                                        "pattern": cls.ignorable.pattern,
+                                                        "reason": cls.ignorable.reason,
+                                                        "source": cls.ignorable.source})
+        entry["requests"] += 1
+        entry["denied"] += record.verdict is Verdict.DENIED
 
     def _client(self, name: str) -> _Client:
         client = self.clients.get(name)
@@ -273,11 +280,8 @@ class ProxyLogAnalysis:
             client = self.clients[name] = _Client()
         return client
 
-    def _add_endpoint(self, record: ProxyRecord, cls: Classification, verdict: Verdict) -> None:
-        key = (record.host, record.port)
-        ep = self.endpoints.get(key)
-        if ep is None:
-            ep = self.endpoints[key] = _Endpoint(record.host, record.port, cls)
+    def _add_endpoint(self, record: ProxyRecord, ep: _Endpoint) -> None:
+        verdict = record.verdict
         when = record.start_time
         ep.requests += 1
         status_key = "-" if record.status is None else str(record.status)
@@ -310,15 +314,15 @@ class ProxyLogAnalysis:
             ep.unknown += 1
         if record.cut_short:
             ep.cut_short += 1
-            self.explicit_timeouts += cls.kind == "required"
-        if (cls.kind == "required" and verdict is Verdict.ALLOWED and record.method.upper() == "CONNECT"
+            self.explicit_timeouts += ep.cls.kind == "required"
+        if (ep.cls.kind == "required" and verdict is Verdict.ALLOWED and record.method.upper() == "CONNECT"
                 and record.elapsed_ms is not None):
             self.tunnels_measured += 1
             self.tunnel_max_ms = max(self.tunnel_max_ms, record.elapsed_ms)
             ep.longest_tunnel_ms = max(ep.longest_tunnel_ms, record.elapsed_ms)
             if record.elapsed_ms >= self.t["min_idle_evidence_seconds"] * 1000:
                 self.tunnel_seconds[record.elapsed_ms // 1000] += 1
-        token = self._token(record.host, record.port)
+        token = ep.token
         if token is not None:
             client.tokens[token] += 1
             event = (token, when, verdict, record.host, record.port, record.status, record.action)
@@ -334,15 +338,6 @@ class ProxyLogAnalysis:
                 client.phases.feed(*event)
             else:
                 client.recent.append(event)
-
-    def _token(self, host: str, port: int | None) -> str | None:
-        key = (host, port)
-        if key in self._tokens:
-            return self._tokens[key]
-        if len(self._tokens) > 100_000:
-            self._tokens.clear()
-        token = self._tokens[key] = self.pattern.token_for(host, port)
-        return token
 
     def _auth_required(self, client: _Client, record: ProxyRecord) -> None:
         client.auth_407 += 1

@@ -66,6 +66,8 @@ class ProxyRecord(NamedTuple):
 
 
 def verdict_of(status: int | None, action: str) -> Verdict:
+    if status is not None and 100 <= status < 400 and "DENIED" not in action and "enied" not in action:
+        return Verdict.ALLOWED  # the common case first
     upper = action.upper()
     if "DENIED" in upper or status in (403, 407):
         # An origin's own 403 behind a tunnel is never logged (the proxy sees only bytes); a GET answered 403 by
@@ -81,7 +83,7 @@ def verdict_of(status: int | None, action: str) -> Verdict:
 
 
 _HOST_PORT = re.compile(r"^\[?(?P<host>[^\s\[\]/?#@]+?)\]?(?::(?P<port>\d{1,5}))?$")
-_PLAIN_HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-_]*")
+_ODD_HOST = re.compile(r"[\[\]:@/?#*\\\s]")
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ssl": 443, "tcp": None, "ftp": 21, "ws": 80, "wss": 443}
 
 
@@ -92,7 +94,7 @@ def normalise_host(host: str) -> str:
 def split_authority(authority: str, default_port: int | None = None) -> tuple[str, int | None]:
     """``host:port`` (CONNECT target) -> (host, port). IPv6 literals in brackets keep their colons."""
     name, colon, number = authority.rpartition(":")
-    if colon and number.isdigit() and name and len(number) <= 5 and _PLAIN_HOST.fullmatch(name):
+    if colon and number.isdigit() and name and len(number) <= 5 and _ODD_HOST.search(name) is None:
         fast_port = int(number)  # the common case, kept cheap: a CONNECT line's "host:443"
         if 0 < fast_port < 65536:
             return name.lower().rstrip("."), fast_port

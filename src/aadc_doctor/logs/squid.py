@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from aadc_doctor.logs.proxy_record import BadLine, ProxyRecord, parse_status, split_url
+from aadc_doctor.logs.proxy_record import BadLine, ProxyRecord, parse_status, split_authority, split_url
 
 NAME = "squid"
 _TIME = re.compile(r"^\d{9,11}(?:\.\d{1,6})?$")
@@ -23,26 +23,29 @@ class SquidParser:
 
     def parse(self, line: str, line_no: int = 0) -> ProxyRecord | None:
         fields = line.split()
-        if not fields:
-            return None
-        if len(fields) < 7:
-            raise BadLine(f"{len(fields)} fields, Squid's native format has at least 7")
-        stamp, elapsed, client, code, _size, method, url = fields[:7]
+        count = len(fields)
+        if count < 7:
+            if not fields:
+                return None
+            raise BadLine(f"{count} fields, Squid's native format has at least 7")
         try:
-            when = float(stamp)
-            took = int(elapsed)
+            when = float(fields[0])
+            took = int(fields[1])
         except ValueError:
-            raise BadLine(f"not a Squid time/elapsed pair: {stamp[:30]!r} {elapsed[:30]!r}") from None
-        action, slash, status_text = code.rpartition("/")
-        if not slash:
+            raise BadLine(f"not a Squid time/elapsed pair: {fields[0][:30]!r} {fields[1][:30]!r}") from None
+        code = fields[3]
+        slash = code.rfind("/")
+        if slash < 0:
             raise BadLine(f"no result code/status in {code[:40]!r}")
+        url = fields[6]
         if url.startswith("error:") or url == "-":
             return None  # Squid's record of a connection that never sent a request: no destination
-        host, port = split_url(url)
-        user = fields[7] if len(fields) > 7 and fields[7] != "-" else ""
-        return ProxyRecord(time=when, client=client, host=host, port=port, method=method,
-                           status=parse_status(status_text), action=action, elapsed_ms=took, user=user,
-                           line_no=line_no)
+        host, port = split_authority(url) if "/" not in url else split_url(url)
+        user = fields[7] if count > 7 and fields[7] != "-" else ""
+        status_text = code[slash + 1:]
+        return ProxyRecord(when, fields[2], host, port, fields[5],
+                           int(status_text) if status_text.isdigit() else parse_status(status_text),
+                           code[:slash], took, user, "", line_no)
 
 
 def sniff(lines: list[str]) -> bool:
