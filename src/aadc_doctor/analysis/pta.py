@@ -393,16 +393,18 @@ def _trace_problem_findings(evidence: PtaEvidence) -> tuple[list[Finding], list[
         errors = tally.levels.get("Error", 0) + tally.levels.get("Critical", 0)
         severity = Severity.WARNING if errors else Severity.INFO
         sample = tally.samples[0] if tally.samples else ""
+        noun = "entry" if tally.count == 1 else "entries"
+        summary = f"{tally.count} {noun} ({levels}), {_span(tally.first, tally.last)}. Example: {sample}"
         if category is not None:
             findings.append(Finding(
                 id=f"pta-trace-{cat_id}", severity=severity, title=f"{category.title} in the agent trace log",
-                detail=f"{tally.count} entries ({levels}), {_span(tally.first, tally.last)}. Example: {sample}",
+                detail=summary,
                 remedy=category.remedy, subject="trace log", references=(PTA_DOC,)))
         else:
             findings.append(Finding(
                 id="pta-trace-other-errors", severity=Severity.INFO,
                 title="Other errors and warnings in the agent trace log",
-                detail=f"{tally.count} entries ({levels}), {_span(tally.first, tally.last)}. Example: {sample}",
+                detail=summary,
                 remedy="Read the entries around these times in the trace log; if they repeat, collect the Trace "
                        "folder and the Admin event log for Microsoft Support.", subject="trace log"))
     return findings, rows
