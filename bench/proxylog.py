@@ -79,8 +79,8 @@ def generate(path: Path, lines: int, seed: int = 7) -> None:
         fh.write("".join(out))
 
 
-def run_measured(argv: list[str]) -> tuple[float, float, bytes]:
-    """(seconds, peak RSS in MB, stdout) of one child process (wait4 gives the child's own max RSS)."""
+def run_measured(argv: list[str]) -> tuple[float, float, bytes, float]:
+    """(seconds, peak RSS in MB, stdout, CPU seconds) of one child process (wait4: the child's own usage)."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdout is not None
@@ -90,12 +90,12 @@ def run_measured(argv: list[str]) -> tuple[float, float, bytes]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode not in (0, 1):
         raise SystemExit(f"{argv[0]} exited {proc.returncode}")
-    return seconds, usage.ru_maxrss / 1024, out
+    return seconds, usage.ru_maxrss / 1024, out, usage.ru_utime + usage.ru_stime
 
 
-def best_of(n: int, argv: list[str]) -> tuple[float, float, bytes]:
+def best_of(n: int, argv: list[str]) -> tuple[float, float, bytes, float]:
     runs = [run_measured(argv) for _ in range(n)]
-    return min(r[0] for r in runs), max(r[1] for r in runs), runs[-1][2]
+    return min(r[0] for r in runs), max(r[1] for r in runs), runs[-1][2], min(r[3] for r in runs)
 
 
 def split_loop(path: Path) -> float:
@@ -112,7 +112,7 @@ def split_loop(path: Path) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=2_000_000)
-    parser.add_argument("--keep", metavar="DIR", help="write the generated logs here and keep them")
+    parser.add_argument("--keep", metavar="DIR", help="write the generated logs here and keep them (reused if there)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (best time, highest memory)")
     args = parser.parse_args()
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="aadc-proxylog-bench-"))
@@ -122,12 +122,13 @@ def main() -> int:
     if grep is None:
         raise SystemExit("grep is needed for the comparison")
     try:
-        log = work / "access.log"
+        log = work / f"access-{args.lines}.log"
         t0 = time.perf_counter()
-        generate(log, args.lines)
+        if not log.exists():
+            generate(log, args.lines)
         size = log.stat().st_size
-        print(f"generated {args.lines:,} lines ({size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f} s: {log}")
-        big = work / "access4x.log"
+        print(f"{args.lines:,} lines ({size / 1e6:.0f} MB) ready in {time.perf_counter() - t0:.1f} s: {log}")
+        big = work / f"access-{args.lines}-x4.log"
         with big.open("wb") as out:
             for _ in range(4):
                 with log.open("rb") as src:
@@ -137,9 +138,11 @@ def main() -> int:
                 while fh.read(16 << 20):
                     pass
 
-        doc_s, doc_mb, doc_out = best_of(args.repeat, [doctor, "proxylog", "--json", str(log)])
-        grep_s, _, grep_out = best_of(args.repeat, [grep, "-c", "TCP_DENIED", str(log)])
-        big_s, big_mb, _ = best_of(max(1, args.repeat - 1), [doctor, "proxylog", "--json", str(big)])
+        print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs "
+              "(other work on the machine slows every figure below)")
+        doc_s, doc_mb, doc_out, doc_cpu = best_of(args.repeat, [doctor, "proxylog", "--json", str(log)])
+        grep_s, _, grep_out, grep_cpu = best_of(args.repeat, [grep, "-c", "TCP_DENIED", str(log)])
+        big_s, big_mb, _, big_cpu = best_of(max(1, args.repeat - 1), [doctor, "proxylog", "--json", str(big)])
         loop_s = split_loop(log)
         import json
 
@@ -148,16 +151,17 @@ def main() -> int:
         assert lines == args.lines, (lines, args.lines)
         doc_rate, grep_rate = args.lines / doc_s, args.lines / grep_s
         print(f"aadc-doctor proxylog --json: {doc_s:.2f} s = {doc_rate / 1e6:.2f} M lines/s "
-              f"({size / doc_s / 1e6:.0f} MB/s), peak RSS {doc_mb:.0f} MB; "
+              f"({size / doc_s / 1e6:.0f} MB/s; CPU {doc_cpu:.2f} s), peak RSS {doc_mb:.0f} MB; "
               f"{report['results']['line_counts']['records']:,} lines parsed in full")
         print(f"grep -c TCP_DENIED:          {grep_s:.2f} s = {grep_rate / 1e6:.2f} M lines/s "
-              f"(count {int(grep_out)})")
+              f"(CPU {grep_cpu:.2f} s; count {int(grep_out)})")
         print(f"ratio (grep / aadc-doctor):  {grep_rate / doc_rate:.1f}x  (aadc-doctor at "
               f"{doc_rate / grep_rate:.0%} of grep's rate)")
-        print(f"4x file ({4 * args.lines:,} lines): {big_s:.2f} s = {4 * args.lines / big_s / 1e6:.2f} M lines/s, "
-              f"peak RSS {big_mb:.0f} MB (vs {doc_mb:.0f} MB)")
+        print(f"4x file ({4 * args.lines:,} lines): {big_s:.2f} s = {4 * args.lines / big_s / 1e6:.2f} M lines/s "
+              f"(CPU {big_cpu:.2f} s), peak RSS {big_mb:.0f} MB (vs {doc_mb:.0f} MB)")
         print(f"plain Python str.split() loop: {loop_s:.2f} s = {args.lines / loop_s / 1e6:.2f} M lines/s")
-        print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+        print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, load average after: "
+              f"{os.getloadavg()[0]:.2f}")
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
