@@ -8,7 +8,7 @@ pre-authentication), which carry no process name. Pure: records in, attempts out
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aadc_doctor.logs.event_xml import EventRecord, parse_iso_time
@@ -152,13 +152,20 @@ def _account(data: dict[str, str]) -> str:
     return f"{domain}\\{user}" if domain and domain != "-" else user
 
 
+def _attempt(record: EventRecord, *, failed: bool, reason: int | None, from_agent: bool, account: str = "",
+             status: str = "", substatus: str = "", detail_reason: int | None = None, process: str = "",
+             client: str = "", logon_type: str = "") -> SignInAttempt:
+    return SignInAttempt(time=parse_system_time(record.time), failed=failed, reason=reason, origin="security",
+                         from_agent=from_agent, account=account, event_id=record.event_id, status=status,
+                         substatus=substatus, detail_reason=detail_reason, process=process,
+                         computer=record.computer, client=client, logon_type=logon_type, file=record.source,
+                         position=record.record_id)
+
+
 def attempt_from_event(record: EventRecord, matcher: AgentMatcher) -> SignInAttempt | None:
     """The sign-in attempt a Security event records, or None for events that are not one."""
     data = record.data
     eid = record.event_id
-    base = SignInAttempt(time=parse_system_time(record.time), failed=False, reason=None, origin="security",
-                         from_agent=False, event_id=eid, computer=record.computer, file=record.source,
-                         position=record.record_id)
     if eid in (LOGON_SUCCESS, LOGON_FAILURE, EXPLICIT_CREDENTIALS):
         process = data.get("ProcessName", "")
         from_agent = matcher.is_agent_process(process)
@@ -166,25 +173,25 @@ def attempt_from_event(record: EventRecord, matcher: AgentMatcher) -> SignInAtte
         if eid == LOGON_FAILURE:
             status_text, sub_text = data.get("Status", ""), data.get("SubStatus", "")
             reason, detail = logon_reason(parse_status(status_text), parse_status(sub_text))
-            return replace(base, failed=True, reason=reason, from_agent=from_agent, account=_account(data),
-                           status=status_text, substatus=sub_text, detail_reason=detail, process=process,
-                           client=client, logon_type=data.get("LogonType", ""))
+            return _attempt(record, failed=True, reason=reason, from_agent=from_agent, account=_account(data),
+                            status=status_text, substatus=sub_text, detail_reason=detail, process=process,
+                            client=client, logon_type=data.get("LogonType", ""))
         if not from_agent:
             return None  # successes matter only when they are the agent's
         if eid == EXPLICIT_CREDENTIALS:
-            return replace(base, from_agent=True, account=_account(data), process=process,
-                           client=_present(data.get("TargetServerName", "")))
-        return replace(base, from_agent=True, account=_account(data), process=process, client=client,
-                       logon_type=data.get("LogonType", ""))
+            return _attempt(record, failed=False, reason=None, from_agent=True, account=_account(data),
+                            process=process, client=_present(data.get("TargetServerName", "")))
+        return _attempt(record, failed=False, reason=None, from_agent=True, account=_account(data), process=process,
+                        client=client, logon_type=data.get("LogonType", ""))
     if eid == KERBEROS_PREAUTH_FAILED:
         from aadc_doctor.knowledge.pta_events import kerberos_to_win32
 
         status_text = data.get("Status", "")
         code = parse_status(status_text)
         client = data.get("IpAddress", "")
-        return replace(base, failed=True, reason=kerberos_to_win32().get(code) if code is not None else None,
-                       from_agent=matcher.is_agent_host(client), account=data.get("TargetUserName", ""),
-                       status=status_text, client=client)
+        return _attempt(record, failed=True, reason=kerberos_to_win32().get(code) if code is not None else None,
+                        from_agent=matcher.is_agent_host(client), account=data.get("TargetUserName", ""),
+                        status=status_text, client=client)
     if eid == NTLM_VALIDATION:
         from aadc_doctor.knowledge.codes import ntstatus_to_win32
 
@@ -193,8 +200,9 @@ def attempt_from_event(record: EventRecord, matcher: AgentMatcher) -> SignInAtte
         if not code:
             return None  # a successful validation
         workstation = data.get("Workstation", "")
-        return replace(base, failed=True, reason=ntstatus_to_win32(code), from_agent=matcher.is_agent_host(workstation),
-                       account=data.get("TargetUserName", ""), status=status_text, client=workstation)
+        return _attempt(record, failed=True, reason=ntstatus_to_win32(code),
+                        from_agent=matcher.is_agent_host(workstation), account=data.get("TargetUserName", ""),
+                        status=status_text, client=workstation)
     return None
 
 
