@@ -190,3 +190,17 @@ def test_dc_events_are_attributed_with_agent_host(corpus, run_cli):
     tied = run_cli("pta", "events", log, "--agent-host", "::ffff:10.23.123.11", "--json").json()
     assert len(tied["results"]["requests"]) == 54
     assert "pta-reason-1326" in _ids(tied)
+
+
+def test_without_worker_processes_the_files_are_read_here(corpus, run_cli, monkeypatch):
+    import concurrent.futures
+
+    class NoProcesses:
+        def __init__(self, *args, **kwargs):
+            raise OSError("process creation is not allowed here")
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", NoProcesses)
+    files = [str(p) for p in sorted((corpus / "evtx").glob("*.evtx"))]
+    result = run_cli("pta", "events", *files, "--jobs", "2", "--json")
+    assert result.code == ExitCode.OK, result.stderr
+    assert len(result.json()["results"]["files"]) == len(files)

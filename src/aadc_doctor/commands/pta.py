@@ -177,19 +177,30 @@ def collect_events(files: list[str], evidence: PtaEvidence, matcher: AgentMatche
     # the parent only waits while the workers read, so every CPU can take a worker
     workers = min(jobs or (cpus if cpus >= PARALLEL_MIN_CPUS else 1), 8, len(files))
     key = (tuple(sorted(matcher.paths)), tuple(sorted(matcher.host_names)))
+    scans: list[PtaEvidence | tuple[str, str | None]] | None = None
     if workers > 1 and (total >= PARALLEL_MIN_BYTES or jobs > 1):
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            scans = list(pool.map(_scan_file_safely, files, [key] * len(files), chunksize=max(1, len(files) // (
-                workers * 4))))
-    else:
+        scans = _scan_in_workers(files, key, workers)
+    if scans is None:
         scans = [_scan_file_safely(name, key) for name in files]
     for scan in scans:
         if isinstance(scan, tuple):
             message, hint = scan
             raise InputError(message, hint=hint)
         evidence.merge(scan)
+
+
+def _scan_in_workers(files: list[str], key: tuple[tuple[str, ...], tuple[str, ...]],
+                     workers: int) -> list[PtaEvidence | tuple[str, str | None]] | None:
+    """Scan files in worker processes; None when processes cannot be used here (then the caller reads them)."""
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            chunk = max(1, len(files) // (workers * 4))
+            return list(pool.map(_scan_file_safely, files, [key] * len(files), chunksize=chunk))
+    except (BrokenProcessPool, OSError):
+        return None  # e.g. no process creation allowed, or a frozen/embedded interpreter without spawn support
 
 
 def _scan_file_safely(name: str, key: tuple[tuple[str, ...], tuple[str, ...]]) -> PtaEvidence | tuple[str, str | None]:
