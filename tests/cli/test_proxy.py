@@ -183,3 +183,13 @@ def test_on_windows_the_servers_own_files_are_read(run_cli: Run, tmp_path: Path,
     assert sources[1]["kind"] == "winhttp" and "cannot run 'netsh winhttp show proxy'" in sources[1]["error"]
     human = run_cli("proxy")
     assert "not read: cannot run 'netsh winhttp show proxy'" in human.stdout
+
+
+def test_malformed_proxy_address_in_machine_config(run_cli: Run, tmp_path: Path) -> None:
+    path = tmp_path / "machine.config"
+    path.write_text('<configuration><system.net><defaultProxy><proxy proxyaddress="http://u:Pw123456@[bad:8080"/>'
+                    "</defaultProxy></system.net></configuration>", encoding="utf-8")
+    result = run_cli("proxy", "--machine-config", str(path), "--json")
+    assert result.code == 1, result.stderr
+    assert "machine-config-proxy-address-invalid" in finding_ids(result)
+    assert "Pw123456" not in result.stdout + result.stderr

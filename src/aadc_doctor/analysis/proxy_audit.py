@@ -122,7 +122,10 @@ def audit_proxy_address(settings: DotNetProxySettings, cfg: ConfigFile) -> list[
         return []
     element = cfg.default_proxy
     line = element.proxy_line if element is not None else None
-    parts = urlsplit(address)
+    try:
+        parts = urlsplit(address)
+    except ValueError:
+        parts = urlsplit("invalid://")
     problem: tuple[str, str] | None = None
     if "://" not in address:
         problem = ("has no http:// prefix", "The value must have the prefix http:// even if you're using an IP "

@@ -69,7 +69,7 @@ def _required_endpoints() -> tuple[RequiredEndpoint, ...]:
 
 def _config_source(kind: str, cfg: ConfigFile, component: Component | None) -> dict[str, Any]:
     from aadc_doctor.proxyconfig.dotnet_config import resolve_default_proxy
-    from aadc_doctor.secrets import url_without_password
+    from aadc_doctor.proxyconfig.model import display_proxy_url
 
     settings = resolve_default_proxy([cfg])
     source: dict[str, Any] = {"kind": kind, "path": cfg.path}
@@ -79,7 +79,7 @@ def _config_source(kind: str, cfg: ConfigFile, component: Component | None) -> d
         "declared": settings.declared,
         "line": settings.line,
         "enabled": settings.enabled if settings.declared else None,
-        "proxy": url_without_password(settings.proxy_address) if settings.proxy_address else None,
+        "proxy": display_proxy_url(settings.proxy_address) if settings.proxy_address else None,
         "use_system_default": settings.use_system_default,
         "bypass_on_local": settings.bypass_on_local,
         "bypass": list(settings.bypass),
@@ -101,9 +101,8 @@ def _collect(args: argparse.Namespace, ctx: RunContext) -> tuple[ProxyEvidence, 
     from aadc_doctor.proxyconfig.effective import resolve_components
     from aadc_doctor.proxyconfig.environment import environment_proxy, environment_variables
     from aadc_doctor.proxyconfig.machine_config import default_machine_config_path, read_machine_config
-    from aadc_doctor.proxyconfig.model import ProxyConfig
+    from aadc_doctor.proxyconfig.model import ProxyConfig, display_proxy_url
     from aadc_doctor.proxyconfig.winhttp import read_winhttp_file, run_netsh
-    from aadc_doctor.secrets import url_without_password
 
     on_windows = sys.platform == "win32"
     sources: list[dict[str, Any]] = []
@@ -151,7 +150,7 @@ def _collect(args: argparse.Namespace, ctx: RunContext) -> tuple[ProxyEvidence, 
 
     environment = environment_proxy(ctx.env)
     if environment is not None:
-        variables = {k: url_without_password(v) for k, v in environment_variables(ctx.env).items()}
+        variables = {k: display_proxy_url(v) for k, v in environment_variables(ctx.env).items()}
         sources.append({"kind": "environment", "variables": variables, "proxy": environment.display_url,
                         "no_proxy": list(environment.bypass)})
 
@@ -167,9 +166,9 @@ def _collect(args: argparse.Namespace, ctx: RunContext) -> tuple[ProxyEvidence, 
 
 
 def _display(url: str | None) -> str | None:
-    from aadc_doctor.secrets import url_without_password
+    from aadc_doctor.proxyconfig.model import display_proxy_url
 
-    return url_without_password(url) if url else None
+    return display_proxy_url(url) if url else None
 
 
 def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:

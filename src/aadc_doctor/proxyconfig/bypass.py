@@ -41,7 +41,10 @@ class Target:
     def from_url(cls, url: str) -> Target:
         if "://" not in url:
             url = "https://" + url
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # "Invalid IPv6 URL": decide on the text after the scheme
+            parts = urlsplit(url.replace("[", "").replace("]", ""))
         scheme = parts.scheme.lower()
         try:
             port = parts.port

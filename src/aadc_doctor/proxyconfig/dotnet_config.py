@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
-from xml.sax import SAXParseException
+from xml.sax import SAXException, SAXParseException
 from xml.sax.handler import ContentHandler
 from xml.sax.xmlreader import AttributesImpl, Locator
 
@@ -221,6 +221,10 @@ class _Handler(ContentHandler):
                 self.sections.append(builder.build())
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:300]
+
+
 def parse_config_bytes(data: bytes, name: str) -> ConfigFile:
     """Parse a .NET configuration file's bytes; every way it can be unreadable is an InputError naming it."""
     import defusedxml.sax
@@ -243,8 +247,10 @@ def parse_config_bytes(data: bytes, name: str) -> ConfigFile:
         raise InputError(f"{name}: refused at line {handler.line}: the file declares a DTD or entities "
                          f"({type(exc).__name__}); a .NET configuration file has none, and entity expansion "
                          "(an XML bomb) or external entities are never processed") from None
-    except (ValueError, UnicodeError) as exc:
+    except LookupError as exc:  # <?xml encoding="..."?> names an encoding Python does not know
         raise InputError(f"{name}: cannot be read as XML: {exc}") from None
+    except (ValueError, UnicodeError, SAXException) as exc:
+        raise InputError(f"{name}: cannot be read as XML: {_one_line(str(exc))}") from None
     if handler.root != "configuration":
         raise InputError(f"{name}: not a .NET configuration file (the root element is <{handler.root}>, "
                          "expected <configuration>)")

@@ -12,10 +12,27 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from aadc_doctor.proxyconfig.bypass import BypassSyntax, Target, bypass_match, is_local_host, is_loopback_host
-from aadc_doctor.secrets import url_without_password
+from aadc_doctor.secrets import scrub, url_without_password
 
 if TYPE_CHECKING:
     from aadc_doctor.proxyconfig.pac import PacScript
+
+
+def display_proxy_url(url: str) -> str:
+    """A proxy URL without its password, also when it is too malformed for urlsplit (``http://[bad``)."""
+    try:
+        return url_without_password(url)
+    except ValueError:
+        return scrub(url)
+
+
+def url_has_password(url: str | None) -> bool:
+    if not url:
+        return False
+    try:
+        return urlsplit(url).password is not None
+    except ValueError:
+        return "@" in url
 
 
 @dataclass(frozen=True)
@@ -41,7 +58,7 @@ class ProxyConfig:
     @property
     def display_url(self) -> str | None:
         """The proxy URL with any password replaced by ``***`` (the user name stays: it helps diagnosis)."""
-        return url_without_password(self.url) if self.url else None
+        return display_proxy_url(self.url) if self.url else None
 
     @property
     def is_direct(self) -> bool:
@@ -51,7 +68,7 @@ class ProxyConfig:
     @property
     def has_credentials_in_url(self) -> bool:
         urls = [self.url, *(u for _, u in self.scheme_urls)]
-        return any(u and urlsplit(u).password is not None for u in urls)
+        return any(url_has_password(u) for u in urls)
 
     def bypass_entry_for(self, url: str) -> str | None:
         """The bypass entry that sends url direct (``<local>`` for bypassonlocal), or None."""
@@ -85,7 +102,7 @@ class ProxyConfig:
         return {
             "source": self.source,
             "url": self.display_url,
-            "scheme_urls": {s: (url_without_password(u) if u else None) for s, u in self.scheme_urls},
+            "scheme_urls": {s: (display_proxy_url(u) if u else None) for s, u in self.scheme_urls},
             "bypass": list(self.bypass),
             "bypass_syntax": self.bypass_syntax.value,
             "bypass_on_local": self.bypass_on_local,

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aadc_doctor.errors import InputError
+from aadc_doctor.proxyconfig.bypass import Target
 from aadc_doctor.proxyconfig.textfile import read_text_file
 
 MAX_PAC_BYTES = 2 * 1024 * 1024
@@ -32,7 +33,7 @@ class PacScript:
         """Every choice ``FindProxyForURL`` returns for url, in order: a proxy URL, or None for DIRECT."""
         from pypac.parser import parse_pac_value
 
-        host = urlsplit(url if "://" in url else "https://" + url).hostname or ""
+        host = Target.from_url(url).host
         try:
             with self._lock:
                 value = self._engine.find_proxy_for_url(url, host)

@@ -26,11 +26,12 @@ def validate_proxy_url(url: str) -> str:
     value = url.strip()
     if "://" not in value:
         value = "http://" + value
-    parts = urlsplit(value)
     try:
+        parts = urlsplit(value)
         port = parts.port
     except ValueError:
-        raise UsageError(f"--proxy {url}: the port is not a number") from None
+        raise UsageError(f"--proxy {url}: not a valid host:port", hint="for example --proxy http://proxy:8080") \
+            from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise UsageError(f"--proxy {url}: expected http://host:port", hint="for example --proxy http://proxy:8080")
     if port is None:

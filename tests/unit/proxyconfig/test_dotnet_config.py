@@ -193,3 +193,24 @@ def test_script_location_and_autodetect_become_notes() -> None:
     assert proxy.is_direct
     assert any("scriptLocation http://wpad/wpad.dat" in n for n in proxy.notes)
     assert any("autoDetect" in n for n in proxy.notes)
+
+
+def test_every_truncation_and_random_corruption_is_parsed_or_refused_in_one_line() -> None:
+    import random
+
+    data = (FIXTURES / "authenticated.config").read_bytes()
+    rng = random.Random(20260)
+    candidates = [data[:cut] for cut in range(0, len(data), 7)]
+    for _ in range(300):
+        corrupt = bytearray(data)
+        for _ in range(rng.randint(1, 8)):
+            corrupt[rng.randrange(len(corrupt))] = rng.randrange(256)
+        candidates.append(bytes(corrupt))
+    refused = 0
+    for candidate in candidates:
+        try:
+            parse_config_bytes(candidate, "fuzz.config")
+        except InputError as exc:
+            refused += 1
+            assert exc.message.startswith("fuzz.config: ") and "\n" not in exc.message
+    assert refused > len(candidates) // 2  # most corruptions break the XML; none may escape as another exception

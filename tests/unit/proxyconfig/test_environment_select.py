@@ -75,7 +75,7 @@ def test_windows_default_machine_config_comes_before_the_environment() -> None:
 @pytest.mark.parametrize(("value", "message"), [
     ("ftp://proxy:21", "expected http://host:port"),
     ("http://proxy", "no port given"),
-    ("http://proxy:port", "the port is not a number"),
+    ("http://proxy:port", "not a valid host:port"),
 ])
 def test_bad_proxy_url_is_a_usage_error(value: str, message: str) -> None:
     with pytest.raises(UsageError, match=message):
@@ -91,3 +91,13 @@ def test_malformed_machine_config_is_an_input_error() -> None:
     with pytest.raises(InputError, match=r"billion-laughs\.config: refused"):
         select_proxy(proxy=None, direct=False, pac=None,
                      machine_config=str(FIXTURES / "machine_config" / "billion-laughs.config"), env={}, windows=False)
+
+
+def test_malformed_urls_never_crash_and_never_show_the_password() -> None:
+    proxy = environment_proxy({"HTTPS_PROXY": "http://bob:Hunter2x@[broken:3128"})
+    assert proxy is not None
+    assert "Hunter2x" not in (proxy.display_url or "") and "Hunter2x" not in str(proxy.to_dict())
+    assert proxy.has_credentials_in_url
+    proxy.proxy_for("https://[::1/path")  # a malformed target must not raise either
+    with pytest.raises(UsageError, match="not a valid host:port"):
+        select_proxy(proxy="http://[broken:3128", direct=False, pac=None, machine_config=None, env={}, windows=False)
