@@ -82,8 +82,9 @@ class _PhaseMatcher:
             self._keep_best()
             return False
         a.matched = step + 1
-        a.first = a.first if a.first is not None else time
-        a.last = time if time is not None else a.last
+        if time is not None:  # min/max: proxies log at completion, so log order is not quite start order
+            a.first = time if a.first is None else min(a.first, time)
+            a.last = time if a.last is None else max(a.last, time)
         a.hosts.append(host)
         a.blocked = None
         if a.matched == len(self.phase.steps):

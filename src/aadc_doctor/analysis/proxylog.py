@@ -65,7 +65,7 @@ class Classification:
 
     def required_by_text(self) -> str:
         profiles = sorted({p for r in self.rules for p in r.profiles})
-        purposes = list(dict.fromkeys(r.purpose for r in self.rules))
+        purposes = list(dict.fromkeys(r.purpose.rstrip(".") for r in self.rules))
         return f"Needed by {', '.join(profiles)} ({'; '.join(purposes)})" if self.rules else "Not in the catalog"
 
 

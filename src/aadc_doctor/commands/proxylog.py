@@ -191,6 +191,18 @@ def _when(value: str | None) -> str:
     return value.replace("T", " ").removesuffix("Z") if value else "-"
 
 
+def _span(first: str | None, last: str | None) -> str:
+    """``2016-01-11 08:31:00 .. 08:49:00`` (the date once when both are on the same day)."""
+    if not first:
+        return "-"
+    start, end = _when(first), _when(last)
+    if end == start:
+        return start
+    if end[:10] == start[:10]:
+        end = end[11:]
+    return f"{start} .. {end}"
+
+
 def render(report: Report, console: Console) -> None:
     from rich.table import Table
     from rich.text import Text
@@ -211,16 +223,18 @@ def render(report: Report, console: Console) -> None:
         table.add_column("endpoint", no_wrap=True)
         for column in ("req", "ok", "denied", "other"):
             table.add_column(column, justify="right")
-        table.add_column("first seen", no_wrap=True)
-        table.add_column("last seen", no_wrap=True)
-        table.add_column("needed by", overflow="fold")
+        table.add_column("seen (UTC)", no_wrap=True)
+        table.add_column("needed by")
         notes: list[str] = []
         for e in endpoints:
             profiles = sorted({p for rule in e["required_by"] for p in rule["profiles"]})
-            needed = ",".join(profiles) + ("" if e["classification"] == "required" else " (optional)")
+            needed = ", ".join(profiles) + ("" if e["classification"] == "required" else " (optional)")
             denied = Text(str(e["denied"]), style="bold red" if e["denied"] else "")
-            table.add_row(f"{e['host']}:{e['port']}", str(e["requests"]), str(e["allowed"]), denied,
-                          str(e["other"]), _when(e["first_seen"]), _when(e["last_seen"]), needed)
+            counts = [str(e["allowed"]), denied, str(e["other"])]
+            if e["no_status"] == e["requests"]:
+                counts = ["-", Text("-"), "-"]  # a listing records no answers
+            table.add_row(f"{e['host']}:{e['port']}", str(e["requests"]), *counts,
+                          _span(e["first_seen"], e["last_seen"]), needed)
             if e["denied"] or e["other"]:
                 statuses = ", ".join(f"{n}x {s}" for s, n in e["statuses"].items())
                 notes.append(f"  {e['host']}:{e['port']}: {statuses}"
@@ -242,7 +256,7 @@ def render(report: Report, console: Console) -> None:
                     "not_seen": Text("not seen ", style="dim")}[phase["status"]]
             line = Text("  ") + mark + Text(f"{phase['name']}: {phase['matched_steps']}/{phase['total_steps']} steps")
             if phase["first_seen"]:
-                line.append(f", {_when(phase['first_seen'])} .. {_when(phase['last_seen'])}")
+                line.append(f", {_span(phase['first_seen'], phase['last_seen'])}")
             if phase["status"] != "complete" and phase["matched_steps"]:
                 line.append(f"; next would be {phase['next_step']['expects']}")
                 if phase["blocked"]:
