@@ -369,8 +369,8 @@ def audit_components(components: Sequence[ComponentProxy], required: Sequence[Re
         if component.proxy_auth == "unsupported" and (proxy.use_default_credentials or proxy.has_credentials_in_url):
             conditional = "" if item.origin == "exe.config" else " (if it runs on this server)"
             findings.append(Finding(
-                id="pta-agent-behind-authenticating-proxy" if component.id != "connector" else
-                "connector-behind-authenticating-proxy",
+                id=("connector-behind-authenticating-proxy" if component.id.startswith("connector")
+                    else "pta-agent-behind-authenticating-proxy"),
                 severity=Severity.WARNING,
                 title=f"The {component.name}{conditional} is sent to a proxy that asks for credentials",
                 detail=(f"Its proxy comes from {item.explanation}. That setting sends credentials "
