@@ -106,6 +106,8 @@ class AgentMatcher:
     def __init__(self, processes: list[str], agent_hosts: list[str] | None = None) -> None:
         self.paths = frozenset(p.lower() for p in processes)
         self.exe_names = frozenset(p.lower().rsplit("\\", 1)[-1] for p in processes)
+        lengths = sorted({len(n) for n in self.exe_names})
+        self._exe_by_length = tuple((n, frozenset(e for e in self.exe_names if len(e) == n)) for n in lengths)
         self.host_names = frozenset(agent_hosts or [])
         hosts: set[str] = set()
         for name in self.host_names:
@@ -136,7 +138,11 @@ class AgentMatcher:
         if at < 0:
             return False
         start = at + 25
-        return self.is_agent_process(html.unescape(text[start:text.find("<", start)]))
+        value = text[start:text.find("<", start)]
+        # most processes are not the agent: compare only the tail, at each executable name's length
+        if not any(value[-n:].lower() in names for n, names in self._exe_by_length):
+            return False
+        return self.is_agent_process(html.unescape(value))
 
 
 def _host_key(name: str) -> str:

@@ -32,7 +32,6 @@ DC_QUERY_WHERE = (
     "without a process name). Logon auditing (success and failure) must be enabled."
 )
 _LEVEL_NAMES = {0: "Information", 1: "Critical", 2: "Error", 3: "Warning", 4: "Information", 5: "Verbose"}
-_AGENT_HINTS = ("AuthenticationAgent", "AadApplicationProxy", "AgentUpdater")
 _AGENT_CHANNEL_PREFIXES = ("Microsoft-AzureADConnect-", "Microsoft-AadApplicationProxy-")
 
 
@@ -219,22 +218,12 @@ def scan_event_file(name: str, matcher: AgentMatcher) -> PtaEvidence:
     from aadc_doctor.analysis.security_events import SECURITY_EVENT_IDS, attempt_from_event, parse_system_time
     from aadc_doctor.knowledge.pta_events import agent_channels
     from aadc_doctor.logs.event_xml import EventRecord, XmlExportStats, iter_xml_export
-    from aadc_doctor.logs.evtx_reader import EvtxFileStats, is_evtx, iter_evtx_records
+    from aadc_doctor.logs.evtx_reader import EvtxFileStats, RecordSelector, is_evtx, iter_evtx_records
 
     evidence = PtaEvidence()
     channels = agent_channels()
-    always = frozenset({4625, 4771, 4776})
-    agent_process_ids = frozenset({4624, 4648})
-
-    def wanted(event_id: int, text: str) -> bool:
-        if event_id in always:
-            return True
-        if event_id in agent_process_ids:
-            return matcher.mentions_agent(text)
-        channel_at = text.find("<Channel>", 0, 1500)
-        if channel_at >= 0:
-            return text.startswith(_AGENT_CHANNEL_PREFIXES, channel_at + 9)
-        return any(hint in text for hint in _AGENT_HINTS)
+    selector = RecordSelector(ids=frozenset({4625, 4771, 4776}), checked_ids=frozenset({4624, 4648}),
+                              check=matcher.mentions_agent, channel_prefixes=_AGENT_CHANNEL_PREFIXES)
 
     def take(record: EventRecord) -> None:
         if record.channel.lower() in channels:
@@ -252,7 +241,7 @@ def scan_event_file(name: str, matcher: AgentMatcher) -> PtaEvidence:
     if is_evtx(_head(path)):
         stats = EvtxFileStats(str(path))
         counts: dict[int, int] = {}
-        for record in iter_evtx_records(path, stats, wanted, counts):
+        for record in iter_evtx_records(path, stats, selector, counts):
             take(record)
         evidence.events_by_id.update(counts)
         evidence.security_events += sum(n for eid, n in counts.items() if eid in SECURITY_EVENT_IDS)

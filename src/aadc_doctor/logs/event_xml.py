@@ -131,8 +131,10 @@ def parse_event_text(text: str, source: str = "", event_id: int | None = None) -
     if data_at >= 0:
         data_end = text.find("</EventData>", data_at)
         body = text[data_at:data_end if data_end >= 0 else len(text)]
-        for name, value in _NAMED_DATA.findall(body):
-            data[name] = _unescape(value).strip() if value else ""
+        if "&" in body:
+            data = {name: html.unescape(value).strip() for name, value in _NAMED_DATA.findall(body)}
+        else:
+            data = {name: value.strip() for name, value in _NAMED_DATA.findall(body)}
         if "<Data>" in body:
             strings.extend(_unescape(v).strip() for v in _UNNAMED_DATA.findall(body))
     user_at = text.find("<UserData>")

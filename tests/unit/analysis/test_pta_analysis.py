@@ -165,3 +165,11 @@ def test_trace_messages_are_grouped(message, category):
 
     found = categorize_trace_message(message)
     assert (found.id if found else None) == category
+
+
+def test_the_raw_record_check_finds_the_agent_whatever_the_case():
+    matcher = AgentMatcher([AGENT, LEGACY])
+    for value in (AGENT, AGENT.lower(), LEGACY.upper(), r"D:\Other\AzureADConnectAuthenticationAgentService.EXE"):
+        assert matcher.mentions_agent(f'<Data Name="ProcessName">{value}</Data><Data Name="IpAddress">-</Data>')
+    assert not matcher.mentions_agent('<Data Name="ProcessName">C:\\Windows\\System32\\lsass.exe</Data>')
+    assert not matcher.mentions_agent("<EventData></EventData>")

@@ -8,7 +8,14 @@ from collections import Counter
 import pytest
 
 from aadc_doctor.errors import InputError
-from aadc_doctor.logs.evtx_reader import CHUNK_SIZE, FILE_HEADER_SIZE, EvtxFileStats, iter_evtx_records, read_layout
+from aadc_doctor.logs.evtx_reader import (
+    CHUNK_SIZE,
+    FILE_HEADER_SIZE,
+    EvtxFileStats,
+    RecordSelector,
+    iter_evtx_records,
+    read_layout,
+)
 
 
 def _index(corpus) -> dict[str, Counter[int]]:
@@ -24,7 +31,7 @@ def test_event_counts_match_the_corpus_index(corpus):
         path = corpus / "evtx" / name
         stats = EvtxFileStats(name)
         counts: dict[int, int] = {}
-        parsed = list(iter_evtx_records(path, stats, lambda eid, _text: eid == 4625, counts))
+        parsed = list(iter_evtx_records(path, stats, RecordSelector(ids=frozenset({4625})), counts))
         assert Counter(counts) == expected, name
         assert stats.records == sum(expected.values()) == stats.expected_records, name
         assert not stats.damaged
@@ -38,7 +45,7 @@ def test_a_truncated_file_reports_what_could_be_read(corpus, tmp_path):
     layout = read_layout(cut)
     assert layout.chunks == 3 and layout.truncated_bytes == 20000
     stats = EvtxFileStats(str(cut))
-    list(iter_evtx_records(cut, stats, lambda _eid, _text: False))
+    list(iter_evtx_records(cut, stats, RecordSelector()))
     assert stats.damaged
     assert 0 < stats.records < stats.expected_records
     assert "ends inside a chunk" in stats.errors[0]
@@ -51,7 +58,7 @@ def test_a_corrupt_chunk_is_counted_and_reading_goes_on(corpus, tmp_path):
     bad = tmp_path / "corrupt.evtx"
     bad.write_bytes(bytes(data))
     stats = EvtxFileStats(str(bad))
-    list(iter_evtx_records(bad, stats, lambda _eid, _text: False))
+    list(iter_evtx_records(bad, stats, RecordSelector()))
     assert stats.errors and stats.records > 2000
     assert stats.records < (stats.expected_records or 0)
 
@@ -61,4 +68,18 @@ def test_not_an_evtx_is_an_input_error(tmp_path, content):
     path = tmp_path / "x.evtx"
     path.write_bytes(content)
     with pytest.raises(InputError):
-        list(iter_evtx_records(path, EvtxFileStats(str(path)), lambda _eid, _text: True))
+        list(iter_evtx_records(path, EvtxFileStats(str(path)), RecordSelector(channel_prefixes=("",))))
+
+
+def test_the_selector_decides_which_records_are_parsed(corpus):
+    path = corpus / "evtx" / "e2m_ID4625_bruteforce_valid_users.evtx"  # 4624×2, 4625×5, 4648×2, 4688×2
+
+    def ids(selector: RecordSelector) -> Counter[int]:
+        return Counter(r.event_id for r in iter_evtx_records(path, EvtxFileStats(str(path)), selector))
+
+    assert ids(RecordSelector()) == Counter()
+    assert ids(RecordSelector(ids=frozenset({4625}))) == Counter({4625: 5})
+    assert ids(RecordSelector(checked_ids=frozenset({4624, 4648}), check=lambda text: "4648" in text)) == Counter(
+        {4648: 2})
+    assert ids(RecordSelector(channel_prefixes=("Secu",))) == Counter({4624: 2, 4625: 5, 4648: 2, 4688: 2})
+    assert ids(RecordSelector(channel_prefixes=("Microsoft-AzureADConnect-",))) == Counter()
