@@ -129,7 +129,7 @@ class ClientPhases:
 
     def results(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        for seq, ind in zip(self.sequential, self.independent, strict=True):
+        for index, (seq, ind) in enumerate(zip(self.sequential, self.independent, strict=True)):
             phase = seq.phase
             entry: dict[str, Any] = {"id": phase.id, "name": phase.name, "current_name": phase.current_name,
                                      "identity": phase.identity, "total_steps": len(phase.steps)}
@@ -140,7 +140,10 @@ class ClientPhases:
                              first_seen=iso(done.first), last_seen=iso(done.last), hosts=sorted(set(done.hosts)),
                              next_step=None, blocked=None)
             else:
-                candidates = [m.best for m in (seq, ind)] + [m.attempt for m in (seq, ind)]
+                # A phase after the one the wizard is on shows no partial progress of its own: its first steps
+                # are the same hosts as the current phase's, so any "progress" would be an echo.
+                matchers = (seq, ind) if index == self.sequence_index else ()
+                candidates = [m.best for m in matchers] + [m.attempt for m in matchers] or [_Attempt()]
                 best = max(candidates, key=lambda a: (a.matched, a.blocked is not None))
                 index = best.blocked.step if best.blocked is not None else best.matched
                 step = phase.steps[index]

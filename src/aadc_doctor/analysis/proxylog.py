@@ -592,13 +592,31 @@ class ProxyLogAnalysis:
                                client_note=note)]
         assert primary is not None
         tokens = self.clients[primary].tokens
-        missing = [self.pattern.token(t.id).label for t in self.pattern.tokens if t.id not in tokens]
+        missing = [self.pattern.token(t).label for t in self._skipped_tokens(results, tokens)]
         if not missing:
             return []
         seen_labels = [self.pattern.token(t).label for t in tokens]
         scope = f"The client {primary}" if primary else "The traffic"
         return [self._text("never-seen", ", ".join(missing), missing=", ".join(missing), scope=scope,
                            seen=", ".join(seen_labels))]
+
+    def _skipped_tokens(self, results: dict[str, Any], seen: Counter[str]) -> list[str]:
+        """Where the sequence stops at a step that never appears at all while later steps of the same phase do:
+        that call went around the proxy (the later steps did not)."""
+        summary = results["phase_summary"]
+        if summary["stops_at"] is None:
+            return []
+        phase = next(p for p in self.pattern.phases if p.id == summary["stops_at"])
+        result = next(p for p in results["phases"] if p["id"] == phase.id)
+        if result["blocked"] is not None:
+            return []
+        index = result["next_step"]["step"] - 1
+        awaited = phase.steps[index].token
+        earlier = {s.token for s in phase.steps[:index + 1]}
+        later = {s.token for s in phase.steps[index + 1:]} - earlier
+        if awaited in seen or not later & set(seen):
+            return []
+        return [awaited]
 
     def _phase_findings(self, results: dict[str, Any]) -> list[Finding]:
         summary = results["phase_summary"]

@@ -191,6 +191,10 @@ def _when(value: str | None) -> str:
     return value.replace("T", " ").removesuffix("Z") if value else "-"
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def _span(first: str | None, last: str | None) -> str:
     """``2016-01-11 08:31:00 .. 08:49:00`` (the date once when both are on the same day)."""
     if not first:
@@ -245,8 +249,8 @@ def render(report: Report, console: Console) -> None:
             for note in notes:
                 console.print(note)
     for item in r["ignorable"]:
-        console.print(Text(f"Ignorable: {item['host']} ({item['requests']} requests, {item['denied']} denied): "
-                           f"{item['reason']}", style="dim"))
+        console.print(Text(f"Ignorable: {item['host']} ({_n(item['requests'], 'request')}, {item['denied']} "
+                           f"denied): {item['reason']}", style="dim"))
     if r["phases"]:
         client = r["phase_summary"]["client"]
         console.print(Text("Wizard phases (the article's reference sequences)"
