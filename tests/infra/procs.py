@@ -83,7 +83,8 @@ def launch(argv: list[str], output: Path, *, run_as: str | None = None) -> subpr
 
 @atexit.register
 def _kill_leftovers() -> None:
-    """Last resort if a test run dies without fixture teardown: leave no squid/dnsmasq behind."""
+    """At interpreter exit: finish background stops (they remove work dirs), then kill anything still running."""
+    join_background(timeout=10)
     for proc in list(_running):
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
