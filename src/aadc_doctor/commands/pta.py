@@ -77,9 +77,9 @@ def _matcher_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--agent-host", action="append", default=[], metavar="NAME_OR_IP",
                         help="an agent server's name or address, to attribute domain-controller events "
                              "(4776 Workstation, 4771 client address) to the agent (repeatable)")
-    parser.add_argument("--jobs", type=int, default=0, metavar="N",
-                        help="worker processes for .evtx files (default: one per CPU once the files exceed 32 MB; "
-                             "1 = read in this process)")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="read the files in N worker processes (default 1: the evtx package already renders "
+                             "each file on all CPUs; more helps with many files on many CPUs)")
 
 
 def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
@@ -149,20 +149,14 @@ def collect_trace(paths: list[str], evidence: PtaEvidence) -> None:
 # ---- event logs -------------------------------------------------------------------------------
 
 
-PARALLEL_MIN_BYTES = 32 * 1024 * 1024  # below this, starting worker processes costs more than it saves
-PARALLEL_MIN_CPUS = 2
-
-
 def collect_events(files: list[str], evidence: PtaEvidence, matcher: AgentMatcher, jobs: int = 0) -> None:
-    """Read every .evtx or XML export into the evidence; large sets of .evtx files on several CPUs.
+    """Read every .evtx or XML export into the evidence, in worker processes when ``jobs`` > 1.
 
-    Files are checked first (so a bad file fails fast with exit 2), then scanned one per worker process
-    when there is enough to read; results are merged in the order the files were given.
+    Files are checked first (so a bad file fails fast with exit 2); results are merged in the order the
+    files were given, so the report does not depend on ``jobs``.
     """
     if not files:
         return
-    import os
-
     heads = [(name, _head(Path(name))) for name in files]
     from aadc_doctor.logs.event_xml import looks_like_event_xml
     from aadc_doctor.logs.evtx_reader import is_evtx
@@ -171,13 +165,12 @@ def collect_events(files: list[str], evidence: PtaEvidence, matcher: AgentMatche
         if not (is_evtx(head) or looks_like_event_xml(head)):
             raise InputError(f"{name}: neither an .evtx file nor an Event Viewer XML export",
                              hint="export with wevtutil epl <log> <file>.evtx, or Event Viewer > Save All Events As")
-    total = sum(Path(name).stat().st_size for name in files)
-    cpus = os.cpu_count() or 1
-    # the parent only waits while the workers read, so every CPU can take a worker
-    workers = min(jobs or (cpus if cpus >= PARALLEL_MIN_CPUS else 1), 8, len(files))
+    # worker processes only on request: the evtx package already renders each file's chunks on all CPUs,
+    # and on 2 CPUs extra processes measured slower than one (bench/evtx.py)
+    workers = min(jobs, 8, len(files)) if jobs > 1 else 1
     key = (tuple(sorted(matcher.paths)), tuple(sorted(matcher.host_names)))
     scans: list[PtaEvidence | tuple[str, str | None]] | None = None
-    if workers > 1 and (total >= PARALLEL_MIN_BYTES or jobs > 1):
+    if workers > 1:
         scans = _scan_in_workers(files, key, workers)
     if scans is None:
         scans = [_scan_file_safely(name, key) for name in files]

@@ -146,7 +146,7 @@ def iter_evtx_records(path: Path, stats: EvtxFileStats, selector: RecordSelector
         stats.errors.append(f"the file ends inside a chunk ({layout.truncated_bytes} of {CHUNK_SIZE} bytes "
                             "present): the records of that chunk could not be read")
     try:
-        parser = evtx.PyEvtxParser(str(path), number_of_threads=1)
+        parser = evtx.PyEvtxParser(str(path))  # its default: chunks rendered on all CPUs while we read
         iterator = parser.records()
     except (OSError, RuntimeError, ValueError) as exc:
         raise InputError(f"{path}: the evtx package cannot open this file: {exc}") from None
