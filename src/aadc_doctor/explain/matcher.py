@@ -1,8 +1,9 @@
 """Free-text matching: named errors inside pasted text, relevance ranking, and "did you mean" suggestions.
 
 Relevance is a small weighted IDF score: a query word found in an entry's name, code, aliases or
-headings counts three times as much as one found in its message, and the curated entries (the
-errors the seed articles name) are preferred over the bulk tables. No dependency, fast enough for
+headings counts three times as much as one found in its message, the score is scaled by the
+square of the share of the query's words the entry contains, and the curated entries (the errors
+the seed articles name) are preferred over the bulk tables. No dependency, fast enough for
 the ~5,000 entries (the index is built once per process, only when free text needs it).
 """
 
@@ -29,7 +30,7 @@ _STOPWORD_TEXT = (
     "error errors failed failure"
 )
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
-CURATED_WEIGHT = 1.5
+CURATED_WEIGHT = 1.25
 TITLE_WEIGHT = 3.0
 MESSAGE_WEIGHT = 1.0
 CAUSE_WEIGHT = 0.5
@@ -74,7 +75,7 @@ def _title_text(entry: CodeEntry) -> str:
 @cache
 def _index() -> _Index:
     docs = tuple(
-        _Doc(entry, frozenset(words(_title_text(entry))), frozenset(words(entry.message)),
+        _Doc(entry, frozenset(words(_title_text(entry))), frozenset(words(" ".join((entry.message, *entry.notes)))),
              frozenset(words(" ".join((entry.cause, entry.remedy, entry.current, entry.seed)))))
         for entry in codes.all_entries()
     )
@@ -98,12 +99,15 @@ def rank(query: str, limit: int = 5) -> list[tuple[CodeEntry, float]]:
     scored: list[tuple[float, int, CodeEntry]] = []
     for position, doc in enumerate(index.docs):
         score = 0.0
+        covered = 0.0
         for term in terms:
             weight = TITLE_WEIGHT * (term in doc.title) + MESSAGE_WEIGHT * (term in doc.message)
             weight += CAUSE_WEIGHT * (term in doc.cause)
             score += weight * index.idf.get(term, 0.0)
+            covered += index.idf.get(term, 0.0) if weight else 0.0
         if score == 0:
             continue
+        score *= (covered / wanted) ** 2  # an entry that has all the query's words beats one with a single one
         if len(query_phrase) > 3 and any(query_phrase in phrase_key(label)
                                          for label in (doc.entry.name, *doc.entry.aliases, *doc.entry.headings)):
             score *= 2
@@ -114,7 +118,7 @@ def rank(query: str, limit: int = 5) -> list[tuple[CodeEntry, float]]:
         return []
     scored.sort(key=lambda item: (-item[0], item[1]))
     best = scored[0][0]
-    if best < 1.0:  # not even one query word in a title, or too few words in a message
+    if best < 0.5:  # too few of the query's words anywhere in any entry
         return []
     return [(entry, round(score, 2)) for score, _pos, entry in scored[:limit] if score >= 0.5 * best]
 

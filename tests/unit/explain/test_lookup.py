@@ -116,3 +116,20 @@ def test_helpmsg_text_layout_and_inserts(corpus) -> None:
     assert missing.text == ("\n99999 is not a valid message number.\n\n"
                             "More help is available by typing NET HELPMSG 3871.\n\n")
     assert fill_inserts("%1 and %2!s! but not %hs") == "*** and *** but not %hs"
+
+
+@pytest.mark.parametrize(("query", "first"), [
+    ("agent cannot reach active directory", "AADSTS80001"),
+    ("machine.config", "WizardNotConfigured"),
+    ("TLS inspection", "TlsInspection"),
+    ("account locked out", "1909"),
+    ("global admin role missing", "AzureRoleMissing"),
+    ("sign-in assistant", "SignInAssistantNotConfigured"),
+])
+def test_relevance_puts_the_entry_an_admin_means_first(query: str, first: str) -> None:
+    assert explain_text(query).readings[0].entry.code == first
+
+
+def test_an_entry_with_all_the_words_beats_one_with_a_single_title_word() -> None:
+    codes_found = [r.entry.code for r in explain_text("agent cannot reach active directory").readings]
+    assert codes_found.index("AADSTS80001") < codes_found.index("EnableNoAgents")
