@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aadc_doctor.explain.code_finder import FoundCode, Hint, find_codes
-from aadc_doctor.explain.matcher import dedupe, find_named, rank, suggest
+from aadc_doctor.explain.matcher import find_named, rank, suggest
 from aadc_doctor.knowledge import codes
 from aadc_doctor.knowledge.codes import CodeEntry
 
@@ -176,16 +176,15 @@ def explain_text(text: str) -> Explanation:
 
 
 def explain_all(texts: Iterable[str]) -> Explanation:
-    """Explain several arguments (each its own text) as one answer, each entry once."""
+    """Explain several arguments (each its own text) as one answer: each entry once, at its best rank."""
     parts = [explain_text(t) for t in texts if t.strip()]
-    readings: list[Reading] = []
-    keep = {id(e) for e in dedupe(r.entry for p in parts for r in p.readings)}
-    seen: set[tuple[str, str]] = set()
+    best: dict[tuple[str, str], Reading] = {}
     for part in parts:
         for reading in part.readings:
-            if id(reading.entry) in keep and reading.entry.key not in seen:
-                seen.add(reading.entry.key)
-                readings.append(reading)
+            kept = best.get(reading.entry.key)
+            if kept is None or reading.rank < kept.rank:
+                best[reading.entry.key] = reading  # dict order stays that of first appearance
+    readings = tuple(best.values())
     unknown = tuple(dict.fromkeys(u for p in parts for u in p.unknown))
     suggestions = tuple(dict.fromkeys(s for p in parts for s in p.suggestions)) if not readings else ()
-    return Explanation(tuple(readings), unknown, all(p.by_relevance for p in parts) and bool(parts), suggestions)
+    return Explanation(readings, unknown, all(p.by_relevance for p in parts) and bool(parts), suggestions)

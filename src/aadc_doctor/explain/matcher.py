@@ -13,7 +13,6 @@ import difflib
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
@@ -212,13 +211,3 @@ def _suggest_codes(digits: str, limit: int) -> list[str]:
              **{str(c): f"AADSTS{c}" for c in codes.aadsts_codes()}}
     close = difflib.get_close_matches(digits, known.keys(), n=limit, cutoff=0.75)
     return [known[c] for c in close]
-
-
-def dedupe(entries: Iterable[CodeEntry]) -> list[CodeEntry]:
-    seen: set[tuple[str, str]] = set()
-    unique: list[CodeEntry] = []
-    for entry in entries:
-        if entry.key not in seen:
-            seen.add(entry.key)
-            unique.append(entry)
-    return unique

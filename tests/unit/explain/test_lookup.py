@@ -133,3 +133,9 @@ def test_relevance_puts_the_entry_an_admin_means_first(query: str, first: str) -
 def test_an_entry_with_all_the_words_beats_one_with_a_single_title_word() -> None:
     codes_found = [r.entry.code for r in explain_text("agent cannot reach active directory").readings]
     assert codes_found.index("AADSTS80001") < codes_found.index("EnableNoAgents")
+
+
+def test_an_entry_seen_twice_keeps_its_best_reading() -> None:
+    answer = explain_all(["0x18", "Failure Code: 0x18"])
+    assert [(r.entry.kind, r.entry.code, r.rank) for r in answer.readings] == [
+        ("win32", "24", 1), ("kerberos", "0x18", 1)]
