@@ -70,6 +70,8 @@ def test_allowed_denied_and_authenticating_ports(squid_factory: Callable[..., Sq
                            "--cacert", str(lab_ca_file), "https://graph.windows.net/"],
                           capture_output=True, text=True, timeout=30)
     assert curl.stdout == "200", curl.stderr
+    # Squid logs a tunnel when it sees it closed: wait for curl's, so the 407 run below stays unbroken in the log
+    wait_for_lines(squid, 9)
     # and an account the Basic port never accepts: four 407s in a row
     assert [connect(squid.basic_port, "login.microsoftonline.com") for _ in range(4)] == [407] * 4
     squid.wait_for_log(r"TCP_DENIED/407 .* CONNECT login\.microsoftonline\.com:443")

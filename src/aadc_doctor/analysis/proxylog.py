@@ -27,7 +27,7 @@ MAX_TIMELINE_POINTS = 240
 MAX_RUNS_KEPT = 50
 # Tokens of the reference pattern that only Azure AD Connect calls (browsers sign in at login.* too).
 AADC_ONLY_TOKENS = frozenset({"adminwebservice", "provisioningapi", "anchor", "relay"})
-REPLAY_EVENTS = 16
+REPLAY_EVENTS = 8
 _Event = tuple[str, float | None, Verdict, str, int | None, int | None, str]
 _BUCKETS = (60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400)
 
@@ -404,7 +404,7 @@ class ProxyLogAnalysis:
             "denied": ep.denied, "denied_unresolved_407": unresolved_407, "auth_challenges": ep.auth_challenges,
             "other": ep.other, "no_status": ep.unknown,
             "statuses": dict(sorted(ep.statuses.items())), "first_seen": iso(ep.first), "last_seen": iso(ep.last),
-            "clients": len(ep.clients) if not ep.clients_over else f">={MAX_CLIENT_SET}",
+            "clients": len(ep.clients), "clients_capped": ep.clients_over,
             "longest_tunnel_seconds": round(ep.longest_tunnel_ms / 1000, 1) if ep.longest_tunnel_ms else None,
             "cut_short": ep.cut_short,
         }
