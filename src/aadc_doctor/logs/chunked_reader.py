@@ -248,7 +248,7 @@ def make_scanner(needles: Sequence[bytes], *, header_prefix: bytes | None = None
     header_index = len(patterns) - 1 if header_prefix else -1
     try:
         import ahocorasick_rs
-    except ImportError:  # pragma: no cover - exercised by test_fallback_scanner through force_regex
+    except ImportError:  # the wheel is a dependency; the fallback is tested through force_regex_scanner
         return _regex_scanner(patterns, header_index, header_prefix)
     # Leftmost-first matching lets the crate use its SIMD "Teddy" searcher for a few dozen short patterns: measured
     # 16x faster than standard matching here (about 10 GB/s against 0.6), with the same lines found.
@@ -267,7 +267,8 @@ def make_scanner(needles: Sequence[bytes], *, header_prefix: bytes | None = None
 
 
 def _regex_scanner(patterns: list[bytes], header_index: int, header_prefix: bytes | None) -> Scanner:
-    """The same search with the standard library's ``re`` (about 2.5x slower): used if the wheel is missing."""
+    """The same search with the standard library's ``re``, used if the wheel is missing: correct, but about 30x
+    slower than the SIMD search (1 s instead of 0.03 s per 260 MB, measured for bench/proxylog.py)."""
     alternatives = [re.escape(p) for i, p in enumerate(patterns) if i != header_index]
     if header_prefix:
         alternatives.append(b"(?:^|(?<=\n))" + re.escape(header_prefix))
