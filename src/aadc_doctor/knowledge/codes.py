@@ -198,7 +198,7 @@ def ntstatus_entry(code: int) -> CodeEntry | None:
     if row is None:
         return None
     entry = CodeEntry(kind="ntstatus", code=hex32(status), name=row["name"], message=row["message"],
-                      hex=hex32(status), source=NTSTATUS_SOURCE, checked_by="aadc-doctor pta events")
+                      hex=hex32(status), source=NTSTATUS_SOURCE, checked_by="aadc-doctor pta events FILE")
     mapped = _ntstatus_map().get(status)
     if mapped is None:
         return entry
@@ -231,7 +231,7 @@ def kerberos_entry(code: int) -> CodeEntry | None:
         return None
     cause = _kerberos_causes().get(code, "")
     return CodeEntry(kind="kerberos", code=row["code_hex"], name=row["name"], message=row["message"],
-                     hex=row["code_hex"], cause=cause, source=KERBEROS_SOURCE, checked_by="aadc-doctor pta events")
+                     hex=row["code_hex"], cause=cause, source=KERBEROS_SOURCE, checked_by="aadc-doctor pta events FILE")
 
 
 # ---- WinINet / WinHTTP --------------------------------------------------------------------------

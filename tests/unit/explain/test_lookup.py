@@ -61,7 +61,7 @@ def test_reason_line_explains_what_the_user_saw_and_the_fix() -> None:
     assert reading.entry.name == "ERROR_INVALID_LOGON_HOURS"
     assert "AADSTS80012" in reading.entry.cause
     assert "Logon Hours" in reading.entry.remedy
-    assert reading.entry.checked_by == "aadc-doctor pta trace"
+    assert reading.entry.checked_by == "aadc-doctor pta trace PATH"
 
 
 def test_named_errors_in_text_and_longest_label_wins() -> None:

@@ -235,3 +235,19 @@ def test_single_row_scan_agrees_with_the_whole_table(corpus: Path) -> None:
         assert win32_table.win32_row_scan(code) == row
     for missing in (-1, 16999, 99999, 12002):
         assert win32_table.win32_row_scan(missing) is None
+
+
+def test_every_named_command_exists_in_the_cli() -> None:
+    """checked_by and "aadc-doctor ..." see-also entries must be commands the real parser accepts."""
+    from aadc_doctor.cli import build_parser
+
+    parser = build_parser()
+    placeholders = {"UPN": "user@contoso.com", "PATH": "trace.log", "FILE": "proxy.log", "N": "1328"}
+    commands = {e.checked_by for e in codes.all_entries() if e.checked_by}
+    commands |= {s for e in codes.curated_entries() for s in e.see_also if s.startswith("aadc-doctor ")}
+    commands |= {r.checked_by for r in codes.pta_reasons() if r.checked_by}
+    assert len(commands) > 10
+    for command in sorted(commands):
+        argv = [placeholders.get(word, word) for word in command.split()[1:]]
+        args = parser.parse_args(argv)
+        assert args.command == argv[0], command
