@@ -173,7 +173,7 @@ def collect_events(files: list[str], evidence: PtaEvidence, matcher: AgentMatche
     if workers > 1:
         scans = _scan_in_workers(files, key, workers)
     if scans is None:
-        scans = [_scan_file_safely(name, key) for name in files]
+        scans = [_scan_file_safely(name, key, 0) for name in files]
     for scan in scans:
         if isinstance(scan, tuple):
             message, hint = scan
@@ -190,22 +190,24 @@ def _scan_in_workers(files: list[str], key: tuple[tuple[str, ...], tuple[str, ..
     try:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             chunk = max(1, len(files) // (workers * 4))
-            return list(pool.map(_scan_file_safely, files, [key] * len(files), chunksize=chunk))
+            # one renderer thread per worker: the workers already keep every CPU busy
+            return list(pool.map(_scan_file_safely, files, [key] * len(files), [1] * len(files), chunksize=chunk))
     except (BrokenProcessPool, OSError):
         return None  # e.g. no process creation allowed, or a frozen/embedded interpreter without spawn support
 
 
-def _scan_file_safely(name: str, key: tuple[tuple[str, ...], tuple[str, ...]]) -> PtaEvidence | tuple[str, str | None]:
+def _scan_file_safely(name: str, key: tuple[tuple[str, ...], tuple[str, ...]],
+                      threads: int) -> PtaEvidence | tuple[str, str | None]:
     """Worker entry point: an InputError comes back as (message, hint), so it crosses processes intact."""
     from aadc_doctor.analysis.security_events import AgentMatcher
 
     try:
-        return scan_event_file(name, AgentMatcher(list(key[0]), list(key[1])))
+        return scan_event_file(name, AgentMatcher(list(key[0]), list(key[1])), threads)
     except InputError as exc:
         return (exc.message, exc.hint)
 
 
-def scan_event_file(name: str, matcher: AgentMatcher) -> PtaEvidence:
+def scan_event_file(name: str, matcher: AgentMatcher, threads: int = 0) -> PtaEvidence:
     """The evidence in one .evtx file or XML export: the agent's log events, logon attempts, event counts."""
     from aadc_doctor.analysis.pta import PtaEvidence
     from aadc_doctor.analysis.security_events import SECURITY_EVENT_IDS, attempt_from_event, parse_system_time
@@ -234,7 +236,7 @@ def scan_event_file(name: str, matcher: AgentMatcher) -> PtaEvidence:
     if is_evtx(_head(path)):
         stats = EvtxFileStats(str(path))
         counts: dict[int, int] = {}
-        for record in iter_evtx_records(path, stats, selector, counts):
+        for record in iter_evtx_records(path, stats, selector, counts, threads):
             take(record)
         evidence.events_by_id.update(counts)
         evidence.security_events += sum(n for eid, n in counts.items() if eid in SECURITY_EVENT_IDS)

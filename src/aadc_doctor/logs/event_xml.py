@@ -15,7 +15,7 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from xml.etree.ElementTree import Element, ParseError
 
@@ -58,31 +58,20 @@ _MESSAGE = re.compile(r"<Message>([^<]*)</Message>")
 def parse_iso_time(text: str) -> datetime | None:
     """ISO 8601 time (.NET's 7 or Windows' 9 fractional digits, Z or an offset) as aware UTC; None if unreadable.
 
-    Hand-rolled: it runs once per trace entry and per interesting event of logs with millions of them.
+    ``datetime.fromisoformat`` (Python 3.11+) reads all of these in C, which matters: it runs once per
+    trace entry and per interesting event of logs with millions of them. A time without offset is UTC,
+    as both the trace listener and SystemTime write UTC.
     """
     value = text.strip()
     if len(value) < 19 or not value[:4].isdigit():
         return None
     try:
-        parsed = datetime(int(value[0:4]), int(value[5:7]), int(value[8:10]), int(value[11:13]),
-                          int(value[14:16]), int(value[17:19]), tzinfo=UTC)
+        parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    rest = value[19:]
-    if rest.startswith("."):
-        end = 1
-        while end < len(rest) and rest[end].isdigit():
-            end += 1
-        fraction = rest[1:end]
-        if fraction:
-            parsed = parsed.replace(microsecond=int((fraction + "000000")[:6]))
-        rest = rest[end:]
-    if rest in ("", "Z", "z"):
+    if parsed.tzinfo is UTC:
         return parsed
-    if len(rest) == 6 and rest[0] in "+-" and rest[3] == ":" and rest[1:3].isdigit() and rest[4:6].isdigit():
-        offset = timedelta(hours=int(rest[1:3]), minutes=int(rest[4:6]))
-        return parsed - offset if rest[0] == "+" else parsed + offset
-    return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _unescape(value: str) -> str:

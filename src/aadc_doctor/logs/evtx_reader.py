@@ -129,7 +129,7 @@ class RecordSelector:
 
 
 def iter_evtx_records(path: Path, stats: EvtxFileStats, selector: RecordSelector,
-                      counts: dict[int, int] | None = None) -> Iterator[EventRecord]:
+                      counts: dict[int, int] | None = None, threads: int = 0) -> Iterator[EventRecord]:
     """Parsed records the selector wants, streamed; every record's EventID is counted in ``counts``.
 
     The cheap look at each record (its EventID) is all most records of a Security log need, which keeps
@@ -146,7 +146,8 @@ def iter_evtx_records(path: Path, stats: EvtxFileStats, selector: RecordSelector
         stats.errors.append(f"the file ends inside a chunk ({layout.truncated_bytes} of {CHUNK_SIZE} bytes "
                             "present): the records of that chunk could not be read")
     try:
-        parser = evtx.PyEvtxParser(str(path))  # its default: chunks rendered on all CPUs while we read
+        # threads=0, the package's default: chunks are rendered on all CPUs while this loop reads
+        parser = evtx.PyEvtxParser(str(path), number_of_threads=threads)
         iterator = parser.records()
     except (OSError, RuntimeError, ValueError) as exc:
         raise InputError(f"{path}: the evtx package cannot open this file: {exc}") from None
