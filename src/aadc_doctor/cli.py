@@ -150,8 +150,9 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
         return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
         # the reader went away (e.g. `| head`); nothing more to say
-        with contextlib.suppress(OSError):
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the interpreter's flush at exit
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # silence the interpreter's flush of stdout at exit
         return int(ExitCode.OK)
     except Exception as exc:  # the last resort: a bug of ours, not the user's input
         err.write(scrub(f"aadc-doctor: internal error: {type(exc).__name__}: {exc}") + "\n")

@@ -22,3 +22,19 @@ def test_no_command_prints_help_and_exits_2(run_cli):
     result = run_cli()
     assert result.code == ExitCode.USAGE_OR_INPUT
     assert "COMMAND" in result.stdout
+
+
+def test_closed_pipe_is_not_reported_as_a_failure():
+    """`aadc-doctor explain 407 | head -1` must not exit 1 or print a traceback."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        # 100 codes print far more than a pipe buffer holds, so the writer really meets the closed pipe
+        f'"{sys.executable}" -m aadc_doctor explain $(seq 1300 1400) | head -c 1; exit ${{PIPESTATUS[0]}}',
+        shell=True, capture_output=True, text=True, executable="/bin/bash",
+        env={"PATH": "/usr/bin:/bin", "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "error" not in proc.stderr.lower()

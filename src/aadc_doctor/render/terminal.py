@@ -40,12 +40,22 @@ class ScrubbingStream:
         return getattr(self._inner, "encoding", None) or "utf-8"
 
 
+class _Console(Console):
+    """A console that lets a closed pipe (`aadc-doctor ... | head`) reach the CLI's error boundary.
+
+    rich's default turns it into SystemExit(1), which would report a failure that did not happen.
+    """
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError
+
+
 def make_console(stream: TextIO, env: Mapping[str, str]) -> Console:
     """A console that styles only a real terminal and never when NO_COLOR is set."""
     is_tty = bool(getattr(stream, "isatty", lambda: False)())
     no_color = "NO_COLOR" in env
     width = None if is_tty else int(env.get("COLUMNS", "120") or 120)
-    return Console(
+    return _Console(
         file=ScrubbingStream(stream),  # type: ignore[arg-type]
         force_terminal=is_tty and not no_color,
         no_color=no_color or not is_tty,
