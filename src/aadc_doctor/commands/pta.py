@@ -338,7 +338,8 @@ def _render_analysis(results: Any, console: Console) -> None:
     parts = []
     for f in files:
         if f["format"] == "trace":
-            parts.append(f"{f['name']}: {f['entries']} entries, {f['bad_lines']} unreadable lines ({f['encoding']})")
+            entries = "1 entry" if f["entries"] == 1 else f"{f['entries']} entries"
+            parts.append(f"{f['name']}: {entries}, {f['bad_lines']} unreadable line(s), {f['encoding']}")
         elif f["format"] == "evtx":
             expected = f" of {f['expected_records']}" if f.get("expected_records") is not None else ""
             parts.append(f"{f['name']}: {f['records']}{expected} records" + (" (DAMAGED)" if f["damaged"] else ""))
