@@ -32,7 +32,7 @@ class _ArgumentParser(argparse.ArgumentParser):
         raise UsageError(message, hint=f"see '{self.prog} --help'")
 
 
-def _add_global_options(parser: argparse.ArgumentParser, *, suppress_defaults: bool) -> None:
+def add_global_options(parser: argparse.ArgumentParser, *, suppress_defaults: bool) -> None:
     """The options every command takes, accepted before or after the command name."""
     default = argparse.SUPPRESS if suppress_defaults else None
     group = parser.add_argument_group("global options")
@@ -57,13 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
         "endpoints through the real proxy, proxy settings, error codes, proxy logs, PTA logs and accounts.",
     )
     parser.add_argument("--version", action="version", version=f"aadc-doctor {__version__}")
-    _add_global_options(parser, suppress_defaults=False)
+    add_global_options(parser, suppress_defaults=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_ArgumentParser)
     for name in COMMAND_MODULES:
         module = load_command(name)
         cmd_parser = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(cmd_parser)
-        _add_global_options(cmd_parser, suppress_defaults=True)
+        add_global_options(cmd_parser, suppress_defaults=True)
         cmd_parser.set_defaults(_module=module)
     return parser
 

@@ -36,7 +36,7 @@ _AGENT_CHANNEL_PREFIXES = ("Microsoft-AzureADConnect-", "Microsoft-AadApplicatio
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from aadc_doctor.cli import _add_global_options
+    from aadc_doctor.cli import add_global_options
 
     sub = parser.add_subparsers(dest="pta_command", metavar="SUBCOMMAND", parser_class=type(parser))
     sub.required = True
@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     trace.add_argument("--events", action="append", default=[], metavar="FILE",
                        help="also read this .evtx/XML event log and correlate its failures with the trace (repeatable)")
     _matcher_options(trace)
-    _add_global_options(trace, suppress_defaults=True)
+    add_global_options(trace, suppress_defaults=True)
     events = sub.add_parser(
         "events", help="analyse exported event logs (.evtx or Event Viewer XML)",
         description="The agent's Admin log (current and legacy channels) with known event IDs explained, and "
@@ -61,14 +61,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     events.add_argument("--trace", action="append", default=[], metavar="PATH",
                         help="also read these trace logs and correlate failures by time and reason (repeatable)")
     _matcher_options(events)
-    _add_global_options(events, suppress_defaults=True)
+    add_global_options(events, suppress_defaults=True)
     query = sub.add_parser("dc-query", help="print the Event Viewer query for the agent's sign-in events",
                            description="Print the article's Event Viewer QueryList XML that selects the Security "
                                        "events of the PTA agent process (both agent generations, or --process). "
                                        + DC_QUERY_WHERE)
     query.add_argument("--process", action="append", default=[], metavar="PATH",
                        help="the agent executable's full path, for a non-default install (repeatable)")
-    _add_global_options(query, suppress_defaults=True)
+    add_global_options(query, suppress_defaults=True)
 
 
 def _matcher_options(parser: argparse.ArgumentParser) -> None:
