@@ -346,17 +346,19 @@ def _detail(row: dict[str, Any]) -> str:
         return str(row.get("error") or "")
     crl = row.get("crl")
     if crl and crl.get("parsed"):
-        return f"CRL parsed, {crl.get('revoked')} revoked, next update {crl.get('next_update')}"
+        until = str(crl.get("next_update") or "")[:10]
+        return "CRL ok" + (f" until {until}" if until else "")
     parts = []
     if tls:
         parts.append(str(tls.get("version") or ""))
         if tls.get("issuer_organization") or tls.get("issuer"):
-            parts.append(f"issuer {tls.get('issuer_organization') or tls.get('issuer')}")
+            parts.append(str(tls.get("issuer_organization") or tls.get("issuer")))
     if row.get("proxy_auth_scheme"):
         parts.append(f"proxy sign-in {row['proxy_auth_scheme']}")
     if not tls and row.get("http_status") is not None:
         parts.append(f"answered {row['http_status']}")
-    return ", ".join(p for p in parts if p)
+    return " ".join(p for p in parts if p) if tls and not row.get("proxy_auth_scheme") else ", ".join(
+        p for p in parts if p)
 
 
 def _row_label(row: dict[str, Any]) -> tuple[str, str]:
