@@ -33,6 +33,7 @@ def refused_port() -> Iterator[int]:
      "not set"),
     (["--ca-file", "/nonexistent/ca.pem"], "--ca-file"),
     (["--profile", "everything"], "invalid choice"),
+    (["--tenant-id", "contoso.evil.com"], "--tenant-id"),
 ])
 def test_usage_errors_are_one_line_exit_2(run_cli: Runner, args: list[str], message: str) -> None:
     run = run_cli("check", *args)

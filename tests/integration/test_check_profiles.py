@@ -22,6 +22,7 @@ from aadc_doctor.knowledge.endpoints import load_catalog
 
 Runner = Callable[..., CliRun]
 MFA = "secure.aadcdn.microsoftonline-p.com"
+TENANT = "contoso"
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class CatalogLab:
 def catalog_lab(lab_ca: trustme.CA) -> Iterator[CatalogLab]:
     if not is_root():
         pytest.fail("the catalog lab listens on ports 80/443 and needs root (CI runs as root)", pytrace=False)
-    urls = [u for r in load_catalog().for_profiles(["all"]) for u in r.urls_to_probe()]
+    urls = [u for r in load_catalog().for_profiles(["all"]) for u in r.urls_to_probe(TENANT)]
     https_hosts = sorted({urlsplit(u).hostname or "" for u in urls if u.startswith("https:")})
     crl = crl_route(build_crl(lab_ca))
     routes = {urlsplit(u).path: crl for u in urls if urlsplit(u).path.lower().endswith(".crl")}
@@ -71,9 +72,22 @@ def test_pta_profile_behind_an_authenticating_proxy(run_cli: Runner, catalog_lab
                                                     squid_factory: Callable[..., SquidProxy]) -> None:
     squid = _squid(squid_factory, catalog_lab)
     run = run_cli("check", "--json", "--profile", "pta", "--proxy", squid.url("basic"), "--ca-file", str(lab_ca_file),
-                  "--proxy-user", "alice", "--proxy-password-env", "PW", env={"PW": "s3cret"})
+                  "--proxy-user", "alice", "--proxy-password-env", "PW", "--tenant-id", TENANT, env={"PW": "s3cret"})
     report = run.json()
-    assert {r["outcome"] for r in report["results"]["endpoints"]} == {"ok"}
+    rows = {r["host"]: r for r in report["results"]["endpoints"]}
+    assert {r["outcome"] for r in rows.values()} == {"ok"}
+    assert rows["contoso.pta.bootstrap.his.msappproxy.net"]["rule"]["pattern"] == "*.msappproxy.net"
+    assert rows["contoso.registration.msappproxy.net"]["proxy_auth_scheme"] == "Basic"
     assert [f["id"] for f in report["findings"]] == ["pta-proxy-needs-anonymous"]
     assert run.code == 1
+    assert {s["rule"]: s["reason"] for s in report["results"]["not_probed"]}["pta-status-8080"].endswith("optional")
+
+
+def test_tenant_hosts_need_the_tenant_id(run_cli: Runner, catalog_lab: CatalogLab, lab_ca_file: Path,
+                                         squid_factory: Callable[..., SquidProxy]) -> None:
+    squid = _squid(squid_factory, catalog_lab)
+    report = run_cli("check", "--json", "--profile", "pta", "--proxy", squid.url("open"), "--ca-file",
+                     str(lab_ca_file)).json()
+    assert not any(r["host"].startswith(TENANT) for r in report["results"]["endpoints"])
     assert {s["rule"]: s["reason"] for s in report["results"]["not_probed"]}["msappproxy"].endswith("--tenant-id")
+    assert report["findings"] == []

@@ -8,6 +8,7 @@ Probes run concurrently with a hard timeout each, so the run lasts about as long
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 HELP = "probe the endpoints Azure AD Connect, PTA and Health need, through the real proxy, layer by layer"
 PROFILE_CHOICES = ("sync", "pta", "health", "writeback", "all")
 DEFAULT_TIMEOUT_S = 10.0
+TENANT_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")  # it becomes a DNS label
 
 T = TypeVar("T")
 
@@ -267,6 +269,9 @@ def run_check(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
     except ValueError as exc:
         raise InputError(str(exc)) from None
 
+    if args.tenant_id is not None and not TENANT_LABEL.fullmatch(args.tenant_id):
+        raise UsageError(f"--tenant-id {args.tenant_id!r}: expected the tenant id (a GUID)",
+                         hint="find it in the Entra admin center, Overview, Tenant ID")
     catalog = load_catalog()
     profiles = list(args.profile or ([] if args.endpoint else ["sync"]))
     targets, not_probed = build_targets(profiles, args.endpoint or (), args.tenant_id, catalog)
