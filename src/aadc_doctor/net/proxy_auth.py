@@ -8,6 +8,7 @@ as the product does; elsewhere a user and password are needed.
 from __future__ import annotations
 
 import base64
+import re
 import sys
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -45,13 +46,12 @@ def offered_schemes(header_values: list[str]) -> tuple[str, ...]:
     """Scheme names from Proxy-Authenticate headers, e.g. ['Basic realm="x"', 'NTLM'] -> ('Basic', 'NTLM')."""
     schemes: list[str] = []
     for value in header_values:
-        for index, piece in enumerate(value.split(",")):
-            piece = piece.strip()
-            if not piece:
+        unquoted = re.sub(r'"(?:[^"\\]|\\.)*"', '""', value)  # commas inside quoted realms are not separators
+        for piece in unquoted.split(","):
+            words = piece.split()
+            if not words or "=" in words[0]:
                 continue
-            word = piece.split(None, 1)[0]
-            if "=" in word or (index > 0 and " " not in piece and "=" in piece):
-                continue
+            word = words[0]
             if word.isascii() and word.replace("-", "").isalnum() and word not in schemes:
                 schemes.append(word)
     return tuple(schemes)
