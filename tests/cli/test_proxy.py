@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,52 @@ def test_pac(run_cli: Run) -> None:
     assert "bypass-covers-required-endpoint" in finding_ids(result)
     broken = run_cli("proxy", "--pac", str(FIXTURES / "pac" / "broken.pac"))
     assert broken.code == 2 and "not a valid PAC file" in broken.stderr
+
+
+PAC_LIMIT_S = 1.0
+
+
+@pytest.fixture
+def short_pac_limit(monkeypatch: pytest.MonkeyPatch) -> float:
+    from aadc_doctor.proxyconfig import pac
+
+    monkeypatch.setattr(pac, "PAC_TIMEOUT_S", PAC_LIMIT_S)
+    return PAC_LIMIT_S
+
+
+@pytest.mark.parametrize("command", [
+    ("proxy",),
+    ("check", "--endpoint", "https://login.microsoftonline.com/", "--timeout", "2"),
+])
+def test_endless_pac_exits_2_within_the_limit(run_cli: Run, short_pac_limit: float, command: tuple[str, ...]) -> None:
+    pac = FIXTURES / "pac" / "endless-loop.pac"
+    started = time.monotonic()
+    result = run_cli(*command, "--pac", str(pac))
+    assert time.monotonic() - started < short_pac_limit + 1.5  # the limit plus the worker's start-up
+    assert result.code == 2
+    assert result.stderr.strip() == (
+        f"aadc-doctor: error: {pac}: the PAC script did not answer FindProxyForURL for "
+        "https://login.microsoftonline.com/ within 1 s "
+        "(an endless loop, or slow DNS in dnsResolve/isInNet/isResolvable)")
+
+
+def test_pac_endless_at_load_exits_2(run_cli: Run, short_pac_limit: float) -> None:
+    result = run_cli("proxy", "--pac", str(FIXTURES / "pac" / "endless-loop-at-load.pac"))
+    assert result.code == 2
+    assert "did not load and answer a first FindProxyForURL call within 1 s" in result.stderr
+
+
+@pytest.mark.parametrize("command", [
+    ("proxy",),
+    ("check", "--endpoint", "https://login.microsoftonline.com/", "--timeout", "2"),
+])
+def test_throwing_pac_exits_2_with_the_script_message(run_cli: Run, command: tuple[str, ...]) -> None:
+    pac = FIXTURES / "pac" / "throws.pac"
+    result = run_cli(*command, "--pac", str(pac))
+    assert result.code == 2
+    assert result.stderr.strip() == (
+        f"aadc-doctor: error: {pac}: FindProxyForURL failed for https://login.microsoftonline.com/: "
+        "Error: no proxy rule for login.microsoftonline.com")
 
 
 def test_environment_password_is_never_printed(run_cli: Run) -> None:

@@ -7,6 +7,10 @@ sends the request through what it answered; Squid's own access.log (or its 407) 
 from __future__ import annotations
 
 import io
+import json
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +19,7 @@ import requests
 from tests.infra import HttpOrigin, Route, SquidProxy, TlsOrigin
 
 from aadc_doctor.cli import main
+from aadc_doctor.proxyconfig.pac import PAC_TIMEOUT_S
 from aadc_doctor.proxyconfig.select import select_proxy
 
 LOGIN = "login.microsoftonline.com"
@@ -92,3 +97,58 @@ def test_environment_credentials_reach_squid_basic_auth_and_never_the_report(
     assert code == 0
     assert "s3cret" not in out.getvalue() + err.getvalue()
     assert f"alice:***@127.0.0.1:{squid.basic_port}" in out.getvalue()
+
+
+def test_check_probes_through_the_proxy_the_pac_file_chooses(
+        squid: SquidProxy, tls_origin: TlsOrigin, lab_ca_file: Path, tmp_path: Path) -> None:
+    """`check --pac` asks the PAC worker for every URL and probes through what it answered (Squid's log shows it)."""
+    pac = tmp_path / "proxy.pac"
+    pac.write_text(f"""function FindProxyForURL(url, host) {{
+        if (dnsDomainIs(host, ".microsoftonline.com")) return "PROXY 127.0.0.1:{squid.open_port}";
+        return "DIRECT";
+    }}""", encoding="utf-8")
+    target = tls_origin.url(LOGIN, "/common/userrealm")
+    offset = squid.log_offset()
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["check", "--json", "--pac", str(pac), "--endpoint", target, "--ca-file", str(lab_ca_file)],
+                stdout=out, stderr=err, env={"NO_COLOR": "1"})
+    assert code == 0, err.getvalue()
+    endpoint = json.loads(out.getvalue())["results"]["endpoints"][0]
+    assert endpoint["outcome"] == "ok"
+    assert endpoint["via_proxy"] == f"http://127.0.0.1:{squid.open_port}"
+    squid.wait_for_log(rf"CONNECT {LOGIN}:{tls_origin.port}", since=offset)
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def test_endless_pac_stops_the_real_cli_at_the_default_limit_and_leaves_no_process() -> None:
+    """The real command line, the real default time limit: exit 2 in about PAC_TIMEOUT_S, worker gone."""
+    pac = Path(__file__).resolve().parents[1] / "fixtures" / "pac" / "endless-loop.pac"
+    started = time.monotonic()
+    cli = subprocess.Popen([sys.executable, "-m", "aadc_doctor", "check", "--pac", str(pac),
+                            "--endpoint", "https://login.microsoftonline.com/"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    workers: set[int] = set()
+    while cli.poll() is None and time.monotonic() - started < PAC_TIMEOUT_S + 20:
+        workers |= _children(cli.pid)
+        time.sleep(0.1)
+    _, stderr = cli.communicate(timeout=5)
+    elapsed = time.monotonic() - started
+    assert cli.returncode == 2, stderr
+    assert PAC_TIMEOUT_S <= elapsed < PAC_TIMEOUT_S + 5
+    assert stderr.decode().strip() == (
+        f"aadc-doctor: error: {pac}: the PAC script did not answer FindProxyForURL for "
+        f"https://login.microsoftonline.com/ within {PAC_TIMEOUT_S:g} s "
+        "(an endless loop, or slow DNS in dnsResolve/isInNet/isResolvable)")
+    assert workers, "the PAC worker process was never seen"
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)

@@ -1,15 +1,26 @@
 """PAC files (and WPAD ``wpad.dat``): load one and ask its ``FindProxyForURL`` which proxy a URL takes.
 
-pypac runs the JavaScript in an embedded engine; it is imported only when a PAC file is actually used,
-and one lock serialises calls because the engine is not thread-safe (``check`` probes concurrently).
+The script runs in a child process (``pac_worker``), one per script for the whole run, never in this one:
+pypac's JavaScript engine holds the GIL while a script runs, so only killing a separate process stops a
+script that loops forever. Each call (loading, and every lookup) has a hard time limit, ``PAC_TIMEOUT_S``;
+a script that overruns it is an input error (exit 2), like one that does not compile or throws. One lock
+serialises calls because the worker answers one request at a time (``check`` probes concurrently).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import queue
+import subprocess
+import sys
+import tempfile
 import threading
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 from aadc_doctor.errors import InputError
@@ -18,56 +29,173 @@ from aadc_doctor.proxyconfig.textfile import read_text_file
 
 MAX_PAC_BYTES = 2 * 1024 * 1024
 DOWNLOAD_TIMEOUT_S = 10.0
+PAC_TIMEOUT_S = 10.0  # per call; a real FindProxyForURL answers in well under a millisecond (bench/proxyconfig.py)
+WORKER_START_TIMEOUT_S = 60.0  # Python start-up on a loaded server with on-access antivirus scanning
+SLOW_HINT = "an endless loop, or slow DNS in dnsResolve/isInNet/isResolvable"
+
+
+def _one_line(exc: BaseException | str) -> str:
+    return " ".join(str(exc).split())[:300]
+
+
+def _worker_command() -> list[str]:
+    # -P: the current directory is not put on sys.path, so a stray json.py there cannot replace a module
+    return [sys.executable, "-P", "-m", "aadc_doctor.proxyconfig.pac_worker"]
+
+
+def _worker_environment() -> dict[str, str]:
+    """This process's environment, plus the directory this package is imported from (a source checkout)."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    env["PYTHONIOENCODING"] = "utf-8"
+    return env
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Kill the worker and reap it (also used by weakref.finalize at exit)."""
+    if process.poll() is None:
+        process.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=5)
+    for stream in (process.stdin, process.stdout):
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
+
+
+def _read_replies(stdout: IO[bytes], replies: queue.Queue[bytes]) -> None:
+    """Forward the worker's reply lines; b"" when it has gone (a function, so the thread keeps no PacWorker alive)."""
+    try:
+        for line in iter(stdout.readline, b""):
+            replies.put(line)
+    except (OSError, ValueError):  # the pipe was closed by PacWorker.close()
+        pass
+    replies.put(b"")
+
+
+class PacWorker:
+    """One ``pac_worker`` child process; ``request`` sends one JSON request and waits for the reply or kills it."""
+
+    def __init__(self, location: str) -> None:
+        self.location = location
+        self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115  (lives as long as the worker)
+        flags = getattr(subprocess, "CREATE_NO_WINDOW", 0)  # Windows: no console window flashes up
+        try:
+            self._process = subprocess.Popen(_worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                             stderr=self._stderr, env=_worker_environment(), creationflags=flags)
+        except OSError as exc:
+            self._stderr.close()
+            raise RuntimeError(f"cannot start the PAC worker ({sys.executable}): {exc}") from None
+        self._replies: queue.Queue[bytes] = queue.Queue()
+        self._failure: InputError | None = None
+        self._finalizer = weakref.finalize(self, _stop, self._process)
+        assert self._process.stdout is not None
+        threading.Thread(target=_read_replies, args=(self._process.stdout, self._replies), name="pac-worker-reader",
+                         daemon=True).start()
+        ready = self._reply(WORKER_START_TIMEOUT_S, timeout_message=None)
+        if ready.get("ready") is not True:
+            self.close()
+            raise RuntimeError(f"the PAC worker did not start properly: {ready!r}")
+
+    def _died(self) -> str:
+        """Why the worker ended, from its exit code and the end of what it wrote to stderr."""
+        code = self._process.wait()
+        self._stderr.seek(0)
+        lines = self._stderr.read().decode("utf-8", errors="replace").strip().splitlines()
+        return f"exit code {code}" + (f": {_one_line(lines[-1])}" if lines else "")
+
+    def _reply(self, timeout: float, timeout_message: str | None) -> dict[str, Any]:
+        try:
+            line = self._replies.get(timeout=timeout)
+        except queue.Empty:
+            self.close()
+            if timeout_message is None:
+                raise RuntimeError(f"the PAC worker did not start within {timeout:g} s") from None
+            self._failure = InputError(f"{self.location}: {timeout_message}")
+            raise self._failure from None
+        if not line:
+            reason = self._died()
+            self.close()
+            if timeout_message is None:
+                raise RuntimeError(f"the PAC worker stopped while starting ({reason})")
+            self._failure = InputError(f"{self.location}: the PAC script stopped the JavaScript engine ({reason})")
+            raise self._failure
+        reply = json.loads(line)
+        if not isinstance(reply, dict):
+            raise RuntimeError(f"the PAC worker answered {line[:200]!r}")
+        return reply
+
+    def request(self, message: dict[str, Any], *, timeout: float, timeout_message: str) -> dict[str, Any]:
+        """The worker's reply; InputError naming the script when it overran ``timeout`` (the worker is killed)."""
+        if self._failure is not None:
+            raise self._failure
+        stdin = self._process.stdin
+        assert stdin is not None
+        try:
+            stdin.write(json.dumps(message).encode("utf-8") + b"\n")
+            stdin.flush()
+        except OSError:
+            reason = self._died()
+            self.close()
+            self._failure = InputError(f"{self.location}: the PAC script stopped the JavaScript engine ({reason})")
+            raise self._failure from None
+        reply = self._reply(timeout, timeout_message)
+        if reply.get("kind") == "internal":
+            raise RuntimeError(f"PAC worker: {reply.get('message')}")
+        return reply
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def close(self) -> None:
+        """Stop the worker now (it also stops at exit, or when this object is collected)."""
+        self._finalizer()
+        self._stderr.close()
 
 
 @dataclass(frozen=True)
 class PacScript:
-    """A parsed PAC script and where it came from (a path or a URL)."""
+    """A parsed PAC script, where it came from (a path or a URL), and the worker process that runs it."""
 
     location: str
     text: str = field(repr=False)
-    _engine: Any = field(repr=False, compare=False, hash=False)
+    _worker: PacWorker = field(repr=False, compare=False, hash=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False, hash=False)
 
     def find_proxy(self, url: str) -> tuple[str | None, ...]:
         """Every choice ``FindProxyForURL`` returns for url, in order: a proxy URL, or None for DIRECT."""
-        from pypac.parser import parse_pac_value
-
         host = Target.from_url(url).host
-        try:
-            with self._lock:
-                value = self._engine.find_proxy_for_url(url, host)
-        except Exception as exc:  # the engine raises its own JSRuntimeError for any script error
-            raise InputError(f"{self.location}: FindProxyForURL failed for {url}: {_one_line(exc)}") from None
-        if not isinstance(value, str) or not value.strip():
-            return (None,)
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            choices = parse_pac_value(value)
-        return tuple(None if c == "DIRECT" else c for c in choices) or (None,)
+        with self._lock:
+            reply = self._worker.request(
+                {"op": "find", "url": url, "host": host}, timeout=PAC_TIMEOUT_S,
+                timeout_message=(f"the PAC script did not answer FindProxyForURL for {url} within {PAC_TIMEOUT_S:g} s "
+                                 f"({SLOW_HINT})"))
+        if not reply.get("ok"):
+            raise InputError(f"{self.location}: FindProxyForURL failed for {url}: {reply.get('message')}")
+        return tuple(None if c == "DIRECT" else str(c) for c in reply["choices"]) or (None,)
 
     def proxy_for(self, url: str) -> str | None:
         """The first choice, which is what .NET and browsers use while that proxy answers."""
         return self.find_proxy(url)[0]
 
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:300]
+    def close(self) -> None:
+        """Stop the worker process (done anyway at exit)."""
+        self._worker.close()
 
 
 def parse_pac(text: str, location: str) -> PacScript:
-    """Compile PAC JavaScript; a script that does not define FindProxyForURL is an input error."""
-    from pypac.parser import MalformedPacError, PACFile
-
-    try:
-        engine = PACFile(text)
-    except MalformedPacError as exc:
-        raise InputError(f"{location}: not a valid PAC file: {_one_line(exc)}") from None
-    except Exception as exc:  # the JS engine's own errors (syntax errors) surface as various types
-        raise InputError(f"{location}: not a valid PAC file: {_one_line(exc)}") from None
-    return PacScript(location=location, text=text, _engine=engine)
+    """Compile PAC JavaScript in a new worker; a script that does not define FindProxyForURL is an input error."""
+    worker = PacWorker(location)
+    reply = worker.request(
+        {"op": "load", "text": text}, timeout=PAC_TIMEOUT_S,
+        timeout_message=(f"the PAC script did not load and answer a first FindProxyForURL call within "
+                         f"{PAC_TIMEOUT_S:g} s ({SLOW_HINT})"))
+    if not reply.get("ok"):
+        worker.close()
+        raise InputError(f"{location}: not a valid PAC file: {reply.get('message')}")
+    return PacScript(location=location, text=text, _worker=worker)
 
 
 def load_pac(file_or_url: str, *, timeout: float = DOWNLOAD_TIMEOUT_S) -> PacScript:

@@ -1,15 +1,22 @@
-"""PAC files evaluated with pypac: choices in order, DIRECT as None, broken scripts refused in one line."""
+"""PAC files evaluated with pypac in a worker process: choices in order, DIRECT as None, broken, throwing and
+endless scripts refused in one line, within the time limit, with the worker killed."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from aadc_doctor.errors import InputError
+from aadc_doctor.proxyconfig import pac as pac_module
 from aadc_doctor.proxyconfig.model import ProxyConfig
 from aadc_doctor.proxyconfig.pac import load_pac, parse_pac
+from aadc_doctor.proxyconfig.pac_worker import js_error_message
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "pac"
 
@@ -31,8 +38,8 @@ def test_file_url() -> None:
 
 
 @pytest.mark.parametrize(("name", "message"), [
-    ("broken.pac", "not a valid PAC file: .*SyntaxError"),
-    ("no-function.pac", "not a valid PAC file"),
+    ("broken.pac", r"not a valid PAC file: SyntaxError: Unexpected token 'return' \(line 3\)$"),
+    ("no-function.pac", "not a valid PAC file: the script defines no FindProxyForURL function$"),
 ])
 def test_broken_pac_files(name: str, message: str) -> None:
     with pytest.raises(InputError, match=message) as info:
@@ -43,7 +50,8 @@ def test_broken_pac_files(name: str, message: str) -> None:
 def test_runtime_error_in_find_proxy_is_an_input_error() -> None:
     pac = parse_pac("function FindProxyForURL(url, host) { if (host == 'boom') { undefinedFn(); } "
                     "return 'DIRECT'; }", "boom.pac")
-    with pytest.raises(InputError, match=r"boom\.pac: FindProxyForURL failed for https://boom/"):
+    with pytest.raises(InputError, match=r"boom\.pac: FindProxyForURL failed for https://boom/: "
+                                         r"ReferenceError: undefinedFn is not defined$"):
         pac.proxy_for("https://boom/")
 
 
@@ -71,3 +79,117 @@ def test_concurrent_calls_are_serialised() -> None:
     for thread in threads:
         thread.join()
     assert results == ["http://fabrikamproxy:8080"] * 80
+
+
+LIMIT_S = 1.0
+
+
+@pytest.fixture
+def short_limit(monkeypatch: pytest.MonkeyPatch) -> float:
+    monkeypatch.setattr(pac_module, "PAC_TIMEOUT_S", LIMIT_S)
+    return LIMIT_S
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+
+
+def test_endless_lookup_stops_at_the_limit_and_kills_the_worker(short_limit: float) -> None:
+    script = load_pac(str(FIXTURES / "endless-loop.pac"))
+    assert script.proxy_for("https://10.1.2.3/") is None  # answered before the loop
+    pid = script._worker.pid
+    started = time.monotonic()
+    with pytest.raises(InputError) as info:
+        script.proxy_for("https://login.microsoftonline.com/")
+    elapsed = time.monotonic() - started
+    assert short_limit <= elapsed < short_limit + 1.0
+    assert info.value.message == (
+        f"{FIXTURES / 'endless-loop.pac'}: the PAC script did not answer FindProxyForURL for "
+        "https://login.microsoftonline.com/ within 1 s "
+        "(an endless loop, or slow DNS in dnsResolve/isInNet/isResolvable)")
+    assert _gone(pid)
+    started = time.monotonic()
+    with pytest.raises(InputError, match="did not answer FindProxyForURL"):  # later calls fail at once
+        script.proxy_for("https://graph.windows.net/")
+    assert time.monotonic() - started < 0.1
+
+
+def test_endless_top_level_code_stops_at_the_limit(short_limit: float) -> None:
+    started = time.monotonic()
+    with pytest.raises(InputError, match=r"endless-loop-at-load\.pac: the PAC script did not load and answer a first "
+                                         r"FindProxyForURL call within 1 s"):
+        load_pac(str(FIXTURES / "endless-loop-at-load.pac"))
+    assert time.monotonic() - started < short_limit + 2.0  # worker start-up included
+
+
+def test_throwing_script_gives_the_script_message() -> None:
+    script = load_pac(str(FIXTURES / "throws.pac"))
+    assert script.proxy_for("https://wiki.fabrikam.local/") is None
+    with pytest.raises(InputError) as info:
+        script.proxy_for("https://login.microsoftonline.com/")
+    assert info.value.message == (f"{FIXTURES / 'throws.pac'}: FindProxyForURL failed for "
+                                  "https://login.microsoftonline.com/: "
+                                  "Error: no proxy rule for login.microsoftonline.com")
+    assert script.proxy_for("http://intranet/") is None  # a script error does not stop the worker
+
+
+def test_script_throwing_on_the_load_test_call_says_so() -> None:
+    with pytest.raises(InputError, match=r"not a valid PAC file: it throws when called with url '/', host '0\.0\.0\.0' "
+                                         r"\(pypac's test call\): Error: no$"):
+        parse_pac("function FindProxyForURL(url, host) { throw new Error('no'); }", "t.pac")
+
+
+@pytest.mark.parametrize(("returned", "expected"), [
+    ("''", (None,)),
+    ("null", (None,)),
+    ("'PROXY a:1; SOCKS b:2; DIRECT'", ("http://a:1", "socks5://b:2", None)),
+    ("'PROXY a:1; NONSENSE; DIRECT'", ("http://a:1", None)),
+    ("'NONSENSE'", (None,)),
+])
+def test_return_values(returned: str, expected: tuple[str | None, ...]) -> None:
+    script = parse_pac(f"function FindProxyForURL(url, host) {{ return {returned}; }}", "r.pac")
+    assert script.find_proxy("https://login.microsoftonline.com/") == expected
+
+
+@pytest.mark.parametrize(("returned", "message"), [
+    ("42", "returned a int, not a string like 'PROXY host:port'"),
+    ("new Array(20000).join('x')", "returned 19999 characters; not a proxy list"),
+])
+def test_non_proxy_return_values_are_input_errors(returned: str, message: str) -> None:
+    script = parse_pac(f"function FindProxyForURL(url, host) {{ if (host == '0.0.0.0') return 'DIRECT'; "
+                       f"return {returned}; }}", "r.pac")
+    with pytest.raises(InputError, match=f"r\\.pac: FindProxyForURL failed for https://x/: {message}"):
+        script.proxy_for("https://x/")
+
+
+def test_one_worker_answers_every_lookup_and_close_stops_it() -> None:
+    script = load_pac(str(FIXTURES / "corporate.pac"))
+    pid = script._worker.pid
+    for i in range(50):
+        assert script.proxy_for(f"https://host{i}.microsoftonline.com/") == "http://fabrikamproxy:8080"
+    assert script._worker.pid == pid and not _gone(pid)
+    script.close()
+    assert _gone(pid)
+
+
+def test_stray_stdout_writes_in_the_worker_cannot_break_the_protocol() -> None:
+    code = ("import sys; from aadc_doctor.proxyconfig.pac_worker import _protocol_streams; "
+            "_, out = _protocol_streams(); print('noise from a library'); sys.stdout.flush(); "
+            "out.write(b'reply\\n'); out.flush()")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30, check=True)
+    assert done.stdout == b"reply\n"
+    assert b"noise from a library" in done.stderr
+
+
+def test_js_error_message_drops_the_stack() -> None:
+    class Fake(Exception):
+        pass
+
+    stack = "TypeError: x is null\n    at FindProxyForURL (<dukpy>:7:3)\n"
+    assert js_error_message(Fake(stack)) == "TypeError: x is null"
+    assert js_error_message(Fake("SyntaxError: oops\n    at <dukpy>:12:4\n")) == "SyntaxError: oops (line 12)"
+    assert js_error_message(Fake("")) == "Fake"
