@@ -135,6 +135,19 @@ def test_pac(run_cli: Run) -> None:
     assert broken.code == 2 and "not a valid PAC file" in broken.stderr
 
 
+def test_winhttp_advproxy_output(run_cli: Run) -> None:
+    result = run_cli("proxy", "--winhttp", str(FIXTURES / "winhttp" / "advproxy-autoconfig-utf16.txt"), "--json")
+    assert result.code == 0, result.stderr
+    assert result.json()["results"]["sources"] == [{
+        "kind": "winhttp", "path": str(FIXTURES / "winhttp" / "advproxy-autoconfig-utf16.txt"), "direct": True,
+        "proxy": None, "bypass": [], "auto_config_url": "http://wpad.contoso.com/wpad.dat", "auto_detect": True}]
+    text = run_cli("proxy", "--winhttp", str(FIXTURES / "winhttp" / "advproxy.txt"), env={"COLUMNS": "200"})
+    assert "proxy.contoso.com:8080, bypass: <local>; *.contoso.com" in text.stdout
+    auto = run_cli("proxy", "--winhttp", str(FIXTURES / "winhttp" / "advproxy-autoconfig-utf16.txt"),
+                   env={"COLUMNS": "200"})
+    assert "Direct access (no proxy server), PAC http://wpad.contoso.com/wpad.dat, auto-detect (WPAD)" in auto.stdout
+
+
 PAC_LIMIT_S = 1.0
 
 

@@ -10,7 +10,8 @@ JSON ``results``::
         {"kind": "machine.config" | "exe.config", "path", "component" (exe.config only), "declared": bool,
          "line", "enabled", "proxy" (password removed), "use_system_default", "bypass_on_local",
          "bypass": [...], "use_default_credentials", "problems": [{"kind", "line", "message"}]},
-        {"kind": "winhttp", "path", "direct": bool, "proxy", "bypass": [...]}  (or {"kind", "path", "error"}
+        {"kind": "winhttp", "path", "direct": bool, "proxy", "bypass": [...], "auto_config_url", "auto_detect": bool}
+         (the last two from 'netsh winhttp show advproxy' output, else null/false; or {"kind", "path", "error"}
          when the command could not run on Windows),
         {"kind": "pac", "path", "samples": {url: proxy or null}},
         {"kind": "environment", "variables": {name: value (password removed)}, "proxy", "no_proxy": [...]}],
@@ -137,7 +138,8 @@ def _collect(args: argparse.Namespace, ctx: RunContext) -> tuple[ProxyEvidence, 
             sources.append({"kind": "winhttp", "path": "netsh winhttp show proxy", "error": exc.message})
     if winhttp is not None:
         sources.append({"kind": "winhttp", "path": winhttp.source, "direct": winhttp.direct,
-                        "proxy": winhttp.proxy_server, "bypass": list(winhttp.bypass)})
+                        "proxy": winhttp.proxy_server, "bypass": list(winhttp.bypass),
+                        "auto_config_url": winhttp.auto_config_url, "auto_detect": winhttp.auto_detect})
 
     pac_config = None
     if args.pac:
@@ -202,10 +204,12 @@ def _source_summary(source: dict[str, Any]) -> str:
     if kind == "winhttp":
         if "error" in source:
             return f"not read: {source['error']}"
+        automatic = [f"PAC {source['auto_config_url']}"] if source.get("auto_config_url") else []
+        automatic += ["auto-detect (WPAD)"] if source.get("auto_detect") else []
         if source["direct"]:
-            return "Direct access (no proxy server)"
+            return ", ".join(["Direct access (no proxy server)", *automatic])
         bypass = "; ".join(source["bypass"]) or "(none)"
-        return f"{source['proxy']}, bypass: {bypass}"
+        return ", ".join([f"{source['proxy']}, bypass: {bypass}", *automatic])
     if kind == "pac":
         return ", ".join(f"{u.split('/')[2]} -> {p or 'DIRECT'}" for u, p in source["samples"].items())
     return ", ".join(f"{k}={v}" for k, v in source["variables"].items())

@@ -2,11 +2,13 @@
 
 Azure AD Connect builds before 1.1.105.0 (February 2016) needed it; the wizard, the sync engine and
 PowerShell's Invoke-WebRequest ignore it. Output is parsed from a saved file (any encoding Windows
-writes) or, on Windows, by running the command.
+writes) or, on Windows, by running the command. The output of ``netsh winhttp show advproxy`` (Windows 11 and
+Server 2022 on, where ``set proxy`` is deprecated) is read too: its settings are a JSON object.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -21,6 +23,7 @@ from aadc_doctor.proxyconfig.textfile import read_text_file
 NETSH_COMMAND = ("netsh", "winhttp", "show", "proxy")
 MAX_OUTPUT_BYTES = 256 * 1024
 _LABEL_VALUE = re.compile(r"^\s*(?P<label>[^:\r\n]*?[^\s:])\s*:\s+(?P<value>\S.*?)\s*$")
+_USER_PASSWORD = re.compile(r"([^=;:/@\s]+):[^@;/\s]*@")  # user:password@ inside a WinHTTP proxy list
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,8 @@ class WinHttpSettings:
     direct: bool
     proxy_server: str | None = None
     bypass: tuple[str, ...] = ()
+    auto_config_url: str | None = None  # advproxy only: a PAC URL WinHTTP applications are told to use
+    auto_detect: bool = False  # advproxy only: WPAD
 
     def scheme_proxies(self) -> dict[str, str]:
         """Proxy per scheme; an entry without ``scheme=`` applies to every scheme."""
@@ -59,7 +64,7 @@ class WinHttpSettings:
 
     def to_dict(self) -> dict[str, object]:
         return {"source": self.source, "direct": self.direct, "proxy_server": self.proxy_server,
-                "bypass": list(self.bypass)}
+                "bypass": list(self.bypass), "auto_config_url": self.auto_config_url, "auto_detect": self.auto_detect}
 
 
 def _as_url(address: str) -> str:
@@ -71,8 +76,39 @@ def _placeholder(value: str) -> bool:
     return value.startswith("(") and value.endswith(")")
 
 
+def _advproxy_settings(text: str, source: str) -> WinHttpSettings | None:
+    """``netsh winhttp show advproxy``: a header line, then a JSON object (keys are not localized); None if absent."""
+    start = text.find("{")
+    if start < 0 or '"proxyisenabled"' not in text.lower():
+        return None
+    try:
+        data = json.loads(text[start:text.rfind("}") + 1])
+    except ValueError:
+        raise InputError(f"{source}: 'netsh winhttp show advproxy' output with malformed JSON") from None
+    if not isinstance(data, dict):
+        return None
+    fields = {str(k).lower(): v for k, v in data.items()}
+
+    def text_field(name: str) -> str | None:
+        value = fields.get(name)
+        return value.strip() or None if isinstance(value, str) else None
+
+    enabled = fields.get("proxyisenabled") is True
+    proxy = text_field("proxy") if enabled else None
+    bypass = text_field("proxybypass") if enabled else None
+    url = text_field("autoconfigurl") if fields.get("autoconfigisenabled") is True else None
+    return WinHttpSettings(source=source, direct=proxy is None,
+                           proxy_server=_USER_PASSWORD.sub(r"\1:***@", proxy) if proxy else None,
+                           bypass=split_winhttp(bypass) if bypass else (),
+                           auto_config_url=_USER_PASSWORD.sub(r"\1:***@", url) if url else None,
+                           auto_detect=fields.get("autodetect") is True)
+
+
 def parse_winhttp_output(text: str, source: str) -> WinHttpSettings:
     """Parse the command's output; English wording first, any localized output by its layout."""
+    advanced = _advproxy_settings(text, source)
+    if advanced is not None:
+        return advanced
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if any("direct access" in line.lower() for line in lines):
         return WinHttpSettings(source=source, direct=True)

@@ -54,6 +54,36 @@ def test_localized_direct_access() -> None:
     assert parse_winhttp_output(text, "de.txt").direct
 
 
+def test_advproxy_json_output() -> None:
+    """Regression: the JSON lines of 'show advproxy' were read as a localized layout (proxy 'true,')."""
+    settings = read_winhttp_file(FIXTURES / "advproxy.txt")
+    assert (settings.direct, settings.proxy_server, settings.bypass) == (
+        False, "proxy.contoso.com:8080", ("<local>", "*.contoso.com"))
+    assert (settings.auto_config_url, settings.auto_detect) == (None, False)
+    proxy = settings.to_proxy_config()
+    assert proxy.proxy_for("https://login.microsoftonline.com/") == "http://proxy.contoso.com:8080"
+    assert proxy.proxy_for("https://wiki.contoso.com/") is None
+
+
+def test_advproxy_auto_config_in_utf16() -> None:
+    settings = read_winhttp_file(FIXTURES / "advproxy-autoconfig-utf16.txt")
+    assert settings.direct and settings.proxy_server is None
+    assert (settings.auto_config_url, settings.auto_detect) == ("http://wpad.contoso.com/wpad.dat", True)
+
+
+def test_advproxy_disabled_proxy_is_ignored_and_passwords_are_masked() -> None:
+    text = ('Current WinHTTP advanced proxy settings:\n{\n "ProxyIsEnabled": false,\n "Proxy": "old:3128"\n}\n')
+    assert parse_winhttp_output(text, "a.txt").direct
+    text = ('Current WinHTTP advanced proxy settings:\n{"ProxyIsEnabled": true, '
+            '"Proxy": "http=bob:Secret1@p:8080;https=p:8443", "AutoConfigIsEnabled": true, '
+            '"AutoconfigUrl": "https://u:Secret2@cfg/proxy.pac"}')
+    settings = parse_winhttp_output(text, "a.txt")
+    assert settings.proxy_server == "http=bob:***@p:8080;https=p:8443"
+    assert settings.auto_config_url == "https://u:***@cfg/proxy.pac"
+    with pytest.raises(InputError, match="advproxy' output with malformed JSON"):
+        parse_winhttp_output('Current WinHTTP advanced proxy settings:\n{"ProxyIsEnabled": tru', "b.txt")
+
+
 def test_other_text_binary_and_missing_files_are_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not recognised as 'netsh winhttp show proxy' output"):
         read_winhttp_file(FIXTURES / "not-netsh.txt")
