@@ -34,6 +34,8 @@ def refused_port() -> Iterator[int]:
     (["--ca-file", "/nonexistent/ca.pem"], "--ca-file"),
     (["--profile", "everything"], "invalid choice"),
     (["--tenant-id", "contoso.evil.com"], "--tenant-id"),
+    (["--connect-to", "login.microsoftonline.com:443"], "--connect-to"),
+    (["--connect-to", "login.microsoftonline.com:443:127.0.0.1:https"], "is not a port number"),
 ])
 def test_usage_errors_are_one_line_exit_2(run_cli: Runner, args: list[str], message: str) -> None:
     run = run_cli("check", *args)

@@ -67,7 +67,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     net.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
                      help=f"hard limit per endpoint probe (default {DEFAULT_TIMEOUT_S:g})")
     net.add_argument("--resolve", action="append", metavar="HOST:PORT:ADDRESS",
-                     help="use ADDRESS for HOST:PORT instead of DNS (repeatable, as in curl)")
+                     help="use ADDRESS for HOST:PORT instead of DNS (repeatable, as in curl); through a proxy it "
+                          "applies to the proxy's own name, since the proxy resolves the endpoints")
+    net.add_argument("--connect-to", action="append", default=[], metavar="HOST:PORT:HOST2:PORT2",
+                     help="for HOST:PORT connect to HOST2:PORT2 instead (repeatable, as in curl; the first that "
+                          "matches wins). The real name stays in SNI, certificate verification and Host. Through a "
+                          "proxy, CONNECT goes to HOST2:PORT2 (http:// URLs are then tunnelled too, as curl does)")
     net.add_argument("--dns-server", metavar="ADDR[:PORT]", help="resolve names with this DNS server, not the OS")
     net.add_argument("--ca-file", metavar="PEM", help="extra trusted root certificates (PEM)")
     net.add_argument("--concurrency", type=int, default=32, metavar="N", help="probes at a time (default 32)")
@@ -248,6 +253,7 @@ def run_check(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
     from aadc_doctor.analysis.connectivity import ProxyContext, diagnose
     from aadc_doctor.knowledge.connectivity_findings import load_connectivity_knowledge
     from aadc_doctor.knowledge.endpoints import load_catalog
+    from aadc_doctor.net.http_client import parse_connect_to
     from aadc_doctor.net.probe import ProbeSettings, ProxyRoute
     from aadc_doctor.net.resolve import Resolver, parse_dns_server, parse_resolve_option
     from aadc_doctor.net.runner import ProbeJob, run_probes_async
@@ -264,6 +270,10 @@ def run_check(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
         dns_server = parse_dns_server(args.dns_server) if args.dns_server else None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    redirects = [parse_connect_to(spec) for spec in args.connect_to]  # `account`'s parser: same syntax and messages
+    connect_to: dict[tuple[str, int], tuple[str, int]] = {}
+    for redirect in redirects:  # as curl: the first entry for a host:port wins
+        connect_to.setdefault((redirect.host.rstrip("."), redirect.port), (redirect.target_host, redirect.target_port))
     try:
         trust = build_trust(args.ca_file)
     except ValueError as exc:
@@ -294,7 +304,10 @@ def run_check(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
 
     kb = load_connectivity_knowledge()
     settings = ProbeSettings(Resolver.build(overrides, dns_server), trust, auth, float(args.timeout),
-                             kb.expected_issuer_organizations)
+                             kb.expected_issuer_organizations, connect_to)
+    probed = {(t.host, t.port) for t in targets}
+    unused_connect_to = [spec for spec, r in zip(args.connect_to, redirects, strict=True)
+                         if (r.host.rstrip("."), r.port) not in probed]
     started = time.monotonic()
     live = _LiveTable(ctx, targets) if ctx.interactive else None
 
@@ -322,6 +335,8 @@ def run_check(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
         "wall_ms": round(wall_ms, 1),
         "endpoints": [r.to_dict() for r in results],
         "not_probed": not_probed,
+        "connect_to": list(args.connect_to),
+        "connect_to_unused": unused_connect_to,
     }
     return CommandResult(report)
 
@@ -381,13 +396,15 @@ def _short(text: str, limit: int = 90) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _endpoint_cell(label: str, pattern: str) -> Text:
+def _endpoint_cell(label: str, pattern: str, connect_to: str | None = None) -> Text:
     from rich.text import Text
 
     cell = Text(label)
     host = label.rsplit(":", 1)[0]
     if pattern not in ("-", host):
         cell.append(f"\n  for {pattern}", style="dim")
+    if connect_to:
+        cell.append(f"\n  connected to {connect_to}", style="dim")
     return cell
 
 
@@ -413,7 +430,8 @@ def build_table(rows: Sequence[dict[str, Any] | None], targets: Sequence[tuple[s
             continue
         label, pattern = _row_label(row)
         outcome = str(row.get("outcome"))
-        table.add_row(_endpoint_cell(label, pattern), Text(outcome, style=OUTCOME_STYLE.get(outcome, "bold red")),
+        table.add_row(_endpoint_cell(label, pattern, row.get("connect_to")),
+                      Text(outcome, style=OUTCOME_STYLE.get(outcome, "bold red")),
                       _status(row), _timings(row), _short(_detail(row)))
     return table
 
@@ -458,3 +476,6 @@ def render(report: Report, console: Console) -> None:
     if skipped:
         shown = ", ".join(f"{s['pattern']}:{s['port']} ({s['reason']})" for s in skipped)
         console.print(Text(f"Not probed: {shown}", style="dim"))
+    for spec in results.get("connect_to_unused") or ():
+        console.print(Text(f"--connect-to {spec} matched no probed endpoint: HOST:PORT must be a probed URL's "
+                           "host and port (443 for https://, 80 for http://)", style="yellow"))

@@ -141,6 +141,7 @@ class EndpointResult:
     outcome: Outcome
     phase: Phase | None = None  # the layer that failed; None when the probe succeeded
     via_proxy: str | None = None  # proxy URL without password, None for a direct connection
+    connect_to: str | None = None  # host:port --connect-to sent the connection to (directly or as CONNECT target)
     http_status: int | None = None
     connect_status: int | None = None
     proxy_authenticate: tuple[str, ...] = ()  # schemes the proxy offered in its (last) 407
@@ -165,7 +166,8 @@ class EndpointResult:
             "profile": t.profiles[0] if t.profiles else "custom", "profiles": list(t.profiles) or ["custom"],
             "rule": {"id": t.rule_id, "pattern": t.rule_pattern} if t.rule_id else None,
             "kind": t.kind, "outcome": self.outcome.value, "phase": self.phase.value if self.phase else None,
-            "via_proxy": self.via_proxy, "http_status": self.http_status, "connect_status": self.connect_status,
+            "via_proxy": self.via_proxy, "connect_to": self.connect_to,
+            "http_status": self.http_status, "connect_status": self.connect_status,
             "proxy_authenticate": list(self.proxy_authenticate), "proxy_auth_scheme": self.proxy_auth_scheme,
             "proxy_auth_challenged": self.proxy_auth_challenged, "proxy_error": self.proxy_error,
             "phases": self.phases.to_dict(), "tls": self.tls.to_dict() if self.tls else None,

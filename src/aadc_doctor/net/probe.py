@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -74,6 +74,13 @@ class ProbeSettings:
     auth: ProxyAuthSettings = field(default_factory=ProxyAuthSettings)
     timeout: float = 10.0
     expected_issuer_organizations: frozenset[str] = frozenset()
+    # --connect-to, as curl: (host, port) of a URL -> (host, port) the connection really goes to. Direct, that
+    # is where TCP goes; through a proxy, it is the CONNECT target (plain http:// is then tunnelled too).
+    connect_to: Mapping[tuple[str, int], tuple[str, int]] = field(default_factory=dict)
+
+    def dial_for(self, target: EndpointTarget) -> tuple[str, int] | None:
+        """Where --connect-to sends `target`, or None when the URL's own host and port are used."""
+        return self.connect_to.get((target.host, target.port))
 
 
 class _Stop(Exception):
@@ -112,6 +119,21 @@ class _State:
     addresses: tuple[str, ...] = ()
     conns: list[_Conn] = field(default_factory=list)
     deadline_at: float | None = None  # loop time when the probe's hard limit expires
+    dial: tuple[str, int] | None = None  # the --connect-to destination, if one applies
+
+    @property
+    def dial_host(self) -> str:
+        return self.dial[0] if self.dial else self.target.host
+
+    @property
+    def dial_port(self) -> int:
+        return self.dial[1] if self.dial else self.target.port
+
+    @property
+    def authority(self) -> str:
+        """host:port the connection is for: the CONNECT target through a proxy."""
+        host = self.dial_host
+        return f"[{host}]:{self.dial_port}" if ":" in host else f"{host}:{self.dial_port}"
 
     def fail(self, outcome: Outcome, error: str) -> _Stop:
         self.outcome = outcome
@@ -130,7 +152,7 @@ class _State:
 
 async def probe_endpoint(target: EndpointTarget, proxy: ProxyRoute | None, settings: ProbeSettings) -> EndpointResult:
     """Probe `target` directly (proxy None) or through `proxy`; always returns a result, never raises."""
-    state = _State(target, proxy)
+    state = _State(target, proxy, dial=settings.dial_for(target))
     start = time.monotonic()
     deadline = asyncio.timeout(settings.timeout)
     state.deadline_at = asyncio.get_running_loop().time() + settings.timeout
@@ -157,7 +179,7 @@ def _timed_out(state: _State, timeout: float) -> None:
     limit = f"{timeout:g} s"
     via = state.proxy is not None
     if state.phase is Phase.DNS:
-        name = state.proxy.host if state.proxy else state.target.host
+        name = state.proxy.host if state.proxy else state.dial_host
         outcome = Outcome.PROXY_UNREACHABLE if via else Outcome.DNS_FAILURE
         state.fail(outcome, f"resolving {name} did not finish within {limit}")
     elif state.phase is Phase.TCP:
@@ -166,7 +188,7 @@ def _timed_out(state: _State, timeout: float) -> None:
             state.fail(Outcome.PROXY_UNREACHABLE,
                        f"no TCP connection to the proxy {state.proxy.host}:{state.proxy.port} within {limit}")
         else:
-            state.fail(Outcome.TCP_TIMEOUT, f"no TCP connection to {state.target.label} within {limit}")
+            state.fail(Outcome.TCP_TIMEOUT, f"no TCP connection to {state.authority} within {limit}")
     elif state.phase is Phase.CONNECT:
         state.fail(Outcome.TIMEOUT, f"the proxy accepted the connection but did not answer CONNECT within {limit}")
     elif state.phase is Phase.TLS:
@@ -192,7 +214,8 @@ def _result(state: _State, elapsed_ms: float) -> EndpointResult:
     return EndpointResult(
         target=state.target, outcome=state.outcome or Outcome.OK,
         phase=state.failed_phase if state.outcome not in (None, Outcome.OK) else None,
-        via_proxy=state.proxy.display if state.proxy else None, http_status=state.http_status,
+        via_proxy=state.proxy.display if state.proxy else None,
+        connect_to=state.authority if state.dial else None, http_status=state.http_status,
         connect_status=state.connect_status, proxy_authenticate=state.proxy_authenticate,
         proxy_auth_scheme=state.proxy_auth_scheme, proxy_auth_challenged=state.proxy_auth_challenged,
         proxy_error=state.proxy_error,
@@ -207,10 +230,12 @@ async def _run(state: _State, settings: ProbeSettings) -> None:
     target = state.target
     await _resolve(state, settings.resolver)
     conn = await _open(state, settings)
-    if target.scheme == "https":
+    if target.scheme == "https" or (state.proxy is not None and state.dial is not None):
+        # curl tunnels plain http:// too when --connect-to applies through a proxy: only CONNECT names a target
         if state.proxy is not None:
             conn = await _connect_tunnel(state, settings, conn)
-        conn = await _tls(state, settings, conn)
+        if target.scheme == "https":
+            conn = await _tls(state, settings, conn)
         await _http(state, conn, proxied_plain=False)
     else:
         await _http_maybe_via_proxy(state, settings, conn)
@@ -218,7 +243,7 @@ async def _run(state: _State, settings: ProbeSettings) -> None:
 
 async def _resolve(state: _State, resolver: Resolver) -> None:
     state.phase = Phase.DNS
-    host, port = (state.proxy.host, state.proxy.port) if state.proxy else (state.target.host, state.target.port)
+    host, port = (state.proxy.host, state.proxy.port) if state.proxy else (state.dial_host, state.dial_port)
     start = time.monotonic()
     try:
         state.dns = await resolver.resolve(host, port)
@@ -234,7 +259,7 @@ async def _resolve(state: _State, resolver: Resolver) -> None:
 async def _open(state: _State, settings: ProbeSettings, *, record: bool = True) -> _Conn:
     """TCP to the proxy or the endpoint (each resolved address in turn); TLS to an https:// proxy."""
     state.phase = Phase.TCP
-    port = state.proxy.port if state.proxy else state.target.port
+    port = state.proxy.port if state.proxy else state.dial_port
     start = time.monotonic()
     errors: list[str] = []
     refused = True
@@ -358,14 +383,9 @@ def _host_header(target: EndpointTarget) -> str:
     return host if target.port == default else f"{host}:{target.port}"
 
 
-def _authority(target: EndpointTarget) -> str:
-    host = f"[{target.host}]" if ":" in target.host else target.host
-    return f"{host}:{target.port}"
-
-
 async def _connect_tunnel(state: _State, settings: ProbeSettings, conn: _Conn) -> _Conn:
     state.phase = Phase.CONNECT
-    authority = _authority(state.target)
+    authority = state.authority
     start = time.monotonic()
     try:
         conn, head = await _proxy_exchange(state, settings, conn, "CONNECT", authority, authority, ())
@@ -489,7 +509,7 @@ async def _fetch_unverified(state: _State, settings: ProbeSettings) -> tuple[byt
         conn = await _open(state, settings, record=False)
         if state.proxy is not None:
             state.phase = Phase.CONNECT
-            authority = _authority(state.target)
+            authority = state.authority
             conn, head = await _proxy_exchange(state, settings, conn, "CONNECT", authority, authority, ())
             if not 200 <= head.status < 300:
                 return None, None

@@ -42,6 +42,7 @@ async def run_probes_async(jobs: Sequence[ProbeJob], settings: ProbeSettings, *,
             except TimeoutError:
                 result = EndpointResult(job.target, Outcome.TIMEOUT, Phase.HTTP,
                                         via_proxy=job.proxy.display if job.proxy else None,
+                                        connect_to=_shown_dial(settings.dial_for(job.target)),
                                         error=f"the probe did not finish within {settings.timeout:g} s",
                                         elapsed_ms=(settings.timeout + SAFETY_MARGIN_S) * 1000)
         results[index] = result
@@ -50,6 +51,13 @@ async def run_probes_async(jobs: Sequence[ProbeJob], settings: ProbeSettings, *,
 
     await asyncio.gather(*(one(i, job) for i, job in enumerate(jobs)))
     return [r for r in results if r is not None]
+
+
+def _shown_dial(dial: tuple[str, int] | None) -> str | None:
+    if dial is None:
+        return None
+    host, port = dial
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def run_probes(jobs: Sequence[ProbeJob], settings: ProbeSettings, *, concurrency: int = DEFAULT_CONCURRENCY,

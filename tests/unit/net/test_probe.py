@@ -201,3 +201,62 @@ def test_proxy_auth_none_never_sends_credentials(ca_file: Path) -> None:
         result = _probe(_target(443), proxy.url, settings)
         assert len(proxy.requests) == 1
     assert result.outcome is Outcome.PROXY_AUTH_REQUIRED and "turned off" in (result.error or "")
+
+
+# -- --connect-to (curl semantics) -------------------------------------------------------------------------
+
+def _connect_to_settings(ca_file: Path, dial: tuple[str, int], *, resolver: Resolver | None = None,
+                         key: tuple[str, int] = (HOST, 443)) -> ProbeSettings:
+    return ProbeSettings(resolver or Resolver(), build_trust(str(ca_file)), timeout=3.0, connect_to={key: dial})
+
+
+def test_connect_to_dials_elsewhere_but_keeps_the_name(origin: TlsOrigin, ca_file: Path) -> None:
+    """https://login.microsoftonline.com/ (port 443) lands on the origin's high port; SNI, verification, Host keep
+    the real name."""
+    before = len(origin.requests)
+    result = _probe(_target(443), None, _connect_to_settings(ca_file, ("127.0.0.1", origin.port)))
+    assert result.outcome is Outcome.OK, result.error
+    assert result.connect_to == f"127.0.0.1:{origin.port}" and result.to_dict()["connect_to"] == result.connect_to
+    assert result.tls is not None and result.tls.verified and HOST in result.tls.names
+    assert origin.requests[before].host == HOST  # no port: the URL's port is the default 443
+
+
+def test_connect_to_host_is_resolved_at_the_connect_to_port(origin: TlsOrigin, ca_file: Path) -> None:
+    """As curl: a --resolve entry for HOST2:PORT2 applies to the connect-to destination."""
+    resolver = Resolver.build([parse_resolve_option(f"node1.lab.test:{origin.port}:127.0.0.1")])
+    result = _probe(_target(443), None, _connect_to_settings(ca_file, ("node1.lab.test", origin.port),
+                                                             resolver=resolver))
+    assert result.outcome is Outcome.OK, result.error
+    assert result.dns is not None and (result.dns.name, result.dns.source) == ("node1.lab.test", "--resolve")
+
+
+def test_connect_to_refused_names_the_destination(ca_file: Path) -> None:
+    with ClosedPort() as closed:
+        result = _probe(_target(443), None, _connect_to_settings(ca_file, ("127.0.0.1", closed.port)))
+    assert (result.outcome, result.phase) == (Outcome.TCP_REFUSED, Phase.TCP)
+    assert f"127.0.0.1:{closed.port}" in (result.error or "")
+
+
+def test_connect_to_through_a_proxy_changes_the_connect_target(ca_file: Path) -> None:
+    with CannedProxy(CannedResponse(403, "Forbidden")) as proxy:
+        result = _probe(_target(443), proxy.url, _connect_to_settings(ca_file, ("10.1.2.3", 8443)))
+        assert proxy.requests[0].startswith("CONNECT 10.1.2.3:8443 HTTP/1.1\r\nHost: 10.1.2.3:8443\r\n")
+    assert result.outcome is Outcome.PROXY_FORBIDDEN and result.connect_to == "10.1.2.3:8443"
+
+
+def test_connect_to_through_a_proxy_tunnels_plain_http_too(ca_file: Path) -> None:
+    """curl sends CONNECT for an http:// URL when --connect-to applies through a proxy (checked with curl 7.88)."""
+    target = _target(80, host="crl.microsoft.com", scheme="http", rule=None)
+    settings = _connect_to_settings(ca_file, ("127.0.0.1", 9080), key=("crl.microsoft.com", 80))
+    with CannedProxy(CannedResponse(403, "Forbidden")) as proxy:
+        result = _probe(target, proxy.url, settings)
+        assert proxy.requests[0].startswith("CONNECT 127.0.0.1:9080 HTTP/1.1")
+    assert (result.outcome, result.phase) == (Outcome.PROXY_FORBIDDEN, Phase.CONNECT)
+
+
+def test_connect_to_for_another_host_changes_nothing(ca_file: Path) -> None:
+    with CannedProxy(CannedResponse(403, "Forbidden")) as proxy:
+        result = _probe(_target(443), proxy.url,
+                        _connect_to_settings(ca_file, ("127.0.0.1", 1), key=("graph.windows.net", 443)))
+        assert proxy.requests[0].startswith(f"CONNECT {HOST}:443 HTTP/1.1")
+    assert result.connect_to is None
