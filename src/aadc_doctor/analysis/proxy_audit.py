@@ -368,14 +368,18 @@ def audit_components(components: Sequence[ComponentProxy], required: Sequence[Re
             continue
         if component.proxy_auth == "unsupported" and (proxy.use_default_credentials or proxy.has_credentials_in_url):
             conditional = "" if item.origin == "exe.config" else " (if it runs on this server)"
+            offers = (['useDefaultCredentials="true"'] if proxy.use_default_credentials else []) + (
+                ["a user name and password in the proxy URL"] if proxy.has_credentials_in_url else [])
             findings.append(Finding(
                 id=("connector-behind-authenticating-proxy" if component.id.startswith("connector")
                     else "pta-agent-behind-authenticating-proxy"),
                 severity=Severity.WARNING,
-                title=f"The {component.name}{conditional} is sent to a proxy that asks for credentials",
-                detail=(f"Its proxy comes from {item.explanation}. That setting sends credentials "
-                        f"(useDefaultCredentials or a user in the URL), so the proxy authenticates. "
-                        f"{component.proxy_auth_note}"),
+                title=(f"The {component.name}{conditional} is set up for an authenticating proxy, "
+                       "which it does not support"),
+                detail=(f"Its proxy comes from {item.explanation}, which has {' and '.join(offers)}: credentials "
+                        "for a proxy that answers 407 Proxy Authentication Required. "
+                        f"{component.proxy_auth_note} If the proxy already lets this server through without "
+                        "authentication, the setting is harmless."),
                 remedy=("Allow the agent server's NETWORK SERVICE account anonymous access to *.msappproxy.net, "
                         "*.servicebus.windows.net and the other required URLs on the proxy, or let it bypass the "
                         f"proxy. Then {component.restart}."),

@@ -173,11 +173,29 @@ def test_pta_agent_behind_authenticating_proxy() -> None:
     findings = audit_proxy(evidence(cfg("valid.config"), "AzureADConnectAuthenticationAgentService.exe.config"))
     pta = one(findings, "pta-agent-behind-authenticating-proxy")
     assert pta.severity is Severity.WARNING
+    # regression: useDefaultCredentials only answers a 407; it does not show that the proxy asks for credentials
+    assert pta.title == "The PTA agent is set up for an authenticating proxy, which it does not support"
+    assert 'which has useDefaultCredentials="true": credentials for a proxy that answers 407' in pta.detail
+    assert "asks for credentials" not in pta.title and "so the proxy authenticates" not in pta.detail
     assert "(if it runs on this server)" not in pta.title
     assert "NETWORK SERVICE" in pta.remedy
     via_machine = one(audit_proxy(evidence(cfg("authenticated.config"))), "pta-agent-behind-authenticating-proxy")
     assert "(if it runs on this server)" in via_machine.title
     assert "pta-agent-behind-authenticating-proxy" not in ids(audit_proxy(evidence(cfg("valid.config"))))
+
+
+def test_pta_agent_with_a_password_in_the_proxy_url(tmp_path: Path) -> None:
+    exe = tmp_path / "AzureADConnectAuthenticationAgentService.exe.config"
+    exe.write_text('<configuration><system.net><defaultProxy><proxy usesystemdefault="false" '
+                   'proxyaddress="http://svc:S3cret@proxy:8080"/></defaultProxy></system.net></configuration>')
+    pairs = ((component_for_file(exe.name), read_config_file(exe)),)
+    assert pairs[0][0] is not None
+    components = resolve_components(None, {pairs[0][0].id: pairs[0][1]})
+    findings = audit_proxy(ProxyEvidence(machine_config=None, exe_configs=pairs,  # type: ignore[arg-type]
+                                         components=tuple(components), required=REQUIRED))
+    pta = one(findings, "pta-agent-behind-authenticating-proxy")
+    assert "which has a user name and password in the proxy URL: credentials" in pta.detail
+    assert "S3cret" not in pta.detail
 
 
 def test_health_agent_note_only_when_a_proxy_is_in_play() -> None:
