@@ -148,6 +148,33 @@ def test_winhttp_advproxy_output(run_cli: Run) -> None:
     assert "Direct access (no proxy server), PAC http://wpad.contoso.com/wpad.dat, auto-detect (WPAD)" in auto.stdout
 
 
+def test_bypass_finding_names_the_file_and_line_that_adds_the_entry(run_cli: Run, tmp_path: Path) -> None:
+    """Regression: the subject was the internal source label ('machine.config:<path>', even for an entry the PTA
+    agent inherits from machine.config), and the title read 'the wizard and PowerShell and the Sync engine'."""
+    machine = tmp_path / "machine.config"
+    machine.write_text("""<?xml version="1.0" encoding="UTF-8" ?>\r
+<configuration>\r
+    <system.net>\r
+        <defaultProxy enabled="true" useDefaultCredentials="true">\r
+            <proxy usesystemdefault="true" proxyaddress="http://proxy.contoso.com:8080" bypassonlocal="true" />\r
+            <bypasslist>\r
+                <add address=".*\\.contoso\\.com" />\r
+                <add address=".*\\.microsoftonline\\.com" />\r
+            </bypasslist>\r
+        </defaultProxy>\r
+    </system.net>\r
+</configuration>\r
+""", encoding="utf-8")
+    pta = EXE / "AzureADConnectAuthenticationAgentService.exe.config"
+    result = run_cli("proxy", "--machine-config", str(machine), "--exe-config", str(pta), "--json")
+    covers = [f for f in result.json()["findings"] if f["id"] == "bypass-covers-required-endpoint"]
+    assert [(f["title"], f["subject"]) for f in covers] == [
+        ('Bypass entry ".*\\.microsoftonline\\.com" sends required URLs direct for the Installation wizard and '
+         "PowerShell, and the Sync engine (ADSync)", f"{machine}:8"),
+        ('Bypass entry ".*\\.microsoftonline\\.com" sends required URLs direct for the PTA agent', f"{machine}:8"),
+    ]
+
+
 PAC_LIMIT_S = 1.0
 
 

@@ -313,12 +313,42 @@ def _host_port(winhttp_server: str) -> str:
     return first.split("://", 1)[-1]
 
 
+def _source_path(source: str) -> str:
+    """The file or URL in a ProxyConfig source (``machine.config:C:\\...`` -> ``C:\\...``)."""
+    kind, _, rest = source.partition(":")
+    return rest if rest and kind in ("machine.config", "exe.config", "winhttp", "pac") else source
+
+
+def _entry_subject(entry: str, proxy: ProxyConfig, files: Sequence[ConfigFile]) -> str:
+    """Where a bypass entry is added: the proxy's own file first, then the machine.config it was merged over."""
+    own = _source_path(proxy.source)
+    for cfg in sorted(files, key=lambda f: f.path != own):
+        for op in cfg.default_proxy.bypass_ops if cfg.default_proxy else ():
+            if op.op == "add" and op.address == entry:
+                return _where(cfg, op.line)
+    return own
+
+
+def _join_names(names: Sequence[str]) -> str:
+    """``the A and the B``; with a comma before the last "and" when a name holds "and" itself
+    (``the Installation wizard and PowerShell, and the Sync engine``)."""
+    named = [f"the {name}" for name in names]
+    if len(named) == 1:
+        return named[0]
+    last = ", and " if len(named) > 2 or any(" and " in name for name in names) else " and "
+    return ", ".join(named[:-1]) + last + named[-1]
+
+
 def audit_required_endpoints(name: str, proxy: ProxyConfig, required: Sequence[RequiredEndpoint],
-                             profile: str | None) -> list[Finding]:
-    """Required URLs the bypass list (or PAC) sends direct although a proxy is configured: one finding per entry."""
+                             profile: str | None, files: Sequence[ConfigFile] = ()) -> list[Finding]:
+    """Required URLs the bypass list (or PAC) sends direct although a proxy is configured: one finding per entry.
+
+    ``name`` completes "for ..." (``the PAC file``); ``files`` are the config files read, to name the entry's line.
+    """
     if proxy.is_direct:
         return []
     by_reason: dict[str, list[str]] = {}
+    subjects: dict[str, str] = {}
     for endpoint in required:
         if profile is not None and endpoint.profile != profile:
             continue
@@ -327,27 +357,30 @@ def audit_required_endpoints(name: str, proxy: ProxyConfig, required: Sequence[R
                 continue
             if proxy.pac is not None:
                 reason = f"the PAC file {proxy.pac.location} returns DIRECT"
+                subjects[reason] = proxy.pac.location
             else:
-                reason = f"bypass entry \"{proxy.bypass_entry_for(url)}\""
+                entry = proxy.bypass_entry_for(url) or ""
+                reason = f"bypass entry \"{entry}\""
+                subjects[reason] = _entry_subject(entry, proxy, files)
             host = Target.from_url(url).host
             hosts = by_reason.setdefault(reason, [])
             if host not in hosts:
                 hosts.append(host)
     return [Finding(
         id="bypass-covers-required-endpoint", severity=Severity.WARNING,
-        title=f"{reason[0].upper() + reason[1:]} sends required URLs direct for the {name}",
+        title=f"{reason[0].upper() + reason[1:]} sends required URLs direct for {name}",
         detail=(f"Not through the proxy: {', '.join(hosts)}. Unless the firewall lets this server out directly, "
                 "these calls fail with 'Unable to connect to the remote server' (the call went direct)."),
         remedy=("Remove or narrow the entry so the required URLs go through the proxy, and open them on the proxy. "
                 "Bypass entries are regular expressions matched anywhere in scheme://host: anchor them, e.g. "
                 "\\.contoso\\.com$." if proxy.pac is None else
                 "Make FindProxyForURL return the proxy for these hosts, and open them on the proxy."),
-        subject=f"{proxy.source}", references=(TSHOOT, BYPASS_DOC) if proxy.pac is None else (TSHOOT,),
+        subject=subjects[reason], references=(TSHOOT, BYPASS_DOC) if proxy.pac is None else (TSHOOT,),
     ) for reason, hosts in by_reason.items()]
 
 
 def audit_components(components: Sequence[ComponentProxy], required: Sequence[RequiredEndpoint],
-                     any_proxy: bool) -> list[Finding]:
+                     any_proxy: bool, files: Sequence[ConfigFile] = ()) -> list[Finding]:
     """Per component: unsupported proxy authentication, required URLs sent direct, the Health agent's own store."""
     findings: list[Finding] = []
     same_proxy: dict[tuple[str, tuple[str, ...], str], tuple[list[str], ProxyConfig]] = {}
@@ -388,7 +421,7 @@ def audit_components(components: Sequence[ComponentProxy], required: Sequence[Re
         names, _ = same_proxy.setdefault((proxy.source, proxy.bypass, component.profile), ([], proxy))
         names.append(component.name)
     for (_, _, profile), (names, proxy) in same_proxy.items():
-        findings += audit_required_endpoints(" and the ".join(names), proxy, required, profile)
+        findings += audit_required_endpoints(_join_names(names), proxy, required, profile, files)
     return findings
 
 
@@ -415,10 +448,11 @@ def audit_proxy(evidence: ProxyEvidence) -> list[Finding]:
     if evidence.winhttp is not None:
         findings += audit_winhttp(evidence.winhttp, evidence.machine_config)
     if evidence.pac is not None:
-        findings += audit_required_endpoints("PAC file", evidence.pac, evidence.required, None)
+        findings += audit_required_endpoints("the PAC file", evidence.pac, evidence.required, None)
     findings += audit_environment(evidence.environment)
     any_proxy = (any(c.proxy is not None and not c.proxy.is_direct for c in evidence.components)
                  or bool(evidence.winhttp and not evidence.winhttp.direct)
                  or evidence.pac is not None or evidence.environment is not None)
-    findings += audit_components(evidence.components, evidence.required, any_proxy)
+    files = [cfg for _, cfg in evidence.exe_configs] + ([evidence.machine_config] if evidence.machine_config else [])
+    findings += audit_components(evidence.components, evidence.required, any_proxy, files)
     return findings

@@ -139,7 +139,7 @@ def test_winhttp_only() -> None:
 def test_bypass_covering_required_endpoints_one_finding_per_entry() -> None:
     proxy = ProxyConfig(source="machine.config:m", url="http://p:8080",
                         bypass=(r"microsoftonline\.com", r"\.fabrikam\.local$"))
-    findings = audit_required_endpoints("Sync engine", proxy, REQUIRED, "sync")
+    findings = audit_required_endpoints("the Sync engine", proxy, REQUIRED, "sync")
     assert len(findings) == 1
     assert findings[0].title.startswith('Bypass entry "microsoftonline\\.com" sends required URLs direct')
     assert "login.microsoftonline.com, adminwebservice.microsoftonline.com" in findings[0].detail
@@ -150,12 +150,13 @@ def test_bypass_covering_required_endpoints_one_finding_per_entry() -> None:
 
 def test_pac_returning_direct_for_required_urls() -> None:
     pac = ProxyConfig(source="pac:x", pac=load_pac(str(FIXTURES / "pac" / "direct-microsoft.pac")))
-    findings = audit_required_endpoints("PAC file", pac, REQUIRED, None)
+    findings = audit_required_endpoints("the PAC file", pac, REQUIRED, None)
     assert len(findings) == 1
-    assert "returns DIRECT" in findings[0].title
+    assert "returns DIRECT" in findings[0].title and findings[0].title.endswith("direct for the PAC file")
+    assert findings[0].subject == str(FIXTURES / "pac" / "direct-microsoft.pac")
     assert "contoso.registration.msappproxy.net" in findings[0].detail
     corporate = ProxyConfig(source="pac:y", pac=load_pac(str(FIXTURES / "pac" / "corporate.pac")))
-    assert audit_required_endpoints("PAC file", corporate, REQUIRED, None) == []
+    assert audit_required_endpoints("the PAC file", corporate, REQUIRED, None) == []
 
 
 def evidence(machine: ConfigFile | None, *exe_names: str, **kwargs: object) -> ProxyEvidence:
