@@ -60,8 +60,14 @@ def _elsewhere(ctx: ProxyContext) -> str:
 
 
 def _sentence(text: str | None) -> str:
-    """An error message as the start of a sentence: capitalised, without a trailing period."""
+    """An error message as the start of a sentence: capitalised, without a trailing period.
+
+    A message that starts with a host name or an address ("mscrl.microsoft.com: no answer") keeps its case.
+    """
     text = (text or "").strip().rstrip(".")
+    first = text.split(" ", 1)[0].rstrip(":,")
+    if not first.isalpha():
+        return text
     return text[:1].upper() + text[1:]
 
 

@@ -139,3 +139,17 @@ def test_every_outcome_has_a_template() -> None:
     kb = load_connectivity_knowledge()
     assert {o.value for o in Outcome} - {"ok"} == set(kb.outcome)
     assert all(t.references for t in kb.outcome.values())
+
+
+def test_a_detail_starting_with_a_host_name_keeps_its_case() -> None:
+    """Messages like 'mscrl.microsoft.com: no answer' must not become 'Mscrl.microsoft.com: ...'."""
+    failed = [_result(h, Outcome.DNS_FAILURE, Phase.DNS, error=f"{h}: NXDOMAIN (the name does not exist)")
+              for h in ("mscrl.microsoft.com", "graph.windows.net")]
+    [finding] = diagnose(failed, DIRECT)
+    assert "(mscrl.microsoft.com: NXDOMAIN" in finding.detail and "Mscrl" not in finding.detail
+    [single] = diagnose([_ok("login.microsoftonline.com"), failed[1]], DIRECT)
+    assert single.detail.startswith("graph.windows.net: NXDOMAIN")
+    refused = _result("graph.windows.net", Outcome.PROXY_FORBIDDEN, Phase.CONNECT,
+                      error="the proxy answered CONNECT with 403 Forbidden")
+    [plain] = diagnose([_ok("login.microsoftonline.com"), refused], PROXY)
+    assert plain.detail.startswith("The proxy answered CONNECT")
