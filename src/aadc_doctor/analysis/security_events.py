@@ -7,7 +7,6 @@ pre-authentication), which carry no process name. Pure: records in, attempts out
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -106,8 +105,6 @@ class AgentMatcher:
     def __init__(self, processes: list[str], agent_hosts: list[str] | None = None) -> None:
         self.paths = frozenset(p.lower() for p in processes)
         self.exe_names = frozenset(p.lower().rsplit("\\", 1)[-1] for p in processes)
-        lengths = sorted({len(n) for n in self.exe_names})
-        self._exe_by_length = tuple((n, frozenset(e for e in self.exe_names if len(e) == n)) for n in lengths)
         self.host_names = frozenset(agent_hosts or [])
         hosts: set[str] = set()
         for name in self.host_names:
@@ -131,18 +128,6 @@ class AgentMatcher:
             if key and (key in self.hosts or (not key.replace(".", "").isdigit() and key.split(".")[0] in self.hosts)):
                 return True
         return False
-
-    def mentions_agent(self, text: str) -> bool:
-        """A cheap look at a raw record's XML: is its ProcessName the agent's executable?"""
-        at = text.rfind('<Data Name="ProcessName">')
-        if at < 0:
-            return False
-        start = at + 25
-        value = text[start:text.find("<", start)]
-        # most processes are not the agent: compare only the tail, at each executable name's length
-        if not any(value[-n:].lower() in names for n, names in self._exe_by_length):
-            return False
-        return self.is_agent_process(html.unescape(value))
 
 
 def _host_key(name: str) -> str:

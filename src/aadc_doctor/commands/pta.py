@@ -218,7 +218,7 @@ def scan_event_file(name: str, matcher: AgentMatcher, threads: int = 0) -> PtaEv
     evidence = PtaEvidence()
     channels = agent_channels()
     selector = RecordSelector(ids=frozenset({4625, 4771, 4776}), checked_ids=frozenset({4624, 4648}),
-                              check=matcher.mentions_agent, channel_prefixes=_AGENT_CHANNEL_PREFIXES)
+                              process_names=tuple(sorted(matcher.exe_names)), channel_prefixes=_AGENT_CHANNEL_PREFIXES)
 
     def take(record: EventRecord) -> None:
         if record.channel.lower() in channels:

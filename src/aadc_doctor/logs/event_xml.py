@@ -113,8 +113,6 @@ def parse_event_text(text: str, source: str = "", event_id: int | None = None) -
             return None
     data_at = text.find("<EventData")
     system_end = data_at if data_at >= 0 else len(text)
-    level = _LEVEL.search(text, 0, system_end)
-    record_id = _RECORD_ID.search(text, 0, system_end)
     data: dict[str, str] = {}
     strings: list[str] = []
     if data_at >= 0:
@@ -126,7 +124,8 @@ def parse_event_text(text: str, source: str = "", event_id: int | None = None) -
             data = {name: value.strip() for name, value in _NAMED_DATA.findall(body)}
         if "<Data>" in body:
             strings.extend(_unescape(v).strip() for v in _UNNAMED_DATA.findall(body))
-    user_at = text.find("<UserData>")
+    # an event has EventData or UserData, never both (event schema); no need to scan a long record twice
+    user_at = text.find("<UserData>") if data_at < 0 else -1
     if user_at >= 0:
         user = _USER_DATA.search(text, user_at)
         if user is not None:
@@ -134,6 +133,8 @@ def parse_event_text(text: str, source: str = "", event_id: int | None = None) -
                 data.setdefault(name, _unescape(value).strip())
                 strings.append(_unescape(value).strip())
     message_at = text.find("<Message>", system_end)
+    level = _LEVEL.search(text, 0, system_end)
+    record_id = _RECORD_ID.search(text, 0, system_end)
     return EventRecord(
         event_id=event_id,
         time=_search_in(_TIME, text, system_end),

@@ -167,9 +167,11 @@ def test_trace_messages_are_grouped(message, category):
     assert (found.id if found else None) == category
 
 
-def test_the_raw_record_check_finds_the_agent_whatever_the_case():
+def test_the_agent_process_is_found_whatever_the_case():
     matcher = AgentMatcher([AGENT, LEGACY])
     for value in (AGENT, AGENT.lower(), LEGACY.upper(), r"D:\Other\AzureADConnectAuthenticationAgentService.EXE"):
-        assert matcher.mentions_agent(f'<Data Name="ProcessName">{value}</Data><Data Name="IpAddress">-</Data>')
-    assert not matcher.mentions_agent('<Data Name="ProcessName">C:\\Windows\\System32\\lsass.exe</Data>')
-    assert not matcher.mentions_agent("<EventData></EventData>")
+        assert matcher.is_agent_process(value)
+    assert not matcher.is_agent_process("C:\\Windows\\System32\\lsass.exe")
+    assert not matcher.is_agent_process("-")
+    # the .evtx reader's cheap test compares lower-case executable names against the ProcessName's tail
+    assert matcher.exe_names == {"azureadconnectauthenticationagentservice.exe", "applicationproxyconnectorservice.exe"}

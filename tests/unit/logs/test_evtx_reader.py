@@ -79,7 +79,11 @@ def test_the_selector_decides_which_records_are_parsed(corpus):
 
     assert ids(RecordSelector()) == Counter()
     assert ids(RecordSelector(ids=frozenset({4625}))) == Counter({4625: 5})
-    assert ids(RecordSelector(checked_ids=frozenset({4624, 4648}), check=lambda text: "4648" in text)) == Counter(
-        {4648: 2})
+    # the 4624s and 4648s all name C:\Program Files\OpenSSH-Win64\sshd.exe as ProcessName
+    assert ids(RecordSelector(checked_ids=frozenset({4624, 4648}), process_names=("sshd.exe",))) == Counter(
+        {4624: 2, 4648: 2})
+    assert ids(RecordSelector(checked_ids=frozenset({4648}), process_names=("lsass.exe", "openssh-win64\\sshd.exe"))
+               ) == Counter({4648: 2})
+    assert ids(RecordSelector(checked_ids=frozenset({4624, 4648}), process_names=("ssh.exe",))) == Counter()
     assert ids(RecordSelector(channel_prefixes=("Secu",))) == Counter({4624: 2, 4625: 5, 4648: 2, 4688: 2})
     assert ids(RecordSelector(channel_prefixes=("Microsoft-AzureADConnect-",))) == Counter()
