@@ -401,16 +401,19 @@ def audit_components(components: Sequence[ComponentProxy], required: Sequence[Re
             continue
         if component.proxy_auth == "unsupported" and (proxy.use_default_credentials or proxy.has_credentials_in_url):
             conditional = "" if item.origin == "exe.config" else " (if it runs on this server)"
-            offers = (['useDefaultCredentials="true"'] if proxy.use_default_credentials else []) + (
-                ["a user name and password in the proxy URL"] if proxy.has_credentials_in_url else [])
+            # useDefaultCredentials alone is in Microsoft's own PTA FAQ snippet: it only answers a 407, so it is a
+            # reminder; a password in the URL means someone expects the proxy to authenticate the agent.
+            password = proxy.has_credentials_in_url
             findings.append(Finding(
                 id=("connector-behind-authenticating-proxy" if component.id.startswith("connector")
                     else "pta-agent-behind-authenticating-proxy"),
-                severity=Severity.WARNING,
-                title=(f"The {component.name}{conditional} is set up for an authenticating proxy, "
-                       "which it does not support"),
-                detail=(f"Its proxy comes from {item.explanation}, which has {' and '.join(offers)}: credentials "
-                        "for a proxy that answers 407 Proxy Authentication Required. "
+                severity=Severity.WARNING if password else Severity.INFO,
+                title=(f"The {component.name}{conditional} has a password in its proxy URL, but cannot authenticate "
+                       "to a proxy" if password else
+                       f"The {component.name}{conditional} must reach its proxy without authentication"),
+                detail=(f"Its proxy comes from {item.explanation}, which has "
+                        + ("a user name and password in the proxy URL" if password else 'useDefaultCredentials="true"')
+                        + ": credentials for a proxy that answers 407 Proxy Authentication Required. "
                         f"{component.proxy_auth_note} If the proxy already lets this server through without "
                         "authentication, the setting is harmless."),
                 remedy=("Allow the agent server's NETWORK SERVICE account anonymous access to *.msappproxy.net, "
