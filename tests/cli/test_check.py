@@ -35,6 +35,11 @@ def refused_port() -> Iterator[int]:
     (["--profile", "everything"], "invalid choice"),
     (["--tenant-id", "contoso.evil.com"], "--tenant-id"),
     (["--connect-to", "login.microsoftonline.com:443"], "--connect-to"),
+    (["--endpoint", "https://login.microsoftonline.com:99999/"], "port 99999 is out of range"),
+    (["--endpoint", "https://login.microsoftonline.com:0/"], "port 0 is out of range"),
+    (["--endpoint", "https://login.microsoftonline.com:https/"], "'https' is not a port number"),
+    (["--endpoint", "https://exa mple.com/"], "'exa mple.com' is not a valid host name"),
+    (["--endpoint", "https://login..microsoftonline.com/"], "is not a valid host name"),
     (["--connect-to", "login.microsoftonline.com:443:127.0.0.1:https"], "is not a port number"),
 ])
 def test_usage_errors_are_one_line_exit_2(run_cli: Runner, args: list[str], message: str) -> None:
@@ -98,3 +103,16 @@ def test_profile_and_endpoint_together(run_cli: Runner, refused_port: int) -> No
     assert {e["outcome"] for e in report["results"]["endpoints"]} == {"proxy_unreachable"}
     assert [f["id"] for f in report["findings"]] == ["proxy-unreachable"]
     assert any(s["rule"] == "crl-entrust-com" for s in report["results"]["not_probed"])
+
+
+@pytest.mark.parametrize("typed, meant", [
+    ("login.microsoftonline.com", "https://login.microsoftonline.com/"),
+    ("login.microsoftonline.com:443", "https://login.microsoftonline.com:443/"),
+    ("crl.microsoft.com/pki/mscorp/crl/x.crl", "http://crl.microsoft.com/pki/mscorp/crl/x.crl"),
+    ("ocsp.msocsp.com:80", "http://ocsp.msocsp.com:80/"),
+])
+def test_endpoint_without_scheme_suggests_the_url(run_cli: Runner, typed: str, meant: str) -> None:
+    """Admins type host names; the error shows the exact URL to pass instead."""
+    run = run_cli("check", "--direct", "--endpoint", typed)
+    assert run.code == ExitCode.USAGE_OR_INPUT and "Traceback" not in run.stderr
+    assert f"--endpoint {meant}" in run.stderr

@@ -33,6 +33,7 @@ HELP = "probe the endpoints Azure AD Connect, PTA and Health need, through the r
 PROFILE_CHOICES = ("sync", "pta", "health", "writeback", "all")
 DEFAULT_TIMEOUT_S = 10.0
 TENANT_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")  # it becomes a DNS label
+HOST_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 
 T = TypeVar("T")
 
@@ -128,14 +129,49 @@ def _prompt_password(user: str) -> str:
 def _parse_endpoint(url: str) -> tuple[str, str, int, str]:
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"--endpoint {url}: expected an http:// or https:// URL",
-                         hint="for example --endpoint https://login.microsoftonline.com/")
+        raise UsageError(f"--endpoint {url}: expected an http:// or https:// URL", hint=_endpoint_hint(url))
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        port = parts.port
     except ValueError:
-        raise UsageError(f"--endpoint {url}: the port is not a number") from None
+        port_text = parts.netloc.rpartition(":")[2]
+        if port_text.isdigit():
+            raise UsageError(f"--endpoint {url}: port {port_text} is out of range (1-65535)") from None
+        raise UsageError(f"--endpoint {url}: {port_text!r} is not a port number") from None
+    if port == 0:
+        raise UsageError(f"--endpoint {url}: port 0 is out of range (1-65535)")
+    host = parts.hostname.lower()
+    if not _valid_host(host):
+        raise UsageError(f"--endpoint {url}: {host!r} is not a valid host name")
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return parts.scheme, parts.hostname.lower(), port, path
+    return parts.scheme, host, port or (443 if parts.scheme == "https" else 80), path
+
+
+def _valid_host(host: str) -> bool:
+    """A DNS name (letters, digits, '-', '_' per label; IDN through its A-label) or an IP literal."""
+    from aadc_doctor.net.resolve import is_ip_literal
+
+    if is_ip_literal(host):
+        return True
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    labels = ascii_host.removesuffix(".").split(".")
+    return len(ascii_host) <= 253 and all(HOST_LABEL.fullmatch(label) for label in labels)
+
+
+def _endpoint_hint(url: str) -> str:
+    """The URL the admin most likely meant: a bare host (or host/path) becomes https://, or http:// for CRLs."""
+    text = url.strip()
+    if text and "://" not in text:
+        guess = urlsplit(f"//{text}")
+        try:
+            plain = guess.port == 80 or guess.path.lower().endswith(".crl")
+        except ValueError:
+            plain = False
+        if guess.hostname:
+            return f"did you mean --endpoint {'http' if plain else 'https'}://{guess.netloc}{guess.path or '/'} ?"
+    return "for example --endpoint https://login.microsoftonline.com/"
 
 
 def build_targets(profiles: Sequence[str], endpoints: Sequence[str], tenant_id: str | None,
