@@ -19,6 +19,7 @@ import requests
 from tests.infra import HttpOrigin, Route, SquidProxy, TlsOrigin
 
 from aadc_doctor.cli import main
+from aadc_doctor.errors import InputError
 from aadc_doctor.proxyconfig.pac import PAC_TIMEOUT_S
 from aadc_doctor.proxyconfig.select import select_proxy
 
@@ -152,3 +153,17 @@ def test_endless_pac_stops_the_real_cli_at_the_default_limit_and_leaves_no_proce
         "(an endless loop, or slow DNS in dnsResolve/isInNet/isResolvable)")
     assert workers, "the PAC worker process was never seen"
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
+
+
+def test_pac_url_errors_from_a_real_web_server(http_origin_factory: Callable[..., HttpOrigin]) -> None:
+    """A 404 and a login page served instead of wpad.dat: one short line each, before any script runs."""
+    web = http_origin_factory({"/portal": Route(200, b"<!DOCTYPE html><html><body>Sign in</body></html>",
+                                                {"Content-Type": "text/html"}),
+                               "/missing.dat": Route(404, b"not here", {})})
+    with pytest.raises(InputError) as info:
+        select_proxy(proxy=None, direct=False, pac=web.url("127.0.0.1", "/missing.dat"), machine_config=None,
+                     env={}, windows=False)
+    assert info.value.message.endswith("cannot download the PAC file: HTTP 404 Not Found")
+    with pytest.raises(InputError, match="not a PAC file: it starts with '<' \\(an HTML page"):
+        select_proxy(proxy=None, direct=False, pac=web.url("127.0.0.1", "/portal"), machine_config=None,
+                     env={}, windows=False)

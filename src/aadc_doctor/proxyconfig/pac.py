@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import queue
+import re
 import subprocess
 import sys
 import tempfile
@@ -187,6 +188,9 @@ class PacScript:
 
 def parse_pac(text: str, location: str) -> PacScript:
     """Compile PAC JavaScript in a new worker; a script that does not define FindProxyForURL is an input error."""
+    if text.lstrip("\ufeff \t\r\n").startswith("<"):
+        raise InputError(f"{location}: not a PAC file: it starts with '<' (an HTML page such as a login or error "
+                         "page, or an XML file), not JavaScript")
     worker = PacWorker(location)
     reply = worker.request(
         {"op": "load", "text": text}, timeout=PAC_TIMEOUT_S,
@@ -223,10 +227,27 @@ def _download(url: str, timeout: float) -> str:
             response.raise_for_status()
             body = response.raw.read(MAX_PAC_BYTES + 1, decode_content=True)
     except requests.RequestException as exc:
-        raise InputError(f"{url}: cannot download the PAC file: {_one_line(exc)}") from None
+        raise InputError(f"{url}: cannot download the PAC file: {_download_error(exc, timeout)}") from None
     if len(body) > MAX_PAC_BYTES:
-        raise InputError(f"{url}: the PAC file is larger than {MAX_PAC_BYTES // 1024} KiB; refusing it")
+        raise InputError(f"{url}: the PAC file is larger than {MAX_PAC_BYTES // (1024 * 1024)} MiB; refusing it")
     try:
         return bytes(body).decode(response.encoding or "utf-8")
     except (UnicodeDecodeError, LookupError):
         raise InputError(f"{url}: the PAC file is not text") from None
+
+
+def _download_error(exc: Exception, timeout: float) -> str:
+    """The cause in a few words (``connection refused``), not requests' nested retry wrapper."""
+    import requests
+
+    if isinstance(exc, requests.Timeout):
+        return f"no answer within {timeout:g} s"
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        return f"HTTP {exc.response.status_code} {exc.response.reason or ''}".strip()
+    text = str(exc)
+    for pattern in (r"\[Errno -?\d+\] ([^'\")\]]+)", r"(Name or service not known|getaddrinfo failed|"
+                    r"nodename nor servname provided, or not known|No address associated with hostname)"):
+        cause = re.search(pattern, text)
+        if cause:
+            return cause[1].strip().rstrip(".")
+    return _one_line(text)

@@ -31,11 +31,20 @@ def decode_text(data: bytes, *, name: str, what: str) -> str:
 
 def read_text_file(path: Path, *, what: str, max_bytes: int) -> str:
     """The decoded text of a user file, or an InputError naming the file."""
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a {what}")
     try:
         with path.open("rb") as fh:
             data = fh.read(max_bytes + 1)
     except OSError as exc:
         raise InputError(f"{path}: cannot read the {what}: {exc.strerror or exc}") from None
     if len(data) > max_bytes:
-        raise InputError(f"{path}: larger than {max_bytes // 1024} KiB; this is not a {what}")
-    return decode_text(data, name=str(path), what=what)
+        raise InputError(f"{path}: larger than {_size(max_bytes)}; this is not a {what}")
+    text = decode_text(data, name=str(path), what=what)
+    if not text.strip():
+        raise InputError(f"{path}: the file is empty; expected a {what}")
+    return text
+
+
+def _size(n: int) -> str:
+    return f"{n // (1024 * 1024)} MiB" if n >= 1024 * 1024 and n % (1024 * 1024) == 0 else f"{n // 1024} KiB"

@@ -61,8 +61,34 @@ def test_missing_pac_file(tmp_path: Path) -> None:
 
 
 def test_unreachable_pac_url() -> None:
-    with pytest.raises(InputError, match="cannot download the PAC file"):
+    """Regression: the message was requests' whole 'HTTPConnectionPool(...): Max retries exceeded ...' wrapper."""
+    with pytest.raises(InputError) as info:
         load_pac("http://127.0.0.1:9/wpad.dat", timeout=2)
+    assert info.value.message == "http://127.0.0.1:9/wpad.dat: cannot download the PAC file: Connection refused"
+
+
+@pytest.mark.parametrize("text", ["<html><body>Please sign in</body></html>", "\ufeff\r\n<?xml version='1.0'?><a/>"])
+def test_html_or_xml_is_not_a_pac_file(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "wpad.dat"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=r"wpad\.dat: not a PAC file: it starts with '<' \(an HTML page such as a "
+                                         r"login or error page, or an XML file\), not JavaScript$"):
+        load_pac(str(path))
+
+
+def test_empty_directory_and_huge_pac_files(tmp_path: Path) -> None:
+    """Regression: an empty file was 'defines no FindProxyForURL function', a directory 'cannot read ... Is a
+    directory', and the size limit read '2048 KiB'."""
+    empty = tmp_path / "empty.pac"
+    empty.write_bytes(b"\xef\xbb\xbf \r\n")
+    with pytest.raises(InputError, match=r"empty\.pac: the file is empty; expected a PAC file$"):
+        load_pac(str(empty))
+    with pytest.raises(InputError, match=r": is a directory, not a PAC file$"):
+        load_pac(str(tmp_path))
+    huge = tmp_path / "huge.pac"
+    huge.write_bytes(b"//" + b"x" * (3 * 1024 * 1024))
+    with pytest.raises(InputError, match=r"huge\.pac: larger than 2 MiB; this is not a PAC file$"):
+        load_pac(str(huge))
 
 
 def test_concurrent_calls_are_serialised() -> None:

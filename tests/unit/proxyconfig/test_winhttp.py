@@ -95,6 +95,17 @@ def test_other_text_binary_and_missing_files_are_refused(tmp_path: Path) -> None
         read_winhttp_file(tmp_path / "missing.txt")
 
 
+def test_empty_and_directory_are_named(tmp_path: Path) -> None:
+    """Regression: an empty saved output was 'not recognised as ... output' (the redirect failed, say so)."""
+    empty = tmp_path / "netsh.txt"
+    empty.write_bytes(b"\xff\xfe")  # PowerShell's UTF-16 BOM and nothing else
+    with pytest.raises(InputError, match=r"netsh\.txt: the file is empty; expected a 'netsh winhttp show proxy' "
+                                         r"output$"):
+        read_winhttp_file(empty)
+    with pytest.raises(InputError, match=r": is a directory, not a 'netsh winhttp show proxy' output$"):
+        read_winhttp_file(tmp_path)
+
+
 def test_netsh_needs_windows(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("sys.platform", "linux")
     with pytest.raises(InputError, match="runs only on Windows"):
