@@ -60,9 +60,11 @@ def parse_dns_server(text: str) -> tuple[str, int]:
     text = text.strip()
     addr, port = text, 53
     if text.startswith("["):
-        addr, _, rest = text[1:].partition("]")
+        addr, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise ValueError(f"--dns-server {text!r}: expected ADDR, ADDR:PORT or [IPv6]:PORT")
         if rest:
-            port = _port(rest.removeprefix(":"), text)
+            port = _port(rest[1:], text)
     elif text.count(":") == 1:
         addr, port_text = text.split(":")
         port = _port(port_text, text)

@@ -49,3 +49,10 @@ def test_override_wins_only_for_its_port() -> None:
 def test_os_resolution_failure_is_a_resolve_failure() -> None:
     with pytest.raises(ResolveFailure, match=r"nothing\.invalid"):
         asyncio.run(Resolver().resolve("nothing.invalid", 443))
+
+
+@pytest.mark.parametrize("text", ["[::1", "[::1]53", "[::1]:", "[]:53"])
+def test_parse_dns_server_rejects_broken_brackets(text: str) -> None:
+    """'[::1' used to be read as ::1 port 53, silently querying a server the admin did not name."""
+    with pytest.raises(ValueError, match="--dns-server"):
+        parse_dns_server(text)
