@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 HELP = "probe the endpoints Azure AD Connect, PTA and Health need, through the real proxy, layer by layer"
 PROFILE_CHOICES = ("sync", "pta", "health", "writeback", "all")
 DEFAULT_TIMEOUT_S = 10.0
+MAX_TIMEOUT_S = 600.0  # a per-probe limit beyond ten minutes only hides a hang
 TENANT_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")  # it becomes a DNS label
 HOST_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 
@@ -66,7 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="read the proxy password from this environment variable (else it is prompted for)")
     net = parser.add_argument_group("network")
     net.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
-                     help=f"hard limit per endpoint probe (default {DEFAULT_TIMEOUT_S:g})")
+                     help=f"hard limit per endpoint probe (default {DEFAULT_TIMEOUT_S:g}, at most {MAX_TIMEOUT_S:g})")
     net.add_argument("--resolve", action="append", metavar="HOST:PORT:ADDRESS",
                      help="use ADDRESS for HOST:PORT instead of DNS (repeatable, as in curl); through a proxy it "
                           "applies to the proxy's own name, since the proxy resolves the endpoints")
@@ -297,8 +298,8 @@ def run_check(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
     from aadc_doctor.secrets import url_without_password
 
     report = Report(command="check")
-    if not args.timeout > 0:
-        raise UsageError(f"--timeout {args.timeout:g}: must be more than 0 seconds")
+    if not 0 < args.timeout <= MAX_TIMEOUT_S:  # also rejects nan and inf
+        raise UsageError(f"--timeout {args.timeout:g}: expected seconds, more than 0 and at most {MAX_TIMEOUT_S:g}")
     if args.concurrency < 1:
         raise UsageError(f"--concurrency {args.concurrency}: must be at least 1")
     try:
