@@ -225,6 +225,16 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())[:300]
 
 
+def _is_utf8_or_utf16(data: bytes) -> bool:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def parse_config_bytes(data: bytes, name: str) -> ConfigFile:
     """Parse a .NET configuration file's bytes; every way it can be unreadable is an InputError naming it."""
     import defusedxml.sax
@@ -240,6 +250,13 @@ def parse_config_bytes(data: bytes, name: str) -> ConfigFile:
         hint = ""
         if message == "junk after document element":
             hint = " (text after </configuration>: the <system.net> section must go inside <configuration>)"
+        elif message.startswith("not well-formed (invalid token)") and not _is_utf8_or_utf16(data):
+            hint = (" (the file is not UTF-8: probably saved as ANSI by an editor; .NET cannot read it either, "
+                    "'Invalid character in the given encoding': save it as UTF-8)")
+        elif message == "encoding specified in XML declaration is incorrect":
+            hint = (" (the <?xml ... encoding=?> declaration does not match how the file is saved; .NET cannot read "
+                    "it either, 'There is no Unicode byte order mark. Cannot switch to Unicode.': fix the declaration "
+                    "or save the file again in that encoding)")
         column = (exc.getColumnNumber() or 0) + 1
         where = f"line {exc.getLineNumber()}, column {column}"
         raise InputError(f"{name}: malformed XML at {where}: {message}{hint}") from None
@@ -265,11 +282,11 @@ def parse_config_bytes(data: bytes, name: str) -> ConfigFile:
 def read_config_file(path: str | Path) -> ConfigFile:
     """Read machine.config or an .exe.config from disk (never modified)."""
     name = str(path)
+    if Path(path).is_dir():  # Windows raises PermissionError, not IsADirectoryError, for a directory
+        raise InputError(f"{name}: is a directory, not a configuration file")
     try:
         with open(path, "rb") as fh:
             data = fh.read(MAX_CONFIG_BYTES + 1)
-    except IsADirectoryError:
-        raise InputError(f"{name}: is a directory, not a configuration file") from None
     except OSError as exc:
         raise InputError(f"{name}: cannot read: {exc.strerror or exc}") from None
     if len(data) > MAX_CONFIG_BYTES:

@@ -134,6 +134,36 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
         read_config_file(tmp_path)
 
 
+def test_encoding_mistakes_say_what_happened_and_that_dotnet_fails_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: an ANSI-saved file or a wrong encoding declaration gave only expat's bare message."""
+    valid = (FIXTURES / "valid.config").read_text(encoding="utf-8")
+    ansi = valid.replace("<runtime/>", "<!-- modifié par l'équipe réseau --><runtime/>").encode("cp1252")
+    with pytest.raises(InputError, match=r"not well-formed \(invalid token\) \(the file is not UTF-8: probably "
+                                         r"saved as ANSI by an editor; \.NET cannot read it either, 'Invalid "
+                                         r"character in the given encoding': save it as UTF-8\)$"):
+        parse_config_bytes(ansi, "machine.config")
+    declared_utf16 = valid.replace('encoding="UTF-8"', 'encoding="utf-16"').encode("utf-8")
+    assert declared_utf16 != valid.encode("utf-8")
+    with pytest.raises(InputError, match=r"encoding specified in XML declaration is incorrect \(the <\?xml \.\.\. "
+                                         r"encoding=\?> declaration does not match how the file is saved; .*"
+                                         r"Cannot switch to Unicode"):
+        parse_config_bytes(declared_utf16, "machine.config")
+    # a non-UTF-8 token error in a UTF-8 file gets no encoding hint
+    with pytest.raises(InputError) as info:
+        parse_config_bytes(b"<configuration><a b=1/></configuration>", "m.config")
+    assert "ANSI" not in info.value.message
+
+
+def test_directory_is_named_before_opening_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Regression: on Windows open() of a directory raises PermissionError, which read 'Permission denied'."""
+    def windows_open(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("builtins.open", windows_open)
+    with pytest.raises(InputError, match=r": is a directory, not a configuration file$"):
+        read_config_file(tmp_path)
+
+
 def test_misplaced_and_miscased_sections() -> None:
     data = b"""<configuration>
   <runtime><system.net><defaultProxy><proxy proxyaddress="http://p:1"/></defaultProxy></system.net></runtime>
