@@ -148,6 +148,20 @@ def test_winhttp_advproxy_output(run_cli: Run) -> None:
     assert "Direct access (no proxy server), PAC http://wpad.contoso.com/wpad.dat, auto-detect (WPAD)" in auto.stdout
 
 
+def test_proxy_auth_column_says_what_the_setting_offers(run_cli: Run) -> None:
+    """Regression: the table said 'sends credentials' for useDefaultCredentials (it only answers a 407) and showed
+    raw tokens ('unsupported', 'no-basic')."""
+    result = run_cli("proxy", "--machine-config", str(MC / "authenticated.config"), "--exe-config",
+                     str(EXE / "AzureADConnectAuthenticationAgentService.exe.config"), env={"COLUMNS": "250"})
+    assert result.code == 0, result.stderr
+    assert "sends credentials" not in result.stdout and "no-basic" not in result.stdout
+    rows = {line.split("│")[1].strip(): line.split("│")[5].strip() for line in result.stdout.splitlines()
+            if line.count("│") == 6}
+    assert rows["Sync engine (ADSync)"] == "supported; useDefaultCredentials"
+    assert rows["PTA agent"] == "not supported; useDefaultCredentials"
+    assert rows["Health agent"] == "not HTTP Basic"
+
+
 def test_bypass_finding_names_the_file_and_line_that_adds_the_entry(run_cli: Run, tmp_path: Path) -> None:
     """Regression: the subject was the internal source label ('machine.config:<path>', even for an entry the PTA
     agent inherits from machine.config), and the title read 'the wizard and PowerShell and the Sync engine'."""

@@ -411,7 +411,7 @@ def audit_components(components: Sequence[ComponentProxy], required: Sequence[Re
                 title=(f"The {component.name}{conditional} has a password in its proxy URL, but cannot authenticate "
                        "to a proxy" if password else
                        f"The {component.name}{conditional} must reach its proxy without authentication"),
-                detail=(f"Its proxy comes from {item.explanation}, which has "
+                detail=(f"Its proxy comes from {item.explanation}. The setting has "
                         + ("a user name and password in the proxy URL" if password else 'useDefaultCredentials="true"')
                         + ": credentials for a proxy that answers 407 Proxy Authentication Required. "
                         f"{component.proxy_auth_note} If the proxy already lets this server through without "

@@ -226,11 +226,19 @@ def _effective_summary(item: dict[str, Any]) -> str:
     return str(proxy["url"])
 
 
+AUTH_LABELS = {"supported": "supported", "unsupported": "not supported", "no-basic": "not HTTP Basic"}
+
+
 def _auth_summary(item: dict[str, Any]) -> str:
-    """What the component can do about a 407, and whether its setting sends credentials."""
+    """What the component can do about a 407, and what its setting would answer one with (never 'sends': .NET
+    offers credentials only when the proxy asks)."""
     proxy = item["proxy"] or {}
-    sends = proxy.get("use_default_credentials") or "@" in (proxy.get("url") or "")
-    return str(item["proxy_auth"]) + ("; sends credentials" if sends else "")
+    parts = [AUTH_LABELS.get(item["proxy_auth"], str(item["proxy_auth"]))]
+    if proxy.get("use_default_credentials"):
+        parts.append("useDefaultCredentials")
+    if "@" in (proxy.get("url") or ""):
+        parts.append("user in the URL")
+    return "; ".join(parts)
 
 
 def render(report: Report, console: Console) -> None:

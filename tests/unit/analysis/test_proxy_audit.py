@@ -177,7 +177,7 @@ def test_pta_agent_behind_authenticating_proxy() -> None:
     # does not show that the proxy asks for credentials, so it is a reminder, not a warning
     assert pta.severity is Severity.INFO
     assert pta.title == "The PTA agent must reach its proxy without authentication"
-    assert 'which has useDefaultCredentials="true": credentials for a proxy that answers 407' in pta.detail
+    assert '. The setting has useDefaultCredentials="true": credentials for a proxy that answers 407' in pta.detail
     assert "asks for credentials" not in pta.title and "so the proxy authenticates" not in pta.detail
     assert "(if it runs on this server)" not in pta.title
     assert "NETWORK SERVICE" in pta.remedy
@@ -198,7 +198,7 @@ def test_pta_agent_with_a_password_in_the_proxy_url(tmp_path: Path) -> None:
     pta = one(findings, "pta-agent-behind-authenticating-proxy")
     assert pta.severity is Severity.WARNING
     assert pta.title == "The PTA agent has a password in its proxy URL, but cannot authenticate to a proxy"
-    assert "which has a user name and password in the proxy URL: credentials" in pta.detail
+    assert ". The setting has a user name and password in the proxy URL: credentials" in pta.detail
     assert "S3cret" not in pta.detail
 
 
