@@ -169,3 +169,16 @@ def test_pac_sends_each_url_its_own_way(run_cli: Runner, squid: SquidProxy, tls_
     assert (rows[LOGIN]["outcome"], rows[LOGIN]["via_proxy"]) == ("ok", f"http://127.0.0.1:{squid.open_port}")
     assert (rows["allowed.example.com"]["outcome"], rows["allowed.example.com"]["via_proxy"]) == ("ok", None)
     assert rows["allowed.example.com"]["connect_status"] is None
+
+
+def test_https_scheme_for_a_plain_squid_port_suggests_http(run_cli: Runner, squid: SquidProxy,
+                                                           tls_origin: TlsOrigin, lab_ca_file: Path) -> None:
+    """--proxy https://... (a common typo) against Squid's plain http_port: say TLS failed and what to type."""
+    plain = squid.url("open")
+    assert plain.startswith("http://")
+    run, report = _check(run_cli, "--proxy", "https://" + plain.removeprefix("http://"), "--ca-file",
+                         str(lab_ca_file), "--timeout", "3", "--endpoint", tls_origin.url(LOGIN))
+    [row] = report["results"]["endpoints"]
+    assert (run.code, row["outcome"]) == (1, "proxy_unreachable")
+    assert "https:// proxy" in row["error"] and f"try --proxy {plain}" in row["error"], row["error"]
+    assert row["phases"]["tcp_ms"] is not None

@@ -120,6 +120,7 @@ class _State:
     conns: list[_Conn] = field(default_factory=list)
     deadline_at: float | None = None  # loop time when the probe's hard limit expires
     dial: tuple[str, int] | None = None  # the --connect-to destination, if one applies
+    proxy_tls: bool = False  # in the TLS handshake with an https:// proxy (TCP to it already worked)
 
     @property
     def dial_host(self) -> str:
@@ -183,7 +184,12 @@ def _timed_out(state: _State, timeout: float) -> None:
         outcome = Outcome.PROXY_UNREACHABLE if via else Outcome.DNS_FAILURE
         state.fail(outcome, f"resolving {name} did not finish within {limit}")
     elif state.phase is Phase.TCP:
-        if via:
+        if via and state.proxy_tls:
+            assert state.proxy is not None
+            state.fail(Outcome.PROXY_UNREACHABLE,
+                       f"the TLS handshake with the https:// proxy {state.proxy.host}:{state.proxy.port} did not "
+                       f"finish within {limit} (TCP to it worked). {_plain_proxy_hint(state.proxy)}")
+        elif via:
             assert state.proxy is not None
             state.fail(Outcome.PROXY_UNREACHABLE,
                        f"no TCP connection to the proxy {state.proxy.host}:{state.proxy.port} within {limit}")
@@ -291,10 +297,24 @@ async def _open(state: _State, settings: ProbeSettings, *, record: bool = True) 
 
 async def _tls_to_proxy(state: _State, settings: ProbeSettings, conn: _Conn) -> None:
     assert state.proxy is not None
+    state.proxy_tls = True
     try:
         await conn.writer.start_tls(settings.trust.verifying, server_hostname=state.proxy.host)
-    except (ssl.SSLError, OSError, asyncio.IncompleteReadError) as exc:
-        raise state.fail(Outcome.PROXY_UNREACHABLE, f"TLS to the https proxy failed: {exc}") from None
+    except ssl.SSLCertVerificationError as exc:
+        raise state.fail(Outcome.PROXY_UNREACHABLE,
+                         f"the https:// proxy {state.proxy.host}:{state.proxy.port} presented a certificate this "
+                         f"machine does not trust ({tlsmod.verify_message(exc)}); add its CA with --ca-file") from None
+    except (ssl.SSLError, OSError, asyncio.IncompleteReadError, EOFError) as exc:
+        raise state.fail(Outcome.PROXY_UNREACHABLE,
+                         f"the TLS handshake with the https:// proxy {state.proxy.host}:{state.proxy.port} failed: "
+                         f"{_ssl_reason(exc)}. {_plain_proxy_hint(state.proxy)}") from None
+    state.proxy_tls = False
+
+
+def _plain_proxy_hint(proxy: ProxyRoute) -> str:
+    """https:// in a proxy URL means TLS to the proxy itself; most proxies speak plain HTTP on their port."""
+    host = f"[{proxy.host}]" if ":" in proxy.host else proxy.host
+    return (f"Most proxies take plain HTTP even for https:// traffic: try --proxy http://{host}:{proxy.port}")
 
 
 async def _send_and_read(conn: _Conn, request: bytes) -> ResponseHead:

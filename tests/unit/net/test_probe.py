@@ -260,3 +260,30 @@ def test_connect_to_for_another_host_changes_nothing(ca_file: Path) -> None:
                         _connect_to_settings(ca_file, ("127.0.0.1", 1), key=("graph.windows.net", 443)))
         assert proxy.requests[0].startswith(f"CONNECT {HOST}:443 HTTP/1.1")
     assert result.connect_to is None
+
+
+# -- an https:// proxy URL for a proxy that speaks plain HTTP (a common typo) --------------------------------
+
+def test_https_proxy_url_to_a_silent_plain_proxy_names_tls_not_tcp(ca_file: Path) -> None:
+    """TCP to the proxy worked; the TLS handshake got no answer. Saying 'no TCP connection' sent admins to the
+    firewall instead of to the typo in the scheme."""
+    with StalledProxy() as proxy:
+        result = _probe(_target(443), f"https://127.0.0.1:{proxy.port}", _settings(ca_file, timeout=0.5))
+    assert (result.outcome, result.phase) == (Outcome.PROXY_UNREACHABLE, Phase.TCP)
+    assert "no TCP connection" not in (result.error or "")
+    assert "TLS handshake with the https:// proxy" in (result.error or "")
+    assert f"--proxy http://127.0.0.1:{proxy.port}" in (result.error or "")
+
+
+def test_https_proxy_url_to_a_plain_proxy_suggests_http(ca_file: Path) -> None:
+    with CannedProxy(CannedResponse(400, "Bad Request")) as proxy:
+        result = _probe(_target(443), f"https://127.0.0.1:{proxy.port}", _settings(ca_file, timeout=1.0))
+    assert result.outcome is Outcome.PROXY_UNREACHABLE
+    assert f"--proxy http://127.0.0.1:{proxy.port}" in (result.error or "")
+
+
+def test_https_proxy_with_an_untrusted_certificate_asks_for_its_ca(ca_file: Path) -> None:
+    with TlsOrigin(make_ca("Contoso Proxy CA"), ["localhost"]) as tls_proxy:
+        result = _probe(_target(443), f"https://localhost:{tls_proxy.port}", _settings(ca_file))
+    assert result.outcome is Outcome.PROXY_UNREACHABLE and "--ca-file" in (result.error or "")
+    assert "plain HTTP" not in (result.error or "")
