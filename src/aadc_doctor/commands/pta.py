@@ -8,6 +8,7 @@ prints it), the AADSTS code the user most likely saw, and the remedy.
 from __future__ import annotations
 
 import argparse
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -157,23 +158,25 @@ def collect_events(files: list[str], evidence: PtaEvidence, matcher: AgentMatche
     """
     if not files:
         return
-    heads = [(name, _head(Path(name))) for name in files]
     from aadc_doctor.logs.event_xml import looks_like_event_xml
     from aadc_doctor.logs.evtx_reader import is_evtx
 
-    for name, head in heads:
+    kinds: list[bool] = []  # True for .evtx, False for an XML export
+    for name in files:
+        head = _head(Path(name))
         if not (is_evtx(head) or looks_like_event_xml(head)):
             raise InputError(f"{name}: neither an .evtx file nor an Event Viewer XML export",
                              hint="export with wevtutil epl <log> <file>.evtx, or Event Viewer > Save All Events As")
+        kinds.append(is_evtx(head))
     # worker processes only on request: the evtx package already renders each file's chunks on all CPUs,
     # and on 2 CPUs extra processes measured slower than one (bench/evtx.py)
     workers = min(jobs, 8, len(files)) if jobs > 1 else 1
     key = (tuple(sorted(matcher.paths)), tuple(sorted(matcher.host_names)))
     scans: list[PtaEvidence | tuple[str, str | None]] | None = None
     if workers > 1:
-        scans = _scan_in_workers(files, key, workers)
+        scans = _scan_in_workers(files, kinds, key, workers)
     if scans is None:
-        scans = [_scan_file_safely(name, key, 0) for name in files]
+        scans = [_scan_file_safely(name, key, 0, kind) for name, kind in zip(files, kinds, strict=True)]
     for scan in scans:
         if isinstance(scan, tuple):
             message, hint = scan
@@ -181,7 +184,7 @@ def collect_events(files: list[str], evidence: PtaEvidence, matcher: AgentMatche
         evidence.merge(scan)
 
 
-def _scan_in_workers(files: list[str], key: tuple[tuple[str, ...], tuple[str, ...]],
+def _scan_in_workers(files: list[str], kinds: list[bool], key: tuple[tuple[str, ...], tuple[str, ...]],
                      workers: int) -> list[PtaEvidence | tuple[str, str | None]] | None:
     """Scan files in worker processes; None when processes cannot be used here (then the caller reads them)."""
     from concurrent.futures import ProcessPoolExecutor
@@ -191,24 +194,34 @@ def _scan_in_workers(files: list[str], key: tuple[tuple[str, ...], tuple[str, ..
         with ProcessPoolExecutor(max_workers=workers) as pool:
             chunk = max(1, len(files) // (workers * 4))
             # one renderer thread per worker: the workers already keep every CPU busy
-            return list(pool.map(_scan_file_safely, files, [key] * len(files), [1] * len(files), chunksize=chunk))
+            return list(pool.map(_scan_file_safely, files, [key] * len(files), [1] * len(files), kinds,
+                                 chunksize=chunk))
     except (BrokenProcessPool, OSError):
         return None  # e.g. no process creation allowed, or a frozen/embedded interpreter without spawn support
 
 
-def _scan_file_safely(name: str, key: tuple[tuple[str, ...], tuple[str, ...]],
-                      threads: int) -> PtaEvidence | tuple[str, str | None]:
+def _scan_file_safely(name: str, key: tuple[tuple[str, ...], tuple[str, ...]], threads: int,
+                      evtx_file: bool | None = None) -> PtaEvidence | tuple[str, str | None]:
     """Worker entry point: an InputError comes back as (message, hint), so it crosses processes intact."""
-    from aadc_doctor.analysis.security_events import AgentMatcher
-
     try:
-        return scan_event_file(name, AgentMatcher(list(key[0]), list(key[1])), threads)
+        return scan_event_file(name, _matcher_for(key), threads, evtx_file)
     except InputError as exc:
         return (exc.message, exc.hint)
 
 
-def scan_event_file(name: str, matcher: AgentMatcher, threads: int = 0) -> PtaEvidence:
-    """The evidence in one .evtx file or XML export: the agent's log events, logon attempts, event counts."""
+@cache
+def _matcher_for(key: tuple[tuple[str, ...], tuple[str, ...]]) -> AgentMatcher:
+    """One matcher per process for all files (the key, plain tuples, is what crosses to worker processes)."""
+    from aadc_doctor.analysis.security_events import AgentMatcher
+
+    return AgentMatcher(list(key[0]), list(key[1]))
+
+
+def scan_event_file(name: str, matcher: AgentMatcher, threads: int = 0, evtx_file: bool | None = None) -> PtaEvidence:
+    """The evidence in one .evtx file or XML export: the agent's log events, logon attempts, event counts.
+
+    ``evtx_file`` says which of the two it is when the caller has already looked (None: look here).
+    """
     from aadc_doctor.analysis.pta import PtaEvidence
     from aadc_doctor.analysis.security_events import SECURITY_EVENT_IDS, attempt_from_event, parse_system_time
     from aadc_doctor.knowledge.pta_events import agent_channels
@@ -233,7 +246,7 @@ def scan_event_file(name: str, matcher: AgentMatcher, threads: int = 0) -> PtaEv
                 evidence.add_attempt(attempt)
 
     path = Path(name)
-    if is_evtx(_head(path)):
+    if evtx_file if evtx_file is not None else is_evtx(_head(path)):
         stats = EvtxFileStats(str(path))
         counts: dict[int, int] = {}
         for record in iter_evtx_records(path, stats, selector, counts, threads):

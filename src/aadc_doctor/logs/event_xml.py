@@ -17,9 +17,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from xml.etree.ElementTree import Element, ParseError
+from typing import TYPE_CHECKING
 
 from aadc_doctor.errors import InputError
+
+if TYPE_CHECKING:
+    from xml.etree.ElementTree import Element
 
 EVENT_NS = "{http://schemas.microsoft.com/win/2004/08/events/event}"
 
@@ -301,6 +304,8 @@ def _utf8_chunks(path: Path) -> Iterator[bytes]:
 
 def iter_xml_export(path: Path, stats: XmlExportStats) -> Iterator[EventRecord]:
     """Events of an Event Viewer XML export, streamed; malformed XML is an InputError naming the place."""
+    from xml.etree.ElementTree import ParseError  # here, not at start-up: most runs read .evtx only
+
     from defusedxml import DefusedXmlException
     from defusedxml.ElementTree import iterparse
 
