@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -55,11 +56,25 @@ def raw_rate(files: list[Path], threads: int | None) -> tuple[int, float]:
     return records, time.perf_counter() - start
 
 
-def cli_rate(files: list[Path], jobs: int) -> tuple[int, float, int]:
+def _cli_command() -> list[str]:
     exe = Path(sys.executable).with_name("aadc-doctor")
-    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "aadc_doctor"]
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "aadc_doctor"]
+
+
+def warm_up(files: list[Path]) -> None:
+    """One untimed run that may write bytecode caches, as an installed package has them.
+
+    With PYTHONDONTWRITEBYTECODE set (as in some dev shells) every edited module would otherwise be
+    compiled from source on each timed run, which no installed copy does.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run([*_cli_command(), "pta", "events", "--json", *map(str, files[:3])], capture_output=True,
+                   check=False, env=env)
+
+
+def cli_rate(files: list[Path], jobs: int) -> tuple[int, float, int]:
     start = time.perf_counter()
-    done = subprocess.run([*command, "pta", "events", "--json", "--jobs", str(jobs), *map(str, files)],
+    done = subprocess.run([*_cli_command(), "pta", "events", "--json", "--jobs", str(jobs), *map(str, files)],
                           capture_output=True, check=False)
     elapsed = time.perf_counter() - start
     if done.returncode not in (0, 1):
@@ -89,33 +104,44 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=100, help="repeat the corpus to at least this many MB")
     parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "corpus" / "evtx")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the best is reported "
-                        "(as timeit does: the others measured other load on the machine)")
+    parser.add_argument("--repeat", type=int, default=5, help="rounds; best and median are "
+                        "reported (the best, as timeit does: slower runs measured other load on the machine)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="aadc-evtx-bench-") as tmp:
         files = make_copies(args.corpus, Path(tmp), args.mb)
         size = sum(f.stat().st_size for f in files)
-        print(f"input: {len(files)} files, {size / 1e6:.1f} MB (corpus repeated); best of {args.repeat} runs")
-        rates: dict[str, float] = {}
-        for label, threads in (("default threads", None), ("1 thread", 1)):
-            runs = [raw_rate(files, threads) for _ in range(args.repeat)]
-            records, elapsed = min(runs, key=lambda r: r[1])
-            rates[label] = records / elapsed
-            print(f"evtx raw iteration ({label}): {records:,} records in {elapsed:.2f} s "
-                  f"= {records / elapsed:,.0f} records/s")
-        best_raw = max(rates.values())
-        for jobs, label in ((1, "default, 1 process"), (2, f"--jobs 2, {os.cpu_count()} CPUs")):
-            cli_runs = [cli_rate(files, jobs) for _ in range(args.repeat)]
-            records, elapsed, out_bytes = min(cli_runs, key=lambda r: r[1])
-            rate = records / elapsed
-            print(f"aadc-doctor pta events --json ({label}): {records:,} records in {elapsed:.2f} s "
-                  f"= {rate:,.0f} records/s (JSON {out_bytes / 1e6:.1f} MB, start-up included); "
-                  f"ratio to the faster raw rate: {rate / best_raw:.2f} (target >= 0.50)")
-        records, elapsed = min((in_process_rate(files) for _ in range(args.repeat)), key=lambda r: r[1])
-        print(f"same, in-process (no interpreter start-up, 1 process): {records / elapsed:,.0f} records/s; "
-              f"ratio {records / elapsed / best_raw:.2f}")
+        print(f"input: {len(files)} files, {size / 1e6:.1f} MB (corpus repeated); {args.repeat} rounds, "
+              "each measuring every variant once (interleaved, so load changes hit all of them)")
         if hasattr(os, "getloadavg"):
-            print(f"load average while measuring: {os.getloadavg()[0]:.2f}")
+            print(f"load average before: {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} CPUs")
+        warm_up(files)
+        variants = ("raw, default threads", "raw, 1 thread", "cli", "cli --jobs 2", "in-process")
+        times: dict[str, list[float]] = {v: [] for v in variants}
+        records = 0
+        for _ in range(args.repeat):
+            records, elapsed = raw_rate(files, None)
+            times["raw, default threads"].append(elapsed)
+            times["raw, 1 thread"].append(raw_rate(files, 1)[1])
+            cli_records, elapsed, out_bytes = cli_rate(files, 1)
+            assert cli_records == records, (cli_records, records)
+            times["cli"].append(elapsed)
+            times["cli --jobs 2"].append(cli_rate(files, 2)[1])
+            times["in-process"].append(in_process_rate(files)[1])
+        best = {v: min(t) for v, t in times.items()}
+        median = {v: statistics.median(t) for v, t in times.items()}
+        raw_best = min(best["raw, default threads"], best["raw, 1 thread"])
+        raw_median = min(median["raw, default threads"], median["raw, 1 thread"])
+        for v in variants:
+            line = (f"{v:22s} best {records / best[v]:>9,.0f} records/s ({best[v]:.2f} s), "
+                    f"median {records / median[v]:>9,.0f} records/s ({median[v]:.2f} s)")
+            if not v.startswith("raw"):
+                line += f"; ratio to raw: best {raw_best / best[v]:.2f}, median {raw_median / median[v]:.2f}"
+            print(line)
+        print(f"records: {records:,}; JSON report {out_bytes / 1e6:.2f} MB; cli = `aadc-doctor pta events --json` "
+              "as a subprocess (start-up included); target: cli ratio >= 0.50")
+        if hasattr(os, "getloadavg"):
+            print(f"load average after: {os.getloadavg()[0]:.2f} (1 min)")
+
 
 if __name__ == "__main__":
     main()
