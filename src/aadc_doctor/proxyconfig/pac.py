@@ -2,9 +2,10 @@
 
 The script runs in a child process (``pac_worker``), one per script for the whole run, never in this one:
 pypac's JavaScript engine holds the GIL while a script runs, so only killing a separate process stops a
-script that loops forever. Each call (loading, and every lookup) has a hard time limit, ``PAC_TIMEOUT_S``;
-a script that overruns it is an input error (exit 2), like one that does not compile or throws. One lock
-serialises calls because the worker answers one request at a time (``check`` probes concurrently).
+script that loops forever. Each call (loading, and every lookup) has a hard time limit, ``PAC_TIMEOUT_S``, and
+all calls together ``PAC_TOTAL_TIMEOUT_S``; a script that overruns either is an input error (exit 2), like one
+that does not compile or throws. One lock serialises calls because the worker answers one request at a time
+(``check`` probes concurrently).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +33,7 @@ from aadc_doctor.proxyconfig.textfile import read_text_file
 MAX_PAC_BYTES = 2 * 1024 * 1024
 DOWNLOAD_TIMEOUT_S = 10.0
 PAC_TIMEOUT_S = 10.0  # per call; a real FindProxyForURL answers in well under a millisecond (bench/proxyconfig.py)
+PAC_TOTAL_TIMEOUT_S = 30.0  # all calls of one run together (``check`` asks for 20-40 URLs)
 WORKER_START_TIMEOUT_S = 60.0  # Python start-up on a loaded server with on-access antivirus scanning
 SLOW_HINT = "an endless loop, or slow DNS in dnsResolve/isInNet/isResolvable"
 
@@ -90,6 +93,8 @@ class PacWorker:
             raise RuntimeError(f"cannot start the PAC worker ({sys.executable}): {exc}") from None
         self._replies: queue.Queue[bytes] = queue.Queue()
         self._failure: InputError | None = None
+        self._spent = 0.0  # seconds the script has used so far, against PAC_TOTAL_TIMEOUT_S
+        self._calls = 0
         self._finalizer = weakref.finalize(self, _stop, self._process)
         assert self._process.stdout is not None
         threading.Thread(target=_read_replies, args=(self._process.stdout, self._replies), name="pac-worker-reader",
@@ -141,7 +146,17 @@ class PacWorker:
             self.close()
             self._failure = InputError(f"{self.location}: the PAC script stopped the JavaScript engine ({reason})")
             raise self._failure from None
-        reply = self._reply(timeout, timeout_message)
+        remaining = PAC_TOTAL_TIMEOUT_S - self._spent
+        if remaining < timeout:  # many slow answers (DNS in the script) must not add up to a hang either
+            timeout = max(remaining, 0.0)
+            timeout_message = (f"the PAC script took more than {PAC_TOTAL_TIMEOUT_S:g} s in total over "
+                               f"{self._calls + 1} calls of FindProxyForURL ({SLOW_HINT})")
+        started = time.monotonic()
+        self._calls += 1
+        try:
+            reply = self._reply(timeout, timeout_message)
+        finally:
+            self._spent += time.monotonic() - started
         if reply.get("kind") == "internal":
             raise RuntimeError(f"PAC worker: {reply.get('message')}")
         return reply

@@ -144,6 +144,24 @@ def test_endless_lookup_stops_at_the_limit_and_kills_the_worker(short_limit: flo
     assert time.monotonic() - started < 0.1
 
 
+def test_slow_answers_cannot_add_up_to_a_hang(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each lookup under the per-call limit (slow DNS in the script, say), but together over the run's budget."""
+    monkeypatch.setattr(pac_module, "PAC_TOTAL_TIMEOUT_S", 1.0)
+    script = parse_pac("function FindProxyForURL(url, host) { if (host == '0.0.0.0') return 'DIRECT'; "
+                       "var end = Date.now() + 300; while (Date.now() < end) {} return 'PROXY p:8080'; }", "slow.pac")
+    started = time.monotonic()
+    answered = 0
+    with pytest.raises(InputError) as info:
+        for i in range(20):
+            assert script.proxy_for(f"https://host{i}.contoso.com/") == "http://p:8080"
+            answered += 1
+    assert 2 <= answered <= 4
+    assert time.monotonic() - started < 1.5
+    assert info.value.message == (f"slow.pac: the PAC script took more than 1 s in total over {answered + 2} calls "
+                                  "of FindProxyForURL "
+                                  "(an endless loop, or slow DNS in dnsResolve/isInNet/isResolvable)")
+
+
 def test_endless_top_level_code_stops_at_the_limit(short_limit: float) -> None:
     started = time.monotonic()
     with pytest.raises(InputError, match=r"endless-loop-at-load\.pac: the PAC script did not load and answer a first "
