@@ -430,9 +430,9 @@ def _proxy_refusal(state: _State, head: ResponseHead, what: str) -> None:
     said = f"{head.status} {head.reason}".strip() + (f" ({tag})" if tag else "")
     if head.status == 407:
         schemes = ", ".join(state.proxy_authenticate) or "none"
-        reason = f": {state.error}" if state.error else ""
-        raise state.fail(Outcome.PROXY_AUTH_REQUIRED,
-                         f"the proxy answered {what} with {said}; it offers {schemes}{reason}")
+        answered = f"the proxy answered {what} with {said}; it offers {schemes}"
+        # the cause first: a short view (the terminal table) keeps it, the proxy's own wording follows
+        raise state.fail(Outcome.PROXY_AUTH_REQUIRED, f"{state.error}: {answered}" if state.error else answered)
     if head.status == 403:
         raise state.fail(Outcome.PROXY_FORBIDDEN, f"the proxy answered {what} with {said}")
     raise state.fail(Outcome.PROXY_ERROR, f"the proxy answered {what} with {said}")

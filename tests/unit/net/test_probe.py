@@ -287,3 +287,17 @@ def test_https_proxy_with_an_untrusted_certificate_asks_for_its_ca(ca_file: Path
         result = _probe(_target(443), f"https://localhost:{tls_proxy.port}", _settings(ca_file))
     assert result.outcome is Outcome.PROXY_UNREACHABLE and "--ca-file" in (result.error or "")
     assert "plain HTTP" not in (result.error or "")
+
+
+def test_rejected_credentials_lead_the_error_so_a_short_view_keeps_the_cause(ca_file: Path) -> None:
+    """The table shows the first ~90 characters of the error: the cause must come before Squid's error tag."""
+    challenge = CannedResponse(407, "Proxy Authentication Required",
+                               {"Proxy-Authenticate": 'Basic realm="x"', "X-Squid-Error": "ERR_CACHE_ACCESS_DENIED 0"})
+    settings = ProbeSettings(Resolver(), build_trust(str(ca_file)),
+                             ProxyAuthSettings(user="svc-aadsync", password="wrong"), timeout=3.0)
+    with CannedProxy(challenge) as proxy:
+        result = _probe(_target(443), proxy.url, settings)
+    assert result.outcome is Outcome.PROXY_AUTH_REQUIRED
+    error = result.error or ""
+    assert error.startswith("the proxy rejected the Basic credentials: the proxy answered CONNECT with 407"), error
+    assert "ERR_CACHE_ACCESS_DENIED 0" in error and "it offers Basic" in error
