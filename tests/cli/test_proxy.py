@@ -148,6 +148,15 @@ def test_winhttp_advproxy_output(run_cli: Run) -> None:
     assert "Direct access (no proxy server), PAC http://wpad.contoso.com/wpad.dat, auto-detect (WPAD)" in auto.stdout
 
 
+def test_two_exe_configs_for_one_component_is_a_usage_error(run_cli: Run) -> None:
+    """Regression: the second silently won, and the first one's findings were still reported."""
+    first, second = EXE / "miiserver.exe.config", MC / "valid.config"
+    result = run_cli("proxy", "--exe-config", str(first), "--exe-config", f"sync={second}")
+    assert result.code == 2
+    assert result.stderr.splitlines()[0] == (f"aadc-doctor: error: --exe-config: two files for the Sync engine "
+                                             f"(ADSync) ({first} and {second}); a component reads one .exe.config")
+
+
 def test_proxy_auth_column_says_what_the_setting_offers(run_cli: Run) -> None:
     """Regression: the table said 'sends credentials' for useDefaultCredentials (it only answers a 407) and showed
     raw tokens ('unsupported', 'no-basic')."""

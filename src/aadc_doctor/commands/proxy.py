@@ -116,6 +116,11 @@ def _collect(args: argparse.Namespace, ctx: RunContext) -> tuple[ProxyEvidence, 
     exe_files: dict[str, ConfigFile] = {}
     exe_pairs: list[tuple[Component, ConfigFile]] = []
     wanted = [parse_exe_config_argument(value) for value in args.exe_config]
+    for index, (component, path) in enumerate(wanted):
+        earlier = next((p for c, p in wanted[:index] if c.id == component.id), None)
+        if earlier is not None:
+            raise UsageError(f"--exe-config: two files for the {component.name} ({earlier} and {path}); "
+                             "a component reads one .exe.config", hint="audit them in two runs")
     if on_windows:
         given = {c.id for c, _ in wanted}
         for component in load_components():
