@@ -121,3 +121,22 @@ def test_endpoint_without_scheme_suggests_the_url(run_cli: Runner, typed: str, m
     run = run_cli("check", "--direct", "--endpoint", typed)
     assert run.code == ExitCode.USAGE_OR_INPUT and "Traceback" not in run.stderr
     assert f"--endpoint {meant}" in run.stderr
+
+
+def test_table_legend_comes_before_the_rows_and_names_every_layer(run_cli: Runner, refused_port: int) -> None:
+    """A first-time reader meets '0/2/-/-/-' right under the header: the legend must be above it, not at the end."""
+    run = run_cli("check", "--direct", "--endpoint", f"https://127.0.0.1:{refused_port}/")
+    lines = run.stdout.splitlines()
+    legend = next(i for i, line in enumerate(lines) if line.startswith("ms: "))
+    header = next(i for i, line in enumerate(lines) if line.startswith("Endpoint"))
+    assert legend < header
+    assert "dns/tcp/CONNECT/tls/http" in lines[legend] and "not used" in lines[legend]
+    assert any(line.startswith("CONNECT/HTTP: the proxy's answer to CONNECT") for line in lines[:header])
+
+
+def test_ok_row_detail_labels_the_issuer() -> None:
+    from aadc_doctor.commands.check import _detail
+
+    row = {"outcome": "ok", "tls": {"version": "TLSv1.3", "issuer_organization": "DigiCert Inc"},
+           "proxy_auth_scheme": "NTLM", "http_status": 200}
+    assert _detail(row) == "TLSv1.3, issuer DigiCert Inc, proxy sign-in NTLM"

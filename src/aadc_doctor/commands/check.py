@@ -381,6 +381,11 @@ def run_check(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
 # -- rendering --------------------------------------------------------------------------------------------
 
 OUTCOME_STYLE = {"ok": "green", "http_error": "yellow"}
+# Above the table, where a first-time reader looks: what the two number columns mean.
+TABLE_LEGEND = (
+    "CONNECT/HTTP: the proxy's answer to CONNECT / the endpoint's HTTP status (any status, even 4xx, means reachable)",
+    "ms: time per layer, dns/tcp/CONNECT/tls/http ('-' = layer not used, e.g. no CONNECT when direct, or not reached)",
+)
 
 
 def _ms(value: float | None) -> str:
@@ -409,13 +414,12 @@ def _detail(row: dict[str, Any]) -> str:
     if tls:
         parts.append(str(tls.get("version") or ""))
         if tls.get("issuer_organization") or tls.get("issuer"):
-            parts.append(str(tls.get("issuer_organization") or tls.get("issuer")))
+            parts.append(f"issuer {tls.get('issuer_organization') or tls.get('issuer')}")
     if row.get("proxy_auth_scheme"):
         parts.append(f"proxy sign-in {row['proxy_auth_scheme']}")
     if not tls and row.get("http_status") is not None:
         parts.append(f"answered {row['http_status']}")
-    return " ".join(p for p in parts if p) if tls and not row.get("proxy_auth_scheme") else ", ".join(
-        p for p in parts if p)
+    return ", ".join(p for p in parts if p)
 
 
 def _row_label(row: dict[str, Any]) -> tuple[str, str]:
@@ -453,8 +457,7 @@ def build_table(rows: Sequence[dict[str, Any] | None], targets: Sequence[tuple[s
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(show_edge=False, pad_edge=False, header_style="bold",
-                  caption="ms: dns/tcp/connect/tls/http, '-' = layer not reached", caption_justify="left")
+    table = Table(show_edge=False, pad_edge=False, header_style="bold")
     table.add_column("Endpoint", no_wrap=True)
     table.add_column("Outcome", no_wrap=True)
     table.add_column("CONNECT/HTTP", justify="right", no_wrap=True)
@@ -504,6 +507,8 @@ def render(report: Report, console: Console) -> None:
     where = proxy.get("description") or f"{proxy.get('url') or 'direct'} ({proxy.get('source')})"
     console.print(Text("Proxy: ", style="bold") + Text(str(where)))
     endpoints = list(results.get("endpoints") or ())
+    for line in TABLE_LEGEND:
+        console.print(Text(line, style="dim"))
     console.print(build_table(endpoints))
     ok = sum(1 for e in endpoints if e.get("outcome") == "ok")
     wall = results.get("wall_ms")
