@@ -204,3 +204,15 @@ def test_without_worker_processes_the_files_are_read_here(corpus, run_cli, monke
     result = run_cli("pta", "events", *files, "--jobs", "2", "--json")
     assert result.code == ExitCode.OK, result.stderr
     assert len(result.json()["results"]["files"]) == len(files)
+
+
+def test_a_file_named_twice_or_inside_a_named_folder_is_read_once(tmp_path, corpus, run_cli):
+    folder = _trace_folder(tmp_path)
+    one = str(folder / "AzureADConnectAuthenticationAgent_0.log")
+    alone = run_cli("pta", "trace", str(folder), "--json").json()["results"]
+    again = run_cli("pta", "trace", str(folder), one, one, "--json").json()["results"]
+    assert [f["name"] for f in again["files"]] == [f["name"] for f in alone["files"]]
+    assert again["by_reason"] == alone["by_reason"]
+    log = corpus / "evtx/e2m_ID4625_account_restriction.evtx"
+    twice = run_cli("pta", "events", str(log), str(log.parent / ".." / "evtx" / log.name), "--json").json()["results"]
+    assert len(twice["files"]) == 1 and twice["summary"]["failed"] == 2

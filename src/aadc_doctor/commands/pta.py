@@ -158,6 +158,7 @@ def collect_events(files: list[str], evidence: PtaEvidence, matcher: AgentMatche
     """
     if not files:
         return
+    files = _once_each(files)
     from aadc_doctor.logs.event_xml import looks_like_event_xml
     from aadc_doctor.logs.evtx_reader import is_evtx
 
@@ -182,6 +183,21 @@ def collect_events(files: list[str], evidence: PtaEvidence, matcher: AgentMatche
             message, hint = scan
             raise InputError(message, hint=hint)
         evidence.merge(scan)
+
+
+def _once_each(files: list[str]) -> list[str]:
+    """The files in the order given, each once (a file named twice would double every count)."""
+    seen: set[Path] = set()
+    unique: list[str] = []
+    for name in files:
+        try:
+            key = Path(name).resolve()
+        except OSError:
+            key = Path(name).absolute()
+        if key not in seen:
+            seen.add(key)
+            unique.append(name)
+    return unique
 
 
 def _scan_in_workers(files: list[str], kinds: list[bool], key: tuple[tuple[str, ...], tuple[str, ...]],

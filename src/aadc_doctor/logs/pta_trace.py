@@ -190,6 +190,7 @@ class TraceSource:
 
     name: str
     open: Callable[[], BinaryIO]
+    key: str = ""  # the file's resolved path (plus !member inside a .zip): the same file has the same key
 
 
 def _is_trace_name(name: str) -> bool:
@@ -197,7 +198,29 @@ def _is_trace_name(name: str) -> bool:
 
 
 def collect_sources(paths: list[str]) -> list[TraceSource]:
-    """Files as given, trace files inside folders (recursively) and inside .zip archives."""
+    """Files as given, trace files inside folders (recursively) and inside .zip archives; each file once.
+
+    A file named twice, or both on its own and inside a folder also given, is read once: counting its
+    failures twice would double every figure of the report.
+    """
+    sources = _collect_all(paths)
+    seen: set[str] = set()
+    unique: list[TraceSource] = []
+    for source in sources:
+        if source.key not in seen:
+            seen.add(source.key)
+            unique.append(source)
+    return unique
+
+
+def _identity(path: Path) -> str:
+    try:
+        return str(path.resolve())
+    except OSError:
+        return str(path.absolute())
+
+
+def _collect_all(paths: list[str]) -> list[TraceSource]:
     sources: list[TraceSource] = []
     for raw in paths:
         path = Path(raw)
@@ -205,7 +228,7 @@ def collect_sources(paths: list[str]) -> list[TraceSource]:
             raise InputError(f"{raw}: no such file or folder")
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.is_file() and _is_trace_name(p.name))
-            sources.extend(TraceSource(str(p), _file_opener(p)) for p in found)
+            sources.extend(TraceSource(str(p), _file_opener(p), _identity(p)) for p in found)
             for p in sorted(p for p in path.rglob("*.zip") if p.is_file()):
                 sources.extend(_zip_sources(p))
             if not found and not any(path.rglob("*.zip")):
@@ -215,7 +238,7 @@ def collect_sources(paths: list[str]) -> list[TraceSource]:
         elif path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
             sources.extend(_zip_sources(path))
         else:
-            sources.append(TraceSource(str(path), _file_opener(path)))
+            sources.append(TraceSource(str(path), _file_opener(path), _identity(path)))
     return sources
 
 
@@ -240,7 +263,8 @@ def _zip_sources(path: Path) -> list[TraceSource]:
 
         return _open
 
-    return [TraceSource(f"{path}!{name}", opener(name)) for name in sorted(names)]
+    identity = _identity(path)
+    return [TraceSource(f"{path}!{name}", opener(name), f"{identity}!{name}") for name in sorted(names)]
 
 
 def read_source(source: TraceSource, stats: TraceFileStats) -> Iterator[TraceEntry]:
