@@ -140,3 +140,21 @@ def test_ok_row_detail_labels_the_issuer() -> None:
     row = {"outcome": "ok", "tls": {"version": "TLSv1.3", "issuer_organization": "DigiCert Inc"},
            "proxy_auth_scheme": "NTLM", "http_status": 200}
     assert _detail(row) == "TLSv1.3, issuer DigiCert Inc, proxy sign-in NTLM"
+
+
+def test_a_long_tenant_host_does_not_push_the_detail_off_the_table() -> None:
+    """--profile pta --tenant-id makes 70-character host names; the Detail column must still show at 120 columns."""
+    import io
+
+    from aadc_doctor.commands.check import build_table
+    from aadc_doctor.render.terminal import make_console
+
+    host = "72f988bf-86f1-41af-91ab-2d7cd011db47.pta.bootstrap.his.msappproxy.net"
+    row = {"host": host, "port": 443, "rule": {"pattern": "*.msappproxy.net"}, "outcome": "tls_failure",
+           "connect_status": 200, "http_status": None, "phases": {"dns_ms": 0, "tcp_ms": 5},
+           "error": "TLS handshake with the endpoint failed: unexpected eof"}
+    out = io.StringIO()
+    make_console(out, {"COLUMNS": "120"}).print(build_table([row]))
+    text = out.getvalue()
+    assert "TLS handshake" in text and "unexpected eof" in text.replace("\n", " ")
+    assert max(len(line) for line in text.splitlines()) <= 120

@@ -458,7 +458,9 @@ def build_table(rows: Sequence[dict[str, Any] | None], targets: Sequence[tuple[s
     from rich.text import Text
 
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
-    table.add_column("Endpoint", no_wrap=True)
+    # a tenant host (<tenant-id>.pta.bootstrap.his.msappproxy.net) is 70 characters: fold it rather than let it
+    # squeeze the Detail column out of an 80-120 column terminal
+    table.add_column("Endpoint", overflow="fold", max_width=48)
     table.add_column("Outcome", no_wrap=True)
     table.add_column("CONNECT/HTTP", justify="right", no_wrap=True)
     table.add_column("ms", justify="right", no_wrap=True)
