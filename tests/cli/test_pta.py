@@ -216,3 +216,21 @@ def test_a_file_named_twice_or_inside_a_named_folder_is_read_once(tmp_path, corp
     log = corpus / "evtx/e2m_ID4625_account_restriction.evtx"
     twice = run_cli("pta", "events", str(log), str(log.parent / ".." / "evtx" / log.name), "--json").json()["results"]
     assert len(twice["files"]) == 1 and twice["summary"]["failed"] == 2
+
+
+@pytest.mark.parametrize(("process", "says"), [
+    ("AzureADConnectAuthenticationAgentService.exe", "full path"),  # the query would match nothing
+    ("C:/Program Files/Agent/Agent.exe", "backslashes"),
+    ("C:\\Agents\\Agent.exe\n", "control character"),  # a pasted line break: invalid in the XML too
+    ("C:\\Age\x01nts\\Agent.exe", "control character"),
+])
+def test_dc_query_refuses_a_process_the_query_could_never_match(run_cli, process, says):
+    result = run_cli("pta", "dc-query", "--process", process)
+    assert result.code == ExitCode.USAGE_OR_INPUT
+    assert says in result.stderr and result.stdout == ""
+
+
+def test_dc_query_accepts_unc_paths(run_cli):
+    path = r"\\fileserver\agents\AzureADConnectAuthenticationAgentService.exe"
+    report = run_cli("pta", "dc-query", "--process", path, "--json").json()
+    assert report["results"]["processes"] == [path]

@@ -320,14 +320,27 @@ def query_xml(processes: list[str]) -> str:
     ])
 
 
+def _check_process_path(process: str) -> None:
+    """The query compares the whole ProcessName, so anything but a full Windows path would never match."""
+    if not process.strip():
+        raise UsageError("--process: empty path")
+    if any(ord(c) < 32 for c in process):
+        raise UsageError(f"--process {process!r}: the path holds a control character (a pasted line break?)")
+    if "/" in process and "\\" not in process:
+        raise UsageError(f"--process {process}: write the path with backslashes, as the Security log records it")
+    if not (process[1:3] == ":\\" and process[0].isalpha()) and not process.startswith("\\"):
+        raise UsageError(f"--process {process}: give the executable's full path as the Security log records it "
+                         r"(for example C:\Program Files\...\AzureADConnectAuthenticationAgentService.exe); the "
+                         "query compares the whole ProcessName, so a bare file name would match nothing")
+
+
 def _run_dc_query(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
     from aadc_doctor.knowledge.pta_events import agent_generations
 
     generations = agent_generations()
     processes = list(args.process) or [g.process for g in generations]
     for process in processes:
-        if not process.strip():
-            raise UsageError("--process: empty path")
+        _check_process_path(process)
     xml = query_xml(processes)
     if not ctx.json_mode:
         ctx.err_console.print(DC_QUERY_WHERE, markup=False, highlight=False, soft_wrap=True)
