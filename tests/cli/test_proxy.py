@@ -38,7 +38,7 @@ def test_valid_json_shape(run_cli: Run) -> None:
     assert sources == [{
         "kind": "machine.config", "path": str(MC / "valid.config"), "declared": True, "line": 36, "enabled": True,
         "proxy": "http://fabrikamproxy:8080", "use_system_default": True, "bypass_on_local": True, "bypass": [],
-        "use_default_credentials": False, "problems": [],
+        "use_default_credentials": False, "script_location": None, "auto_detect": False, "problems": [],
     }]
     effective = report["results"]["effective"]
     assert list(effective) == ["wizard", "sync", "pta-agent", "health-agent"]
@@ -146,6 +146,33 @@ def test_winhttp_advproxy_output(run_cli: Run) -> None:
     auto = run_cli("proxy", "--winhttp", str(FIXTURES / "winhttp" / "advproxy-autoconfig-utf16.txt"),
                    env={"COLUMNS": "200"})
     assert "Direct access (no proxy server), PAC http://wpad.contoso.com/wpad.dat, auto-detect (WPAD)" in auto.stdout
+
+
+def test_script_location_is_shown_as_the_pac_it_is(run_cli: Run) -> None:
+    """Regression: scriptLocation with no proxyaddress showed 'IE settings of the account' and the effective proxy
+    'direct'; .NET asks that PAC script first."""
+    path = MC / "script-location.config"
+    result = run_cli("proxy", "--machine-config", str(path), "--json")
+    assert result.code == 0, result.stderr
+    source = result.json()["results"]["sources"][0]
+    assert (source["script_location"], source["auto_detect"]) == ("http://wpad.contoso.com/wpad.dat", False)
+    sync = result.json()["results"]["effective"]["sync"]
+    assert (sync["script_location"], sync["auto_detect"]) == ("http://wpad.contoso.com/wpad.dat", False)
+    text = run_cli("proxy", "--machine-config", str(path), env={"COLUMNS": "250"}).stdout
+    assert "scriptLocation http://wpad.contoso.com/wpad.dat (PAC), useDefaultCredentials" in text
+    assert "IE settings" not in text and "direct" not in text
+    rows = [line.split("│") for line in text.splitlines() if line.count("│") == 6]
+    assert {r[1].strip(): r[4].strip() for r in rows}["Sync engine (ADSync)"] == "PAC http://wpad.contoso.com/wpad.dat"
+
+
+def test_auto_detect_with_a_static_proxy(run_cli: Run, tmp_path: Path) -> None:
+    path = tmp_path / "machine.config"
+    path.write_text('<configuration><system.net><defaultProxy><proxy autoDetect="True" usesystemdefault="False" '
+                    'proxyaddress="http://proxy:8080"/></defaultProxy></system.net></configuration>')
+    text = run_cli("proxy", "--machine-config", str(path), env={"COLUMNS": "250"}).stdout
+    assert "autoDetect (WPAD), http://proxy:8080" in text
+    rows = [line.split("│") for line in text.splitlines() if line.count("│") == 6]
+    assert {r[1].strip(): r[4].strip() for r in rows}["Sync engine (ADSync)"] == "WPAD (auto-detect), else http://proxy:8080"
 
 
 def test_two_exe_configs_for_one_component_is_a_usage_error(run_cli: Run) -> None:

@@ -9,7 +9,8 @@ JSON ``results``::
     {"sources": [
         {"kind": "machine.config" | "exe.config", "path", "component" (exe.config only), "declared": bool,
          "line", "enabled", "proxy" (password removed), "use_system_default", "bypass_on_local",
-         "bypass": [...], "use_default_credentials", "problems": [{"kind", "line", "message"}]},
+         "bypass": [...], "use_default_credentials", "script_location" (a PAC URL or null), "auto_detect": bool,
+         "problems": [{"kind", "line", "message"}]},
         {"kind": "winhttp", "path", "direct": bool, "proxy", "bypass": [...], "auto_config_url", "auto_detect": bool}
          (the last two from 'netsh winhttp show advproxy' output, else null/false; or {"kind", "path", "error"}
          when the command could not run on Windows),
@@ -17,7 +18,8 @@ JSON ``results``::
         {"kind": "environment", "variables": {name: value (password removed)}, "proxy", "no_proxy": [...]}],
      "effective": {component_id: {"name", "origin": "exe.config" | "machine.config" | "system" | "own" | "unknown",
                                   "origin_path", "explanation", "reads": [...], "runs_as", "proxy_auth",
-                                  "proxy": ProxyConfig.to_dict() or null}}}
+                                  "proxy": ProxyConfig.to_dict() or null,
+                                  "script_location", "auto_detect": bool (asked before "proxy" when set)}}}
 """
 
 from __future__ import annotations
@@ -85,6 +87,8 @@ def _config_source(kind: str, cfg: ConfigFile, component: Component | None) -> d
         "bypass_on_local": settings.bypass_on_local,
         "bypass": list(settings.bypass),
         "use_default_credentials": settings.use_default_credentials,
+        "script_location": settings.script_location,
+        "auto_detect": bool(settings.auto_detect),
         "problems": [{"kind": p.kind, "line": p.line, "message": p.message} for p in cfg.problems],
     })
     return source
@@ -198,7 +202,10 @@ def _source_summary(source: dict[str, Any]) -> str:
             return "no <defaultProxy>"
         if source["enabled"] is False:
             return 'enabled="false": direct'
-        parts = [source["proxy"] or "no proxyaddress (IE settings of the account)"]
+        automatic = ([f"scriptLocation {source['script_location']} (PAC)"] if source.get("script_location") else []) + (
+            ["autoDetect (WPAD)"] if source.get("auto_detect") else [])
+        fallback = "" if automatic else "no proxyaddress (IE settings of the account)"
+        parts = [*automatic, *([source["proxy"] or fallback] if source["proxy"] or fallback else [])]
         if source["bypass_on_local"]:
             parts.append("bypassonlocal")
         if source["bypass"]:
@@ -224,6 +231,11 @@ def _effective_summary(item: dict[str, Any]) -> str:
     proxy = item["proxy"]
     if item["origin"] in ("own", "unknown"):
         return "-"
+    automatic = ([f"PAC {item['script_location']}"] if item.get("script_location") else []) + (
+        ["WPAD (auto-detect)"] if item.get("auto_detect") else [])
+    if automatic:  # .NET asks the script first; the static address only when the script gives no answer
+        static = proxy["url"] if proxy is not None and proxy["url"] else None
+        return ", ".join(automatic) + (f", else {static}" if static else "")
     if proxy is None or (proxy["url"] is None and item["origin"] == "system"):
         return "depends on the account"
     if proxy["url"] is None:

@@ -35,7 +35,15 @@ class ComponentProxy:
             "runs_as": self.component.runs_as or None,
             "proxy_auth": self.component.proxy_auth,
             "proxy": self.proxy.to_dict() if self.proxy is not None else None,
+            "script_location": self._automatic("script_location"),
+            "auto_detect": bool(self._automatic("auto_detect")),
         }
+
+    def _automatic(self, name: str) -> Any:
+        """scriptLocation / autoDetect of an enabled <defaultProxy>: .NET asks that PAC script (or WPAD) first."""
+        if self.settings is None or not self.settings.enabled:
+            return None
+        return getattr(self.settings, name)
 
 
 def resolve_component(component: Component, machine: ConfigFile | None, exe: ConfigFile | None) -> ComponentProxy:
