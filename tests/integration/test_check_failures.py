@@ -61,3 +61,31 @@ def test_endpoint_that_never_answers_times_out_at_http(run_cli: Runner, squid: A
     row = report["results"]["endpoints"][0]
     assert (row["outcome"], row["phase"], row["connect_status"]) == ("timeout", "http", 200)
     assert report["findings"][0]["id"] == "endpoint-timeout"
+
+
+def test_ctrl_c_mid_run_exits_130_at_once_without_traceback(stalled_proxy: StalledProxy) -> None:
+    """A real SIGINT to a real process while every probe hangs on a stalled proxy: 130, one line, no waiting for
+    the 30 s probe limit (no thread left holding the exit)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    proc = subprocess.Popen([sys.executable, "-m", "aadc_doctor", "check", "--proxy", stalled_proxy.url,
+                             "--profile", "all", "--timeout", "30"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 10
+        while stalled_proxy.connections < 5 and time.monotonic() < deadline:  # probes are under way
+            time.sleep(0.05)
+        assert stalled_proxy.connections >= 5
+        start = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+        elapsed = time.monotonic() - start
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert err.strip() == "aadc-doctor: interrupted" and "Traceback" not in out + err
+    assert elapsed < 2, f"exit took {elapsed:.1f} s after Ctrl-C"
