@@ -288,8 +288,14 @@ def _utf8_chunks(path: Path) -> Iterator[bytes]:
             encoding = "utf-8-sig"
         text = io.TextIOWrapper(fh, encoding=encoding, errors="replace")
         first = text.read(65536)
-        first = _DECLARATION.sub("", first, count=1).lstrip()
-        wrap = not first.startswith("<Events")
+        if "<!DOCTYPE" in first or "<!ENTITY" in first:
+            # Event Viewer and wevtutil never write a DTD; entity tricks (billion laughs, external files) do
+            raise InputError(f"{path}: refused XML with a DTD (<!DOCTYPE/<!ENTITY>): event exports never have one",
+                             hint="export the log again with Event Viewer or wevtutil")
+        # the declaration is dropped (the text is re-encoded as UTF-8), its line break kept: error line
+        # numbers must stay those of the file
+        first = _DECLARATION.sub("", first, count=1)
+        wrap = not first.lstrip().startswith("<Events")
         if wrap:
             yield b"<Events>"
         yield first.encode("utf-8")
@@ -323,8 +329,11 @@ def iter_xml_export(path: Path, stats: XmlExportStats) -> Iterator[EventRecord]:
             elem.clear()
     except ParseError as exc:
         position = getattr(exc, "position", None)
-        where = f" near line {position[0]}" if position else ""
-        raise InputError(f"{path}: malformed event XML{where} ({stats.records} events read before it)",
+        where = f" at line {position[0]}, column {position[1] + 1}" if position else ""
+        reason = str(exc).split(":", 1)[0]  # expat's words, e.g. "no element found" for a file cut short
+        cut = "; the file seems cut short" if reason in ("no element found", "unclosed token") else ""
+        read = "1 event" if stats.records == 1 else f"{stats.records} events"
+        raise InputError(f"{path}: malformed event XML{where}: {reason}{cut} ({read} read before it)",
                          hint="export the log again from Event Viewer (Save All Events As... > XML) "
                               "or with wevtutil epl to an .evtx") from None
     except DefusedXmlException as exc:

@@ -68,7 +68,24 @@ def test_malformed_xml_is_one_input_error(tmp_path):
 def test_entity_expansion_is_refused(tmp_path):
     path = tmp_path / "bomb.xml"
     path.write_text('<?xml version="1.0"?><!DOCTYPE Events [<!ENTITY a "aaaa">]><Events>&a;</Events>')
-    with pytest.raises(InputError):
+    # refused as what it is, not reported as "malformed" (the old wording sent admins to re-export for nothing)
+    with pytest.raises(InputError, match="refused XML with a DTD"):
+        list(iter_xml_export(path, XmlExportStats(str(path))))
+    path.write_text('<?xml version="1.0"?>\n<!DOCTYPE Events SYSTEM "file:///etc/passwd">\n<Events></Events>')
+    with pytest.raises(InputError, match="refused XML with a DTD"):
+        list(iter_xml_export(path, XmlExportStats(str(path))))
+
+
+def test_malformed_xml_names_the_line_of_the_file_and_a_cut_short_file(tmp_path):
+    path = tmp_path / "broken.xml"
+    lines = ['<?xml version="1.0" encoding="utf-8"?>', "<Events>", *_events(1), "<Event><System></Evnt>", "</Events>"]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    text = "\n".join(lines)
+    bad_line = text[:text.index("</Evnt>")].count("\n") + 1
+    with pytest.raises(InputError, match=rf"at line {bad_line}, column \d+: mismatched tag \(1 event read before it"):
+        list(iter_xml_export(path, XmlExportStats(str(path))))
+    path.write_text(tg.events_document(_events(2))[:-40], encoding="utf-8")
+    with pytest.raises(InputError, match="the file seems cut short"):
         list(iter_xml_export(path, XmlExportStats(str(path))))
 
 
