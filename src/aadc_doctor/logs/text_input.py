@@ -65,6 +65,10 @@ def sniff_encoding(head: bytes, name: str) -> str:
     if head.startswith(codecs.BOM_UTF16_LE) or head.startswith(codecs.BOM_UTF16_BE):
         return "utf-16"
     sample = head[:4096]
+    if sample and not sample.strip(b"\x00"):
+        raise InputError(f"{name}: holds only NUL bytes, no text: what a crash or power loss leaves in a file "
+                         "that was being written", hint="copy the file again from the server; if it is the same "
+                         "there, nothing can be recovered from it")
     if len(sample) >= 4:
         even_nul = sample[0::2].count(0)
         odd_nul = sample[1::2].count(0)

@@ -103,6 +103,13 @@ def test_binary_junk_is_an_input_error(tmp_path):
         _read(junk)
 
 
+def test_a_file_of_nul_bytes_is_named_as_such(tmp_path):
+    crashed = tmp_path / "AzureADConnectAuthenticationAgent_3.log"
+    crashed.write_bytes(bytes(70000))
+    with pytest.raises(InputError, match="only NUL bytes"):
+        _read(crashed)
+
+
 def test_missing_path_and_empty_folder_are_input_errors(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         collect_sources([str(tmp_path / "nope")])
