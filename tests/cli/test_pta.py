@@ -234,3 +234,37 @@ def test_dc_query_accepts_unc_paths(run_cli):
     path = r"\\fileserver\agents\AzureADConnectAuthenticationAgentService.exe"
     report = run_cli("pta", "dc-query", "--process", path, "--json").json()
     assert report["results"]["processes"] == [path]
+
+
+def test_an_unreadable_file_inside_a_trace_folder_or_zip_is_skipped_and_reported(tmp_path, run_cli):
+    folder = _trace_folder(tmp_path)
+    intact = run_cli("pta", "trace", str(folder), "--json")
+    crashed = folder / "AzureADConnectAuthenticationAgent_2.log"
+    crashed.write_bytes(bytes(8192))  # NUL bytes: what a crash leaves behind
+    whole = run_cli("pta", "trace", str(folder), "--json")
+    assert whole.code == intact.code and whole.stderr == "", whole.stderr
+    report = whole.json()
+    skipped = next(f for f in report["findings"] if f["id"] == "trace-file-skipped")
+    assert skipped["subject"] == str(crashed) and "NUL bytes" in skipped["detail"]
+    assert report["results"]["by_reason"] == intact.json()["results"]["by_reason"]  # the other files all counted
+    assert [f["name"] for f in report["results"]["files"] if f["format"] == "skipped"] == [str(crashed)]
+    human = run_cli("pta", "trace", str(folder))
+    assert f"{crashed}: skipped (holds only NUL bytes" in " ".join(human.stdout.split())
+    archive = tmp_path / "Trace.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for p in sorted(folder.iterdir()):
+            z.write(p, f"Trace/{p.name}")
+    zipped = run_cli("pta", "trace", str(archive), "--json").json()
+    assert "trace-file-skipped" in _ids(zipped)
+    assert zipped["results"]["by_reason"] == report["results"]["by_reason"]
+    # named on its own, the same file is an input error (exit 2), as any file that is not a log
+    alone = run_cli("pta", "trace", str(crashed))
+    assert alone.code == ExitCode.USAGE_OR_INPUT and "only NUL bytes" in alone.stderr
+
+
+def test_an_empty_trace_file_is_called_empty(tmp_path, run_cli):
+    empty = tmp_path / "AzureADConnectAuthenticationAgent_4.log"
+    empty.write_bytes(b"")
+    result = run_cli("pta", "trace", str(empty))
+    assert result.code == ExitCode.USAGE_OR_INPUT
+    assert "empty" in result.stderr and "not a .NET trace log" not in result.stderr

@@ -62,6 +62,7 @@ class PtaEvidence:
     events_by_id: Counter[int] = field(default_factory=Counter)
     files: list[dict[str, Any]] = field(default_factory=list)
     damaged: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)  # files inside a folder/.zip that are not logs
     trace_entries: int = 0
     security_events: int = 0
     agents_seen: set[str] = field(default_factory=set)
@@ -76,6 +77,7 @@ class PtaEvidence:
         self.events_by_id.update(other.events_by_id)
         self.files.extend(other.files)
         self.damaged.extend(other.damaged)
+        self.skipped.extend(other.skipped)
         self.trace_entries += other.trace_entries
         self.security_events += other.security_events
         self.agents_seen.update(other.agents_seen)
@@ -498,6 +500,14 @@ def analyse(evidence: PtaEvidence, *, expect_agent: bool) -> tuple[list[Finding]
             remedy="Export the log again on the server (wevtutil epl <log> <file>.evtx, or Event Viewer > Save All "
                    "Events As) and copy it whole; counts below cover only the records that could be read.",
             subject=str(damaged["name"])))
+    for skipped in evidence.skipped:
+        findings.append(Finding(
+            id="trace-file-skipped", severity=Severity.WARNING, title="A file in the trace folder could not be read",
+            detail=f"{skipped['reason']}. The other files were read; failures this file may log are not counted.",
+            remedy="Copy the file again from the agent server's Trace folder. A file of NUL bytes is what a crash "
+                   "or power loss leaves behind while the agent was writing; if that is what it is, nothing "
+                   "more can be recovered from it.",
+            subject=skipped["name"]))
     if expect_agent and evidence.security_events and not any(a.origin == "security" and a.from_agent for a in attempts):
         findings.append(_no_agent_finding(evidence))
     pta_requests = [a for a in attempts if a.from_agent or a.origin == "trace"]

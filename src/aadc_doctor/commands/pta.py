@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from aadc_doctor.analysis.pta import PtaEvidence
     from aadc_doctor.analysis.security_events import AgentMatcher
+    from aadc_doctor.logs.pta_trace import TraceEntry
 
 HELP = "PTA agent: analyse trace logs (trace) and event logs (events), print the sign-in event query (dc-query)"
 RENDER_SUMMARY = False  # dc-query output must stay pure XML; trace/events print their own summary line
@@ -118,33 +119,53 @@ def collect_trace(paths: list[str], evidence: PtaEvidence) -> None:
     """Stream every trace file (oldest first) into the evidence."""
     if not paths:
         return
-    from aadc_doctor.analysis.security_events import SignInAttempt
-    from aadc_doctor.knowledge.pta_events import categorize_trace_message
-    from aadc_doctor.logs.pta_trace import TraceFileStats, collect_sources, failed_sign_in, order_sources, read_source
+    from aadc_doctor.logs.pta_trace import TraceFileStats, collect_sources, order_sources, read_source
 
     sources = order_sources(collect_sources(paths))
     total_entries = 0
+    total_lines = 0
     for source in sources:
         stats = TraceFileStats(source.name)
-        for entry in read_source(source, stats):
-            total_entries += 1
-            failure = failed_sign_in(entry)
-            if failure is not None:
-                evidence.add_attempt(SignInAttempt(
-                    time=failure.time, failed=True, reason=failure.reason, origin="trace", from_agent=True,
-                    request_id=failure.request_id, agent=failure.agent, file=failure.file, position=failure.line))
-            elif entry.level in ("Error", "Critical", "Warning"):
-                category = categorize_trace_message(entry.message)
-                first_line = entry.message.splitlines()[0] if entry.message else ""
-                evidence.add_trace_problem(category.id if category else "other", entry.level, first_line, entry.time)
+        try:
+            for entry in read_source(source, stats):
+                total_entries += 1
+                _take_trace_entry(entry, evidence)
+        except InputError as exc:
+            if source.named:
+                raise
+            # one bad file inside a copied Trace folder (say, NUL bytes left by a crash) must not hide the rest
+            evidence.skipped.append({"name": source.name, "reason": exc.message})
+            evidence.files.append({"format": "skipped", "name": source.name, "reason": exc.message})
+            continue
+        total_lines += stats.lines
         evidence.agents_seen.update(stats.agents)
         evidence.files.append({"format": "trace", **stats.to_dict()})
     evidence.trace_entries += total_entries
     if total_entries == 0:
-        names = ", ".join(s.name for s in sources[:3])
+        names = ", ".join(s.name for s in sources[:3]) + (" ..." if len(sources) > 3 else "")
+        if total_lines == 0 and not evidence.skipped:
+            raise InputError(f"{names}: empty; no trace entries to read",
+                             hint="the agent starts a new, empty trace file when it rotates; give the Trace folder "
+                                  "to read all of them")
         raise InputError(f"{names}: no trace entries found; this is not a .NET trace log of the PTA agent",
                          hint="entries look like 'AzureADConnectAuthenticationAgentService.exe Error: 0 : ...' "
                               "followed by ThreadId= and DateTime= lines")
+
+
+def _take_trace_entry(entry: TraceEntry, evidence: PtaEvidence) -> None:
+    from aadc_doctor.analysis.security_events import SignInAttempt
+    from aadc_doctor.knowledge.pta_events import categorize_trace_message
+    from aadc_doctor.logs.pta_trace import failed_sign_in
+
+    failure = failed_sign_in(entry)
+    if failure is not None:
+        evidence.add_attempt(SignInAttempt(
+            time=failure.time, failed=True, reason=failure.reason, origin="trace", from_agent=True,
+            request_id=failure.request_id, agent=failure.agent, file=failure.file, position=failure.line))
+    elif entry.level in ("Error", "Critical", "Warning"):
+        category = categorize_trace_message(entry.message)
+        first_line = entry.message.splitlines()[0] if entry.message else ""
+        evidence.add_trace_problem(category.id if category else "other", entry.level, first_line, entry.time)
 
 
 # ---- event logs -------------------------------------------------------------------------------
@@ -382,6 +403,8 @@ def _render_analysis(results: Any, console: Console) -> None:
         if f["format"] == "trace":
             entries = "1 entry" if f["entries"] == 1 else f"{f['entries']} entries"
             parts.append(f"{f['name']}: {entries}, {f['bad_lines']} unreadable line(s), {f['encoding']}")
+        elif f["format"] == "skipped":
+            parts.append(f"{f['name']}: skipped ({f['reason'].removeprefix(f['name'] + ': ')})")
         elif f["format"] == "evtx":
             expected = f" of {f['expected_records']}" if f.get("expected_records") is not None else ""
             parts.append(f"{f['name']}: {f['records']}{expected} records" + (" (DAMAGED)" if f["damaged"] else ""))

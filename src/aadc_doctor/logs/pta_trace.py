@@ -191,6 +191,7 @@ class TraceSource:
     name: str
     open: Callable[[], BinaryIO]
     key: str = ""  # the file's resolved path (plus !member inside a .zip): the same file has the same key
+    named: bool = True  # given by the user itself, not found inside a folder or .zip
 
 
 def _is_trace_name(name: str) -> bool:
@@ -228,7 +229,7 @@ def _collect_all(paths: list[str]) -> list[TraceSource]:
             raise InputError(f"{raw}: no such file or folder")
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.is_file() and _is_trace_name(p.name))
-            sources.extend(TraceSource(str(p), _file_opener(p), _identity(p)) for p in found)
+            sources.extend(TraceSource(str(p), _file_opener(p), _identity(p), named=False) for p in found)
             for p in sorted(p for p in path.rglob("*.zip") if p.is_file()):
                 sources.extend(_zip_sources(p))
             if not found and not any(path.rglob("*.zip")):
@@ -264,7 +265,7 @@ def _zip_sources(path: Path) -> list[TraceSource]:
         return _open
 
     identity = _identity(path)
-    return [TraceSource(f"{path}!{name}", opener(name), f"{identity}!{name}") for name in sorted(names)]
+    return [TraceSource(f"{path}!{name}", opener(name), f"{identity}!{name}", named=False) for name in sorted(names)]
 
 
 def read_source(source: TraceSource, stats: TraceFileStats) -> Iterator[TraceEntry]:
@@ -281,14 +282,20 @@ def read_source(source: TraceSource, stats: TraceFileStats) -> Iterator[TraceEnt
 
 
 def first_time(source: TraceSource, max_lines: int = 2000) -> datetime | None:
-    """The first DateTime in a file, to put rotated files in time order without reading them whole."""
+    """The first DateTime in a file, to put rotated files in time order without reading them whole.
+
+    None also for a file that cannot be read: reading it for real reports why.
+    """
     stats = TraceFileStats(source.name)
-    with source.open() as stream:
-        lines = iter_text_lines(stream, source.name)
-        limited = (line for i, line in enumerate(lines) if i < max_lines)
-        for entry in parse_trace_lines(limited, stats):
-            if entry.time is not None:
-                return entry.time
+    try:
+        with source.open() as stream:
+            lines = iter_text_lines(stream, source.name)
+            limited = (line for i, line in enumerate(lines) if i < max_lines)
+            for entry in parse_trace_lines(limited, stats):
+                if entry.time is not None:
+                    return entry.time
+    except (InputError, OSError, zipfile.BadZipFile):
+        return None
     return None
 
 
