@@ -40,6 +40,13 @@ def refused_port() -> Iterator[int]:
     (["--profile", "everything"], "invalid choice"),
     (["--tenant-id", "contoso.evil.com"], "--tenant-id"),
     (["--connect-to", "login.microsoftonline.com:443"], "--connect-to"),
+    (["--proxy", ""], "--proxy: the value is empty"),
+    (["--proxy", "  "], "--proxy: the value is empty"),
+    (["--pac", ""], "--pac: the value is empty"),
+    (["--machine-config", ""], "--machine-config: the value is empty"),
+    (["--ca-file", ""], "--ca-file: the value is empty"),
+    (["--dns-server", ""], "--dns-server: the value is empty"),
+    (["--proxy-user", ""], "--proxy-user: the value is empty"),
     (["--endpoint", "https://login.microsoftonline.com:99999/"], "port 99999 is out of range"),
     (["--endpoint", "https://login.microsoftonline.com:0/"], "port 0 is out of range"),
     (["--endpoint", "https://login.microsoftonline.com:https/"], "'https' is not a port number"),
@@ -158,3 +165,11 @@ def test_a_long_tenant_host_does_not_push_the_detail_off_the_table() -> None:
     text = out.getvalue()
     assert "TLS handshake" in text and "unexpected eof" in text.replace("\n", " ")
     assert max(len(line) for line in text.splitlines()) <= 120
+
+
+def test_an_empty_proxy_never_falls_back_to_another_source(run_cli: Runner, refused_port: int) -> None:
+    """`--proxy "$PROXY"` with PROXY unset used to probe through the environment's proxy (or directly)."""
+    run = run_cli("check", "--proxy", "", "--endpoint", "https://login.microsoftonline.com/",
+                  env={"HTTPS_PROXY": f"http://127.0.0.1:{refused_port}"})
+    assert run.code == ExitCode.USAGE_OR_INPUT and run.stdout == ""
+    assert "--direct" in run.stderr

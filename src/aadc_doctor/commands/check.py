@@ -82,6 +82,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 # -- options -> settings ------------------------------------------------------------------------------------
 
+EMPTY_HINTS = {"proxy": "for no proxy at all use --direct", "proxy_user": "leave --proxy-user out for no sign-in"}
+
+
+def _reject_empty_values(args: argparse.Namespace) -> None:
+    """`--proxy "$PROXY"` with PROXY unset must not quietly fall back to another proxy source (or to none)."""
+    for name in ("proxy", "pac", "machine_config", "ca_file", "dns_server", "proxy_user", "proxy_password_env"):
+        value = getattr(args, name, None)
+        if value is not None and not value.strip():
+            option = "--" + name.replace("_", "-")
+            raise UsageError(f"{option}: the value is empty", hint=EMPTY_HINTS.get(name))
+
+
 def _select_proxy(args: argparse.Namespace, ctx: RunContext) -> ProxyConfig:
     from aadc_doctor.proxyconfig.select import select_proxy
 
@@ -298,6 +310,7 @@ def run_check(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
     from aadc_doctor.secrets import url_without_password
 
     report = Report(command="check")
+    _reject_empty_values(args)
     if not 0 < args.timeout <= MAX_TIMEOUT_S:  # also rejects nan and inf
         raise UsageError(f"--timeout {args.timeout:g}: expected seconds, more than 0 and at most {MAX_TIMEOUT_S:g}")
     if args.concurrency < 1:
