@@ -47,9 +47,15 @@ def _worker_command() -> list[str]:
     return [sys.executable, "-P", "-m", "aadc_doctor.proxyconfig.pac_worker"]
 
 
+# What Python needs to start and find its packages. Nothing else: the script can be hostile (WPAD), and the
+# environment may hold secrets (--proxy-password-env).
+WORKER_ENVIRONMENT = ("PATH", "SYSTEMROOT", "WINDIR", "TEMP", "TMP", "TMPDIR", "HOME", "USERPROFILE", "APPDATA",
+                      "LOCALAPPDATA", "LANG", "LC_ALL", "LC_CTYPE", "PYTHONPATH", "PYTHONHOME", "PYTHONUSERBASE")
+
+
 def _worker_environment() -> dict[str, str]:
-    """This process's environment, plus the directory this package is imported from (a source checkout)."""
-    env = dict(os.environ)
+    """The few variables Python needs, plus the directory this package is imported from (a source checkout)."""
+    env = {k: v for k, v in os.environ.items() if k.upper() in WORKER_ENVIRONMENT}
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     env["PYTHONIOENCODING"] = "utf-8"

@@ -26,6 +26,11 @@ import warnings
 from typing import IO, Any
 
 MAX_RESULT_CHARS = 16 * 1024  # "PROXY a:1; PROXY b:2; DIRECT" is tens of characters
+# dukpy gives every script Node-like ``require`` (reads files as modules) and ``process.env``. A PAC file may come
+# from the network (WPAD), so the script loses them before it runs; kept on the script's first line, so the line
+# numbers of syntax errors stay the script's own.
+LOCKDOWN = ("var require = undefined, process = undefined, _dukpy_eval_cjs_source = undefined, "
+            "_dukpy_cjs_source_compiles = undefined; ")
 
 
 def _one_line(exc: BaseException | str) -> str:
@@ -59,7 +64,7 @@ class _Engine:
         from pypac.parser import PACFile
 
         try:
-            self.pac = PACFile(text)
+            self.pac = PACFile(LOCKDOWN + text)
         except Exception as exc:  # MalformedPacError, and the engine's own types for syntax errors
             message = js_error_message(exc)
             if "at FindProxyForURL (" in str(getattr(exc, "original_exc", None) or exc):

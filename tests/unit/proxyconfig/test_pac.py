@@ -3,6 +3,7 @@ endless scripts refused in one line, within the time limit, with the worker kill
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -227,6 +228,25 @@ def test_stray_stdout_writes_in_the_worker_cannot_break_the_protocol() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30, check=True)
     assert done.stdout == b"reply\n"
     assert b"noise from a library" in done.stderr
+
+
+def test_a_hostile_script_sees_neither_the_environment_nor_files(monkeypatch: pytest.MonkeyPatch,
+                                                                 tmp_path: Path) -> None:
+    """Regression: dukpy hands every script process.env and a file-reading require(); a WPAD script could return
+    a secret as its 'proxy' host (check then looks that name up in DNS)."""
+    monkeypatch.setenv("AADC_TEST_PROXY_PASSWORD", "hunter2")
+    assert "AADC_TEST_PROXY_PASSWORD" not in pac_module._worker_environment()
+    assert "PATH" in pac_module._worker_environment()
+    script = parse_pac("function FindProxyForURL(url, host) { return 'PROXY ' + typeof process + '-' + "
+                       "typeof require + '-' + typeof _dukpy_eval_cjs_source + ':80'; }", "spy.pac")
+    assert script.proxy_for("https://x/") == "http://undefined-undefined-undefined:80"
+    secret_file = tmp_path / "secret.js"
+    secret_file.write_text("TopSecretToken = 1;")
+    reader = parse_pac(f"function FindProxyForURL(url, host) {{ if (host == '0.0.0.0') return 'DIRECT'; "
+                       f"return 'PROXY ' + require({json.dumps(str(secret_file))}) + ':80'; }}", "reader.pac")
+    with pytest.raises(InputError) as info:
+        reader.proxy_for("https://x/")
+    assert "TypeError" in info.value.message and "TopSecretToken" not in info.value.message
 
 
 def test_js_error_message_drops_the_stack() -> None:
