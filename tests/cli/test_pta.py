@@ -268,3 +268,25 @@ def test_an_empty_trace_file_is_called_empty(tmp_path, run_cli):
     result = run_cli("pta", "trace", str(empty))
     assert result.code == ExitCode.USAGE_OR_INPUT
     assert "empty" in result.stderr and "not a .NET trace log" not in result.stderr
+
+
+def test_events_reads_a_folder_of_exports_and_points_trace_logs_to_pta_trace(tmp_path, corpus, run_cli):
+    folder = tmp_path / "exports"
+    (folder / "dc01").mkdir(parents=True)
+    names = ["e2m_ID4625_account_restriction.evtx", "e2m_ID4776-4625_local_bruteforce.evtx"]
+    for name in names:
+        (folder / "dc01" / name).write_bytes((corpus / "evtx" / name).read_bytes())
+    (folder / "notes.md").write_text("collected on Monday")
+    by_folder = run_cli("pta", "events", str(folder), "--json").json()["results"]
+    by_files = run_cli("pta", "events", *(str(folder / "dc01" / n) for n in names), "--json").json()["results"]
+    assert by_folder == by_files and len(by_folder["files"]) == 2
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "holds no .evtx or .xml" in run_cli("pta", "events", str(empty)).stderr
+    trace = corpus / "logs/pta/msdocs_pta_agent_trace_example.log"
+    renamed = tmp_path / "Security.evtx"  # a trace log saved under the wrong name
+    renamed.write_bytes(trace.read_bytes())
+    for path in (trace, renamed):
+        result = run_cli("pta", "events", str(path))
+        assert result.code == ExitCode.USAGE_OR_INPUT
+        assert "`aadc-doctor pta trace` reads those" in result.stderr

@@ -59,7 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         description="The agent's Admin log (current and legacy channels) with known event IDs explained, and "
                     "Security logs: events whose ProcessName is the PTA agent, and 4624/4625/4648/4771/4776 with "
                     "Status and SubStatus decoded to the Win32 reasons the trace log uses.")
-    events.add_argument("files", nargs="+", metavar="FILE", help=".evtx files or Event Viewer XML exports")
+    events.add_argument("files", nargs="+", metavar="FILE",
+                        help=".evtx files or Event Viewer XML exports, or folders of them")
     events.add_argument("--trace", action="append", default=[], metavar="PATH",
                         help="also read these trace logs and correlate failures by time and reason (repeatable)")
     _matcher_options(events)
@@ -179,7 +180,7 @@ def collect_events(files: list[str], evidence: PtaEvidence, matcher: AgentMatche
     """
     if not files:
         return
-    files = _once_each(files)
+    files = _once_each(_expand_folders(files))
     from aadc_doctor.logs.event_xml import looks_like_event_xml
     from aadc_doctor.logs.evtx_reader import is_evtx
 
@@ -188,7 +189,7 @@ def collect_events(files: list[str], evidence: PtaEvidence, matcher: AgentMatche
         head = _head(Path(name))
         if not (is_evtx(head) or looks_like_event_xml(head)):
             raise InputError(f"{name}: neither an .evtx file nor an Event Viewer XML export",
-                             hint="export with wevtutil epl <log> <file>.evtx, or Event Viewer > Save All Events As")
+                             hint=_not_events_hint(head))
         kinds.append(is_evtx(head))
     # worker processes only on request: the evtx package already renders each file's chunks on all CPUs,
     # and on 2 CPUs extra processes measured slower than one (bench/evtx.py)
@@ -204,6 +205,35 @@ def collect_events(files: list[str], evidence: PtaEvidence, matcher: AgentMatche
             message, hint = scan
             raise InputError(message, hint=hint)
         evidence.merge(scan)
+
+
+_EVENT_SUFFIXES = (".evtx", ".xml")
+
+
+def _expand_folders(files: list[str]) -> list[str]:
+    """A folder stands for the .evtx and .xml files in it (and below), in name order."""
+    expanded: list[str] = []
+    for name in files:
+        path = Path(name)
+        if not path.is_dir():
+            expanded.append(name)
+            continue
+        found = sorted(str(p) for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(_EVENT_SUFFIXES))
+        if not found:
+            raise InputError(f"{name}: the folder holds no .evtx or .xml event logs",
+                             hint="export with wevtutil epl <log> <file>.evtx, or Event Viewer > Save All Events As; "
+                                  "trace logs (*.log) are read by `aadc-doctor pta trace`")
+        expanded.extend(found)
+    return expanded
+
+
+def _not_events_hint(head: bytes) -> str:
+    """What to do with a file that is no event log: a PTA trace log goes to `pta trace`."""
+    from aadc_doctor.logs.pta_trace import looks_like_trace
+
+    if looks_like_trace(head):
+        return "this looks like a PTA agent trace log: `aadc-doctor pta trace` reads those"
+    return "export with wevtutil epl <log> <file>.evtx, or Event Viewer > Save All Events As"
 
 
 def _once_each(files: list[str]) -> list[str]:
@@ -310,7 +340,7 @@ def _head(path: Path) -> bytes:
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
-        raise InputError(f"{path}: is a folder; give .evtx or .xml files")
+        raise InputError(f"{path}: is a folder; give .evtx or .xml files")  # folders are expanded before
     try:
         with open(path, "rb") as fh:
             return fh.read(8192)

@@ -94,6 +94,18 @@ def parse_trace_time(text: str) -> datetime | None:
     return parse_iso_time(text)
 
 
+def looks_like_trace(head: bytes) -> bool:
+    """True when a file's first bytes hold a trace entry header (any encoding the agent writes)."""
+    from aadc_doctor.logs.text_input import sniff_encoding
+
+    try:
+        encoding = sniff_encoding(head, "")
+    except InputError:
+        return False
+    text = head.decode(encoding, errors="ignore")
+    return any(_HEADER.match(line) for line in text.splitlines()[:50])
+
+
 def failed_sign_in(entry: TraceEntry) -> FailedSignIn | None:
     """The failed PTA request an entry reports, if it is one."""
     match = _FAILED.search(entry.message)
