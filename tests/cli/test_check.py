@@ -173,3 +173,18 @@ def test_an_empty_proxy_never_falls_back_to_another_source(run_cli: Runner, refu
                   env={"HTTPS_PROXY": f"http://127.0.0.1:{refused_port}"})
     assert run.code == ExitCode.USAGE_OR_INPUT and run.stdout == ""
     assert "--direct" in run.stderr
+
+
+def test_endpoint_labels_stay_whole_next_to_long_details() -> None:
+    import io
+
+    from aadc_doctor.commands.check import build_table
+    from aadc_doctor.render.terminal import make_console
+
+    host = "secure.aadcdn.microsoftonline-p.com"
+    row = {"host": host, "port": 443, "rule": None, "outcome": "proxy_auth_required", "connect_status": 407,
+           "phases": {}, "error": "Basic needs --proxy-user and a password: the proxy answered CONNECT with 407 "
+                                  "Proxy Authentication Required (ERR_CACHE_ACCESS_DENIED 0); it offers Basic"}
+    out = io.StringIO()
+    make_console(out, {"COLUMNS": "120"}).print(build_table([row]))
+    assert f"{host}:443" in out.getvalue()

@@ -394,6 +394,7 @@ def run_check(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
 # -- rendering --------------------------------------------------------------------------------------------
 
 OUTCOME_STYLE = {"ok": "green", "http_error": "yellow"}
+ENDPOINT_WIDTH = 48
 # Above the table, where a first-time reader looks: what the two number columns mean.
 TABLE_LEGEND = (
     "CONNECT/HTTP: the proxy's answer to CONNECT / the endpoint's HTTP status (any status, even 4xx, means reachable)",
@@ -471,9 +472,12 @@ def build_table(rows: Sequence[dict[str, Any] | None], targets: Sequence[tuple[s
     from rich.text import Text
 
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
-    # a tenant host (<tenant-id>.pta.bootstrap.his.msappproxy.net) is 70 characters: fold it rather than let it
-    # squeeze the Detail column out of an 80-120 column terminal
-    table.add_column("Endpoint", overflow="fold", max_width=48)
+    # host:port stays on one line up to ENDPOINT_WIDTH; a tenant host (<tenant-id>.pta.bootstrap.his.msappproxy.net,
+    # 70 characters) folds rather than squeeze the Detail column out of an 80-120 column terminal
+    labels = [_row_label(row)[0] if row is not None else (targets[i][0] if i < len(targets) else "?")
+              for i, row in enumerate(rows)]
+    longest = max((len(label) for label in labels), default=8)
+    table.add_column("Endpoint", overflow="fold", min_width=min(longest, ENDPOINT_WIDTH), max_width=ENDPOINT_WIDTH)
     table.add_column("Outcome", no_wrap=True)
     table.add_column("CONNECT/HTTP", justify="right", no_wrap=True)
     table.add_column("ms", justify="right", no_wrap=True)
