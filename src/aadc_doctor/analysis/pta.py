@@ -104,6 +104,7 @@ class Burst:
     accounts: int
     top_accounts: tuple[tuple[str, int], ...]
     clients: tuple[tuple[str, int], ...]
+    by_agent: int = 0  # how many of them the PTA agent made (trace entries, or events naming its process)
 
 
 # ---- correlation ------------------------------------------------------------------------------
@@ -192,7 +193,8 @@ def find_burst(failures: list[SignInAttempt], reason: int, window: timedelta, mi
     clients = Counter(a.client for a in chunk if a.client)
     assert chunk[0].time is not None and chunk[-1].time is not None
     return Burst(reason=reason, count=count, start=chunk[0].time, end=chunk[-1].time, accounts=len(accounts),
-                 top_accounts=tuple(accounts.most_common(5)), clients=tuple(clients.most_common(5)))
+                 top_accounts=tuple(accounts.most_common(5)), clients=tuple(clients.most_common(5)),
+                 by_agent=sum(1 for a in chunk if a.from_agent or a.origin == "trace"))
 
 
 # ---- analysis ---------------------------------------------------------------------------------
@@ -356,9 +358,17 @@ def _burst_findings(failures: list[SignInAttempt]) -> tuple[list[Finding], list[
         bursts.append({"reason": reason, "count": burst.count, "start": iso(burst.start), "end": iso(burst.end),
                        "minutes": round(minutes, 1), "accounts": burst.accounts,
                        "top_accounts": [list(t) for t in burst.top_accounts],
-                       "clients": [list(c) for c in burst.clients]})
+                       "clients": [list(c) for c in burst.clients], "by_agent": burst.by_agent})
+        if burst.by_agent == burst.count:
+            made_by = "All of them by the PTA agent."
+        elif burst.by_agent:
+            made_by = f"{burst.by_agent} of them by the PTA agent, the others by other processes or DC events."
+        else:
+            made_by = ("None by the PTA agent: other processes, or domain controller events that name none; they "
+                       "matter for PTA when they lock out accounts users sign in with.")
         detail = (f"{burst.count} failures within {minutes:.1f} minutes, {iso(burst.start)} to {iso(burst.end)}; "
-                  f"{who}." + (f" Most hit: {top}." if top else "") + (f" Clients: {clients}." if clients else ""))
+                  f"{who}." + (f" Most hit: {top}." if top else "") + (f" Clients: {clients}." if clients else "")
+                  + f" {made_by}")
         if reason == 1909:
             findings.append(Finding(
                 id="pta-lockout-burst", severity=Severity.WARNING,

@@ -114,6 +114,21 @@ def test_a_lockout_burst_counts_accounts_and_time():
     assert "30 failures within 4.8 minutes" in burst.detail
     assert "12 distinct account(s)" in burst.detail
     assert results["bursts"][0]["accounts"] == 12
+    assert "All of them by the PTA agent." in burst.detail and results["bursts"][0]["by_agent"] == 30
+
+
+def test_a_burst_says_how_much_of_it_the_agent_made():
+    evidence = PtaEvidence()
+    for i in range(30):
+        evidence.add_attempt(_security(1909, T0 + timedelta(seconds=10 * i), f"CONTOSO\\user{i}", from_agent=i < 10))
+    findings, results = analyse(evidence, expect_agent=False)
+    assert "10 of them by the PTA agent" in _finding(findings, "pta-lockout-burst").detail
+    others = PtaEvidence()
+    for i in range(30):
+        others.add_attempt(_security(1909, T0 + timedelta(seconds=10 * i), "CONTOSO\\svc", from_agent=False))
+    findings, results = analyse(others, expect_agent=False)
+    assert "None by the PTA agent" in _finding(findings, "pta-lockout-burst").detail
+    assert results["bursts"][0]["by_agent"] == 0
 
 
 def test_no_burst_below_the_threshold():
