@@ -290,3 +290,11 @@ def test_events_reads_a_folder_of_exports_and_points_trace_logs_to_pta_trace(tmp
         result = run_cli("pta", "events", str(path))
         assert result.code == ExitCode.USAGE_OR_INPUT
         assert "`aadc-doctor pta trace` reads those" in result.stderr
+
+
+def test_hours_name_the_year_when_the_failures_span_years(corpus, tmp_path, run_cli):
+    files = [str(p) for p in sorted((corpus / "evtx").glob("*.evtx"))]  # failures from 2015 to 2023
+    text = " ".join(run_cli("pta", "events", *files).stdout.split())
+    assert "By hour (UTC): 2015-08-23 10h: 7," in text
+    one_year = " ".join(run_cli("pta", "trace", str(_trace_folder(tmp_path))).stdout.split())
+    assert "By hour (UTC): 03-05 08h: 3, 03-05 09h: 2" in one_year

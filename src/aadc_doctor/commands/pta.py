@@ -470,7 +470,10 @@ def _render_analysis(results: Any, console: Console) -> None:
                 status_table.add_row(str(row["event_id"]), status, sub, str(row["reason"] or "-"), str(row["count"]))
             console.print(status_table)
         if len(results["by_hour"]) > 1:
-            hours = ", ".join(f"{h['hour'][5:13].replace('T', ' ')}h: {h['count']}" for h in results["by_hour"][:24])
+            # the year only when the hours span more than one (a month-day alone would read out of order)
+            start = 0 if len({h["hour"][:4] for h in results["by_hour"]}) > 1 else 5
+            hours = ", ".join(f"{h['hour'][start:13].replace('T', ' ')}h: {h['count']}"
+                              for h in results["by_hour"][:24])
             more = " ..." if len(results["by_hour"]) > 24 else ""
             console.print(f"By hour (UTC): {hours}{more}", markup=False)
         failed = [r for r in results["requests"] if r["outcome"] == "failure"]
