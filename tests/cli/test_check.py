@@ -188,3 +188,13 @@ def test_endpoint_labels_stay_whole_next_to_long_details() -> None:
     out = io.StringIO()
     make_console(out, {"COLUMNS": "120"}).print(build_table([row]))
     assert f"{host}:443" in out.getvalue()
+
+
+def test_an_80_column_console_still_shows_every_detail(run_cli: Runner, refused_port: int) -> None:
+    """At 80 columns the table had no room for Detail and rich cut it off: the cause vanished."""
+    run = run_cli("check", "--direct", "--endpoint", f"https://secure.aadcdn.microsoftonline-p.com:{refused_port}/",
+                  "--resolve", f"secure.aadcdn.microsoftonline-p.com:{refused_port}:127.0.0.1", env={"COLUMNS": "80"})
+    out = run.stdout
+    assert f"secure.aadcdn.microsoftonline-p.com:{refused_port}  tcp_refused" in out
+    assert f"127.0.0.1:{refused_port} refused the connection" in out.split("Findings")[0]
+    assert max(len(line) for line in out.splitlines()) <= 80

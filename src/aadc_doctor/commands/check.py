@@ -20,7 +20,7 @@ from aadc_doctor.errors import InputError, UsageError
 from aadc_doctor.model import Report
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from rich.console import Console, RenderableType
     from rich.table import Table
     from rich.text import Text
 
@@ -395,6 +395,7 @@ def run_check(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
 
 OUTCOME_STYLE = {"ok": "green", "http_error": "yellow"}
 ENDPOINT_WIDTH = 48
+NARROW_WIDTH = 110  # below this the table cannot keep a readable Detail column
 # Above the table, where a first-time reader looks: what the two number columns mean.
 TABLE_LEGEND = (
     "CONNECT/HTTP: the proxy's answer to CONNECT / the endpoint's HTTP status (any status, even 4xx, means reachable)",
@@ -495,6 +496,35 @@ def build_table(rows: Sequence[dict[str, Any] | None], targets: Sequence[tuple[s
     return table
 
 
+def build_view(rows: Sequence[dict[str, Any] | None], targets: Sequence[tuple[str, str]] = (), *,
+               width: int = 120) -> RenderableType:
+    """The table on a wide console; below NARROW_WIDTH columns (where the table has no room left for its Detail
+    column) one line per endpoint with the detail indented under it."""
+    if width >= NARROW_WIDTH:
+        return build_table(rows, targets)
+    from rich.console import Group
+    from rich.text import Text
+
+    lines: list[Text] = []
+    for index, row in enumerate(rows):
+        if row is None:
+            label = targets[index][0] if index < len(targets) else "?"
+            lines.append(Text(label) + Text("  probing...", style="dim"))
+            continue
+        label, pattern = _row_label(row)
+        outcome = str(row.get("outcome"))
+        head = Text(label)
+        head.append(f"  {outcome}", style=OUTCOME_STYLE.get(outcome, "bold red"))
+        head.append(f"  {_status(row)}  {_timings(row)} ms")
+        notes = [f"for {pattern}"] if pattern not in ("-", row.get("host")) else []
+        if row.get("connect_to"):
+            notes.append(f"connected to {row['connect_to']}")
+        notes.append(_short(_detail(row), 200))
+        lines.append(head)
+        lines.append(Text("    " + "; ".join(n for n in notes if n), style="dim"))
+    return Group(*lines)
+
+
 class _LiveTable:
     """The table on a terminal, each row filling in as its probe completes."""
 
@@ -503,12 +533,13 @@ class _LiveTable:
 
         self._labels = [(t.label, t.rule_pattern or "-") for t in targets]
         self._rows: list[dict[str, Any] | None] = [None] * len(targets)
-        self._live = Live(build_table(self._rows, self._labels), console=ctx.console, transient=True,
-                          refresh_per_second=8)
+        self._width = ctx.console.width
+        self._live = Live(build_view(self._rows, self._labels, width=self._width), console=ctx.console,
+                          transient=True, refresh_per_second=8)
 
     def update(self, index: int, result: EndpointResult) -> None:
         self._rows[index] = result.to_dict()
-        self._live.update(build_table(self._rows, self._labels))
+        self._live.update(build_view(self._rows, self._labels, width=self._width))
 
     def __enter__(self) -> _LiveTable:
         self._live.__enter__()
@@ -528,7 +559,7 @@ def render(report: Report, console: Console) -> None:
     endpoints = list(results.get("endpoints") or ())
     for line in TABLE_LEGEND:
         console.print(Text(line, style="dim"))
-    console.print(build_table(endpoints))
+    console.print(build_view(endpoints, width=console.width))
     ok = sum(1 for e in endpoints if e.get("outcome") == "ok")
     wall = results.get("wall_ms")
     timing = f" in {wall / 1000:.1f} s" if isinstance(wall, int | float) else ""
