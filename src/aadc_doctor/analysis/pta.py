@@ -488,6 +488,10 @@ def _no_agent_finding(evidence: PtaEvidence) -> Finding:
                "--process for a non-default install path.", subject="security log")
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + ("." if text and not text.endswith(".") else "")
+
+
 def analyse(evidence: PtaEvidence, *, expect_agent: bool) -> tuple[list[Finding], dict[str, Any]]:
     """Findings and the results dict of DESIGN.md (requests, by_reason, and the rest)."""
     attempts, correlated = correlate(evidence.attempts)
@@ -506,7 +510,7 @@ def analyse(evidence: PtaEvidence, *, expect_agent: bool) -> tuple[list[Finding]
         findings.append(Finding(
             id="evtx-damaged", severity=Severity.ERROR, title="The .evtx file is truncated or damaged",
             detail=f"{damaged['records']} records could still be read{of}. "
-                   + "; ".join(damaged.get("errors", [])[:3]),
+                   + _sentence("; ".join(damaged.get("errors", [])[:3])),
             remedy="Export the log again on the server (wevtutil epl <log> <file>.evtx, or Event Viewer > Save All "
                    "Events As) and copy it whole; counts below cover only the records that could be read.",
             subject=str(damaged["name"])))

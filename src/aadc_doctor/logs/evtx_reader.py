@@ -57,6 +57,8 @@ class EvtxLayout:
     expected_records: int
     truncated_bytes: int
     dirty: bool
+    header_chunks: int = 0  # what the file header says; more than the file can hold means it was cut short
+    size: int = 0
 
 
 def is_evtx(head: bytes) -> bool:
@@ -76,6 +78,7 @@ def read_layout(path: Path) -> EvtxLayout:
             if len(header) < 128:
                 raise InputError(f"{path}: the .evtx file header is cut short ({len(header)} bytes)")
             flags = struct.unpack_from("<I", header, 120)[0]
+            header_chunks = struct.unpack_from("<H", header, 42)[0]
             chunks = 0
             expected = 0
             offset = FILE_HEADER_SIZE
@@ -100,7 +103,8 @@ def read_layout(path: Path) -> EvtxLayout:
                 offset += CHUNK_SIZE
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    return EvtxLayout(chunks=chunks, expected_records=expected, truncated_bytes=truncated, dirty=bool(flags & 1))
+    return EvtxLayout(chunks=chunks, expected_records=expected, truncated_bytes=truncated, dirty=bool(flags & 1),
+                      header_chunks=header_chunks, size=size)
 
 
 def _claimed_records(chunk_header: bytes) -> int:
@@ -154,6 +158,9 @@ def iter_evtx_records(path: Path, stats: EvtxFileStats, selector: RecordSelector
     if layout.truncated_bytes:
         stats.errors.append(f"the file ends inside a chunk ({layout.truncated_bytes} of {CHUNK_SIZE} bytes "
                             "present): the records of that chunk could not be read")
+    elif layout.header_chunks > layout.chunks and layout.size < FILE_HEADER_SIZE + layout.header_chunks * CHUNK_SIZE:
+        stats.errors.append(f"the file header lists {layout.header_chunks} chunks of records but the file holds "
+                            f"{layout.chunks}: it was cut short, the records of the missing chunks could not be read")
     try:
         # threads=0, the package's default: it decides how many threads render the chunks
         parser = evtx.PyEvtxParser(str(path), number_of_threads=threads)

@@ -87,3 +87,17 @@ def test_the_selector_decides_which_records_are_parsed(corpus):
     assert ids(RecordSelector(checked_ids=frozenset({4624, 4648}), process_names=("ssh.exe",))) == Counter()
     assert ids(RecordSelector(channel_prefixes=("Secu",))) == Counter({4624: 2, 4625: 5, 4648: 2, 4688: 2})
     assert ids(RecordSelector(channel_prefixes=("Microsoft-AzureADConnect-",))) == Counter()
+
+
+def test_a_file_cut_at_a_chunk_boundary_is_damaged_too(corpus, tmp_path):
+    data = (corpus / "evtx" / "omerbenamram-evtx_Security_with_size_t.evtx").read_bytes()  # header: 6 chunks
+    for kept, name in ((FILE_HEADER_SIZE, "header_only.evtx"), (FILE_HEADER_SIZE + 2 * CHUNK_SIZE, "two_chunks.evtx")):
+        cut = tmp_path / name
+        cut.write_bytes(data[:kept])
+        stats = EvtxFileStats(str(cut))
+        list(iter_evtx_records(cut, stats, RecordSelector()))
+        assert stats.damaged and stats.truncated_bytes == 0, name
+        assert "the file header lists 6 chunks of records but the file holds" in stats.errors[0], name
+    whole = EvtxFileStats("whole")
+    list(iter_evtx_records(corpus / "evtx" / "omerbenamram-evtx_Security_with_size_t.evtx", whole, RecordSelector()))
+    assert not whole.damaged
