@@ -298,3 +298,14 @@ def test_hours_name_the_year_when_the_failures_span_years(corpus, tmp_path, run_
     assert "By hour (UTC): 2015-08-23 10h: 7," in text
     one_year = " ".join(run_cli("pta", "trace", str(_trace_folder(tmp_path))).stdout.split())
     assert "By hour (UTC): 03-05 08h: 3, 03-05 09h: 2" in one_year
+
+
+def test_an_empty_event_file_and_an_over_long_trace_line_are_named(tmp_path, corpus, run_cli):
+    empty = tmp_path / "Security.evtx"
+    empty.write_bytes(b"")
+    result = run_cli("pta", "events", str(empty))
+    assert result.code == ExitCode.USAGE_OR_INPUT and "empty (0 bytes)" in result.stderr
+    huge = tmp_path / "trace.log"
+    huge.write_text("x" * 2_000_000 + "\n" + (corpus / "logs/pta/msdocs_pta_agent_trace_example.log").read_text())
+    text = " ".join(run_cli("pta", "trace", str(huge)).stdout.split())
+    assert "1 entry, 1 unreadable line(s), 1 over-long line(s) cut at 1 MiB, utf-8" in text

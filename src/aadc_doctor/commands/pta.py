@@ -187,6 +187,9 @@ def collect_events(files: list[str], evidence: PtaEvidence, matcher: AgentMatche
     kinds: list[bool] = []  # True for .evtx, False for an XML export
     for name in files:
         head = _head(Path(name))
+        if not head:
+            raise InputError(f"{name}: empty (0 bytes)", hint="export the log again: wevtutil epl <log> <file>.evtx, "
+                                                               "or Event Viewer > Save All Events As")
         if not (is_evtx(head) or looks_like_event_xml(head)):
             raise InputError(f"{name}: neither an .evtx file nor an Event Viewer XML export",
                              hint=_not_events_hint(head))
@@ -432,7 +435,8 @@ def _render_analysis(results: Any, console: Console) -> None:
     for f in files:
         if f["format"] == "trace":
             entries = "1 entry" if f["entries"] == 1 else f"{f['entries']} entries"
-            parts.append(f"{f['name']}: {entries}, {f['bad_lines']} unreadable line(s), {f['encoding']}")
+            cut = f", {f['truncated_lines']} over-long line(s) cut at 1 MiB" if f.get("truncated_lines") else ""
+            parts.append(f"{f['name']}: {entries}, {f['bad_lines']} unreadable line(s){cut}, {f['encoding']}")
         elif f["format"] == "skipped":
             parts.append(f"{f['name']}: skipped ({f['reason'].removeprefix(f['name'] + ': ')})")
         elif f["format"] == "evtx":
