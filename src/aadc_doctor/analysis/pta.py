@@ -86,11 +86,17 @@ class PtaEvidence:
         self.attempts.append(attempt)
 
     def add_trace_problem(self, category: str, level: str, message: str, time: datetime | None) -> None:
-        self.trace_problems.setdefault(category, _Tally()).add(time, message, level)
+        tally = self.trace_problems.get(category)
+        if tally is None:
+            tally = self.trace_problems[category] = _Tally()
+        tally.add(time, message, level)
 
     def add_agent_event(self, channel: str, event_id: int, level: str, message: str, time: datetime | None) -> None:
         key = (channel, event_id)
-        self.agent_events.setdefault(key, _Tally()).add(time, message, level)
+        tally = self.agent_events.get(key)
+        if tally is None:
+            tally = self.agent_events[key] = _Tally()
+        tally.add(time, message, level)
 
 
 @dataclass(frozen=True)
@@ -234,18 +240,22 @@ def reason_info(code: int) -> ReasonInfo:
 
 
 def _by_hour(failures: list[SignInAttempt]) -> list[dict[str, Any]]:
-    hours: Counter[str] = Counter()
+    hours: Counter[datetime] = Counter()
     for a in failures:
         if a.time is not None:
-            hours[a.time.strftime("%Y-%m-%dT%H:00Z")] += 1
-    return [{"hour": h, "count": c} for h, c in sorted(hours.items())]
+            hours[a.time.replace(minute=0, second=0, microsecond=0)] += 1
+    # formatted once per hour, not once per failure (a busy log has millions)
+    return [{"hour": h.strftime("%Y-%m-%dT%H:00Z"), "count": c} for h, c in sorted(hours.items())]
 
 
 def _by_reason(failures: list[SignInAttempt]) -> list[dict[str, Any]]:
     tallies: dict[int | None, _Tally] = {}
     agent_counts: Counter[int | None] = Counter()
     for a in failures:
-        tallies.setdefault(a.reason, _Tally()).add(a.time, "")
+        tally = tallies.get(a.reason)
+        if tally is None:  # not setdefault(key, _Tally()): that builds a tally for every failure
+            tally = tallies[a.reason] = _Tally()
+        tally.add(a.time, "")
         if a.from_agent:
             agent_counts[a.reason] += 1
     rows = []
