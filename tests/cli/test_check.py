@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Callable, Iterator
 
@@ -198,3 +199,22 @@ def test_an_80_column_console_still_shows_every_detail(run_cli: Runner, refused_
     assert f"secure.aadcdn.microsoftonline-p.com:{refused_port}  tcp_refused" in out
     assert f"127.0.0.1:{refused_port} refused the connection" in out.split("Findings")[0]
     assert max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_no_detail_character_is_cropped() -> None:
+    """With a min_width on the Endpoint column rich wrapped Detail one character wider than its column and the
+    console cropped it: 'NXDOMAIN' showed as 'NXDOMAI'."""
+    import io
+
+    from aadc_doctor.commands.check import build_table
+    from aadc_doctor.render.terminal import make_console
+
+    hosts = ["mscrl.microsoft.com", "management.core.windows.net", "secure.aadcdn.microsoftonline-p.com",
+             "login.windows.net"]
+    rows = [{"host": h, "port": 443, "rule": {"pattern": "*.core.windows.net"} if "core" in h else None,
+             "outcome": "dns_failure", "phases": {"dns_ms": 15},
+             "error": f"{h}: NXDOMAIN (the name does not exist) from 127.0.0.1:50234"} for h in hosts]
+    out = io.StringIO()
+    make_console(out, {"COLUMNS": "120"}).print(build_table(rows))
+    text = out.getvalue()
+    assert text.count("NXDOMAIN") == 4 and not re.search(r"NXDOMAI(?!N)|\bnam(?!e)|\bexis(?!t)", text), text

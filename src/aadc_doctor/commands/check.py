@@ -455,8 +455,13 @@ def _short(text: str, limit: int = 90) -> str:
 def _endpoint_cell(label: str, pattern: str, connect_to: str | None = None) -> Text:
     from rich.text import Text
 
-    cell = Text(label)
     host = label.rsplit(":", 1)[0]
+    if len(label) > ENDPOINT_WIDTH and "." in label[:ENDPOINT_WIDTH]:
+        # a tenant host (<tenant-id>.pta.bootstrap.his.msappproxy.net, 70 characters) would squeeze the Detail column
+        # out of a 120-column table: break it after a dot
+        cut = label.rindex(".", 0, ENDPOINT_WIDTH) + 1
+        label = label[:cut] + "\n  " + label[cut:]
+    cell = Text(label)
     if pattern not in ("-", host):
         cell.append(f"\n  for {pattern}", style="dim")
     if connect_to:
@@ -473,12 +478,9 @@ def build_table(rows: Sequence[dict[str, Any] | None], targets: Sequence[tuple[s
     from rich.text import Text
 
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
-    # host:port stays on one line up to ENDPOINT_WIDTH; a tenant host (<tenant-id>.pta.bootstrap.his.msappproxy.net,
-    # 70 characters) folds rather than squeeze the Detail column out of an 80-120 column terminal
-    labels = [_row_label(row)[0] if row is not None else (targets[i][0] if i < len(targets) else "?")
-              for i, row in enumerate(rows)]
-    longest = max((len(label) for label in labels), default=8)
-    table.add_column("Endpoint", overflow="fold", min_width=min(longest, ENDPOINT_WIDTH), max_width=ENDPOINT_WIDTH)
+    # no_wrap: host:port stays whole (a label over ENDPOINT_WIDTH is broken at a dot by _endpoint_cell). Letting rich
+    # fold this column made it squeeze ordinary names, and a min_width made it crop the Detail text by a character.
+    table.add_column("Endpoint", no_wrap=True)
     table.add_column("Outcome", no_wrap=True)
     table.add_column("CONNECT/HTTP", justify="right", no_wrap=True)
     table.add_column("ms", justify="right", no_wrap=True)
