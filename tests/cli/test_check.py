@@ -218,3 +218,20 @@ def test_no_detail_character_is_cropped() -> None:
     make_console(out, {"COLUMNS": "120"}).print(build_table(rows))
     text = out.getvalue()
     assert text.count("NXDOMAIN") == 4 and not re.search(r"NXDOMAI(?!N)|\bnam(?!e)|\bexis(?!t)", text), text
+
+
+def test_wide_columns_at_120_still_leave_the_detail_visible() -> None:
+    """A 47-character host, proxy_auth_required and 4-digit layer times left rich no room for Detail at 120 columns
+    (the piped default): the list layout takes over instead of dropping the cause."""
+    import io
+
+    from aadc_doctor.commands.check import build_view
+    from aadc_doctor.render.terminal import make_console
+
+    row = {"host": "policykeyservice.aadconnecthealth.azure.com", "port": 443, "rule": None,
+           "outcome": "proxy_auth_required", "connect_status": 407,
+           "phases": {"dns_ms": 5519, "tcp_ms": 1000, "connect_ms": 1000, "tls_ms": 1000, "http_ms": 1000},
+           "error": "Basic needs --proxy-user and a password: the proxy answered CONNECT with 407"}
+    out = io.StringIO()
+    make_console(out, {"COLUMNS": "120"}).print(build_view([row], width=120))
+    assert "Basic needs --proxy-user" in out.getvalue()

@@ -395,7 +395,7 @@ def run_check(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
 
 OUTCOME_STYLE = {"ok": "green", "http_error": "yellow"}
 ENDPOINT_WIDTH = 48
-NARROW_WIDTH = 110  # below this the table cannot keep a readable Detail column
+DETAIL_MIN_WIDTH = 30  # narrower than this, the Detail column is unreadable (or dropped): list layout instead
 # Above the table, where a first-time reader looks: what the two number columns mean.
 TABLE_LEGEND = (
     "CONNECT/HTTP: the proxy's answer to CONNECT / the endpoint's HTTP status (any status, even 4xx, means reachable)",
@@ -484,7 +484,7 @@ def build_table(rows: Sequence[dict[str, Any] | None], targets: Sequence[tuple[s
     table.add_column("Outcome", no_wrap=True)
     table.add_column("CONNECT/HTTP", justify="right", no_wrap=True)
     table.add_column("ms", justify="right", no_wrap=True)
-    table.add_column("Detail", overflow="fold", ratio=1, min_width=20)
+    table.add_column("Detail", overflow="fold", ratio=1, min_width=DETAIL_MIN_WIDTH)
     for index, row in enumerate(rows):
         if row is None:
             label, pattern = targets[index] if index < len(targets) else ("?", "-")
@@ -498,11 +498,23 @@ def build_table(rows: Sequence[dict[str, Any] | None], targets: Sequence[tuple[s
     return table
 
 
+def _fixed_columns_width(rows: Sequence[dict[str, Any] | None], targets: Sequence[tuple[str, str]]) -> int:
+    """Width the table needs besides Detail: Endpoint, Outcome, CONNECT/HTTP, ms and the four separators."""
+    labels = [_row_label(row)[0] if row is not None else (targets[i][0] if i < len(targets) else "?")
+              for i, row in enumerate(rows)]
+    endpoint = max([len("Endpoint"), *(min(len(label), ENDPOINT_WIDTH) for label in labels)])
+    done = [row for row in rows if row is not None]
+    outcome = max([len("probing..."), *(len(str(row.get("outcome"))) for row in done)])
+    status = max([len("CONNECT/HTTP"), *(len(_status(row)) for row in done)])
+    timings = max([len("ms"), *(len(_timings(row)) for row in done)])
+    return endpoint + outcome + status + timings + 4 * 3
+
+
 def build_view(rows: Sequence[dict[str, Any] | None], targets: Sequence[tuple[str, str]] = (), *,
                width: int = 120) -> RenderableType:
-    """The table on a wide console; below NARROW_WIDTH columns (where the table has no room left for its Detail
-    column) one line per endpoint with the detail indented under it."""
-    if width >= NARROW_WIDTH:
+    """The table when the console leaves its Detail column DETAIL_MIN_WIDTH characters (rich drops a column that does
+    not fit, and with it the cause), else one line per endpoint with the detail indented under it."""
+    if width - _fixed_columns_width(rows, targets) >= DETAIL_MIN_WIDTH:
         return build_table(rows, targets)
     from rich.console import Group
     from rich.text import Text
