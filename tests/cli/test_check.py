@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import socket
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from tests.conftest import CliRun
@@ -235,3 +236,12 @@ def test_wide_columns_at_120_still_leave_the_detail_visible() -> None:
     out = io.StringIO()
     make_console(out, {"COLUMNS": "120"}).print(build_view([row], width=120))
     assert "Basic needs --proxy-user" in out.getvalue()
+
+
+def test_pac_run_says_which_route_the_script_chose(run_cli: Runner, refused_port: int, tmp_path: Path) -> None:
+    pac = tmp_path / "wpad.dat"
+    pac.write_text('function FindProxyForURL(url, host) { if (shExpMatch(host, "*.microsoftonline.com")) '
+                   f'return "PROXY 127.0.0.1:{refused_port}"; return "DIRECT"; }}', encoding="utf-8")
+    run = run_cli("check", "--pac", str(pac), "--timeout", "2", "--endpoint", "https://login.microsoftonline.com/",
+                  "--endpoint", f"https://127.0.0.1:{refused_port}/")
+    assert f"PAC chose: http://127.0.0.1:{refused_port} (1 endpoint), DIRECT (1 endpoint)" in run.stdout
