@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
+from typing import Any
+
+import pytest
 
 from aadc_doctor.lab.tenant import ACCOUNT_DEMO_SCENARIOS, run_account_demo
 
@@ -20,3 +24,31 @@ def test_account_demo_runs_every_scenario() -> None:
                    "pta-last-active-agent"):
         assert marker in text
     assert "Lab-Passw0rd!" not in text + err.getvalue()
+
+
+def test_the_emulator_stops_at_once() -> None:
+    """serve_forever's default 0.5 s shutdown poll made every emulator stop cost half a second."""
+    import time
+
+    from aadc_doctor.lab.tenant import start_tenant_emulator
+
+    with start_tenant_emulator():
+        started = time.monotonic()
+    assert time.monotonic() - started < 0.2
+
+
+def test_demo_account_runs_share_one_emulator(run_cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from aadc_doctor.lab.tenant import server
+
+    real_start = server.start_tenant_emulator
+    starts: list[int] = []
+
+    def counting_start(*args: object, **kwargs: object) -> object:
+        starts.append(1)
+        return real_start(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(server, "start_tenant_emulator", counting_start)
+    result = run_cli("demo", "--scenario", "account")
+    assert result.code == 0, result.stdout[-2000:]
+    assert len(starts) == 1
+    assert "$ aadc-doctor account admin@contoso.com\n" in result.stdout  # no trailing blank when there are no args

@@ -141,31 +141,33 @@ def _run_check(scenario: Scenario, lab: Lab, ctx: RunContext) -> dict[str, Any]:
 
 
 def _run_account(scenario: Scenario, lab: Lab, ctx: RunContext) -> dict[str, Any]:
-    """Helper E's tenant-emulator demo, one run at a time, each writing its JSON report into the lab dir."""
+    """The tenant emulator's runs against one emulator, each writing its JSON report into the lab dir."""
     import json
 
     from aadc_doctor.lab.scenarios import judge_account
-    from aadc_doctor.lab.tenant.demo import ACCOUNT_DEMO_SCENARIOS, run_account_demo
+    from aadc_doctor.lab.tenant.demo import ACCOUNT_DEMO_SCENARIOS, run_account_scenario
+    from aadc_doctor.lab.tenant.server import start_tenant_emulator
 
     runs: list[dict[str, Any]] = []
     problems: list[str] = []
     env = _sub_context(ctx, {}).env
-    for index, account in enumerate(ACCOUNT_DEMO_SCENARIOS):
-        output = lab.workdir / f"account-{index}.json"
-        sink = io.StringIO()
-        stdout = sink if ctx.json_mode else ctx.stdout
-        stderr = sink if ctx.json_mode else ctx.stderr
-        outcome = run_account_demo(stdout=stdout, stderr=stderr, env=env, scenarios=[account],
-                                   extra_args=["--output", str(output)])
-        exit_code = outcome[0][1]
-        report = _read_json(output, json)
-        expectation = next((a for a in scenario.accounts if a.upn == account.upn and a.args == account.args), None)
-        verdict = judge_account(expectation, exit_code, report, account.upn)
-        if not ctx.json_mode:
-            _print_verdict(verdict, ctx.console)
-        problems += verdict.problems
-        runs.append({"title": account.title, "upn": account.upn, "args": list(account.args), "got": verdict.got,
-                     "passed": verdict.passed, "report": report})
+    with start_tenant_emulator() as emulator:
+        for index, account in enumerate(ACCOUNT_DEMO_SCENARIOS):
+            output = lab.workdir / f"account-{index}.json"
+            sink = io.StringIO()
+            stdout = sink if ctx.json_mode else ctx.stdout
+            stderr = sink if ctx.json_mode else ctx.stderr
+            exit_code = run_account_scenario(emulator, account, stdout=stdout, stderr=stderr, env=env,
+                                             extra_args=["--output", str(output)])
+            report = _read_json(output, json)
+            expectation = next((a for a in scenario.accounts if a.upn == account.upn and a.args == account.args),
+                               None)
+            verdict = judge_account(expectation, exit_code, report, account.upn)
+            if not ctx.json_mode:
+                _print_verdict(verdict, ctx.console)
+            problems += verdict.problems
+            runs.append({"title": account.title, "upn": account.upn, "args": list(account.args), "got": verdict.got,
+                         "passed": verdict.passed, "report": report})
     got = {"runs": [r["got"] for r in runs]}
     return {"name": scenario.name, "title": scenario.title, "kind": scenario.kind, "argv": [],
             "expected": _expected(scenario), "got": got, "passed": not problems, "problems": problems,

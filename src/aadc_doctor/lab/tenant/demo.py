@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from aadc_doctor.lab.tenant.directory import LAB_PASSWORD
+
+if TYPE_CHECKING:
+    from aadc_doctor.lab.tenant.server import TenantEmulator
 
 PASSWORD_ENV = "AADC_DOCTOR_LAB_PASSWORD"
 
@@ -30,23 +33,37 @@ ACCOUNT_DEMO_SCENARIOS: tuple[AccountScenario, ...] = (
 )
 
 
+def account_argv(emulator: TenantEmulator, scenario: AccountScenario, extra_args: Sequence[str] = ()) -> list[str]:
+    """The `account` command line of one scenario, pointed at a running emulator."""
+    argv = ["account", scenario.upn, "--direct", *emulator.cli_args(), *scenario.args, *extra_args]
+    if "--this-server" not in scenario.args:
+        argv += ["--this-server", "AADC01.contoso.com"]
+    return argv
+
+
+def demo_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The environment the scenarios read their passwords from (the lab's and a wrong one)."""
+    return {**env, PASSWORD_ENV: LAB_PASSWORD, "WRONG_PASSWORD": "not-the-password"}
+
+
+def run_account_scenario(emulator: TenantEmulator, scenario: AccountScenario, *, stdout: TextIO, stderr: TextIO,
+                         env: Mapping[str, str], extra_args: Sequence[str] = ()) -> int:
+    """Run ``aadc-doctor account`` for one scenario against an emulator that is already running."""
+    from aadc_doctor.cli import main
+
+    shown = " ".join(["aadc-doctor account", scenario.upn, *scenario.args])
+    stdout.write(f"\n=== account: {scenario.title}\n$ {shown}\n")
+    stdout.flush()
+    return main(account_argv(emulator, scenario, extra_args), stdout=stdout, stderr=stderr, env=demo_env(env))
+
+
 def run_account_demo(*, stdout: TextIO, stderr: TextIO, env: Mapping[str, str],
                      scenarios: Sequence[AccountScenario] = ACCOUNT_DEMO_SCENARIOS,
                      extra_args: Sequence[str] = ()) -> list[tuple[AccountScenario, int]]:
-    """Start the emulator, run ``aadc-doctor account`` once per scenario, return each exit code."""
-    from aadc_doctor.cli import main
+    """Start one emulator, run ``aadc-doctor account`` once per scenario against it, return each exit code."""
     from aadc_doctor.lab.tenant.server import start_tenant_emulator
 
-    outcomes: list[tuple[AccountScenario, int]] = []
-    run_env = {**env, PASSWORD_ENV: LAB_PASSWORD, "WRONG_PASSWORD": "not-the-password"}
-    with start_tenant_emulator() as lab:
-        for scenario in scenarios:
-            stdout.write(f"\n=== account: {scenario.title}\n$ aadc-doctor account {scenario.upn} "
-                         f"{' '.join(scenario.args)}\n")
-            stdout.flush()
-            argv = ["account", scenario.upn, "--direct", *lab.cli_args(), *scenario.args, *extra_args]
-            if "--this-server" not in scenario.args:
-                argv += ["--this-server", "AADC01.contoso.com"]
-            code = main(argv, stdout=stdout, stderr=stderr, env=run_env)
-            outcomes.append((scenario, code))
-    return outcomes
+    with start_tenant_emulator() as emulator:
+        return [(scenario, run_account_scenario(emulator, scenario, stdout=stdout, stderr=stderr, env=env,
+                                                extra_args=extra_args))
+                for scenario in scenarios]
