@@ -2,7 +2,8 @@
 
 The fields differ from product to product and from one configuration to the next, so they are mapped by name
 from the ``#Fields:`` directive (which may change in mid-file). Times are UTC (the W3C format's rule, which IIS,
-TMG and Blue Coat follow). Values with spaces are double-quoted (Blue Coat's User-Agent); IIS writes ``+``.
+TMG and Blue Coat follow). Values with spaces are double-quoted (Blue Coat's User-Agent); IIS writes ``+``;
+ISA Server / Forefront TMG separate the fields with tabs and keep spaces inside values (rule names, GMT-Time).
 """
 
 from __future__ import annotations
@@ -80,8 +81,10 @@ class W3CParser:
             return None
         if not self.fields:
             raise BadLine("data line before any #Fields: directive")
-        tokens = line.split() if '"' not in line else [t[1:-1] if t.startswith('"') else t
-                                                        for t in _TOKEN.findall(line)]
+        tokens = self._tab_separated(line)
+        if tokens is None:
+            tokens = line.split() if '"' not in line else [t[1:-1] if t.startswith('"') else t
+                                                            for t in _TOKEN.findall(line)]
         if len(tokens) != len(self.fields):
             raise BadLine(f"{len(tokens)} values for {len(self.fields)} #Fields")
         row = dict(zip(self.fields, tokens, strict=True))
@@ -98,6 +101,13 @@ class W3CParser:
                            method=_first(row, METHOD_FIELDS), status=status, action=action,
                            elapsed_ms=int(taken) if taken.isdigit() else None,
                            user=_first(row, USER_FIELDS), line_no=line_no)
+
+    def _tab_separated(self, line: str) -> list[str] | None:
+        """The values of a tab-separated line (TMG), when the tabs give exactly one value per field."""
+        if "\t" not in line:
+            return None
+        tokens = [t.strip() or "-" for t in line.rstrip("\t").split("\t")]
+        return tokens if len(tokens) == len(self.fields) else None
 
     @staticmethod
     def _destination(row: dict[str, str]) -> tuple[str, int | None]:

@@ -93,3 +93,20 @@ def test_data_before_fields_is_bad() -> None:
 def test_sniff(corpus: Path) -> None:
     assert sniff((corpus / "logs/proxy/plaso_iis10_w3c.log").read_text().splitlines())
     assert not sniff((corpus / "logs/proxy/plaso_squid_access.log").read_text().splitlines())
+
+
+def test_tmg_tab_separated_values_keep_their_spaces() -> None:
+    """TMG writes W3C logs with tabs between fields and spaces inside values (rule names, GMT-Time)."""
+    fields = ["c-ip", "cs-username", "date", "time", "r-host", "r-port", "s-operation", "cs-uri", "sc-status", "rule",
+              "GMT-Time"]
+    parser = W3CParser()
+    parser.parse("#Fields: " + "\t".join(fields))
+    values = ["10.0.5.20", "CONTOSO\\svc", "2024-05-01", "08:31:04", "adminwebservice.microsoftonline.com", "443",
+              "CONNECT", "adminwebservice.microsoftonline.com:443", "12202", "Deny Internet Access",
+              "2024-05-01 08:31:04"]
+    record = parser.parse("\t".join(values) + "\t", 5)
+    assert record is not None
+    assert (record.host, record.port, record.status, record.client) == (
+        "adminwebservice.microsoftonline.com", 443, 403, "10.0.5.20")
+    with pytest.raises(BadLine, match="14 values for 11"):  # a space-separated line still counts its values
+        parser.parse(" ".join(values), 6)
