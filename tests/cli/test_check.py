@@ -245,3 +245,16 @@ def test_pac_run_says_which_route_the_script_chose(run_cli: Runner, refused_port
     run = run_cli("check", "--pac", str(pac), "--timeout", "2", "--endpoint", "https://login.microsoftonline.com/",
                   "--endpoint", f"https://127.0.0.1:{refused_port}/")
     assert f"PAC chose: http://127.0.0.1:{refused_port} (1 endpoint), DIRECT (1 endpoint)" in run.stdout
+
+
+def test_a_check_without_connect_to_does_not_load_requests(refused_port: int) -> None:
+    """The --connect-to parser lives with the requests-based client; loading it costs ~0.1 s per run."""
+    import subprocess
+    import sys
+
+    code = ("import sys, contextlib, io\nfrom aadc_doctor.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            f"    main(['check', '--direct', '--endpoint', 'https://127.0.0.1:{refused_port}/'])\n"
+            "print('requests' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip().splitlines()[-1] == "False", done.stdout + done.stderr

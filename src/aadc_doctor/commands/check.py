@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from rich.text import Text
 
     from aadc_doctor.knowledge.endpoints import EndpointCatalog
+    from aadc_doctor.net.http_client import Redirect
     from aadc_doctor.net.outcome import EndpointResult, EndpointTarget
     from aadc_doctor.net.proxy_auth import ProxyAuthSettings
     from aadc_doctor.proxyconfig.model import ProxyConfig
@@ -81,6 +82,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 # -- options -> settings ------------------------------------------------------------------------------------
+
+def _parse_connect_to(specs: Sequence[str]) -> list[Redirect]:
+    """`account`'s parser (same syntax and messages); imported only when used: it loads requests (~0.1 s)."""
+    if not specs:
+        return []
+    from aadc_doctor.net.http_client import parse_connect_to
+
+    return [parse_connect_to(spec) for spec in specs]
+
 
 EMPTY_HINTS = {"proxy": "for no proxy at all use --direct", "proxy_user": "leave --proxy-user out for no sign-in"}
 
@@ -302,7 +312,6 @@ def run_check(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
     from aadc_doctor.analysis.connectivity import ProxyContext, diagnose
     from aadc_doctor.knowledge.connectivity_findings import load_connectivity_knowledge
     from aadc_doctor.knowledge.endpoints import load_catalog
-    from aadc_doctor.net.http_client import parse_connect_to
     from aadc_doctor.net.probe import ProbeSettings, ProxyRoute
     from aadc_doctor.net.resolve import Resolver, parse_dns_server, parse_resolve_option
     from aadc_doctor.net.runner import ProbeJob, run_probes_async
@@ -320,7 +329,7 @@ def run_check(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
         dns_server = parse_dns_server(args.dns_server) if args.dns_server else None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    redirects = [parse_connect_to(spec) for spec in args.connect_to]  # `account`'s parser: same syntax and messages
+    redirects = _parse_connect_to(args.connect_to)
     connect_to: dict[tuple[str, int], tuple[str, int]] = {}
     for redirect in redirects:  # as curl: the first entry for a host:port wins
         connect_to.setdefault((redirect.host.rstrip("."), redirect.port), (redirect.target_host, redirect.target_port))
