@@ -258,3 +258,12 @@ def test_a_check_without_connect_to_does_not_load_requests(refused_port: int) ->
             "print('requests' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip().splitlines()[-1] == "False", done.stdout + done.stderr
+
+
+def test_not_probed_rows_are_listed_one_per_line(run_cli: Runner, refused_port: int) -> None:
+    """One run-on line of nested parentheses was hard to read: 'Not probed: *.entrust.com:80 (seed-only row (2016
+    article); today: ...), ...'."""
+    run = run_cli("check", "--proxy", f"http://127.0.0.1:{refused_port}", "--profile", "sync", "--timeout", "1")
+    lines = run.stdout.splitlines()
+    start = lines.index("Not probed:")
+    assert "  *.entrust.com:80  listed only in the 2016 article; today: *.entrust.net" in lines[start + 1:]

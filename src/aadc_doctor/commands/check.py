@@ -237,7 +237,7 @@ def build_targets(profiles: Sequence[str], endpoints: Sequence[str], tenant_id: 
         for rule in catalog.for_profiles(sorted(wanted), include_seed_only=True):
             if not rule.is_current:
                 replaced = ", ".join(catalog.by_id(r).pattern for r in rule.replaced_by)
-                reason = "seed-only row (2016 article)" + (f"; today: {replaced}" if replaced else "")
+                reason = "listed only in the 2016 article" + (f"; today: {replaced}" if replaced else "")
                 not_probed.append({"rule": rule.id, "pattern": rule.pattern, "port": rule.port,
                                    "profiles": [p for p in rule.profiles if p in wanted], "reason": reason})
     for url in endpoints:
@@ -597,8 +597,9 @@ def render(report: Report, console: Console) -> None:
     console.print(Text(f"{ok} of {len(endpoints)} endpoints ok{timing}", style="bold"))
     skipped = list(results.get("not_probed") or ())
     if skipped:
-        shown = ", ".join(f"{s['pattern']}:{s['port']} ({s['reason']})" for s in skipped)
-        console.print(Text(f"Not probed: {shown}", style="dim"))
+        console.print(Text("Not probed:", style="dim"))
+        for item in skipped:
+            console.print(Text(f"  {item['pattern']}:{item['port']}  {item['reason']}", style="dim"))
     for spec in results.get("connect_to_unused") or ():
         console.print(Text(f"--connect-to {spec} matched no probed endpoint: HOST:PORT must be a probed URL's "
                            "host and port (443 for https://, 80 for http://)", style="yellow"))
