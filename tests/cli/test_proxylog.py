@@ -138,6 +138,18 @@ def test_usage_errors(run_cli: RunCli, corpus: Path, args: list[str]) -> None:
     assert result.code == 2 and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("args", [["--since", "nan"], ["--since", "inf"], ["--until", "1e400"], ["--since", "1e20"],
+                                  ["--since", "0001-01-01T00:00+01:00"], ["--client", "999.1.1.1"],
+                                  ["--client", "10.0.0.0/99"]])
+def test_impossible_times_and_addresses_are_one_line_usage_errors(run_cli: RunCli, corpus: Path,
+                                                                 args: list[str]) -> None:
+    """float() takes nan/inf/1e400 and they crashed later (exit 4); a mistyped address became a client name."""
+    result = run_cli("proxylog", *args, str(corpus / "logs/proxy/plaso_squid_access.log"))
+    assert result.code == 2, result.stderr
+    assert result.stderr.startswith(f"aadc-doctor: error: {args[0]} ")
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+
+
 def test_human_output_names_denials(run_cli: RunCli, tmp_path: Path) -> None:
     path = _write(tmp_path, "a.log", ("\n".join(SQUID_LINES[:4]) + "\n").encode())
     result = run_cli("proxylog", str(path))

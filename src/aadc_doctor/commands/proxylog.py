@@ -9,6 +9,7 @@ Heavy modules are imported inside ``run`` (the CLI imports this module at start-
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 HELP = "Analyse proxy logs (Squid, W3C/TMG/Blue Coat, connect:// listings; .gz) against the required endpoints"
 FORMAT_CHOICES = ("auto", "squid", "w3c", "listing")
 MAX_BAD_SAMPLES = 10
+MAX_EPOCH = 253402300799.0  # 9999-12-31T23:59:59Z, the last moment datetime can show
+_DOTTED_NUMBERS = re.compile(r"[\d.]+|[\d.]+/\d+")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,18 +49,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def parse_time(text: str, option: str) -> float:
     """ISO 8601 (``2016-01-11``, ``2016-01-11T08:31``, ``...Z``, ``...+01:00``) or epoch seconds -> epoch."""
     value = text.strip()
+    hint = "use ISO 8601, e.g. 2024-05-01T08:30 (UTC) or 2024-05-01T08:30+02:00, or epoch seconds"
     try:
-        return float(value)
+        epoch = float(value)
     except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(value.replace(" ", "T", 1) if "T" not in value else value)
-    except ValueError:
-        raise UsageError(f"{option} {text!r}: not a date/time", hint="use ISO 8601, e.g. 2024-05-01T08:30 (UTC) "
-                                                                   "or 2024-05-01T08:30+02:00") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+        try:
+            moment = datetime.fromisoformat(value.replace(" ", "T", 1) if "T" not in value else value)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            epoch = moment.timestamp()
+        except (ValueError, OverflowError):
+            raise UsageError(f"{option} {text!r}: not a date/time", hint=hint) from None
+    if not 0 <= epoch <= MAX_EPOCH:  # also NaN and infinity, which float() accepts
+        raise UsageError(f"{option} {text!r}: not a time between 1970 and 9999", hint=hint)
+    return epoch
 
 
 def build_filter(args: argparse.Namespace) -> RecordFilter:
@@ -70,9 +75,11 @@ def build_filter(args: argparse.Namespace) -> RecordFilter:
     for value in args.client:
         try:
             networks.append(ipaddress.ip_network(value.strip().strip("[]"), strict=False))
-        except ValueError:
+        except ValueError as exc:
             if not value.strip():
                 raise UsageError("--client needs an address, a network or a client name") from None
+            if _DOTTED_NUMBERS.fullmatch(value.strip()):  # meant as an address: a typo, not a client name
+                raise UsageError(f"--client {value.strip()!r}: {exc}") from None
             names.append(value.strip().lower())
     since = parse_time(args.since, "--since") if args.since else None
     until = parse_time(args.until, "--until") if args.until else None
