@@ -309,3 +309,12 @@ def test_an_empty_event_file_and_an_over_long_trace_line_are_named(tmp_path, cor
     huge.write_text("x" * 2_000_000 + "\n" + (corpus / "logs/pta/msdocs_pta_agent_trace_example.log").read_text())
     text = " ".join(run_cli("pta", "trace", str(huge)).stdout.split())
     assert "1 entry, 1 unreadable line(s), 1 over-long line(s) cut at 1 MiB, utf-8" in text
+
+
+@pytest.mark.parametrize("option", [("--jobs", "0"), ("--jobs", "-1"), ("--process", ""), ("--agent-host", " ")])
+def test_meaningless_option_values_are_usage_errors(corpus, run_cli, option):
+    log = str(corpus / "evtx/e2m_ID4625_account_restriction.evtx")
+    for command in (("events", log), ("trace", str(corpus / "logs/pta"))):
+        result = run_cli("pta", *command, *option)
+        assert result.code == ExitCode.USAGE_OR_INPUT, (command, option)
+        assert result.stderr.startswith(f"aadc-doctor: error: {option[0]}"), result.stderr

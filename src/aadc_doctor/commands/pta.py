@@ -109,8 +109,13 @@ def _matcher(args: argparse.Namespace) -> AgentMatcher:
     from aadc_doctor.analysis.security_events import AgentMatcher
     from aadc_doctor.knowledge.pta_events import agent_generations
 
-    processes = [g.process for g in agent_generations()] + list(args.process)
-    return AgentMatcher(processes, list(args.agent_host))
+    for option, values in (("--process", args.process), ("--agent-host", args.agent_host)):
+        if any(not value.strip() for value in values):
+            raise UsageError(f"{option}: empty value")
+    if args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: give 1 or more worker processes")
+    processes = [g.process for g in agent_generations()] + [p.strip() for p in args.process]
+    return AgentMatcher(processes, [h.strip() for h in args.agent_host])
 
 
 # ---- trace logs -------------------------------------------------------------------------------
