@@ -102,9 +102,11 @@ def diagnose(results: Sequence[EndpointResult], ctx: ProxyContext, *, catalog: E
                                               **common)
         return [collapsed, *_pta_proxy_auth(results, kb)]
 
-    findings: list[Finding] = []
+    findings, grouped = _intercepted_by_issuer(failed, kb)
     seen: set[tuple[str, str]] = set()
     for result in failed:
+        if id(result) in grouped:
+            continue
         if result.outcome is Outcome.PROXY_AUTH_REQUIRED and result.proxy_auth_scheme is not None:
             template = kb.extra["proxy_auth_rejected"]
         else:
@@ -123,6 +125,26 @@ def diagnose(results: Sequence[EndpointResult], ctx: ProxyContext, *, catalog: E
 
     findings += _follow_ups(results, failed, kb, cat)
     return findings
+
+
+def _intercepted_by_issuer(failed: Sequence[EndpointResult],
+                           kb: ConnectivityKnowledge) -> tuple[list[Finding], set[int]]:
+    """One finding per inspection CA that re-signs two or more endpoints (one cause, one fix), and those results."""
+    by_issuer: dict[str, list[EndpointResult]] = {}
+    for result in failed:
+        if result.outcome is Outcome.TLS_INTERCEPTED:
+            by_issuer.setdefault(_issuer(result), []).append(result)
+    findings: list[Finding] = []
+    grouped: set[int] = set()
+    for issuer, group in by_issuer.items():
+        if len(group) < 2:
+            continue
+        grouped.update(id(r) for r in group)
+        allow = ", ".join(dict.fromkeys(r.target.rule_pattern or r.target.host for r in group))
+        findings.append(kb.extra["tls_intercepted_many"].render(
+            _hosts(group), count=len(group), issuer=issuer, error=_sentence(group[0].error), hosts=_hosts(group),
+            allow=allow))
+    return findings, grouped
 
 
 def _pta_proxy_auth(results: Sequence[EndpointResult], kb: ConnectivityKnowledge) -> list[Finding]:

@@ -16,7 +16,7 @@ from aadc_doctor.model import Finding, Severity
 
 OUTCOME_KEYS = ("proxy_forbidden", "proxy_auth_required", "proxy_error", "proxy_unreachable", "dns_failure",
                 "tcp_refused", "tcp_timeout", "tls_intercepted", "tls_failure", "http_error", "timeout")
-EXTRA_KEYS = ("mfa", "crl", "crl_stale", "proxy_auth_rejected", "pta_proxy_auth", "dns_cname")
+EXTRA_KEYS = ("mfa", "crl", "crl_stale", "proxy_auth_rejected", "pta_proxy_auth", "dns_cname", "tls_intercepted_many")
 ALL_KEYS = ("proxy_unreachable", "proxy_timeout", "dns_failure", "tcp", "proxy_auth_required", "proxy_forbidden")
 
 

@@ -153,3 +153,26 @@ def test_a_detail_starting_with_a_host_name_keeps_its_case() -> None:
                       error="the proxy answered CONNECT with 403 Forbidden")
     [plain] = diagnose([_ok("login.microsoftonline.com"), refused], PROXY)
     assert plain.detail.startswith("The proxy answered CONNECT")
+
+
+def test_one_inspection_ca_over_many_endpoints_is_one_finding() -> None:
+    """The TLS-inspection demo printed ten near-identical findings, one per endpoint, for one cause."""
+    tls = TlsInfo(issuer="CN=Fabrikam TLS Inspection CA", issuer_organization="Fabrikam", verified=False,
+                  trust="untrusted-issuer")
+    hosts = ("login.microsoftonline.com", "graph.windows.net", "management.core.windows.net")
+    results = [_result(h, Outcome.TLS_INTERCEPTED, Phase.TLS, tls=tls,
+                       target=_target(h, pattern="*.graph.windows.net" if h.startswith("graph") else None),
+                       error=f"the certificate presented for {h} is signed by Fabrikam TLS Inspection CA")
+               for h in hosts]
+    other = TlsInfo(issuer="CN=Other", issuer_organization="Contoso Firewall", verified=False, trust="untrusted-issuer")
+    single = _result("adminwebservice.microsoftonline.com", Outcome.TLS_INTERCEPTED, Phase.TLS, tls=other,
+                     error="signed by Contoso Firewall")
+    findings = diagnose([_ok("crl.microsoft.com"), *results, single], PROXY)
+    intercepted = [f for f in findings if f.id == "tls-intercepted"]
+    assert len(intercepted) == 2
+    grouped = next(f for f in intercepted if "Fabrikam" in f.title)
+    assert "3 endpoints" in grouped.title
+    assert grouped.subject == ", ".join(f"{h}:443" for h in hosts)
+    assert "*.graph.windows.net" in grouped.remedy and "login.microsoftonline.com" in grouped.remedy
+    alone = next(f for f in intercepted if "Contoso" in f.title)
+    assert alone.subject == "adminwebservice.microsoftonline.com:443"
