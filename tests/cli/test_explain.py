@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,21 @@ def test_no_match_exits_1_with_suggestions(run_cli) -> None:
     assert "AuthorizationFailure" in result.stdout
     data = run_cli("explain", "authorisatoinfailure", "--json").json()["results"]
     assert data["entries"] == [] and "AuthorizationFailure" in data["suggestions"]
+
+
+def test_no_match_without_a_close_name_still_says_what_to_try(run_cli) -> None:
+    result = run_cli("explain", "qwzxv")
+    assert result.code == ExitCode.PROBLEMS_FOUND
+    assert "No entry matches" in result.stdout
+    assert "Try a code (1328, 0x530, AADSTS80001" in result.stdout
+
+
+def test_a_huge_paste_without_any_code_answers_quickly(run_cli) -> None:
+    """The "did you mean" search split the whole text into words once per known name: minutes for a megabyte."""
+    started = time.monotonic()
+    result = run_cli("explain", "x" * 200_000, "--json")
+    assert result.code == ExitCode.PROBLEMS_FOUND
+    assert time.monotonic() - started < 3
 
 
 def test_unknown_code_exits_1(run_cli) -> None:

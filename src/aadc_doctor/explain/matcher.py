@@ -33,6 +33,8 @@ CURATED_WEIGHT = 1.25
 TITLE_WEIGHT = 3.0
 MESSAGE_WEIGHT = 1.0
 CAUSE_WEIGHT = 0.5
+MAX_SPELLING_QUERY = 200
+MAX_SUGGESTION_WORDS = 50
 
 
 def _stem(word: str) -> str:
@@ -199,9 +201,13 @@ def suggest(query: str, limit: int = 5) -> list[str]:
     if numeric:
         return _suggest_codes(numeric.group(1), limit)
     labels = _suggestion_labels()
-    close = difflib.get_close_matches(text.lower(), labels.keys(), n=limit, cutoff=0.6)
+    close = []
+    if len(text) <= MAX_SPELLING_QUERY:  # a long paste is not a misspelt name
+        close = difflib.get_close_matches(text.lower(), labels.keys(), n=limit, cutoff=0.6)
     if not close:
-        by_word = [key for key in labels if any(w in key for w in words(text) if len(w) > 3)]
+        # the query's words once (not once per label: that made a pasted megabyte take minutes), capped
+        query_words = list(dict.fromkeys(w for w in words(text) if len(w) > 3))[:MAX_SUGGESTION_WORDS]
+        by_word = [key for key in labels if any(w in key for w in query_words)]
         close = sorted(by_word, key=len)[:limit]
     return [labels[key] for key in close]
 

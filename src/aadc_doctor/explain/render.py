@@ -39,6 +39,9 @@ def _title(entry: Mapping[str, Any]) -> Text:
 
 
 LABEL_WIDTH = 13
+NO_MATCH_HINT = ("Try a code (1328, 0x530, AADSTS80001, 0xC000006A, 407), an error name (InvalidGrant, "
+                 "'User Realm Discovery Failed'), words of the message ('password expired'), or paste the whole "
+                 "error text.")
 
 
 def _print_details(entry: Mapping[str, Any], console: Console) -> None:
@@ -76,6 +79,8 @@ def render_explanation(results: Mapping[str, Any], console: Console) -> None:
         suggestions = results.get("suggestions", [])
         if suggestions:
             console.print(Text("Did you mean: " + ", ".join(suggestions)))
+        else:
+            console.print(Text(NO_MATCH_HINT, style="dim"), soft_wrap=True)
         return
     by_relevance = results.get("matched_by") == "relevance"
     if by_relevance:
