@@ -267,3 +267,11 @@ def test_not_probed_rows_are_listed_one_per_line(run_cli: Runner, refused_port: 
     lines = run.stdout.splitlines()
     start = lines.index("Not probed:")
     assert "  *.entrust.com:80  listed only in the 2016 article; today: *.entrust.net" in lines[start + 1:]
+
+
+def test_no_proxy_bypass_shows_the_mixed_routes(run_cli: Runner, refused_port: int) -> None:
+    """HTTPS_PROXY with NO_PROXY sends some endpoints direct: the output must say so, not only 'Proxy: ...'."""
+    run = run_cli("check", "--timeout", "2", "--endpoint", "https://login.microsoftonline.com/",
+                  "--endpoint", f"https://127.0.0.1:{refused_port}/",
+                  env={"HTTPS_PROXY": f"http://127.0.0.1:{refused_port}", "NO_PROXY": "127.0.0.1"})
+    assert f"Routes: http://127.0.0.1:{refused_port} (1 endpoint), DIRECT (1 endpoint)" in run.stdout

@@ -580,14 +580,15 @@ def render(report: Report, console: Console) -> None:
     where = proxy.get("description") or f"{proxy.get('url') or 'direct'} ({proxy.get('source')})"
     console.print(Text("Proxy: ", style="bold") + Text(str(where)))
     endpoints = list(results.get("endpoints") or ())
-    if str(proxy.get("source") or "").startswith("pac"):
-        # a PAC script picks per URL: say what it picked, or a DIRECT answer goes unnoticed
-        routes: dict[str, int] = {}
-        for row in endpoints:
-            route = row.get("via_proxy") or "DIRECT"
-            routes[route] = routes.get(route, 0) + 1
+    # a PAC script, NO_PROXY or a bypass list picks per URL: say what was picked, or a DIRECT route goes unnoticed
+    routes: dict[str, int] = {}
+    for row in endpoints:
+        route = row.get("via_proxy") or "DIRECT"
+        routes[route] = routes.get(route, 0) + 1
+    is_pac = str(proxy.get("source") or "").startswith("pac")
+    if is_pac or len(routes) > 1:
         chosen = ", ".join(f"{route} ({count} endpoint{'s' if count != 1 else ''})" for route, count in routes.items())
-        console.print(Text("PAC chose: ", style="bold") + Text(chosen or "-"))
+        console.print(Text("PAC chose: " if is_pac else "Routes: ", style="bold") + Text(chosen or "-"))
     for line in TABLE_LEGEND:
         console.print(Text(line, style="dim"))
     console.print(build_view(endpoints, width=console.width))
