@@ -55,7 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--tenant-id", metavar="ID",
                       help="tenant id (GUID): also probe tenant hosts such as <tenant>.registration.msappproxy.net")
     proxy = parser.add_argument_group("proxy (the first that applies is used; the report names it)")
-    proxy.add_argument("--proxy", metavar="URL", help="use this proxy, e.g. http://proxy:8080")
+    proxy.add_argument("--proxy", metavar="URL",
+                       help="use this proxy, e.g. http://proxy:8080 (proxy:8080 alone means http://; https:// means "
+                            "TLS to the proxy itself, which most proxies do not speak)")
     proxy.add_argument("--direct", action="store_true", help="use no proxy")
     proxy.add_argument("--pac", metavar="FILE_OR_URL", help="use the proxy a PAC script chooses for each URL")
     proxy.add_argument("--machine-config", metavar="PATH",
