@@ -69,6 +69,20 @@ def test_aadsts_message_with_trace_and_correlation_ids(run_cli, corpus: Path) ->
     assert len([e for e in entries if e["kind"] in {"win32", "ntstatus"}]) == 0, "no code read from the ids"
 
 
+def test_the_ids_of_a_pasted_aadsts_error_are_shown_with_their_use(run_cli) -> None:
+    text = ("AADSTS50126: Error validating credentials due to invalid username or password.\n"
+            "Trace ID: 0f4b5a36-3c1d-4b5e-9a33-1b2c3d4e5f60\nCorrelation ID: 7c1a2b3c-4d5e-6f70-8192-a3b4c5d6e7f8\n"
+            "Timestamp: 2024-05-01 10:11:12Z")
+    results = run_cli("explain", text, "--json").json()["results"]
+    assert results["request_ids"] == [{"correlation_id": "7c1a2b3c-4d5e-6f70-8192-a3b4c5d6e7f8",
+                                       "trace_id": "0f4b5a36-3c1d-4b5e-9a33-1b2c3d4e5f60",
+                                       "timestamp": "2024-05-01 10:11:12Z"}]
+    human = run_cli("explain", text).stdout
+    assert "Correlation  7c1a2b3c-4d5e-6f70-8192-a3b4c5d6e7f8" in human
+    assert "Sign-in logs" in human
+    assert run_cli("explain", "1328", "--json").json()["results"]["request_ids"] == []
+
+
 def test_every_code_in_the_text_is_explained(run_cli) -> None:
     text = "Reason: '1909' after AADSTS50053; DC says Sub Status: 0xC0000234 and Failure Code: 0x18"
     entries = run_cli("explain", text, "--json").json()["results"]["entries"]

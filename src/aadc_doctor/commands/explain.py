@@ -60,6 +60,7 @@ def gather_texts(args: list[str]) -> list[str]:
 
 def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
     from aadc_doctor.explain.lookup import explain_all
+    from aadc_doctor.explain.request_ids import find_request_ids
 
     texts = gather_texts(list(args.text))
     answer = explain_all(texts)
@@ -68,6 +69,7 @@ def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
         "matched_by": "relevance" if answer.by_relevance else ("code" if answer.matched else "none"),
         "unknown": list(answer.unknown),
         "suggestions": list(answer.suggestions),
+        "request_ids": [ids for ids in map(find_request_ids, texts) if ids],
     }
     report = Report(command="explain", results=results)
     return CommandResult(report, exit_code=ExitCode.OK if answer.matched else ExitCode.PROBLEMS_FOUND)

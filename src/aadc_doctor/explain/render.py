@@ -102,3 +102,27 @@ def render_explanation(results: Mapping[str, Any], console: Console) -> None:
             title.append(f"  from \"{found if len(found) <= 60 else found[:57] + '...'}\"", style="dim")
         console.print(title)
         _print_details(entry, console)
+    for ids in results.get("request_ids", []):
+        _print_request_ids(ids, console)
+
+
+REQUEST_ID_LABELS = (("correlation_id", "Correlation"), ("trace_id", "Trace ID"), ("timestamp", "Timestamp"))
+
+
+def _print_request_ids(ids: Mapping[str, str], console: Console) -> None:
+    """The pasted error's ids, and what they are for (the sign-in log, a support case)."""
+    console.print()
+    console.print(Text("Request ids in the pasted error", style="bold"))
+    for key, label in REQUEST_ID_LABELS:
+        if ids.get(key):
+            line = Text(f"{label:<{LABEL_WIDTH}}", style="green")
+            line.append(ids[key])
+            console.print(line, soft_wrap=True)
+    use = ("Find the sign-in in the Microsoft Entra admin center (Monitoring > Sign-in logs, filter on the "
+           "Correlation ID around the Timestamp) for its full failure reason, or give these ids to Microsoft support."
+           if ids.get("correlation_id") else
+           "Give these ids to Microsoft support: they identify the request in Microsoft's logs.")
+    for number, line_text in enumerate(textwrap.wrap(use, width=max(40, (console.width or 100) - 1) - LABEL_WIDTH)):
+        line = Text(f"{'Use':<{LABEL_WIDTH}}" if number == 0 else " " * LABEL_WIDTH, style="green")
+        line.append(line_text)
+        console.print(line, soft_wrap=True)
