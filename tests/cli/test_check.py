@@ -285,3 +285,11 @@ def test_help_says_what_a_bare_or_https_proxy_url_means() -> None:
                           timeout=60)
     text = " ".join(done.stdout.split())
     assert "proxy:8080 alone means http://" in text and "https:// means TLS to the proxy itself" in text
+
+
+def test_an_empty_password_variable_is_a_usage_error(run_cli: Runner) -> None:
+    """`set PW=` (or an export that failed) left the variable empty: signing in with an empty password only earns a
+    confusing 407."""
+    run = run_cli("check", "--proxy", "http://proxy.contoso.com:8080", "--proxy-user", "alice",
+                  "--proxy-password-env", "PW", env={"PW": ""})
+    assert run.code == ExitCode.USAGE_OR_INPUT and "--proxy-password-env PW: that variable is empty" in run.stderr

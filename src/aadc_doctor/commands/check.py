@@ -127,6 +127,8 @@ def _auth_settings(args: argparse.Namespace, ctx: RunContext, proxy_url: str | N
             password = ctx.env.get(args.proxy_password_env)
             if password is None:
                 raise UsageError(f"--proxy-password-env {args.proxy_password_env}: that variable is not set")
+            if not password:
+                raise UsageError(f"--proxy-password-env {args.proxy_password_env}: that variable is empty")
         else:
             password = _prompt_password(user)
     elif proxy_url:
