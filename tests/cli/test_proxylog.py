@@ -156,3 +156,13 @@ def test_human_output_names_denials(run_cli: RunCli, tmp_path: Path) -> None:
     assert result.code == 1
     assert "adminwebservice.microsoftonline.com:443: 2x 403" in result.stdout
     assert "[ERROR] The proxy denied adminwebservice.microsoftonline.com:443 (2x 403)" in result.stdout
+
+
+def test_the_line_summary_says_which_lines_were_only_counted(run_cli: RunCli, corpus: Path) -> None:
+    """It said '0 to unrelated hosts' for a log whose every line goes to an unrelated host (counted, not parsed)."""
+    sample = str(corpus / "logs/proxy/plaso_squid_access.log")
+    fast = run_cli("proxylog", sample).stdout.splitlines()[1]
+    assert fast == "8 lines: 8 naming no Azure AD domain (counted, not parsed), 0 parsed in full, 0 analysed " \
+                   "(times in UTC)"
+    full = run_cli("proxylog", "--full-parse", sample).stdout.splitlines()[1]
+    assert full == "8 lines: 8 parsed in full, 8 analysed, 8 of them to unrelated hosts (times in UTC)"

@@ -214,6 +214,22 @@ def _span(first: str | None, last: str | None) -> str:
     return f"{start} .. {end}"
 
 
+def _line_summary(r: Mapping[str, Any]) -> str:
+    """What became of the lines: lines naming no Azure AD domain are only counted (unless --full-parse)."""
+    counts = r["line_counts"]
+    parts = []
+    if counts["not_candidate"]:
+        parts.append(f"{counts['not_candidate']:,} naming no Azure AD domain (counted, not parsed)")
+    parts.append(f"{counts['records'] + counts['filtered_out']:,} parsed in full, {r['records']:,} analysed")
+    if counts["filtered_out"]:
+        parts.append(f"{counts['filtered_out']:,} outside the filters")
+    if counts["bad"] + counts["overlong"]:
+        parts.append(f"{counts['bad'] + counts['overlong']:,} bad")
+    if r["unrelated_count"]:
+        parts.append(f"{r['unrelated_count']:,} of them to unrelated hosts")
+    return f"{r['lines']:,} lines: " + ", ".join(parts) + " (times in UTC)"
+
+
 def render(report: Report, console: Console) -> None:
     from rich.table import Table
     from rich.text import Text
@@ -222,11 +238,7 @@ def render(report: Report, console: Console) -> None:
     counts = r["line_counts"]
     names = ", ".join(f"{Path(f['path']).name} ({f['format']})" for f in r["files"])
     console.print(Text(f"Proxy log: {names}", style="bold"))
-    about = counts["records"] + counts["filtered_out"]
-    console.print(f"{r['lines']:,} lines; {about:,} parsed in full, {r['records']:,} analysed"
-                  + (f", {counts['filtered_out']:,} outside the filters" if counts["filtered_out"] else "")
-                  + (f", {counts['bad'] + counts['overlong']:,} bad" if counts["bad"] + counts["overlong"] else "")
-                  + f"; {r['unrelated_count']:,} to unrelated hosts (times in UTC)")
+    console.print(_line_summary(r))
     endpoints = [e for e in r["endpoints"] if e["classification"] in ("required", "optional")]
     if endpoints:
         table = Table(title="Azure AD endpoints", title_justify="left", box=None, padding=(0, 1), pad_edge=False,
