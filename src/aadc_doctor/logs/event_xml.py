@@ -81,11 +81,6 @@ def _unescape(value: str) -> str:
     return html.unescape(value) if "&" in value else value
 
 
-def _search(pattern: re.Pattern[str], text: str) -> str:
-    match = pattern.search(text)
-    return _unescape(match.group(1)) if match else ""
-
-
 def event_id_of(text: str) -> int | None:
     """Only the EventID, for the cheap first look at every record (plain string search: it runs per record)."""
     start = text.find("<EventID")
@@ -98,10 +93,6 @@ def event_id_of(text: str) -> int | None:
         return int(value)
     match = _EVENT_ID.search(text)
     return int(match.group(1)) if match else None
-
-
-def channel_of(text: str) -> str:
-    return _search(_CHANNEL, text)
 
 
 def parse_event_text(text: str, source: str = "", event_id: int | None = None) -> EventRecord | None:

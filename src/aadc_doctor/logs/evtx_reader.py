@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from aadc_doctor.errors import InputError
-from aadc_doctor.logs.event_xml import EventRecord, channel_of, event_id_of, parse_event_text
+from aadc_doctor.logs.event_xml import EventRecord, event_id_of, parse_event_text
 
 FILE_SIGNATURE = b"ElfFile\x00"
 CHUNK_SIGNATURE = b"ElfChnk\x00"
@@ -242,8 +242,3 @@ def _count_ids(by_text: dict[str, int], stats: EvtxFileStats, counts: dict[int, 
             counts[event_id] = counts.get(event_id, 0) + n
         else:
             stats.errors.append(f"{n} record(s) without a readable EventID" + (f" ({key[:40]!r})" if key else ""))
-
-
-def record_channel(text: str) -> str:
-    """The channel of a rendered record (for filters that need more than the EventID)."""
-    return channel_of(text)
