@@ -166,3 +166,14 @@ def test_the_line_summary_says_which_lines_were_only_counted(run_cli: RunCli, co
                    "(times in UTC)"
     full = run_cli("proxylog", "--full-parse", sample).stdout.splitlines()[1]
     assert full == "8 lines: 8 parsed in full, 8 analysed, 8 of them to unrelated hosts (times in UTC)"
+
+
+def test_filters_that_leave_nothing_are_named_in_the_title(run_cli: RunCli, corpus: Path) -> None:
+    """The title said no request names an Azure AD endpoint although 21 did, all outside --client."""
+    listing = str(corpus / "logs/aadconnect/msdocs_reference_proxy_log.tsv")
+    finding = run_cli("proxylog", "--json", "--client", "10.9.9.9", listing).json()["findings"][0]
+    assert finding["title"] == ("No request in this log within the --client/--since/--until filters names an "
+                                "Azure AD endpoint")
+    assert "21 catalog line(s) filtered out" in finding["detail"]
+    unfiltered = run_cli("proxylog", "--json", str(corpus / "logs/proxy/plaso_squid_access.log")).json()
+    assert unfiltered["findings"][0]["title"] == "No request in this log names an Azure AD endpoint"

@@ -575,10 +575,12 @@ class ProxyLogAnalysis:
 
     def _coverage_findings(self, results: dict[str, Any]) -> list[Finding]:
         if not self.endpoints:
-            filters = ""
+            filters = within = ""
             if self.filter.active:
                 filters = f" within the filters ({self.counts.filtered_out} catalog line(s) filtered out)"
-            return [self._text("no-azure-traffic", "", lines=self.counts.lines, filters=filters)]
+                if self.counts.filtered_out:  # there is Azure AD traffic: the filters left none of it
+                    within = " within the --client/--since/--until filters"
+            return [self._text("no-azure-traffic", "", lines=self.counts.lines, filters=filters, within=within)]
         primary = results["phase_summary"]["client"]
         pattern_clients = {n: c for n, c in self.clients.items() if c.tokens}
         if not pattern_clients:
