@@ -41,6 +41,8 @@ def refused_port() -> Iterator[int]:
     (["--ca-file", "/nonexistent/ca.pem"], "--ca-file"),
     (["--profile", "everything"], "invalid choice"),
     (["--tenant-id", "contoso.evil.com"], "--tenant-id"),
+    (["--tenant-id", "contoso"], "expected the tenant id (a GUID"),
+    (["--tenant-id", "contoso.onmicrosoft.com"], "expected the tenant id (a GUID"),
     (["--connect-to", "login.microsoftonline.com:443"], "--connect-to"),
     (["--proxy", ""], "--proxy: the value is empty"),
     (["--proxy", "  "], "--proxy: the value is empty"),
@@ -293,3 +295,10 @@ def test_an_empty_password_variable_is_a_usage_error(run_cli: Runner) -> None:
     run = run_cli("check", "--proxy", "http://proxy.contoso.com:8080", "--proxy-user", "alice",
                   "--proxy-password-env", "PW", env={"PW": ""})
     assert run.code == ExitCode.USAGE_OR_INPUT and "--proxy-password-env PW: that variable is empty" in run.stderr
+
+
+def test_a_tenant_guid_in_braces_or_upper_case_is_accepted(run_cli: Runner, refused_port: int) -> None:
+    run = run_cli("check", "--json", "--proxy", f"http://127.0.0.1:{refused_port}", "--profile", "pta",
+                  "--timeout", "1", "--tenant-id", "{72F988BF-86F1-41AF-91AB-2D7CD011DB47}")
+    hosts = {e["host"] for e in run.json()["results"]["endpoints"]}
+    assert "72f988bf-86f1-41af-91ab-2d7cd011db47.registration.msappproxy.net" in hosts

@@ -22,7 +22,7 @@ from aadc_doctor.knowledge.endpoints import load_catalog
 
 Runner = Callable[..., CliRun]
 MFA = "secure.aadcdn.microsoftonline-p.com"
-TENANT = "contoso"
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"  # a tenant id is a GUID (checked)
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,8 @@ def test_pta_profile_behind_an_authenticating_proxy(run_cli: Runner, catalog_lab
     report = run.json()
     rows = {r["host"]: r for r in report["results"]["endpoints"]}
     assert {r["outcome"] for r in rows.values()} == {"ok"}
-    assert rows["contoso.pta.bootstrap.his.msappproxy.net"]["rule"]["pattern"] == "*.msappproxy.net"
-    assert rows["contoso.registration.msappproxy.net"]["proxy_auth_scheme"] == "Basic"
+    assert rows[f"{TENANT}.pta.bootstrap.his.msappproxy.net"]["rule"]["pattern"] == "*.msappproxy.net"
+    assert rows[f"{TENANT}.registration.msappproxy.net"]["proxy_auth_scheme"] == "Basic"
     assert [f["id"] for f in report["findings"]] == ["pta-proxy-needs-anonymous"]
     assert run.code == 1
     assert {s["rule"]: s["reason"] for s in report["results"]["not_probed"]}["pta-status-8080"].endswith("optional")

@@ -34,7 +34,7 @@ HELP = "probe the endpoints Azure AD Connect, PTA and Health need, through the r
 PROFILE_CHOICES = ("sync", "pta", "health", "writeback", "all")
 DEFAULT_TIMEOUT_S = 10.0
 MAX_TIMEOUT_S = 600.0  # a per-probe limit beyond ten minutes only hides a hang
-TENANT_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")  # it becomes a DNS label
+TENANT_GUID = re.compile(r"\{?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\}?", re.IGNORECASE)
 HOST_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 
 T = TypeVar("T")
@@ -92,6 +92,17 @@ def _parse_connect_to(specs: Sequence[str]) -> list[Redirect]:
     from aadc_doctor.net.http_client import parse_connect_to
 
     return [parse_connect_to(spec) for spec in specs]
+
+
+def _tenant_guid(text: str) -> str:
+    """The tenant id as the msappproxy host names use it: a lower-case GUID (a domain name is not accepted)."""
+    match = TENANT_GUID.fullmatch(text.strip())
+    if match is None:
+        hint = ("that is a domain name; the tenant id is the GUID under Entra admin center > Overview > Tenant ID"
+                if "." in text else "find it in the Entra admin center, Overview, Tenant ID")
+        raise UsageError(f"--tenant-id {text!r}: expected the tenant id (a GUID such as "
+                         "72f988bf-86f1-41af-91ab-2d7cd011db47)", hint=hint)
+    return match.group(1).lower()
 
 
 EMPTY_HINTS = {"proxy": "for no proxy at all use --direct", "proxy_user": "leave --proxy-user out for no sign-in"}
@@ -342,12 +353,10 @@ def run_check(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
     except ValueError as exc:
         raise InputError(str(exc)) from None
 
-    if args.tenant_id is not None and not TENANT_LABEL.fullmatch(args.tenant_id):
-        raise UsageError(f"--tenant-id {args.tenant_id!r}: expected the tenant id (a GUID)",
-                         hint="find it in the Entra admin center, Overview, Tenant ID")
+    tenant_id = _tenant_guid(args.tenant_id) if args.tenant_id is not None else None
     catalog = load_catalog()
     profiles = list(args.profile or ([] if args.endpoint else ["sync"]))
-    targets, not_probed = build_targets(profiles, args.endpoint or (), args.tenant_id, catalog)
+    targets, not_probed = build_targets(profiles, args.endpoint or (), tenant_id, catalog)
     if not targets:
         raise UsageError("nothing to probe: the chosen profiles have no probe URL",
                          hint="add --endpoint URL or --tenant-id")
