@@ -177,3 +177,18 @@ def test_filters_that_leave_nothing_are_named_in_the_title(run_cli: RunCli, corp
     assert "21 catalog line(s) filtered out" in finding["detail"]
     unfiltered = run_cli("proxylog", "--json", str(corpus / "logs/proxy/plaso_squid_access.log")).json()
     assert unfiltered["findings"][0]["title"] == "No request in this log names an Azure AD endpoint"
+
+
+def test_a_run_of_407s_is_not_called_handshake_legs(run_cli: RunCli, tmp_path: Path) -> None:
+    """31 407s then a tunnel: the table note called them all 'handshake legs' next to a finding saying the
+    account cannot authenticate."""
+    lines = [f"{1700000000 + i}.100      5 10.0.0.5 TCP_DENIED/407 3900 CONNECT login.microsoftonline.com:443 - "
+             "HIER_NONE/- text/html" for i in range(31)]
+    lines.append("1700000040.100      5 10.0.0.5 TCP_TUNNEL/200 3900 CONNECT login.microsoftonline.com:443 "
+                 "CONTOSO\\\\svc HIER_DIRECT/1.2.3.4 -")
+    path = _write(tmp_path, "access.log", ("\n".join(lines) + "\n").encode())
+    result = run_cli("proxylog", str(path))
+    assert "login.microsoftonline.com:443: 1x 200, 31x 407 (31 407 answers before a successful retry)" \
+        in result.stdout
+    assert "handshake legs" not in result.stdout
+    assert "proxylog-auth-failing" in result.stdout

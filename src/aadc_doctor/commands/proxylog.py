@@ -261,7 +261,8 @@ def render(report: Report, console: Console) -> None:
             if e["denied"] or e["other"]:
                 statuses = ", ".join(f"{n}x {s}" for s, n in e["statuses"].items())
                 notes.append(f"  {e['host']}:{e['port']}: {statuses}"
-                             + (f" ({e['auth_challenges']} 407 = handshake legs)" if e["auth_challenges"] else ""))
+                             + (f" ({_n(e['auth_challenges'], '407 answer')} before a successful retry)"
+                                if e["auth_challenges"] else ""))
         console.print(table)
         if notes:
             console.print(Text("Statuses of endpoints with denials or failures:", style="bold"))
