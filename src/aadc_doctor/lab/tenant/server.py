@@ -159,11 +159,14 @@ class _Handler(BaseHTTPRequestHandler):
         with self.state.lock:
             self.state.device_codes[device_code] = _DeviceCode(user_code, segment, form.get("client_id", ""),
                                                                form.get("scope", ""))
+            signs_in = self.state.device_login_as or self.state.last_realm_upn or "the last user looked up"
+        # Microsoft's text, then what the lab does instead: nobody watching the demo is asked to open a browser.
         self._send(200, {
             "user_code": user_code, "device_code": device_code,
             "verification_uri": "https://microsoft.com/devicelogin", "expires_in": 900, "interval": 1,
             "message": "To sign in, use a web browser to open the page https://microsoft.com/devicelogin and "
-                       f"enter the code {user_code} to authenticate.",
+                       f"enter the code {user_code} to authenticate. [aadc-doctor lab: nothing to do, the tenant "
+                       f"emulator completes this sign-in by itself as {signs_in}]",
         })
 
     def _issue(self, user: LabUser, client_id: str, scope: str) -> None:
