@@ -176,3 +176,18 @@ def test_one_inspection_ca_over_many_endpoints_is_one_finding() -> None:
     assert "*.graph.windows.net" in grouped.remedy and "login.microsoftonline.com" in grouped.remedy
     alone = next(f for f in intercepted if "Contoso" in f.title)
     assert alone.subject == "adminwebservice.microsoftonline.com:443"
+
+
+def test_remedies_name_the_wildcard_row_without_nested_parentheses() -> None:
+    """'Allow *.graph.windows.net (this check used graph.windows.net) (port 443) on ...' read badly."""
+    target = _target("graph.windows.net", pattern="*.graph.windows.net")
+    denied = _result("graph.windows.net", Outcome.PROXY_FORBIDDEN, Phase.CONNECT, target=target, connect_status=403,
+                     error="the proxy answered CONNECT with 403 Forbidden")
+    tls = TlsInfo(issuer="CN=X", issuer_organization="Fabrikam")
+    inspected = _result("graph.windows.net", Outcome.TLS_INTERCEPTED, Phase.TLS, target=target, tls=tls, error="x")
+    for result in (denied, inspected):
+        [finding] = diagnose([_ok("login.microsoftonline.com"), result], PROXY)
+        assert ") (" not in finding.remedy and "((" not in finding.remedy, finding.remedy
+        assert "*.graph.windows.net (this check used graph.windows.net)" in finding.remedy
+    [forbidden] = diagnose([_ok("login.microsoftonline.com"), denied], PROXY)
+    assert "on port 443 of the proxy http://proxy.contoso.com:8080" in forbidden.remedy
