@@ -54,3 +54,12 @@ def test_command_module_imports_no_network_library() -> None:
             "print(sorted(m for m in ('requests', 'msal', 'urllib3') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_upn_whose_domain_is_not_a_dns_name_is_refused(run_cli: Callable[..., Any]) -> None:
+    """'admin@contoso.com/../x' was accepted and sent to the user realm endpoint."""
+    for upn in ("admin@contoso.com/../x", "admin@contoso.com?x=1", "admin@contoso..com", "admin@.com",
+                "admin@contoso.com:443"):
+        result = run_cli("account", upn, "--direct", "--no-sign-in", "--timeout", "1")
+        assert result.code == 2, upn
+        assert result.stderr.startswith("aadc-doctor: error: ") and "not a user principal name" in result.stderr

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 HELP = ("Before the wizard: user realm, tenant and cloud, then (after a sign-in) the role, PIM, company, "
         "domain and PTA-agent checks the wizard and PTA registration depend on.")
 
-_UPN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# user@domain; the domain a DNS name (IDN letters allowed), so it can only name a domain in the URLs built from it
+_UPN = re.compile(r"^[^@\s]+@[\w-]+(?:\.[\w-]+)+$")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
