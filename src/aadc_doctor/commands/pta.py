@@ -34,6 +34,8 @@ DC_QUERY_WHERE = (
     "without a process name). Logon auditing (success and failure) must be enabled."
 )
 _LEVEL_NAMES = {0: "Information", 1: "Critical", 2: "Error", 3: "Warning", 4: "Information", 5: "Verbose"}
+# a 4776 with this Status validated the password; attempt_from_event drops it, the reader need not parse it
+_NTLM_SUCCESS = '<Data Name="Status">0x0</Data>'
 _AGENT_CHANNEL_PREFIXES = ("Microsoft-AzureADConnect-", "Microsoft-AadApplicationProxy-")
 
 
@@ -306,6 +308,7 @@ def scan_event_file(name: str, matcher: AgentMatcher, threads: int = 0, evtx_fil
     evidence = PtaEvidence()
     channels = agent_channels()
     selector = RecordSelector(ids=frozenset({4625, 4771, 4776}), checked_ids=frozenset({4624, 4648}),
+                              unless=((4776, _NTLM_SUCCESS),),  # most 4776 are successful validations
                               process_names=tuple(sorted(matcher.exe_names)), channel_prefixes=_AGENT_CHANNEL_PREFIXES)
 
     def take(record: EventRecord) -> None:

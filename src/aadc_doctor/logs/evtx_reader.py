@@ -120,16 +120,18 @@ def _claimed_records(chunk_header: bytes) -> int:
 class RecordSelector:
     """Which records are parsed fully; every other record only has its EventID counted.
 
-    ``ids`` always; ``checked_ids`` only when their ProcessName ends with one of ``process_names``
-    (lower-case executable names; a superset test, the caller decides exactly on the parsed record); any
-    record whose Channel starts with one of ``channel_prefixes``. Plain data rather than a callback, so the
-    per-record test runs inline: it is most of what a Security log's records cost us.
+    ``ids`` always, unless the record's text holds the ``unless`` marker for its id (say, a success status
+    the caller would drop anyway); ``checked_ids`` only when their ProcessName ends with one of
+    ``process_names`` (lower-case executable names; a superset test, the caller decides exactly on the parsed
+    record); any record whose Channel starts with one of ``channel_prefixes``. Plain data rather than a
+    callback, so the per-record test runs inline: it is most of what a Security log's records cost us.
     """
 
     ids: frozenset[int] = frozenset()
     checked_ids: frozenset[int] = frozenset()
     process_names: tuple[str, ...] = ()
     channel_prefixes: tuple[str, ...] = ()
+    unless: tuple[tuple[int, str], ...] = ()
 
 
 # How the evtx package renders a record of the Security auditing provider, which writes to the Security
@@ -182,6 +184,7 @@ def _select(iterator: Iterator[Any], stats: EvtxFileStats, by_text: dict[str, in
             name: str) -> Iterator[EventRecord]:
     process_names = selector.process_names
     prefixes = selector.channel_prefixes
+    unless = {str(event_id): marker for event_id, marker in selector.unless}
     security_wanted = bool(prefixes) and "Security".startswith(prefixes)
     security_head = _SECURITY_AUDITING_HEAD
     finished = False
@@ -201,7 +204,8 @@ def _select(iterator: Iterator[Any], stats: EvtxFileStats, by_text: dict[str, in
                     key = text[at:text.find("<", at)]
                 by_text[key] = by_text.get(key, 0) + 1
                 if key in wanted:
-                    pass
+                    if unless and key in unless and unless[key] in text:
+                        continue
                 elif key in checked:
                     at = text.rfind(_PROCESS_NAME)
                     if at < 0:

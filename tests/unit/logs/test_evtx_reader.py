@@ -101,3 +101,20 @@ def test_a_file_cut_at_a_chunk_boundary_is_damaged_too(corpus, tmp_path):
     whole = EvtxFileStats("whole")
     list(iter_evtx_records(corpus / "evtx" / "omerbenamram-evtx_Security_with_size_t.evtx", whole, RecordSelector()))
     assert not whole.damaged
+
+
+def test_unless_skips_records_holding_the_marker(corpus):
+    success = '<Data Name="Status">0x0</Data>'
+
+    def parsed(name: str, selector: RecordSelector) -> int:
+        path = corpus / "evtx" / name
+        counts: dict[int, int] = {}
+        records = list(iter_evtx_records(path, EvtxFileStats(name), selector, counts))
+        assert counts[4776] > 0  # every record is still counted
+        return sum(1 for r in records if r.event_id == 4776)
+
+    every = RecordSelector(ids=frozenset({4776}))
+    failures_only = RecordSelector(ids=frozenset({4776}), unless=((4776, success),))
+    assert parsed("omerbenamram-evtx_Security_with_size_t.evtx", every) == 21  # all with Status 0x0
+    assert parsed("omerbenamram-evtx_Security_with_size_t.evtx", failures_only) == 0
+    assert parsed("omerbenamram-evtx_Security_short_selected.evtx", failures_only) == 1  # 0xc000006a
