@@ -184,3 +184,9 @@ def test_renamed_errors_show_todays_name_and_the_seeds_code(run_cli) -> None:
     title = next(line for line in result.stdout.splitlines() if line.strip())
     assert title.startswith("Microsoft Entra Global Administrator role needed (AzureRoleMissing)")
     assert any(line.startswith("Seed article") for line in result.stdout.splitlines())
+
+
+def test_see_also_does_not_repeat_the_check_with_command(run_cli) -> None:
+    lines = run_cli("explain", "InvalidGrant").stdout.splitlines()
+    assert "Check with   aadc-doctor account UPN" in lines
+    assert "See also     The password cannot be verified" in lines  # no ", aadc-doctor account UPN" again

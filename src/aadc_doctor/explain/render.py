@@ -55,7 +55,7 @@ def _print_details(entry: Mapping[str, Any], console: Console) -> None:
         ("Seed article", status.get("seed", "")),
         *(("Note", note) for note in entry.get("notes", [])),
         ("Check with", entry.get("checked_by") or ""),
-        ("See also", ", ".join(entry.get("see_also", []))),
+        ("See also", ", ".join(s for s in entry.get("see_also", []) if s != entry.get("checked_by"))),
     ]
     width = max(40, (console.width or 100) - 1)
     for label, value in rows:
