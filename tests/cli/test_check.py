@@ -302,3 +302,9 @@ def test_a_tenant_guid_in_braces_or_upper_case_is_accepted(run_cli: Runner, refu
                   "--timeout", "1", "--tenant-id", "{72F988BF-86F1-41AF-91AB-2D7CD011DB47}")
     hosts = {e["host"] for e in run.json()["results"]["endpoints"]}
     assert "72f988bf-86f1-41af-91ab-2d7cd011db47.registration.msappproxy.net" in hosts
+
+
+def test_the_same_endpoint_typed_twice_is_probed_once(run_cli: Runner, refused_port: int) -> None:
+    run = run_cli("check", "--json", "--direct", "--endpoint", f"https://127.0.0.1:{refused_port}/",
+                  "--endpoint", f"HTTPS://127.0.0.1:{refused_port}", "--endpoint", f"https://127.0.0.1:{refused_port}/")
+    assert len(run.json()["results"]["endpoints"]) == 1

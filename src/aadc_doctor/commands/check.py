@@ -219,17 +219,19 @@ def build_targets(profiles: Sequence[str], endpoints: Sequence[str], tenant_id: 
     from aadc_doctor.net.outcome import EndpointTarget
 
     wanted = set(PROFILES) if "all" in profiles else set(profiles)
-    by_url: dict[str, EndpointTarget] = {}
+    # keyed by what is probed, not by the text typed: Login.MicrosoftOnline.com and :443 are the same endpoint
+    by_url: dict[tuple[str, str, int, str], EndpointTarget] = {}
     not_probed: list[dict[str, Any]] = []
 
     def add(target: EndpointTarget) -> None:
-        known = by_url.get(target.url)
+        key = (target.scheme, target.host, target.port, target.path)
+        known = by_url.get(key)
         if known is None:
-            by_url[target.url] = target
+            by_url[key] = target
             return
         merged = tuple(dict.fromkeys((*known.profiles, *target.profiles)))
-        by_url[target.url] = EndpointTarget(known.url, known.host, known.port, known.scheme, known.path, known.kind,
-                                            merged, known.rule_id, known.rule_pattern)
+        by_url[key] = EndpointTarget(known.url, known.host, known.port, known.scheme, known.path, known.kind,
+                                     merged, known.rule_id, known.rule_pattern)
 
     if profiles:
         current = catalog.for_profiles(sorted(wanted))
