@@ -190,3 +190,15 @@ def test_see_also_does_not_repeat_the_check_with_command(run_cli) -> None:
     lines = run_cli("explain", "InvalidGrant").stdout.splitlines()
     assert "Check with   aadc-doctor account UPN" in lines
     assert "See also     The password cannot be verified" in lines  # no ", aadc-doctor account UPN" again
+
+
+@pytest.mark.parametrize(("text", "codes"), [
+    ("1330 1331", ["1330", "1331"]),
+    ("1328, 1329", ["1328", "1329"]),
+    ("1326,1327; 0x530", ["1326", "1327", "1328"]),
+])
+def test_a_list_of_bare_codes_in_one_argument_reads_each(run_cli, text: str, codes: list[str]) -> None:
+    """'1330 1331' matched nothing: a bare number in longer text needed a word such as 'error' before it."""
+    result = run_cli("explain", text, "--json")
+    assert result.code == ExitCode.OK
+    assert [e["code"] for e in result.json()["results"]["entries"] if e["reading"] == 1] == codes

@@ -60,6 +60,9 @@ _BARE_STATUS = re.compile(r"(?<![\w.\-])([CcDd8][0-9a-fA-F]{7})(?![\w\-])")
 _NEGATIVE = re.compile(r"(?<![\w.\-])(-\d{6,10})(?![\w.\-])")
 _DECIMAL = re.compile(r"(?<![\w./:\\\-])(\d{1,10})(?![\w/:\\\-]|\.\d)")
 
+# a line of nothing but codes ("1330 1331", "1326, 1327; 0x530"): each is meant as a code
+_CODE_LIST = re.compile(r"\s*[-+]?(?:0x)?[0-9a-f]+(?:\s*[,;]?\s+[-+]?(?:0x)?[0-9a-f]+|\s*[,;]\s*[-+]?(?:0x)?[0-9a-f]+)+"
+                        r"\s*[,;.]?\s*", re.IGNORECASE)
 _KEYWORD_BEFORE = re.compile(
     r"(?:\b(?:error|err|code|status|sub\s?status|reason|result|failure|helpmsg|http|win32|returned|"
     r"exit|hresult|ntstatus|kerberos|winhttp)\b[\s:=#'\"(]*|\()$",
@@ -159,7 +162,7 @@ def _decimal_hint(text: str, match: re.Match[str]) -> Hint | None:
     line_start = text.rfind("\n", 0, start) + 1
     line_end = text.find("\n", end)
     line = text[line_start:line_end if line_end >= 0 else len(text)]
-    if line.strip() == match.group(1) or text.strip() == match.group(1):
+    if line.strip() == match.group(1) or text.strip() == match.group(1) or _CODE_LIST.fullmatch(line):
         return Hint.NONE
     before = text[max(line_start, start - 30):start]
     after = text[end:end + 40]
