@@ -202,3 +202,8 @@ def test_a_list_of_bare_codes_in_one_argument_reads_each(run_cli, text: str, cod
     result = run_cli("explain", text, "--json")
     assert result.code == ExitCode.OK
     assert [e["code"] for e in result.json()["results"]["entries"] if e["reading"] == 1] == codes
+
+
+def test_a_winhttp_code_in_hex(run_cli) -> None:
+    entries = run_cli("explain", "0x2EE7", "--json").json()["results"]["entries"]
+    assert (entries[0]["kind"], entries[0]["code"]) == ("winhttp", "12007")

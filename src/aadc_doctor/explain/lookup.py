@@ -123,7 +123,8 @@ def readings_for(found: FoundCode) -> list[tuple[CodeEntry, str]]:
     if hint is Hint.HTTP:
         return r["http"] + r["win32"]
     if hint is Hint.HEX:
-        return r["win32"] + (r["kerberos"] if value <= 0x44 else [])
+        winhttp = _winhttp_readings(value) if 12000 <= value < 12200 else []  # 0x2EE7 is 12007
+        return winhttp + r["win32"] + (r["kerberos"] if value <= 0x44 else [])
     # a bare decimal: the table it most plausibly belongs to first, then every other reading
     if 12000 <= value < 12200:
         ordered = _winhttp_readings(value) + r["win32"]
