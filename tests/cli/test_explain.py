@@ -207,3 +207,11 @@ def test_a_list_of_bare_codes_in_one_argument_reads_each(run_cli, text: str, cod
 def test_a_winhttp_code_in_hex(run_cli) -> None:
     entries = run_cli("explain", "0x2EE7", "--json").json()["results"]["entries"]
     assert (entries[0]["kind"], entries[0]["code"]) == ("winhttp", "12007")
+
+
+@pytest.mark.parametrize("text", ["dc.services.visualstudio.com", "nsatc.net",
+                                  "connect://dc.services.visualstudio.com:443"])
+def test_the_seeds_red_herrings_are_explained(run_cli, text: str) -> None:
+    """S1 names hosts that can be ignored in network logs; explain matched nothing or unrelated NERR codes."""
+    entries = run_cli("explain", text, "--json").json()["results"]["entries"]
+    assert entries[0]["code"] == "NetworkLogRedHerrings"
