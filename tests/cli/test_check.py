@@ -308,3 +308,12 @@ def test_the_same_endpoint_typed_twice_is_probed_once(run_cli: Runner, refused_p
     run = run_cli("check", "--json", "--direct", "--endpoint", f"https://127.0.0.1:{refused_port}/",
                   "--endpoint", f"HTTPS://127.0.0.1:{refused_port}", "--endpoint", f"https://127.0.0.1:{refused_port}/")
     assert len(run.json()["results"]["endpoints"]) == 1
+
+
+def test_an_endpoint_a_current_row_probes_is_reported_under_that_row(run_cli: Runner, refused_port: int) -> None:
+    """--endpoint https://graph.windows.net/ was filed under the 2016 seed row *.windows.net (its remedy then said
+    'Allow *.windows.net'), though the profile run files the same URL under today's *.graph.windows.net."""
+    run = run_cli("check", "--json", "--proxy", f"http://127.0.0.1:{refused_port}", "--timeout", "1",
+                  "--endpoint", "https://graph.windows.net/")
+    [row] = run.json()["results"]["endpoints"]
+    assert row["rule"]["pattern"] == "*.graph.windows.net"

@@ -259,7 +259,10 @@ def build_targets(profiles: Sequence[str], endpoints: Sequence[str], tenant_id: 
                                    "profiles": [p for p in rule.profiles if p in wanted], "reason": reason})
     for url in endpoints:
         scheme, host, port, path = _parse_endpoint(url)
-        matches = [r for r in catalog.match(host) if r.is_current] or catalog.match(host)
+        # a host a current row probes for itself (graph.windows.net for *.graph.windows.net) belongs to that row,
+        # not to a 2016 seed row whose wildcard happens to cover it (*.windows.net)
+        probed_by = [r for r in catalog.rules if r.is_current and host in r.probe_hosts()]
+        matches = (probed_by or [r for r in catalog.match(host) if r.is_current] or catalog.match(host))
         chosen = next((r for r in matches if r.port == port), matches[0] if matches else None)
         # an --endpoint counts for the requested profiles its catalog rows belong to; alone it is "custom"
         profile_set = tuple(dict.fromkeys(p for r in matches for p in r.profiles if p in wanted)) or ("custom",)
