@@ -83,8 +83,8 @@ def _matcher_options(parser: argparse.ArgumentParser) -> None:
                         help="an agent server's name or address, to attribute domain-controller events "
                              "(4776 Workstation, 4771 client address) to the agent (repeatable)")
     parser.add_argument("--jobs", type=int, default=1, metavar="N",
-                        help="read the files in N worker processes (default 1: the evtx package already renders "
-                             "each file on all CPUs; more helps with many files on many CPUs)")
+                        help="read the files in N worker processes (default 1). Each file is read on one CPU, so "
+                             "N > 1 helps with many files on a machine with idle CPUs")
 
 
 def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
@@ -201,8 +201,10 @@ def collect_events(files: list[str], evidence: PtaEvidence, matcher: AgentMatche
             raise InputError(f"{name}: neither an .evtx file nor an Event Viewer XML export",
                              hint=_not_events_hint(head))
         kinds.append(is_evtx(head))
-    # worker processes only on request: the evtx package already renders each file's chunks on all CPUs,
-    # and on 2 CPUs extra processes measured slower than one (bench/evtx.py)
+    # worker processes only on request: the evtx package renders a file's records on the reading thread only
+    # (number_of_threads changes nothing for its Python iterator, measured), so processes are the only way to
+    # more CPUs. They pay off only with many files and an idle CPU: on this 2-CPU test machine, shared with
+    # other work, --jobs 2 measured 0.39 s at best but slower than one process at the median (bench/evtx.py)
     workers = min(jobs, 8, len(files)) if jobs > 1 else 1
     key = (tuple(sorted(matcher.paths)), tuple(sorted(matcher.host_names)))
     scans: list[PtaEvidence | tuple[str, str | None]] | None = None
@@ -270,7 +272,7 @@ def _scan_in_workers(files: list[str], kinds: list[bool], key: tuple[tuple[str, 
     try:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             chunk = max(1, len(files) // (workers * 4))
-            # one renderer thread per worker: the workers already keep every CPU busy
+            # threads=1: the workers are the parallelism
             return list(pool.map(_scan_file_safely, files, [key] * len(files), [1] * len(files), kinds,
                                  chunksize=chunk))
     except (BrokenProcessPool, OSError):

@@ -164,7 +164,8 @@ def iter_evtx_records(path: Path, stats: EvtxFileStats, selector: RecordSelector
         stats.errors.append(f"the file header lists {layout.header_chunks} chunks of records but the file holds "
                             f"{layout.chunks}: it was cut short, the records of the missing chunks could not be read")
     try:
-        # threads=0, the package's default: it decides how many threads render the chunks
+        # threads: passed through; measured with evtx 0.14, its Python iterator renders on this thread whatever
+        # the value, so the reader's own per-record cost adds directly to the package's
         parser = evtx.PyEvtxParser(str(path), number_of_threads=threads)
         iterator = parser.records()
     except (OSError, RuntimeError, ValueError) as exc:
