@@ -192,3 +192,15 @@ def test_a_run_of_407s_is_not_called_handshake_legs(run_cli: RunCli, tmp_path: P
         in result.stdout
     assert "handshake legs" not in result.stdout
     assert "proxylog-auth-failing" in result.stdout
+
+
+def test_the_endpoint_counts_survive_an_80_column_console(run_cli: RunCli, tmp_path: Path) -> None:
+    """At 80 columns rich dropped req/ok/denied/other entirely: the time span and profiles could not wrap."""
+    lines = [f"{1700000000 + i * 100000}.000 5 10.0.0.5 TCP_DENIED/403 39 CONNECT "
+             "adminwebservice.microsoftonline.com:443 - HIER_NONE/- -" for i in range(3)]
+    path = _write(tmp_path, "access.log", ("\n".join(lines) + "\n").encode())
+    out = run_cli("proxylog", str(path), env={"COLUMNS": "80"}).stdout.splitlines()
+    header = next(line for line in out if line.startswith("endpoint"))
+    assert header.split()[:5] == ["endpoint", "req", "ok", "denied", "other"]
+    row = next(line for line in out if line.startswith("adminwebservice.microsoftonline.com:443"))
+    assert row.split()[1:5] == ["3", "0", "3", "0"]

@@ -243,10 +243,11 @@ def render(report: Report, console: Console) -> None:
     if endpoints:
         table = Table(title="Azure AD endpoints", title_justify="left", box=None, padding=(0, 1), pad_edge=False,
                       header_style="bold")
+        # On a narrow console the counts must survive: the host folds, the time span and profiles wrap.
         table.add_column("endpoint", no_wrap=True)
         for column in ("req", "ok", "denied", "other"):
-            table.add_column(column, justify="right")
-        table.add_column("seen (UTC)", no_wrap=True)
+            table.add_column(column, justify="right", no_wrap=True)
+        table.add_column("seen (UTC)")
         table.add_column("needed by")
         notes: list[str] = []
         for e in endpoints:
