@@ -366,8 +366,6 @@ def _head(path: Path) -> bytes:
 
 def query_xml(processes: list[str]) -> str:
     """The article's QueryList, with one Data alternative per agent executable, correctly escaped."""
-    from xml.sax.saxutils import escape
-
     literals = []
     for process in processes:
         if "'" in process and '"' in process:
@@ -378,10 +376,15 @@ def query_xml(processes: list[str]) -> str:
     return "\n".join([
         "<QueryList>",
         '  <Query Id="0" Path="Security">',
-        f'    <Select Path="Security">{escape(select)}</Select>',
+        f'    <Select Path="Security">{_xml_text(select)}</Select>',
         "  </Query>",
         "</QueryList>",
     ])
+
+
+def _xml_text(text: str) -> str:
+    """Element text escaped for XML (xml.sax.saxutils.escape would pull in urllib: 20 ms of start-up)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _check_process_path(process: str) -> None:
