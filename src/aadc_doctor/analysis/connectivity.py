@@ -96,6 +96,8 @@ def diagnose(results: Sequence[EndpointResult], ctx: ProxyContext, *, catalog: E
         key = keys.pop()
         assert key is not None
         first = failed[0]
+        proxy_name = first.via_proxy or proxy_name  # a PAC run has no single configured URL
+        common["proxy"] = proxy_name
         allow = ", ".join(dict.fromkeys(_allow_entry(r) for r in failed))
         subject = proxy_name if key.startswith("proxy") else "all endpoints"
         collapsed = kb.all_failed[key].render(subject, count=len(failed), error=_sentence(first.error), hosts=allow,
@@ -112,8 +114,9 @@ def diagnose(results: Sequence[EndpointResult], ctx: ProxyContext, *, catalog: E
         else:
             template = kb.outcome[result.outcome.value]
         subject = result.target.label
+        used_proxy = result.via_proxy or proxy_name  # with a PAC file each endpoint may use its own proxy
         if template.id == "proxy-unreachable":
-            subject = proxy_name
+            subject = used_proxy
         if (template.id, subject) in seen:
             continue
         seen.add((template.id, subject))
@@ -121,7 +124,7 @@ def diagnose(results: Sequence[EndpointResult], ctx: ProxyContext, *, catalog: E
         findings.append(template.render(
             subject, endpoint=t.label, host=t.host, port=t.port, url=t.url, allow=_allow_entry(result),
             error=_sentence(result.error), schemes=", ".join(result.proxy_authenticate) or "no scheme",
-            scheme=result.proxy_auth_scheme, issuer=_issuer(result), **common))
+            scheme=result.proxy_auth_scheme, issuer=_issuer(result), **{**common, "proxy": used_proxy}))
 
     findings += _follow_ups(results, failed, kb, cat)
     return findings

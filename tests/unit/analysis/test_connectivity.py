@@ -191,3 +191,19 @@ def test_remedies_name_the_wildcard_row_without_nested_parentheses() -> None:
         assert "*.graph.windows.net (this check used graph.windows.net)" in finding.remedy
     [forbidden] = diagnose([_ok("login.microsoftonline.com"), denied], PROXY)
     assert "on port 443 of the proxy http://proxy.contoso.com:8080" in forbidden.remedy
+
+
+def test_a_pac_run_names_the_proxy_each_endpoint_used() -> None:
+    """A PAC file has no single proxy URL: findings must name the proxy the PAC chose, never '(none)'."""
+    pac = ProxyContext("pac:corp.pac", None)
+    unreachable = _result("login.microsoftonline.com", Outcome.PROXY_UNREACHABLE, Phase.TCP,
+                          via_proxy="http://pacproxy.contoso.com:3128", error="connection refused")
+    forbidden = _result("graph.windows.net", Outcome.PROXY_FORBIDDEN, Phase.CONNECT,
+                        via_proxy="http://other.contoso.com:8080", connect_status=403)
+    for results in ([unreachable, _ok("x.microsoftonline.com")], [unreachable, forbidden]):
+        text = " ".join(f.title + f.detail + f.remedy + f.subject for f in diagnose(results, pac))
+        assert "(none)" not in text
+        assert "pacproxy.contoso.com:3128" in text
+    collapsed = diagnose([unreachable, _result("graph.windows.net", Outcome.PROXY_UNREACHABLE, Phase.TCP,
+                                               via_proxy="http://pacproxy.contoso.com:3128")], pac)
+    assert len(collapsed) == 1 and "pacproxy.contoso.com:3128" in collapsed[0].subject
