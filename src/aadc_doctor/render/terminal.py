@@ -71,6 +71,15 @@ def severity_text(severity: Severity) -> Text:
     return Text(SEVERITY_LABEL[severity], style=SEVERITY_STYLE[severity])
 
 
+def _title_names_subject(finding: Finding) -> bool:
+    """True when the title already says what the subject says (`... for login.microsoftonline.com`)."""
+    subject = finding.subject
+    name, _, port = subject.rpartition(":")
+    if not (name and port.isdigit()):
+        name = subject
+    return name.lower() in finding.title.lower()
+
+
 def render_findings(findings: list[Finding], console: Console) -> None:
     """Findings, worst first: title and subject, then what it means, the fix and where to read more."""
     if not findings:
@@ -81,7 +90,7 @@ def render_findings(findings: list[Finding], console: Console) -> None:
         head = Text()
         head.append(f"[{SEVERITY_LABEL[finding.severity]}] ", style=SEVERITY_STYLE[finding.severity])
         head.append(finding.title, style="bold")
-        if finding.subject:
+        if finding.subject and not _title_names_subject(finding):
             head.append(f" ({finding.subject})")
         head.append(f"  {finding.id}", style="dim")
         console.print(head)

@@ -25,3 +25,22 @@ def test_severity_threshold():
     assert report.has_finding_at_least(Severity.WARNING)
     assert not report.has_finding_at_least(Severity.ERROR)
     assert report.worst() is Severity.WARNING
+
+
+def test_terminal_does_not_repeat_a_subject_the_title_already_names():
+    import io
+
+    from aadc_doctor.render.terminal import make_console, render_findings
+
+    buf = io.StringIO()
+    render_findings([
+        Finding("proxy-forbidden", Severity.ERROR, "The proxy has not been opened for graph.windows.net",
+                subject="graph.windows.net:443"),
+        Finding("mfa-endpoint-unreachable", Severity.ERROR, "The MFA endpoint cannot be reached",
+                subject="secure.aadcdn.microsoftonline-p.com:443"),
+        Finding("x", Severity.INFO, "Restart ADSync", subject=r"C:\\Windows\\machine.config"),
+    ], make_console(buf, {"NO_COLOR": "1"}))
+    out = buf.getvalue()
+    assert "(graph.windows.net:443)" not in out
+    assert "(secure.aadcdn.microsoftonline-p.com:443)" in out
+    assert r"(C:\\Windows\\machine.config)" in out
