@@ -318,3 +318,14 @@ def test_meaningless_option_values_are_usage_errors(corpus, run_cli, option):
         result = run_cli("pta", *command, *option)
         assert result.code == ExitCode.USAGE_OR_INPUT, (command, option)
         assert result.stderr.startswith(f"aadc-doctor: error: {option[0]}"), result.stderr
+
+
+def test_an_event_log_given_to_trace_is_pointed_to_events(corpus, tmp_path, run_cli):
+    export = tmp_path / "Security.xml"
+    export.write_text(tg.events_document([tg.failed_logon(tg.T0, "u", "0xc000006d", "0xc000006a", record_id=1)]),
+                      encoding="utf-8")
+    for path, kind in ((corpus / "evtx/e2m_ID4625_account_restriction.evtx", "an .evtx event log"),
+                       (export, "an event log XML export")):
+        result = run_cli("pta", "trace", str(path))
+        assert result.code == ExitCode.USAGE_OR_INPUT
+        assert f"{kind}, not a trace log" in result.stderr and "pta events" in result.stderr

@@ -130,6 +130,9 @@ def collect_trace(paths: list[str], evidence: PtaEvidence) -> None:
     from aadc_doctor.logs.pta_trace import TraceFileStats, collect_sources, order_sources, read_source
 
     sources = order_sources(collect_sources(paths))
+    for source in sources:
+        if source.named:
+            _refuse_event_log(source.name)
     total_entries = 0
     total_lines = 0
     for source in sources:
@@ -158,6 +161,21 @@ def collect_trace(paths: list[str], evidence: PtaEvidence) -> None:
         raise InputError(f"{names}: no trace entries found; this is not a .NET trace log of the PTA agent",
                          hint="entries look like 'AzureADConnectAuthenticationAgentService.exe Error: 0 : ...' "
                               "followed by ThreadId= and DateTime= lines")
+
+
+def _refuse_event_log(name: str) -> None:
+    """An event log given to `pta trace` gets pointed to `pta events` (instead of 'binary file')."""
+    from aadc_doctor.logs.event_xml import looks_like_event_xml
+    from aadc_doctor.logs.evtx_reader import is_evtx
+
+    path = Path(name)
+    if not path.is_file():
+        return
+    head = _head(path)
+    if is_evtx(head) or looks_like_event_xml(head):
+        kind = "an .evtx event log" if is_evtx(head) else "an event log XML export"
+        raise InputError(f"{name}: {kind}, not a trace log",
+                         hint=f"read it with `aadc-doctor pta events {name}`, or add it to this run with --events")
 
 
 def _take_trace_entry(entry: TraceEntry, evidence: PtaEvidence) -> None:
