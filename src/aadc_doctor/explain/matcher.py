@@ -89,7 +89,8 @@ def _index() -> _Index:
 
 def rank(query: str, limit: int = 5) -> list[tuple[CodeEntry, float]]:
     """The entries most relevant to free text, best first; empty when nothing shares a meaningful word."""
-    terms = set(words(query))
+    # a lone small number ("-1", "2") that no table read as a code would only match names like ERROR_WAIT_1
+    terms = {t for t in words(query) if not (t.isdigit() and len(t) <= 2)}
     if not terms:
         return []
     index = _index()
