@@ -219,6 +219,6 @@ def test_the_seeds_red_herrings_are_explained(run_cli, text: str) -> None:
 
 def test_a_lone_small_number_is_not_matched_to_names_containing_it(run_cli) -> None:
     """'-1' (no table's code) was 'explained' as ERROR_WAIT_1 by relevance on the word '1'."""
-    result = run_cli("explain", "--", "-1", "--json")
+    result = run_cli("explain", "--json", "--", "-1")
     assert result.code == ExitCode.PROBLEMS_FOUND
     assert result.json()["results"]["entries"] == []
