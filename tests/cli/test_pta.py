@@ -329,3 +329,21 @@ def test_an_event_log_given_to_trace_is_pointed_to_events(corpus, tmp_path, run_
         result = run_cli("pta", "trace", str(path))
         assert result.code == ExitCode.USAGE_OR_INPUT
         assert f"{kind}, not a trace log" in result.stderr and "pta events" in result.stderr
+
+
+def test_a_stray_file_in_an_event_folder_is_skipped_but_a_named_one_is_an_error(corpus, tmp_path, run_cli):
+    folder = tmp_path / "collected"
+    folder.mkdir()
+    log = folder / "Security.evtx"
+    log.write_bytes((corpus / "evtx/e2m_ID4625_account_restriction.evtx").read_bytes())
+    config = folder / "TrustSettings.xml"
+    config.write_text('<?xml version="1.0"?><ConnectorTrustSettingsFile><CloudProxyTrust/>'
+                      "</ConnectorTrustSettingsFile>")
+    report = run_cli("pta", "events", str(folder), "--json").json()
+    skipped = next(f for f in report["findings"] if f["id"] == "event-file-skipped")
+    assert skipped["subject"] == str(config) and skipped["severity"] == "info"
+    assert report["results"]["summary"]["failed"] == 2
+    assert run_cli("pta", "events", str(config)).code == ExitCode.USAGE_OR_INPUT
+    log.unlink()
+    only_junk = run_cli("pta", "events", str(folder))
+    assert only_junk.code == ExitCode.USAGE_OR_INPUT and "no event log among the files found" in only_junk.stderr

@@ -525,6 +525,14 @@ def analyse(evidence: PtaEvidence, *, expect_agent: bool) -> tuple[list[Finding]
                    "Events As) and copy it whole; counts below cover only the records that could be read.",
             subject=str(damaged["name"])))
     for skipped in evidence.skipped:
+        if skipped.get("kind") == "events":
+            findings.append(Finding(
+                id="event-file-skipped", severity=Severity.INFO, title="A file in an event-log folder was skipped",
+                detail=f"{skipped['reason']}. The other files were read.",
+                remedy="Nothing to do if the file was collected by accident (a configuration XML, say); if it should "
+                       "be an event log, export it again with wevtutil epl <log> <file>.evtx.",
+                subject=skipped["name"]))
+            continue
         findings.append(Finding(
             id="trace-file-skipped", severity=Severity.WARNING, title="A file in the trace folder could not be read",
             detail=f"{skipped['reason']}. The other files were read; failures this file may log are not counted.",

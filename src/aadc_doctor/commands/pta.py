@@ -145,7 +145,7 @@ def collect_trace(paths: list[str], evidence: PtaEvidence) -> None:
             if source.named:
                 raise
             # one bad file inside a copied Trace folder (say, NUL bytes left by a crash) must not hide the rest
-            evidence.skipped.append({"name": source.name, "reason": exc.message})
+            evidence.skipped.append({"name": source.name, "reason": exc.message, "kind": "trace"})
             evidence.files.append({"format": "skipped", "name": source.name, "reason": exc.message})
             continue
         total_lines += stats.lines
@@ -205,20 +205,35 @@ def collect_events(files: list[str], evidence: PtaEvidence, matcher: AgentMatche
     """
     if not files:
         return
-    files = _once_each(_expand_folders(files))
+    found_in_folders: set[str] = set()
+    files = _once_each(_expand_folders(files, found_in_folders))
     from aadc_doctor.logs.event_xml import looks_like_event_xml
     from aadc_doctor.logs.evtx_reader import is_evtx
 
     kinds: list[bool] = []  # True for .evtx, False for an XML export
+    readable: list[str] = []
     for name in files:
         head = _head(Path(name))
+        problem = None
         if not head:
-            raise InputError(f"{name}: empty (0 bytes)", hint="export the log again: wevtutil epl <log> <file>.evtx, "
-                                                               "or Event Viewer > Save All Events As")
-        if not (is_evtx(head) or looks_like_event_xml(head)):
-            raise InputError(f"{name}: neither an .evtx file nor an Event Viewer XML export",
-                             hint=_not_events_hint(head))
-        kinds.append(is_evtx(head))
+            problem = InputError(f"{name}: empty (0 bytes)", hint="export the log again: wevtutil epl <log> "
+                                                                  "<file>.evtx, or Event Viewer > Save All Events As")
+        elif not (is_evtx(head) or looks_like_event_xml(head)):
+            problem = InputError(f"{name}: neither an .evtx file nor an Event Viewer XML export",
+                                 hint=_not_events_hint(head))
+        if problem is None:
+            readable.append(name)
+            kinds.append(is_evtx(head))
+        elif name in found_in_folders:  # a stray file in a collected folder (a config .xml) does not stop the run
+            evidence.skipped.append({"name": name, "reason": problem.message, "kind": "events"})
+            evidence.files.append({"format": "skipped", "name": name, "reason": problem.message})
+        else:
+            raise problem
+    if not readable:
+        first = evidence.skipped[-1]
+        raise InputError(f"no event log among the files found: {first['reason']}",
+                         hint="export with wevtutil epl <log> <file>.evtx, or Event Viewer > Save All Events As")
+    files = readable
     # worker processes only on request: the evtx package renders a file's records on the reading thread only
     # (number_of_threads changes nothing for its Python iterator, measured), so processes are the only way to
     # more CPUs. They pay off only with many files and an idle CPU: on this 2-CPU test machine, shared with
@@ -240,8 +255,8 @@ def collect_events(files: list[str], evidence: PtaEvidence, matcher: AgentMatche
 _EVENT_SUFFIXES = (".evtx", ".xml")
 
 
-def _expand_folders(files: list[str]) -> list[str]:
-    """A folder stands for the .evtx and .xml files in it (and below), in name order."""
+def _expand_folders(files: list[str], found_in_folders: set[str]) -> list[str]:
+    """A folder stands for the .evtx and .xml files in it (and below), in name order; those are noted."""
     expanded: list[str] = []
     for name in files:
         path = Path(name)
@@ -254,6 +269,7 @@ def _expand_folders(files: list[str]) -> list[str]:
                              hint="export with wevtutil epl <log> <file>.evtx, or Event Viewer > Save All Events As; "
                                   "trace logs (*.log) are read by `aadc-doctor pta trace`")
         expanded.extend(found)
+        found_in_folders.update(found)
     return expanded
 
 
