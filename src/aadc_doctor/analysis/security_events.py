@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from aadc_doctor.knowledge.codes import ntstatus_to_win32
+from aadc_doctor.knowledge.pta_events import kerberos_to_win32
 from aadc_doctor.logs.event_xml import EventRecord, parse_iso_time
 
 LOGON_SUCCESS = 4624
@@ -89,8 +91,6 @@ def logon_reason(status: int | None, substatus: int | None) -> tuple[int | None,
     Under STATUS_LOGON_FAILURE LogonUser reports 1326 whatever the SubStatus (wrong password and unknown
     user look alike to the caller); otherwise a non-zero SubStatus names the precise restriction.
     """
-    from aadc_doctor.knowledge.codes import ntstatus_to_win32
-
     detail = ntstatus_to_win32(substatus) if substatus else None
     if status == STATUS_LOGON_FAILURE:
         return ntstatus_to_win32(status), detail
@@ -175,8 +175,6 @@ def attempt_from_event(record: EventRecord, matcher: AgentMatcher) -> SignInAtte
         return _attempt(record, failed=False, reason=None, from_agent=True, account=_account(data), process=process,
                         client=client, logon_type=data.get("LogonType", ""))
     if eid == KERBEROS_PREAUTH_FAILED:
-        from aadc_doctor.knowledge.pta_events import kerberos_to_win32
-
         status_text = data.get("Status", "")
         code = parse_status(status_text)
         client = data.get("IpAddress", "")
@@ -184,8 +182,6 @@ def attempt_from_event(record: EventRecord, matcher: AgentMatcher) -> SignInAtte
                         from_agent=matcher.is_agent_host(client), account=data.get("TargetUserName", ""),
                         status=status_text, client=client)
     if eid == NTLM_VALIDATION:
-        from aadc_doctor.knowledge.codes import ntstatus_to_win32
-
         status_text = data.get("Status", "")
         code = parse_status(status_text)
         if not code:
