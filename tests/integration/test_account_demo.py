@@ -52,3 +52,14 @@ def test_demo_account_runs_share_one_emulator(run_cli: Callable[..., Any], monke
     assert result.code == 0, result.stdout[-2000:]
     assert len(starts) == 1
     assert "$ aadc-doctor account admin@contoso.com\n" in result.stdout  # no trailing blank when there are no args
+
+
+def test_account_findings_have_no_singular_plural_hedges() -> None:
+    """'1 domain(s) of the tenant are not verified', 'Only 1 active ... agent(s); 3 are recommended'."""
+    out, err = io.StringIO(), io.StringIO()
+    run_account_demo(stdout=out, stderr=err, env={"NO_COLOR": "1", "COLUMNS": "250"})
+    text = out.getvalue()
+    assert "(s)" not in text
+    assert "Domains of the tenant not verified (1): newbrand.contoso.com" in text
+    assert "Active Pass-through Authentication agents: 1, fewer than the 3 recommended" in text
+    assert "Inactive Pass-through Authentication agents (1): OLDPTA.contoso.com" in text
