@@ -174,7 +174,7 @@ def test_filters_that_leave_nothing_are_named_in_the_title(run_cli: RunCli, corp
     finding = run_cli("proxylog", "--json", "--client", "10.9.9.9", listing).json()["findings"][0]
     assert finding["title"] == ("No request in this log within the --client/--since/--until filters names an "
                                 "Azure AD endpoint")
-    assert "21 catalog line(s) filtered out" in finding["detail"]
+    assert "21 catalog lines filtered out" in finding["detail"]
     unfiltered = run_cli("proxylog", "--json", str(corpus / "logs/proxy/plaso_squid_access.log")).json()
     assert unfiltered["findings"][0]["title"] == "No request in this log names an Azure AD endpoint"
 

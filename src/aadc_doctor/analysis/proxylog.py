@@ -9,6 +9,7 @@ seen endpoints, tunnels cut short, where the wizard's reference sequence stops).
 from __future__ import annotations
 
 import ipaddress
+import string
 from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -51,6 +52,20 @@ def catalog_needles(catalog: EndpointCatalog) -> list[str]:
 
 
 # ---- classification --------------------------------------------------------------------------------------------
+
+
+class _CountFormatter(string.Formatter):
+    """``{n:~line~lines}`` -> "1 line" / "3 lines"; ``{n:?was?were}`` -> the agreeing word alone."""
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if format_spec[:1] in ("~", "?"):
+            singular, _, plural = format_spec[1:].partition(format_spec[0])
+            word = singular if value == 1 else plural
+            return f"{value} {word}" if format_spec[0] == "~" else word
+        return str(super().format_field(value, format_spec))
+
+
+_COUNTS = _CountFormatter()
 
 @dataclass(frozen=True)
 class Classification:
@@ -487,10 +502,11 @@ class ProxyLogAnalysis:
     # -- findings ------------------------------------------------------------------------------------------------
     def _text(self, kind: str, subject: str = "", **values: Any) -> Finding:
         spec = self.texts["finding"][kind]
+        fmt = _COUNTS.format
         return Finding(
-            id=f"proxylog-{kind}", severity=Severity(spec["severity"]), title=spec["title"].format(**values),
-            detail=spec.get("detail", "").format(**values),
-            remedy=values.get("remedy") or spec.get("remedy", "").format(**values),
+            id=f"proxylog-{kind}", severity=Severity(spec["severity"]), title=fmt(spec["title"], **values),
+            detail=fmt(spec.get("detail", ""), **values),
+            remedy=values.get("remedy") or fmt(spec.get("remedy", ""), **values),
             subject=subject, references=tuple(spec.get("references", ())))
 
     def _status_text(self, status: int, host: str = "", port: int | None = None) -> tuple[str, str]:
@@ -540,8 +556,8 @@ class ProxyLogAnalysis:
                 evidence.append(f"No tunnel to a required endpoint lasted longer than {seconds} s, and "
                                 f"{tunnels['ending_at_longest']} of them ended right at that duration.")
             if self.explicit_timeouts:
-                evidence.append(f"The proxy logged {self.explicit_timeouts} tunnel(s) to required endpoints as "
-                                "ended by a timeout.")
+                evidence.append(_COUNTS.format("The proxy logged {n:~tunnel~tunnels} to required endpoints as ended by "
+                                               "a timeout.", n=self.explicit_timeouts))
             out.append(self._text("idle-timeout", "proxy", seconds=seconds, evidence=" ".join(evidence)))
         for item in results["ignorable"]:
             if item["denied"]:
@@ -577,7 +593,8 @@ class ProxyLogAnalysis:
         if not self.endpoints:
             filters = within = ""
             if self.filter.active:
-                filters = f" within the filters ({self.counts.filtered_out} catalog line(s) filtered out)"
+                filters = _COUNTS.format(" within the filters ({n:~catalog line~catalog lines} filtered out)",
+                                         n=self.counts.filtered_out)
                 if self.counts.filtered_out:  # there is Azure AD traffic: the filters left none of it
                     within = " within the --client/--since/--until filters"
             return [self._text("no-azure-traffic", "", lines=self.counts.lines, filters=filters, within=within)]
@@ -599,8 +616,8 @@ class ProxyLogAnalysis:
             return []
         seen_labels = [self.pattern.token(t).label for t in tokens]
         scope = f"The client {primary}" if primary else "The traffic"
-        return [self._text("never-seen", ", ".join(missing), missing=", ".join(missing), scope=scope,
-                           seen=", ".join(seen_labels))]
+        return [self._text("never-seen", ", ".join(missing), missing=", ".join(missing), count=len(missing),
+                           scope=scope, seen=", ".join(seen_labels))]
 
     def _skipped_tokens(self, results: dict[str, Any], seen: Counter[str]) -> list[str]:
         """Where the sequence stops at a step that never appears at all while later steps of the same phase do:

@@ -173,3 +173,16 @@ def test_timeline_buckets_grow_with_the_span() -> None:
 def test_unknown_thresholds_are_refused(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         ProxyLogAnalysis(CATALOG, load_pattern(), None, bad)
+
+
+def test_finding_texts_agree_with_their_counts() -> None:
+    """'1 request(s) from 1 client(s)': the counts now pick the singular or plural noun."""
+    one = [rec("adminwebservice.microsoftonline.com", t=0, status=403, action="TCP_DENIED")]
+    _, _, findings = analyse(one)
+    denied = next(f for k, f in findings.items() if k.startswith("proxylog-required-denied"))
+    assert "1 request from 1 client was answered 403" in denied.detail
+    two = [rec("adminwebservice.microsoftonline.com", t=i, status=403, action="TCP_DENIED") for i in range(2)]
+    _, _, findings = analyse(two)
+    denied = next(f for k, f in findings.items() if k.startswith("proxylog-required-denied"))
+    assert "2 requests from 1 client were answered 403" in denied.detail
+    assert all("(s)" not in f.title + f.detail for f in findings.values())
