@@ -236,8 +236,10 @@ def collect_events(files: list[str], evidence: PtaEvidence, matcher: AgentMatche
     files = readable
     # worker processes only on request: the evtx package renders a file's records on the reading thread only
     # (number_of_threads changes nothing for its Python iterator, measured), so processes are the only way to
-    # more CPUs. They pay off only with many files and an idle CPU: on this 2-CPU test machine, shared with
-    # other work, --jobs 2 measured 0.39 s at best but slower than one process at the median (bench/evtx.py)
+    # more CPUs. They pay off with many files and an idle CPU (bench/evtx.py, 2 CPUs, 100 MB in 270 files:
+    # --jobs 2 took 0.40 s against 0.51 s at the median while the other CPU was free, but 0.69 s against 0.55 s
+    # while another process kept it busy); and every attempt found crosses back pickled, which a log with
+    # millions of failures would feel. So one process unless asked.
     workers = min(jobs, 8, len(files)) if jobs > 1 else 1
     key = (tuple(sorted(matcher.paths)), tuple(sorted(matcher.host_names)))
     scans: list[PtaEvidence | tuple[str, str | None]] | None = None
