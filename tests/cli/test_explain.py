@@ -222,3 +222,10 @@ def test_a_lone_small_number_is_not_matched_to_names_containing_it(run_cli) -> N
     result = run_cli("explain", "--json", "--", "-1")
     assert result.code == ExitCode.PROBLEMS_FOUND
     assert result.json()["results"]["entries"] == []
+
+
+def test_mfa_required_finds_the_aadsts_code_a_password_sign_in_gets(run_cli) -> None:
+    """'MFA required' ranked AADSTS50074 first and never showed AADSTS50076, the code of S2's MFA known issue."""
+    entries = run_cli("explain", "MFA required", "--json").json()["results"]["entries"]
+    assert entries[0]["code"] == "AADSTS50076"
+    assert "known issue" in entries[0]["remedy"]
