@@ -63,3 +63,12 @@ def test_a_upn_whose_domain_is_not_a_dns_name_is_refused(run_cli: Callable[..., 
         result = run_cli("account", upn, "--direct", "--no-sign-in", "--timeout", "1")
         assert result.code == 2, upn
         assert result.stderr.startswith("aadc-doctor: error: ") and "not a user principal name" in result.stderr
+
+
+def test_timeouts_must_be_finite_numbers_of_seconds(run_cli: Callable[..., Any]) -> None:
+    """float() accepts nan and inf; they passed the 'positive' check and reached the sockets and MSAL's loop."""
+    for option, value in (("--timeout", "nan"), ("--timeout", "inf"), ("--device-code-timeout", "nan"),
+                          ("--device-code-timeout", "1e300"), ("--timeout", "0")):
+        result = run_cli("account", "admin@contoso.com", "--direct", option, value)
+        assert result.code == 2, (option, value)
+        assert result.stderr.startswith(f"aadc-doctor: error: {option} "), result.stderr

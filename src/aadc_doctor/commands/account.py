@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 HELP = ("Before the wizard: user realm, tenant and cloud, then (after a sign-in) the role, PIM, company, "
         "domain and PTA-agent checks the wizard and PTA registration depend on.")
 
+MAX_TIMEOUT_S = 3600.0
+MAX_DEVICE_CODE_TIMEOUT_S = 86400.0  # a device code expires long before a day
 # user@domain; the domain a DNS name (IDN letters allowed), so it can only name a domain in the URLs built from it
 _UPN = re.compile(r"^[^@\s]+@[\w-]+(?:\.[\w-]+)+$")
 
@@ -103,8 +105,10 @@ def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
     if not _UPN.match(upn):
         raise UsageError(f"{upn!r} is not a user principal name",
                          hint="write it as user@domain, e.g. admin@contoso.com")
-    if args.timeout <= 0 or args.device_code_timeout <= 0:
-        raise UsageError("--timeout and --device-code-timeout must be positive")
+    for option, value, limit in (("--timeout", args.timeout, MAX_TIMEOUT_S),
+                                 ("--device-code-timeout", args.device_code_timeout, MAX_DEVICE_CODE_TIMEOUT_S)):
+        if not 0 < value <= limit:  # also NaN and infinity, which float() accepts
+            raise UsageError(f"{option} {value:g}: give a number of seconds between 0 and {limit:g}")
     password = _secret_from_env(ctx, args.password_env, "--password-env") if args.password_env else None
     proxy_password = (_secret_from_env(ctx, args.proxy_password_env, "--proxy-password-env")
                       if args.proxy_password_env else None)
