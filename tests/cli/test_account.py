@@ -72,3 +72,15 @@ def test_timeouts_must_be_finite_numbers_of_seconds(run_cli: Callable[..., Any])
         result = run_cli("account", "admin@contoso.com", "--direct", option, value)
         assert result.code == 2, (option, value)
         assert result.stderr.startswith(f"aadc-doctor: error: {option} "), result.stderr
+
+
+def test_a_pac_file_names_the_proxy_it_picks_for_the_realm_lookup(run_cli: Callable[..., Any], tmp_path: Any) -> None:
+    """With --pac the Proxy line said 'direct (pac:FILE)' while the PAC sent the requests to a proxy."""
+    pac = tmp_path / "proxy.pac"
+    pac.write_text('function FindProxyForURL(url, host) { return "PROXY 127.0.0.1:9"; }\n')
+    result = run_cli("account", "admin@contoso.com", "--pac", str(pac), "--timeout", "2", "--no-sign-in",
+                     env={"COLUMNS": "400"})
+    assert f"Proxy         http://127.0.0.1:9 for login.microsoftonline.com (PAC {pac})" in result.stdout
+    assert "direct" not in result.stdout.splitlines()[1]
+    doc = run_cli("account", "admin@contoso.com", "--pac", str(pac), "--timeout", "2", "--json").json()
+    assert doc["results"]["proxy"]["login_proxy"] == "http://127.0.0.1:9"

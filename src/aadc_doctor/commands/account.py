@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import re
 import socket
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aadc_doctor.commands import CommandResult, RunContext
@@ -26,6 +27,7 @@ HELP = ("Before the wizard: user realm, tenant and cloud, then (after a sign-in)
         "domain and PTA-agent checks the wizard and PTA registration depend on.")
 
 MAX_TIMEOUT_S = 3600.0
+LOGIN_PROBE_URL = "https://login.microsoftonline.com/"
 MAX_DEVICE_CODE_TIMEOUT_S = 86400.0  # a device code expires long before a day
 # user@domain; the domain a DNS name (IDN letters allowed), so it can only name a domain in the URLs built from it
 _UPN = re.compile(r"^[^@\s]+@[\w-]+(?:\.[\w-]+)+$")
@@ -134,7 +136,7 @@ def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
     findings: list[Finding] = []
     results: dict[str, Any] = {
         "upn": upn,
-        "proxy": {"source": proxy.source, "url": proxy.display_url},
+        "proxy": {"source": proxy.source, "url": proxy.display_url, "login_proxy": _login_proxy(proxy_for)},
         "realm": None, "tenant": None, "sign_in": None, "graph": None, "stopped_at": None,
     }
     report = Report(command="account", findings=findings, results=results)
@@ -229,13 +231,31 @@ def _line(console: Console, label: str, text: str) -> None:
     console.print(Text(f"  {label:<14}", style="bold") + Text(text))
 
 
+def _login_proxy(proxy_for: Callable[[str], str | None]) -> str | None:
+    """The proxy (password removed) the first call, the user realm lookup, goes through; None = direct."""
+    from aadc_doctor.secrets import url_without_password
+
+    chosen = proxy_for(LOGIN_PROBE_URL)
+    return url_without_password(chosen) if chosen else None
+
+
+def _proxy_text(proxy: dict[str, Any]) -> str:
+    """Where the requests go: a PAC names its choice for login.microsoftonline.com (it has no single URL)."""
+    source = str(proxy.get("source") or "")
+    if source.startswith("pac:"):
+        return f"{proxy.get('login_proxy') or 'DIRECT'} for login.microsoftonline.com (PAC {source[4:]})"
+    if source == "none":
+        return "direct (no proxy setting found: no --proxy, machine.config <defaultProxy> or HTTPS_PROXY)"
+    return f"{proxy.get('url') or 'direct'} ({source})"
+
+
 def render(report: Report, console: Console) -> None:
     from rich.text import Text
 
     r = report.results
     console.print(Text(f"Account {r.get('upn')}", style="bold"))
     proxy = r.get("proxy") or {}
-    _line(console, "Proxy", f"{proxy.get('url') or 'direct'} ({proxy.get('source')})")
+    _line(console, "Proxy", _proxy_text(proxy))
     realm = r.get("realm") or {}
     if "failure" in realm:
         _line(console, "User realm", f"failed: {realm['failure']['outcome']}: {realm['failure']['message']}")
