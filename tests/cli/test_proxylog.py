@@ -204,3 +204,16 @@ def test_the_endpoint_counts_survive_an_80_column_console(run_cli: RunCli, tmp_p
     assert header.split()[:5] == ["endpoint", "req", "ok", "denied", "other"]
     row = next(line for line in out if line.startswith("adminwebservice.microsoftonline.com:443"))
     assert row.split()[1:5] == ["3", "0", "3", "0"]
+
+
+def test_an_empty_rotated_file_among_others_is_skipped_not_fatal(run_cli: RunCli, tmp_path: Path) -> None:
+    """`proxylog access.log*` stopped with 'the file is empty' when a just-rotated log was among the files."""
+    log = _write(tmp_path, "access.log", ("\n".join(SQUID_LINES[:4]) + "\n").encode())
+    rotated = _write(tmp_path, "access.log.1", b"")
+    result = run_cli("proxylog", "--json", str(log), str(rotated))
+    assert result.code == 1, result.stderr
+    doc = result.json()
+    assert doc["results"]["records"] == 3
+    assert ("proxylog-empty-files", str(rotated)) in [(f["id"], f["subject"]) for f in doc["findings"]]
+    alone = run_cli("proxylog", str(rotated), str(rotated))
+    assert alone.code == 2 and alone.stderr.startswith("aadc-doctor: error: every file given is empty")

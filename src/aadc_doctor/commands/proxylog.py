@@ -113,11 +113,13 @@ def analyse_files(paths: list[Path], format_name: str, record_filter: RecordFilt
     files: list[dict[str, Any]] = []
     samples: list[dict[str, Any]] = []
     fast_any = False
+    empty: list[Path] = []
     for path in paths:
         log = ChunkedLog(path)
         head = log.head_text()
         if not head.strip():
-            raise InputError(f"{path}: the file is empty")
+            empty.append(path)  # e.g. a log rotated a moment ago: nothing to read, not a reason to stop
+            continue
         fmt = FORMATS[format_name] if format_name != "auto" else detect_format(head)
         if fmt is None:
             raise InputError(f"{path}: not a proxy log this version reads",
@@ -162,10 +164,12 @@ def analyse_files(paths: list[Path], format_name: str, record_filter: RecordFilt
                       "encoding": log.stats.encoding, "compressed": log.stats.compressed,
                       "lines": counts.lines - lines_before, "bad_lines": counts.bad - bad_before,
                       "fast_path": fast, "truncated": log.stats.truncated or None})
+    if not files:
+        raise InputError(f"{empty[0]}: the file is empty" if len(empty) == 1 else "every file given is empty")
     analysis.finish()
     formats = sorted({f["format"] for f in files})
     extra = {"format": formats[0] if len(formats) == 1 else "mixed", "files": files, "bad_line_samples": samples,
-             "fast_path": fast_any}
+             "fast_path": fast_any, "empty_files": [str(p) for p in empty]}
     return analysis, extra
 
 
@@ -188,6 +192,12 @@ def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
 
             findings.append(Finding("proxylog-truncated-file", Severity.WARNING, "The compressed log ends early",
                                     detail=f"{file['path']}: {file['truncated']}.", subject=file["path"]))
+    if extra["empty_files"]:
+        from aadc_doctor.model import Finding, Severity
+
+        findings.append(Finding("proxylog-empty-files", Severity.INFO, "Empty files were skipped",
+                                detail="Nothing to read in: " + ", ".join(extra["empty_files"]) + ".",
+                                subject=", ".join(extra["empty_files"])))
     ordered: dict[str, Any] = {"format": extra["format"], "files": extra["files"]}
     ordered.update(results)
     ordered["bad_line_samples"] = extra["bad_line_samples"]
