@@ -229,3 +229,12 @@ def test_mfa_required_finds_the_aadsts_code_a_password_sign_in_gets(run_cli) -> 
     entries = run_cli("explain", "MFA required", "--json").json()["results"]["entries"]
     assert entries[0]["code"] == "AADSTS50076"
     assert "known issue" in entries[0]["remedy"]
+
+
+def test_ids_in_a_pasted_logon_event_are_not_read_as_codes(run_cli) -> None:
+    """'Caller Process ID: 0x1f4' was explained as Win32 500 and 'Logon ID: 0x3E7' as Win32 999."""
+    event = ("An account failed to log on.\nSubject:\n\tLogon ID:\t\t0x3E7\nFailure Information:\n"
+             "\tStatus:\t\t\t0xC000006D\n\tSub Status:\t\t0xC000006A\nProcess Information:\n"
+             "\tCaller Process ID:\t0x1f4\n")
+    entries = run_cli("explain", event, "--json").json()["results"]["entries"]
+    assert [e["code"] for e in entries if e["reading"] == 1] == ["0xC000006D", "0xC000006A"]

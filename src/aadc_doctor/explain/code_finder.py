@@ -49,6 +49,9 @@ _BLANKS = [
     re.compile(r"(?<=HTTP)/\d(?:\.\d)?\b", re.IGNORECASE),  # protocol versions (the word HTTP stays as context)
     re.compile(r"\b(?:ThreadId|ProcessId|Thread|PID|TID|line|char|Keywords|Level|Task|Opcode)\s*[=:]\s*\d+",
                re.IGNORECASE),
+    # event fields that carry ids, not codes: "Caller Process ID: 0x1f4", "Logon ID: 0x3E7" (4624/4625/4776)
+    re.compile(r"\b(?:Process|Thread|Logon|Session|Linked Logon|Record|Activity)\s?ID:?\s*[=:]?\s*(?:0x[0-9a-f]+|\d+)",
+               re.IGNORECASE),
 ]
 
 _EXPLICIT = re.compile(r"\b(aadsts|win32|http|ntstatus|kerberos|winhttp|wininet):\s*(-?(?:0x)?[0-9a-fA-F]+)\b",
