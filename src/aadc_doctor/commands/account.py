@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from aadc_doctor.account.models import GraphEvidence
     from aadc_doctor.proxyconfig.model import ProxyConfig
 
-HELP = ("Before the wizard: user realm, tenant and cloud, then (after a sign-in) the role, PIM, company, "
+HELP = ("before the wizard: user realm, tenant and cloud, then (after a sign-in) the role, PIM, company, "
         "domain and PTA-agent checks the wizard and PTA registration depend on.")
 
 MAX_TIMEOUT_S = 3600.0
@@ -245,7 +245,9 @@ def _proxy_text(proxy: dict[str, Any]) -> str:
     if source.startswith("pac:"):
         return f"{proxy.get('login_proxy') or 'DIRECT'} for login.microsoftonline.com (PAC {source[4:]})"
     if source == "none":
-        return "direct (no proxy setting found: no --proxy, machine.config <defaultProxy> or HTTPS_PROXY)"
+        from aadc_doctor.proxyconfig.model import NO_PROXY_SETTING
+
+        return NO_PROXY_SETTING
     return f"{proxy.get('url') or 'direct'} ({source})"
 
 

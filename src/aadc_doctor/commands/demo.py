@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from aadc_doctor.lab.lab import Lab
     from aadc_doctor.lab.scenarios import Scenario, Verdict
 
-HELP = "run check (and account) against the built-in local lab: no internet, no root, about a second per scenario"
+HELP = "run check and account against the built-in local lab (no internet, no root) and judge each diagnosis"
 RENDER_SUMMARY = False
 PROXY_ENV_VARS = ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY",
                   "all_proxy")

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from aadc_doctor.analysis.proxylog import ProxyLogAnalysis, RecordFilter
 
-HELP = "Analyse proxy logs (Squid, W3C/TMG/Blue Coat, connect:// listings; .gz) against the required endpoints"
+HELP = "analyse proxy logs (Squid, W3C/TMG/Blue Coat, connect:// listings; .gz) against the required endpoints"
 FORMAT_CHOICES = ("auto", "squid", "w3c", "listing")
 MAX_BAD_SAMPLES = 10
 MAX_EPOCH = 253402300799.0  # 9999-12-31T23:59:59Z, the last moment datetime can show

@@ -35,6 +35,9 @@ def url_has_password(url: str | None) -> bool:
         return "@" in url
 
 
+
+NO_PROXY_SETTING = "direct (no proxy setting found: no --proxy, machine.config <defaultProxy> or HTTPS_PROXY)"
+
 @dataclass(frozen=True)
 class ProxyConfig:
     """Where the proxy setting came from and what it says.
@@ -95,6 +98,8 @@ class ProxyConfig:
         """One line for a human: ``http://proxy:8080 (machine.config:...)`` or ``direct (...)``."""
         if self.pac is not None:
             return f"PAC {self.pac.location}"
+        if self.source == "none":
+            return NO_PROXY_SETTING
         return f"{self.display_url or 'direct'} ({self.source})"
 
     def to_dict(self) -> dict[str, Any]:
