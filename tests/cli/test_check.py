@@ -317,3 +317,18 @@ def test_an_endpoint_a_current_row_probes_is_reported_under_that_row(run_cli: Ru
                   "--endpoint", "https://graph.windows.net/")
     [row] = run.json()["results"]["endpoints"]
     assert row["rule"]["pattern"] == "*.graph.windows.net"
+
+
+def test_a_run_under_a_second_reports_milliseconds_not_zero_seconds() -> None:
+    """'19 of 19 endpoints ok in 0.0 s' read as if nothing was measured."""
+    import io
+
+    from aadc_doctor.commands.check import render
+    from aadc_doctor.model import Report
+    from aadc_doctor.render.terminal import make_console
+
+    buf = io.StringIO()
+    render(Report(command="check", results={"proxy": {"source": "none"}, "endpoints": [], "wall_ms": 42.4}),
+           make_console(buf, {"NO_COLOR": "1"}))
+    assert " in 42 ms" in buf.getvalue()
+    assert "0.0 s" not in buf.getvalue()

@@ -612,7 +612,9 @@ def render(report: Report, console: Console) -> None:
     console.print(build_view(endpoints, width=console.width))
     ok = sum(1 for e in endpoints if e.get("outcome") == "ok")
     wall = results.get("wall_ms")
-    timing = f" in {wall / 1000:.1f} s" if isinstance(wall, int | float) else ""
+    timing = ""
+    if isinstance(wall, int | float):
+        timing = f" in {wall / 1000:.1f} s" if wall >= 1000 else f" in {wall:.0f} ms"
     console.print(Text(f"{ok} of {len(endpoints)} endpoints ok{timing}", style="bold"))
     skipped = list(results.get("not_probed") or ())
     if skipped:
