@@ -56,6 +56,22 @@ def _trace_folder(root: Path) -> Path:
     return folder
 
 
+def test_trace_entry_cut_by_rotation_keeps_its_time(tmp_path, run_cli):
+    """The agent rotated between a failure's header line and its ThreadId=/DateTime= lines."""
+    folder = tmp_path / "Trace"
+    folder.mkdir()
+    cut = tg.failure_entry(tg.CURRENT_EXE, tg.request_id(2), 1909, tg.T0 + tg.minutes(1))
+    header, fields = cut.split("\n", 1)
+    tg.write_trace(folder / "AzureADConnectAuthenticationAgent_1.log",
+                   tg.failure_entry(tg.CURRENT_EXE, tg.request_id(1), 1909, tg.T0) + header + "\n")
+    tg.write_trace(folder / "AzureADConnectAuthenticationAgent_0.log",
+                   fields + tg.failure_entry(tg.CURRENT_EXE, tg.request_id(3), 1909, tg.T0 + tg.minutes(2)))
+    results = run_cli("pta", "trace", str(folder), "--json").json()["results"]
+    assert [r["request_id"] for r in results["requests"]] == [tg.request_id(n) for n in (1, 2, 3)]
+    assert all(r["time"] for r in results["requests"])
+    assert [(f["entries"], f["bad_lines"]) for f in results["files"]] == [(2, 0), (1, 0)]
+
+
 def test_trace_folder_both_generations_encodings_and_rotation(tmp_path, run_cli):
     folder = _trace_folder(tmp_path)
     result = run_cli("pta", "trace", str(folder), "--json")

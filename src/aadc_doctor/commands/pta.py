@@ -127,7 +127,7 @@ def collect_trace(paths: list[str], evidence: PtaEvidence) -> None:
     """Stream every trace file (oldest first) into the evidence."""
     if not paths:
         return
-    from aadc_doctor.logs.pta_trace import TraceFileStats, collect_sources, order_sources, read_source
+    from aadc_doctor.logs.pta_trace import TraceFileStats, TraceParser, collect_sources, order_sources, read_source
 
     sources = order_sources(collect_sources(paths))
     for source in sources:
@@ -135,22 +135,33 @@ def collect_trace(paths: list[str], evidence: PtaEvidence) -> None:
             _refuse_event_log(source.name)
     total_entries = 0
     total_lines = 0
+    parser = TraceParser()  # one for all files: an entry cut by a rotation goes on in the next file
+    read: list[tuple[int, TraceFileStats]] = []  # a file's figures are final only once its last entry is
     for source in sources:
         stats = TraceFileStats(source.name)
         try:
-            for entry in read_source(source, stats):
+            for entry in read_source(source, stats, parser):
                 total_entries += 1
                 _take_trace_entry(entry, evidence)
         except InputError as exc:
             if source.named:
                 raise
             # one bad file inside a copied Trace folder (say, NUL bytes left by a crash) must not hide the rest
+            for entry in parser.finish():  # and what comes after it does not continue what came before
+                total_entries += 1
+                _take_trace_entry(entry, evidence)
             evidence.skipped.append({"name": source.name, "reason": exc.message, "kind": "trace"})
             evidence.files.append({"format": "skipped", "name": source.name, "reason": exc.message})
             continue
         total_lines += stats.lines
+        read.append((len(evidence.files), stats))
+        evidence.files.append({})
+    for entry in parser.finish():
+        total_entries += 1
+        _take_trace_entry(entry, evidence)
+    for index, stats in read:
         evidence.agents_seen.update(stats.agents)
-        evidence.files.append({"format": "trace", **stats.to_dict()})
+        evidence.files[index] = {"format": "trace", **stats.to_dict()}
     evidence.trace_entries += total_entries
     if total_entries == 0:
         names = ", ".join(s.name for s in sources[:3]) + (" ..." if len(sources) > 3 else "")

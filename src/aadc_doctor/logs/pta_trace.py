@@ -116,22 +116,23 @@ def failed_sign_in(entry: TraceEntry) -> FailedSignIn | None:
 
 
 class _EntryBuilder:
-    __slots__ = ("callstack", "fields", "header", "line", "message", "source")
+    __slots__ = ("callstack", "fields", "header", "line", "message", "source", "stats")
 
-    def __init__(self, header: re.Match[str], line: int) -> None:
+    def __init__(self, header: re.Match[str], line: int, stats: TraceFileStats) -> None:
         self.header = header
         self.line = line
+        self.stats = stats  # the file the entry's header is in: the entry counts there
         self.message: list[str] = [header.group("msg")]
         self.fields: dict[str, str] = {}
         self.callstack: list[str] = []
 
-    def build(self, file: str) -> TraceEntry:
+    def build(self) -> TraceEntry:
         h = self.header
         message = "\n".join(self.message).strip()
         if len(message) > MAX_MESSAGE_CHARS:
             message = message[:MAX_MESSAGE_CHARS] + " …"
         return TraceEntry(
-            file=file, line=self.line, source=h.group("source"), level=h.group("level"),
+            file=self.stats.name, line=self.line, source=h.group("source"), level=h.group("level"),
             event_id=int(h.group("id")), message=message,
             time=parse_trace_time(self.fields.get("DateTime", "")),
             thread_id=_int_or_none(self.fields.get("ThreadId")),
@@ -149,43 +150,82 @@ def _int_or_none(value: str | None) -> int | None:
         return None
 
 
+class TraceParser:
+    """Entries from decoded lines, file after file, with one entry of state carried between files.
+
+    The agent's listener rotates between two writes, so the last entry of a file can lose its ``ThreadId=`` and
+    ``DateTime=`` lines to the top of the next file. Read oldest first, those leading lines complete the entry
+    (which keeps its time and counts in the file its header is in) instead of being unreadable lines there.
+    """
+
+    def __init__(self) -> None:
+        self._current: _EntryBuilder | None = None
+
+    def feed(self, lines: Iterator[str], stats: TraceFileStats) -> Iterator[TraceEntry]:
+        """Entries whose header is in ``lines``; the file's last entry waits for the next file or ``finish``."""
+        current = self._current
+        at_top = current is not None  # still before this file's first line that is not blank
+        for line_no, line in enumerate(lines, start=1):
+            stats.lines += 1
+            header = _HEADER.match(line)
+            if header is not None:
+                if current is not None:
+                    yield _finish(current)
+                current = _EntryBuilder(header, line_no, stats)
+                at_top = False
+                continue
+            if at_top and current is not None and line.strip():
+                at_top = False
+                if not _continues(current, line):
+                    yield _finish(current)
+                    current = None
+            if current is None:
+                if line.strip():
+                    stats.bad_lines += 1
+                continue
+            fld = _FIELD.match(line)
+            if fld is not None:
+                name = fld.group("name")
+                current.fields[name] = fld.group("value")
+                if name == "Callstack":
+                    current.callstack.append(fld.group("value").strip())
+                continue
+            if not line.strip():
+                continue
+            if current.fields:
+                if "Callstack" in current.fields and len(current.callstack) < 200:
+                    current.callstack.append(line.strip())
+                elif "Callstack" not in current.fields:
+                    stats.bad_lines += 1
+            elif len(current.message) < 400:
+                current.message.append(line.rstrip())
+        self._current = current
+
+    def finish(self) -> Iterator[TraceEntry]:
+        """The entry still open at the end of the last file (or before a file that could not be read)."""
+        if self._current is not None:
+            current, self._current = self._current, None
+            yield _finish(current)
+
+
+def _continues(entry: _EntryBuilder, line: str) -> bool:
+    """Whether the first line of a file can be the rest of the previous file's last entry."""
+    fld = _FIELD.match(line)
+    if fld is not None:
+        return fld.group("name") not in entry.fields
+    return not entry.fields  # message text (an exception) goes on only before the output fields
+
+
 def parse_trace_lines(lines: Iterator[str], stats: TraceFileStats) -> Iterator[TraceEntry]:
-    """Entries from decoded lines; lines that belong to no entry are counted in ``stats.bad_lines``."""
-    current: _EntryBuilder | None = None
-    for line_no, line in enumerate(lines, start=1):
-        stats.lines += 1
-        header = _HEADER.match(line)
-        if header is not None:
-            if current is not None:
-                yield _finish(current, stats)
-            current = _EntryBuilder(header, line_no)
-            continue
-        if current is None:
-            if line.strip():
-                stats.bad_lines += 1
-            continue
-        fld = _FIELD.match(line)
-        if fld is not None:
-            name = fld.group("name")
-            current.fields[name] = fld.group("value")
-            if name == "Callstack":
-                current.callstack.append(fld.group("value").strip())
-            continue
-        if not line.strip():
-            continue
-        if current.fields:
-            if "Callstack" in current.fields and len(current.callstack) < 200:
-                current.callstack.append(line.strip())
-            elif "Callstack" not in current.fields:
-                stats.bad_lines += 1
-        elif len(current.message) < 400:
-            current.message.append(line.rstrip())
-    if current is not None:
-        yield _finish(current, stats)
+    """Entries of one file from decoded lines; lines that belong to no entry are counted in ``stats.bad_lines``."""
+    parser = TraceParser()
+    yield from parser.feed(lines, stats)
+    yield from parser.finish()
 
 
-def _finish(builder: _EntryBuilder, stats: TraceFileStats) -> TraceEntry:
-    entry = builder.build(stats.name)
+def _finish(builder: _EntryBuilder) -> TraceEntry:
+    entry = builder.build()
+    stats = builder.stats
     stats.entries += 1
     stats.agents.add(entry.source)
     if entry.time is not None:
@@ -280,12 +320,21 @@ def _zip_sources(path: Path) -> list[TraceSource]:
     return [TraceSource(f"{path}!{name}", opener(name), f"{identity}!{name}", named=False) for name in sorted(names)]
 
 
-def read_source(source: TraceSource, stats: TraceFileStats) -> Iterator[TraceEntry]:
-    """Entries of one trace file, streamed; InputError when the file is not a readable text log."""
+def read_source(source: TraceSource, stats: TraceFileStats,
+                parser: TraceParser | None = None) -> Iterator[TraceEntry]:
+    """Entries of one trace file, streamed; InputError when the file is not a readable text log.
+
+    With a ``parser`` shared across rotated files (oldest first), the file's last entry is held back until the
+    next file's first lines are seen or ``parser.finish()`` is read.
+    """
     text_stats = TextStats()
     try:
         with source.open() as stream:
-            yield from parse_trace_lines(iter_text_lines(stream, source.name, text_stats), stats)
+            lines = iter_text_lines(stream, source.name, text_stats)
+            if parser is None:
+                yield from parse_trace_lines(lines, stats)
+            else:
+                yield from parser.feed(lines, stats)
     except (zipfile.BadZipFile, OSError) as exc:
         raise InputError(f"{source.name}: cannot read: {exc}") from None
     finally:

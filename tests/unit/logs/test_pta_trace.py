@@ -12,6 +12,7 @@ import pytest
 from aadc_doctor.errors import InputError
 from aadc_doctor.logs.pta_trace import (
     TraceFileStats,
+    TraceParser,
     collect_sources,
     failed_sign_in,
     order_sources,
@@ -79,6 +80,47 @@ def test_rotated_files_are_read_oldest_first(tmp_path):
                    "utf-16")
     ordered = order_sources(collect_sources([str(tmp_path)]))
     assert [Path(s.name).name for s in ordered] == ["b_trace.log", "a_trace.log"]
+
+
+def _split_rotation(tmp_path: Path, second_top: str) -> list:
+    """Two rotated files: the first ends with a failure header whose fields start the second file."""
+    cut = tg.failure_entry(tg.CURRENT_EXE, tg.request_id(2), 1328, tg.T0 + timedelta(minutes=5))
+    header, fields = cut.split("\n", 1)
+    tg.write_trace(tmp_path / "a.log", tg.failure_entry(tg.CURRENT_EXE, tg.request_id(1), 1328, tg.T0) + header + "\n")
+    tg.write_trace(tmp_path / "b.log", (fields if second_top == "fields" else "") + tg.failure_entry(
+        tg.CURRENT_EXE, tg.request_id(3), 1328, tg.T0 + timedelta(minutes=10)), "utf-16")
+    parser = TraceParser()
+    entries, all_stats = [], []
+    for source in order_sources(collect_sources([str(tmp_path)])):
+        stats = TraceFileStats(Path(source.name).name)
+        all_stats.append(stats)
+        entries.extend(read_source(source, stats, parser))
+    entries.extend(parser.finish())
+    return [entries, all_stats]
+
+
+def test_an_entry_cut_by_rotation_takes_its_fields_from_the_next_file(tmp_path):
+    entries, (first, second) = _split_rotation(tmp_path, "fields")
+    assert [failed_sign_in(e).request_id for e in entries] == [tg.request_id(n) for n in (1, 2, 3)]
+    assert [e.time for e in entries] == [tg.T0 + timedelta(minutes=m) for m in (0, 5, 10)]
+    assert (entries[1].file, entries[1].thread_id) == ("a.log", 5)
+    assert (first.entries, first.bad_lines, first.last_time) == (2, 0, tg.T0 + timedelta(minutes=5))
+    assert (second.entries, second.bad_lines, second.lines) == (1, 0, 5)
+
+
+def test_a_complete_last_entry_is_not_extended_by_the_next_file(tmp_path):
+    entries, _ = _split_rotation(tmp_path, "header")
+    assert [e.time for e in entries] == [tg.T0, None, tg.T0 + timedelta(minutes=10)]
+    # lines at the top of a file that repeat fields the previous entry has are unreadable, not a continuation
+    tg.write_trace(tmp_path / "b.log", "    DateTime=2024-03-05T09:00:00.0000000Z\n" + tg.failure_entry(
+        tg.CURRENT_EXE, tg.request_id(3), 1328, tg.T0 + timedelta(minutes=10)))
+    tg.write_trace(tmp_path / "a.log", tg.failure_entry(tg.CURRENT_EXE, tg.request_id(1), 1328, tg.T0))
+    parser = TraceParser()
+    stats = [TraceFileStats("a"), TraceFileStats("b")]
+    entries = [*read_source(collect_sources([str(tmp_path / "a.log")])[0], stats[0], parser),
+               *read_source(collect_sources([str(tmp_path / "b.log")])[0], stats[1], parser), *parser.finish()]
+    assert [e.time for e in entries] == [tg.T0, tg.T0 + timedelta(minutes=10)]
+    assert stats[1].bad_lines == 1
 
 
 def test_zip_of_a_trace_folder(tmp_path):
