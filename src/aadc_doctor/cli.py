@@ -50,7 +50,25 @@ def load_command(name: str) -> ModuleType:
     return importlib.import_module(COMMAND_MODULES[name])
 
 
-def build_parser() -> argparse.ArgumentParser:
+_GLOBAL_OPTIONS_WITH_VALUE = ("--output", "--fail-on")
+
+
+def command_named_in(argv: Sequence[str]) -> str | None:
+    """The command an argument list asks for, found without parsing it (global options may come first)."""
+    tokens = iter(argv)
+    for token in tokens:
+        if token in _GLOBAL_OPTIONS_WITH_VALUE:
+            next(tokens, None)
+        elif not token.startswith("-"):
+            return token if token in COMMAND_MODULES else None
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole CLI; with `only`, the other commands get their help line but not their options.
+
+    Building every command's options costs start-up time that `aadc-doctor helpmsg 1328` should not pay.
+    """
     parser = _ArgumentParser(
         prog="aadc-doctor",
         description="Diagnose Azure AD Connect / Microsoft Entra Connect and Pass-through Authentication: "
@@ -62,8 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMAND_MODULES:
         module = load_command(name)
         cmd_parser = sub.add_parser(name, help=module.HELP, description=module.HELP)
-        module.add_arguments(cmd_parser)
-        add_global_options(cmd_parser, suppress_defaults=True)
+        if only is None or name == only:
+            module.add_arguments(cmd_parser)
+            add_global_options(cmd_parser, suppress_defaults=True)
         cmd_parser.set_defaults(_module=module)
     return parser
 
@@ -89,7 +108,7 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, env: dict[str, str]
     """Parse, run one command, render, and map the outcome to an exit code."""
     from aadc_doctor.render.terminal import make_console, render_findings, render_summary
 
-    parser = build_parser()
+    parser = build_parser(only=command_named_in(argv))
     args = parser.parse_args(list(argv))
     if not args.command:
         parser.print_help(stdout)

@@ -38,3 +38,21 @@ def test_closed_pipe_is_not_reported_as_a_failure():
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "error" not in proc.stderr.lower()
+
+
+def test_the_command_is_found_before_parsing_even_after_global_options():
+    from aadc_doctor.cli import command_named_in
+
+    assert command_named_in(["helpmsg", "1328"]) == "helpmsg"
+    assert command_named_in(["--json", "--output", "r.json", "--fail-on", "warning", "pta", "trace"]) == "pta"
+    assert command_named_in(["--output=check", "explain", "x"]) == "explain"
+    assert command_named_in(["--json"]) is None
+    assert command_named_in(["nonsense"]) is None
+
+
+def test_global_options_before_the_command_still_reach_it(run_cli, tmp_path):
+    out = tmp_path / "r.json"
+    result = run_cli("--json", "--output", str(out), "explain", "1328")
+    assert result.code == 0
+    assert result.json()["command"] == "explain" and out.exists()
+    assert run_cli("--fail-on", "info", "helpmsg", "1328").code == 0
