@@ -106,18 +106,13 @@ def _exit_code_for(result: CommandResult, fail_on: Severity) -> ExitCode:
 
 def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, env: dict[str, str]) -> int:
     """Parse, run one command, render, and map the outcome to an exit code."""
-    from aadc_doctor.render.terminal import make_console, render_findings, render_summary
-
     parser = build_parser(only=command_named_in(argv))
     args = parser.parse_args(list(argv))
     if not args.command:
         parser.print_help(stdout)
         return ExitCode.USAGE_OR_INPUT
-    console = make_console(stdout, env)
-    err_console = make_console(stderr, env)
     ctx = RunContext(
-        json_mode=bool(args.json), stdout=stdout, stderr=stderr, env=env, console=console,
-        err_console=err_console, debug=bool(args.debug),
+        json_mode=bool(args.json), stdout=stdout, stderr=stderr, env=env, debug=bool(args.debug),
         interactive=bool(getattr(stdout, "isatty", lambda: False)()) and not args.json,
     )
     module = args._module
@@ -137,6 +132,9 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, env: dict[str, str]
     if args.json:
         stdout.write((json_text or "") + "\n")
     else:
+        from aadc_doctor.render.terminal import render_findings, render_summary
+
+        console = ctx.console
         module.render(report, console)
         if getattr(module, "RENDER_FINDINGS", True):
             render_findings(report.findings, console)

@@ -56,3 +56,15 @@ def test_global_options_before_the_command_still_reach_it(run_cli, tmp_path):
     assert result.code == 0
     assert result.json()["command"] == "explain" and out.exists()
     assert run_cli("--fail-on", "info", "helpmsg", "1328").code == 0
+
+
+def test_a_json_run_does_not_import_rich():
+    """--json never prints through rich; importing it would only slow every scripted run."""
+    import subprocess
+    import sys
+
+    code = ("import io, sys; from aadc_doctor.cli import main; "
+            "rc = main(['explain', '1328', '--json'], stdout=io.StringIO(), stderr=io.StringIO(), env={}); "
+            "print(rc, 'rich' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.split() == ["0", "False"]

@@ -35,17 +35,36 @@ COMMAND_MODULES: dict[str, str] = {
 
 @dataclass
 class RunContext:
-    """What a command may know about how it was called, injected so tests need no patching."""
+    """What a command may know about how it was called, injected so tests need no patching.
+
+    The consoles are made on first use: a `--json` run never prints through rich, so it need not import it.
+    """
 
     json_mode: bool
     stdout: TextIO
     stderr: TextIO
     env: dict[str, str]
-    console: Console
-    err_console: Console
+    given_console: Console | None = None
+    given_err_console: Console | None = None
     debug: bool = False
     interactive: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def console(self) -> Console:
+        if self.given_console is None:
+            from aadc_doctor.render.terminal import make_console
+
+            self.given_console = make_console(self.stdout, self.env)
+        return self.given_console
+
+    @property
+    def err_console(self) -> Console:
+        if self.given_err_console is None:
+            from aadc_doctor.render.terminal import make_console
+
+            self.given_err_console = make_console(self.stderr, self.env)
+        return self.given_err_console
 
 
 @dataclass

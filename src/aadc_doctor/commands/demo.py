@@ -109,8 +109,8 @@ def _sub_context(ctx: RunContext, extra_env: dict[str, str]) -> RunContext:
     """The context `check` runs in: the demo's consoles, an environment without the machine's proxy settings."""
     env = {k: v for k, v in ctx.env.items() if k not in PROXY_ENV_VARS}
     env.update(extra_env)
-    return RunContext(json_mode=ctx.json_mode, stdout=ctx.stdout, stderr=ctx.stderr, env=env, console=ctx.console,
-                      err_console=ctx.err_console, debug=ctx.debug, interactive=False)
+    return RunContext(json_mode=ctx.json_mode, stdout=ctx.stdout, stderr=ctx.stderr, env=env, given_console=ctx.console,
+                      given_err_console=ctx.err_console, debug=ctx.debug, interactive=False)
 
 
 def _run_check(scenario: Scenario, lab: Lab, ctx: RunContext) -> dict[str, Any]:
