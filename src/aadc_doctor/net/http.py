@@ -50,19 +50,67 @@ def build_request(method: str, target: str, host_header: str, headers: Iterable[
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
+class TruncatedHead(HttpProtocolError):
+    """The peer closed the connection after sending part of a head."""
+
+
+async def read_head_block(reader: asyncio.StreamReader, max_bytes: int = MAX_HEAD_BYTES) -> bytes | None:
+    """The next message head through its empty line, or None when the peer closed before sending one.
+
+    Lines may end in CRLF or a bare LF (RFC 9112 section 2.2: some proxies and appliances answer so, and waiting
+    for CRLF CRLF would report them as silent); empty lines before a head are skipped.
+    """
+    block = bytearray()
+    while True:
+        try:
+            line = await reader.readuntil(b"\n")
+        except asyncio.IncompleteReadError as exc:
+            if not block and not exc.partial.strip():
+                return None
+            raise TruncatedHead("the connection closed in the middle of a head") from None
+        except asyncio.LimitOverrunError:
+            raise HttpProtocolError(f"the header block is longer than {max_bytes} bytes") from None
+        if line.rstrip(b"\r\n"):
+            block += line
+            if len(block) > max_bytes:
+                raise HttpProtocolError(f"the header block is longer than {max_bytes} bytes")
+        elif block:
+            return bytes(block + line)
+
+
+def split_head(raw: bytes, *, strict: bool = False) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """The start line and header fields of a head, names as sent.
+
+    Strict (a server reading requests): a line without a colon, or a name with space around it (a folded line
+    among them), is an error. Lenient (a client reading answers): such lines are skipped and obsolete line
+    folding is joined to the header above.
+    """
+    lines = [line.removesuffix("\r") for line in raw.decode("latin-1").split("\n")]
+    headers: list[tuple[str, str]] = []
+    for line in lines[1:]:
+        if not line:
+            continue
+        if not strict and line[0] in " \t" and headers:  # obsolete line folding
+            name, value = headers[-1]
+            headers[-1] = (name, value + " " + line.strip())
+            continue
+        name, sep, value = line.partition(":")
+        if strict and (not sep or not name or name != name.strip()):
+            raise HttpProtocolError(f"malformed header line {line[:80]!r}")
+        if sep:
+            headers.append((name.strip(), value.strip()))
+    return lines[0], tuple(headers)
+
+
 async def read_head(reader: asyncio.StreamReader) -> ResponseHead:
     """Read the status line and headers (interim 1xx answers other than 101 are skipped)."""
     while True:
         try:
-            raw = await reader.readuntil(b"\r\n\r\n")
-        except asyncio.IncompleteReadError as exc:
-            if not exc.partial:
-                raise HttpProtocolError("the peer closed the connection without answering") from None
+            raw = await read_head_block(reader)
+        except TruncatedHead:
             raise HttpProtocolError("the peer closed the connection in the middle of its answer") from None
-        except asyncio.LimitOverrunError:
-            raise HttpProtocolError("the answer's header block is too large") from None
-        if len(raw) > MAX_HEAD_BYTES:
-            raise HttpProtocolError("the answer's header block is too large")
+        if raw is None:
+            raise HttpProtocolError("the peer closed the connection without answering")
         head = _parse_head(raw)
         if 100 <= head.status < 200 and head.status != 101:
             continue
@@ -70,25 +118,13 @@ async def read_head(reader: asyncio.StreamReader) -> ResponseHead:
 
 
 def _parse_head(raw: bytes) -> ResponseHead:
-    text = raw.decode("latin-1")
-    lines = text.split("\r\n")
-    status_line = lines[0]
+    status_line, headers = split_head(raw)
     parts = status_line.split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+    code = parts[1] if len(parts) > 1 else ""
+    if not parts[0].startswith("HTTP/1.") or len(code) != 3 or not (code.isascii() and code.isdigit()):
         shown = status_line[:60].encode("unicode_escape").decode("ascii")
         raise HttpProtocolError(f"not an HTTP answer: {shown!r}")
-    headers: list[tuple[str, str]] = []
-    for line in lines[1:]:
-        if not line:
-            continue
-        if line[0] in " \t" and headers:  # obsolete line folding
-            name, value = headers[-1]
-            headers[-1] = (name, value + " " + line.strip())
-            continue
-        name, sep, value = line.partition(":")
-        if sep:
-            headers.append((name.strip(), value.strip()))
-    return ResponseHead(parts[0], int(parts[1]), parts[2] if len(parts) > 2 else "", tuple(headers))
+    return ResponseHead(parts[0], int(code), parts[2] if len(parts) > 2 else "", headers)
 
 
 def has_body(head: ResponseHead, method: str) -> bool:

@@ -66,3 +66,19 @@ def test_request_has_host_and_extra_headers() -> None:
                         [("Proxy-Authorization", "Basic abc")])
     assert raw.startswith(b"CONNECT login.microsoftonline.com:443 HTTP/1.1\r\nHost: login.microsoftonline.com:443\r\n")
     assert b"Proxy-Authorization: Basic abc\r\n" in raw and raw.endswith(b"\r\n\r\n")
+
+
+@pytest.mark.parametrize("raw, status, body", [
+    (b"HTTP/1.0 403 Forbidden\n\n", 403, b""),
+    (b"HTTP/1.1 407 Proxy Authentication Required\nProxy-Authenticate: Basic\nContent-Length: 2\n\nok", 407, b"ok"),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 2\n\r\nok", 200, b"ok"),
+])
+def test_bare_lf_line_ends_are_read_as_the_rfc_allows(raw: bytes, status: int, body: bytes) -> None:
+    # RFC 9112 2.2: a recipient MAY take a bare LF as a line end; a proxy that answers so must not look silent
+    assert _head_and_body(raw)[::2] == (status, body)
+
+
+@pytest.mark.parametrize("raw", ["HTTP/1.1 ²00 OK\r\n\r\n", "HTTP/1.1 20 OK\r\n\r\n", "HTTP/1.1 2000 OK\r\n\r\n"])
+def test_a_status_code_is_three_ascii_digits(raw: str) -> None:
+    with pytest.raises(HttpProtocolError, match="not an HTTP answer"):
+        _head_and_body(raw.encode("latin-1"))

@@ -114,6 +114,13 @@ def test_non_http_proxy_is_a_proxy_error(ca_file: Path) -> None:
     assert result.outcome is Outcome.PROXY_ERROR and "not an HTTP answer" in (result.error or "")
 
 
+def test_a_proxy_answering_with_bare_lf_line_ends_is_understood(ca_file: Path) -> None:
+    with CannedProxy(raw=b"HTTP/1.0 403 Forbidden\nX-Squid-Error: ERR_ACCESS_DENIED 0\n\n") as proxy:
+        result = _probe(_target(443), proxy.url, _settings(ca_file))
+    assert (result.outcome, result.connect_status, result.proxy_error) == \
+        (Outcome.PROXY_FORBIDDEN, 403, "ERR_ACCESS_DENIED 0")
+
+
 def test_stalled_proxy_times_out_at_connect_within_the_limit(ca_file: Path) -> None:
     with StalledProxy() as proxy:
         start = time.monotonic()
