@@ -29,6 +29,9 @@ MAX_RUNS_KEPT = 50
 # Tokens of the reference pattern that only Azure AD Connect calls (browsers sign in at login.* too).
 AADC_ONLY_TOKENS = frozenset({"adminwebservice", "provisioningapi", "anchor", "relay"})
 REPLAY_EVENTS = 8
+HANDSHAKE_LEGS = 2  # an NTLM/Negotiate handshake: at most two 407 answers before the request that goes through
+PENDING_407_PER_DESTINATION = 16
+CLOCK_SLACK_SECONDS = 1.0  # log times are rounded (W3C: whole seconds)
 _Event = tuple[str, float | None, Verdict, str, int | None, int | None, str]
 _BUCKETS = (60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400)
 
@@ -188,12 +191,27 @@ class _Endpoint:
 
 @dataclass
 class _Run:
+    """A client's 407 answers that no successful request of the same host followed (handshake legs leave it)."""
+
     client: str
-    count: int
-    first: float | None
-    last: float | None
-    hosts: tuple[str, ...]
-    ended_with_success: bool
+    count: int = 0
+    answered: int = 0  # of them, handshake legs: followed within seconds by a success to the same destination
+    first: float | None = None
+    last: float | None = None
+    hosts: dict[str, None] = field(default_factory=dict)
+    ended_with_success: bool = False
+
+    @property
+    def unanswered(self) -> int:
+        return self.count - self.answered
+
+
+@dataclass
+class _Pending407:
+    """A client's 407 answers for one destination that no success has followed yet (the latest few kept)."""
+
+    legs: deque[tuple[float | None, _Run]] = field(default_factory=deque)
+    older: int = 0  # earlier ones pushed out of ``legs``
 
 
 @dataclass
@@ -203,11 +221,9 @@ class _Client:
     auth_407: int = 0
     tokens: Counter[str] = field(default_factory=Counter)
     phases: ClientPhases | None = None
-    run_count: int = 0
-    run_first: float | None = None
-    run_last: float | None = None
-    run_hosts: dict[str, None] = field(default_factory=dict)
-    pending_407: dict[tuple[str, int | None], tuple[int, float | None]] = field(default_factory=dict)
+    run: _Run | None = None  # the open run of 407 answers
+    # per destination, the 407 answers no success has followed yet: (when, the run that counts it)
+    pending_407: dict[tuple[str, int | None], _Pending407] = field(default_factory=dict)
     recent: deque[_Event] = field(default_factory=lambda: deque(maxlen=REPLAY_EVENTS))
 
 
@@ -248,6 +264,7 @@ class ProxyLogAnalysis:
         self.clients_overflow = 0
         self.runs: list[_Run] = []
         self.runs_total = 0
+        self.runs_dropped = 0  # runs beyond the MAX_RUNS_KEPT worst, counted in runs_total only
         self.tunnel_seconds: Counter[int] = Counter()  # allowed CONNECTs to required endpoints, by whole seconds
         self.tunnels_measured = 0
         self.tunnel_max_ms = 0
@@ -356,46 +373,80 @@ class ProxyLogAnalysis:
 
     def _auth_required(self, client: _Client, record: ProxyRecord) -> None:
         client.auth_407 += 1
+        run = client.run
+        if run is None:
+            run = client.run = _Run(record.client, first=record.time)
+        run.count += 1
+        run.last = record.time
+        if len(run.hosts) < 5:
+            run.hosts[f"{record.host}:{record.port}"] = None
         key = (record.host, record.port)
-        count, _ = client.pending_407.get(key, (0, None))
-        if len(client.pending_407) < 1000 or key in client.pending_407:
-            client.pending_407[key] = (count + 1, record.time)
-        if client.run_count == 0:
-            client.run_first = record.time
-        client.run_count += 1
-        client.run_last = record.time
-        if len(client.run_hosts) < 5:
-            client.run_hosts[f"{record.host}:{record.port}"] = None
+        pending = client.pending_407.get(key)
+        if pending is None and len(client.pending_407) < 1000:
+            pending = client.pending_407[key] = _Pending407()
+        if pending is not None:
+            if len(pending.legs) == PENDING_407_PER_DESTINATION:
+                pending.legs.popleft()
+                pending.older += 1
+            pending.legs.append((record.start_time, run))
 
     def _success(self, client: _Client, record: ProxyRecord, ep: _Endpoint) -> None:
-        pending = client.pending_407.pop((record.host, record.port), None)
-        if pending is not None:
-            count, when = pending
-            window = self.t["handshake_window_seconds"]
-            if when is None or record.time is None or record.time - when <= window:
-                ep.auth_challenges += count
-        if client.run_count:
-            self._close_run(record.client, client, ended_with_success=True)
+        """A request that went through answers the 407s just before it started, and ends the run before it.
 
-    def _close_run(self, name: str, client: _Client, *, ended_with_success: bool) -> None:
-        if client.run_count >= self.t["auth_run_min"]:
-            self.runs_total += 1
-            self.runs.append(_Run(name, client.run_count, client.run_first, client.run_last,
-                                  tuple(client.run_hosts), ended_with_success))
-            if len(self.runs) > MAX_RUNS_KEPT * 2:
-                self.runs.sort(key=lambda r: (r.ended_with_success, -r.count))
-                del self.runs[MAX_RUNS_KEPT:]
-        client.run_count = 0
-        client.run_first = client.run_last = None
-        client.run_hosts = {}
+        Proxies log a request when it ends (a tunnel when it closes, minutes later), so the 407s of other
+        connections opened meanwhile come first in the log: the comparison is with the request's start.
+        """
+        start = record.start_time
+        key = (record.host, record.port)
+        pending = client.pending_407.get(key)
+        if pending is not None:
+            before: list[tuple[float | None, _Run]] = []
+            after: deque[tuple[float | None, _Run]] = deque()
+            for leg in pending.legs:  # a 407 after this request began belongs to another connection
+                late = start is not None and leg[0] is not None and leg[0] > start + CLOCK_SLACK_SECONDS
+                (after if late else before).append(leg)
+            if before or pending.older:
+                latest = before[-1][0] if before else None
+                if start is None or latest is None or latest >= start - self.t["handshake_window_seconds"]:
+                    ep.auth_challenges += len(before) + pending.older
+                    for _, run in before[-HANDSHAKE_LEGS:]:
+                        run.answered += 1
+                pending.legs, pending.older = after, 0
+            if not pending.legs:
+                del client.pending_407[key]
+        open_run = client.run
+        if open_run is None:
+            return
+        if open_run.unanswered <= 0:
+            client.run = None  # every 407 of it was a handshake leg
+        elif start is None or open_run.last is None or start >= open_run.last - CLOCK_SLACK_SECONDS:
+            self._close_run(client, ended_with_success=True)
+
+    def _close_run(self, client: _Client, *, ended_with_success: bool) -> None:
+        run = client.run
+        client.run = None
+        if run is None or run.unanswered < self.t["auth_run_min"]:
+            return
+        run.ended_with_success = ended_with_success
+        self.runs.append(run)
+        if len(self.runs) > MAX_RUNS_KEPT * 2:
+            self._keep_worst_runs()
+
+    def _keep_worst_runs(self) -> None:
+        """Drop runs that later successes reduced to handshake legs, then keep the worst few."""
+        minimum = self.t["auth_run_min"]
+        self.runs = [r for r in self.runs if r.unanswered >= minimum]
+        self.runs.sort(key=lambda r: (r.ended_with_success, -r.count))
+        self.runs_dropped += max(len(self.runs) - MAX_RUNS_KEPT, 0)
+        del self.runs[MAX_RUNS_KEPT:]
 
     def finish(self) -> None:
         """Close the open 407 runs (a run still open at the end never succeeded)."""
-        for name, client in self.clients.items():
-            if client.run_count:
-                self._close_run(name, client, ended_with_success=False)
-        self.runs.sort(key=lambda r: (r.ended_with_success, -r.count))
-        del self.runs[MAX_RUNS_KEPT:]
+        for client in self.clients.values():
+            if client.run is not None:
+                self._close_run(client, ended_with_success=False)
+        self._keep_worst_runs()
+        self.runs_total = len(self.runs) + self.runs_dropped
 
     # -- reading out ---------------------------------------------------------------------------------------------
     def primary_client(self) -> str | None:

@@ -112,6 +112,33 @@ def test_ntlm_handshake_legs_are_not_denials_but_a_407_run_is() -> None:
     assert "7x 407" in findings["proxylog-required-denied|login.microsoftonline.com:443"].title
 
 
+def test_407_legs_of_long_parallel_tunnels_are_handshakes_not_a_failing_run() -> None:
+    """Squid logs a tunnel when it closes: the 407 legs of five connections opened within seconds come first in
+    the log, each tunnel's 200 minutes later. They were three 'denied' findings and a '407 run' error."""
+    hosts = CONNECT_SEQUENCE[1:]
+    records = [rec(h, 407, t=i * 1.0) for i, h in enumerate(hosts)]
+    records += [rec(h, 200, t=i * 1.0 + 120, elapsed_ms=119_900) for i, h in enumerate(hosts)]
+    _, results, findings = analyse(records)
+    for host in hosts:
+        assert endpoint(results, host)["denied_unresolved_407"] == 0, host
+    assert sum(endpoint(results, h)["auth_challenges"] for h in set(hosts)) == len(hosts)
+    assert results["auth_runs"] == [] and results["auth_runs_total"] == 0
+    assert not [k for k in findings if k.startswith(("proxylog-required-denied", "proxylog-auth-failing"))]
+
+
+def test_a_failing_run_is_still_found_while_a_long_tunnel_is_open() -> None:
+    # one tunnel works (logged when it closes), while new connections keep getting 407 and never go through
+    records = [rec("login.microsoftonline.com", 407, t=0), rec("login.microsoftonline.com", 200, t=0.1)]
+    records += [rec("adminwebservice.microsoftonline.com", 407, t=10 + i) for i in range(4)]
+    records.append(rec("provisioningapi.microsoftonline.com", 200, t=300, elapsed_ms=295_000))
+    _, results, findings = analyse(records)
+    [run] = results["auth_runs"]
+    assert (run["count"], run["ended_with_success"]) == (4, False)
+    assert run["hosts"] == ["adminwebservice.microsoftonline.com:443"]
+    assert "proxylog-auth-failing|10.0.5.20" in findings
+    assert endpoint(results, "login.microsoftonline.com")["auth_challenges"] == 1
+
+
 def test_never_seen_and_server_not_seen() -> None:
     records = [rec(h, t=i) for i, h in enumerate(CONNECT_SEQUENCE) if "provisioningapi" not in h]
     _, _, findings = analyse(records)
