@@ -79,9 +79,12 @@ def _status_readings(value: int) -> list[tuple[CodeEntry, str]]:
     if entry is not None:
         out.append((entry, "NTSTATUS (the Status/SubStatus of logon events)"))
     if status & 0xFFFF0000 == 0x80070000:
-        win = codes.win32_entry(status & 0xFFFF)
+        low = status & 0xFFFF
+        win = codes.win32_entry(low)
         if win is not None:
-            out.append((win, f"HRESULT 0x{status:08X} wraps Win32 error {status & 0xFFFF}"))
+            out.append((win, f"HRESULT 0x{status:08X} wraps Win32 error {low}"))
+        # WinHTTP/WinINet errors are Win32-style codes too: 0x80072EE2 is the wizard's and PowerShell's time-out
+        out += [(e, f"HRESULT 0x{status:08X} wraps {why} {low}") for e, why in _winhttp_readings(low)]
     if status <= 0xFFFF:
         win = codes.win32_entry(status)
         if win is not None:

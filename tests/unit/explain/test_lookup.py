@@ -33,6 +33,9 @@ def kinds_codes(text: str) -> list[tuple[str, str, int]]:
     ("OnPremiseStoreIsNotAvailable", ("aadsts", "AADSTS80001")),
     ("STATUS_ACCOUNT_LOCKED_OUT", ("ntstatus", "0xC0000234")),
     ("-2147023568", ("win32", "1328")),  # HRESULT 0x80070530
+    ("0x80072EE2", ("winhttp", "12002")),  # HRESULT_FROM_WIN32(ERROR_WINHTTP_TIMEOUT): was "not in any table"
+    ("HRESULT: 0x80072EFD", ("winhttp", "12029")),
+    ("-2147012894", ("winhttp", "12002")),  # 0x80072EE2 as a signed int32
 ])
 def test_likeliest_reading_first(text: str, first: tuple[str, str]) -> None:
     readings = kinds_codes(text)
@@ -100,6 +103,14 @@ def test_generic_http_statuses() -> None:
     entry = http_status_entry(502)
     assert entry is not None and entry.name == "Bad Gateway"
     assert http_status_entry(799) is None
+
+
+def test_an_hresult_wrapping_a_winhttp_code_reads_both_tables(corpus) -> None:
+    rows = [line.split("\t") for line in (corpus / "errors/wininet_winhttp.tsv").read_text().splitlines()[1:]]
+    expected = {(row[3].lower(), row[2], row[4]) for row in rows if row[0] == "12002"}
+    readings = explain_text("0x80072EE2").readings
+    assert {(r.entry.kind, r.entry.name, r.entry.message) for r in readings} == expected
+    assert all("HRESULT 0x80072EE2 wraps" in r.why for r in readings)
 
 
 def test_matcher_words_split_names() -> None:
