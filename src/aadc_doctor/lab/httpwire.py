@@ -12,16 +12,29 @@ import http
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-MAX_HEAD = 64 * 1024
+from aadc_doctor.net.http import (
+    MAX_HEAD_BYTES,
+    HeaderLookup,
+    HttpProtocolError,
+    ResponseHead,
+    read_framed_body,
+    read_head_block,
+    split_head,
+)
+from aadc_doctor.net.http import read_head as read_response_head
+
+MAX_HEAD = MAX_HEAD_BYTES
 MAX_BODY = 1024 * 1024
 
+# The lab reads with the probe's own parser (one HTTP reader in the product); its errors are the probe's.
+ProtocolError = HttpProtocolError
 
-class ProtocolError(Exception):
-    """The peer sent something that is not HTTP/1.x the lab can handle."""
+__all__ = ["MAX_BODY", "MAX_HEAD", "ProtocolError", "RequestHead", "ResponseHead", "http_date", "read_body",
+           "read_request_head", "read_response_head", "render_response"]
 
 
 @dataclass(frozen=True)
-class RequestHead:
+class RequestHead(HeaderLookup):
     """A request line and its headers, names kept as sent (lookups ignore case)."""
 
     method: str
@@ -29,128 +42,32 @@ class RequestHead:
     version: str
     headers: tuple[tuple[str, str], ...]
 
-    def header(self, name: str) -> str | None:
-        wanted = name.lower()
-        for key, value in self.headers:
-            if key.lower() == wanted:
-                return value
-        return None
-
     @property
     def keep_alive(self) -> bool:
-        connection = (self.header("Connection") or self.header("Proxy-Connection") or "").lower()
+        connection = (self.get("Connection") or self.get("Proxy-Connection") or "").lower()
         if self.version == "HTTP/1.0":
             return "keep-alive" in connection
         return "close" not in connection
 
 
-@dataclass(frozen=True)
-class ResponseHead:
-    """A status line and its headers, as the lab's proxy reads them back from the origin."""
-
-    version: str
-    status: int
-    reason: str
-    headers: tuple[tuple[str, str], ...]
-
-    def header(self, name: str) -> str | None:
-        wanted = name.lower()
-        for key, value in self.headers:
-            if key.lower() == wanted:
-                return value
-        return None
-
-
-def _split_head(raw: bytes) -> tuple[str, tuple[tuple[str, str], ...]]:
-    try:
-        text = raw.decode("iso-8859-1")
-    except UnicodeDecodeError as exc:  # pragma: no cover - iso-8859-1 decodes every byte
-        raise ProtocolError(str(exc)) from None
-    lines = text.split("\r\n")
-    headers: list[tuple[str, str]] = []
-    for line in lines[1:]:
-        if not line:
-            continue
-        name, sep, value = line.partition(":")
-        if not sep or not name or name != name.strip():
-            raise ProtocolError(f"malformed header line {line[:80]!r}")
-        headers.append((name, value.strip()))
-    return lines[0], tuple(headers)
-
-
-async def _read_head_bytes(reader: asyncio.StreamReader) -> bytes | None:
-    try:
-        return await reader.readuntil(b"\r\n\r\n")
-    except asyncio.IncompleteReadError as exc:
-        if not exc.partial.strip():
-            return None  # the peer closed between requests: a normal end of a keep-alive connection
-        raise ProtocolError("connection closed in the middle of a head") from None
-    except asyncio.LimitOverrunError:
-        raise ProtocolError(f"head longer than {MAX_HEAD} bytes") from None
-
-
 async def read_request_head(reader: asyncio.StreamReader) -> RequestHead | None:
-    """The next request head, or None when the client closed the connection cleanly."""
-    raw = await _read_head_bytes(reader)
+    """The next request head, or None when the client closed the connection cleanly.
+
+    Strict about header lines (a server must not guess at a malformed request), lenient about bare LF line ends.
+    """
+    raw = await read_head_block(reader, MAX_HEAD)
     if raw is None:
         return None
-    start, headers = _split_head(raw)
+    start, headers = split_head(raw, strict=True)
     parts = start.split(" ")
     if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
         raise ProtocolError(f"malformed request line {start[:80]!r}")
     return RequestHead(parts[0], parts[1], parts[2], headers)
 
 
-async def read_response_head(reader: asyncio.StreamReader) -> ResponseHead:
-    raw = await _read_head_bytes(reader)
-    if raw is None:
-        raise ProtocolError("the origin closed the connection without answering")
-    start, headers = _split_head(raw)
-    version, _, rest = start.partition(" ")
-    code, _, reason = rest.partition(" ")
-    if not version.startswith("HTTP/1.") or not code.isdigit():
-        raise ProtocolError(f"malformed status line {start[:80]!r}")
-    return ResponseHead(version, int(code), reason, headers)
-
-
-async def read_body(reader: asyncio.StreamReader, headers: RequestHead | ResponseHead) -> bytes:
+async def read_body(reader: asyncio.StreamReader, head: RequestHead | ResponseHead) -> bytes:
     """The message body by Content-Length or chunked encoding (no body when neither is present)."""
-    if (headers.header("Transfer-Encoding") or "").lower() == "chunked":
-        return await _read_chunked(reader)
-    length_text = headers.header("Content-Length")
-    if length_text is None:
-        return b""
-    if not length_text.isdigit():
-        raise ProtocolError(f"bad Content-Length {length_text[:20]!r}")
-    length = int(length_text)
-    if length > MAX_BODY:
-        raise ProtocolError(f"body larger than {MAX_BODY} bytes")
-    try:
-        return await reader.readexactly(length)
-    except asyncio.IncompleteReadError:
-        raise ProtocolError("connection closed in the middle of a body") from None
-
-
-async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
-    body = bytearray()
-    try:
-        while True:
-            size_line = await reader.readuntil(b"\r\n")
-            size_text = size_line.split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise ProtocolError(f"bad chunk size {size_text[:20]!r}") from None
-            if size == 0:
-                while (await reader.readuntil(b"\r\n")) != b"\r\n":
-                    pass  # trailers
-                return bytes(body)
-            if len(body) + size > MAX_BODY:
-                raise ProtocolError(f"body larger than {MAX_BODY} bytes")
-            body += await reader.readexactly(size)
-            await reader.readexactly(2)
-    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-        raise ProtocolError("malformed chunked body") from None
+    return await read_framed_body(reader, head, MAX_BODY) or b""
 
 
 def http_date() -> str:

@@ -158,7 +158,7 @@ class LabOrigin:
 
     def _respond(self, head: RequestHead, body: bytes, scheme: str, sni: str | None) -> bytes:
         del body  # the lab's answers do not depend on the request body
-        host = (head.header("Host") or sni or "").split(":")[0].lower()
+        host = (head.get("Host") or sni or "").split(":")[0].lower()
         path = head.target.split("?", 1)[0]
         status, content_type, payload, extra = self._answer(scheme, host, head.method, path, head.target)
         self.requests.append(SeenRequest(scheme, host, head.method, head.target, sni, status))

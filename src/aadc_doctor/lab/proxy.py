@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from aadc_doctor.knowledge.endpoints import host_matches
 from aadc_doctor.lab.ca import CertificateStore
 from aadc_doctor.lab.httpwire import (
+    MAX_BODY,
     MAX_HEAD,
     ProtocolError,
     RequestHead,
@@ -37,6 +38,8 @@ from aadc_doctor.lab.httpwire import (
     read_response_head,
     render_response,
 )
+from aadc_doctor.net.http import has_body
+from aadc_doctor.net.http import read_body as read_answer_body
 
 LOOPBACK = "127.0.0.1"
 SQUID_VERSION = "squid/5.7"
@@ -236,7 +239,7 @@ class LabProxy:
         return await self._forward(writer, ex, host, upstream, path, body)
 
     def _authenticated_user(self, head: RequestHead) -> str | None:
-        value = head.header("Proxy-Authorization") or ""
+        value = head.get("Proxy-Authorization") or ""
         scheme, _, token = value.partition(" ")
         if scheme.lower() != "basic":
             return None
@@ -321,13 +324,9 @@ class LabProxy:
             up_writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("iso-8859-1") + body)
             await up_writer.drain()
             response = await asyncio.wait_for(read_response_head(up_reader), UPSTREAM_TIMEOUT)
-            no_body = head.method == "HEAD" or response.status in (204, 304) or 100 <= response.status < 200
-            if no_body:
-                payload = b""
-            elif response.header("Content-Length") is None and response.header("Transfer-Encoding") is None:
-                payload = await asyncio.wait_for(up_reader.read(), UPSTREAM_TIMEOUT)
-            else:
-                payload = await asyncio.wait_for(read_body(up_reader, response), UPSTREAM_TIMEOUT)
+            no_body = not has_body(response, head.method)
+            payload = await asyncio.wait_for(read_answer_body(up_reader, response, head.method, MAX_BODY),
+                                             UPSTREAM_TIMEOUT)
         except (OSError, TimeoutError, ProtocolError):
             return await self._deny(writer, ex, "ERR_CONNECT_FAIL", head.target, host)
         finally:
@@ -338,7 +337,7 @@ class LabProxy:
         answer = render_response(response.status, headers, payload, keep_alive=head.keep_alive,
                                  reason=response.reason, head_only=no_body)
         self._log(ex, "TCP_MISS", response.status, len(answer), head.target, "HIER_DIRECT", upstream[0],
-                  response.header("Content-Type"))
+                  response.get("Content-Type"))
         writer.write(answer)
         await writer.drain()
         return head.keep_alive

@@ -7,22 +7,22 @@ connection they control byte by byte (CONNECT, NTLM's connection-bound handshake
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 MAX_HEAD_BYTES = 64 * 1024
 USER_AGENT = "aadc-doctor"
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
 
 class HttpProtocolError(Exception):
     """The peer did not speak HTTP/1.x, or closed the connection mid-message."""
 
 
-@dataclass(frozen=True)
-class ResponseHead:
-    version: str
-    status: int
-    reason: str
+class HeaderLookup:
+    """Case-insensitive access to a head's fields, kept in order with their names as sent."""
+
     headers: tuple[tuple[str, str], ...]
 
     def get(self, name: str) -> str | None:
@@ -35,6 +35,14 @@ class ResponseHead:
     def get_all(self, name: str) -> list[str]:
         lname = name.lower()
         return [value for key, value in self.headers if key.lower() == lname]
+
+
+@dataclass(frozen=True)
+class ResponseHead(HeaderLookup):
+    version: str
+    status: int
+    reason: str
+    headers: tuple[tuple[str, str], ...]
 
     @property
     def keeps_alive(self) -> bool:
@@ -136,46 +144,57 @@ async def read_body(reader: asyncio.StreamReader, head: ResponseHead, method: st
     """The body, at most `limit` bytes (more raises HttpProtocolError); handles length, chunked and close."""
     if not has_body(head, method):
         return b""
+    framed = await read_framed_body(reader, head, limit)
+    if framed is not None:
+        return framed
+    data = await reader.read(limit + 1)
+    body = bytearray(data)
+    while data and len(body) <= limit:
+        data = await reader.read(limit + 1 - len(body))
+        body += data
+    if len(body) > limit:
+        raise HttpProtocolError(f"the body is larger than the limit of {limit} bytes")
+    return bytes(body)
+
+
+async def read_framed_body(reader: asyncio.StreamReader, head: HeaderLookup, limit: int) -> bytes | None:
+    """The body by chunked encoding or Content-Length, at most `limit` bytes; None when the head declares neither
+    (a request then has no body, an answer runs until the connection closes)."""
     if "chunked" in (head.get("transfer-encoding") or "").lower():
-        return await _read_chunked(reader, limit)
+        return await read_chunked(reader, limit)
     length_text = head.get("content-length")
+    if length_text is None:
+        return None
+    if not (length_text.isascii() and length_text.isdigit()):
+        raise HttpProtocolError(f"bad Content-Length {length_text[:20]!r}")
+    length = int(length_text)
+    if length > limit:
+        raise HttpProtocolError(f"the body is {length} bytes, larger than the limit of {limit} bytes")
     try:
-        if length_text is not None:
-            length = int(length_text)
-            if length < 0:
-                raise HttpProtocolError(f"bad Content-Length {length_text!r}")
-            if length > limit:
-                raise HttpProtocolError(f"the body is {length} bytes, more than the {limit} bytes this probe reads")
-            return await reader.readexactly(length)
-        data = await reader.read(limit + 1)
-        body = bytearray(data)
-        while data and len(body) <= limit:
-            data = await reader.read(limit + 1 - len(body))
-            body += data
-        if len(body) > limit:
-            raise HttpProtocolError(f"the body is larger than the {limit} bytes this probe reads")
-        return bytes(body)
-    except ValueError:
-        raise HttpProtocolError(f"bad Content-Length {length_text!r}") from None
+        return await reader.readexactly(length)
     except asyncio.IncompleteReadError:
         raise HttpProtocolError("the peer closed the connection in the middle of the body") from None
 
 
-async def _read_chunked(reader: asyncio.StreamReader, limit: int) -> bytes:
+async def read_chunked(reader: asyncio.StreamReader, limit: int) -> bytes:
+    """A chunked body (RFC 9112 section 7.1), at most `limit` bytes; chunk extensions and trailers are dropped."""
     body = bytearray()
     try:
         while True:
-            size_line = await reader.readuntil(b"\r\n")
-            size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+            size_text = (await reader.readuntil(b"\n")).split(b";", 1)[0].strip()
+            if not _CHUNK_SIZE.fullmatch(size_text):
+                raise HttpProtocolError(f"bad chunk size {size_text[:20]!r} in a chunked body")
+            size = int(size_text, 16)
             if size == 0:
-                while (await reader.readuntil(b"\r\n")) != b"\r\n":  # trailers
+                while (await reader.readuntil(b"\n")).rstrip(b"\r\n"):  # trailers
                     pass
                 return bytes(body)
             if len(body) + size > limit:
-                raise HttpProtocolError(f"the body is larger than the {limit} bytes this probe reads")
+                raise HttpProtocolError(f"the body is larger than the limit of {limit} bytes")
             body += await reader.readexactly(size)
-            await reader.readexactly(2)
-    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            if (await reader.readuntil(b"\n")).rstrip(b"\r\n"):
+                raise HttpProtocolError("a chunk is longer than its size line says")
+    except asyncio.IncompleteReadError:
         raise HttpProtocolError("the peer closed the connection in the middle of a chunked body") from None
-    except ValueError:
-        raise HttpProtocolError("bad chunk size in a chunked body") from None
+    except asyncio.LimitOverrunError:
+        raise HttpProtocolError("a line of the chunked body is too long") from None

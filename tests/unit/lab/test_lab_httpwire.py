@@ -42,7 +42,7 @@ def test_request_head_keeps_header_names_and_looks_up_case_insensitively() -> No
     head = _run(go())
     assert head is not None
     assert (head.method, head.target, head.version) == ("CONNECT", "login.microsoftonline.com:443", "HTTP/1.1")
-    assert head.header("proxy-connection") == "Keep-Alive"
+    assert head.get("proxy-connection") == "Keep-Alive"
     assert head.keep_alive
 
 
@@ -95,7 +95,7 @@ def test_rendered_response_reads_back() -> None:
     async def go() -> tuple[int, str | None, bytes]:
         reader = _reader(raw)
         head = await read_response_head(reader)
-        return head.status, head.header("proxy-authenticate"), await read_body(reader, head)
+        return head.status, head.get("proxy-authenticate"), await read_body(reader, head)
 
     assert _run(go()) == (407, 'Basic realm="x"', b"<html/>")
     assert b"\r\nConnection: close\r\n" in raw

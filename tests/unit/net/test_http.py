@@ -57,7 +57,7 @@ def test_not_http_is_a_protocol_error(raw: bytes, match: str) -> None:
 
 
 def test_body_over_limit_is_refused() -> None:
-    with pytest.raises(HttpProtocolError, match="more than"):
+    with pytest.raises(HttpProtocolError, match="larger than"):
         _head_and_body(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + b"x" * 5000)
 
 
@@ -82,3 +82,14 @@ def test_bare_lf_line_ends_are_read_as_the_rfc_allows(raw: bytes, status: int, b
 def test_a_status_code_is_three_ascii_digits(raw: str) -> None:
     with pytest.raises(HttpProtocolError, match="not an HTTP answer"):
         _head_and_body(raw.encode("latin-1"))
+
+
+@pytest.mark.parametrize("raw", [
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n",  # an empty size line is not the last chunk
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1_0\r\n" + b"x" * 16 + b"\r\n0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x3\r\nabc\r\n0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n",  # chunk longer than announced
+])
+def test_malformed_chunked_bodies_are_protocol_errors(raw: bytes) -> None:
+    with pytest.raises(HttpProtocolError, match="chunk"):
+        _head_and_body(raw)
