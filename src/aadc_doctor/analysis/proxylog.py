@@ -156,6 +156,9 @@ class RecordFilter:
             address = ipaddress.ip_address(client.strip("[]"))
         except ValueError:
             return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            # a dual-stack listener (IIS, some proxies) logs an IPv4 client as ::ffff:10.1.2.3
+            return any(address in net or address.ipv4_mapped in net for net in self.clients)
         return any(address in net for net in self.clients)
 
     def describe(self) -> dict[str, Any]:

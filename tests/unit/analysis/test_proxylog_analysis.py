@@ -186,6 +186,12 @@ def test_filters() -> None:
     assert not window.accepts(undated) and RecordFilter().accepts(undated)
     named = RecordFilter(client_names=("aadc01",))
     assert named.accepts(undated._replace(client="AADC01"))
+    # IIS and dual-stack proxies log IPv4 clients as IPv4-mapped IPv6 addresses
+    assert only.accepts(undated._replace(client="::ffff:10.0.5.21"))
+    assert only.accepts(undated._replace(client="[::ffff:10.0.5.21]"))
+    assert not only.accepts(undated._replace(client="::ffff:10.0.5.22"))
+    assert RecordFilter(clients=(ipaddress.ip_network("::ffff:10.0.5.0/120"),)).accepts(
+        undated._replace(client="::ffff:10.0.5.21"))
 
 
 def test_timeline_buckets_grow_with_the_span() -> None:
