@@ -124,7 +124,7 @@ class Classifier:
 
 @dataclass(frozen=True)
 class RecordFilter:
-    """--client (addresses or networks), --since, --until (epoch seconds, inclusive)."""
+    """--client (addresses or networks), --since, --until (epoch seconds, inclusive, compared with the start)."""
 
     clients: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     client_names: tuple[str, ...] = ()  # non-IP client values (host names) compared as text
@@ -140,7 +140,7 @@ class RecordFilter:
                 record.client.lower() not in self.client_names and not self._client_in_networks(record.client)):
             return False
         if self.since is not None or self.until is not None:
-            when = record.time
+            when = record.start_time  # the time the report shows: a tunnel is logged when it closes
             if when is None:
                 return False
             if self.since is not None and when < self.since:

@@ -182,6 +182,10 @@ def test_filters() -> None:
     window = RecordFilter(since=T0 + 60, until=T0 + 180)
     _, results, _ = analyse(records, record_filter=window)
     assert results["records"] == 3
+    # a tunnel is logged when it closes: the window applies to when it was opened, the time the report shows
+    long_tunnel = rec("login.microsoftonline.com", t=200, elapsed_ms=150_000)  # opened at T0 + 50
+    assert not window.accepts(long_tunnel)
+    assert RecordFilter(since=T0 + 40, until=T0 + 180).accepts(long_tunnel)
     undated = ProxyRecord(None, "10.0.5.20", "login.microsoftonline.com", 443, "CONNECT", None)
     assert not window.accepts(undated) and RecordFilter().accepts(undated)
     named = RecordFilter(client_names=("aadc01",))
