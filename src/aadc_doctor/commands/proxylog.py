@@ -38,8 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--client", action="append", default=[], metavar="IP",
                         help="only requests from this client: the Azure AD Connect server's address, a network "
                              "(10.1.2.0/24) or the client name the log shows (repeatable)")
-    parser.add_argument("--since", metavar="TIME", help="only requests started at or after TIME (ISO 8601, UTC unless an "
-                                                       "offset is given, or epoch seconds)")
+    parser.add_argument("--since", metavar="TIME", help="only requests started at or after TIME (ISO 8601, UTC "
+                                                       "unless an offset is given, or epoch seconds)")
     parser.add_argument("--until", metavar="TIME", help="only requests started at or before TIME")
     parser.add_argument("--full-parse", action="store_true",
                         help="parse every line, not only those naming an Azure AD domain (slower; finds bad lines "
