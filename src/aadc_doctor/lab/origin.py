@@ -19,6 +19,7 @@ from typing import Any
 
 from aadc_doctor.knowledge.endpoints import host_matches, load_catalog
 from aadc_doctor.lab.ca import OCSP_MALFORMED_REQUEST, LabPki, impersonated, server_context
+from aadc_doctor.lab.connections import ConnectionTasks
 from aadc_doctor.lab.httpwire import (
     MAX_HEAD,
     ProtocolError,
@@ -87,7 +88,7 @@ class LabOrigin:
         self._ocsp = _ocsp_patterns()
         self._crl = pki.crl()
         self._servers: list[asyncio.base_events.Server] = []
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._connections = ConnectionTasks()
         self.https_port = 0
         self.http_port = 0
         self.requests: list[SeenRequest] = []
@@ -107,10 +108,7 @@ class LabOrigin:
     async def close(self) -> None:
         for server in self._servers:
             server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._connections.cancel_all()
         for server in self._servers:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(server.wait_closed(), 2.0)
@@ -132,10 +130,7 @@ class LabOrigin:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, scheme: str,
                      sni: str | None) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        try:
+        async with self._connections.serving(writer, (ProtocolError, TimeoutError, ConnectionError, ssl.SSLError)):
             while True:
                 head = await asyncio.wait_for(read_request_head(reader), IDLE_TIMEOUT)
                 if head is None:
@@ -146,15 +141,6 @@ class LabOrigin:
                 await writer.drain()
                 if not head.keep_alive:
                     break
-        except (ProtocolError, TimeoutError, ConnectionError, ssl.SSLError):
-            pass
-        except asyncio.CancelledError:
-            pass  # the lab is shutting down: end this connection quietly, the server is closing anyway
-        finally:
-            self._tasks.discard(task)
-            writer.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.wait_closed(), 1.0)
 
     def _respond(self, head: RequestHead, body: bytes, scheme: str, sni: str | None) -> bytes:
         del body  # the lab's answers do not depend on the request body

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 from aadc_doctor.knowledge.endpoints import host_matches
 from aadc_doctor.lab.ca import CertificateStore
+from aadc_doctor.lab.connections import ConnectionTasks
 from aadc_doctor.lab.httpwire import (
     MAX_BODY,
     MAX_HEAD,
@@ -155,7 +156,7 @@ class LabProxy:
         self._origin_trust = origin_trust
         self._pages, self._template = _load_error_pages()
         self._server: asyncio.base_events.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._connections = ConnectionTasks()
         self.port = 0
 
     @property
@@ -170,10 +171,7 @@ class LabProxy:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._connections.cancel_all()
         if self._server is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), 2.0)
@@ -182,12 +180,10 @@ class LabProxy:
     # -- one client connection ---------------------------------------------------------------------------
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
         peer = writer.get_extra_info("peername")
         client = str(peer[0]) if peer else "-"
-        try:
+        async with self._connections.serving(writer, (TimeoutError, ConnectionError, ProtocolError, ssl.SSLError,
+                                                      OSError)):
             while True:
                 try:
                     head = await asyncio.wait_for(read_request_head(reader), IDLE_TIMEOUT)
@@ -199,15 +195,6 @@ class LabProxy:
                     break
                 if not await self._handle(reader, writer, _Exchange(client, head)):
                     break
-        except (TimeoutError, ConnectionError, ProtocolError, ssl.SSLError, OSError):
-            pass
-        except asyncio.CancelledError:
-            pass  # the lab is shutting down: end this connection quietly, the server is closing anyway
-        finally:
-            self._tasks.discard(task)
-            writer.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.wait_closed(), 1.0)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ex: _Exchange) -> bool:
         """Answer one request; True to keep reading requests on this connection."""
