@@ -299,7 +299,7 @@ async def _tls_to_proxy(state: _State, settings: ProbeSettings, conn: _Conn) -> 
     assert state.proxy is not None
     state.proxy_tls = True
     try:
-        await conn.writer.start_tls(settings.trust.verifying, server_hostname=state.proxy.host)
+        await conn.writer.start_tls(await settings.trust.verifying_context(), server_hostname=state.proxy.host)
     except ssl.SSLCertVerificationError as exc:
         raise state.fail(Outcome.PROXY_UNREACHABLE,
                          f"the https:// proxy {state.proxy.host}:{state.proxy.port} presented a certificate this "
@@ -443,7 +443,7 @@ async def _tls(state: _State, settings: ProbeSettings, conn: _Conn) -> _Conn:
     start = time.monotonic()
     host = state.target.host
     try:
-        await conn.writer.start_tls(settings.trust.verifying, server_hostname=host)
+        await conn.writer.start_tls(await settings.trust.verifying_context(), server_hostname=host)
     except ssl.SSLCertVerificationError as exc:
         state.add_time("tls", start)
         await _judge_unverified(state, settings, exc)

@@ -20,6 +20,7 @@ so PTA breaks behind inspection even where browsers look fine.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import ssl
 import threading
@@ -119,7 +120,15 @@ class TrustConfig:
 
     @property
     def verifying(self) -> ssl.SSLContext:
+        """The context, waiting for the load if needed (blocking: for code outside the event loop)."""
         return self._future.result()
+
+    async def verifying_context(self) -> ssl.SSLContext:
+        """The context for a probe: waits without blocking the loop, so every probe's deadline still fires.
+
+        Shielded: a probe that gives up waiting must not cancel the load the other probes share.
+        """
+        return await asyncio.shield(asyncio.wrap_future(self._future))
 
 
 def load_ca_file(path: str) -> frozenset[bytes]:

@@ -173,6 +173,23 @@ def test_machine_trusted_inspection_ca_is_caught_by_expected_issuers(origin: Tls
     assert custom.outcome is Outcome.OK  # not a catalog host: no expectation about its CA
 
 
+def test_a_slow_trust_store_load_does_not_stall_the_deadline(origin: TlsOrigin, ca_file: Path) -> None:
+    """The system store loads in a thread; a probe waiting for it must still stop at its own deadline, and its
+    giving up must not cancel the load the other probes share."""
+    def slow_store() -> ssl.SSLContext:
+        time.sleep(1.0)
+        return ssl.create_default_context(cafile=str(ca_file))
+
+    trust = TrustConfig(slow_store, build_trust(None).unverified, frozenset())
+    start = time.monotonic()
+    first = _probe(_direct(origin.port), None, _direct_settings(None, origin.port, timeout=0.3, trust=trust))
+    elapsed = time.monotonic() - start
+    assert (first.outcome, first.phase) == (Outcome.TIMEOUT, Phase.TLS)
+    assert elapsed < 0.8
+    later = _probe(_direct(origin.port), None, _direct_settings(None, origin.port, timeout=3.0, trust=trust))
+    assert later.outcome is Outcome.OK
+
+
 def test_server_error_from_the_origin_is_http_error(ca: trustme.CA, ca_file: Path) -> None:
     from tests.infra import Route
 
