@@ -8,6 +8,7 @@ seen endpoints, tunnels cut short, where the wizard's reference sequence stops).
 
 from __future__ import annotations
 
+import heapq
 import ipaddress
 import string
 from collections import Counter, deque
@@ -29,6 +30,7 @@ MAX_RUNS_KEPT = 50
 # Tokens of the reference pattern that only Azure AD Connect calls (browsers sign in at login.* too).
 AADC_ONLY_TOKENS = frozenset({"adminwebservice", "provisioningapi", "anchor", "relay"})
 REPLAY_EVENTS = 8
+MAX_HELD_EVENTS = 10_000  # per Azure AD Connect-like client, waiting to be put in start order
 HANDSHAKE_LEGS = 2  # an NTLM/Negotiate handshake: at most two 407 answers before the request that goes through
 PENDING_407_PER_DESTINATION = 16
 CLOCK_SLACK_SECONDS = 1.0  # log times are rounded (W3C: whole seconds)
@@ -228,6 +230,8 @@ class _Client:
     # per destination, the 407 answers no success has followed yet: (when, the run that counts it)
     pending_407: dict[tuple[str, int | None], _Pending407] = field(default_factory=dict)
     recent: deque[_Event] = field(default_factory=lambda: deque(maxlen=REPLAY_EVENTS))
+    held: list[tuple[float, int, _Event]] = field(default_factory=list)  # a heap, by start time
+    log_now: float = float("-inf")  # the latest log time of this client's pattern requests
 
 
 @dataclass
@@ -272,6 +276,7 @@ class ProxyLogAnalysis:
         self.tunnels_measured = 0
         self.tunnel_max_ms = 0
         self.explicit_timeouts = 0
+        self._sequence = 0  # keeps held events with the same start in log order
         self._filtering = self.filter.active
 
     # -- feeding -------------------------------------------------------------------------------------------------
@@ -362,17 +367,46 @@ class ProxyLogAnalysis:
             client.tokens[token] += 1
             event = (token, when, verdict, record.host, record.port, record.status, record.action)
             if client.phases is not None:
-                client.phases.feed(*event)
+                self._hold(client, event, record.time)
             elif token in AADC_ONLY_TOKENS:
                 # Phase matching starts with the first request only Azure AD Connect makes; the client's recent
                 # requests before it (the sign-in that opens each phase) are replayed, so browsers cost nothing.
                 client.phases = ClientPhases(self.pattern)
                 for earlier in client.recent:
-                    client.phases.feed(*earlier)
+                    self._hold(client, earlier, None)
                 client.recent.clear()
-                client.phases.feed(*event)
+                self._hold(client, event, record.time)
             else:
                 client.recent.append(event)
+
+    def _hold(self, client: _Client, event: _Event, logged: float | None) -> None:
+        """Hand a client's pattern events to its phase matching in the order the requests started.
+
+        Proxies log a request when it ends, and .NET keeps a tunnel open for 100 s after its last use, so in the
+        log the sign-in that opened a phase often comes after the steps that followed it. Events wait here until
+        the client's log has moved ``reorder_seconds`` past their start (or too many wait, or the log ends).
+        """
+        assert client.phases is not None
+        held = client.held
+        if event[1] is None:  # no time to order by (a listing without times): keep the log's order
+            self._release(client)
+            client.phases.feed(*event)
+            return
+        self._sequence += 1
+        heapq.heappush(held, (event[1], self._sequence, event))
+        if logged is not None and logged > client.log_now:
+            client.log_now = logged
+        horizon = client.log_now - self.t["reorder_seconds"]
+        while held and (held[0][0] <= horizon or len(held) > MAX_HELD_EVENTS):
+            client.phases.feed(*heapq.heappop(held)[2])
+
+    @staticmethod
+    def _release(client: _Client) -> None:
+        """Match every event the client still holds back."""
+        held = client.held
+        while held:
+            assert client.phases is not None
+            client.phases.feed(*heapq.heappop(held)[2])
 
     def _auth_required(self, client: _Client, record: ProxyRecord) -> None:
         client.auth_407 += 1
@@ -444,7 +478,9 @@ class ProxyLogAnalysis:
         del self.runs[MAX_RUNS_KEPT:]
 
     def finish(self) -> None:
-        """Close the open 407 runs (a run still open at the end never succeeded)."""
+        """Match the events still held back; close the open 407 runs (one still open at the end never succeeded)."""
+        for client in self.clients.values():
+            self._release(client)
         for client in self.clients.values():
             if client.run is not None:
                 self._close_run(client, ended_with_success=False)

@@ -139,6 +139,23 @@ def test_a_failing_run_is_still_found_while_a_long_tunnel_is_open() -> None:
     assert endpoint(results, "login.microsoftonline.com")["auth_challenges"] == 1
 
 
+def test_phases_follow_the_order_requests_started_not_the_order_they_were_logged() -> None:
+    """.NET keeps a tunnel 100 s after its last use and Squid logs it when it closes: the sign-in that opens the
+    phase (its connection reused for the second sign-in) is logged after the steps that followed it. The phase
+    was 'partial, 1 of 6 steps' with a 'phase stops' warning for a wizard that went through."""
+    opened = [("login.microsoftonline.com", 0, 65), ("adminwebservice.microsoftonline.com", 5, 5),
+              ("bba800-anchor.microsoftonline.com", 60, 60), ("provisioningapi.microsoftonline.com", 120, 120),
+              ("bwsc02-relay.microsoftonline.com", 125, 125)]
+    records = sorted((rec(h, 200, t=last + 100, elapsed_ms=(last + 100 - start) * 1000) for h, start, last in opened),
+                     key=lambda r: r.time or 0.0)
+    assert records[0].host == "adminwebservice.microsoftonline.com"  # the log's order
+    _, results, findings = analyse(records)
+    connect = results["phases"][0]
+    assert (connect["id"], connect["status"], connect["first_seen"]) == ("connect", "complete", "2023-11-14T22:13:20Z")
+    assert results["phase_summary"]["reached"] == ["connect"]
+    assert "proxylog-phase-stops|Connect to Azure AD" not in findings
+
+
 def test_never_seen_and_server_not_seen() -> None:
     records = [rec(h, t=i) for i, h in enumerate(CONNECT_SEQUENCE) if "provisioningapi" not in h]
     _, _, findings = analyse(records)
