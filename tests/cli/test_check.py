@@ -332,3 +332,33 @@ def test_a_run_under_a_second_reports_milliseconds_not_zero_seconds() -> None:
            make_console(buf, {"NO_COLOR": "1"}))
     assert " in 42 ms" in buf.getvalue()
     assert "0.0 s" not in buf.getvalue()
+
+
+@pytest.mark.parametrize("address, problem", [("127.0.0.1:{port}", "has no http:// prefix"),
+                                              ("https://127.0.0.1:{port}", "uses https://")])
+def test_a_machine_config_proxy_dotnet_cannot_use_is_an_error_even_when_probed(
+        run_cli: Runner, refused_port: int, tmp_path: Path, address: str, problem: str) -> None:
+    """The probe reads 'host:port' as http://host:port; .NET Framework does not, so the sync engine fails."""
+    machine_config = tmp_path / "machine.config"
+    machine_config.write_text(
+        "<configuration><system.net><defaultProxy>"
+        f'<proxy proxyaddress="{address.format(port=refused_port)}" /></defaultProxy></system.net></configuration>',
+        encoding="utf-8")
+    run = run_cli("check", "--json", "--machine-config", str(machine_config),
+                  "--endpoint", "https://login.microsoftonline.com/")
+    [finding] = [f for f in run.json()["findings"] if f["id"] == "machine-config-proxy-address-invalid"]
+    assert finding["severity"] == "error" and problem in finding["title"]
+    assert finding["subject"] == f"{machine_config}:1"
+
+
+def test_a_machine_config_dotnet_rejects_is_named_by_check(run_cli: Runner, refused_port: int,
+                                                           tmp_path: Path) -> None:
+    machine_config = tmp_path / "machine.config"
+    machine_config.write_text(
+        "<configuration><system.net><defaultProxy>\n"
+        f'<proxy proxyaddress="http://127.0.0.1:{refused_port}" bypassOnLocal="true" />\n'
+        "</defaultProxy></system.net></configuration>", encoding="utf-8")
+    run = run_cli("check", "--json", "--machine-config", str(machine_config),
+                  "--endpoint", "https://login.microsoftonline.com/")
+    ids = [f["id"] for f in run.json()["findings"]]
+    assert "config-unrecognized-attribute" in ids

@@ -155,6 +155,23 @@ def test_proxy_from_machine_config_as_the_wizard_uses_it(run_cli: Runner, squid:
     squid.wait_for_log(r"TCP_TUNNEL/200 \d+ CONNECT login\.microsoftonline\.com:", since=since)
 
 
+def test_a_machine_config_address_without_http_works_for_the_probe_but_is_an_error(
+        run_cli: Runner, squid: SquidProxy, tls_origin: TlsOrigin, lab_ca_file: Path, tmp_path: Path) -> None:
+    """Squid answers, so the endpoint is ok; .NET Framework cannot use 'host:port', so the run still fails."""
+    machine_config = tmp_path / "machine.config"
+    address = squid.url("open").removeprefix("http://")
+    machine_config.write_text(
+        '<configuration>\n  <system.net>\n    <defaultProxy useDefaultCredentials="true">\n'
+        f'      <proxy usesystemdefault="true" proxyaddress="{address}" bypassonlocal="true" />\n'
+        "    </defaultProxy>\n  </system.net>\n</configuration>\n", encoding="utf-8")
+    run, report = _check(run_cli, "--machine-config", str(machine_config), "--ca-file", str(lab_ca_file),
+                         "--endpoint", tls_origin.url(LOGIN))
+    assert [e["outcome"] for e in report["results"]["endpoints"]] == ["ok"]
+    assert run.code == 1
+    [finding] = report["findings"]
+    assert (finding["id"], finding["subject"]) == ("machine-config-proxy-address-invalid", f"{machine_config}:4")
+
+
 def test_pac_sends_each_url_its_own_way(run_cli: Runner, squid: SquidProxy, tls_origin: TlsOrigin,
                                         lab_ca_file: Path, tmp_path: Path) -> None:
     pac = tmp_path / "proxy.pac"
