@@ -116,6 +116,20 @@ def test_counts_and_4625_statuses_match_python_evtx(corpus, run_cli):
     assert names[("0xc0000224", "0x0")][0] == "STATUS_PASSWORD_MUST_CHANGE"
 
 
+def test_kerberos_brute_force_against_unknown_accounts_is_seen_in_4768(corpus, run_cli):
+    """46 of the 50 4768 events are refused tickets for accounts the KDC does not know (Status 0x6); only the two
+    4771 were read before, so a spray against non-existing users showed as '2 failed logons'."""
+    name = corpus / "evtx/e2m_ID4768-4771_kerberos_bruteforce_nonexisting_users.evtx"
+    report = run_cli("pta", "events", str(name), "--json").json()
+    by_status = {(r["event_id"], r["status"]): r for r in report["results"]["by_status"]}
+    assert by_status[(4768, "0x6")]["count"] == 46  # corpus/evtx/event_index.tsv: 0x6=46
+    assert by_status[(4768, "0x6")]["status_name"] == "KDC_ERR_C_PRINCIPAL_UNKNOWN"
+    assert by_status[(4768, "0x6")]["reason"] == 1317
+    assert by_status[(4771, "0x18")]["count"] == 2
+    assert (4768, "0x0") not in by_status  # tickets issued are no failures
+    assert any(f["id"] == "password-spray-suspected" for f in report["findings"])
+
+
 def _patch_statuses(source: Path, target: Path, status: int, substatus: int) -> Path:
     """Rewrite the Status/SubStatus values inside the records' binary XML, then fix both chunk CRC32s."""
     data = bytearray(source.read_bytes())

@@ -281,7 +281,7 @@ def _by_status(failures: list[SignInAttempt]) -> list[dict[str, Any]]:
     rows = []
     for (event_id, status, substatus, reason), count in sorted(counts.items(), key=lambda kv: -kv[1]):
         code = parse_status(status)
-        if event_id == 4771:
+        if event_id in (4768, 4771):
             entry = kerberos_entry(code) if code is not None else None
         else:
             entry = ntstatus_entry(code) if code is not None else None
@@ -480,9 +480,9 @@ def _no_agent_finding(evidence: PtaEvidence) -> Finding:
     if member_events == 0:
         return Finding(
             id="pta-no-agent-events", severity=Severity.INFO,
-            title="Only domain-controller events (4771/4776): none can be tied to the PTA agent by process",
-            detail="Kerberos (4771) and NTLM (4776) events on a domain controller name the client, not the process, "
-                   "so these failures are reported as not made by the agent.",
+            title="Only domain-controller events (4768/4771/4776): none can be tied to the PTA agent by process",
+            detail="Kerberos (4768/4771) and NTLM (4776) events on a domain controller name the client, not the "
+                   "process, so these failures are reported as not made by the agent.",
             remedy="Give the agent servers' names or addresses with --agent-host to attribute the DC events they "
                    "caused, or export the Security log of each agent server, where the agent's own 4624/4625 "
                    "events carry its ProcessName (`aadc-doctor pta dc-query` prints the filter).",

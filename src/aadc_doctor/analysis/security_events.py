@@ -1,8 +1,9 @@
 """Security-log logon events as PTA sign-in attempts: Status/SubStatus decoded to the trace log's Win32 reasons.
 
 The agent validates passwords with LogonUser on its own server, so its sign-ins appear there as 4624/4625
-(and 4648) with the agent's ProcessName; domain controllers add 4776 (NTLM) and 4771 (Kerberos
-pre-authentication), which carry no process name. Pure: records in, attempts out.
+(and 4648) with the agent's ProcessName; domain controllers add 4776 (NTLM), 4771 (Kerberos pre-authentication)
+and failed 4768 (a Kerberos ticket refused: an unknown or disabled account), which carry no process name.
+Pure: records in, attempts out.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from aadc_doctor.logs.event_xml import EventRecord, parse_iso_time
 LOGON_SUCCESS = 4624
 LOGON_FAILURE = 4625
 EXPLICIT_CREDENTIALS = 4648
+KERBEROS_TGT_REQUEST = 4768
 KERBEROS_PREAUTH_FAILED = 4771
 NTLM_VALIDATION = 4776
-SECURITY_EVENT_IDS = frozenset({LOGON_SUCCESS, LOGON_FAILURE, EXPLICIT_CREDENTIALS, KERBEROS_PREAUTH_FAILED,
-                                NTLM_VALIDATION})
+SECURITY_EVENT_IDS = frozenset({LOGON_SUCCESS, LOGON_FAILURE, EXPLICIT_CREDENTIALS, KERBEROS_TGT_REQUEST,
+                                KERBEROS_PREAUTH_FAILED, NTLM_VALIDATION})
 STATUS_LOGON_FAILURE = 0xC000006D
 
 
@@ -174,9 +176,11 @@ def attempt_from_event(record: EventRecord, matcher: AgentMatcher) -> SignInAtte
                             process=process, client=_present(data.get("TargetServerName", "")))
         return _attempt(record, failed=False, reason=None, from_agent=True, account=_account(data), process=process,
                         client=client, logon_type=data.get("LogonType", ""))
-    if eid == KERBEROS_PREAUTH_FAILED:
+    if eid in (KERBEROS_PREAUTH_FAILED, KERBEROS_TGT_REQUEST):
         status_text = data.get("Status", "")
         code = parse_status(status_text)
+        if eid == KERBEROS_TGT_REQUEST and not code:
+            return None  # a ticket issued (Kerberos user enumeration shows up as 0x6 failures, not here)
         client = data.get("IpAddress", "")
         return _attempt(record, failed=True, reason=kerberos_to_win32().get(code) if code is not None else None,
                         from_agent=matcher.is_agent_host(client), account=data.get("TargetUserName", ""),

@@ -34,8 +34,9 @@ DC_QUERY_WHERE = (
     "without a process name). Logon auditing (success and failure) must be enabled."
 )
 _LEVEL_NAMES = {0: "Information", 1: "Critical", 2: "Error", 3: "Warning", 4: "Information", 5: "Verbose"}
-# a 4776 with this Status validated the password; attempt_from_event drops it, the reader need not parse it
-_NTLM_SUCCESS = '<Data Name="Status">0x0</Data>'
+# a 4776 (or 4768) with this Status validated the password (issued a ticket); attempt_from_event drops it, the
+# reader need not parse it
+_STATUS_SUCCESS = '<Data Name="Status">0x0</Data>'
 _AGENT_CHANNEL_PREFIXES = ("Microsoft-AzureADConnect-", "Microsoft-AadApplicationProxy-")
 
 
@@ -59,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     events = sub.add_parser(
         "events", help="analyse exported event logs (.evtx or Event Viewer XML)",
         description="The agent's Admin log (current and legacy channels) with known event IDs explained, and "
-                    "Security logs: events whose ProcessName is the PTA agent, and 4624/4625/4648/4771/4776 with "
+                    "Security logs: events whose ProcessName is the PTA agent, and 4624/4625/4648/4768/4771/4776 with "
                     "Status and SubStatus decoded to the Win32 reasons the trace log uses.")
     events.add_argument("files", nargs="+", metavar="FILE",
                         help=".evtx files or Event Viewer XML exports, or folders of them")
@@ -81,7 +82,7 @@ def _matcher_options(parser: argparse.ArgumentParser) -> None:
                         help="treat this executable as the PTA agent too (non-default install path; repeatable)")
     parser.add_argument("--agent-host", action="append", default=[], metavar="NAME_OR_IP",
                         help="an agent server's name or address, to attribute domain-controller events "
-                             "(4776 Workstation, 4771 client address) to the agent (repeatable)")
+                             "(4776 Workstation, 4768/4771 client address) to the agent (repeatable)")
     parser.add_argument("--jobs", type=int, default=1, metavar="N",
                         help="read the files in N worker processes (default 1). Each file is read on one CPU, so "
                              "N > 1 helps with many files on a machine with idle CPUs")
@@ -356,8 +357,8 @@ def scan_event_file(name: str, matcher: AgentMatcher, threads: int = 0, evtx_fil
 
     evidence = PtaEvidence()
     channels = agent_channels()
-    selector = RecordSelector(ids=frozenset({4625, 4771, 4776}), checked_ids=frozenset({4624, 4648}),
-                              unless=((4776, _NTLM_SUCCESS),),  # most 4776 are successful validations
+    selector = RecordSelector(ids=frozenset({4625, 4768, 4771, 4776}), checked_ids=frozenset({4624, 4648}),
+                              unless=((4776, _STATUS_SUCCESS), (4768, _STATUS_SUCCESS)),  # most are successes
                               process_names=tuple(sorted(matcher.exe_names)), channel_prefixes=_AGENT_CHANNEL_PREFIXES)
 
     def take(record: EventRecord) -> None:

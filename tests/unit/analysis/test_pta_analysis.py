@@ -66,6 +66,11 @@ def test_dc_events_decode_kerberos_and_ntlm_statuses():
                                             "Workstation": "PTA01"}), matcher)
     assert ntlm is not None and ntlm.reason == 1909 and ntlm.from_agent
     assert attempt_from_event(_event(4776, {"Status": "0x0", "Workstation": "PTA01"}), matcher) is None
+    # a refused ticket request: an account the KDC does not know (what Kerberos user enumeration leaves)
+    unknown = attempt_from_event(_event(4768, {"Status": "0x6", "TargetUserName": "test1",
+                                               "IpAddress": "::ffff:10.0.0.5"}), matcher)
+    assert unknown is not None and unknown.failed and unknown.reason == 1317 and unknown.account == "test1"
+    assert attempt_from_event(_event(4768, {"Status": "0x0", "TargetUserName": "bob"}), matcher) is None
 
 
 def _trace(reason: int, t: datetime | None, n: int = 1) -> SignInAttempt:
