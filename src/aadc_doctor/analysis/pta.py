@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from aadc_doctor.analysis.security_events import SignInAttempt, iso
+from aadc_doctor.analysis.security_events import SignInAttempt
+from aadc_doctor.logs.event_xml import format_iso_time as iso
 from aadc_doctor.model import Finding, Severity
 
 PTA_DOC = "https://learn.microsoft.com/entra/identity/hybrid/connect/tshoot-connect-pass-through-authentication"

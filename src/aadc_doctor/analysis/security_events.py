@@ -9,11 +9,12 @@ Pure: records in, attempts out.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from aadc_doctor.knowledge.codes import ntstatus_to_win32
 from aadc_doctor.knowledge.pta_events import kerberos_to_win32
 from aadc_doctor.logs.event_xml import EventRecord, parse_iso_time
+from aadc_doctor.logs.event_xml import format_iso_time as iso
 
 LOGON_SUCCESS = 4624
 LOGON_FAILURE = 4625
@@ -62,12 +63,6 @@ class SignInAttempt:
         }
         data.update({k: v for k, v in optional.items() if v not in ("", None)})
         return data
-
-
-def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def parse_system_time(text: str) -> datetime | None:

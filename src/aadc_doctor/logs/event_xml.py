@@ -77,6 +77,13 @@ def parse_iso_time(text: str) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
+def format_iso_time(value: datetime | None) -> str | None:
+    """An aware time as UTC ISO 8601 with a Z (what the JSON reports carry), or None."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def _unescape(value: str) -> str:
     return html.unescape(value) if "&" in value else value
 

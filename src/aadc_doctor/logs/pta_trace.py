@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from aadc_doctor.errors import InputError
+from aadc_doctor.logs.event_xml import format_iso_time as iso
 from aadc_doctor.logs.event_xml import parse_iso_time
 from aadc_doctor.logs.text_input import TextStats, iter_text_lines, open_binary
 
@@ -80,13 +81,6 @@ class TraceFileStats:
                 "bad_lines": self.bad_lines, "truncated_lines": self.truncated_lines,
                 "first_seen": iso(self.first_time), "last_seen": iso(self.last_time),
                 "agents": sorted(self.agents)}
-
-
-def iso(value: datetime | None) -> str | None:
-    """UTC time as ISO 8601 with a Z, or None."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def parse_trace_time(text: str) -> datetime | None:
