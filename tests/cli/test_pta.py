@@ -72,6 +72,29 @@ def test_trace_entry_cut_by_rotation_keeps_its_time(tmp_path, run_cli):
     assert [(f["entries"], f["bad_lines"]) for f in results["files"]] == [(2, 0), (1, 0)]
 
 
+def test_a_cut_off_gzip_trace_is_read_up_to_the_cut(tmp_path, run_cli):
+    """A .gz copied half-way was exit 2 when named and, in a folder, 'skipped' while its failures were counted."""
+    import gzip
+
+    text = "".join(tg.failure_entry(tg.CURRENT_EXE, tg.request_id(i), 1328, tg.T0 + tg.minutes(i % 600))
+                   for i in range(3000))
+    whole = gzip.compress(text.encode())
+    folder = tmp_path / "Trace"
+    folder.mkdir()
+    cut = folder / "AzureADConnectAuthenticationAgent_0.log.gz"
+    cut.write_bytes(whole[:len(whole) // 2])
+    named = run_cli("pta", "trace", str(cut), "--json")
+    assert named.code == ExitCode.OK, named.stderr  # warnings only (1328 is an account reason); was exit 2
+    [file] = named.json()["results"]["files"]
+    assert file["format"] == "trace" and 100 < file["entries"] < 3000 and "ends early" in file["cut_short"]
+    finding = next(f for f in named.json()["findings"] if f["id"] == "trace-file-cut-short")
+    assert finding["severity"] == "warning" and f"{file['entries']} entries" in finding["detail"]
+    assert sum(r["count"] for r in named.json()["results"]["by_reason"]) == file["entries"]
+    in_folder = run_cli("pta", "trace", str(folder), "--json").json()
+    assert not [f for f in in_folder["findings"] if f["id"] == "trace-file-skipped"]
+    assert in_folder["results"]["files"] == named.json()["results"]["files"]
+
+
 def test_trace_folder_both_generations_encodings_and_rotation(tmp_path, run_cli):
     folder = _trace_folder(tmp_path)
     result = run_cli("pta", "trace", str(folder), "--json")

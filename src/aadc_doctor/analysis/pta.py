@@ -525,6 +525,14 @@ def analyse(evidence: PtaEvidence, *, expect_agent: bool) -> tuple[list[Finding]
             remedy="Export the log again on the server (wevtutil epl <log> <file>.evtx, or Event Viewer > Save All "
                    "Events As) and copy it whole; counts below cover only the records that could be read.",
             subject=str(damaged["name"])))
+    for file in evidence.files:
+        if file.get("cut_short"):
+            findings.append(Finding(
+                id="trace-file-cut-short", severity=Severity.WARNING, title="A compressed trace file ends early",
+                detail=f"{file['name']}: {file['cut_short']}. The {file['entries']} entries before that point were "
+                       "read; failures logged after it are not counted.",
+                remedy="Copy the file again from the agent server's Trace folder (or compress it again there).",
+                subject=str(file["name"])))
     for skipped in evidence.skipped:
         if skipped.get("kind") == "events":
             findings.append(Finding(

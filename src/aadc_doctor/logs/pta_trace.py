@@ -72,6 +72,7 @@ class TraceFileStats:
     entries: int = 0
     bad_lines: int = 0
     truncated_lines: int = 0
+    cut_short: str = ""  # a compressed file that ends early: read up to there
     first_time: datetime | None = None
     last_time: datetime | None = None
     agents: set[str] = field(default_factory=set)
@@ -79,6 +80,7 @@ class TraceFileStats:
     def to_dict(self) -> dict[str, object]:
         return {"name": self.name, "encoding": self.encoding, "lines": self.lines, "entries": self.entries,
                 "bad_lines": self.bad_lines, "truncated_lines": self.truncated_lines,
+                "cut_short": self.cut_short or None,
                 "first_seen": iso(self.first_time), "last_seen": iso(self.last_time),
                 "agents": sorted(self.agents)}
 
@@ -334,6 +336,7 @@ def read_source(source: TraceSource, stats: TraceFileStats,
     finally:
         stats.encoding = text_stats.encoding
         stats.truncated_lines = text_stats.truncated_lines
+        stats.cut_short = text_stats.cut_short
 
 
 def first_time(source: TraceSource, max_lines: int = 2000) -> datetime | None:

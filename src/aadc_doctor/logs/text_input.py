@@ -27,12 +27,13 @@ _CONTROL = frozenset(range(0x00, 0x09)) | frozenset({0x0B, 0x0E, 0x0F}) | frozen
 
 @dataclass
 class TextStats:
-    """What reading cost: how many lines were cut because they exceeded MAX_LINE_CHARS."""
+    """What reading cost: lines cut because they exceeded MAX_LINE_CHARS, a compressed stream that ended early."""
 
     encoding: str = ""
     lines: int = 0
     truncated_lines: int = 0
     compressed: bool = False
+    cut_short: str = ""  # why the lines stop before the end of the file, if they do
     notes: list[str] = field(default_factory=list)
 
 
@@ -103,7 +104,11 @@ def open_binary(path: Path) -> BinaryIO:
 
 def iter_text_lines(stream: BinaryIO, name: str, stats: TextStats | None = None,
                     *, max_line_chars: int = MAX_LINE_CHARS) -> Iterator[str]:
-    """Decoded lines without their line ends (CRLF, LF or CR), lines longer than the cap truncated."""
+    """Decoded lines without their line ends (CRLF, LF or CR), lines longer than the cap truncated.
+
+    A .gz cut short or damaged after some lines ends the lines there, with ``stats.cut_short`` saying why (a
+    copy interrupted mid-transfer still holds hours of log); before the first line it is an InputError.
+    """
     stats = stats if stats is not None else TextStats()
     try:
         head = stream.read(SNIFF_BYTES)
@@ -128,6 +133,9 @@ def iter_text_lines(stream: BinaryIO, name: str, stats: TextStats | None = None,
             stats.lines += 1
             yield line.rstrip("\r\n")
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        if stats.lines:
+            stats.cut_short = f"the compressed file ends early or is damaged after line {stats.lines} ({exc})"
+            return
         raise InputError(f"{name}: the compressed file is damaged or truncated ({exc})") from None
     except OSError as exc:
         raise InputError(f"{name}: cannot read: {exc.strerror or exc}") from None

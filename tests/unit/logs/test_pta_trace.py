@@ -192,3 +192,18 @@ def test_text_reader_reports_a_truncated_gzip(tmp_path):
     path.write_bytes(gzip.compress(os.urandom(200_000).hex().encode())[:5000])
     with pytest.raises(InputError, match="damaged or truncated"):
         list(read_text_lines(path))
+
+
+def test_a_gzip_cut_after_some_lines_yields_them_and_says_where_it_stops(tmp_path):
+    import gzip
+
+    from aadc_doctor.logs.text_input import TextStats, read_text_lines
+
+    path = tmp_path / "cut.log.gz"
+    whole = gzip.compress("".join(f"line {i} {'x' * (i % 50)}\n" for i in range(50_000)).encode())
+    path.write_bytes(whole[:len(whole) // 2])
+    stats = TextStats()
+    lines = list(read_text_lines(path, stats))
+    assert 10_000 < len(lines) < 50_000 and stats.lines == len(lines)
+    assert lines[:2] == ["line 0 ", "line 1 x"]
+    assert f"after line {len(lines)}" in stats.cut_short and "ends early" in stats.cut_short
