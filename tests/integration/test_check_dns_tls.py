@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import trustme
 from tests.conftest import CliRun
-from tests.infra import NXDOMAIN_HOST, Dnsmasq, SquidProxy, TlsOrigin
+from tests.infra import NXDOMAIN_HOST, DnsConfig, Dnsmasq, SquidProxy, TlsOrigin
 from tests.infra.certs import issue_server_cert
 
 LOGIN = "login.microsoftonline.com"
@@ -50,6 +50,18 @@ def test_nxdomain_is_a_dns_failure_with_the_articles_words(run_cli: Runner, dnsm
     assert "Unable to connect to the remote server" in failure["title"]
     assert "HTTPS_PROXY" in failure["detail"] and "machine.config" in failure["remedy"]
     assert report["_code"] == 1
+
+
+def test_a_cname_to_a_name_without_address_names_the_end_of_the_chain(
+        run_cli: Runner, dnsmasq_factory: Callable[..., Dnsmasq]) -> None:
+    config = DnsConfig(a_records={}, cnames={LOGIN: "ak.privatelink.msidentity.com"}, nxdomain=())
+    server = dnsmasq_factory(config)
+    report = _check(run_cli, "--direct", "--dns-server", f"{server.address}:{server.port}",
+                    "--endpoint", f"https://{LOGIN}/")
+    [row] = report["results"]["endpoints"]
+    assert (row["outcome"], row["phase"]) == ("dns_failure", "dns")
+    assert f"CNAME chain ({LOGIN} -> ak.privatelink.msidentity.com) ends at ak.privatelink.msidentity.com" \
+        in row["error"]
 
 
 def test_every_name_failing_is_one_dns_cause(run_cli: Runner, dnsmasq: Dnsmasq) -> None:

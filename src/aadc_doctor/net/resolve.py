@@ -167,7 +167,6 @@ class Resolver:
     async def _resolve_with_server(self, name: str) -> DnsInfo:
         import dns.asyncresolver
         import dns.exception
-        import dns.rdatatype
         import dns.resolver
 
         assert self.dns_server is not None
@@ -176,30 +175,52 @@ class Resolver:
         resolver.nameservers = [server]
         resolver.port = port
         source = f"dns-server {server}:{port}"
+        at = f"{server}:{port}"
         chain: list[str] = []
         addresses: list[str] = []
         for rdtype in ("A", "AAAA"):
             try:
                 answer = await resolver.resolve(name, rdtype, search=False)
-            except dns.resolver.NXDOMAIN:
-                raise ResolveFailure(f"{name}: NXDOMAIN (the name does not exist) from {server}:{port}") from None
-            except dns.resolver.NoAnswer:
+            except dns.resolver.NXDOMAIN as exc:
+                for response in dict(exc.kwargs.get("responses") or {}).values():
+                    _add_cnames(chain, response)
+                if chain:  # the name is an alias; the end of its chain is what does not exist
+                    raise ResolveFailure(f"{name}: NXDOMAIN for {chain[-1]}, the end of its CNAME chain "
+                                         f"({_chain_text(name, chain)}), from {at}") from None
+                raise ResolveFailure(f"{name}: NXDOMAIN (the name does not exist) from {at}") from None
+            except dns.resolver.NoAnswer as exc:
+                if exc.kwargs.get("response") is not None:
+                    _add_cnames(chain, exc.kwargs["response"])
                 continue
             except dns.resolver.NoNameservers:
-                raise ResolveFailure(f"{name}: the DNS server {server}:{port} refused or failed the query") from None
+                raise ResolveFailure(f"{name}: the DNS server {at} refused or failed the query") from None
             except dns.exception.Timeout:
-                raise ResolveFailure(f"{name}: no answer from the DNS server {server}:{port}") from None
+                raise ResolveFailure(f"{name}: no answer from the DNS server {at}") from None
             except dns.exception.DNSException as exc:
                 raise ResolveFailure(f"{name}: {exc}") from None
-            for rrset in answer.response.answer:
-                if rrset.rdtype == dns.rdatatype.CNAME:
-                    for rdata in rrset:
-                        target = str(rdata.target).lower().rstrip(".")
-                        if target not in chain:
-                            chain.append(target)
+            _add_cnames(chain, answer.response)
             addresses += [str(rdata.address) for rdata in answer]
             if addresses:
                 break
         if not addresses:
-            raise ResolveFailure(f"{name}: the name exists but has no address record (A/AAAA) at {server}:{port}")
+            if chain:
+                raise ResolveFailure(f"{name}: its CNAME chain ({_chain_text(name, chain)}) ends at {chain[-1]}, "
+                                     f"which has no address record (A/AAAA) at {at}")
+            raise ResolveFailure(f"{name}: the name exists but has no address record (A/AAAA) at {at}")
         return DnsInfo(name, tuple(dict.fromkeys(addresses)), tuple(chain), source)
+
+
+def _add_cnames(chain: list[str], response: Any) -> None:
+    """Append the CNAME targets of a DNS response (a dns.message.Message) to `chain`, once each, in order."""
+    import dns.rdatatype
+
+    for rrset in response.answer:
+        if rrset.rdtype == dns.rdatatype.CNAME:
+            for rdata in rrset:
+                target = str(rdata.target).lower().rstrip(".")
+                if target not in chain:
+                    chain.append(target)
+
+
+def _chain_text(name: str, chain: list[str]) -> str:
+    return " -> ".join([name, *chain])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import cast
 
 import pytest
 
@@ -56,3 +57,45 @@ def test_parse_dns_server_rejects_broken_brackets(text: str) -> None:
     """'[::1' used to be read as ::1 port 53, silently querying a server the admin did not name."""
     with pytest.raises(ValueError, match="--dns-server"):
         parse_dns_server(text)
+
+
+class _AliasToNowhere(asyncio.DatagramProtocol):
+    """A DNS server that answers every query with a CNAME chain whose end does not exist (rcode NXDOMAIN),
+    as a recursive resolver does when a filter blocks the target domain (e.g. *.nsatc.net)."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        import dns.message
+        import dns.rcode
+        import dns.rrset
+
+        query = dns.message.from_wire(data)
+        response = dns.message.make_response(query)
+        response.set_rcode(dns.rcode.NXDOMAIN)
+        response.answer.append(dns.rrset.from_text("login.microsoftonline.com.", 60, "IN", "CNAME",
+                                                   "ak.privatelink.msidentity.com."))
+        response.answer.append(dns.rrset.from_text("ak.privatelink.msidentity.com.", 60, "IN", "CNAME",
+                                                   "login.microsoftonline.com.nsatc.net."))
+        self.transport.sendto(response.to_wire(), addr)
+
+
+def test_nxdomain_at_the_end_of_a_cname_chain_names_the_missing_target() -> None:
+    """The alias exists: saying 'login.microsoftonline.com does not exist' sends the admin the wrong way."""
+    async def go() -> str:
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(_AliasToNowhere, local_addr=("127.0.0.1", 0))
+        try:
+            port = transport.get_extra_info("sockname")[1]
+            with pytest.raises(ResolveFailure) as failure:
+                await Resolver(dns_server=("127.0.0.1", port)).resolve("login.microsoftonline.com", 443)
+            return str(failure.value)
+        finally:
+            transport.close()
+
+    message = asyncio.run(go())
+    assert "NXDOMAIN for login.microsoftonline.com.nsatc.net" in message
+    assert "login.microsoftonline.com -> ak.privatelink.msidentity.com -> login.microsoftonline.com.nsatc.net" \
+        in message
+    assert "the name does not exist" not in message
