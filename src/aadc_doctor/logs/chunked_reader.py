@@ -1,9 +1,9 @@
 """Read a proxy log of any size in a few megabytes: binary chunks, counted, with only candidate lines cut out.
 
 A large site's proxy log is gigabytes, and almost none of it concerns Azure AD. So the file is read in binary
-chunks (UTF-8; UTF-16 is transcoded chunk by chunk; ``.gz`` is decompressed as a stream), newlines are counted
-with ``bytes.count``, and one multi-pattern search over the whole chunk (the catalog's domain names) finds the
-few lines worth a full parse. A background thread reads and searches the next chunks while the caller parses
+chunks (UTF-8; UTF-16 and ANSI are transcoded chunk by chunk; ``.gz`` is decompressed as a stream), newlines are
+counted with ``bytes.count``, and one multi-pattern search over the whole chunk (the catalog's domain names)
+finds the few lines worth a full parse. A background thread reads and searches the next chunks while the caller parses
 the current one; the search itself (Rust ``aho-corasick`` via ``ahocorasick_rs``) runs without the GIL. Memory
 stays at a few chunks whatever the file size. Figures: ``bench/proxylog.py``.
 
@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from aadc_doctor.errors import InputError
+from aadc_doctor.logs.text_input import SNIFF_BYTES, sniff_encoding
 
 CHUNK_BYTES = 8 * 1024 * 1024
 MAX_LINE_BYTES = 1024 * 1024
-SNIFF_BYTES = 64 * 1024
 READ_AHEAD = 3
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -59,22 +59,18 @@ class Scanner(Protocol):
 
 
 def _detect_encoding(head: bytes) -> tuple[str, int]:
-    """(codec, BOM length). UTF-16 without a BOM is recognised by its NUL bytes on every other position."""
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8", 3
-    if head.startswith(codecs.BOM_UTF16_LE):
-        return "utf-16-le", 2
-    if head.startswith(codecs.BOM_UTF16_BE):
-        return "utf-16-be", 2
-    sample = head[:4096]
-    if len(sample) >= 4 and sample.count(0) * 3 >= len(sample):
-        odd_nuls = sample[1::2].count(0)
-        even_nuls = sample[0::2].count(0)
-        if odd_nuls > even_nuls * 4:
-            return "utf-16-le", 0
-        if even_nuls > odd_nuls * 4:
-            return "utf-16-be", 0
-    return "utf-8", 0
+    """(codec, BOM length), by the rules every text log reader uses (``text_input.sniff_encoding``): UTF-8 or
+    UTF-16 with or without a BOM, ANSI (cp1252) when the start is no UTF-8. Binary junk reads as UTF-8 here:
+    ``head_text`` refuses it, naming the NUL bytes."""
+    try:
+        encoding = sniff_encoding(head, "")
+    except InputError:
+        return "utf-8", 0
+    if encoding == "utf-8-sig":
+        return "utf-8", len(codecs.BOM_UTF8)
+    if encoding == "utf-16":
+        return ("utf-16-le" if head.startswith(codecs.BOM_UTF16_LE) else "utf-16-be"), len(codecs.BOM_UTF16_LE)
+    return encoding, 0
 
 
 def open_binary(path: Path) -> tuple[BinaryIO, bool]:
@@ -137,6 +133,7 @@ class ChunkedLog:
         self.chunk_bytes = chunk_bytes
         self.max_line_bytes = max_line_bytes
         self.stats = ReadStats()
+        self._encoding: tuple[str, int] | None = None
 
     def head_text(self, size: int = SNIFF_BYTES) -> str:
         """The decoded start of the file, for format sniffing. Binary content is an InputError."""
@@ -147,7 +144,7 @@ class ChunkedLog:
             raise InputError(f"{self.path}: cannot read: {exc}") from None
         finally:
             stream.close()
-        encoding, bom = _detect_encoding(head)
+        encoding, bom = self._encoding = _detect_encoding(head)
         self.stats.encoding, self.stats.compressed = encoding, compressed
         text = codecs.getincrementaldecoder(encoding)("replace").decode(head[bom:])
         if "\x00" in text:
@@ -161,7 +158,8 @@ class ChunkedLog:
         stream: BinaryIO = _TolerantStream(raw, self.stats) if compressed else raw  # type: ignore[assignment]
         try:
             head = stream.read(4096)
-            encoding, bom = _detect_encoding(head)
+            # the decision head_text() took on a longer start, if it was asked (cp1252 can show late)
+            encoding, bom = self._encoding or _detect_encoding(head)
             self.stats.encoding = encoding
             if encoding == "utf-8":
                 yield from self._utf8_chunks(stream, head[bom:])

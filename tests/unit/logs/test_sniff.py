@@ -121,6 +121,26 @@ def test_a_huge_line_is_counted_and_skipped(tmp_path: Path) -> None:
     assert _lines(utf16, chunk_bytes=4096, max_line_bytes=8192) == ["first", "<overlong>", "after"]
 
 
+def test_an_ansi_log_is_read_as_cp1252_like_every_other_text_log(tmp_path: Path) -> None:
+    """The chunked reader had its own encoding rules and read Windows-1252 as UTF-8 (client names mangled)."""
+    from aadc_doctor.logs.text_input import sniff_encoding
+
+    text = ("#Fields: date time c-ip cs-username cs-host sc-status\n"
+            "2024-05-01 08:00:00 10.0.0.5 CONTOSO\\M\u00fcller login.microsoftonline.com 200\n")
+    path = tmp_path / "ansi.log"
+    path.write_bytes(text.encode("cp1252"))
+    log = ChunkedLog(path)
+    assert log.head_text() == text and log.stats.encoding == "cp1252"
+    assert b"".join(chunk for chunk, _ in log.chunks()).decode("utf-8") == text
+    for data in (text.encode("utf-16-le"), text.encode("utf-16"), text.encode("utf-8-sig"), text.encode("cp1252")):
+        path.write_bytes(data)
+        log = ChunkedLog(path)
+        assert log.head_text() == text
+        assert b"".join(chunk for chunk, _ in log.chunks()).decode("utf-8") == text
+        assert log.stats.encoding == {"utf-8-sig": "utf-8", "utf-16": "utf-16-le"}.get(sniff_encoding(data, "x"),
+                                                                                      sniff_encoding(data, "x"))
+
+
 def test_binary_junk_and_missing_files_are_input_errors(tmp_path: Path) -> None:
     junk = tmp_path / "junk.bin"
     junk.write_bytes(bytes(range(256)) * 64)
