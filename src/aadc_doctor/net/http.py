@@ -58,6 +58,10 @@ def build_request(method: str, target: str, host_header: str, headers: Iterable[
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
+class NoAnswer(HttpProtocolError):
+    """The peer closed the connection before sending a byte of its answer."""
+
+
 class TruncatedHead(HttpProtocolError):
     """The peer closed the connection after sending part of a head."""
 
@@ -118,7 +122,7 @@ async def read_head(reader: asyncio.StreamReader) -> ResponseHead:
         except TruncatedHead:
             raise HttpProtocolError("the peer closed the connection in the middle of its answer") from None
         if raw is None:
-            raise HttpProtocolError("the peer closed the connection without answering")
+            raise NoAnswer("the peer closed the connection without answering")
         head = _parse_head(raw)
         if 100 <= head.status < 200 and head.status != 101:
             continue

@@ -16,7 +16,14 @@ from urllib.parse import urlsplit
 
 from aadc_doctor.net import tls as tlsmod
 from aadc_doctor.net.crl import MAX_CRL_BYTES, inspect_crl
-from aadc_doctor.net.http import HttpProtocolError, ResponseHead, build_request, read_body, read_head
+from aadc_doctor.net.http import (
+    HttpProtocolError,
+    NoAnswer,
+    ResponseHead,
+    build_request,
+    read_body,
+    read_head,
+)
 from aadc_doctor.net.outcome import (
     CrlInfo,
     DnsInfo,
@@ -348,10 +355,19 @@ async def _proxy_exchange(state: _State, settings: ProbeSettings, conn: _Conn, m
     except AuthUnavailable as exc:
         state.error = str(exc)
         return conn, head
-    conn = await _reuse_or_reopen(state, settings, conn, head, method)
+    reused = await _reuse_or_reopen(state, settings, conn, head, method)
     state.proxy_auth_scheme = auth.scheme
     try:
-        head = await send(conn, first)
+        try:
+            head = await send(reused, first)
+        except (NoAnswer, ConnectionError):
+            if reused is not conn:
+                raise
+            # the proxy closed the kept-alive connection after its 407 without saying so (HTTP allows it):
+            # send the credentials once more on a new connection, as curl does
+            reused = await _reopen(state, settings, reused)
+            head = await send(reused, first)
+        conn = reused
         rounds = 0
         while head.status == 407 and auth.connection_bound and rounds < 3:
             rounds += 1
@@ -382,6 +398,11 @@ async def _reuse_or_reopen(state: _State, settings: ProbeSettings, conn: _Conn, 
             return conn
         except HttpProtocolError:
             pass
+    return await _reopen(state, settings, conn)
+
+
+async def _reopen(state: _State, settings: ProbeSettings, conn: _Conn) -> _Conn:
+    """Drop `conn` and connect to the proxy again, staying in the current phase."""
     conn.abort()
     phase = state.phase
     new = await _open(state, settings, record=False)

@@ -217,6 +217,35 @@ def test_negotiate_sends_a_token_and_reports_the_rejection(ca_file: Path) -> Non
     assert (result.outcome, result.proxy_auth_scheme) == (Outcome.PROXY_AUTH_REQUIRED, "Negotiate")
 
 
+def test_credentials_are_resent_on_a_new_connection_when_the_proxy_closed_after_its_407(ca_file: Path) -> None:
+    """HTTP/1.1 407 without 'Connection: close', then the proxy closes anyway (allowed): reconnect, as curl does."""
+    challenge = CannedResponse(407, "Proxy Authentication Required", {"Proxy-Authenticate": 'Basic realm="x"'})
+    quiet_close = challenge.wire().replace(b"Connection: close\r\n", b"")
+    refusal = CannedResponse(403, "Forbidden", {"X-Squid-Error": "ERR_ACCESS_DENIED 0"}).wire()
+
+    async def go() -> tuple[EndpointResult, list[bytes]]:
+        heads: list[bytes] = []
+
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            heads.append(await reader.readuntil(b"\r\n\r\n"))
+            writer.write(refusal if b"Proxy-Authorization" in heads[-1] else quiet_close)
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        settings = ProbeSettings(Resolver(), build_trust(str(ca_file)),
+                                 ProxyAuthSettings(user="alice", password="pw"), timeout=3.0)
+        async with server:
+            result = await probe_endpoint(_target(443), ProxyRoute.from_url(f"http://127.0.0.1:{port}"), settings)
+        return result, heads
+
+    result, heads = asyncio.run(go())
+    assert (result.outcome, result.connect_status, result.proxy_auth_scheme) == \
+        (Outcome.PROXY_FORBIDDEN, 403, "Basic")
+    assert b"Proxy-Authorization: Basic " in heads[-1]
+
+
 def test_proxy_auth_none_never_sends_credentials(ca_file: Path) -> None:
     challenge = CannedResponse(407, "Proxy Authentication Required", {"Proxy-Authenticate": 'Basic realm="x"'})
     settings = ProbeSettings(Resolver(), build_trust(str(ca_file)),
