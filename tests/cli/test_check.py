@@ -362,3 +362,14 @@ def test_a_machine_config_dotnet_rejects_is_named_by_check(run_cli: Runner, refu
                   "--endpoint", "https://login.microsoftonline.com/")
     ids = [f["id"] for f in run.json()["findings"]]
     assert "config-unrecognized-attribute" in ids
+
+
+@pytest.mark.parametrize("value, message", [("http://alice:s3cr3t-pw@[::1", "not a valid URL"),
+                                            ("http://alice:s3cr3t-pw@proxy.contoso.com:abc", "invalid port")])
+def test_a_malformed_environment_proxy_is_one_line_naming_its_source(run_cli: Runner, value: str,
+                                                                    message: str) -> None:
+    run = run_cli("check", "--endpoint", "https://login.microsoftonline.com/", env={"HTTPS_PROXY": value})
+    assert run.code == ExitCode.USAGE_OR_INPUT, run.stderr
+    [line] = run.stderr.strip().splitlines()
+    assert "environment" in line and message in line
+    assert "s3cr3t-pw" not in run.stdout + run.stderr

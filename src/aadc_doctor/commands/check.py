@@ -353,7 +353,7 @@ def run_check(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
     from aadc_doctor.net.resolve import Resolver, parse_dns_server, parse_resolve_option
     from aadc_doctor.net.runner import ProbeJob, run_probes_async
     from aadc_doctor.net.tls import build_trust
-    from aadc_doctor.secrets import url_without_password
+    from aadc_doctor.proxyconfig.model import display_proxy_url
 
     report = Report(command="check")
     _reject_empty_values(args)
@@ -384,17 +384,21 @@ def run_check(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
                          hint="add --endpoint URL or --tenant-id")
 
     cfg = _select_proxy(args, ctx)
+
+    def route_for(proxy_url: str) -> ProxyRoute:
+        try:
+            return ProxyRoute.from_url(proxy_url, display_proxy_url(proxy_url))
+        except ValueError as exc:  # a malformed HTTPS_PROXY or PAC answer: name where it came from
+            raise UsageError(f"{cfg.source}: {exc}") from None
+
+    for configured in (cfg.url, *(url for _, url in cfg.scheme_urls)):
+        if configured:
+            route_for(configured)  # validated before anything reads user or password from it
     auth = _auth_settings(args, ctx, cfg.url)
     jobs: list[ProbeJob] = []
     for target in targets:
         proxy_url = cfg.proxy_for(target.url)
-        route = None
-        if proxy_url:
-            try:
-                route = ProxyRoute.from_url(proxy_url, url_without_password(proxy_url))
-            except ValueError as exc:
-                raise UsageError(str(exc)) from None
-        jobs.append(ProbeJob(target, route))
+        jobs.append(ProbeJob(target, route_for(proxy_url) if proxy_url else None))
 
     kb = load_connectivity_knowledge()
     settings = ProbeSettings(Resolver.build(overrides, dns_server), trust, auth, float(args.timeout),

@@ -8,6 +8,7 @@ never answers costs `timeout` seconds, not a hung run.
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 import time
 from collections.abc import Mapping, Sequence
@@ -46,6 +47,7 @@ from aadc_doctor.net.resolve import ResolveFailure, Resolver
 MAX_ERROR_BODY = 1024 * 1024
 RESERVE_S = 0.05  # seconds kept back from a probe's deadline to record what was found
 PROXY_ERROR_HEADERS = ("x-squid-error", "proxy-status")
+_PASSWORD_IN_URL = re.compile(r"(//[^/@:]*:)[^/@]*@")
 
 
 @dataclass(frozen=True)
@@ -59,15 +61,20 @@ class ProxyRoute:
 
     @classmethod
     def from_url(cls, url: str, display: str | None = None) -> ProxyRoute:
-        parts = urlsplit(url if "://" in url else f"http://{url}")
+        """ValueError with a one-line reason, the URL shown as `display` (by default with its password masked)."""
+        shown = display if display is not None else _PASSWORD_IN_URL.sub(r"\1***@", url)
+        try:
+            parts = urlsplit(url if "://" in url else f"http://{url}")
+        except ValueError:
+            raise ValueError(f"proxy URL {shown!r} is not a valid URL") from None
         if parts.scheme not in ("http", "https"):
-            raise ValueError(f"proxy URL {display or url!r}: scheme {parts.scheme!r} is not supported (use http://)")
+            raise ValueError(f"proxy URL {shown!r}: scheme {parts.scheme!r} is not supported (use http://)")
         if not parts.hostname:
-            raise ValueError(f"proxy URL {display or url!r} has no host")
+            raise ValueError(f"proxy URL {shown!r} has no host")
         try:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:
-            raise ValueError(f"proxy URL {display or url!r} has an invalid port") from None
+            raise ValueError(f"proxy URL {shown!r} has an invalid port") from None
         shown = display or f"{parts.scheme}://{parts.hostname}:{port}"
         return cls(parts.hostname, port, parts.scheme, shown)
 

@@ -354,3 +354,10 @@ def test_rejected_credentials_lead_the_error_so_a_short_view_keeps_the_cause(ca_
     error = result.error or ""
     assert error.startswith("the proxy rejected the Basic credentials: the proxy answered CONNECT with 407"), error
     assert "ERR_CACHE_ACCESS_DENIED 0" in error and "it offers Basic" in error
+
+
+@pytest.mark.parametrize("url", ["http://alice:s3cr3t@[::1", "http://alice:s3cr3t@proxy:abc", "socks5://alice:s3cr3t@p:1"])
+def test_a_bad_proxy_url_is_a_value_error_without_its_password(url: str) -> None:
+    with pytest.raises(ValueError, match=r"alice:\*\*\*@") as failure:
+        ProxyRoute.from_url(url)
+    assert "s3cr3t" not in str(failure.value)
