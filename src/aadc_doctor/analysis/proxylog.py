@@ -194,7 +194,7 @@ class _Endpoint:
     longest_tunnel_ms: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class _Run:
     """A client's 407 answers that no successful request of the same host followed (handshake legs leave it)."""
 
@@ -211,7 +211,7 @@ class _Run:
         return self.count - self.answered
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending407:
     """A client's 407 answers for one destination that no success has followed yet (the latest few kept)."""
 
@@ -433,9 +433,10 @@ class ProxyLogAnalysis:
         Proxies log a request when it ends (a tunnel when it closes, minutes later), so the 407s of other
         connections opened meanwhile come first in the log: the comparison is with the request's start.
         """
+        pending = client.pending_407.get((record.host, record.port)) if client.pending_407 else None
+        if pending is None and client.run is None:
+            return  # the common case: nothing to answer, no run to end
         start = record.start_time
-        key = (record.host, record.port)
-        pending = client.pending_407.get(key)
         if pending is not None:
             before: list[tuple[float | None, _Run]] = []
             after: deque[tuple[float | None, _Run]] = deque()
@@ -450,7 +451,7 @@ class ProxyLogAnalysis:
                         run.answered += 1
                 pending.legs, pending.older = after, 0
             if not pending.legs:
-                del client.pending_407[key]
+                del client.pending_407[(record.host, record.port)]
         open_run = client.run
         if open_run is None:
             return
