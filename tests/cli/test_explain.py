@@ -238,3 +238,15 @@ def test_ids_in_a_pasted_logon_event_are_not_read_as_codes(run_cli) -> None:
              "\tCaller Process ID:\t0x1f4\n")
     entries = run_cli("explain", event, "--json").json()["results"]["entries"]
     assert [e["code"] for e in entries if e["reading"] == 1] == ["0xC000006D", "0xC000006A"]
+
+
+def test_types_and_options_in_a_pasted_kerberos_event_are_not_read_as_codes(run_cli) -> None:
+    """A successful 4768 was explained as KDC_ERR_CLIENT_REVOKED (its 'Ticket Encryption Type: 0x12', AES256) and
+    KDC_ERR_SERVICE_EXP ('Pre-Authentication Type: 2')."""
+    event = ("A Kerberos authentication ticket (TGT) was requested.\nNetwork Information:\n"
+             "\tClient Address:\t\t::ffff:10.23.123.11\n\tClient Port:\t\t52112\nAdditional Information:\n"
+             "\tTicket Options:\t\t0x40810010\n\tResult Code:\t\t0x6\n\tTicket Encryption Type:\t0x12\n"
+             "\tPre-Authentication Type:\t2\n")
+    entries = run_cli("explain", event, "--json").json()["results"]["entries"]
+    assert [(e["kind"], e["code"]) for e in entries if e["reading"] == 1] == [("kerberos", "0x6")]
+    assert not [e for e in entries if e["code"] in ("0x12", "0x2", "18", "2")]

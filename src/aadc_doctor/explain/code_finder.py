@@ -52,6 +52,11 @@ _BLANKS = [
     # event fields that carry ids, not codes: "Caller Process ID: 0x1f4", "Logon ID: 0x3E7" (4624/4625/4776)
     re.compile(r"\b(?:Process|Thread|Logon|Session|Linked Logon|Record|Activity)\s?ID:?\s*[=:]?\s*(?:0x[0-9a-f]+|\d+)",
                re.IGNORECASE),
+    # event fields that carry types, options and ports (4768/4771/4625): "Ticket Encryption Type: 0x12" is AES256,
+    # not KDC_ERR_CLIENT_REVOKED; "Pre-Authentication Type: 2" is an encrypted timestamp, not an error
+    re.compile(r"\b(?:Ticket Encryption|Pre-?Authentication|Logon) Type\s*[=:]?\s*(?:0x[0-9a-f]+|-?\d+)\b"
+               r"|\b(?:Ticket Options|Client Port|Source Port|Key Length)\s*[=:]?\s*(?:0x[0-9a-f]+|\d+)\b",
+               re.IGNORECASE),
 ]
 
 _EXPLICIT = re.compile(r"\b(aadsts|win32|http|ntstatus|kerberos|winhttp|wininet):\s*(-?(?:0x)?[0-9a-fA-F]+)\b",
