@@ -84,3 +84,12 @@ def test_a_pac_file_names_the_proxy_it_picks_for_the_realm_lookup(run_cli: Calla
     assert "direct" not in result.stdout.splitlines()[1]
     doc = run_cli("account", "admin@contoso.com", "--pac", str(pac), "--timeout", "2", "--json").json()
     assert doc["results"]["proxy"]["login_proxy"] == "http://127.0.0.1:9"
+
+
+def test_a_malformed_environment_proxy_is_one_line_naming_the_variable(run_cli: Callable[..., Any]) -> None:
+    result = run_cli("account", "admin@contoso.com", "--no-sign-in",
+                     env={"HTTPS_PROXY": "http://alice:s3cr3t-pw@proxy.contoso.com:abc"})
+    assert result.code == 2, result.stderr
+    assert result.stderr.startswith("aadc-doctor: error: HTTPS_PROXY http://alice:***@proxy.contoso.com:abc: "
+                                    "not a valid host:port")
+    assert "s3cr3t-pw" not in result.stdout + result.stderr

@@ -364,12 +364,10 @@ def test_a_machine_config_dotnet_rejects_is_named_by_check(run_cli: Runner, refu
     assert "config-unrecognized-attribute" in ids
 
 
-@pytest.mark.parametrize("value, message", [("http://alice:s3cr3t-pw@[::1", "not a valid URL"),
-                                            ("http://alice:s3cr3t-pw@proxy.contoso.com:abc", "invalid port")])
-def test_a_malformed_environment_proxy_is_one_line_naming_its_source(run_cli: Runner, value: str,
-                                                                    message: str) -> None:
+@pytest.mark.parametrize("value", ["http://alice:s3cr3t-pw@[::1", "http://alice:s3cr3t-pw@proxy.contoso.com:abc"])
+def test_a_malformed_environment_proxy_is_one_line_naming_the_variable(run_cli: Runner, value: str) -> None:
     run = run_cli("check", "--endpoint", "https://login.microsoftonline.com/", env={"HTTPS_PROXY": value})
     assert run.code == ExitCode.USAGE_OR_INPUT, run.stderr
-    [line] = run.stderr.strip().splitlines()
-    assert "environment" in line and message in line
+    assert run.stderr.startswith("aadc-doctor: error: HTTPS_PROXY http://alice:***@") and "not a valid host:port" \
+        in run.stderr.splitlines()[0]
     assert "s3cr3t-pw" not in run.stdout + run.stderr

@@ -15,12 +15,26 @@ ENV_NAMES = ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_prox
              "no_proxy", "NO_PROXY")
 
 
-def _first(env: Mapping[str, str], *names: str) -> str | None:
+def first_set(env: Mapping[str, str], *names: str) -> tuple[str, str] | None:
+    """(variable, proxy URL) of the first variable set, ``http://`` added to a bare ``host:port``."""
     for name in names:
         value = env.get(name, "").strip()
         if value:
-            return value if "://" in value else "http://" + value
+            return name, value if "://" in value else "http://" + value
     return None
+
+
+def proxy_variables_in_use(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """(variable, proxy URL) for https and http requests: the scheme's own variable, else ALL_PROXY."""
+    all_proxy = first_set(env, "all_proxy", "ALL_PROXY")
+    used = (first_set(env, "https_proxy", "HTTPS_PROXY") or all_proxy, first_set(env, "http_proxy", "HTTP_PROXY")
+            or all_proxy)
+    return tuple(dict.fromkeys(item for item in used if item is not None))
+
+
+def _first(env: Mapping[str, str], *names: str) -> str | None:
+    found = first_set(env, *names)
+    return found[1] if found else None
 
 
 def environment_variables(env: Mapping[str, str]) -> dict[str, str]:

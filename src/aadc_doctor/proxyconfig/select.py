@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from aadc_doctor.errors import UsageError
-from aadc_doctor.proxyconfig.environment import environment_proxy
+from aadc_doctor.proxyconfig.environment import environment_proxy, proxy_variables_in_use
 from aadc_doctor.proxyconfig.machine_config import (
     default_machine_config_path,
     machine_config_proxy,
@@ -21,21 +21,26 @@ from aadc_doctor.proxyconfig.machine_config import (
 from aadc_doctor.proxyconfig.model import ProxyConfig
 
 
-def validate_proxy_url(url: str) -> str:
-    """``--proxy`` must be ``http://[user[:password]@]host:port`` (``http://`` added when missing)."""
+def validate_proxy_url(url: str, *, option: str = "--proxy", require_port: bool = True) -> str:
+    """``--proxy`` must be ``http://[user[:password]@]host:port`` (``http://`` added when missing).
+
+    `option` names where the URL came from in the error (``--proxy``, ``HTTPS_PROXY``); the environment's
+    variables may leave out the port (the scheme's default applies, as in curl and Python).
+    """
     value = url.strip()
     if "://" not in value:
         value = "http://" + value
+    hint = "for example --proxy http://proxy:8080" if option == "--proxy" else \
+        f"for example {option}=http://proxy.contoso.com:8080"
     try:
         parts = urlsplit(value)
         port = parts.port
     except ValueError:
-        raise UsageError(f"--proxy {url}: not a valid host:port", hint="for example --proxy http://proxy:8080") \
-            from None
+        raise UsageError(f"{option} {url}: not a valid host:port", hint=hint) from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"--proxy {url}: expected http://host:port", hint="for example --proxy http://proxy:8080")
-    if port is None:
-        raise UsageError(f"--proxy {url}: no port given", hint="for example --proxy http://proxy:8080")
+        raise UsageError(f"{option} {url}: expected http://host:port", hint=hint)
+    if port is None and require_port:
+        raise UsageError(f"{option} {url}: no port given", hint=hint)
     return value
 
 
@@ -66,5 +71,7 @@ def select_proxy(*, proxy: str | None, direct: bool, pac: str | None, machine_co
                 return machine_config_proxy(cfg)
     from_env = environment_proxy(env)
     if from_env is not None:
+        for variable, url in proxy_variables_in_use(env):  # one line naming the variable, not a failure later
+            validate_proxy_url(url, option=variable, require_port=False)
         return from_env
     return ProxyConfig(source="none")

@@ -101,3 +101,14 @@ def test_malformed_urls_never_crash_and_never_show_the_password() -> None:
     proxy.proxy_for("https://[::1/path")  # a malformed target must not raise either
     with pytest.raises(UsageError, match="not a valid host:port"):
         select_proxy(proxy="http://[broken:3128", direct=False, pac=None, machine_config=None, env={}, windows=False)
+
+
+def test_environment_proxy_urls_in_use_are_checked_and_the_variable_named() -> None:
+    with pytest.raises(UsageError, match=r"^ALL_PROXY socks5://socks\.contoso\.com:1080: expected http://host:port"):
+        select_proxy(proxy=None, direct=False, pac=None, machine_config=None, windows=False,
+                     env={"HTTPS_PROXY": "http://proxy.contoso.com:8080", "ALL_PROXY": "socks5://socks.contoso.com:1080"})
+    # a port is optional in the environment (the scheme's default applies); an unused bad variable is not read
+    cfg = select_proxy(proxy=None, direct=False, pac=None, machine_config=None, windows=False,
+                       env={"https_proxy": "http://proxy.contoso.com", "HTTPS_PROXY": "http://[bad",
+                            "http_proxy": "http://proxy.contoso.com:8080"})
+    assert cfg.url == "http://proxy.contoso.com"
