@@ -13,7 +13,7 @@ import ipaddress
 import string
 from collections import Counter, deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aadc_doctor.analysis.phases import ClientPhases, summarise
@@ -649,7 +649,15 @@ class ProxyLogAnalysis:
             if self.explicit_timeouts:
                 evidence.append(_COUNTS.format("The proxy logged {n:~tunnel~tunnels} to required endpoints as ended by "
                                                "a timeout.", n=self.explicit_timeouts))
-            out.append(self._text("idle-timeout", "proxy", seconds=seconds, evidence=" ".join(evidence)))
+            finding = self._text("idle-timeout", "proxy", seconds=seconds, evidence=" ".join(evidence))
+            close = self.t["client_idle_close_seconds"]
+            if (not self.explicit_timeouts and tunnels["suspected_seconds"] is not None
+                    and close <= seconds <= close + self.t["client_idle_close_margin_seconds"]):
+                spec = self.texts["finding"]["idle-timeout"]
+                finding = replace(finding, severity=Severity.INFO, title=_COUNTS.format(spec["client_close_title"],
+                                                                                       seconds=seconds),
+                                  detail=f"{finding.detail} {spec['client_close_note']}")
+            out.append(finding)
         for item in results["ignorable"]:
             if item["denied"]:
                 out.append(self._text("ignorable-denied", item["host"], host=item["host"], count=item["denied"],

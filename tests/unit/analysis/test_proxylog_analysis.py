@@ -189,6 +189,20 @@ def test_tunnels_cut_at_the_same_duration_suggest_an_idle_timeout() -> None:
     assert results["tunnels"]["explicit_timeouts"] == 1 and "proxylog-idle-timeout|proxy" in findings
 
 
+def test_tunnels_ending_at_the_clients_own_idle_close_are_no_proxy_timeout_warning() -> None:
+    """.NET closes a connection unused for 100 s: tunnels used briefly last 100-101 s. That cluster was a warning
+    'the proxy seems to cut tunnels after about 100 s (needs more than 5 minutes)'."""
+    closed = [rec(h, t=i * 150, elapsed_ms=100_200 + i * 400) for i, h in enumerate(CONNECT_SEQUENCE)]
+    _, results, findings = analyse(closed)
+    assert results["tunnels"]["suspected_seconds"] == 102
+    finding = findings["proxylog-idle-timeout|proxy"]
+    assert finding.severity == "info" and "client's own idle close" in finding.title
+    assert "100 s" in finding.detail and "proxy's idle (read) timeout" in finding.detail
+    # the proxy's own timeout tag keeps it a warning
+    tagged = [*closed, rec("bwsc02-relay.microsoftonline.com", action="TCP_TUNNEL_TIMEOUT", elapsed_ms=100_000)]
+    assert analyse(tagged)[2]["proxylog-idle-timeout|proxy"].severity == "warning"
+
+
 def test_filters() -> None:
     import ipaddress
 
