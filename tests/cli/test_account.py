@@ -7,6 +7,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 
 def test_help_lists_the_options(run_cli: Callable[..., Any], capsys: Any) -> None:
     result = run_cli("account", "--help")
@@ -93,3 +95,18 @@ def test_a_malformed_environment_proxy_is_one_line_naming_the_variable(run_cli: 
     assert result.stderr.startswith("aadc-doctor: error: HTTPS_PROXY http://alice:***@proxy.contoso.com:abc: "
                                     "not a valid host:port")
     assert "s3cr3t-pw" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("address, problem", [("fabrikamproxy:8080", "has no http:// prefix"),
+                                              ("http://[bad", "is not an http://host:port URL")])
+def test_a_machine_config_proxy_dotnet_cannot_use_is_named_before_the_wizard_runs(
+        run_cli: Callable[..., Any], tmp_path: Any, address: str, problem: str) -> None:
+    machine_config = tmp_path / "machine.config"
+    machine_config.write_text("<configuration><system.net><defaultProxy>"
+                              f'<proxy proxyaddress="{address}" /></defaultProxy></system.net></configuration>',
+                              encoding="utf-8")
+    result = run_cli("account", "admin@contoso.com", "--no-sign-in", "--timeout", "2", "--json",
+                     "--machine-config", str(machine_config))
+    assert result.code == 1, result.stderr
+    findings = result.json()["findings"]
+    assert findings[0]["id"] == "machine-config-proxy-address-invalid" and problem in findings[0]["title"]

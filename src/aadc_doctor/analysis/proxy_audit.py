@@ -158,6 +158,15 @@ def audit_proxy_address(settings: DotNetProxySettings, cfg: ConfigFile) -> list[
     return []
 
 
+def audit_dotnet_proxy_file(cfg: ConfigFile) -> list[Finding]:
+    """What .NET itself makes of the file a run took its proxy from: a file it rejects, an address it cannot use.
+
+    The probes read proxyaddress leniently ('host:port' as http://host:port), .NET Framework does not, so these
+    break the wizard and the sync engine even where every probe got through.
+    """
+    return [*audit_config_problems(cfg), *audit_proxy_address(resolve_default_proxy([cfg]), cfg)]
+
+
 def audit_bypass_entries(settings: DotNetProxySettings, cfg: ConfigFile) -> list[Finding]:
     """.NET compiles each bypass entry as a regular expression; one invalid entry disables the whole list."""
     bad = invalid_dotnet_entries(settings.bypass)

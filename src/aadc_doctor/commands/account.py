@@ -101,6 +101,7 @@ def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
     from aadc_doctor.account.oauth import OAuthError
     from aadc_doctor.account.realm import discover_realm, discover_tenant
     from aadc_doctor.account.signin import DEFAULT_CLIENT_ID, authority_for, sign_in
+    from aadc_doctor.commands.check import dotnet_config_findings
     from aadc_doctor.net.http_client import HttpSettings, make_session, parse_connect_to, parse_resolve
 
     upn = args.upn.strip()
@@ -140,6 +141,7 @@ def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
         "realm": None, "tenant": None, "sign_in": None, "graph": None, "stopped_at": None,
     }
     report = Report(command="account", findings=findings, results=results)
+    findings += dotnet_config_findings(proxy)  # the wizard reads machine.config as .NET does, like check
 
     def done(stage: str | None) -> CommandResult:
         session.close()  # ends proxy tunnels now, so the proxy logs them while we still run
@@ -233,10 +235,10 @@ def _line(console: Console, label: str, text: str) -> None:
 
 def _login_proxy(proxy_for: Callable[[str], str | None]) -> str | None:
     """The proxy (password removed) the first call, the user realm lookup, goes through; None = direct."""
-    from aadc_doctor.secrets import url_without_password
+    from aadc_doctor.proxyconfig.model import display_proxy_url
 
     chosen = proxy_for(LOGIN_PROBE_URL)
-    return url_without_password(chosen) if chosen else None
+    return display_proxy_url(chosen) if chosen else None
 
 
 def _proxy_text(proxy: dict[str, Any]) -> str:

@@ -308,21 +308,13 @@ def _configured_elsewhere(cfg: ProxyConfig, env: dict[str, str], results: Sequen
     return tuple(found)
 
 
-def _dotnet_config_findings(cfg: ProxyConfig) -> list[Finding]:
-    """What .NET makes of the machine.config this run read its proxy from.
+def dotnet_config_findings(cfg: ProxyConfig) -> list[Finding]:
+    """What .NET makes of the machine.config this run read its proxy from (see audit_dotnet_proxy_file)."""
+    from aadc_doctor.analysis.proxy_audit import audit_dotnet_proxy_file
+    from aadc_doctor.proxyconfig.machine_config import machine_config_of
 
-    The probes read proxyaddress leniently ('host:port' as http://host:port), .NET Framework does not: a file it
-    rejects or an address it cannot use breaks the wizard and the sync engine even where every probe got through.
-    """
-    prefix = "machine.config:"
-    if not cfg.source.startswith(prefix):
-        return []
-    from aadc_doctor.analysis.proxy_audit import audit_config_problems, audit_proxy_address
-    from aadc_doctor.proxyconfig.machine_config import machine_config_settings, read_machine_config
-
-    machine_config = read_machine_config(cfg.source.removeprefix(prefix))
-    return [*audit_config_problems(machine_config),
-            *audit_proxy_address(machine_config_settings(machine_config), machine_config)]
+    machine_config = machine_config_of(cfg)
+    return audit_dotnet_proxy_file(machine_config) if machine_config is not None else []
 
 
 def _run_coroutine(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -421,7 +413,7 @@ def run_check(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
     wall_ms = (time.monotonic() - started) * 1000
 
     proxy_ctx = ProxyContext(cfg.source, cfg.display_url, _configured_elsewhere(cfg, ctx.env, results))
-    report.findings.extend(_dotnet_config_findings(cfg))
+    report.findings.extend(dotnet_config_findings(cfg))
     report.findings.extend(diagnose(results, proxy_ctx, catalog=catalog, knowledge=kb))
     proxy_info = cfg.to_dict()
     proxy_info["description"] = cfg.describe()

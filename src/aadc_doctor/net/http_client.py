@@ -232,7 +232,7 @@ class DoctorSession(requests.Session):
             kwargs["timeout"] = self.settings.timeout
         kwargs.setdefault("allow_redirects", False)
         shown_url = _url_for_log(text_url)
-        shown_proxy = url_without_password(proxy) if proxy else None
+        shown_proxy = _shown_proxy(proxy) if proxy else None
         try:
             response = super().request(method, url, *args, **kwargs)
         except requests.RequestException as exc:
@@ -242,6 +242,14 @@ class DoctorSession(requests.Session):
         elapsed = int(response.elapsed.total_seconds() * 1000)
         self.exchanges.append(Exchange(text_method, shown_url, response.status_code, shown_proxy, "ok", elapsed))
         return response
+
+
+def _shown_proxy(proxy: str) -> str:
+    """The proxy URL without its password, also when it is too malformed to parse (``http://[bad``)."""
+    try:
+        return url_without_password(proxy)
+    except ValueError:
+        return scrub(proxy)
 
 
 def _url_for_log(url: str) -> str:

@@ -42,3 +42,11 @@ def machine_config_settings(cfg: ConfigFile) -> DotNetProxySettings:
 def machine_config_proxy(cfg: ConfigFile) -> ProxyConfig:
     """The ProxyConfig a .NET process with no proxy of its own gets from this machine.config."""
     return machine_config_settings(cfg).to_proxy_config(f"machine.config:{cfg.path}")
+
+
+def machine_config_of(proxy: ProxyConfig) -> ConfigFile | None:
+    """The machine.config a ProxyConfig was read from (read again), or None for any other source."""
+    prefix = "machine.config:"
+    if not proxy.source.startswith(prefix):
+        return None
+    return read_machine_config(proxy.source.removeprefix(prefix))
