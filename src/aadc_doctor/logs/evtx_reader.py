@@ -3,11 +3,13 @@
 The package renders each record as XML fast, but it silently drops a chunk cut short at the end of a
 file, and raises for a corrupt chunk and then carries on. This reader checks the file and chunk headers
 itself, so a truncated or damaged log is reported with how many records were read and how many the
-chunks claimed. A file that is not an .evtx at all is an InputError.
+chunks claimed; a chunk cut short is handed to the package padded to its full size, so the records before
+the cut are read too. A file that is not an .evtx at all is an InputError.
 """
 
 from __future__ import annotations
 
+import io
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -59,6 +61,45 @@ class EvtxLayout:
     dirty: bool
     header_chunks: int = 0  # what the file header says; more than the file can hold means it was cut short
     size: int = 0
+
+
+class _PaddedChunkFile(io.RawIOBase):
+    """The file as it is, then zero bytes up to the end of its last, cut-short chunk (the file is not changed)."""
+
+    def __init__(self, path: Path, size: int, padded_size: int) -> None:
+        self._file = open(path, "rb")  # noqa: SIM115 - closed with this object
+        self._size = size
+        self._padded = padded_size
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._padded}[whence]
+        self._pos = max(base + offset, 0)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        want = min(len(view), max(self._padded - self._pos, 0))
+        got = 0
+        if self._pos < self._size:
+            self._file.seek(self._pos)
+            got = self._file.readinto(view[:min(want, self._size - self._pos)]) or 0
+        view[got:want] = bytes(want - got)
+        self._pos += want
+        return want
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
 
 
 def is_evtx(head: bytes) -> bool:
@@ -157,18 +198,22 @@ def iter_evtx_records(path: Path, stats: EvtxFileStats, selector: RecordSelector
     stats.expected_records = layout.expected_records
     stats.truncated_bytes = layout.truncated_bytes
     stats.dirty = layout.dirty
+    source: str | _PaddedChunkFile = str(path)
     if layout.truncated_bytes:
         stats.errors.append(f"the file ends inside a chunk ({layout.truncated_bytes} of {CHUNK_SIZE} bytes "
-                            "present): the records of that chunk could not be read")
+                            "present): the records of that chunk up to the cut were read, the rest are lost")
+        source = _PaddedChunkFile(path, layout.size, layout.size + CHUNK_SIZE - layout.truncated_bytes)
     elif layout.header_chunks > layout.chunks and layout.size < FILE_HEADER_SIZE + layout.header_chunks * CHUNK_SIZE:
         stats.errors.append(f"the file header lists {layout.header_chunks} chunks of records but the file holds "
                             f"{layout.chunks}: it was cut short, the records of the missing chunks could not be read")
     try:
         # threads: passed through; measured with evtx 0.14, its Python iterator renders on this thread whatever
         # the value, so the reader's own per-record cost adds directly to the package's
-        parser = evtx.PyEvtxParser(str(path), number_of_threads=threads)
+        parser = evtx.PyEvtxParser(source, number_of_threads=threads)
         iterator = parser.records()
     except (OSError, RuntimeError, ValueError) as exc:
+        if not isinstance(source, str):
+            source.close()
         raise InputError(f"{path}: the evtx package cannot open this file: {exc}") from None
     name = str(path)
     by_text: dict[str, int] = {}  # EventID as rendered -> records; turned into ints once per file
@@ -178,6 +223,8 @@ def iter_evtx_records(path: Path, stats: EvtxFileStats, selector: RecordSelector
         yield from _select(iterator, stats, by_text, wanted, checked, selector, name)
     finally:  # also when the caller stops early: what was read is counted
         _count_ids(by_text, stats, counts if counts is not None else {})
+        if not isinstance(source, str):
+            source.close()
 
 
 def _select(iterator: Iterator[Any], stats: EvtxFileStats, by_text: dict[str, int],

@@ -51,6 +51,22 @@ def test_a_truncated_file_reports_what_could_be_read(corpus, tmp_path):
     assert "ends inside a chunk" in stats.errors[0]
 
 
+def test_the_records_of_a_cut_short_last_chunk_are_read_up_to_the_cut(corpus, tmp_path):
+    """The evtx package drops a chunk cut short at the end of a file; its records before the cut were lost."""
+    data = (corpus / "evtx" / "omerbenamram-evtx_security.evtx").read_bytes()
+    whole_chunks = tmp_path / "three.evtx"
+    whole_chunks.write_bytes(data[:FILE_HEADER_SIZE + 3 * CHUNK_SIZE])
+    in_three = read_layout(whole_chunks).expected_records
+    cut = tmp_path / "cut.evtx"
+    cut.write_bytes(data[:FILE_HEADER_SIZE + 3 * CHUNK_SIZE + 30000])
+    stats = EvtxFileStats(str(cut))
+    ids = [r.record_id for r in iter_evtx_records(cut, stats, RecordSelector(channel_prefixes=("",)))]
+    assert in_three < stats.records < stats.expected_records
+    assert ids == list(range(ids[0], ids[0] + len(ids)))  # every record up to the cut, none twice
+    assert "up to the cut were read" in stats.errors[0]
+    assert cut.stat().st_size == FILE_HEADER_SIZE + 3 * CHUNK_SIZE + 30000  # the user's file is not changed
+
+
 def test_a_corrupt_chunk_is_counted_and_reading_goes_on(corpus, tmp_path):
     data = bytearray((corpus / "evtx" / "omerbenamram-evtx_security.evtx").read_bytes())
     start = FILE_HEADER_SIZE + 2 * CHUNK_SIZE + 600
