@@ -380,7 +380,19 @@ def _burst_findings(failures: list[SignInAttempt]) -> tuple[list[Finding], list[
         detail = (f"{burst.count} failures within {minutes:.1f} minutes, {iso(burst.start)} to {iso(burst.end)}; "
                   f"{who}." + (f" Most hit: {top}." if top else "") + (f" Clients: {clients}." if clients else "")
                   + f" {made_by}")
-        if reason == 1909:
+        if reason == 1909 and burst.accounts and burst.top_accounts[0][1] * 2 >= burst.count:
+            # one account retried again and again while locked: a client with a stale password, not spraying
+            account = burst.top_accounts[0][0]
+            findings.append(Finding(
+                id="pta-lockout-burst", severity=Severity.WARNING,
+                title=f"Repeated sign-ins to a locked-out account ({account}): a device or service with an old "
+                      "password?", detail=detail,
+                remedy="Find what keeps signing in with the old password (Entra sign-in logs: client app and "
+                       "device; 4740 on the PDC emulator names the caller computer for on-premises lockouts): a "
+                       "phone's mail app, a mapped drive or a scheduled task. Update or remove it, then unlock "
+                       "the account.",
+                subject="Reason 1909", references=(PTA_DOC,)))
+        elif reason == 1909:
             findings.append(Finding(
                 id="pta-lockout-burst", severity=Severity.WARNING,
                 title="A burst of locked-out accounts: possibly password spraying", detail=detail,

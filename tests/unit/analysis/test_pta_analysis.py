@@ -136,6 +136,17 @@ def test_a_burst_says_how_much_of_it_the_agent_made():
     assert results["bursts"][0]["by_agent"] == 0
 
 
+def test_one_locked_out_account_retried_is_not_called_spraying():
+    """30 lockout failures of one account (a phone with the old password) were 'possibly password spraying'."""
+    evidence = PtaEvidence()
+    for i in range(30):
+        evidence.add_attempt(_security(1909, T0 + timedelta(seconds=10 * i), "CONTOSO\\svc"))
+    findings, _ = analyse(evidence, expect_agent=False)
+    burst = _finding(findings, "pta-lockout-burst")
+    assert "spraying" not in burst.title and "contoso\\svc" in burst.title.lower()
+    assert "old password" in burst.remedy
+
+
 def test_no_burst_below_the_threshold():
     failures = [_security(1909, T0 + timedelta(minutes=3 * i), "CONTOSO\\a") for i in range(12)]
     assert find_burst(failures, 1909, timedelta(minutes=10), 10) is None
