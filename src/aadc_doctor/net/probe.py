@@ -536,6 +536,16 @@ async def _judge_unverified(state: _State, settings: ProbeSettings, exc: ssl.SSL
     facts = tlsmod.cert_facts(der)
     state.tls = _tls_info(facts, version, verified=False, trust=category, verify_error=message)
     issuer = tlsmod.issuer_label(facts)
+    org = (facts.issuer_organization or "").lower()
+    if (category == "untrusted-issuer" and state.target.rule_id and facts.covers(host)
+            and org in settings.expected_issuer_organizations):
+        # Microsoft's own chain, but this machine lacks its root (automatic root updates off, an old server)
+        raise state.fail(Outcome.TLS_FAILURE,
+                         f"the certificate for {host} is issued by {issuer}, a public CA Microsoft uses, but this "
+                         f"machine does not trust its root ({message}): its trusted root certificates are out of "
+                         "date (install the current roots, e.g. DigiCert Global Root G2, or allow Windows' "
+                         "automatic root update); an inspecting device that copies Microsoft's issuer name would "
+                         "look the same")
     if category == "untrusted-issuer":
         names_it = "issued for" if facts.covers(host) else "not even issued for"
         raise state.fail(Outcome.TLS_INTERCEPTED,

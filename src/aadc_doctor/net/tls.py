@@ -5,7 +5,8 @@ The interception rule, in the order applied:
 
 1. The chain does not verify because its issuer is not trusted (self-signed in chain, unknown local issuer):
    the certificate was minted by someone the machine does not trust, typically an inspecting proxy re-signing
-   with its own CA -> ``tls_intercepted``, naming the issuer.
+   with its own CA -> ``tls_intercepted``, naming the issuer. Except: a leaf valid for a catalog host and issued
+   by one of the public CAs Microsoft uses means this machine's root store is out of date -> ``tls_failure``.
 2. The chain verifies but the certificate is not valid for the host name: another party answered in the
    endpoint's place -> ``tls_intercepted``.
 3. The chain verifies through the *system* store, the host is a Microsoft endpoint of the catalog, and the

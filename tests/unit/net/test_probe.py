@@ -146,6 +146,20 @@ def test_untrusted_issuer_is_interception_naming_the_issuer(ca_file: Path) -> No
     assert "Contoso Inspection CA" in (result.error or "")
 
 
+def test_a_public_microsoft_ca_the_machine_lacks_is_a_root_store_failure_not_interception(ca_file: Path) -> None:
+    """An old server without DigiCert Global Root G2 (automatic root updates off) sees Microsoft's real chain as
+    untrusted; calling that interception sends the admin hunting for a proxy that does not exist."""
+    public = make_ca("DigiCert Inc")  # the issuer Microsoft's endpoints use, absent from this machine's store
+    with TlsOrigin(public, [HOST]) as endpoint:
+        settings = _direct_settings(ca_file, endpoint.port, expected=frozenset({"digicert inc"}))
+        result = _probe(_direct(endpoint.port), None, settings)
+        custom = _probe(_target(endpoint.port, rule=None), None, settings)
+    assert (result.outcome, result.phase) == (Outcome.TLS_FAILURE, Phase.TLS)
+    assert "trusted root" in (result.error or "") and "DigiCert Inc" in (result.error or "")
+    assert result.tls is not None and result.tls.trust == "untrusted-issuer"
+    assert custom.outcome is Outcome.TLS_INTERCEPTED  # not a catalog host: no expectation about its CA
+
+
 def test_wrong_name_is_interception(ca: trustme.CA, ca_file: Path) -> None:
     with TlsOrigin(cert=issue_server_cert(ca, ["proxy.contoso.com"])) as wrong:
         result = _probe(_direct(wrong.port), None, _direct_settings(ca_file, wrong.port))
