@@ -24,7 +24,7 @@ import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from aadc_doctor.errors import InputError
 from aadc_doctor.proxyconfig.bypass import Target
@@ -231,8 +231,10 @@ def load_pac(file_or_url: str, *, timeout: float = DOWNLOAD_TIMEOUT_S) -> PacScr
     path = file_or_url
     if lower.startswith("file://"):
         parts = urlsplit(file_or_url)
-        path = parts.path
-        if len(path) > 2 and path[0] == "/" and path[2] == ":":  # file:///C:/proxy.pac
+        path = unquote(parts.path)  # file:///C:/Proxy%20Files/proxy.pac names "Proxy Files"
+        if parts.netloc and parts.netloc.lower() != "localhost":
+            path = f"//{parts.netloc}{path}"  # file://server/share/proxy.pac: a UNC path
+        elif len(path) > 2 and path[0] == "/" and path[2] == ":":  # file:///C:/proxy.pac
             path = path[1:]
     text = read_text_file(Path(path), what="PAC file", max_bytes=MAX_PAC_BYTES)
     return parse_pac(text, file_or_url)

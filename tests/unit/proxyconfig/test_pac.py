@@ -38,6 +38,16 @@ def test_file_url() -> None:
     assert pac.proxy_for("https://login.microsoftonline.com/") is None
 
 
+def test_file_url_with_an_escaped_space(tmp_path: Path) -> None:
+    """as_uri() and browsers write 'Proxy Files' as 'Proxy%20Files'; the file is read under its real name."""
+    folder = tmp_path / "Proxy Files"
+    folder.mkdir()
+    target = folder / "direct microsoft.pac"
+    target.write_bytes((FIXTURES / "direct-microsoft.pac").read_bytes())
+    assert "%20" in target.as_uri()
+    assert load_pac(target.as_uri()).proxy_for("https://login.microsoftonline.com/") is None
+
+
 @pytest.mark.parametrize(("name", "message"), [
     ("broken.pac", r"not a valid PAC file: SyntaxError: Unexpected token 'return' \(line 3\)$"),
     ("no-function.pac", "not a valid PAC file: the script defines no FindProxyForURL function$"),
