@@ -6,9 +6,11 @@ of ``pta trace`` / ``pta events`` and the findings with remedies. Pure: no I/O.
 
 from __future__ import annotations
 
+import heapq
+from array import array
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -21,6 +23,7 @@ CORRELATION_WINDOW = timedelta(seconds=5)
 EQUIVALENT_REASONS = {1317: 1326}  # an unknown user reaches LogonUser callers as 1326 too
 SAMPLES = 3
 OTHER_SAMPLE = 20
+REQUESTS_KEPT = 1000  # the latest PTA failures listed in full; all are counted
 
 
 @dataclass
@@ -53,11 +56,173 @@ class _Tally:
         self.levels.update(other.levels)
 
 
+# ---- failures, one compact row each ------------------------------------------------------------
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+NO_TIME = -(2**63)  # an attempt without a time
+NO_CODE = -1  # no reason (a status that maps to no Win32 code)
+AGENT, TRACE, SECURITY, DROPPED = 1, 2, 4, 8  # row flags; DROPPED: an event merged into its trace failure
+
+
+def _micros(time: datetime | None) -> int:
+    if time is None:
+        return NO_TIME
+    if time.tzinfo is None:
+        time = time.replace(tzinfo=UTC)
+    return (time - EPOCH) // _MICROSECOND
+
+
+def _datetime(micros: int) -> datetime | None:
+    return None if micros == NO_TIME else EPOCH + timedelta(microseconds=micros)
+
+
+class _Numbered:
+    """Distinct values numbered once (accounts, clients, statuses): the failure rows hold the numbers."""
+
+    def __init__(self, empty: Any) -> None:
+        self.values: list[Any] = [empty]
+        self.numbers: dict[Any, int] = {empty: 0}
+
+    def number(self, value: Any) -> int:
+        found = self.numbers.get(value)
+        if found is None:
+            found = self.numbers[value] = len(self.values)
+            self.values.append(value)
+        return found
+
+
+class FailureRows:
+    """Every failed attempt as one row of typed arrays (about 50 bytes), not one object with its strings.
+
+    Counts, first/last seen, bursts, accounts per burst and the trace/event correlation are computed from
+    these rows, so they stay exact however many failures a log holds, while only the latest few failures
+    are kept whole (for the ``requests`` list). Successes are not rows: they are only counted.
+    """
+
+    def __init__(self) -> None:
+        self.time = array("q")
+        self.reason = array("q")
+        self.detail = array("q")
+        self.flags = bytearray()
+        self.account = array("I")
+        self.client = array("I")
+        self.computer = array("I")
+        self.status = array("I")  # (event_id, Status, SubStatus)
+        self.position = array("q")
+        self.accounts = _Numbered("")
+        self.clients = _Numbered("")
+        self.computers = _Numbered("")
+        self.statuses = _Numbered((None, "", ""))
+
+    def __len__(self) -> int:
+        return len(self.flags)
+
+    def add(self, attempt: SignInAttempt) -> int:
+        """Store a failed attempt; returns its row number (also its arrival order)."""
+        self.time.append(_micros(attempt.time))
+        self.reason.append(NO_CODE if attempt.reason is None else attempt.reason)
+        self.detail.append(NO_CODE if attempt.detail_reason is None else attempt.detail_reason)
+        self.flags.append((AGENT if attempt.from_agent else 0)
+                          | (TRACE if attempt.origin == "trace" else SECURITY if attempt.origin == "security" else 0))
+        self.account.append(self.accounts.number(attempt.account))
+        self.client.append(self.clients.number(attempt.client))
+        self.computer.append(self.computers.number(attempt.computer))
+        self.status.append(self.statuses.number((attempt.event_id, attempt.status, attempt.substatus)))
+        self.position.append(-1 if attempt.position is None else attempt.position)
+        return len(self.flags) - 1
+
+    def extend(self, other: FailureRows) -> int:
+        """Append another file's rows (renumbering its values); returns the offset of its first row."""
+        offset = len(self)
+        self.time.extend(other.time)
+        self.reason.extend(other.reason)
+        self.detail.extend(other.detail)
+        self.flags.extend(other.flags)
+        self.position.extend(other.position)
+        for mine, theirs, column, their_column in (
+                (self.accounts, other.accounts, self.account, other.account),
+                (self.clients, other.clients, self.client, other.client),
+                (self.computers, other.computers, self.computer, other.computer),
+                (self.statuses, other.statuses, self.status, other.status)):
+            renumber = [mine.number(v) for v in theirs.values]
+            column.extend(renumber[n] for n in their_column)
+        return offset
+
+    def live(self, row: int) -> bool:
+        return not self.flags[row] & DROPPED
+
+    def by_agent(self, row: int) -> bool:
+        """Made by the PTA agent: a trace failure, or an event that names its process or host."""
+        return bool(self.flags[row] & (AGENT | TRACE))
+
+    def reason_of(self, row: int) -> int | None:
+        code = self.reason[row]
+        return None if code == NO_CODE else code
+
+    def account_of(self, row: int) -> str:
+        return str(self.accounts.values[self.account[row]])
+
+
+@dataclass
+class SuccessTally:
+    """The agent's successful sign-ins: counted (by hour), never kept one by one (a busy server has millions)."""
+
+    count: int = 0
+    first: int = NO_TIME
+    last: int = NO_TIME
+    by_hour: Counter[int] = field(default_factory=Counter)
+
+    def add(self, time: datetime | None) -> None:
+        self.count += 1
+        micros = _micros(time)
+        if micros != NO_TIME:
+            self._span(micros, micros)
+            self.by_hour[micros // 3_600_000_000] += 1
+
+    def _span(self, first: int, last: int) -> None:
+        self.first = first if self.first == NO_TIME or first < self.first else self.first
+        self.last = last if self.last == NO_TIME or last > self.last else self.last
+
+    def merge(self, other: SuccessTally) -> None:
+        self.count += other.count
+        if other.first != NO_TIME:
+            self._span(other.first, other.last)
+        self.by_hour.update(other.by_hour)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "first_seen": iso(_datetime(self.first)), "last_seen": iso(_datetime(self.last)),
+                "by_hour": [{"hour": _hour_text(h), "count": c} for h, c in sorted(self.by_hour.items())]}
+
+
+def _hour_text(hour: int) -> str:
+    return (EPOCH + timedelta(hours=hour)).strftime("%Y-%m-%dT%H:00Z")
+
+
+_Kept = tuple[tuple[int, int, int], SignInAttempt]  # ((undated, time, row), attempt): latest = largest
+
+
+def _keep(heap: list[_Kept], limit: int, item: _Kept) -> None:
+    """Keep the ``limit`` latest items (a min-heap: the oldest kept is dropped first)."""
+    if len(heap) < limit:
+        heapq.heappush(heap, item)
+    elif item[0] > heap[0][0]:
+        heapq.heapreplace(heap, item)
+
+
 @dataclass
 class PtaEvidence:
-    """Everything read so far; filled while parsers stream, read once by ``analyse``."""
+    """Everything read so far; filled while parsers stream, read once by ``analyse``.
 
-    attempts: list[SignInAttempt] = field(default_factory=list)
+    Memory does not grow with successes (counted) and grows by one compact row per failure; only the
+    latest REQUESTS_KEPT PTA failures and OTHER_SAMPLE other failures are kept as whole attempts.
+    """
+
+    failures: FailureRows = field(default_factory=FailureRows)
+    successes: SuccessTally = field(default_factory=SuccessTally)
+    agent_logons_seen: bool = False  # a Security event naming the agent process (or host), success or failure
+    latest_requests: list[_Kept] = field(default_factory=list)  # the agent's failures (trace or event)
+    latest_others: list[_Kept] = field(default_factory=list)  # failures by other processes
     trace_problems: dict[str, _Tally] = field(default_factory=dict)
     agent_events: dict[tuple[str, int], _Tally] = field(default_factory=dict)
     events_by_id: Counter[int] = field(default_factory=Counter)
@@ -70,7 +235,13 @@ class PtaEvidence:
 
     def merge(self, other: PtaEvidence) -> None:
         """Add the evidence of another file (read elsewhere, for example in a worker process)."""
-        self.attempts.extend(other.attempts)
+        offset = self.failures.extend(other.failures)
+        for heap, limit, theirs in ((self.latest_requests, 2 * REQUESTS_KEPT, other.latest_requests),
+                                    (self.latest_others, OTHER_SAMPLE, other.latest_others)):
+            for (undated, micros, row), attempt in theirs:
+                _keep(heap, limit, ((undated, micros, row + offset), attempt))
+        self.successes.merge(other.successes)
+        self.agent_logons_seen |= other.agent_logons_seen
         for key, tally in other.trace_problems.items():
             self.trace_problems.setdefault(key, _Tally()).merge(tally)
         for event_key, tally in other.agent_events.items():
@@ -84,7 +255,19 @@ class PtaEvidence:
         self.agents_seen.update(other.agents_seen)
 
     def add_attempt(self, attempt: SignInAttempt) -> None:
-        self.attempts.append(attempt)
+        if attempt.origin == "security" and attempt.from_agent:
+            self.agent_logons_seen = True
+        if not attempt.failed:
+            self.successes.add(attempt.time)
+            return
+        row = self.failures.add(attempt)
+        micros = self.failures.time[row]
+        key = (1, 0, row) if micros == NO_TIME else (0, micros, row)  # undated ones last, as the list sorts them
+        if attempt.from_agent or attempt.origin == "trace":
+            # twice the listed number: events merged into their trace failure drop out of the list
+            _keep(self.latest_requests, 2 * REQUESTS_KEPT, (key, attempt))
+        else:
+            _keep(self.latest_others, OTHER_SAMPLE, (key, attempt))
 
     def add_trace_problem(self, category: str, level: str, message: str, time: datetime | None) -> None:
         tally = self.trace_problems.get(category)
@@ -123,66 +306,113 @@ def _same_reason(a: int | None, b: int | None) -> bool:
     return EQUIVALENT_REASONS.get(a, a) == EQUIVALENT_REASONS.get(b, b)
 
 
+def match_rows(rows: FailureRows) -> list[tuple[int, int]]:
+    """(trace row, event row) for each trace failure and the agent's own failure event for it.
+
+    Same reason, within CORRELATION_WINDOW, the nearest unused event; trace failures in time order.
+    """
+    times = rows.time
+    trace = sorted((i for i in range(len(rows)) if rows.flags[i] & TRACE and times[i] != NO_TIME),
+                   key=times.__getitem__)
+    events = sorted((i for i in range(len(rows)) if rows.flags[i] & SECURITY and rows.flags[i] & AGENT
+                     and times[i] != NO_TIME), key=times.__getitem__)
+    if not trace or not events:
+        return []
+    window = CORRELATION_WINDOW // _MICROSECOND
+    used: set[int] = set()
+    pairs: list[tuple[int, int]] = []
+    start = 0
+    for t in trace:
+        t_time = times[t]
+        t_reason = rows.reason_of(t)
+        while start < len(events) and times[events[start]] < t_time - window:
+            start += 1
+        best: int | None = None
+        best_gap = 0
+        j = start
+        while j < len(events):
+            e = events[j]
+            if times[e] > t_time + window:
+                break
+            if e not in used and _same_reason(t_reason, rows.reason_of(e)):
+                gap = abs(times[e] - t_time)
+                if best is None or gap < best_gap:
+                    best, best_gap = e, gap
+            j += 1
+        if best is not None:
+            used.add(best)
+            pairs.append((t, best))
+    return pairs
+
+
+def merge_rows(rows: FailureRows, pairs: list[tuple[int, int]]) -> None:
+    """The trace row gains its event's account, status and source; the event row is dropped (counted once)."""
+    for t, e in pairs:
+        for column in (rows.account, rows.client, rows.computer, rows.status, rows.detail):
+            column[t] = column[e]
+        rows.flags[e] |= DROPPED
+
+
+def _merged(attempt: SignInAttempt, rows: FailureRows, e: int) -> SignInAttempt:
+    event_id, status, substatus = rows.statuses.values[rows.status[e]]
+    detail = rows.detail[e]
+    return replace(attempt, account=rows.account_of(e), status=status, substatus=substatus,
+                   detail_reason=None if detail == NO_CODE else detail,
+                   computer=str(rows.computers.values[rows.computer[e]]),
+                   client=str(rows.clients.values[rows.client[e]]), event_id=event_id)
+
+
+def _pair_dict(trace: SignInAttempt, rows: FailureRows, e: int) -> dict[str, Any]:
+    event_id, status, substatus = rows.statuses.values[rows.status[e]]
+    position = rows.position[e]
+    return {"request_id": trace.request_id, "time": iso(trace.time), "reason": trace.reason,
+            "account": rows.account_of(e), "event_time": iso(_datetime(rows.time[e])), "event_id": event_id,
+            "computer": str(rows.computers.values[rows.computer[e]]), "status": status, "substatus": substatus,
+            "record": None if position < 0 else position}
+
+
 def correlate(attempts: list[SignInAttempt]) -> tuple[list[SignInAttempt], list[dict[str, Any]]]:
     """Merge each trace failure with the agent's own 4625 for it (same reason, within a few seconds).
 
     The trace log knows the RequestId but not the account; the Security event knows the account. A
-    merged request keeps the trace's RequestId and gains the account, so it is counted once.
+    merged request keeps the trace's RequestId and gains the account, so it is counted once. (``analyse``
+    does the same on the evidence's rows; this is the same matching for a list of attempts.)
     """
-    trace = sorted((a for a in attempts if a.origin == "trace" and a.failed and a.time is not None),
-                   key=lambda a: a.time or datetime.min)
-    events = sorted((a for a in attempts if a.origin == "security" and a.failed and a.from_agent
-                     and a.time is not None), key=lambda a: a.time or datetime.min)
-    if not trace or not events:
+    rows = FailureRows()
+    row_of: dict[int, int] = {}
+    for a in attempts:
+        if a.failed:
+            row_of[id(a)] = rows.add(a)
+    pairs = match_rows(rows)
+    if not pairs:
         return attempts, []
-    used: set[int] = set()
-    merged: dict[int, SignInAttempt] = {}
-    pairs: list[dict[str, Any]] = []
-    start = 0
-    for t in trace:
-        assert t.time is not None
-        earliest = t.time - CORRELATION_WINDOW
-        while start < len(events) and (events[start].time or earliest) < earliest:
-            start += 1
-        best: int | None = None
-        best_gap: timedelta | None = None
-        j = start
-        while j < len(events):
-            e = events[j]
-            assert e.time is not None
-            if e.time > t.time + CORRELATION_WINDOW:
-                break
-            if id(e) not in used and _same_reason(t.reason, e.reason):
-                gap = abs(e.time - t.time)
-                if best_gap is None or gap < best_gap:
-                    best, best_gap = j, gap
-            j += 1
-        if best is None:
-            continue
-        e = events[best]
-        used.add(id(e))
-        merged[id(t)] = replace(t, account=e.account, status=e.status, substatus=e.substatus,
-                                detail_reason=e.detail_reason, computer=e.computer, client=e.client,
-                                event_id=e.event_id)
-        pairs.append({"request_id": t.request_id, "time": iso(t.time), "reason": t.reason, "account": e.account,
-                      "event_time": iso(e.time), "event_id": e.event_id, "computer": e.computer,
-                      "status": e.status, "substatus": e.substatus, "record": e.position})
-    result = [merged.get(id(a), a) for a in attempts if id(a) not in used]
-    return result, pairs
+    event_of = dict(pairs)
+    used = {e for _, e in pairs}
+    by_row = {row: a for a in attempts if (row := row_of.get(id(a))) is not None}
+    merged = [_merged(by_row[t], rows, event_of[t]) if t in event_of else by_row[t] for t in range(len(rows))]
+    result: list[SignInAttempt] = []
+    for a in attempts:
+        row = row_of.get(id(a))
+        if row is None:
+            result.append(a)
+        elif row not in used:
+            result.append(merged[row])
+    return result, [_pair_dict(by_row[t], rows, e) for t, e in pairs]
 
 
 # ---- bursts -----------------------------------------------------------------------------------
 
 
-def find_burst(failures: list[SignInAttempt], reason: int, window: timedelta, min_events: int) -> Burst | None:
+def burst_in_rows(rows: FailureRows, reason: int, window: timedelta, min_events: int) -> Burst | None:
     """The episode around the densest ``window`` of ``reason`` failures, if that window holds ``min_events``."""
-    timed = sorted((a for a in failures if a.time is not None and _same_reason(a.reason, reason)),
-                   key=lambda a: a.time or datetime.min)
+    times = rows.time
+    timed = sorted((i for i in range(len(rows)) if rows.live(i) and times[i] != NO_TIME
+                    and _same_reason(rows.reason_of(i), reason)), key=times.__getitem__)
+    span = window // _MICROSECOND
     best = (0, 0, 0)  # count, i, j
     i = 0
-    for j, a in enumerate(timed):
-        assert a.time is not None
-        while timed[i].time < a.time - window:  # type: ignore[operator]
+    for j, row in enumerate(timed):
+        while times[timed[i]] < times[row] - span:
             i += 1
         if j - i + 1 > best[0]:
             best = (j - i + 1, i, j)
@@ -190,18 +420,26 @@ def find_burst(failures: list[SignInAttempt], reason: int, window: timedelta, mi
     if count < min_events:
         return None
     # widen the densest window to the whole episode: neighbours closer than one window belong to it
-    while i > 0 and timed[i].time - timed[i - 1].time <= window:  # type: ignore[operator]
+    while i > 0 and times[timed[i]] - times[timed[i - 1]] <= span:
         i -= 1
-    while j + 1 < len(timed) and timed[j + 1].time - timed[j].time <= window:  # type: ignore[operator]
+    while j + 1 < len(timed) and times[timed[j + 1]] - times[timed[j]] <= span:
         j += 1
     chunk = timed[i:j + 1]
-    count = len(chunk)
-    accounts = Counter(a.account.lower() for a in chunk if a.account)
-    clients = Counter(a.client for a in chunk if a.client)
-    assert chunk[0].time is not None and chunk[-1].time is not None
-    return Burst(reason=reason, count=count, start=chunk[0].time, end=chunk[-1].time, accounts=len(accounts),
+    accounts = Counter(rows.account_of(r).lower() for r in chunk if rows.account[r])
+    clients = Counter(str(rows.clients.values[rows.client[r]]) for r in chunk if rows.client[r])
+    start, end = _datetime(times[chunk[0]]), _datetime(times[chunk[-1]])
+    assert start is not None and end is not None
+    return Burst(reason=reason, count=len(chunk), start=start, end=end, accounts=len(accounts),
                  top_accounts=tuple(accounts.most_common(5)), clients=tuple(clients.most_common(5)),
-                 by_agent=sum(1 for a in chunk if a.from_agent or a.origin == "trace"))
+                 by_agent=sum(1 for r in chunk if rows.by_agent(r)))
+
+
+def find_burst(failures: list[SignInAttempt], reason: int, window: timedelta, min_events: int) -> Burst | None:
+    """``burst_in_rows`` for a list of failed attempts."""
+    rows = FailureRows()
+    for a in failures:
+        rows.add(a)
+    return burst_in_rows(rows, reason, window, min_events)
 
 
 # ---- analysis ---------------------------------------------------------------------------------
@@ -240,46 +478,62 @@ def reason_info(code: int) -> ReasonInfo:
                       "log (4625) for the account at that time.")
 
 
-def _by_hour(failures: list[SignInAttempt]) -> list[dict[str, Any]]:
-    hours: Counter[datetime] = Counter()
-    for a in failures:
-        if a.time is not None:
-            hours[a.time.replace(minute=0, second=0, microsecond=0)] += 1
+def _by_hour(rows: FailureRows) -> list[dict[str, Any]]:
+    hours: Counter[int] = Counter()
+    for row in range(len(rows)):
+        micros = rows.time[row]
+        if micros != NO_TIME and rows.live(row):
+            hours[micros // 3_600_000_000] += 1
     # formatted once per hour, not once per failure (a busy log has millions)
-    return [{"hour": h.strftime("%Y-%m-%dT%H:00Z"), "count": c} for h, c in sorted(hours.items())]
+    return [{"hour": _hour_text(h), "count": c} for h, c in sorted(hours.items())]
 
 
-def _by_reason(failures: list[SignInAttempt]) -> list[dict[str, Any]]:
-    tallies: dict[int | None, _Tally] = {}
-    agent_counts: Counter[int | None] = Counter()
-    for a in failures:
-        tally = tallies.get(a.reason)
-        if tally is None:  # not setdefault(key, _Tally()): that builds a tally for every failure
-            tally = tallies[a.reason] = _Tally()
-        tally.add(a.time, "")
-        if a.from_agent:
-            agent_counts[a.reason] += 1
-    rows = []
-    for code, tally in sorted(tallies.items(), key=lambda kv: (-kv[1].count, kv[0] or 0)):
-        info = reason_info(code) if code is not None else None
-        rows.append({
-            "reason": code, "name": info.name if info else "", "message": info.message if info else "",
-            "title": info.title if info else "unmapped status",
-            "aadsts": info.aadsts if info else None, "count": tally.count, "pta_agent_count": agent_counts[code],
-            "first_seen": iso(tally.first), "last_seen": iso(tally.last),
+def _by_reason(rows: FailureRows) -> list[dict[str, Any]]:
+    counts: Counter[int] = Counter()
+    agent_counts: Counter[int] = Counter()
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    for row in range(len(rows)):
+        if not rows.live(row):
+            continue
+        code = rows.reason[row]
+        counts[code] += 1
+        if rows.flags[row] & AGENT:
+            agent_counts[code] += 1
+        micros = rows.time[row]
+        if micros != NO_TIME:
+            if code not in first or micros < first[code]:
+                first[code] = micros
+            if code not in last or micros > last[code]:
+                last[code] = micros
+    result = []
+    for code, count in sorted(counts.items(), key=lambda kv: (-kv[1], max(kv[0], 0))):
+        info = reason_info(code) if code != NO_CODE else None
+        result.append({
+            "reason": None if code == NO_CODE else code, "name": info.name if info else "",
+            "message": info.message if info else "", "title": info.title if info else "unmapped status",
+            "aadsts": info.aadsts if info else None, "count": count, "pta_agent_count": agent_counts[code],
+            "first_seen": iso(_datetime(first.get(code, NO_TIME))),
+            "last_seen": iso(_datetime(last.get(code, NO_TIME))),
         })
-    return rows
+    return result
 
 
-def _by_status(failures: list[SignInAttempt]) -> list[dict[str, Any]]:
+def _by_status(rows: FailureRows) -> list[dict[str, Any]]:
     from aadc_doctor.analysis.security_events import parse_status
     from aadc_doctor.knowledge.codes import kerberos_entry, ntstatus_entry
 
+    by_number: Counter[tuple[int, int]] = Counter()  # (status number, reason) -> count
+    for row in range(len(rows)):
+        if rows.flags[row] & SECURITY and rows.status[row] and rows.live(row):
+            by_number[(rows.status[row], rows.reason[row])] += 1
     counts: Counter[tuple[int | None, str, str, int | None]] = Counter()
-    for a in failures:
-        if a.origin == "security" and a.status:
-            counts[(a.event_id, a.status.lower(), a.substatus.lower(), a.reason)] += 1
-    rows = []
+    for (number, reason_code), count in by_number.items():
+        event_id, status, substatus = rows.statuses.values[number]
+        if status:
+            reason = None if reason_code == NO_CODE else reason_code
+            counts[(event_id, status.lower(), substatus.lower(), reason)] += count
+    result = []
     for (event_id, status, substatus, reason), count in sorted(counts.items(), key=lambda kv: -kv[1]):
         code = parse_status(status)
         if event_id in (4768, 4771):
@@ -288,11 +542,12 @@ def _by_status(failures: list[SignInAttempt]) -> list[dict[str, Any]]:
             entry = ntstatus_entry(code) if code is not None else None
         sub_code = parse_status(substatus)
         sub_entry = ntstatus_entry(sub_code) if sub_code else None
-        rows.append({"event_id": event_id, "status": status, "status_name": entry.name if entry else "",
-                     "status_message": entry.message if entry else "", "substatus": substatus,
-                     "substatus_name": sub_entry.name if sub_entry else "",
-                     "substatus_message": sub_entry.message if sub_entry else "", "reason": reason, "count": count})
-    return rows
+        result.append({"event_id": event_id, "status": status, "status_name": entry.name if entry else "",
+                       "status_message": entry.message if entry else "", "substatus": substatus,
+                       "substatus_name": sub_entry.name if sub_entry else "",
+                       "substatus_message": sub_entry.message if sub_entry else "", "reason": reason,
+                       "count": count})
+    return result
 
 
 def _span(first: datetime | None, last: datetime | None) -> str:
@@ -303,24 +558,52 @@ def _span(first: datetime | None, last: datetime | None) -> str:
     return f"seen from {iso(first)} to {iso(last)}"
 
 
-def _reason_findings(failures: list[SignInAttempt]) -> list[Finding]:
+@dataclass
+class _Group:
+    """Failures of one reason, by the agent or not: what its finding says."""
+
+    count: int = 0
+    first: int = NO_TIME
+    last: int = NO_TIME
+    accounts: set[str] = field(default_factory=set)
+    statuses: set[int] = field(default_factory=set)
+
+
+def _groups(rows: FailureRows) -> dict[tuple[int | None, bool], _Group]:
+    groups: dict[tuple[int | None, bool], _Group] = {}
+    for row in range(len(rows)):
+        if not rows.live(row):
+            continue
+        key = (rows.reason_of(row), rows.by_agent(row))
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = _Group()
+        group.count += 1
+        micros = rows.time[row]
+        if micros != NO_TIME:
+            group.first = micros if group.first == NO_TIME or micros < group.first else group.first
+            group.last = micros if group.last == NO_TIME or micros > group.last else group.last
+        if rows.account[row]:
+            group.accounts.add(rows.account_of(row).lower())
+        if key[0] is None:
+            group.statuses.add(rows.status[row])
+    return groups
+
+
+def _reason_findings(rows: FailureRows) -> list[Finding]:
     from aadc_doctor.knowledge.pta_events import infrastructure_reasons
 
     findings: list[Finding] = []
     infra = infrastructure_reasons()
-    groups: dict[tuple[int | None, bool], list[SignInAttempt]] = {}
-    for a in failures:
-        groups.setdefault((a.reason, a.from_agent or a.origin == "trace"), []).append(a)
-    for (code, agent), group in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0][0] or 0)):
-        times = [a.time for a in group if a.time is not None]
-        span = _span(min(times) if times else None, max(times) if times else None)
-        accounts = {a.account.lower() for a in group if a.account}
-        who = f", {len(accounts)} account(s)" if accounts else ""
+    for (code, agent), group in sorted(_groups(rows).items(), key=lambda kv: (-kv[1].count, kv[0][0] or 0)):
+        span = _span(_datetime(group.first), _datetime(group.last))
+        who = f", {len(group.accounts)} account(s)" if group.accounts else ""
         if code is None:
-            statuses = sorted({f"{a.status}/{a.substatus}".rstrip("/") for a in group})
+            statuses = sorted({f"{status}/{substatus}".rstrip("/")
+                               for _, status, substatus in (rows.statuses.values[n] for n in group.statuses)})
             findings.append(Finding(
                 id="logon-status-unmapped", severity=Severity.INFO,
-                title=f"{len(group)} failed logon(s) with a status that maps to no Win32 reason",
+                title=f"{group.count} failed logon(s) with a status that maps to no Win32 reason",
                 detail=f"Statuses: {', '.join(statuses[:10])}; {span}.",
                 remedy="Look the status up with `aadc-doctor explain <status>`.", subject="security log"))
             continue
@@ -333,14 +616,14 @@ def _reason_findings(failures: list[SignInAttempt]) -> list[Finding]:
             severity = Severity.ERROR if code in infra else Severity.WARNING
             findings.append(Finding(
                 id=f"pta-reason-{code}", severity=severity,
-                title=f"{len(group)} PTA sign-in(s) failed: {info.title}",
+                title=f"{group.count} PTA sign-in(s) failed: {info.title}",
                 detail=f"net helpmsg {code} ({info.name or code}): {info.message} {user} "
                        f"{span[0].upper()}{span[1:]}{who}.".replace("  ", " "),
                 remedy=info.remedy, subject=f"Reason {code}", references=(PTA_DOC,)))
         else:
             findings.append(Finding(
                 id=f"logon-reason-{code}", severity=Severity.INFO,
-                title=f"{len(group)} failed logon(s) not made by the PTA agent: {info.title}",
+                title=f"{group.count} failed logon(s) not made by the PTA agent: {info.title}",
                 detail=f"{info.message} {span[0].upper()}{span[1:]}{who}. These come from other processes or from "
                        "domain controller events that name no process; they matter for PTA only if they lock out "
                        "accounts the agent validates.",
@@ -348,7 +631,7 @@ def _reason_findings(failures: list[SignInAttempt]) -> list[Finding]:
     return findings
 
 
-def _burst_findings(failures: list[SignInAttempt]) -> tuple[list[Finding], list[dict[str, Any]]]:
+def _burst_findings(rows: FailureRows) -> tuple[list[Finding], list[dict[str, Any]]]:
     from aadc_doctor.knowledge.pta_events import burst_rule
 
     rule = burst_rule()
@@ -358,7 +641,7 @@ def _burst_findings(failures: list[SignInAttempt]) -> tuple[list[Finding], list[
     for reason in sorted(rule.reasons):
         if reason == 1317:
             continue  # counted together with 1326
-        burst = find_burst(failures, reason, window, rule.min_events)
+        burst = burst_in_rows(rows, reason, window, rule.min_events)
         if burst is None:
             continue
         minutes = max((burst.end - burst.start).total_seconds() / 60, 0.0)
@@ -477,6 +760,18 @@ def _agent_event_findings(evidence: PtaEvidence) -> tuple[list[Finding], list[di
     return findings, rows
 
 
+def _latest_requests(evidence: PtaEvidence, pairs: list[tuple[int, int]]
+                     ) -> tuple[list[SignInAttempt], list[dict[str, Any]]]:
+    """The latest REQUESTS_KEPT failed PTA requests, oldest first, merged with their events; their pairs."""
+    rows = evidence.failures
+    event_of = dict(pairs)
+    kept = [(row, attempt) for (_, _, row), attempt in sorted(evidence.latest_requests) if rows.live(row)]
+    kept = kept[-REQUESTS_KEPT:]
+    requests = [_merged(attempt, rows, event_of[row]) if row in event_of else attempt for row, attempt in kept]
+    correlated = [_pair_dict(attempt, rows, event_of[row]) for row, attempt in kept if row in event_of]
+    return requests, correlated
+
+
 def _request_dict(attempt: SignInAttempt) -> dict[str, Any]:
     """A request as JSON, with the AADSTS code the user most likely saw (its message is in by_reason)."""
     data = attempt.to_dict()
@@ -517,11 +812,12 @@ def _sentence(text: str) -> str:
 
 def analyse(evidence: PtaEvidence, *, expect_agent: bool) -> tuple[list[Finding], dict[str, Any]]:
     """Findings and the results dict of DESIGN.md (requests, by_reason, and the rest)."""
-    attempts, correlated = correlate(evidence.attempts)
-    attempts.sort(key=lambda a: (a.time is None, a.time or datetime.min))
-    failures = [a for a in attempts if a.failed]
-    findings = _reason_findings(failures)
-    burst_findings, bursts = _burst_findings(failures)
+    rows = evidence.failures
+    pairs = match_rows(rows)
+    merge_rows(rows, pairs)
+    requests, correlated = _latest_requests(evidence, pairs)
+    findings = _reason_findings(rows)
+    burst_findings, bursts = _burst_findings(rows)
     findings += burst_findings
     trace_findings, other_errors = _trace_problem_findings(evidence)
     findings += trace_findings
@@ -561,27 +857,31 @@ def analyse(evidence: PtaEvidence, *, expect_agent: bool) -> tuple[list[Finding]
                    "or power loss leaves behind while the agent was writing; if that is what it is, nothing "
                    "more can be recovered from it.",
             subject=skipped["name"]))
-    if expect_agent and evidence.security_events and not any(a.origin == "security" and a.from_agent for a in attempts):
+    if expect_agent and evidence.security_events and not evidence.agent_logons_seen:
         findings.append(_no_agent_finding(evidence))
-    pta_requests = [a for a in attempts if a.from_agent or a.origin == "trace"]
-    others = [a for a in failures if not (a.from_agent or a.origin == "trace")]
+    failed = len(rows) - len(pairs)  # each pair drops its event row
+    failed_by_agent = sum(1 for row in range(len(rows)) if rows.live(row) and rows.by_agent(row))
+    others = sorted(evidence.latest_others)
     results: dict[str, Any] = {
-        # the PTA agent's own requests, all of them; other processes' failures are counted in by_reason,
-        # by_status and bursts, and only their latest few are listed (a busy DC log has millions)
-        "requests": [_request_dict(a) for a in pta_requests],
-        "other_failures": {"count": len(others), "latest": [a.to_dict() for a in others[-OTHER_SAMPLE:]]},
-        "by_reason": _by_reason(failures),
-        "by_hour": _by_hour(failures),
-        "by_status": _by_status(failures),
+        # the PTA agent's failed requests, the latest REQUESTS_KEPT of them; every failure is counted in
+        # by_reason, by_hour, by_status and bursts, and the agent's successes only in "successes"
+        "requests": [_request_dict(a) for a in requests],
+        "requests_total": failed_by_agent,
+        "requests_truncated": failed_by_agent > len(requests),
+        "other_failures": {"count": failed - failed_by_agent, "latest": [a.to_dict() for _, a in others]},
+        "by_reason": _by_reason(rows),
+        "by_hour": _by_hour(rows),
+        "by_status": _by_status(rows),
         "bursts": bursts,
         "other_errors": other_errors,
         "agent_events": agent_events,
         "correlated": correlated,
+        "correlated_total": len(pairs),
+        "successes": evidence.successes.to_dict(),
         "events_by_id": [{"event_id": k, "count": v} for k, v in sorted(evidence.events_by_id.items())],
         "files": evidence.files,
-        "summary": {"failed": len(failures),
-                    "failed_by_agent": sum(1 for a in failures if a.from_agent or a.origin == "trace"),
-                    "succeeded_by_agent": sum(1 for a in attempts if not a.failed),
+        "summary": {"failed": failed, "failed_by_agent": failed_by_agent,
+                    "succeeded_by_agent": evidence.successes.count,
                     "trace_entries": evidence.trace_entries, "security_events": evidence.security_events,
                     "agents": sorted(evidence.agents_seen)},
     }

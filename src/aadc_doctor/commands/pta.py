@@ -3,6 +3,18 @@
 Collect on Windows, analyse anywhere: a copied Trace folder (or its .zip), exported .evtx files or Event
 Viewer XML exports. Failures are reported by Win32 reason with the Windows message (as `net helpmsg`
 prints it), the AADSTS code the user most likely saw, and the remedy.
+
+Results (``--json``), beyond DESIGN.md's ``requests`` and ``by_reason``: a busy agent server logs millions of
+sign-ins, so ``requests`` lists only the agent's FAILED requests, the latest 1000 (oldest first), and the
+agent's successes are only counted. Every count (``by_reason``, ``by_hour``, ``by_status``, ``bursts``,
+``summary``) covers all failures, listed or not.
+
+- ``requests_total``: how many failed PTA requests there were; ``requests_truncated``: true when ``requests``
+  lists fewer than that.
+- ``correlated``: the trace/event pairs among the listed requests; ``correlated_total``: all pairs.
+- ``successes``: the agent's successful sign-ins, ``{"count", "first_seen", "last_seen", "by_hour":
+  [{"hour", "count"}]}``.
+- ``other_failures``: failures by other processes, ``{"count", "latest"}`` (the latest 20).
 """
 
 from __future__ import annotations
@@ -251,7 +263,7 @@ def collect_events(files: list[str], evidence: PtaEvidence, matcher: AgentMatche
     # more CPUs. They pay off with many files and an idle CPU (bench/evtx.py, 2 CPUs, 100 MB in 270 files:
     # --jobs 2 took 0.40 s against 0.51 s at the median while the other CPU was free, but 0.69 s against 0.55 s
     # while another process kept it busy); and every attempt found crosses back pickled, which a log with
-    # millions of failures would feel. So one process unless asked.
+    # millions of failures would feel (one compact row each). So one process unless asked.
     workers = min(jobs, 8, len(files)) if jobs > 1 else 1
     key = (tuple(sorted(matcher.paths)), tuple(sorted(matcher.host_names)))
     scans: list[PtaEvidence | tuple[str, str | None]] | None = None
@@ -541,11 +553,14 @@ def _render_analysis(results: Any, console: Console) -> None:
                               for h in results["by_hour"][:24])
             more = " ..." if len(results["by_hour"]) > 24 else ""
             console.print(f"By hour (UTC): {hours}{more}", markup=False)
-        failed = [r for r in results["requests"] if r["outcome"] == "failure"]
+        failed = results["requests"]
         other = results["other_failures"]
         if failed:
             shown = failed[-10:]
-            title = f"Latest failed PTA requests ({len(shown)} of {len(failed)}; --json has all)"
+            total = results["requests_total"]
+            listed = (f"--json lists the latest {len(failed)}" if results["requests_truncated"]
+                      else "--json lists all")
+            title = f"Failed PTA requests: latest {len(shown)} of {total} ({listed})"
         else:
             shown = other["latest"][-10:]
             title = f"Latest failed logons by other processes ({len(shown)} of {other['count']})"
@@ -557,8 +572,8 @@ def _render_analysis(results: Any, console: Console) -> None:
             source = r.get("agent") or r.get("process") or r.get("client") or r.get("computer") or ""
             requests.add_row(_short(r["time"]), ident, str(r["reason"]), r.get("account", "") or "-", source)
         console.print(requests)
-    if results["correlated"]:
-        console.print(f"Correlated {len(results['correlated'])} trace failure(s) with the agent's Security events "
+    if results["correlated_total"]:
+        console.print(f"Correlated {results['correlated_total']} trace failure(s) with the agent's Security events "
                       "(same reason within 5 s).", markup=False)
     if results["agent_events"]:
         events = Table(title="Agent event log", title_justify="left")

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aadc_doctor.analysis.pta import PtaEvidence, analyse, correlate, find_burst
+from aadc_doctor.analysis.pta import OTHER_SAMPLE, REQUESTS_KEPT, PtaEvidence, analyse, correlate, find_burst
 from aadc_doctor.analysis.security_events import AgentMatcher, SignInAttempt, attempt_from_event, logon_reason
 from aadc_doctor.logs.event_xml import EventRecord
 from aadc_doctor.model import Severity
@@ -206,3 +206,84 @@ def test_the_agent_process_is_found_whatever_the_case():
     assert not matcher.is_agent_process("-")
     # the .evtx reader's cheap test compares lower-case executable names against the ProcessName's tail
     assert matcher.exe_names == {"azureadconnectauthenticationagentservice.exe", "applicationproxyconnectorservice.exe"}
+
+
+def _success(t: datetime, account: str) -> SignInAttempt:
+    return SignInAttempt(time=t, failed=False, reason=None, origin="security", from_agent=True, account=account,
+                         event_id=4624, process=AGENT)
+
+
+def _busy_server() -> list[SignInAttempt]:
+    """200,000 successes by the agent, 3,000 of its failures (the first 100 also in the trace log), 500 others."""
+    attempts = [_success(T0 + timedelta(milliseconds=50 * i), f"CONTOSO\\user{i % 997}") for i in range(200_000)]
+    attempts += [_security(1326, T0 + timedelta(seconds=10 * i), f"CONTOSO\\user{i % 50}") for i in range(3000)]
+    attempts += [_trace(1326, T0 + timedelta(seconds=10 * i + 1), i) for i in range(100)]
+    attempts += [_security(1909, T0 + timedelta(hours=2, seconds=i), "CONTOSO\\svc", from_agent=False)
+                 for i in range(500)]
+    return attempts
+
+
+def test_a_busy_servers_successes_are_counted_and_its_failures_listed_up_to_a_bound():
+    """Every 4624 of the agent was kept and listed in requests: memory and output grew with the log."""
+    evidence = PtaEvidence()
+    for attempt in _busy_server():
+        evidence.add_attempt(attempt)
+    # stored: one compact row per failure, no success, and a bounded number of whole attempts
+    assert len(evidence.failures) == 3000 + 100 + 500
+    assert len(evidence.latest_requests) <= 2 * REQUESTS_KEPT and len(evidence.latest_others) == OTHER_SAMPLE
+    findings, results = analyse(evidence, expect_agent=True)
+
+    requests = results["requests"]
+    assert len(requests) == REQUESTS_KEPT and all(r["outcome"] == "failure" for r in requests)
+    # the latest 1000 by time, oldest first: events 2000..2999 (the 100 trace failures merged into their events)
+    assert requests[0]["time"] == "2024-03-05T13:33:20Z" and requests[-1]["time"] == "2024-03-05T16:19:50Z"
+    assert results["requests_total"] == 3000 and results["requests_truncated"] is True
+    # the correlation is exact although no correlated request is listed
+    assert results["correlated_total"] == 100 and results["correlated"] == []
+    [wrong_password, locked] = results["by_reason"]
+    assert (wrong_password["reason"], wrong_password["count"], wrong_password["pta_agent_count"]) == (1326, 3000, 3000)
+    assert wrong_password["first_seen"] == "2024-03-05T08:00:01Z"  # event 0 was merged into trace failure 0
+    assert wrong_password["last_seen"] == "2024-03-05T16:19:50Z"
+    assert (locked["reason"], locked["count"]) == (1909, 500)
+    assert results["summary"]["failed"] == 3500 and results["summary"]["failed_by_agent"] == 3000
+    assert results["other_failures"]["count"] == 500 and len(results["other_failures"]["latest"]) == OTHER_SAMPLE
+    successes = results["successes"]
+    assert successes["count"] == results["summary"]["succeeded_by_agent"] == 200_000
+    assert sum(h["count"] for h in successes["by_hour"]) == 200_000 and len(successes["by_hour"]) == 3
+    assert successes["first_seen"] == "2024-03-05T08:00:00Z" and successes["last_seen"] == "2024-03-05T10:46:39.950000Z"
+    bursts = {b["reason"]: b for b in results["bursts"]}
+    assert (bursts[1326]["count"], bursts[1326]["accounts"], bursts[1326]["by_agent"]) == (3000, 50, 3000)
+    assert (bursts[1909]["count"], bursts[1909]["accounts"], bursts[1909]["by_agent"]) == (500, 1, 0)
+    assert "3000 PTA sign-in(s) failed" in _finding(findings, "pta-reason-1326").title
+    assert "50 account(s)" in _finding(findings, "pta-reason-1326").detail
+    assert not any(f.id == "pta-no-agent-events" for f in findings)
+
+
+def test_evidence_read_in_parts_and_merged_gives_the_same_results():
+    """Worker processes each read some files; their rows are renumbered into one evidence."""
+    attempts = _busy_server()[::40]  # every 40th: 5,090 attempts, all kinds
+    whole = PtaEvidence()
+    for attempt in attempts:
+        whole.add_attempt(attempt)
+    merged = PtaEvidence()
+    for part in (attempts[:1000], attempts[1000:4000], attempts[4000:]):
+        evidence = PtaEvidence()
+        for attempt in part:
+            evidence.add_attempt(attempt)
+        merged.merge(evidence)
+    assert analyse(merged, expect_agent=True) == analyse(whole, expect_agent=True)
+    _, results = analyse(whole, expect_agent=True)
+    assert results["requests_total"] > 0 and results["successes"]["count"] == 5000
+
+
+def test_listed_correlated_requests_carry_the_events_account():
+    evidence = PtaEvidence()
+    evidence.add_attempt(_trace(1328, T0, 1))
+    evidence.add_attempt(_security(1328, T0 + timedelta(seconds=2), "CONTOSO\\ann"))
+    evidence.add_attempt(_success(T0 + timedelta(seconds=3), "CONTOSO\\bob"))
+    _, results = analyse(evidence, expect_agent=True)
+    [request] = results["requests"]
+    assert (request["request_id"], request["account"], request["event_id"]) == ("req-1", "CONTOSO\\ann", 4625)
+    assert results["requests_total"] == 1 and results["requests_truncated"] is False
+    assert [c["account"] for c in results["correlated"]] == ["CONTOSO\\ann"] and results["correlated_total"] == 1
+    assert results["successes"]["count"] == 1
