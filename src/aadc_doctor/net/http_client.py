@@ -34,6 +34,7 @@ from aadc_doctor.errors import UsageError
 from aadc_doctor.secrets import scrub, url_without_password
 
 ProxyChooser = Callable[[str], "str | None"]
+_IN_CONNECT = "aadc-doctor: raised while the proxy was asked to CONNECT"
 
 
 @dataclass(frozen=True)
@@ -155,14 +156,18 @@ def _connection_class(base: type[Any], by_address: Mapping[tuple[str, int], Redi
             conn: Any = self
             host, port = conn._tunnel_host, conn._tunnel_port
             redirect = by_target.get((str(host or "").lower(), int(port or 443)))
-            if redirect is None:
-                super()._tunnel()
-                return
-            conn._tunnel_host, conn._tunnel_port = redirect.target_host, redirect.target_port
             try:
-                super()._tunnel()
-            finally:
-                conn._tunnel_host, conn._tunnel_port = host, port
+                if redirect is None:
+                    super()._tunnel()
+                    return
+                conn._tunnel_host, conn._tunnel_port = redirect.target_host, redirect.target_port
+                try:
+                    super()._tunnel()
+                finally:
+                    conn._tunnel_host, conn._tunnel_port = host, port
+            except OSError as exc:  # a time-out or a dropped connection here is the proxy's, not the endpoint's
+                exc.add_note(_IN_CONNECT)
+                raise
 
     return RedirectingConnection
 
@@ -292,6 +297,14 @@ def classify_failure(exc: BaseException, url: str, proxy: str | None) -> HttpFai
             return HttpFailure("proxy_error", f"the proxy refused CONNECT {host}: {status}", url)
         shown = url_without_password(proxy) if proxy else "the proxy"
         return HttpFailure("proxy_unreachable", f"cannot reach {shown}: {_last_words(chain)}", url)
+    if proxy and any(_IN_CONNECT in getattr(e, "__notes__", ()) for e in chain) and "Tunnel connection failed" \
+            not in text:
+        shown = _shown_proxy(proxy)
+        if any(isinstance(e, TimeoutError) for e in chain) or isinstance(exc, requests.exceptions.Timeout):
+            return HttpFailure("timeout", f"the proxy {shown} did not answer CONNECT {host} within the timeout "
+                                          "(TCP to it worked)", url)
+        return HttpFailure("proxy_error", f"the proxy {shown} closed the connection during CONNECT {host}: "
+                                          f"{_last_words(chain)}", url)
     if any(isinstance(e, ssl.SSLError) for e in chain) or isinstance(exc, requests.exceptions.SSLError):
         return HttpFailure("tls_failure", f"TLS with {host} failed: {_last_words(chain)}", url)
     if any(isinstance(e, urllib3.exceptions.NameResolutionError | socket.gaierror) for e in chain):

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+
 import pytest
 import requests
 
 from aadc_doctor.account.oauth import parse_oauth_error
 from aadc_doctor.errors import UsageError
-from aadc_doctor.net.http_client import Redirect, classify_failure, parse_connect_to, parse_resolve
+from aadc_doctor.net.http_client import (
+    DoctorSession,
+    HttpFailure,
+    HttpSettings,
+    Redirect,
+    classify_failure,
+    make_session,
+    parse_connect_to,
+    parse_resolve,
+)
 
 REAL_SHAPE = {
     "error": "invalid_grant",
@@ -77,3 +89,40 @@ def test_failure_message_never_holds_the_proxy_password() -> None:
     assert failure.outcome == "proxy_unreachable"
     assert "SeCrEt99" not in failure.message
     assert "SeCrEt99" not in str(failure)
+
+
+def _session_through(proxy: str) -> DoctorSession:
+    return make_session(HttpSettings(proxy_for=lambda url: proxy, timeout=1.0))
+
+
+def test_a_proxy_that_never_answers_connect_is_named_not_the_endpoint() -> None:
+    """TCP to the proxy works, CONNECT gets no answer: the endpoint never had a say."""
+    with socket.socket() as listener:  # listening, never accepting: the kernel completes the handshake
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        proxy = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        with pytest.raises(HttpFailure) as failure:
+            _session_through(proxy).get("https://login.microsoftonline.com/common/userrealm/x")
+    assert failure.value.outcome == "timeout"
+    assert f"the proxy {proxy} did not answer CONNECT login.microsoftonline.com" in failure.value.message
+
+
+def test_a_proxy_that_closes_on_connect_is_a_proxy_error() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        proxy = f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+        def close_each() -> None:
+            conn, _ = listener.accept()
+            conn.recv(4096)
+            conn.close()
+
+        closer = threading.Thread(target=close_each, daemon=True)
+        closer.start()
+        with pytest.raises(HttpFailure) as failure:
+            _session_through(proxy).get("https://login.microsoftonline.com/common/userrealm/x")
+        closer.join(2)
+    assert failure.value.outcome == "proxy_error"
+    assert f"the proxy {proxy} closed the connection during CONNECT login.microsoftonline.com" \
+        in failure.value.message
