@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import NoReturn
 
 MAX_HEAD_BYTES = 64 * 1024
 USER_AGENT = "aadc-doctor"
@@ -66,11 +67,13 @@ class TruncatedHead(HttpProtocolError):
     """The peer closed the connection after sending part of a head."""
 
 
-async def read_head_block(reader: asyncio.StreamReader, max_bytes: int = MAX_HEAD_BYTES) -> bytes | None:
+async def read_head_block(reader: asyncio.StreamReader, max_bytes: int = MAX_HEAD_BYTES,
+                          check_start: Callable[[bytes], None] | None = None) -> bytes | None:
     """The next message head through its empty line, or None when the peer closed before sending one.
 
     Lines may end in CRLF or a bare LF (RFC 9112 section 2.2: some proxies and appliances answer so, and waiting
-    for CRLF CRLF would report them as silent); empty lines before a head are skipped.
+    for CRLF CRLF would report them as silent); empty lines before a head are skipped. `check_start` sees the
+    start line as soon as it arrives and may raise: a peer that is no HTTP server is then told at once.
     """
     block = bytearray()
     while True:
@@ -83,6 +86,8 @@ async def read_head_block(reader: asyncio.StreamReader, max_bytes: int = MAX_HEA
         except asyncio.LimitOverrunError:
             raise HttpProtocolError(f"the header block is longer than {max_bytes} bytes") from None
         if line.rstrip(b"\r\n"):
+            if not block and check_start is not None:
+                check_start(line)
             block += line
             if len(block) > max_bytes:
                 raise HttpProtocolError(f"the header block is longer than {max_bytes} bytes")
@@ -118,7 +123,7 @@ async def read_head(reader: asyncio.StreamReader) -> ResponseHead:
     """Read the status line and headers (interim 1xx answers other than 101 are skipped)."""
     while True:
         try:
-            raw = await read_head_block(reader)
+            raw = await read_head_block(reader, check_start=_check_status_line)
         except TruncatedHead:
             raise HttpProtocolError("the peer closed the connection in the middle of its answer") from None
         if raw is None:
@@ -129,13 +134,23 @@ async def read_head(reader: asyncio.StreamReader) -> ResponseHead:
         return head
 
 
+def _check_status_line(line: bytes) -> None:
+    """An FTP or SMTP banner at the proxy port waits for more after its line: refuse it now, not at the deadline."""
+    if not line.startswith(b"HTTP/"):
+        _not_http(line.decode("latin-1").rstrip("\r\n"))
+
+
+def _not_http(status_line: str) -> NoReturn:
+    shown = status_line[:60].encode("unicode_escape").decode("ascii")
+    raise HttpProtocolError(f"not an HTTP answer: {shown!r}")
+
+
 def _parse_head(raw: bytes) -> ResponseHead:
     status_line, headers = split_head(raw)
     parts = status_line.split(" ", 2)
     code = parts[1] if len(parts) > 1 else ""
     if not parts[0].startswith("HTTP/1.") or len(code) != 3 or not (code.isascii() and code.isdigit()):
-        shown = status_line[:60].encode("unicode_escape").decode("ascii")
-        raise HttpProtocolError(f"not an HTTP answer: {shown!r}")
+        _not_http(status_line)
     return ResponseHead(parts[0], int(code), parts[2] if len(parts) > 2 else "", headers)
 
 

@@ -121,6 +121,28 @@ def test_a_proxy_answering_with_bare_lf_line_ends_is_understood(ca_file: Path) -
         (Outcome.PROXY_FORBIDDEN, 403, "ERR_ACCESS_DENIED 0")
 
 
+def test_a_non_http_service_that_stays_open_is_a_proxy_error_at_once(ca_file: Path) -> None:
+    """The proxy setting names an FTP or SMTP port: it answers a line and waits. Not 'did not answer'."""
+    async def go() -> tuple[EndpointResult, float]:
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.write(b"220 relay.contoso.com ESMTP ready\r\n")
+            while line := await reader.readline():
+                writer.write(b"500 5.5.1 Command unrecognized: " + line)
+            writer.close()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        start = time.monotonic()
+        async with server:
+            route = ProxyRoute.from_url(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+            result = await probe_endpoint(_target(443), route, _settings(ca_file, timeout=2.0))
+        return result, time.monotonic() - start
+
+    result, elapsed = asyncio.run(go())
+    assert (result.outcome, result.phase) == (Outcome.PROXY_ERROR, Phase.CONNECT)
+    assert "not an HTTP answer: '220 relay.contoso.com ESMTP ready'" in (result.error or "")
+    assert elapsed < 1.0
+
+
 def test_stalled_proxy_times_out_at_connect_within_the_limit(ca_file: Path) -> None:
     with StalledProxy() as proxy:
         start = time.monotonic()
