@@ -386,3 +386,18 @@ def test_a_stray_file_in_an_event_folder_is_skipped_but_a_named_one_is_an_error(
     log.unlink()
     only_junk = run_cli("pta", "events", str(folder))
     assert only_junk.code == ExitCode.USAGE_OR_INPUT and "no event log among the files found" in only_junk.stderr
+
+
+def test_a_busy_agent_servers_xml_export_lists_its_failures_and_counts_its_successes(tmp_path, run_cli):
+    export = tmp_path / "security.xml"
+    successes, failures = tg.write_busy_security_log(export, 3000, failure_every=100)
+    result = run_cli("pta", "events", "--json", str(export))
+    results = result.json()["results"]
+    assert (successes, failures) == (2970, 30)
+    assert results["successes"]["count"] == 2970 and len(results["successes"]["by_hour"]) == 1
+    assert len(results["requests"]) == results["requests_total"] == 30 and not results["requests_truncated"]
+    assert {r["outcome"] for r in results["requests"]} == {"failure"}
+    [row] = results["by_reason"]
+    assert (row["reason"], row["count"]) == (1326, 30)
+    human = run_cli("pta", "events", str(export))
+    assert "latest 10 of 30" in human.stdout

@@ -192,3 +192,37 @@ def test_a_file_that_is_not_evtx_is_exit_2(tmp_path, run_cli):
     result = run_cli("pta", "events", str(path))
     assert result.code == ExitCode.USAGE_OR_INPUT
     assert result.stderr.count("\n") <= 2 and "Traceback" not in result.stderr
+
+
+SERVICES = r"C:\Windows\System32\services.exe"  # logs 416 successful 4624s in the corpus's Security log
+
+
+def test_memory_and_output_do_not_grow_with_successful_sign_ins(corpus, tmp_path, run_cli):
+    """Every 4624 of the agent was kept and listed in requests: 24 copies of a log took 8x the memory of 4."""
+    import shutil
+    import tracemalloc
+
+    source = corpus / "evtx/omerbenamram-evtx_security.evtx"
+    copies = []
+    for i in range(24):
+        copies.append(str(shutil.copyfile(source, tmp_path / f"{i:02d}_security.evtx")))
+    run_cli("pta", "events", "--json", copies[0])  # imports and caches, outside the measurement
+
+    def measure(files: list[str]) -> tuple[float, dict, int]:
+        tracemalloc.start()
+        try:
+            result = run_cli("pta", "events", "--json", "--process", SERVICES, *files)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert result.code == ExitCode.OK, result.stderr
+        return peak / 1e6, result.json()["results"], len(result.stdout)
+
+    small_peak, small, small_out = measure(copies[:4])
+    large_peak, large, large_out = measure(copies)
+    assert small["successes"]["count"] == 4 * 416 and large["successes"]["count"] == 24 * 416
+    assert large["summary"]["succeeded_by_agent"] == 24 * 416 and large["requests"] == []
+    # before: 5.5 MB and 32 MB traced peaks, a 4.4 MB report; now 0.13 and 0.27 MB, 6 and 12 KB of JSON
+    assert large_peak < 2.0 and large_peak - small_peak < 1.0, (small_peak, large_peak)
+    assert large_out < 3 * small_out, (small_out, large_out)
+

@@ -7,7 +7,8 @@ prints it), the AADSTS code the user most likely saw, and the remedy.
 Results (``--json``), beyond DESIGN.md's ``requests`` and ``by_reason``: a busy agent server logs millions of
 sign-ins, so ``requests`` lists only the agent's FAILED requests, the latest 1000 (oldest first), and the
 agent's successes are only counted. Every count (``by_reason``, ``by_hour``, ``by_status``, ``bursts``,
-``summary``) covers all failures, listed or not.
+``summary``) covers all failures, listed or not. Memory does not grow with successes; each failure costs one
+compact row (about 50 bytes), which keeps those counts, bursts and the trace/event correlation exact.
 
 - ``requests_total``: how many failed PTA requests there were; ``requests_truncated``: true when ``requests``
   lists fewer than that.
