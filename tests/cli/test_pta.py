@@ -401,3 +401,17 @@ def test_a_busy_agent_servers_xml_export_lists_its_failures_and_counts_its_succe
     assert (row["reason"], row["count"]) == (1326, 30)
     human = run_cli("pta", "events", str(export))
     assert "latest 10 of 30" in human.stdout
+
+
+def test_trace_lists_the_latest_1000_failed_requests_and_counts_them_all(tmp_path, run_cli):
+    text = "".join(tg.failure_entry(tg.CURRENT_EXE, tg.request_id(i), 1326 if i % 3 else 1909,
+                                    tg.T0 + timedelta(seconds=7 * i)) for i in range(1500))
+    trace = tg.write_trace(tmp_path / "AzureADConnectAuthenticationAgent.log", text)
+    results = run_cli("pta", "trace", str(trace), "--json").json()["results"]
+    assert results["requests_total"] == 1500 and results["requests_truncated"] is True
+    assert [r["request_id"] for r in results["requests"]] == [tg.request_id(i) for i in range(500, 1500)]
+    assert {r["reason"]: r["count"] for r in results["by_reason"]} == {1326: 1000, 1909: 500}
+    assert sum(h["count"] for h in results["by_hour"]) == 1500
+    assert {b["reason"]: b["count"] for b in results["bursts"]} == {1326: 1000, 1909: 500}
+    human = run_cli("pta", "trace", str(trace))
+    assert "latest 10 of 1500 (--json lists the latest 1000)" in human.stdout
