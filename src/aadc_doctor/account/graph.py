@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from aadc_doctor.account.models import (
     Agent,
@@ -62,6 +63,10 @@ class GraphClient:
             items.extend(v for v in answer["value"] if isinstance(v, dict))
             next_link = answer.get("@odata.nextLink")
             url = str(next_link) if next_link else None
+            if url is not None and _host(url) != _host(self._base):  # the bearer token goes with every page
+                return CallFailure(url=self.url(path), outcome="http_error", status=200,
+                                   message=f"the next page is on another host ({_host(url) or url[:80]}); "
+                                           "not followed with the sign-in token")
         return items
 
     def _get_once(self, url: str) -> dict[str, Any] | CallFailure:
@@ -77,6 +82,13 @@ class GraphClient:
         if response.status_code != 200 or not isinstance(body, dict):
             return _graph_failure(url, response.status_code, body)
         return body
+
+
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).netloc.lower()
+    except ValueError:
+        return ""
 
 
 def _graph_failure(url: str, status: int, body: Any) -> CallFailure:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 import requests
@@ -126,3 +129,32 @@ def test_a_proxy_that_closes_on_connect_is_a_proxy_error() -> None:
     assert failure.value.outcome == "proxy_error"
     assert f"the proxy {proxy} closed the connection during CONNECT login.microsoftonline.com" \
         in failure.value.message
+
+
+class _PagedGraph:
+    """Stands in for DoctorSession: every page answers one domain and a next link to `next_host`."""
+
+    def __init__(self, next_host: str) -> None:
+        self.next_host = next_host
+        self.asked: list[str] = []
+
+    def get(self, url: str, headers: dict[str, str]) -> Any:
+        self.asked.append(url)
+        body = {"value": [{"id": f"d{len(self.asked)}.contoso.com", "isVerified": True}]}
+        if len(self.asked) == 1:
+            body["@odata.nextLink"] = f"https://{self.next_host}/v1.0/domains?$skiptoken=x"
+        return SimpleNamespace(status_code=200, text=json.dumps(body))
+
+
+def test_graph_pages_are_followed_only_on_the_graph_host() -> None:
+    """The bearer token goes with every page: a next link to another host must not receive it."""
+    from aadc_doctor.account.graph import DOMAINS, GraphClient
+    from aadc_doctor.account.signin import AccessToken
+
+    same = _PagedGraph("graph.microsoft.com")
+    pages = GraphClient(cast(DoctorSession, same), "graph.microsoft.com", AccessToken("t0ken-value")).get(DOMAINS)
+    assert isinstance(pages, list) and len(pages) == 2
+    elsewhere = _PagedGraph("collector.example.net")
+    answer = GraphClient(cast(DoctorSession, elsewhere), "graph.microsoft.com", AccessToken("t0ken-value")).get(DOMAINS)
+    assert elsewhere.asked == ["https://graph.microsoft.com/v1.0/domains"]
+    assert not isinstance(answer, list) and "collector.example.net" in answer.message
