@@ -42,9 +42,9 @@ def test_through_squid_every_step_goes_by_name(squid_factory: Callable[..., Squi
     assert code == 0, report["findings"]
     assert report["results"]["graph"]["pta_agents"]["active"] == 3
     assert report["results"]["proxy"]["source"] == "--proxy"
+    # Squid logs a tunnel when it closes, and the run's tunnels close together: wait for each line on its own
     squid.wait_for_log(f"CONNECT graph.microsoft.com:{lab.port}", since=since)
-    log = "\n".join(squid.access_log_lines(since))
-    assert f"CONNECT login.microsoftonline.com:{lab.port}" in log
+    squid.wait_for_log(f"CONNECT login.microsoftonline.com:{lab.port}", since=since)
     # every request of the run, MSAL's included, went through the proxy
     assert all(r["via_proxy"] for r in report["results"]["requests"])
 
