@@ -401,6 +401,7 @@ def test_a_busy_agent_servers_xml_export_lists_its_failures_and_counts_its_succe
     assert (row["reason"], row["count"]) == (1326, 30)
     human = run_cli("pta", "events", str(export))
     assert "latest 10 of 30" in human.stdout
+    assert "successful sign-ins by the agent: 2970 (counted, not listed)" in human.stdout
 
 
 def test_trace_lists_the_latest_1000_failed_requests_and_counts_them_all(tmp_path, run_cli):

@@ -523,6 +523,10 @@ def _render_analysis(results: Any, console: Console) -> None:
         console.print(f"  {part}", markup=False, highlight=False)
     if summary["agents"]:
         console.print(f"  agent process: {', '.join(summary['agents'])}", markup=False)
+    successes = results["successes"]
+    if successes["count"]:
+        console.print(f"  successful sign-ins by the agent: {successes['count']} (counted, not listed), "
+                      f"{_short(successes['first_seen'])} to {_short(successes['last_seen'])}", markup=False)
 
     console.print()
     if not results["by_reason"]:
