@@ -207,3 +207,13 @@ def test_a_pac_run_names_the_proxy_each_endpoint_used() -> None:
     collapsed = diagnose([unreachable, _result("graph.windows.net", Outcome.PROXY_UNREACHABLE, Phase.TCP,
                                                via_proxy="http://pacproxy.contoso.com:3128")], pac)
     assert len(collapsed) == 1 and "pacproxy.contoso.com:3128" in collapsed[0].subject
+
+
+def test_tls_failure_remedy_covers_a_missing_root_and_tcp_timeout_a_missing_route() -> None:
+    """A server lacking the chain's root, or any route out, must find its cause in the finding's text."""
+    tls = diagnose([_result("login.microsoftonline.com", Outcome.TLS_FAILURE, Phase.TLS, error="unable to get "
+                            "local issuer certificate"), _ok("graph.windows.net")], PROXY)
+    assert any("root store" in f.remedy for f in tls)
+    tcp = diagnose([_result("login.microsoftonline.com", Outcome.TCP_TIMEOUT, Phase.TCP,
+                            error="Network is unreachable"), _ok("graph.windows.net")], DIRECT)
+    assert any("no route" in f.detail for f in tcp)
