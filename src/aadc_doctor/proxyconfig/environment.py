@@ -16,11 +16,18 @@ ENV_NAMES = ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_prox
 
 
 def first_set(env: Mapping[str, str], *names: str) -> tuple[str, str] | None:
-    """(variable, proxy URL) of the first variable set, ``http://`` added to a bare ``host:port``."""
+    """(variable, proxy URL) of the first variable present, ``http://`` added to a bare ``host:port``.
+
+    A variable that is present but empty decides too: ``https_proxy=`` turns the proxy off even when
+    ``HTTPS_PROXY`` is set, as Python's urllib and curl read it (lower case first).
+    """
     for name in names:
-        value = env.get(name, "").strip()
-        if value:
-            return name, value if "://" in value else "http://" + value
+        if name not in env:
+            continue
+        value = env[name].strip()
+        if not value:
+            return None
+        return name, value if "://" in value else "http://" + value
     return None
 
 

@@ -112,3 +112,11 @@ def test_environment_proxy_urls_in_use_are_checked_and_the_variable_named() -> N
                        env={"https_proxy": "http://proxy.contoso.com", "HTTPS_PROXY": "http://[bad",
                             "http_proxy": "http://proxy.contoso.com:8080"})
     assert cfg.url == "http://proxy.contoso.com"
+
+
+def test_an_empty_lower_case_variable_turns_the_proxy_off_as_urllib_does():
+    from aadc_doctor.proxyconfig.environment import environment_proxy
+
+    assert environment_proxy({"https_proxy": "", "HTTPS_PROXY": "http://proxy:8080"}) is None
+    cfg = environment_proxy({"HTTPS_PROXY": "http://proxy:8080"})
+    assert cfg is not None and cfg.url == "http://proxy:8080"
