@@ -89,7 +89,9 @@ def diagnose(results: Sequence[EndpointResult], ctx: ProxyContext, *, catalog: E
     cat = catalog or load_catalog()
     failed = [r for r in results if not r.ok]
     proxy_name = ctx.display_url or "(none)"
-    common = {"proxy": proxy_name, "source": ctx.source, "elsewhere": _elsewhere(ctx)}
+    # "none" is the source code for "no setting found"; the finding texts read "went direct ({source})"
+    source = "no proxy setting found" if ctx.source == "none" else ctx.source
+    common = {"proxy": proxy_name, "source": source, "elsewhere": _elsewhere(ctx)}
 
     keys = {_collapse_key(r) for r in failed}
     if len(results) >= 2 and len(failed) == len(results) and len(keys) == 1 and None not in keys:

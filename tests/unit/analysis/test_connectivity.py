@@ -217,3 +217,11 @@ def test_tls_failure_remedy_covers_a_missing_root_and_tcp_timeout_a_missing_rout
     tcp = diagnose([_result("login.microsoftonline.com", Outcome.TCP_TIMEOUT, Phase.TCP,
                             error="Network is unreachable"), _ok("graph.windows.net")], DIRECT)
     assert any("no route" in f.detail for f in tcp)
+
+
+def test_a_run_with_no_proxy_setting_says_so_in_words() -> None:
+    findings = diagnose([_result("a.microsoftonline.com", Outcome.DNS_FAILURE, Phase.DNS, error="no such name"),
+                         _result("b.microsoftonline.com", Outcome.DNS_FAILURE, Phase.DNS, error="no such name")],
+                        DIRECT)
+    text = " ".join(f.detail for f in findings)
+    assert "(none)" not in text and "no proxy setting found" in text
