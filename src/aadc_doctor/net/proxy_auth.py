@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import re
 import sys
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -69,14 +70,15 @@ def challenge_token(header_values: list[str], scheme: str) -> bytes | None:
     return None
 
 
-class Authenticator:
+class Authenticator(ABC):
     """One authentication exchange with the proxy; NTLM/Negotiate are bound to one TCP connection."""
 
     scheme: str = ""
     connection_bound: bool = False
 
+    @abstractmethod
     def first_header(self) -> str:
-        raise NotImplementedError
+        """The Proxy-Authorization value of the first authenticated request."""
 
     def next_header(self, token: bytes | None) -> str | None:
         """The answer to a challenge token, or None when the exchange has nothing more to send."""
