@@ -6,9 +6,11 @@ import contextlib
 import random
 import socket
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Self
 
 LOOPBACK = "127.0.0.1"
 
@@ -91,12 +93,10 @@ class ClosedPort:
         self.close()
 
 
-class StalledProxy:
-    """A TCP listener that accepts connections, reads whatever comes, and never sends a byte.
+class _ThreadedListener(ABC):
+    """A loopback TCP listener served by one accept thread; subclasses say what to do with each connection."""
 
-    Stands in for a proxy (or origin) that swallows requests: clients must hit their own timeout.
-    `connections` counts accepted connections so a test can prove the client really got through TCP.
-    """
+    thread_name = "listener"
 
     def __init__(self, host: str = LOOPBACK, port: int = 0) -> None:
         self.host = host
@@ -104,17 +104,15 @@ class StalledProxy:
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind((host, port))
         self.port: int = self._listener.getsockname()[1]
-        self.connections = 0
-        self._held: list[socket.socket] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name=f"stalled-proxy-{self.port}", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name=f"{self.thread_name}-{self.port}", daemon=True)
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> StalledProxy:
+    def start(self) -> Self:
         self._listener.listen(64)
         self._listener.settimeout(0.1)
         self._thread.start()
@@ -128,11 +126,51 @@ class StalledProxy:
                 continue
             except OSError:
                 return
-            conn.settimeout(0.1)
-            with self._lock:
-                self.connections += 1
-                self._held.append(conn)
-            threading.Thread(target=self._drain, args=(conn,), daemon=True).start()
+            self._accepted(conn)
+
+    @abstractmethod
+    def _accepted(self, conn: socket.socket) -> None:
+        """Handle one accepted connection (on the accept thread: hand long work to a thread of its own)."""
+
+    def _release(self) -> None:  # noqa: B027 - a hook: only listeners that keep connections override it
+        """Close what the subclass still holds once the accept thread has stopped."""
+
+    def stop(self) -> None:
+        self._stop.set()
+        with contextlib.suppress(OSError):
+            self._listener.close()
+        if self._thread.is_alive():
+            self._thread.join(timeout=2)
+        self._release()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+
+class StalledProxy(_ThreadedListener):
+    """A TCP listener that accepts connections, reads whatever comes, and never sends a byte.
+
+    Stands in for a proxy (or origin) that swallows requests: clients must hit their own timeout.
+    `connections` counts accepted connections so a test can prove the client really got through TCP.
+    """
+
+    thread_name = "stalled-proxy"
+
+    def __init__(self, host: str = LOOPBACK, port: int = 0) -> None:
+        super().__init__(host, port)
+        self.connections = 0
+        self._held: list[socket.socket] = []
+
+    def _accepted(self, conn: socket.socket) -> None:
+        conn.settimeout(0.1)
+        with self._lock:
+            self.connections += 1
+            self._held.append(conn)
+        threading.Thread(target=self._drain, args=(conn,), daemon=True).start()
 
     def _drain(self, conn: socket.socket) -> None:
         """Read and discard until the peer goes away or we stop; never answer."""
@@ -145,24 +183,12 @@ class StalledProxy:
             except OSError:
                 return
 
-    def stop(self) -> None:
-        self._stop.set()
-        with contextlib.suppress(OSError):
-            self._listener.close()
-        if self._thread.is_alive():
-            self._thread.join(timeout=2)
+    def _release(self) -> None:
         with self._lock:
             for conn in self._held:
                 with contextlib.suppress(OSError):
                     conn.close()
             self._held.clear()
-
-    def __enter__(self) -> StalledProxy:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
 
 
 @dataclass(frozen=True)
@@ -181,7 +207,7 @@ class CannedResponse:
         return ("\r\n".join(head) + "\r\n\r\n").encode("iso-8859-1") + self.body
 
 
-class CannedProxy:
+class CannedProxy(_ThreadedListener):
     """A fake proxy answering every request (CONNECT or not) with prepared responses, in order; the last repeats.
 
     For answers squid cannot easily give: `CannedResponse(502, "Bad Gateway")`, a `Proxy-Authenticate: Negotiate`
@@ -189,39 +215,18 @@ class CannedProxy:
     `requests` holds the raw request heads received.
     """
 
+    thread_name = "canned-proxy"
+
     def __init__(self, *responses: CannedResponse, raw: bytes | None = None, host: str = LOOPBACK) -> None:
         if not responses and raw is None:
             raise ValueError("CannedProxy needs at least one response (or raw bytes)")
+        super().__init__(host)
         self._responses = responses
         self._raw = raw
-        self.host = host
         self.requests: list[str] = []
-        self._lock = threading.Lock()
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.bind((host, 0))
-        self.port: int = self._listener.getsockname()[1]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name=f"canned-proxy-{self.port}", daemon=True)
 
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def start(self) -> CannedProxy:
-        self._listener.listen(64)
-        self._listener.settimeout(0.1)
-        self._thread.start()
-        return self
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+    def _accepted(self, conn: socket.socket) -> None:
+        threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
 
     def _answer(self, conn: socket.socket) -> None:
         with conn:
@@ -244,17 +249,3 @@ class CannedProxy:
                 payload = self._responses[min(index, len(self._responses) - 1)].wire()
             with contextlib.suppress(OSError):
                 conn.sendall(payload)
-
-    def stop(self) -> None:
-        self._stop.set()
-        with contextlib.suppress(OSError):
-            self._listener.close()
-        if self._thread.is_alive():
-            self._thread.join(timeout=2)
-
-    def __enter__(self) -> CannedProxy:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
