@@ -37,15 +37,9 @@ SNIPPET_ANONYMOUS = """<system.net>
     </defaultProxy>
 </system.net>"""
 
-SNIPPET_AUTHENTICATED = """<system.net>
-    <defaultProxy enabled="true" useDefaultCredentials="true">
-        <proxy
-        usesystemdefault="true"
-        proxyaddress="http://<PROXYADDRESS>:<PROXYPORT>"
-        bypassonlocal="true"
-        />
-    </defaultProxy>
-</system.net>"""
+# Microsoft's snippet for an authenticating proxy is the same with two attributes on <defaultProxy>
+SNIPPET_AUTHENTICATED = SNIPPET_ANONYMOUS.replace(
+    "<defaultProxy>", '<defaultProxy enabled="true" useDefaultCredentials="true">', 1)
 
 ADD_TO_MACHINE_CONFIG = (f"Add this at the bottom of {MACHINE_CONFIG_PATH}, inside <configuration> (before "
                          "</configuration>), then restart the ADSync service once:\n")
