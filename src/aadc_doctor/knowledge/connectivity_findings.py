@@ -1,7 +1,8 @@
-"""Loader for ``data/connectivity_findings.toml``: what `check` says about each probe outcome.
+"""Finding templates kept as data, and the loader for ``data/connectivity_findings.toml`` (`check`'s texts).
 
-The texts are data (quoting and paraphrasing the articles) so wording and references change without code;
-the loader checks on first use that every outcome has a template and every reference key exists.
+The texts are data (quoting and paraphrasing the articles) so wording and references change without code.
+``load_finding_templates`` reads one section of any such file (``proxy_findings.toml`` too); the loaders check on
+first use that every reference key exists and every expected template is there.
 """
 
 from __future__ import annotations
@@ -29,16 +30,28 @@ class _Blank(dict[str, Any]):
 
 @dataclass(frozen=True)
 class FindingTemplate:
+    """One finding's texts with ``{placeholders}``; ``render`` fills them in.
+
+    ``lenient`` (connectivity's texts): unknown or None placeholders render empty, ``..`` left by an empty one
+    collapses and the detail is stripped. Strict templates render exactly as written, and a placeholder the
+    caller did not fill is a KeyError (a bug in the data or the code, caught by the tests).
+    """
+
     id: str
     severity: Severity
     title: str
     detail: str
     remedy: str
     references: tuple[str, ...]
+    lenient: bool = True
 
     def render(self, subject: str = "", **values: Any) -> Finding:
-        fields = _Blank({k: v for k, v in values.items() if v is not None})
         fmt = string.Formatter()
+        if not self.lenient:
+            return Finding(id=self.id, severity=self.severity, title=fmt.vformat(self.title, (), values),
+                           detail=fmt.vformat(self.detail, (), values), remedy=fmt.vformat(self.remedy, (), values),
+                           subject=subject, references=self.references)
+        fields = _Blank({k: v for k, v in values.items() if v is not None})
         return Finding(
             id=self.id, severity=self.severity, title=fmt.vformat(self.title, (), fields),
             detail=fmt.vformat(self.detail, (), fields).replace("..", ".").strip(),
@@ -54,27 +67,36 @@ class ConnectivityKnowledge:
     expected_issuer_organizations: frozenset[str]
 
 
-def _template(raw: dict[str, Any], refs: dict[str, str], where: str) -> FindingTemplate:
+def _template(raw: dict[str, Any], refs: dict[str, str], where: str, lenient: bool) -> FindingTemplate:
     missing = [r for r in raw.get("references", ()) if r not in refs]
     if missing:
-        raise ValueError(f"connectivity_findings.toml [{where}]: unknown reference key(s) {missing}")
+        raise ValueError(f"{where}: unknown reference key(s) {missing}")
     return FindingTemplate(id=raw["id"], severity=Severity(raw["severity"]), title=raw["title"],
                            detail=raw.get("detail", ""), remedy=raw.get("remedy", ""),
-                           references=tuple(refs[r] for r in raw.get("references", ())))
+                           references=tuple(refs[r] for r in raw.get("references", ())), lenient=lenient)
+
+
+def load_finding_templates(file_name: str, section: str, required: tuple[str, ...] = (),
+                           *, lenient: bool = True) -> dict[str, FindingTemplate]:
+    """The templates of ``[section]`` in a data file, references resolved through its ``[references]`` table.
+
+    Raises ValueError when a ``required`` key is missing or a template names an unknown reference key.
+    """
+    data = read_toml(file_name)
+    refs: dict[str, str] = data.get("references", {})
+    table: dict[str, Any] = data[section]
+    absent = [k for k in required if k not in table]
+    if absent:
+        raise ValueError(f"{file_name}: [{section}] lacks {absent}")
+    return {k: _template(v, refs, f"{file_name} [{section}.{k}]", lenient) for k, v in table.items()}
 
 
 @cache
 def load_connectivity_knowledge() -> ConnectivityKnowledge:
     data = read_toml("connectivity_findings.toml")
-    refs: dict[str, str] = data["references"]
     sections: list[tuple[str, tuple[str, ...]]] = [("outcome", OUTCOME_KEYS), ("extra", EXTRA_KEYS),
                                                     ("all", ALL_KEYS)]
-    loaded: dict[str, dict[str, FindingTemplate]] = {}
-    for section, keys in sections:
-        table = data[section]
-        absent = [k for k in keys if k not in table]
-        if absent:
-            raise ValueError(f"connectivity_findings.toml: [{section}] lacks {absent}")
-        loaded[section] = {k: _template(v, refs, f"{section}.{k}") for k, v in table.items()}
+    loaded = {section: load_finding_templates("connectivity_findings.toml", section, keys)
+              for section, keys in sections}
     orgs = frozenset(o.lower() for o in data["tls"]["expected_issuer_organizations"])
     return ConnectivityKnowledge(loaded["outcome"], loaded["extra"], loaded["all"], orgs)
