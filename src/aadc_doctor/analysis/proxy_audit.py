@@ -1,48 +1,73 @@
 """Audit the proxy settings: pure functions from what the files say to findings with the articles' remedies.
 
-Each finding id is stable (scripts match on it); titles, remedies and references sit next to the logic
-that raises them, and the remedies quote Microsoft's own machine.config snippets.
+Each finding id is stable (scripts match on it). The texts (ids, titles, remedies quoting Microsoft's own
+machine.config snippets, references) are data in ``knowledge/data/proxy_findings.toml``; this module decides
+which finding applies and fills in the values.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cache
+from typing import Any, get_args
 from urllib.parse import urlsplit
 
-from aadc_doctor.model import Finding, Severity
+from aadc_doctor.knowledge import read_toml
+from aadc_doctor.knowledge.connectivity_findings import FindingTemplate, load_finding_templates
+from aadc_doctor.model import Finding
 from aadc_doctor.proxyconfig.bypass import Target, invalid_dotnet_entries
 from aadc_doctor.proxyconfig.components import Component
-from aadc_doctor.proxyconfig.dotnet_config import ConfigFile, ConfigProblem, DotNetProxySettings, resolve_default_proxy
+from aadc_doctor.proxyconfig.dotnet_config import ConfigFile, DotNetProxySettings, ProblemKind, resolve_default_proxy
 from aadc_doctor.proxyconfig.effective import ComponentProxy
 from aadc_doctor.proxyconfig.model import ProxyConfig
 from aadc_doctor.proxyconfig.winhttp import WinHttpSettings
 
-PREREQS = "https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-install-prerequisites#connectivity"
-TSHOOT = "https://learn.microsoft.com/entra/identity/hybrid/connect/tshoot-connect-connectivity"
-DEFAULT_PROXY_DOC = ("https://learn.microsoft.com/dotnet/framework/configure-apps/file-schema/network/"
-                     "defaultproxy-element-network-settings")
-BYPASS_DOC = "https://learn.microsoft.com/dotnet/framework/configure-apps/file-schema/network/add-element-for-bypasslist"
-HEALTH_PROXY = ("https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-health-agent-install"
-                "#configure-microsoft-entra-connect-health-agents-to-use-http-proxy")
-MACHINE_CONFIG_PATH = r"C:\Windows\Microsoft.NET\Framework64\v4.0.30319\Config\machine.config"
+FINDINGS_FILE = "proxy_findings.toml"
+FINDING_KEYS = (
+    "address_no_scheme", "address_https", "address_not_http", "port_missing", "bypass_entry_invalid",
+    "no_default_proxy", "proxy_disabled", "system_default_only", "authenticated_proxy", "adsync_restart",
+    "overwritten_exe_config", "overwritten_exe_config_only", "exe_config_bypassed", "winhttp_unchecked",
+    "winhttp_only", "bypass_covers_required", "pac_direct_required", "health_agent_proxy",
+    "pta_agent_auth_password", "pta_agent_auth_default_credentials", "connector_auth_password",
+    "connector_auth_default_credentials", "environment_proxy",
+)
 
-SNIPPET_ANONYMOUS = """<system.net>
-    <defaultProxy>
-        <proxy
-        usesystemdefault="true"
-        proxyaddress="http://<PROXYADDRESS>:<PROXYPORT>"
-        bypassonlocal="true"
-        />
-    </defaultProxy>
-</system.net>"""
 
+@cache
+def _finding_templates() -> dict[str, FindingTemplate]:
+    return load_finding_templates(FINDINGS_FILE, "finding", FINDING_KEYS, lenient=False)
+
+
+@cache
+def _problem_templates() -> dict[str, FindingTemplate]:
+    """One template per ConfigProblem kind."""
+    return load_finding_templates(FINDINGS_FILE, "problem", get_args(ProblemKind), lenient=False)
+
+
+def texts() -> dict[str, str]:
+    """The ``[text]`` table: Microsoft's snippets and the phrases the templates are filled with."""
+    table: dict[str, str] = read_toml(FINDINGS_FILE)["text"]
+    return table
+
+
+SNIPPET_ANONYMOUS = texts()["snippet_anonymous"]
 # Microsoft's snippet for an authenticating proxy is the same with two attributes on <defaultProxy>
-SNIPPET_AUTHENTICATED = SNIPPET_ANONYMOUS.replace(
-    "<defaultProxy>", '<defaultProxy enabled="true" useDefaultCredentials="true">', 1)
+SNIPPET_AUTHENTICATED = SNIPPET_ANONYMOUS.replace("<defaultProxy>", texts()["default_proxy_authenticated"], 1)
+MACHINE_CONFIG_PATH = texts()["machine_config_path"]
 
-ADD_TO_MACHINE_CONFIG = (f"Add this at the bottom of {MACHINE_CONFIG_PATH}, inside <configuration> (before "
-                         "</configuration>), then restart the ADSync service once:\n")
+
+def _render(template: FindingTemplate, subject: str, references: tuple[str, ...] | None = None,
+            **values: Any) -> Finding:
+    """Fill a strict template; the snippet and the "add this to machine.config" sentence are always available."""
+    shared = texts()
+    finding = template.render(subject, add_to_machine_config=shared["add_to_machine_config"],
+                              snippet_anonymous=shared["snippet_anonymous"], **values)
+    return finding if references is None else replace(finding, references=references)
+
+
+def _finding(key: str, subject: str, references: tuple[str, ...] | None = None, **values: Any) -> Finding:
+    return _render(_finding_templates()[key], subject, references, **values)
 
 
 @dataclass(frozen=True)
@@ -71,42 +96,13 @@ def _where(cfg: ConfigFile, line: int | None) -> str:
     return f"{cfg.path}:{line}" if line else cfg.path
 
 
-_PROBLEM_IDS = {
-    "unrecognized-element": ("config-unrecognized-element", Severity.ERROR),
-    "unrecognized-attribute": ("config-unrecognized-attribute", Severity.ERROR),
-    "invalid-value": ("config-invalid-value", Severity.ERROR),
-    "duplicate-section": ("config-duplicate-default-proxy", Severity.ERROR),
-    "misplaced-section": ("config-misplaced-section", Severity.ERROR),
-    "external-config-source": ("config-external-source", Severity.WARNING),
-}
-
-
 def audit_config_problems(cfg: ConfigFile) -> list[Finding]:
     """Well-formed XML that .NET still rejects: it then cannot read the file at all."""
-    findings = []
-    who = "every .NET program on the server (the wizard, ADSync, PowerShell)" if cfg.name.lower() == \
-        "machine.config" else f"the program that reads {cfg.name}"
-    for problem in cfg.problems:
-        finding_id, severity = _PROBLEM_IDS[problem.kind]
-        findings.append(Finding(
-            id=finding_id, severity=severity, title=f"{cfg.name} line {problem.line}: {problem.message}",
-            detail=(f"The .NET configuration system reports this as a ConfigurationErrorsException, and {who} "
-                    "then cannot read its configuration." if severity is Severity.ERROR else
-                    "The proxy settings of this section are in another file."),
-            remedy=_problem_remedy(problem),
-            subject=_where(cfg, problem.line), references=(DEFAULT_PROXY_DOC,),
-        ))
-    return findings
-
-
-def _problem_remedy(problem: ConfigProblem) -> str:
-    if problem.kind == "duplicate-section":
-        return "Keep one <system.net><defaultProxy> section: merge the two and delete the second."
-    if problem.kind == "misplaced-section":
-        return "Move the <system.net> section so it is a direct child of <configuration>, at the end of the file."
-    if problem.kind == "external-config-source":
-        return "Run aadc-doctor proxy on the file named in configSource as well."
-    return "Correct the spelling and case exactly as in Microsoft's snippet:\n" + SNIPPET_ANONYMOUS
+    who = texts()["who_machine_config"] if cfg.name.lower() == "machine.config" else \
+        texts()["who_exe_config"].format(name=cfg.name)
+    return [_render(_problem_templates()[problem.kind], _where(cfg, problem.line), name=cfg.name,
+                    line=problem.line, message=problem.message, who=who)
+            for problem in cfg.problems]
 
 
 def audit_proxy_address(settings: DotNetProxySettings, cfg: ConfigFile) -> list[Finding]:
@@ -120,35 +116,21 @@ def audit_proxy_address(settings: DotNetProxySettings, cfg: ConfigFile) -> list[
         parts = urlsplit(address)
     except ValueError:
         parts = urlsplit("invalid://")
-    problem: tuple[str, str] | None = None
+    problem: str | None = None
     if "://" not in address:
-        problem = ("has no http:// prefix", "The value must have the prefix http:// even if you're using an IP "
-                   "address; without it .NET does not read it as a proxy URL.")
+        problem = "address_no_scheme"
     elif parts.scheme.lower() == "https":
-        problem = ("uses https://", ".NET Framework fails every request with 'The ServicePointManager does not "
-                   "support proxies with the https scheme'.")
+        problem = "address_https"
     elif parts.scheme.lower() != "http" or not parts.hostname:
-        problem = ("is not an http://host:port URL", "The proxy address must be http://<PROXYADDRESS>:<PROXYPORT>.")
+        problem = "address_not_http"
     if problem:
-        return [Finding(
-            id="machine-config-proxy-address-invalid", severity=Severity.ERROR,
-            title=f"proxyaddress \"{address}\" {problem[0]}",
-            detail=problem[1],
-            remedy='Write proxyaddress="http://<PROXYADDRESS>:<PROXYPORT>", e.g. proxyaddress="http://fabrikamproxy:8080".',
-            subject=_where(cfg, line), references=(PREREQS, DEFAULT_PROXY_DOC),
-        )]
+        return [_finding(problem, _where(cfg, line), address=address)]
     try:
         port = parts.port
     except ValueError:
         port = -1
     if port is None or port < 0:
-        return [Finding(
-            id="machine-config-proxy-port-missing", severity=Severity.WARNING,
-            title=f"proxyaddress \"{address}\" has no valid port",
-            detail="Without a port .NET connects to the proxy on port 80; most proxies listen on 8080 or 3128.",
-            remedy='Write the port explicitly: proxyaddress="http://<PROXYADDRESS>:<PROXYPORT>".',
-            subject=_where(cfg, line), references=(PREREQS,),
-        )]
+        return [_finding("port_missing", _where(cfg, line), address=address)]
     return []
 
 
@@ -167,16 +149,7 @@ def audit_bypass_entries(settings: DotNetProxySettings, cfg: ConfigFile) -> list
     if not bad or not settings.enabled:
         return []
     lines = {op.address: op.line for op in (cfg.default_proxy.bypass_ops if cfg.default_proxy else ())}
-    return [Finding(
-        id="bypass-entry-invalid", severity=Severity.ERROR,
-        title=f"Bypass entry \"{entry}\" is not a regular expression",
-        detail=(".NET reads every <bypasslist><add address> as a regular expression (not a wildcard). It cannot "
-                "compile this one, and when one entry fails .NET ignores the whole bypass list, so every host, "
-                "intranet ones included, goes to the proxy."),
-        remedy=("Write a regular expression, e.g. for *.contoso.com: <add address=\"[a-z0-9.-]*\\.contoso\\.com$\" /> "
-                "(escape the dots, anchor the end)."),
-        subject=_where(cfg, lines.get(entry)), references=(BYPASS_DOC,),
-    ) for entry in bad]
+    return [_finding("bypass_entry_invalid", _where(cfg, lines.get(entry)), entry=entry) for entry in bad]
 
 
 def audit_machine_config(cfg: ConfigFile) -> list[Finding]:
@@ -185,62 +158,19 @@ def audit_machine_config(cfg: ConfigFile) -> list[Finding]:
     settings = resolve_default_proxy([cfg])
     element = cfg.default_proxy
     if element is None:
-        findings.append(Finding(
-            id="machine-config-no-default-proxy", severity=Severity.WARNING,
-            title="machine.config has no <system.net><defaultProxy> section",
-            detail=("The installation wizard and the sync engine are .NET applications and require machine.config "
-                    "to be properly configured. Without this section they use the Internet Explorer settings of "
-                    "the account they run as (the ADSync service account normally has none) and connect directly: "
-                    "the wizard reports 'The installation wizard has not been correctly configured' and "
-                    "Invoke-WebRequest 'Unable to connect to the remote server'. Fine only if this server reaches "
-                    "the internet without a proxy."),
-            remedy=ADD_TO_MACHINE_CONFIG + SNIPPET_ANONYMOUS,
-            subject=cfg.path, references=(PREREQS, TSHOOT),
-        ))
+        findings.append(_finding("no_default_proxy", cfg.path))
         return findings
     where = _where(cfg, element.line)
     if not settings.enabled:
-        findings.append(Finding(
-            id="machine-config-proxy-disabled", severity=Severity.WARNING,
-            title='machine.config turns the proxy off: <defaultProxy enabled="false">',
-            detail=("Every .NET program without a proxy of its own (the wizard, ADSync, PowerShell) connects "
-                    "directly, ignoring proxyaddress and the Internet Explorer settings."),
-            remedy='Remove enabled="false" (or set enabled="true") and give the proxy:\n' + SNIPPET_ANONYMOUS,
-            subject=where, references=(PREREQS, DEFAULT_PROXY_DOC),
-        ))
+        findings.append(_finding("proxy_disabled", where))
     elif settings.uses_system_settings:
-        findings.append(Finding(
-            id="machine-config-system-default-only", severity=Severity.WARNING,
-            title="machine.config names no proxyaddress: the proxy depends on each account's IE settings",
-            detail=("The wizard uses the signed-in user on the 'Connect to Azure AD' page and the ADSync service "
-                    "account on the 'Configure' page; their Internet Explorer settings usually differ, so one page "
-                    "works and the other does not."),
-            remedy="Give the proxy explicitly:\n" + SNIPPET_ANONYMOUS,
-            subject=where, references=(PREREQS, TSHOOT),
-        ))
+        findings.append(_finding("system_default_only", where))
     findings += audit_proxy_address(settings, cfg)
     findings += audit_bypass_entries(settings, cfg)
     if settings.enabled and settings.proxy_address:
         if settings.use_default_credentials:
-            findings.append(Finding(
-                id="machine-config-authenticated-proxy", severity=Severity.INFO,
-                title='machine.config answers proxy authentication (useDefaultCredentials="true")',
-                detail=("In all wizard pages except Configure the signed-in user's credentials are used; on the "
-                        "Configure page the context switches to the ADSync service account. If the proxy requires "
-                        "authentication, the service account must be a domain account (custom installation)."),
-                remedy=("Use domain accounts for the user running the wizard and for the service account; a 407 "
-                        "Proxy Authentication Required in the wizard means one of them was refused."),
-                subject=where, references=(PREREQS, TSHOOT),
-            ))
-        findings.append(Finding(
-            id="adsync-restart-needed", severity=Severity.INFO,
-            title="Restart the ADSync service after any edit of machine.config",
-            detail=("If the proxy configuration is being done in an existing setup, the sync service needs to be "
-                    "restarted once to read the proxy configuration. Also set the proxy's connection idle "
-                    "time-out to at least 6 minutes: Azure AD can take up to 5 minutes to answer an export."),
-            remedy="Restart-Service ADSync",
-            subject=cfg.path, references=(PREREQS,),
-        ))
+            findings.append(_finding("authenticated_proxy", where))
+        findings.append(_finding("adsync_restart", cfg.path))
     return findings
 
 
@@ -255,27 +185,11 @@ def audit_exe_config(component: Component, cfg: ConfigFile, machine: ConfigFile 
     findings += audit_bypass_entries(settings, cfg)
     if component.exe_config_overwritten_on_upgrade:
         machine_has = machine is not None and machine.default_proxy is not None
-        findings.append(Finding(
-            id="proxy-only-in-miiserver-config",
-            severity=Severity.INFO if machine_has else Severity.WARNING,
-            title=(f"The proxy is set in {cfg.name}, which every upgrade overwrites"
-                   + ("" if machine_has else " (machine.config has none)")),
-            detail=("Some non-Microsoft blogs document changes to miiserver.exe.config. This file is overwritten on "
-                    "every upgrade, so even if it works during the initial install, the system stops working on the "
-                    "first upgrade." + (" Until then its settings override machine.config's." if machine_has else "")),
-            remedy=("Put the setting in machine.config instead. " + ADD_TO_MACHINE_CONFIG + SNIPPET_ANONYMOUS
-                    + f"\nThen remove the <system.net> section from {cfg.name}."),
-            subject=_where(cfg, element.line), references=(TSHOOT, PREREQS),
-        ))
+        findings.append(_finding("overwritten_exe_config" if machine_has else "overwritten_exe_config_only",
+                                 _where(cfg, element.line), name=cfg.name))
     elif not settings.enabled:
-        findings.append(Finding(
-            id="exe-config-proxy-bypassed", severity=Severity.INFO,
-            title=f'{component.name} bypasses every proxy: <defaultProxy enabled="false"> in {cfg.name}',
-            detail="The documented way to make the connector framework connect directly; it needs a direct route "
-                   "to the required URLs.",
-            remedy="Nothing to do if the firewall allows the server out directly on ports 80 and 443.",
-            subject=_where(cfg, element.line), references=component.references,
-        ))
+        findings.append(_finding("exe_config_bypassed", _where(cfg, element.line), component.references,
+                                 component=component.name, name=cfg.name))
     return findings
 
 
@@ -285,27 +199,12 @@ def audit_winhttp(winhttp: WinHttpSettings, machine: ConfigFile | None) -> list[
         return []
     server = winhttp.proxy_server or ""
     if machine is None:
-        return [Finding(
-            id="winhttp-proxy-set", severity=Severity.INFO,
-            title=f"WinHTTP has a proxy ({server}); the wizard and the sync engine do not use it",
-            detail=("netsh winhttp was needed for the sign-in assistant, retired in build 1.1.105.0 (February "
-                    "2016). PowerShell uses machine.config; the settings in winhttp/netsh don't impact it. "
-                    "machine.config was not read, so whether it also sets the proxy is unknown."),
-            remedy="Check machine.config too: aadc-doctor proxy --machine-config <path to machine.config>",
-            subject=winhttp.source, references=(TSHOOT,),
-        )]
+        return [_finding("winhttp_unchecked", winhttp.source, server=server)]
     settings = resolve_default_proxy([machine])
     if settings.enabled and settings.proxy_address:
         return []
-    return [Finding(
-        id="winhttp-only-proxy", severity=Severity.ERROR,
-        title=f"WinHTTP has a proxy ({server}) but machine.config has none; the wizard and PowerShell ignore WinHTTP",
-        detail=("netsh winhttp configured the sign-in assistant of builds before 1.1.105.0. Today's wizard and sync "
-                "engine read machine.config, and PowerShell's Invoke-WebRequest uses machine.config too, so they "
-                "try to connect directly: 'Unable to connect to the remote server'."),
-        remedy=ADD_TO_MACHINE_CONFIG + SNIPPET_ANONYMOUS.replace("<PROXYADDRESS>:<PROXYPORT>", _host_port(server)),
-        subject=machine.path, references=(TSHOOT, PREREQS),
-    )]
+    snippet = SNIPPET_ANONYMOUS.replace("<PROXYADDRESS>:<PROXYPORT>", _host_port(server))
+    return [_finding("winhttp_only", machine.path, server=server, snippet=snippet)]
 
 
 def _host_port(winhttp_server: str) -> str:
@@ -350,8 +249,8 @@ def audit_required_endpoints(name: str, proxy: ProxyConfig, required: Sequence[R
     """
     if proxy.is_direct:
         return []
-    by_reason: dict[str, list[str]] = {}
-    subjects: dict[str, str] = {}
+    by_reason: dict[tuple[str, str], list[str]] = {}
+    subjects: dict[tuple[str, str], str] = {}
     for endpoint in required:
         if profile is not None and endpoint.profile != profile:
             continue
@@ -359,27 +258,18 @@ def audit_required_endpoints(name: str, proxy: ProxyConfig, required: Sequence[R
             if proxy.proxy_for(url) is not None:
                 continue
             if proxy.pac is not None:
-                reason = f"the PAC file {proxy.pac.location} returns DIRECT"
+                reason = ("pac_direct_required", proxy.pac.location)
                 subjects[reason] = proxy.pac.location
             else:
                 entry = proxy.bypass_entry_for(url) or ""
-                reason = f"bypass entry \"{entry}\""
+                reason = ("bypass_covers_required", entry)
                 subjects[reason] = _entry_subject(entry, proxy, files)
             host = Target.from_url(url).host
             hosts = by_reason.setdefault(reason, [])
             if host not in hosts:
                 hosts.append(host)
-    return [Finding(
-        id="bypass-covers-required-endpoint", severity=Severity.WARNING,
-        title=f"{reason[0].upper() + reason[1:]} sends required URLs direct for {name}",
-        detail=(f"Not through the proxy: {', '.join(hosts)}. Unless the firewall lets this server out directly, "
-                "these calls fail with 'Unable to connect to the remote server' (the call went direct)."),
-        remedy=("Remove or narrow the entry so the required URLs go through the proxy, and open them on the proxy. "
-                "Bypass entries are regular expressions matched anywhere in scheme://host: anchor them, e.g. "
-                "\\.contoso\\.com$." if proxy.pac is None else
-                "Make FindProxyForURL return the proxy for these hosts, and open them on the proxy."),
-        subject=subjects[reason], references=(TSHOOT, BYPASS_DOC) if proxy.pac is None else (TSHOOT,),
-    ) for reason, hosts in by_reason.items()]
+    return [_finding(key, subjects[(key, what)], name=name, entry=what, location=what, hosts=", ".join(hosts))
+            for (key, what), hosts in by_reason.items()]
 
 
 def audit_components(components: Sequence[ComponentProxy], required: Sequence[RequiredEndpoint],
@@ -391,14 +281,9 @@ def audit_components(components: Sequence[ComponentProxy], required: Sequence[Re
         component, proxy = item.component, item.proxy
         if component.reads == ("own",):
             if any_proxy:
-                findings.append(Finding(
-                    id="health-agent-proxy-separate", severity=Severity.INFO,
-                    title="The Connect Health agent keeps its own proxy setting",
-                    detail=component.own_settings,
-                    remedy=("Set-MicrosoftEntraConnectHealthProxySettings -HttpsProxyAddress "
-                            f"<PROXYADDRESS>:<PROXYPORT>, then {component.restart}. {component.proxy_auth_note}"),
-                    subject=component.name, references=component.references,
-                ))
+                findings.append(_finding("health_agent_proxy", component.name, component.references,
+                                         own_settings=component.own_settings, restart=component.restart,
+                                         note=component.proxy_auth_note))
             continue
         if proxy is None:
             continue
@@ -407,22 +292,12 @@ def audit_components(components: Sequence[ComponentProxy], required: Sequence[Re
             # useDefaultCredentials alone is in Microsoft's own PTA FAQ snippet: it only answers a 407, so it is a
             # reminder; a password in the URL means someone expects the proxy to authenticate the agent.
             password = proxy.has_credentials_in_url
-            findings.append(Finding(
-                id=("connector-behind-authenticating-proxy" if component.id.startswith("connector")
-                    else "pta-agent-behind-authenticating-proxy"),
-                severity=Severity.WARNING if password else Severity.INFO,
-                title=(f"The {component.name}{conditional} has a password in its proxy URL, but cannot authenticate "
-                       "to a proxy" if password else
-                       f"The {component.name}{conditional} must reach its proxy without authentication"),
-                detail=(f"Its proxy comes from {item.explanation}. The setting has "
-                        + ("a user name and password in the proxy URL" if password else 'useDefaultCredentials="true"')
-                        + ": credentials for a proxy that answers 407 Proxy Authentication Required. "
-                        f"{component.proxy_auth_note} If the proxy already lets this server through without "
-                        "authentication, the setting is harmless."),
-                remedy=("Allow the agent server's NETWORK SERVICE account anonymous access to *.msappproxy.net, "
-                        "*.servicebus.windows.net and the other required URLs on the proxy, or let it bypass the "
-                        f"proxy. Then {component.restart}."),
-                subject=item.origin_path or component.name, references=component.references,
+            family = "connector" if component.id.startswith("connector") else "pta_agent"
+            variant = "password" if password else "default_credentials"
+            findings.append(_finding(
+                f"{family}_auth_{variant}", item.origin_path or component.name, component.references,
+                component=component.name, conditional=conditional, explanation=item.explanation,
+                setting=texts()[f"setting_{variant}"], note=component.proxy_auth_note, restart=component.restart,
             ))
         names, _ = same_proxy.setdefault((proxy.source, proxy.bypass, component.profile), ([], proxy))
         names.append(component.name)
@@ -434,14 +309,7 @@ def audit_components(components: Sequence[ComponentProxy], required: Sequence[Re
 def audit_environment(environment: ProxyConfig | None) -> list[Finding]:
     if environment is None:
         return []
-    return [Finding(
-        id="environment-proxy-not-used-by-aadc", severity=Severity.INFO,
-        title=f"HTTPS_PROXY/HTTP_PROXY is set ({environment.display_url or 'direct'}); Azure AD Connect ignores it",
-        detail=("Environment variables steer curl, Python and aadc-doctor check, not the wizard, ADSync, the PTA "
-                "agent or PowerShell's Invoke-WebRequest."),
-        remedy="Configure machine.config (sync, wizard) and the agents' .exe.config files instead.",
-        subject="environment", references=(PREREQS,),
-    )]
+    return [_finding("environment_proxy", "environment", display=environment.display_url or "direct")]
 
 
 def audit_proxy(evidence: ProxyEvidence) -> list[Finding]:
