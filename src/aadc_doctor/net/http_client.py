@@ -67,16 +67,18 @@ def _port(spec: str, value: str) -> int:
 
 
 def parse_resolve(spec: str) -> Redirect:
-    """``HOST:PORT:ADDRESS`` as curl's ``--resolve``: connect to ADDRESS, keep the name."""
-    host, rest = _split_host_port(spec, spec)
-    port_text, sep, address = rest.partition(":")
-    if not (host and sep and address):
-        raise UsageError(f"--resolve {spec!r}: expected HOST:PORT:ADDRESS",
-                         hint="e.g. login.microsoftonline.com:443:127.0.0.1")
-    port = _port(spec, port_text)
-    if address.startswith("[") and address.endswith("]"):
-        address = address[1:-1]
-    return Redirect(host.lower(), port, address, port)
+    """``HOST:PORT:ADDRESS`` as curl's ``--resolve``: connect to ADDRESS, keep the name.
+
+    The same parser as `check`'s (net.resolve), so one option accepts the same text in both commands; of a
+    comma list of addresses the first is used.
+    """
+    from aadc_doctor.net.resolve import parse_resolve_option
+
+    try:
+        override = parse_resolve_option(spec)
+    except ValueError as exc:
+        raise UsageError(str(exc), hint="e.g. login.microsoftonline.com:443:127.0.0.1") from None
+    return Redirect(override.host, override.port, override.addresses[0], override.port)
 
 
 def parse_connect_to(spec: str) -> Redirect:

@@ -158,3 +158,11 @@ def test_graph_pages_are_followed_only_on_the_graph_host() -> None:
     answer = GraphClient(cast(DoctorSession, elsewhere), "graph.microsoft.com", AccessToken("t0ken-value")).get(DOMAINS)
     assert elsewhere.asked == ["https://graph.microsoft.com/v1.0/domains"]
     assert not isinstance(answer, list) and "collector.example.net" in answer.message
+
+
+def test_resolve_takes_the_same_text_as_checks() -> None:
+    """`account --resolve` and `check --resolve` share one parser: an address that is not an IP is refused."""
+    with pytest.raises(UsageError, match="not an IP address"):
+        parse_resolve("login.microsoftonline.com:443:not-an-ip")
+    assert parse_resolve("login.microsoftonline.com.:443:127.0.0.2,127.0.0.3") == \
+        Redirect("login.microsoftonline.com", 443, "127.0.0.2", 443)
