@@ -71,7 +71,7 @@ def _as_url(address: str) -> str:
     return address if "://" in address else "http://" + address
 
 
-def _placeholder(value: str) -> bool:
+def _is_none_marker(value: str) -> bool:
     """``(none)`` and its translations."""
     return value.startswith("(") and value.endswith(")")
 
@@ -123,7 +123,7 @@ def parse_winhttp_output(text: str, source: str) -> WinHttpSettings:
         if header and len(lines) == len(header) + 1:
             return WinHttpSettings(source=source, direct=True)  # localized "Direct access (no proxy server)."
         raise InputError(f"{source}: not recognised as 'netsh winhttp show proxy' output")
-    bypass_entries = () if bypass is None or _placeholder(bypass) else split_winhttp(bypass)
+    bypass_entries = () if bypass is None or _is_none_marker(bypass) else split_winhttp(bypass)
     return WinHttpSettings(source=source, direct=False, proxy_server=proxy, bypass=bypass_entries)
 
 
