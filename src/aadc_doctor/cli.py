@@ -65,9 +65,10 @@ def command_named_in(argv: Sequence[str]) -> str | None:
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The whole CLI; with `only`, the other commands get their help line but not their options.
+    """The whole CLI; with `only`, that command alone (the run needs no other).
 
-    Building every command's options costs start-up time that `aadc-doctor helpmsg 1328` should not pay.
+    Importing every command module and building its options costs start-up time that `aadc-doctor helpmsg
+    1328` should not pay.
     """
     parser = _ArgumentParser(
         prog="aadc-doctor",
@@ -77,12 +78,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"aadc-doctor {__version__}")
     add_global_options(parser, suppress_defaults=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_ArgumentParser)
-    for name in COMMAND_MODULES:
+    for name in COMMAND_MODULES if only is None else [only]:
         module = load_command(name)
         cmd_parser = sub.add_parser(name, help=module.HELP, description=module.HELP)
-        if only is None or name == only:
-            module.add_arguments(cmd_parser)
-            add_global_options(cmd_parser, suppress_defaults=True)
+        module.add_arguments(cmd_parser)
+        add_global_options(cmd_parser, suppress_defaults=True)
         cmd_parser.set_defaults(_module=module)
     return parser
 

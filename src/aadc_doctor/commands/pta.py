@@ -21,7 +21,6 @@ compact row (about 50 bytes), which keeps those counts, bursts and the trace/eve
 from __future__ import annotations
 
 import argparse
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,11 +45,6 @@ DC_QUERY_WHERE = (
     "its process are logged there, not on the domain controllers (which log 4776/4771 for the same sign-ins, "
     "without a process name). Logon auditing (success and failure) must be enabled."
 )
-_LEVEL_NAMES = {0: "Information", 1: "Critical", 2: "Error", 3: "Warning", 4: "Information", 5: "Verbose"}
-# a 4776 (or 4768) with this Status validated the password (issued a ticket); attempt_from_event drops it, the
-# reader need not parse it
-_STATUS_SUCCESS = '<Data Name="Status">0x0</Data>'
-_AGENT_CHANNEL_PREFIXES = ("Microsoft-AzureADConnect-", "Microsoft-AadApplicationProxy-")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -96,9 +90,10 @@ def _matcher_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--agent-host", action="append", default=[], metavar="NAME_OR_IP",
                         help="an agent server's name or address, to attribute domain-controller events "
                              "(4776 Workstation, 4768/4771 client address) to the agent (repeatable)")
-    parser.add_argument("--jobs", type=int, default=1, metavar="N",
-                        help="read the files in N worker processes (default 1). Each file is read on one CPU, so "
-                             "N > 1 helps with many files on a machine with idle CPUs")
+    parser.add_argument("--jobs", type=int, default=None, metavar="N",
+                        help="read event logs in N processes, this one included (default: as many as there are "
+                             "CPUs, for logs of 8 MB and more; 1 reads everything in this process). Large .evtx "
+                             "files are split by chunk, so one big Security log uses every CPU too")
 
 
 def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
@@ -106,6 +101,7 @@ def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
     if command == "dc-query":
         return _run_dc_query(args, ctx)
     from aadc_doctor.analysis.pta import PtaEvidence, analyse
+    from aadc_doctor.commands.pta_event_logs import collect_events
 
     evidence = PtaEvidence()
     matcher = _matcher(args)
@@ -128,8 +124,8 @@ def _matcher(args: argparse.Namespace) -> AgentMatcher:
     for option, values in (("--process", args.process), ("--agent-host", args.agent_host)):
         if any(not value.strip() for value in values):
             raise UsageError(f"{option}: empty value")
-    if args.jobs < 1:
-        raise UsageError(f"--jobs {args.jobs}: give 1 or more worker processes")
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: give 1 or more processes")
     processes = [g.process for g in agent_generations()] + [p.strip() for p in args.process]
     return AgentMatcher(processes, [h.strip() for h in args.agent_host])
 
@@ -190,13 +186,14 @@ def collect_trace(paths: list[str], evidence: PtaEvidence) -> None:
 
 def _refuse_event_log(name: str) -> None:
     """An event log given to `pta trace` gets pointed to `pta events` (instead of 'binary file')."""
+    from aadc_doctor.commands.pta_event_logs import read_head
     from aadc_doctor.logs.event_xml import looks_like_event_xml
     from aadc_doctor.logs.evtx_reader import is_evtx
 
     path = Path(name)
     if not path.is_file():
         return
-    head = _head(path)
+    head = read_head(path)
     if is_evtx(head) or looks_like_event_xml(head):
         kind = "an .evtx event log" if is_evtx(head) else "an event log XML export"
         raise InputError(f"{name}: {kind}, not a trace log",
@@ -217,209 +214,6 @@ def _take_trace_entry(entry: TraceEntry, evidence: PtaEvidence) -> None:
         category = categorize_trace_message(entry.message)
         first_line = entry.message.splitlines()[0] if entry.message else ""
         evidence.add_trace_problem(category.id if category else "other", entry.level, first_line, entry.time)
-
-
-# ---- event logs -------------------------------------------------------------------------------
-
-
-def collect_events(files: list[str], evidence: PtaEvidence, matcher: AgentMatcher, jobs: int = 0) -> None:
-    """Read every .evtx or XML export into the evidence, in worker processes when ``jobs`` > 1.
-
-    Files are checked first (so a bad file fails fast with exit 2); results are merged in the order the
-    files were given, so the report does not depend on ``jobs``.
-    """
-    if not files:
-        return
-    found_in_folders: set[str] = set()
-    files = _once_each(_expand_folders(files, found_in_folders))
-    from aadc_doctor.logs.event_xml import looks_like_event_xml
-    from aadc_doctor.logs.evtx_reader import is_evtx
-
-    kinds: list[bool] = []  # True for .evtx, False for an XML export
-    readable: list[str] = []
-    for name in files:
-        head = _head(Path(name))
-        problem = None
-        if not head:
-            problem = InputError(f"{name}: empty (0 bytes)", hint="export the log again: wevtutil epl <log> "
-                                                                  "<file>.evtx, or Event Viewer > Save All Events As")
-        elif not (is_evtx(head) or looks_like_event_xml(head)):
-            problem = InputError(f"{name}: neither an .evtx file nor an Event Viewer XML export",
-                                 hint=_not_events_hint(head))
-        if problem is None:
-            readable.append(name)
-            kinds.append(is_evtx(head))
-        elif name in found_in_folders:  # a stray file in a collected folder (a config .xml) does not stop the run
-            evidence.skipped.append({"name": name, "reason": problem.message, "kind": "events"})
-            evidence.files.append({"format": "skipped", "name": name, "reason": problem.message})
-        else:
-            raise problem
-    if not readable:
-        first = evidence.skipped[-1]
-        raise InputError(f"no event log among the files found: {first['reason']}",
-                         hint="export with wevtutil epl <log> <file>.evtx, or Event Viewer > Save All Events As")
-    files = readable
-    # worker processes only on request: the evtx package renders a file's records on the reading thread only
-    # (number_of_threads changes nothing for its Python iterator, measured), so processes are the only way to
-    # more CPUs. They pay off with many files and an idle CPU (bench/evtx.py, 2 CPUs, 100 MB in 270 files:
-    # --jobs 2 took 0.40 s against 0.51 s at the median while the other CPU was free, but 0.69 s against 0.55 s
-    # while another process kept it busy); and every attempt found crosses back pickled, which a log with
-    # millions of failures would feel (one compact row each). So one process unless asked.
-    workers = min(jobs, 8, len(files)) if jobs > 1 else 1
-    key = (tuple(sorted(matcher.paths)), tuple(sorted(matcher.host_names)))
-    scans: list[PtaEvidence | tuple[str, str | None]] | None = None
-    if workers > 1:
-        scans = _scan_in_workers(files, kinds, key, workers)
-    if scans is None:
-        scans = [_scan_file_safely(name, key, 0, kind) for name, kind in zip(files, kinds, strict=True)]
-    for scan in scans:
-        if isinstance(scan, tuple):
-            message, hint = scan
-            raise InputError(message, hint=hint)
-        evidence.merge(scan)
-
-
-_EVENT_SUFFIXES = (".evtx", ".xml")
-
-
-def _expand_folders(files: list[str], found_in_folders: set[str]) -> list[str]:
-    """A folder stands for the .evtx and .xml files in it (and below), in name order; those are noted."""
-    expanded: list[str] = []
-    for name in files:
-        path = Path(name)
-        if not path.is_dir():
-            expanded.append(name)
-            continue
-        found = sorted(str(p) for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(_EVENT_SUFFIXES))
-        if not found:
-            raise InputError(f"{name}: the folder holds no .evtx or .xml event logs",
-                             hint="export with wevtutil epl <log> <file>.evtx, or Event Viewer > Save All Events As; "
-                                  "trace logs (*.log) are read by `aadc-doctor pta trace`")
-        expanded.extend(found)
-        found_in_folders.update(found)
-    return expanded
-
-
-def _not_events_hint(head: bytes) -> str:
-    """What to do with a file that is no event log: a PTA trace log goes to `pta trace`."""
-    from aadc_doctor.logs.pta_trace import looks_like_trace
-
-    if looks_like_trace(head):
-        return "this looks like a PTA agent trace log: `aadc-doctor pta trace` reads those"
-    return "export with wevtutil epl <log> <file>.evtx, or Event Viewer > Save All Events As"
-
-
-def _once_each(files: list[str]) -> list[str]:
-    """The files in the order given, each once (a file named twice would double every count)."""
-    seen: set[Path] = set()
-    unique: list[str] = []
-    for name in files:
-        try:
-            key = Path(name).resolve()
-        except OSError:
-            key = Path(name).absolute()
-        if key not in seen:
-            seen.add(key)
-            unique.append(name)
-    return unique
-
-
-def _scan_in_workers(files: list[str], kinds: list[bool], key: tuple[tuple[str, ...], tuple[str, ...]],
-                     workers: int) -> list[PtaEvidence | tuple[str, str | None]] | None:
-    """Scan files in worker processes; None when processes cannot be used here (then the caller reads them)."""
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-
-    try:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            chunk = max(1, len(files) // (workers * 4))
-            # threads=1: the workers are the parallelism
-            return list(pool.map(_scan_file_safely, files, [key] * len(files), [1] * len(files), kinds,
-                                 chunksize=chunk))
-    except (BrokenProcessPool, OSError):
-        return None  # e.g. no process creation allowed, or a frozen/embedded interpreter without spawn support
-
-
-def _scan_file_safely(name: str, key: tuple[tuple[str, ...], tuple[str, ...]], threads: int,
-                      evtx_file: bool | None = None) -> PtaEvidence | tuple[str, str | None]:
-    """Worker entry point: an InputError comes back as (message, hint), so it crosses processes intact."""
-    try:
-        return scan_event_file(name, _matcher_for(key), threads, evtx_file)
-    except InputError as exc:
-        return (exc.message, exc.hint)
-
-
-@cache
-def _matcher_for(key: tuple[tuple[str, ...], tuple[str, ...]]) -> AgentMatcher:
-    """One matcher per process for all files (the key, plain tuples, is what crosses to worker processes)."""
-    from aadc_doctor.analysis.security_events import AgentMatcher
-
-    return AgentMatcher(list(key[0]), list(key[1]))
-
-
-def scan_event_file(name: str, matcher: AgentMatcher, threads: int = 0, evtx_file: bool | None = None) -> PtaEvidence:
-    """The evidence in one .evtx file or XML export: the agent's log events, logon attempts, event counts.
-
-    ``evtx_file`` says which of the two it is when the caller has already looked (None: look here).
-    """
-    from aadc_doctor.analysis.pta import PtaEvidence
-    from aadc_doctor.analysis.security_events import SECURITY_EVENT_IDS, attempt_from_event, parse_system_time
-    from aadc_doctor.knowledge.pta_events import agent_channels
-    from aadc_doctor.logs.event_xml import EventRecord, XmlExportStats, iter_xml_export
-    from aadc_doctor.logs.evtx_reader import EvtxFileStats, RecordSelector, is_evtx, iter_evtx_records
-
-    evidence = PtaEvidence()
-    channels = agent_channels()
-    selector = RecordSelector(ids=frozenset({4625, 4768, 4771, 4776}), checked_ids=frozenset({4624, 4648}),
-                              unless=((4776, _STATUS_SUCCESS), (4768, _STATUS_SUCCESS)),  # most are successes
-                              process_names=tuple(sorted(matcher.exe_names)), channel_prefixes=_AGENT_CHANNEL_PREFIXES)
-
-    def take(record: EventRecord) -> None:
-        if record.channel.lower() in channels:
-            message = record.message or " | ".join(s for s in record.strings if s) or " | ".join(
-                f"{k}={v}" for k, v in record.data.items())
-            level = _LEVEL_NAMES.get(record.level if record.level is not None else 4, "Information")
-            evidence.add_agent_event(record.channel, record.event_id, level, message, parse_system_time(record.time))
-            return
-        if record.event_id in SECURITY_EVENT_IDS:
-            attempt = attempt_from_event(record, matcher)
-            if attempt is not None:
-                evidence.add_attempt(attempt)
-
-    path = Path(name)
-    if evtx_file if evtx_file is not None else is_evtx(_head(path)):
-        stats = EvtxFileStats(str(path))
-        counts: dict[int, int] = {}
-        for record in iter_evtx_records(path, stats, selector, counts, threads):
-            take(record)
-        evidence.events_by_id.update(counts)
-        evidence.security_events += sum(n for eid, n in counts.items() if eid in SECURITY_EVENT_IDS)
-        info = stats.to_dict()
-        if stats.damaged:
-            evidence.damaged.append(info)
-        evidence.files.append(info)
-    else:
-        xml_stats = XmlExportStats(str(path))
-        for record in iter_xml_export(path, xml_stats):
-            evidence.events_by_id[record.event_id] += 1
-            if record.event_id in SECURITY_EVENT_IDS:
-                evidence.security_events += 1
-            take(record)
-        evidence.files.append({"name": str(path), "format": "xml", "records": xml_stats.records,
-                               "bad": xml_stats.bad})
-    return evidence
-
-
-def _head(path: Path) -> bytes:
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder; give .evtx or .xml files")  # folders are expanded before
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(8192)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
 # ---- dc-query ---------------------------------------------------------------------------------

@@ -10,11 +10,15 @@ the cut are read too. A file that is not an .evtx at all is an InputError.
 from __future__ import annotations
 
 import io
+import os
+import re
 import struct
+import zlib
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from aadc_doctor.errors import InputError
 from aadc_doctor.logs.event_xml import EventRecord, event_id_of, parse_event_text
@@ -62,14 +66,48 @@ class EvtxLayout:
     header_chunks: int = 0  # what the file header says; more than the file can hold means it was cut short
     size: int = 0
 
+    @property
+    def clean_slots(self) -> int:
+        """The leading slots that hold a chunk each (a cut-short last one included): these can be split freely."""
+        return self.chunks + (1 if self.truncated_bytes else 0)
 
-class _PaddedChunkFile(io.RawIOBase):
-    """The file as it is, then zero bytes up to the end of its last, cut-short chunk (the file is not changed)."""
+    @property
+    def slots(self) -> int:
+        return slot_count(self.size)
 
-    def __init__(self, path: Path, size: int, padded_size: int) -> None:
+    def notes(self) -> list[str]:
+        """What the headers say is missing, for the file's error list (once per file, however it is read)."""
+        if self.truncated_bytes:
+            return [f"the file ends inside a chunk ({self.truncated_bytes} of {CHUNK_SIZE} bytes present): the "
+                    "records of that chunk up to the cut were read, the rest are lost"]
+        if self.header_chunks > self.chunks and self.size < FILE_HEADER_SIZE + self.header_chunks * CHUNK_SIZE:
+            return [f"the file header lists {self.header_chunks} chunks of records but the file holds {self.chunks}: "
+                    "it was cut short, the records of the missing chunks could not be read"]
+        return []
+
+    def describe(self, stats: EvtxFileStats) -> None:
+        """Put what the headers say into a file's stats (the records read are counted while reading)."""
+        stats.chunks = self.chunks
+        stats.expected_records = self.expected_records
+        stats.truncated_bytes = self.truncated_bytes
+        stats.dirty = self.dirty
+
+
+class ChunkWindow(io.RawIOBase):
+    """A read-only view of an .evtx file: its header, then chunk slots ``[first, first + count)``, then nothing.
+
+    The package reads every chunk a file holds; a window lets one worker read a slice of a large log, and a
+    chunk cut short at the end of the file is read padded with zero bytes to its full size (the package
+    silently drops it otherwise). The header's chunk count is rebased to the window, so the package stops at
+    the same slots as it would in the whole file. The user's file is only read.
+    """
+
+    def __init__(self, path: Path, size: int, first: int, count: int) -> None:
         self._file = open(path, "rb")  # noqa: SIM115 - closed with this object
+        self._header = _rebased_header(self._file.read(FILE_HEADER_SIZE), first)
         self._size = size
-        self._padded = padded_size
+        self._start = FILE_HEADER_SIZE + first * CHUNK_SIZE  # where slot ``first`` starts in the file
+        self._end = FILE_HEADER_SIZE + count * CHUNK_SIZE  # the window's own size
         self._pos = 0
 
     def readable(self) -> bool:
@@ -82,24 +120,49 @@ class _PaddedChunkFile(io.RawIOBase):
         return self._pos
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._padded}[whence]
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._end}[whence]
         self._pos = max(base + offset, 0)
         return self._pos
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
-        want = min(len(view), max(self._padded - self._pos, 0))
-        got = 0
-        if self._pos < self._size:
-            self._file.seek(self._pos)
-            got = self._file.readinto(view[:min(want, self._size - self._pos)]) or 0
-        view[got:want] = bytes(want - got)
+        want = min(len(view), max(self._end - self._pos, 0))
+        done = 0
+        if self._pos < FILE_HEADER_SIZE and want:
+            done = min(want, FILE_HEADER_SIZE - self._pos)
+            view[:done] = self._header[self._pos:self._pos + done]
+        if done < want:
+            real = self._start + self._pos + done - FILE_HEADER_SIZE
+            got = 0
+            if real < self._size:
+                self._file.seek(real)
+                got = self._file.readinto(view[done:done + min(want - done, self._size - real)]) or 0
+            view[done + got:want] = bytes(want - done - got)  # past the end of a cut-short file: zeros
         self._pos += want
         return want
 
     def close(self) -> None:
         self._file.close()
         super().close()
+
+
+def _rebased_header(header: bytes, first: int) -> bytes:
+    """The file header with its chunk count (and checksum, if it was right) as seen from slot ``first``."""
+    padded = header.ljust(FILE_HEADER_SIZE, b"\x00")
+    if first == 0 or len(header) < 128:
+        return padded
+    count = struct.unpack_from("<H", padded, 42)[0]
+    checksum_was_right = struct.unpack_from("<I", padded, 124)[0] == zlib.crc32(padded[:120])
+    rebased = bytearray(padded)
+    struct.pack_into("<H", rebased, 42, max(count - first, 0))
+    if checksum_was_right:
+        struct.pack_into("<I", rebased, 124, zlib.crc32(rebased[:120]))
+    return bytes(rebased)
+
+
+def slot_count(size: int) -> int:
+    """How many 64 KiB chunk slots a file of ``size`` bytes has, a cut-short last one included."""
+    return max(size - FILE_HEADER_SIZE + CHUNK_SIZE - 1, 0) // CHUNK_SIZE
 
 
 def is_evtx(head: bytes) -> bool:
@@ -109,39 +172,48 @@ def is_evtx(head: bytes) -> bool:
 def read_layout(path: Path) -> EvtxLayout:
     """Walk the file and chunk headers (no record parsing) to know what a complete read must yield."""
     try:
-        size = path.stat().st_size
         with open(path, "rb") as fh:
-            header = fh.read(FILE_HEADER_SIZE)
-            if not is_evtx(header):
-                raise InputError(f"{path}: not an .evtx file (no ElfFile signature)",
-                                 hint="export the log with Event Viewer (Save All Events As... > .evtx) "
-                                      "or wevtutil epl; XML exports are read too")
-            if len(header) < 128:
-                raise InputError(f"{path}: the .evtx file header is cut short ({len(header)} bytes)")
-            flags = struct.unpack_from("<I", header, 120)[0]
-            header_chunks = struct.unpack_from("<H", header, 42)[0]
-            chunks = 0
-            expected = 0
-            offset = FILE_HEADER_SIZE
-            truncated = 0
-            while offset < size:
-                fh.seek(offset)
-                available = min(CHUNK_SIZE, size - offset)
-                chunk_header = fh.read(min(CHUNK_HEADER_SIZE, available))
-                if not chunk_header.startswith(CHUNK_SIGNATURE):
-                    if chunk_header.strip(b"\x00") == b"":
-                        break  # pre-allocated, never used space of a live log
-                    if available < CHUNK_SIZE:
-                        truncated = available
-                    break
-                claimed = _claimed_records(chunk_header)
+            return layout_of(fh, path)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def layout_of(fh: BinaryIO, path: Path) -> EvtxLayout:
+    """``read_layout`` on a file already open (its position does not matter)."""
+    try:
+        size = os.fstat(fh.fileno()).st_size
+        fh.seek(0)
+        header = fh.read(FILE_HEADER_SIZE)
+        if not is_evtx(header):
+            raise InputError(f"{path}: not an .evtx file (no ElfFile signature)",
+                             hint="export the log with Event Viewer (Save All Events As... > .evtx) "
+                                  "or wevtutil epl; XML exports are read too")
+        if len(header) < 128:
+            raise InputError(f"{path}: the .evtx file header is cut short ({len(header)} bytes)")
+        flags = struct.unpack_from("<I", header, 120)[0]
+        header_chunks = struct.unpack_from("<H", header, 42)[0]
+        chunks = 0
+        expected = 0
+        offset = FILE_HEADER_SIZE
+        truncated = 0
+        while offset < size:
+            fh.seek(offset)
+            available = min(CHUNK_SIZE, size - offset)
+            chunk_header = fh.read(min(CHUNK_HEADER_SIZE, available))
+            if not chunk_header.startswith(CHUNK_SIGNATURE):
+                if chunk_header.strip(b"\x00") == b"":
+                    break  # pre-allocated, never used space of a live log
                 if available < CHUNK_SIZE:
                     truncated = available
-                    expected += claimed
-                    break
-                chunks += 1
+                break
+            claimed = _claimed_records(chunk_header)
+            if available < CHUNK_SIZE:
+                truncated = available
                 expected += claimed
-                offset += CHUNK_SIZE
+                break
+            chunks += 1
+            expected += claimed
+            offset += CHUNK_SIZE
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     return EvtxLayout(chunks=chunks, expected_records=expected, truncated_bytes=truncated, dirty=bool(flags & 1),
@@ -181,31 +253,33 @@ _SECURITY_AUDITING_HEAD = (
     '<?xml version="1.0" encoding="utf-8"?>\n<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event">\n'
     '  <System>\n    <Provider Name="Microsoft-Windows-Security-Auditing"')
 _PROCESS_NAME = '<Data Name="ProcessName">'
+_EVENT_ID_TEXT = re.compile(r"<EventID[^>]*>([^<]*)<")
+_KEYS_PER_COUNT = 65536
 _PROCESS_NAME_LENGTH = len(_PROCESS_NAME)
 
 
 def iter_evtx_records(path: Path, stats: EvtxFileStats, selector: RecordSelector,
-                      counts: dict[int, int] | None = None, threads: int = 0) -> Iterator[EventRecord]:
+                      counts: dict[int, int] | None = None, threads: int = 0, *, layout: EvtxLayout | None = None,
+                      span: range | None = None) -> Iterator[EventRecord]:
     """Parsed records the selector wants, streamed; every record's EventID is counted in ``counts``.
 
     The cheap look at each record (its EventID, as text) is all most records of a Security log need,
-    which keeps the parse near the package's raw rate (bench/evtx.py).
+    which keeps the parse near the package's raw rate (bench/evtx.py). ``span``: only these chunk slots
+    (a slice of a large file read by one worker); ``stats`` then gets only the records and errors of the
+    slice, and the caller describes the file once (``EvtxLayout.describe`` and ``notes``).
     """
     import evtx
 
-    layout = read_layout(path)
-    stats.chunks = layout.chunks
-    stats.expected_records = layout.expected_records
-    stats.truncated_bytes = layout.truncated_bytes
-    stats.dirty = layout.dirty
-    source: str | _PaddedChunkFile = str(path)
-    if layout.truncated_bytes:
-        stats.errors.append(f"the file ends inside a chunk ({layout.truncated_bytes} of {CHUNK_SIZE} bytes "
-                            "present): the records of that chunk up to the cut were read, the rest are lost")
-        source = _PaddedChunkFile(path, layout.size, layout.size + CHUNK_SIZE - layout.truncated_bytes)
-    elif layout.header_chunks > layout.chunks and layout.size < FILE_HEADER_SIZE + layout.header_chunks * CHUNK_SIZE:
-        stats.errors.append(f"the file header lists {layout.header_chunks} chunks of records but the file holds "
-                            f"{layout.chunks}: it was cut short, the records of the missing chunks could not be read")
+    if layout is None:
+        layout = read_layout(path)
+    source: str | ChunkWindow = str(path)
+    if span is None:
+        layout.describe(stats)
+        stats.errors.extend(layout.notes())
+        if layout.truncated_bytes:
+            source = ChunkWindow(path, layout.size, 0, layout.slots)
+    else:
+        source = ChunkWindow(path, layout.size, span.start, len(span))
     try:
         # threads: passed through; measured with evtx 0.14, its Python iterator renders on this thread whatever
         # the value, so the reader's own per-record cost adds directly to the package's
@@ -235,6 +309,9 @@ def _select(iterator: Iterator[Any], stats: EvtxFileStats, by_text: dict[str, in
     unless = {str(event_id): marker for event_id, marker in selector.unless}
     security_wanted = bool(prefixes) and "Security".startswith(prefixes)
     security_head = _SECURITY_AUDITING_HEAD
+    event_id_at = _EVENT_ID_TEXT.search
+    keys: list[str] = []  # EventIDs as rendered, counted in batches (a C-level count is cheaper per record)
+    seen = keys.append
     finished = False
     while not finished:
         try:
@@ -244,13 +321,11 @@ def _select(iterator: Iterator[Any], stats: EvtxFileStats, by_text: dict[str, in
                 if item is None:
                     break
                 text: str = item["data"]
-                at = text.find("<EventID", 0, 700)
-                if at < 0:
-                    key = ""
-                else:
-                    at = text.find(">", at) + 1
-                    key = text[at:text.find("<", at)]
-                by_text[key] = by_text.get(key, 0) + 1
+                found = event_id_at(text, 0, 700)
+                key = found[1] if found else ""
+                seen(key)
+                if len(keys) >= _KEYS_PER_COUNT:
+                    _add_counts(keys, by_text)
                 if key in wanted:
                     if unless and key in unless and unless[key] in text:
                         continue
@@ -282,6 +357,15 @@ def _select(iterator: Iterator[Any], stats: EvtxFileStats, by_text: dict[str, in
             if len(stats.errors) >= MAX_ERRORS:
                 stats.errors.append("too many errors; reading stopped")
                 finished = True
+        finally:  # also when the caller stops early
+            _add_counts(keys, by_text)
+
+
+def _add_counts(keys: list[str], by_text: dict[str, int]) -> None:
+    """Move a batch of seen EventIDs into the per-text counts."""
+    for key, n in Counter(keys).items():
+        by_text[key] = by_text.get(key, 0) + n
+    keys.clear()
 
 
 def _count_ids(by_text: dict[str, int], stats: EvtxFileStats, counts: dict[int, int]) -> None:
