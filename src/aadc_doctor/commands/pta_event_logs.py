@@ -100,8 +100,9 @@ def default_processes(total_bytes: int) -> int:
     from aadc_doctor import parallel
 
     cpus = parallel.usable_cpus()
-    minimum = MIN_PARALLEL_BYTES_FORK if parallel.cheap_start_available() else MIN_PARALLEL_BYTES_SPAWN
-    if cpus < 2 or total_bytes < minimum:
+    if cpus < 2 or total_bytes < MIN_PARALLEL_BYTES_FORK:
+        return 1  # decided without loading multiprocessing
+    if total_bytes < MIN_PARALLEL_BYTES_SPAWN and not parallel.cheap_start_available():
         return 1
     return max(min(cpus, total_bytes // PROCESS_BYTES, MAX_PROCESSES), 2)
 

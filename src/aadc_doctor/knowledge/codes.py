@@ -127,7 +127,7 @@ def win32_name(code: int) -> str | None:
 
 def win32_entry(code: int) -> CodeEntry | None:
     """A Win32 system error (0-15999, NERR_ codes included), with PTA meaning where it is a logon failure."""
-    row = win32_rows().get(code)
+    row = win32_row(code)  # one line of the table, unless it is loaded already
     if row is None:
         return None
     reason = pta_reason(code)
