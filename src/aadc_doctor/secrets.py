@@ -31,9 +31,12 @@ def scrub(text: str) -> str:
     for secret in known:
         if secret in text:
             text = text.replace(secret, REDACTED)
-    text = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@", text)
-    text = _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
-    return _JWT.sub(REDACTED, text)
+    # each pattern only where its fixed part occurs: a long report is mostly text none of them can match
+    if "://" in text:
+        text = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@", text)
+    if not text.isascii() or "authorization" in text.lower():  # (?i) folds some non-ASCII letters to ASCII
+        text = _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+    return _JWT.sub(REDACTED, text) if "eyJ" in text else text
 
 
 def url_without_password(url: str) -> str:

@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from aadc_doctor.analysis.pta import PtaEvidence
-    from aadc_doctor.analysis.security_events import AgentMatcher
     from aadc_doctor.logs.pta_trace import TraceEntry
 
 HELP = "PTA agent: analyse trace logs (trace) and event logs (events), print the sign-in event query (dc-query)"
@@ -100,34 +99,36 @@ def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
     command = args.pta_command
     if command == "dc-query":
         return _run_dc_query(args, ctx)
-    from aadc_doctor.analysis.pta import PtaEvidence, analyse
     from aadc_doctor.commands.pta_event_logs import collect_events
 
-    evidence = PtaEvidence()
-    matcher = _matcher(args)
+    agent = _agent_options(args)
     if command == "trace":
+        from aadc_doctor.analysis.pta import PtaEvidence
+
+        evidence = PtaEvidence()
         collect_trace(args.paths, evidence)
-        collect_events(args.events, evidence, matcher, args.jobs)
+        if args.events:
+            collect_events(args.events, agent, args.jobs, evidence)
         expect_agent = bool(args.events)
     else:
-        collect_events(args.files, evidence, matcher, args.jobs)
+        # the event logs first: their helper processes start before the analysis modules are loaded here
+        evidence = collect_events(args.files, agent, args.jobs)
         collect_trace(args.trace, evidence)
         expect_agent = True
+    from aadc_doctor.analysis.pta import analyse
+
     findings, results = analyse(evidence, expect_agent=expect_agent)
     return CommandResult(Report(command=f"pta {command}", findings=findings, results=results))
 
 
-def _matcher(args: argparse.Namespace) -> AgentMatcher:
-    from aadc_doctor.analysis.security_events import AgentMatcher
-    from aadc_doctor.knowledge.pta_events import agent_generations
-
+def _agent_options(args: argparse.Namespace) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """--process and --agent-host, checked, as plain data (the matcher is built where the logs are read)."""
     for option, values in (("--process", args.process), ("--agent-host", args.agent_host)):
         if any(not value.strip() for value in values):
             raise UsageError(f"{option}: empty value")
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs {args.jobs}: give 1 or more processes")
-    processes = [g.process for g in agent_generations()] + [p.strip() for p in args.process]
-    return AgentMatcher(processes, [h.strip() for h in args.agent_host])
+    return tuple(p.strip() for p in args.process), tuple(h.strip() for h in args.agent_host)
 
 
 # ---- trace logs -------------------------------------------------------------------------------

@@ -3,13 +3,16 @@
 The evtx package renders each record on the thread that asks for it, holding the GIL, so one process
 reads at most one CPU's worth. A large log is therefore cut into slices of 64 KiB chunk slots (each
 chunk carries its own templates and strings, so a slice reads on its own) and the slices are read by
-worker processes, this one included (``aadc_doctor.parallel``). Results are merged in file and slot
-order, so the report is the same however many processes read it.
+helper processes and this one (``aadc_doctor.parallel``). The plan needs only the files' sizes, so the
+helpers start before anything else is loaded or opened: telling the formats apart, walking the chunk
+headers and importing the readers happen on every CPU too. Results are merged in file and slot order,
+so the report is the same however many processes read it.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -28,11 +31,13 @@ LEVEL_NAMES = {0: "Information", 1: "Critical", 2: "Error", 3: "Warning", 4: "In
 STATUS_SUCCESS = '<Data Name="Status">0x0</Data>'
 AGENT_CHANNEL_PREFIXES = ("Microsoft-AzureADConnect-", "Microsoft-AadApplicationProxy-")
 EVENT_SUFFIXES = (".evtx", ".xml")
+CHUNK_SLOT = 65536  # an .evtx chunk; the planner's unit (evtx_reader is not loaded before the helpers start)
+FILE_HEADER = 4096
 
-# When worker processes pay off (bench/evtx.py, 2 CPUs, Linux): forking one costs a few milliseconds and
-# its results come back pickled, about as long as reading 1 MB; a spawned one (Windows, macOS) starts a
-# new interpreter and imports the package, a few hundred milliseconds. Below these sizes one process is
-# faster; above them each process gets at least PROCESS_BYTES, and each one about TASKS_PER_PROCESS
+# When helper processes pay off (bench/evtx.py, 2 CPUs, Linux): forking one costs about a millisecond and
+# its results come back pickled, together about as long as reading 1 MB; a spawned one (Windows, macOS)
+# starts a new interpreter and imports the package, a few hundred milliseconds. Below these sizes one
+# process is faster; above them each process gets at least PROCESS_BYTES, and about TASKS_PER_PROCESS
 # slices, so a process slowed by other load ends up with fewer of them.
 MIN_PARALLEL_BYTES_FORK = 8_000_000
 MIN_PARALLEL_BYTES_SPAWN = 64_000_000
@@ -41,58 +46,64 @@ MAX_PROCESSES = 8
 TASKS_PER_PROCESS = 4
 MIN_TASK_SLOTS = 16  # 1 MiB: smaller slices cost more in process traffic than they save
 
+AgentKey = tuple[tuple[str, ...], tuple[str, ...]]  # (--process paths, --agent-host names): what crosses processes
+
 
 @dataclass(frozen=True)
-class EventLogFile:
-    """A file that sniffed as an event log, with its .evtx layout (None: an XML export)."""
+class LogFile:
+    """A file to read, as found (before its format is known)."""
 
     name: str
-    layout: EvtxLayout | None
     size: int
+    in_folder: bool  # found in a folder the user gave: skipped, not an error, when it is no event log
 
 
 @dataclass(frozen=True)
 class Piece:
-    """What one task reads of one file: the whole file, or chunk slots ``span`` of an .evtx."""
+    """What one task reads of one file: the whole file, or chunk slots ``[first, first + count)`` of it."""
 
     file_index: int
     name: str
-    layout: EvtxLayout | None
-    span: tuple[int, int] | None = None  # (first slot, slot count)
+    span: tuple[int, int] | None = None  # (first slot, slot count); None: the whole file
+
+
+@dataclass
+class PieceResult:
+    """What one piece gave: an .evtx's partial figures, an XML export's, or why the file is no event log."""
+
+    file_index: int
+    evtx: EvtxFileStats | None = None
+    layout: EvtxLayout | None = None  # from the piece that starts the file: the file is described once
+    xml: dict[str, Any] | None = None
+    not_events: tuple[str, str | None] | None = None  # (message, hint): skipped in a folder, else an error
+    error: tuple[str, str | None] | None = None  # a file that cannot be read: ends the run
 
 
 @dataclass
 class TaskResult:
-    """A task's evidence, and per piece the file's partial figures (an error ends the run)."""
-
     evidence: PtaEvidence
-    evtx_stats: list[tuple[int, EvtxFileStats]] = field(default_factory=list)
-    xml_files: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
-    error: tuple[str, str | None] | None = None
+    pieces: list[PieceResult] = field(default_factory=list)
 
 
-def collect_events(files: list[str], evidence: PtaEvidence, matcher: AgentMatcher, jobs: int | None = None) -> None:
+def collect_events(files: list[str], agent: AgentKey, jobs: int | None = None,
+                   evidence: PtaEvidence | None = None) -> PtaEvidence:
     """Read every .evtx or XML export (folders stand for the logs in them) into the evidence.
 
     ``jobs``: how many processes read, this one included; None decides from the input size and the CPUs.
-    Files are checked first, so a bad file fails fast with exit 2.
+    A missing file fails at once (exit 2); a file that is no event log, once the helpers have looked.
     """
-    if not files:
-        return
-    found_in_folders: set[str] = set()
-    logs = _sniff(_once_each(expand_folders(files, found_in_folders)), found_in_folders, evidence)
-    processes = jobs if jobs is not None else default_processes(sum(log.size for log in logs))
-    tasks = plan_tasks(logs, processes)
     from aadc_doctor import parallel
 
-    if processes > 1:
-        _prepare_readers()
-    key = (tuple(sorted(matcher.paths)), tuple(sorted(matcher.host_names)))
-    results = parallel.run_tasks(_TaskRunner(key), tasks, processes)
-    for result in results:
-        if result.error is not None:
-            raise InputError(result.error[0], hint=result.error[1])
+    logs = find_files(files)
+    processes = jobs if jobs is not None else default_processes(sum(log.size for log in logs))
+    tasks = plan_tasks(logs, processes)
+    results = parallel.run_tasks(_TaskRunner(agent), tasks, processes)
+    from aadc_doctor.analysis.pta import PtaEvidence
+
+    if evidence is None:
+        evidence = PtaEvidence()
     _merge(logs, results, evidence)
+    return evidence
 
 
 def default_processes(total_bytes: int) -> int:
@@ -101,91 +112,108 @@ def default_processes(total_bytes: int) -> int:
 
     cpus = parallel.usable_cpus()
     if cpus < 2 or total_bytes < MIN_PARALLEL_BYTES_FORK:
-        return 1  # decided without loading multiprocessing
+        return 1
     if total_bytes < MIN_PARALLEL_BYTES_SPAWN and not parallel.cheap_start_available():
         return 1
     return max(min(cpus, total_bytes // PROCESS_BYTES, MAX_PROCESSES), 2)
 
 
-def plan_tasks(logs: list[EventLogFile], processes: int) -> list[list[Piece]]:
-    """Split the logs, in order, into tasks of about equal size.
+def find_files(names: list[str]) -> list[LogFile]:
+    """The files named, folders expanded to the .evtx and .xml files in them, each once, with its size."""
+    seen: set[object] = set()
+    logs: list[LogFile] = []
+    for name in names:
+        status = _stat(name)
+        if not stat.S_ISDIR(status.st_mode):
+            _add_once(logs, seen, name, status, in_folder=False)
+            continue
+        found = sorted(str(p) for p in Path(name).rglob("*") if p.name.lower().endswith(EVENT_SUFFIXES) and p.is_file())
+        if not found:
+            raise InputError(f"{name}: the folder holds no .evtx or .xml event logs",
+                             hint="export with wevtutil epl <log> <file>.evtx, or Event Viewer > Save All Events As; "
+                                  "trace logs (*.log) are read by `aadc-doctor pta trace`")
+        for inner in found:
+            _add_once(logs, seen, inner, _stat(inner), in_folder=True)
+    return logs
 
-    An .evtx is cut only across its clean run of chunks (what its headers vouch for); whatever follows
-    (unused or damaged slots) is read as one piece, where the package behaves as in the whole file. An XML
-    export is one piece. A file that falls into one task whole is read as a file, not as a window.
+
+def _stat(name: str) -> os.stat_result:
+    try:
+        return os.stat(name)
+    except FileNotFoundError:
+        raise InputError(f"{name}: no such file") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{name}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def _add_once(logs: list[LogFile], seen: set[object], name: str, status: os.stat_result, *, in_folder: bool) -> None:
+    """A file named twice, or also inside a named folder, is read once (or every count would double)."""
+    key = (status.st_dev, status.st_ino) if status.st_ino else Path(name).resolve()
+    if key not in seen:
+        seen.add(key)
+        logs.append(LogFile(name, status.st_size, in_folder))
+
+
+def plan_tasks(logs: list[LogFile], processes: int) -> list[list[Piece]]:
+    """Split the files, in order, into tasks of about equal size, from their sizes alone.
+
+    A file that may be an .evtx is cut at chunk slots; the piece that reads a slot where the file's clean
+    run of chunks ends also reads the rest of the file in one go, so the package meets damaged or unused
+    slots exactly as in the whole file. An .xml export is one piece. A file that falls into one task whole
+    is read as a file, not as slices.
     """
     if processes <= 1:
-        return [[Piece(index, log.name, log.layout) for index, log in enumerate(logs)]]
-    weights = [_weight(log) for log in logs]
+        return [[Piece(index, log.name) for index, log in enumerate(logs)]]  # one task: nothing to balance
+    weights = [_slots(log) for log in logs]
     target = max(MIN_TASK_SLOTS, -(-sum(weights) // (processes * TASKS_PER_PROCESS)))
     tasks: list[list[Piece]] = []
     room = 0
-
-    def add(piece: Piece, weight: int) -> None:
-        nonlocal room
-        tasks[-1].append(piece)
-        room -= weight
-
     for index, log in enumerate(logs):
         if room <= 0:
             tasks.append([])
             room = target
-        layout = log.layout
-        if layout is None or layout.clean_slots == 0 or weights[index] <= room:
-            add(Piece(index, log.name, layout), weights[index])
+        if weights[index] <= room or log.name.lower().endswith(".xml"):
+            tasks[-1].append(Piece(index, log.name))
+            room -= weights[index]
             continue
         start = 0
-        while start < layout.clean_slots:
+        while start < weights[index]:
             if room <= 0:
                 tasks.append([])
                 room = target
-            count = min(room, layout.clean_slots - start)
-            add(Piece(index, log.name, layout, (start, count)), count)
+            count = min(room, weights[index] - start)
+            tasks[-1].append(Piece(index, log.name, (start, count)))
+            room -= count
             start += count
-        if layout.slots > start:
-            add(Piece(index, log.name, layout, (start, layout.slots - start)), 1)
     return tasks
 
 
-def _weight(log: EventLogFile) -> int:
-    """About how long a file takes to read, in chunk slots (unused slots after the chunks cost next to nothing)."""
-    from aadc_doctor.logs.evtx_reader import CHUNK_SIZE
-
-    if log.layout is not None:
-        return log.layout.clean_slots + (1 if log.layout.slots > log.layout.clean_slots else 0)
-    return max(-(-log.size // CHUNK_SIZE), 1)  # an XML export: weighed by its size
-
-
-def _prepare_readers() -> None:
-    """Load the reader's modules and tables here, before any helper is forked, so none loads them again."""
-    import aadc_doctor.analysis.pta  # noqa: F401
-    import evtx  # noqa: F401
-    from aadc_doctor.knowledge.pta_events import agent_channels, kerberos_to_win32
-
-    agent_channels()
-    kerberos_to_win32()
+def _slots(log: LogFile) -> int:
+    """A file's weight: its 64 KiB chunk slots (a cut-short last one included), at least 1."""
+    return max(-(-(log.size - FILE_HEADER) // CHUNK_SLOT), 1)
 
 
 class _TaskRunner:
-    """The task function, with the agent matcher's plain-data key (what crosses to a helper process)."""
+    """The task function, with the agent options as plain data (what crosses to a helper process)."""
 
-    def __init__(self, key: tuple[tuple[str, ...], tuple[str, ...]]) -> None:
-        self.key = key
+    def __init__(self, agent: AgentKey) -> None:
+        self.agent = agent
 
     def __call__(self, task: list[Piece]) -> TaskResult:
-        return read_pieces(task, _matcher_for(self.key))
+        return read_pieces(task, matcher_for(self.agent))
 
 
 @cache
-def _matcher_for(key: tuple[tuple[str, ...], tuple[str, ...]]) -> AgentMatcher:
-    """One matcher per process for all tasks."""
+def matcher_for(agent: AgentKey) -> AgentMatcher:
+    """The agent matcher (both generations' executables plus --process; --agent-host), once per process."""
     from aadc_doctor.analysis.security_events import AgentMatcher
+    from aadc_doctor.knowledge.pta_events import agent_generations
 
-    return AgentMatcher(list(key[0]), list(key[1]))
+    return AgentMatcher([g.process for g in agent_generations()] + list(agent[0]), list(agent[1]))
 
 
 def read_pieces(pieces: list[Piece], matcher: AgentMatcher) -> TaskResult:
-    """One task: its pieces read in order into one evidence (an InputError comes back as data)."""
+    """One task: its pieces read in order into one evidence."""
     from aadc_doctor.analysis.pta import PtaEvidence
     from aadc_doctor.analysis.security_events import SECURITY_EVENT_IDS, attempt_from_event, parse_system_time
     from aadc_doctor.knowledge.pta_events import agent_channels
@@ -211,97 +239,92 @@ def read_pieces(pieces: list[Piece], matcher: AgentMatcher) -> TaskResult:
             if attempt is not None:
                 evidence.add_attempt(attempt)
 
-    try:
-        for piece in pieces:
-            path = Path(piece.name)
-            if piece.layout is not None:
+    def count(counts: dict[int, int]) -> None:
+        evidence.events_by_id.update(counts)
+        evidence.security_events += sum(n for eid, n in counts.items() if eid in SECURITY_EVENT_IDS)
+
+    for piece in pieces:
+        path = Path(piece.name)
+        outcome = PieceResult(piece.file_index)
+        result.pieces.append(outcome)
+        try:
+            kind, layout = _sniff(path)
+            if kind != "evtx" and piece.span is not None and piece.span[0] > 0:
+                continue  # not an .evtx: the piece that starts the file reads or reports it
+            if kind == "evtx":
                 stats = EvtxFileStats(piece.name)
                 counts: dict[int, int] = {}
-                span = None if piece.span is None else range(piece.span[0], piece.span[0] + piece.span[1])
-                for record in iter_evtx_records(path, stats, selector, counts, layout=piece.layout, span=span):
+                for span in _spans_to_read(piece.span, layout):
+                    for record in iter_evtx_records(path, stats, selector, counts, layout=layout, span=span):
+                        take(record)
+                count(counts)
+                outcome.evtx = stats
+                outcome.layout = layout if piece.span is not None and piece.span[0] == 0 else None
+            else:
+                xml_stats = XmlExportStats(piece.name)
+                counts = {}
+                for record in iter_xml_export(path, xml_stats):
+                    counts[record.event_id] = counts.get(record.event_id, 0) + 1
                     take(record)
-                evidence.events_by_id.update(counts)
-                evidence.security_events += sum(n for eid, n in counts.items() if eid in SECURITY_EVENT_IDS)
-                result.evtx_stats.append((piece.file_index, stats))
-                continue
-            xml_stats = XmlExportStats(piece.name)
-            for record in iter_xml_export(path, xml_stats):
-                evidence.events_by_id[record.event_id] += 1
-                if record.event_id in SECURITY_EVENT_IDS:
-                    evidence.security_events += 1
-                take(record)
-            result.xml_files.append((piece.file_index, {"name": piece.name, "format": "xml",
-                                                        "records": xml_stats.records, "bad": xml_stats.bad}))
-    except InputError as exc:
-        result.error = (exc.message, exc.hint)
+                count(counts)
+                outcome.xml = {"name": piece.name, "format": "xml", "records": xml_stats.records, "bad": xml_stats.bad}
+        except _NotEvents as problem:
+            outcome.not_events = (problem.message, problem.hint)
+        except InputError as exc:
+            outcome.error = (exc.message, exc.hint)
     return result
 
 
-def _merge(logs: list[EventLogFile], results: list[TaskResult], evidence: PtaEvidence) -> None:
-    """Tasks' evidence in order, then one entry per file: its pieces' records and errors added up."""
-    from aadc_doctor.logs.evtx_reader import MAX_ERRORS, EvtxFileStats
-
-    entries: dict[int, dict[str, Any]] = {}
-    combined: dict[int, EvtxFileStats] = {}
-    for result in results:
-        evidence.merge(result.evidence)
-        entries.update(result.xml_files)
-        for index, part in result.evtx_stats:
-            whole = combined.get(index)
-            if whole is None:
-                whole = combined[index] = EvtxFileStats(logs[index].name)
-                layout = logs[index].layout
-                if layout is not None:
-                    layout.describe(whole)
-                    whole.errors.extend(layout.notes())
-            whole.records += part.records
-            whole.errors.extend(part.errors[:max(MAX_ERRORS + 1 - len(whole.errors), 0)])
-    for index in range(len(logs)):
-        if index in combined:
-            info = combined[index].to_dict()
-            if combined[index].damaged:
-                evidence.damaged.append(info)
-            evidence.files.append(info)
-        elif index in entries:
-            evidence.files.append(entries[index])
-
-
-def _sniff(files: list[str], found_in_folders: set[str], evidence: PtaEvidence) -> list[EventLogFile]:
-    """The files that are event logs, with their layouts; a stray file found in a folder is noted and skipped."""
-    logs: list[EventLogFile] = []
-    for name in files:
-        try:
-            logs.append(_sniff_one(Path(name)))
-        except _NotEvents as problem:
-            if name not in found_in_folders:
-                raise InputError(problem.message, hint=problem.hint) from None
-            # a stray file in a collected folder (a config .xml) does not stop the run
-            evidence.skipped.append({"name": name, "reason": problem.message, "kind": "events"})
-            evidence.files.append({"format": "skipped", "name": name, "reason": problem.message})
-    if not logs:
-        first = evidence.skipped[-1]
-        raise InputError(f"no event log among the files found: {first['reason']}",
-                         hint="export with wevtutil epl <log> <file>.evtx, or Event Viewer > Save All Events As")
-    return logs
+def _spans_to_read(span: tuple[int, int] | None, layout: EvtxLayout | None) -> list[range | None]:
+    """The slot ranges a piece reads: its share of the clean run, and the rest of the file if the run ends in it."""
+    if span is None or layout is None:
+        return [None]
+    first, end = span[0], span[0] + span[1]
+    clean, slots = layout.clean_slots, layout.slots
+    ranges: list[range | None] = []
+    if first < clean:
+        ranges.append(range(first, min(end, clean)))
+    if first <= clean < end and clean < slots:
+        ranges.append(range(clean, slots))
+    return ranges
 
 
 class _NotEvents(InputError):
     """A readable file that is no event log (skipped inside a folder, an error when named)."""
 
 
-def _sniff_one(path: Path) -> EventLogFile:
-    """One open per file: its first bytes tell the format, and an .evtx's headers give its layout."""
+def _sniff(path: Path) -> tuple[str, EvtxLayout | None]:
+    """("evtx", its layout) or ("xml", None), from one open of the file; _NotEvents for anything else.
+
+    Remembered per process while the file is unchanged: the pieces of one large file look once.
+    """
+    try:
+        status = os.stat(path)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    key = (str(path), status.st_size, status.st_mtime_ns, status.st_ino)
+    known = _SNIFFED.get(key)
+    if known is None:
+        if len(_SNIFFED) >= 1024:
+            _SNIFFED.clear()
+        known = _SNIFFED[key] = _sniff_file(path)
+    return known
+
+
+_SNIFFED: dict[tuple[str, int, int, int], tuple[str, EvtxLayout | None]] = {}
+
+
+def _sniff_file(path: Path) -> tuple[str, EvtxLayout | None]:
     from aadc_doctor.logs.event_xml import looks_like_event_xml
     from aadc_doctor.logs.evtx_reader import is_evtx, layout_of
 
-    _check_is_file(path)
     try:
         with open(path, "rb") as fh:
             head = fh.read(8192)
             if is_evtx(head):
-                layout = layout_of(fh, path)
-                return EventLogFile(str(path), layout, layout.size)
-            size = os.fstat(fh.fileno()).st_size
+                return "evtx", layout_of(fh, path)
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder; give .evtx or .xml files") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if not head:
@@ -309,25 +332,66 @@ def _sniff_one(path: Path) -> EventLogFile:
                                                            "Event Viewer > Save All Events As")
     if not looks_like_event_xml(head):
         raise _NotEvents(f"{path}: neither an .evtx file nor an Event Viewer XML export", hint=not_events_hint(head))
-    return EventLogFile(str(path), None, size)
+    return "xml", None
 
 
-def expand_folders(files: list[str], found_in_folders: set[str]) -> list[str]:
-    """A folder stands for the .evtx and .xml files in it (and below), in name order; those are noted."""
-    expanded: list[str] = []
-    for name in files:
-        path = Path(name)
-        if not path.is_dir():
-            expanded.append(name)
+def _merge(logs: list[LogFile], results: list[TaskResult], evidence: PtaEvidence) -> None:
+    """Tasks' evidence in order, then one entry per file (its pieces' records and errors added up).
+
+    Problems are raised in file order: the first unreadable file, or the first named file that is no event
+    log; such files found in a folder are listed as skipped.
+    """
+    from aadc_doctor.logs.evtx_reader import MAX_ERRORS, EvtxFileStats
+
+    by_file: dict[int, list[PieceResult]] = {}
+    for result in results:
+        for piece in result.pieces:
+            by_file.setdefault(piece.file_index, []).append(piece)
+    entries: list[dict[str, Any]] = []
+    damaged: list[dict[str, Any]] = []
+    skipped: list[dict[str, str]] = []
+    for index, log in enumerate(logs):
+        pieces = by_file.get(index, [])
+        for piece in pieces:
+            if piece.error is not None:
+                raise InputError(piece.error[0], hint=piece.error[1])
+            if piece.not_events is not None and not log.in_folder:
+                raise InputError(piece.not_events[0], hint=piece.not_events[1])
+        problem = next((p.not_events for p in pieces if p.not_events is not None), None)
+        if problem is not None:
+            skipped.append({"name": log.name, "reason": problem[0], "kind": "events"})
+            entries.append({"format": "skipped", "name": log.name, "reason": problem[0]})
             continue
-        found = sorted(str(p) for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(EVENT_SUFFIXES))
-        if not found:
-            raise InputError(f"{name}: the folder holds no .evtx or .xml event logs",
-                             hint="export with wevtutil epl <log> <file>.evtx, or Event Viewer > Save All Events As; "
-                                  "trace logs (*.log) are read by `aadc-doctor pta trace`")
-        expanded.extend(found)
-        found_in_folders.update(found)
-    return expanded
+        xml = next((p.xml for p in pieces if p.xml is not None), None)
+        if xml is not None:
+            entries.append(xml)
+            continue
+        parts = [p for p in pieces if p.evtx is not None]
+        if len(parts) == 1 and parts[0].layout is None:
+            whole = parts[0].evtx  # read as one file: described by the reader
+        else:
+            whole = EvtxFileStats(log.name)
+            layout = next((p.layout for p in parts if p.layout is not None), None)
+            if layout is not None:
+                layout.describe(whole)
+                whole.errors.extend(layout.notes())
+            for part in parts:
+                assert part.evtx is not None
+                whole.records += part.evtx.records
+                whole.errors.extend(part.evtx.errors[:max(MAX_ERRORS + 1 - len(whole.errors), 0)])
+        assert whole is not None
+        info = whole.to_dict()
+        if whole.damaged:
+            damaged.append(info)
+        entries.append(info)
+    if not any(entry.get("format") != "skipped" for entry in entries):
+        raise InputError(f"no event log among the files found: {skipped[-1]['reason']}",
+                         hint="export with wevtutil epl <log> <file>.evtx, or Event Viewer > Save All Events As")
+    for result in results:
+        evidence.merge(result.evidence)
+    evidence.files.extend(entries)
+    evidence.damaged.extend(damaged)
+    evidence.skipped.extend(skipped)
 
 
 def not_events_hint(head: bytes) -> str:
@@ -339,35 +403,14 @@ def not_events_hint(head: bytes) -> str:
     return "export with wevtutil epl <log> <file>.evtx, or Event Viewer > Save All Events As"
 
 
-def _once_each(files: list[str]) -> list[str]:
-    """The files in the order given, each once (a file named twice would double every count)."""
-    seen: set[object] = set()
-    unique: list[str] = []
-    for name in files:
-        key: object
-        try:
-            status = os.stat(name)
-            key = (status.st_dev, status.st_ino) if status.st_ino else Path(name).resolve()
-        except (OSError, ValueError):
-            key = Path(name).absolute()  # not there: reported when it is read
-        if key not in seen:
-            seen.add(key)
-            unique.append(name)
-    return unique
-
-
 def read_head(path: Path) -> bytes:
     """The first 8 KiB, to tell the formats apart (a missing file or a folder is an InputError)."""
-    _check_is_file(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; give .evtx or .xml files")
     try:
         with open(path, "rb") as fh:
             return fh.read(8192)
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-
-
-def _check_is_file(path: Path) -> None:
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder; give .evtx or .xml files")  # folders are expanded before

@@ -46,6 +46,27 @@ def read_tsv(name: str) -> tuple[dict[str, str], ...]:
     return tuple(rows)
 
 
+def row_starting_with(name: str, key: str) -> dict[str, str] | None:
+    """The first row of a table whose first field is ``key``, found by scanning its text for that line.
+
+    A command that needs a few rows of a table of thousands (helpmsg, the pta report) pays a string
+    search instead of parsing every row.
+    """
+    text = _table_text(name)
+    start = text.find(f"\n{key}\t")
+    if start < 0 or not key:
+        return None
+    header = text[: text.index("\n")].removesuffix("\r").split("\t")
+    end = text.find("\n", start + 1)
+    fields = text[start + 1: end if end >= 0 else len(text)].removesuffix("\r").split("\t")
+    return dict(zip(header, fields, strict=True)) if len(fields) == len(header) else None
+
+
+@cache
+def _table_text(name: str) -> str:
+    return data_text(name)
+
+
 @cache
 def read_toml(name: str) -> dict[str, Any]:
     """A hand-curated knowledge file (TOML keeps long texts readable and diffable)."""

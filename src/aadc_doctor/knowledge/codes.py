@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
-from aadc_doctor.knowledge import read_toml, read_tsv
+from aadc_doctor.knowledge import read_toml, read_tsv, row_starting_with
 from aadc_doctor.knowledge.win32_table import win32_row, win32_rows
 
 WIN32_SOURCE = "win32.tsv (MicrosoftDocs/win32 system error codes and NetMgmt error codes)"
@@ -167,6 +167,13 @@ def _ntstatus_rows() -> dict[int, Mapping[str, str]]:
     return rows
 
 
+def _ntstatus_row(status: int) -> Mapping[str, str] | None:
+    """One status: from the parsed table when it is loaded already, else by scanning for its line."""
+    if _ntstatus_rows.cache_info().currsize:
+        return _ntstatus_rows().get(status)
+    return row_starting_with("ntstatus.tsv", f"0x{status:08X}")
+
+
 @cache
 def _ntstatus_map() -> dict[int, tuple[int, str]]:
     return {int(r["ntstatus"], 16): (int(r["win32"]), r["note"]) for r in read_tsv("ntstatus_win32.tsv")}
@@ -194,7 +201,7 @@ def ntstatus_to_win32(code: int) -> int | None:
 def ntstatus_entry(code: int) -> CodeEntry | None:
     """An NTSTATUS value (0xC000006F, or -1073741681), with its Win32 equivalent and PTA meaning."""
     status = normalise_status(code)
-    row = _ntstatus_rows().get(status)
+    row = _ntstatus_row(status)
     if row is None:
         return None
     entry = CodeEntry(kind="ntstatus", code=hex32(status), name=row["name"], message=row["message"],

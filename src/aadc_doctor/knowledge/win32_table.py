@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import cache
 
-from aadc_doctor.knowledge import data_text, read_tsv
+from aadc_doctor.knowledge import read_tsv, row_starting_with
 
 TABLE = "win32.tsv"
 
@@ -24,14 +24,7 @@ def win32_rows() -> dict[int, Mapping[str, str]]:
 @cache
 def win32_row_scan(code: int) -> Mapping[str, str] | None:
     """One row, found by scanning the file for the line that starts with the code."""
-    text = data_text(TABLE)
-    header = text[: text.index("\n")].removesuffix("\r").split("\t")
-    start = text.find(f"\n{code}\t") if code >= 0 else -1
-    if start < 0:
-        return None
-    end = text.find("\n", start + 1)
-    line = text[start + 1 : end if end >= 0 else len(text)].removesuffix("\r")
-    return dict(zip(header, line.split("\t"), strict=True))
+    return row_starting_with(TABLE, str(code)) if code >= 0 else None
 
 
 def win32_row(code: int) -> Mapping[str, str] | None:

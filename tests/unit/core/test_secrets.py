@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from aadc_doctor.render.terminal import make_console
 from aadc_doctor.secrets import register_secret, scrub, url_without_password
 
@@ -32,3 +34,14 @@ def test_console_output_is_scrubbed():
     console.print("the password is canary-console-pw")
     assert "canary-console-pw" not in buf.getvalue()
     assert "***" in buf.getvalue()
+
+
+@pytest.mark.parametrize("text", [
+    "Proxy-AUTHORİZATİON: Basic dXNlcjpwYXNz",  # dotted capital I folds to i for a case-insensitive match
+    "x" * 100_000 + " Authorization: Bearer abcdefgh " + "y" * 100_000,
+    "see http://bob:hunter2@proxy:8080/ and token eyJhbGciOiJub25lIn0.eyJzdWIiOiIxMjM0NSJ9.sig",
+])
+def test_the_quick_prechecks_never_skip_a_secret(text):
+    out = scrub(text)
+    assert "dXNlcjpwYXNz" not in out and "abcdefgh" not in out and "hunter2" not in out
+    assert "eyJzdWIiOiIxMjM0NSJ9" not in out
