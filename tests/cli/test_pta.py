@@ -231,20 +231,6 @@ def test_dc_events_are_attributed_with_agent_host(corpus, run_cli):
     assert "pta-reason-1326" in _ids(tied)
 
 
-def test_without_worker_processes_the_files_are_read_here(corpus, run_cli, monkeypatch):
-    import concurrent.futures
-
-    class NoProcesses:
-        def __init__(self, *args, **kwargs):
-            raise OSError("process creation is not allowed here")
-
-    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", NoProcesses)
-    files = [str(p) for p in sorted((corpus / "evtx").glob("*.evtx"))]
-    result = run_cli("pta", "events", *files, "--jobs", "2", "--json")
-    assert result.code == ExitCode.OK, result.stderr
-    assert len(result.json()["results"]["files"]) == len(files)
-
-
 def test_a_file_named_twice_or_inside_a_named_folder_is_read_once(tmp_path, corpus, run_cli):
     folder = _trace_folder(tmp_path)
     one = str(folder / "AzureADConnectAuthenticationAgent_0.log")

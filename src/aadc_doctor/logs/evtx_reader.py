@@ -255,6 +255,7 @@ _SECURITY_AUDITING_HEAD = (
 _PROCESS_NAME = '<Data Name="ProcessName">'
 _EVENT_ID_TEXT = re.compile(r"<EventID[^>]*>([^<]*)<")
 _KEYS_PER_COUNT = 65536
+_CHUNK_NUMBER = re.compile(r"chunk number (\d+)")
 _PROCESS_NAME_LENGTH = len(_PROCESS_NAME)
 
 
@@ -294,7 +295,7 @@ def iter_evtx_records(path: Path, stats: EvtxFileStats, selector: RecordSelector
     wanted = frozenset(map(str, selector.ids))
     checked = frozenset(map(str, selector.checked_ids))
     try:
-        yield from _select(iterator, stats, by_text, wanted, checked, selector, name)
+        yield from _select(iterator, stats, by_text, wanted, checked, selector, name, span.start if span else 0)
     finally:  # also when the caller stops early: what was read is counted
         _count_ids(by_text, stats, counts if counts is not None else {})
         if not isinstance(source, str):
@@ -303,7 +304,7 @@ def iter_evtx_records(path: Path, stats: EvtxFileStats, selector: RecordSelector
 
 def _select(iterator: Iterator[Any], stats: EvtxFileStats, by_text: dict[str, int],
             wanted: frozenset[str], checked: frozenset[str], selector: RecordSelector,
-            name: str) -> Iterator[EventRecord]:
+            name: str, first_slot: int = 0) -> Iterator[EventRecord]:
     process_names = selector.process_names
     prefixes = selector.channel_prefixes
     unless = {str(event_id): marker for event_id, marker in selector.unless}
@@ -353,7 +354,10 @@ def _select(iterator: Iterator[Any], stats: EvtxFileStats, by_text: dict[str, in
                         yield record
             finished = True
         except (RuntimeError, OSError) as exc:  # a damaged chunk: note it, the iterator goes on with the next
-            stats.errors.append(str(exc).splitlines()[0][:300])
+            message = str(exc).splitlines()[0][:300]
+            if first_slot:  # the package counts chunks from the start of the slice it was given
+                message = _CHUNK_NUMBER.sub(lambda m: f"chunk number {int(m[1]) + first_slot}", message)
+            stats.errors.append(message)
             if len(stats.errors) >= MAX_ERRORS:
                 stats.errors.append("too many errors; reading stopped")
                 finished = True

@@ -1,0 +1,147 @@
+"""`pta events` on several processes: a large .evtx read in chunk slices gives the report one process gives.
+
+The slices are planned from file sizes alone, so every kind of damage a slice boundary can meet is tried
+on a real 33-chunk Security log: cut mid-chunk, cut at a chunk boundary, pre-allocated empty space, a chunk
+whose signature is gone, a chunk with garbage inside.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from aadc_doctor import parallel
+from aadc_doctor.commands import pta_event_logs
+from aadc_doctor.commands.pta_event_logs import LogFile, find_files, plan_tasks
+from aadc_doctor.errors import ExitCode
+from aadc_doctor.logs.evtx_reader import CHUNK_SIZE, FILE_HEADER_SIZE, read_layout
+
+BIG = "omerbenamram-evtx_security.evtx"  # 33 chunks, 2,261 records
+
+
+def _report(run_cli, files: list[Path], jobs: int) -> dict:
+    result = run_cli("pta", "events", *map(str, files), "--jobs", str(jobs), "--json")
+    assert result.code in (ExitCode.OK, ExitCode.PROBLEMS_FOUND), result.stderr
+    report = result.json()
+    return {"results": report["results"], "findings": report["findings"]}
+
+
+def _variants(corpus: Path, folder: Path) -> list[Path]:
+    data = (corpus / "evtx" / BIG).read_bytes()
+    chunk = FILE_HEADER_SIZE + 10 * CHUNK_SIZE
+    variants = {
+        "whole.evtx": data,
+        "cut_mid_chunk.evtx": data[:FILE_HEADER_SIZE + 20 * CHUNK_SIZE + 30000],
+        "cut_at_chunk.evtx": data[:FILE_HEADER_SIZE + 20 * CHUNK_SIZE],
+        "preallocated.evtx": data + bytes(6 * CHUNK_SIZE),
+        "signature_gone.evtx": data[:chunk] + b"XXXXXXXX" + data[chunk + 8:],
+        "garbage_inside.evtx": data[:chunk + 900] + b"\xff" * 400 + data[chunk + 1300:],
+    }
+    paths = []
+    for name, content in variants.items():
+        path = folder / name
+        path.write_bytes(content)
+        paths.append(path)
+    return paths
+
+
+def test_the_plan_really_cuts_a_large_log_into_slices(corpus):
+    logs = find_files([str(corpus / "evtx" / BIG)])
+    tasks = plan_tasks(logs, 3)
+    spans = [piece.span for task in tasks for piece in task]
+    assert len(tasks) > 1 and all(span is not None for span in spans)
+    assert sum(span[1] for span in spans if span) == 33  # every slot once
+    assert plan_tasks(logs, 1) == [[tasks[0][0].__class__(0, logs[0].name)]]  # one process: the file whole
+
+
+def test_slices_follow_the_files_in_order_and_small_files_stay_whole():
+    logs = [LogFile("a.evtx", FILE_HEADER_SIZE + CHUNK_SIZE, False),
+            LogFile("b.evtx", FILE_HEADER_SIZE + 200 * CHUNK_SIZE, False),
+            LogFile("c.xml", 50 * CHUNK_SIZE, False), LogFile("d.evtx", FILE_HEADER_SIZE + 3 * CHUNK_SIZE, False)]
+    tasks = plan_tasks(logs, 2)
+    pieces = [piece for task in tasks for piece in task]
+    assert [p.file_index for p in pieces] == sorted(p.file_index for p in pieces)
+    assert [p.span for p in pieces if p.file_index == 0] == [None]
+    assert [p.span for p in pieces if p.file_index == 2] == [None]  # an XML export is never cut
+    b_spans = [p.span for p in pieces if p.file_index == 1]
+    assert len(b_spans) > 1 and b_spans[0] is not None and b_spans[0][0] == 0
+    assert sum(span[1] for span in b_spans if span) == 200
+    assert len(tasks) <= 2 * 4 + 1
+
+
+class _TasksReadHere:
+    """Counts the tasks this process reads itself (a helper's count stays in the helper), optionally slowly."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, delay: float = 0.0) -> None:
+        self.count = 0
+        self._read = pta_event_logs.read_pieces
+        self._delay = delay
+        monkeypatch.setattr(pta_event_logs, "read_pieces", self)
+
+    def __call__(self, pieces, matcher):
+        self.count += 1
+        time.sleep(self._delay)
+        return self._read(pieces, matcher)
+
+
+def test_a_large_log_read_in_slices_gives_the_same_report(corpus, tmp_path, run_cli, monkeypatch):
+    files = [*sorted((corpus / "evtx").glob("*.evtx")), *_variants(corpus, tmp_path)]
+    serial = _report(run_cli, files, 1)
+    for jobs in (2, 3):
+        here = _TasksReadHere(monkeypatch)
+        assert _report(run_cli, files, jobs) == serial, jobs
+        tasks = plan_tasks(find_files(list(map(str, files))), jobs)
+        assert 0 < here.count < len(tasks), (jobs, here.count, len(tasks))  # helpers read the rest
+    by_name = {Path(f["name"]).name: f for f in serial["results"]["files"]}
+    assert by_name["whole.evtx"]["records"] == 2261 and not by_name["whole.evtx"]["damaged"]
+    assert by_name["preallocated.evtx"]["records"] == 2261 and not by_name["preallocated.evtx"]["damaged"]
+    for damaged in ("cut_mid_chunk.evtx", "cut_at_chunk.evtx"):
+        assert by_name[damaged]["damaged"] and 0 < by_name[damaged]["records"] < 2261, damaged
+    assert read_layout(tmp_path / "signature_gone.evtx").chunks == 10  # the clean run ends there
+    assert "chunk number 10" in by_name["signature_gone.evtx"]["errors"][0]  # counted in the file, not the slice
+
+
+def test_helpers_that_are_spawned_give_the_same_report(corpus, tmp_path, run_cli, monkeypatch):
+    """As on Windows and macOS; this process reads slowly, so the spawned helper (slow to start) takes tasks."""
+    files = _variants(corpus, tmp_path)[:2]
+    serial = _report(run_cli, files, 1)
+    monkeypatch.setattr(parallel, "cheap_start_available", lambda: False)
+    here = _TasksReadHere(monkeypatch, delay=0.5)
+    assert _report(run_cli, files, 2) == serial
+    assert 0 < here.count < len(plan_tasks(find_files(list(map(str, files))), 2))
+
+
+def test_without_helper_processes_this_process_reads_everything(corpus, tmp_path, run_cli, monkeypatch):
+    files = _variants(corpus, tmp_path)[:1]
+    serial = _report(run_cli, files, 1)
+
+    def refused() -> int:
+        raise OSError("fork: resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", refused)
+    assert _report(run_cli, files, 3) == serial
+
+
+def test_a_named_file_that_is_no_event_log_is_exit_2_and_one_in_a_folder_is_skipped(corpus, tmp_path, run_cli):
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    shutil.copy(corpus / "evtx" / BIG, folder / BIG)
+    stray = folder / "settings.xml"
+    stray.write_text("<configuration><appSettings/></configuration>", encoding="utf-8")
+    named = run_cli("pta", "events", str(folder / BIG), str(stray), "--jobs", "3")
+    assert named.code == ExitCode.USAGE_OR_INPUT
+    assert "settings.xml: neither an .evtx file nor an Event Viewer XML export" in named.stderr
+    report = run_cli("pta", "events", str(folder), "--jobs", "3", "--json").json()
+    assert [f["format"] for f in report["results"]["files"]] == ["evtx", "skipped"]
+    assert "event-file-skipped" in {f["id"] for f in report["findings"]}
+
+
+@pytest.mark.parametrize("jobs", ["1", "3"])
+def test_a_missing_file_fails_before_anything_is_read(tmp_path, corpus, run_cli, jobs):
+    result = run_cli("pta", "events", str(corpus / "evtx" / BIG), str(tmp_path / "gone.evtx"), "--jobs", jobs)
+    assert result.code == ExitCode.USAGE_OR_INPUT
+    assert result.stderr.startswith("aadc-doctor: error: ") and "gone.evtx: no such file" in result.stderr

@@ -1,0 +1,53 @@
+"""run_tasks: results in task order from helpers and the main process, whatever happens to the helpers."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from tests.infra.parallel_tasks import die_in_helpers, fail_on_three, square_slowly
+
+from aadc_doctor import parallel
+
+
+@pytest.mark.parametrize("start", ["fork", "spawn"])
+def test_results_come_back_in_task_order_and_the_work_is_shared(start):
+    delay = 0.02 if start == "fork" else 0.2  # a spawned helper needs a few hundred ms to start
+    tasks = [(n, delay) for n in range(12)]
+    results = parallel.run_tasks(square_slowly, tasks, 3, start=start)
+    assert [value for value, _ in results] == [n * n for n in range(12)]
+    pids = {pid for _, pid in results}
+    assert os.getpid() in pids  # the main process works too
+    assert len(pids) > 1  # and so did at least one helper
+
+
+def test_one_process_or_one_task_starts_nothing(monkeypatch):
+    def no_fork() -> int:
+        raise AssertionError("nothing should be forked")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    assert parallel.run_tasks(square_slowly, [(2, 0.0), (3, 0.0)], 1) == [(4, os.getpid()), (9, os.getpid())]
+    assert parallel.run_tasks(square_slowly, [(5, 0.0)], 4) == [(25, os.getpid())]
+
+
+def test_tasks_of_a_helper_that_dies_are_done_here():
+    main = os.getpid()
+    assert parallel.run_tasks(die_in_helpers, [(n, main) for n in range(10)], 3, start="fork") == list(range(1, 11))
+
+
+def test_where_no_process_can_be_started_everything_is_done_here(monkeypatch):
+    def refused() -> int:
+        raise OSError("fork: resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", refused)
+    results = parallel.run_tasks(square_slowly, [(n, 0.0) for n in range(6)], 3, start="fork")
+    assert results == [(n * n, os.getpid()) for n in range(6)]
+
+
+def test_an_error_in_a_task_reaches_the_caller():
+    with pytest.raises(ValueError, match="task three is broken"):
+        parallel.run_tasks(fail_on_three, list(range(8)), 3, start="fork")
+
+
+def test_the_cpu_count_is_what_this_process_may_use():
+    assert 1 <= parallel.usable_cpus() <= (os.cpu_count() or 1)
