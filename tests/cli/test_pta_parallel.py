@@ -145,3 +145,38 @@ def test_a_missing_file_fails_before_anything_is_read(tmp_path, corpus, run_cli,
     result = run_cli("pta", "events", str(corpus / "evtx" / BIG), str(tmp_path / "gone.evtx"), "--jobs", jobs)
     assert result.code == ExitCode.USAGE_OR_INPUT
     assert result.stderr.startswith("aadc-doctor: error: ") and "gone.evtx: no such file" in result.stderr
+
+
+@pytest.mark.parametrize("whole_group", [True, False], ids=["ctrl-c to the group", "sigint to the main process"])
+def test_ctrl_c_mid_read_exits_130_and_leaves_no_helper_behind(corpus, tmp_path, whole_group):
+    """A real SIGINT while a helper is reading a 160 MB log: 130, one line, every helper gone."""
+    import signal
+    import subprocess
+    import sys
+
+    data = (corpus / "evtx" / BIG).read_bytes()
+    files = []
+    for n in range(75):  # separate copies: the same file named twice would be read once
+        path = tmp_path / f"security_{n}.evtx"
+        path.write_bytes(data)
+        files.append(str(path))
+    proc = subprocess.Popen([sys.executable, "-m", "aadc_doctor", "pta", "events", "--json", "--jobs", "2", *files],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 10
+        helpers: list[str] = []
+        while not helpers and time.monotonic() < deadline and proc.poll() is None:
+            helpers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+            time.sleep(0.01)
+        assert helpers, "no helper process was seen while the logs were read"
+        if whole_group:
+            os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        else:
+            proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert err.strip() == "aadc-doctor: interrupted" and "Traceback" not in out + err
+    for pid in helpers:
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
