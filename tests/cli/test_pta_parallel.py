@@ -40,6 +40,8 @@ def _variants(corpus: Path, folder: Path) -> list[Path]:
         "preallocated.evtx": data + bytes(6 * CHUNK_SIZE),
         "signature_gone.evtx": data[:chunk] + b"XXXXXXXX" + data[chunk + 8:],
         "garbage_inside.evtx": data[:chunk + 900] + b"\xff" * 400 + data[chunk + 1300:],
+        "header_damaged.evtx": data[:chunk + 40] + b"\xff" * 8 + data[chunk + 48:],  # its CRC no longer holds
+        "gap_of_unused_slots.evtx": data[:chunk] + bytes(3 * CHUNK_SIZE) + data[chunk:],
     }
     paths = []
     for name, content in variants.items():
@@ -50,6 +52,7 @@ def _variants(corpus: Path, folder: Path) -> list[Path]:
 
 
 def test_the_plan_really_cuts_a_large_log_into_slices(corpus):
+    assert read_layout(corpus / "evtx" / BIG).clean_slots == 33  # every chunk header intact: any slice will do
     logs = find_files([str(corpus / "evtx" / BIG)])
     tasks = plan_tasks(logs, 3)
     spans = [piece.span for task in tasks for piece in task]
@@ -101,7 +104,11 @@ def test_a_large_log_read_in_slices_gives_the_same_report(corpus, tmp_path, run_
     assert by_name["preallocated.evtx"]["records"] == 2261 and not by_name["preallocated.evtx"]["damaged"]
     for damaged in ("cut_mid_chunk.evtx", "cut_at_chunk.evtx"):
         assert by_name[damaged]["damaged"] and 0 < by_name[damaged]["records"] < 2261, damaged
-    assert read_layout(tmp_path / "signature_gone.evtx").chunks == 10  # the clean run ends there
+    assert read_layout(tmp_path / "signature_gone.evtx").clean_slots == 10  # where slices must stop
+    assert read_layout(tmp_path / "header_damaged.evtx").clean_slots == 10
+    assert read_layout(tmp_path / "gap_of_unused_slots.evtx").clean_slots == 36  # unused slots are no damage
+    assert by_name["gap_of_unused_slots.evtx"]["records"] == 2261
+    assert read_layout(tmp_path / "preallocated.evtx").clean_slots == 39
     assert "chunk number 10" in by_name["signature_gone.evtx"]["errors"][0]  # counted in the file, not the slice
 
 

@@ -65,11 +65,10 @@ class EvtxLayout:
     dirty: bool
     header_chunks: int = 0  # what the file header says; more than the file can hold means it was cut short
     size: int = 0
+    # the leading slots that hold a chunk (a cut-short last one included) or are unused: read in any slices,
+    # the package meets them as in the whole file; the walk stopped at the slot after them, if any
+    clean_slots: int = 0
 
-    @property
-    def clean_slots(self) -> int:
-        """The leading slots that hold a chunk each (a cut-short last one included): these can be split freely."""
-        return self.chunks + (1 if self.truncated_bytes else 0)
 
     @property
     def slots(self) -> int:
@@ -196,16 +195,22 @@ def layout_of(fh: BinaryIO, path: Path) -> EvtxLayout:
         expected = 0
         offset = FILE_HEADER_SIZE
         truncated = 0
+        clean_end: int | None = None
         while offset < size:
             fh.seek(offset)
             available = min(CHUNK_SIZE, size - offset)
             chunk_header = fh.read(min(CHUNK_HEADER_SIZE, available))
             if not chunk_header.startswith(CHUNK_SIGNATURE):
-                if chunk_header.strip(b"\x00") == b"":
-                    break  # pre-allocated, never used space of a live log
+                if not chunk_header.strip(b"\x00"):
+                    if not fh.read(max(available - len(chunk_header), 0)).strip(b"\x00"):
+                        offset += CHUNK_SIZE  # never used (a live log's pre-allocated space): the package skips it
+                        continue
+                    break  # zeros, then data: no chunk, and not one cut short
                 if available < CHUNK_SIZE:
                     truncated = available
                 break
+            if clean_end is None and not _header_intact(chunk_header):
+                clean_end = (offset - FILE_HEADER_SIZE) // CHUNK_SIZE  # the package may stop at a damaged header
             claimed = _claimed_records(chunk_header)
             if available < CHUNK_SIZE:
                 truncated = available
@@ -216,8 +221,19 @@ def layout_of(fh: BinaryIO, path: Path) -> EvtxLayout:
             offset += CHUNK_SIZE
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    clean = min(slot_count(size), max(offset - FILE_HEADER_SIZE, 0) // CHUNK_SIZE + (1 if truncated else 0))
+    if clean_end is not None:
+        clean = min(clean, clean_end)
     return EvtxLayout(chunks=chunks, expected_records=expected, truncated_bytes=truncated, dirty=bool(flags & 1),
-                      header_chunks=header_chunks, size=size)
+                      header_chunks=header_chunks, size=size, clean_slots=clean)
+
+
+def _header_intact(chunk_header: bytes) -> bool:
+    """The chunk header's own CRC32 (over bytes 0-120 and 128-512) holds: the package can read the chunk."""
+    if len(chunk_header) < CHUNK_HEADER_SIZE:
+        return False
+    stored: int = struct.unpack_from("<I", chunk_header, 124)[0]
+    return zlib.crc32(chunk_header[:120] + chunk_header[128:CHUNK_HEADER_SIZE]) == stored
 
 
 def _claimed_records(chunk_header: bytes) -> int:
