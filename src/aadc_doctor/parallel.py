@@ -1,10 +1,9 @@
 """Independent tasks on several CPUs: helper processes plus this one, the results in task order.
 
 A process pool hands tasks out ahead of time and leaves the main process idle. Here the helpers and the
-main process take task numbers one at a time from one shared queue, so the work ends evenly even when a
-helper is slowed by other load, one process fewer is started, and the main process's own results need no
-pickling. Where processes cannot be started (a sandbox, an embedded interpreter) or a helper dies, its
-tasks are simply done here.
+main process take task numbers one at a time, so the work ends evenly even when a helper is slowed by other
+load, one process fewer is started, and the main process's own results need no pickling. Where processes
+cannot be started (a sandbox, an embedded interpreter) or a helper dies, its tasks are simply done here.
 
 On Linux helpers are forked with ``os.fork`` and fed through plain pipes: they start in about a
 millisecond, share everything already loaded, and the run does not pay for importing ``multiprocessing``
@@ -23,14 +22,13 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
-    from multiprocessing.queues import SimpleQueue
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 _NUMBER = struct.Struct("<I")  # a task number in the shared pipe
 _LENGTH = struct.Struct("<Q")  # the size of a pickled result
-_MAX_FORKED_TASKS = 4096  # their numbers fill 16 KiB, well inside a pipe's buffer: written before any helper reads
+_MAX_FORKED_TASKS = 1024  # their numbers fill 4 KiB, the smallest pipe buffer Linux gives: written before any read
 
 
 def usable_cpus() -> int:
@@ -47,9 +45,14 @@ def cheap_start_available() -> bool:
     """Whether helpers can be forked (about a millisecond) rather than spawned (a new interpreter, ~0.3 s).
 
     Fork only where it is safe: Linux (absent on Windows; macOS system libraries break after a fork), and
-    only while this process runs a single thread.
+    only while this process runs a single thread, native threads (a library's pool) included.
     """
-    return sys.platform.startswith("linux") and hasattr(os, "fork") and threading.active_count() == 1
+    if not (sys.platform.startswith("linux") and hasattr(os, "fork")) or threading.active_count() != 1:
+        return False
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return False
 
 
 def run_tasks(function: Callable[[T], R], tasks: Sequence[T], processes: int, *, start: str | None = None) -> list[R]:
@@ -86,6 +89,7 @@ def _run_forked(function: Callable[[T], R], tasks: Sequence[T], helpers: int, re
     _write_all(numbers_in, b"".join(_NUMBER.pack(n) for n in range(len(tasks))))
     os.close(numbers_in)  # once the numbers are read, every reader sees the end
     children: list[tuple[int, int]] = []  # (pid, read end of its results)
+    readers: list[threading.Thread] = []  # each owns (and closes) one read end once started
     try:
         for _ in range(helpers):
             results_out, results_in = os.pipe()
@@ -101,9 +105,10 @@ def _run_forked(function: Callable[[T], R], tasks: Sequence[T], helpers: int, re
             children.append((pid, results_out))
         # helpers' results are read as they come (a full pipe would stall a helper until this process is done
         # with its own share); the threads wait in os.read without holding the GIL
-        readers = [threading.Thread(target=_read_results, args=(fd, results), daemon=True) for _, fd in children]
-        for reader in readers:
+        for _, fd in children:
+            reader = threading.Thread(target=_read_results, args=(fd, results), daemon=True)
             reader.start()
+            readers.append(reader)
         while (number := _next_number(numbers_out)) is not None:
             results[number] = function(tasks[number])
         for reader in readers:
@@ -114,6 +119,8 @@ def _run_forked(function: Callable[[T], R], tasks: Sequence[T], helpers: int, re
         raise
     finally:
         os.close(numbers_out)
+        for _, fd in children[len(readers):]:  # read ends no thread took over
+            os.close(fd)
         for pid, _ in children:
             _reap(pid)
 
@@ -181,68 +188,95 @@ def _reap(pid: int) -> None:
 # ---- multiprocessing (Windows, macOS) ----------------------------------------------------------------
 
 
-def _mp_helper(function: Callable[[Any], Any], tasks: Sequence[Any], queue: SimpleQueue[int | None],
-               results: Connection) -> None:
-    """A spawned helper: take task numbers from the shared queue, send (number, result) back, until None."""
+def _mp_helper(function: Callable[[Any], Any], tasks: Sequence[Any], channel: Connection) -> None:
+    """A spawned helper: compute the task numbers it is sent, send back (number, result), until None."""
     try:
-        while (number := queue.get()) is not None:
-            results.send((number, function(tasks[number])))
-    except BaseException:  # Ctrl-C, or a failure the main process meets again when it redoes the task
+        while (number := channel.recv()) is not None:
+            channel.send((number, function(tasks[number])))
+    except BaseException:  # Ctrl-C, the main process gone, or a failure the main process meets again
         pass
     finally:
-        results.close()
+        channel.close()
+
+
+class _Dispenser:
+    """Task numbers, each given out once, to this process's threads (no lock shared with other processes, so
+    a helper that dies can never leave one held)."""
+
+    def __init__(self, count: int) -> None:
+        self._next = 0
+        self._count = count
+        self._lock = threading.Lock()
+
+    def take(self) -> int | None:
+        with self._lock:
+            if self._next >= self._count:
+                return None
+            self._next += 1
+            return self._next - 1
 
 
 def _run_with_multiprocessing(function: Callable[[T], R], tasks: Sequence[T], helpers: int, results: dict[int, R],
                               start: str) -> None:
+    """Spawned helpers, each sent its next task number when it returns a result (by a thread of this process)."""
     import multiprocessing
 
     context: Any = multiprocessing.get_context(start)
-    queue: SimpleQueue[int | None] = context.SimpleQueue()  # task numbers, then one None per process
+    dispenser = _Dispenser(len(tasks))
     started: list[tuple[Any, Connection]] = []
     try:
         for _ in range(helpers):
-            receiver, sender = context.Pipe(duplex=False)
-            process = context.Process(target=_mp_helper, args=(function, tasks, queue, sender), daemon=True)
+            channel, theirs = context.Pipe(duplex=True)
+            process = context.Process(target=_mp_helper, args=(function, tasks, theirs), daemon=True)
             try:
                 process.start()
             except OSError:  # no process can be started here: what is left is done by this process
-                receiver.close()
-                sender.close()
+                channel.close()
+                theirs.close()
                 break
-            sender.close()  # the helper holds its end now; its exit ends the stream
-            started.append((process, receiver))
-        receiving = threading.Thread(target=_receive, args=([r for _, r in started], results), daemon=True)
-        receiving.start()
-        for number in range(len(tasks)):
-            queue.put(number)
-        for _ in range(len(started) + 1):
-            queue.put(None)
-        while (index := queue.get()) is not None:
-            results[index] = function(tasks[index])
-        receiving.join()
+            theirs.close()  # the helper holds its end now; its exit ends the stream
+            started.append((process, channel))
+        dispatching = threading.Thread(target=_dispatch, args=([c for _, c in started], dispenser, results),
+                                       daemon=True)
+        dispatching.start()
+        while (number := dispenser.take()) is not None:
+            results[number] = function(tasks[number])
+        dispatching.join()
     except BaseException:
         for process, _ in started:  # Ctrl-C or an error: the helpers' work is no longer wanted
             process.terminate()
         raise
     finally:
-        for process, receiver in started:
-            receiver.close()
+        for process, channel in started:
+            channel.close()
             process.join(5)
-        queue.close()
 
 
-def _receive(streams: list[Connection], results: dict[int, Any]) -> None:
-    """Every result the spawned helpers send, until each of them has closed its stream."""
+def _dispatch(channels: list[Connection], dispenser: _Dispenser, results: dict[int, Any]) -> None:
+    """Give each helper a task number, and the next one with each result, until none is left and all have ended."""
     from multiprocessing.connection import wait
 
-    open_streams = list(streams)
-    while open_streams:
-        for ready in wait(open_streams):
-            stream = cast("Connection", ready)
+    open_channels: list[Connection] = []
+    for channel in channels:
+        if _give(channel, dispenser.take()):
+            open_channels.append(channel)
+    while open_channels:
+        for ready in wait(open_channels):
+            channel = cast("Connection", ready)
             try:
-                number, result = stream.recv()
-            except (EOFError, OSError):
-                open_streams.remove(stream)
+                number, result = channel.recv()
+            except (EOFError, OSError):  # ended: after its None, or died (its task is redone by the caller)
+                open_channels.remove(channel)
                 continue
             results[number] = result
+            if not _give(channel, dispenser.take()):
+                open_channels.remove(channel)
+
+
+def _give(channel: Connection, number: int | None) -> bool:
+    """Send a task number (None: stop); False when the helper is gone or was told to stop."""
+    try:
+        channel.send(number)
+    except OSError:
+        return False
+    return number is not None

@@ -65,6 +65,7 @@ class Piece:
     file_index: int
     name: str
     span: tuple[int, int] | None = None  # (first slot, slot count); None: the whole file
+    last: bool = True  # the file's last slice: it reads on to the end the file has when it is read
 
 
 @dataclass
@@ -124,9 +125,12 @@ def find_files(names: list[str]) -> list[LogFile]:
     logs: list[LogFile] = []
     for name in names:
         status = _stat(name)
-        if not stat.S_ISDIR(status.st_mode):
+        if stat.S_ISREG(status.st_mode):
             _add_once(logs, seen, name, status, in_folder=False)
             continue
+        if not stat.S_ISDIR(status.st_mode):  # a pipe or a device would be read forever
+            raise InputError(f"{name}: not a regular file",
+                             hint="give exported .evtx or .xml files, or folders of them")
         found = sorted(str(p) for p in Path(name).rglob("*") if p.name.lower().endswith(EVENT_SUFFIXES) and p.is_file())
         if not found:
             raise InputError(f"{name}: the folder holds no .evtx or .xml event logs",
@@ -182,7 +186,7 @@ def plan_tasks(logs: list[LogFile], processes: int) -> list[list[Piece]]:
                 tasks.append([])
                 room = target
             count = min(room, weights[index] - start)
-            tasks[-1].append(Piece(index, log.name, (start, count)))
+            tasks[-1].append(Piece(index, log.name, (start, count), last=start + count >= weights[index]))
             room -= count
             start += count
     return tasks
@@ -254,7 +258,7 @@ def read_pieces(pieces: list[Piece], matcher: AgentMatcher) -> TaskResult:
             if kind == "evtx":
                 stats = EvtxFileStats(piece.name)
                 counts: dict[int, int] = {}
-                for span in _spans_to_read(piece.span, layout):
+                for span in _spans_to_read(piece, layout):
                     for record in iter_evtx_records(path, stats, selector, counts, layout=layout, span=span):
                         take(record)
                 count(counts)
@@ -275,12 +279,17 @@ def read_pieces(pieces: list[Piece], matcher: AgentMatcher) -> TaskResult:
     return result
 
 
-def _spans_to_read(span: tuple[int, int] | None, layout: EvtxLayout | None) -> list[range | None]:
-    """The slot ranges a piece reads: its share of the clean run, and the rest of the file if the run ends in it."""
-    if span is None or layout is None:
+def _spans_to_read(piece: Piece, layout: EvtxLayout | None) -> list[range | None]:
+    """The slot ranges a piece reads: its share of the clean run, and the rest of the file if the run ends in it.
+
+    The last slice reads on to the file's end as found now (a log copied while it grew is read whole).
+    """
+    if piece.span is None or layout is None:
         return [None]
-    first, end = span[0], span[0] + span[1]
     clean, slots = layout.clean_slots, layout.slots
+    first, end = piece.span[0], piece.span[0] + piece.span[1]
+    if piece.last:
+        end = max(end, slots)
     ranges: list[range | None] = []
     if first < clean:
         ranges.append(range(first, min(end, clean)))
@@ -341,7 +350,7 @@ def _merge(logs: list[LogFile], results: list[TaskResult], evidence: PtaEvidence
     Problems are raised in file order: the first unreadable file, or the first named file that is no event
     log; such files found in a folder are listed as skipped.
     """
-    from aadc_doctor.logs.evtx_reader import MAX_ERRORS, EvtxFileStats
+    from aadc_doctor.logs.evtx_reader import EvtxFileStats
 
     by_file: dict[int, list[PieceResult]] = {}
     for result in results:
@@ -374,11 +383,12 @@ def _merge(logs: list[LogFile], results: list[TaskResult], evidence: PtaEvidence
             layout = next((p.layout for p in parts if p.layout is not None), None)
             if layout is not None:
                 layout.describe(whole)
-                whole.errors.extend(layout.notes())
+                for note in layout.notes():
+                    whole.add_error(note)
             for part in parts:
                 assert part.evtx is not None
                 whole.records += part.evtx.records
-                whole.errors.extend(part.evtx.errors[:max(MAX_ERRORS + 1 - len(whole.errors), 0)])
+                whole.add_errors_of(part.evtx)
         assert whole is not None
         info = whole.to_dict()
         if whole.damaged:

@@ -40,18 +40,29 @@ class EvtxFileStats:
     expected_records: int | None = None
     chunks: int = 0
     truncated_bytes: int = 0
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # the first MAX_ERRORS messages
     dirty: bool = False
+    error_count: int = 0  # all of them: a badly damaged log is still read to its end
 
     @property
     def damaged(self) -> bool:
-        return bool(self.errors) or self.truncated_bytes > 0
+        return self.error_count > 0 or self.truncated_bytes > 0
+
+    def add_error(self, message: str, count: int = 1) -> None:
+        self.error_count += count
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append(message)
+
+    def add_errors_of(self, part: EvtxFileStats) -> None:
+        """Another slice's errors and their count, after this one's (slices are merged in file order)."""
+        self.error_count += part.error_count
+        self.errors.extend(part.errors[:max(MAX_ERRORS - len(self.errors), 0)])
 
     def to_dict(self) -> dict[str, object]:
         return {"name": self.name, "format": "evtx", "records": self.records,
                 "expected_records": self.expected_records, "chunks": self.chunks,
                 "truncated_bytes": self.truncated_bytes, "errors": self.errors[:20],
-                "error_count": len(self.errors), "damaged": self.damaged,
+                "error_count": self.error_count, "damaged": self.damaged,
                 "dirty": self.dirty}  # a live log copied while open; wevtutil epl exports are clean
 
 
@@ -95,18 +106,21 @@ class EvtxLayout:
 class ChunkWindow(io.RawIOBase):
     """A read-only view of an .evtx file: its header, then chunk slots ``[first, first + count)``, then nothing.
 
-    The package reads every chunk a file holds; a window lets one worker read a slice of a large log, and a
-    chunk cut short at the end of the file is read padded with zero bytes to its full size (the package
-    silently drops it otherwise). The header's chunk count is rebased to the window, so the package stops at
-    the same slots as it would in the whole file. The user's file is only read.
+    The package reads every chunk a file holds; a window lets one worker read a slice of a large log. With
+    ``pad``, a chunk cut short at the end of the file is read padded with zero bytes to its full size (the
+    package silently drops it otherwise); without, the window ends where the file does, as the package sees
+    the whole file. The header's chunk count is rebased to the window, so the package stops at the same
+    slots as it would in the whole file. The user's file is only read.
     """
 
-    def __init__(self, path: Path, size: int, first: int, count: int) -> None:
+    def __init__(self, path: Path, size: int, first: int, count: int, *, pad: bool) -> None:
         self._file = open(path, "rb")  # noqa: SIM115 - closed with this object
         self._header = _rebased_header(self._file.read(FILE_HEADER_SIZE), first)
         self._size = size
         self._start = FILE_HEADER_SIZE + first * CHUNK_SIZE  # where slot ``first`` starts in the file
         self._end = FILE_HEADER_SIZE + count * CHUNK_SIZE  # the window's own size
+        if not pad:
+            self._end = min(self._end, FILE_HEADER_SIZE + max(size - self._start, 0))
         self._pos = 0
 
     def readable(self) -> bool:
@@ -276,7 +290,7 @@ _PROCESS_NAME_LENGTH = len(_PROCESS_NAME)
 
 
 def iter_evtx_records(path: Path, stats: EvtxFileStats, selector: RecordSelector,
-                      counts: dict[int, int] | None = None, threads: int = 0, *, layout: EvtxLayout | None = None,
+                      counts: dict[int, int] | None = None, threads: int = 1, *, layout: EvtxLayout | None = None,
                       span: range | None = None) -> Iterator[EventRecord]:
     """Parsed records the selector wants, streamed; every record's EventID is counted in ``counts``.
 
@@ -292,14 +306,15 @@ def iter_evtx_records(path: Path, stats: EvtxFileStats, selector: RecordSelector
     source: str | ChunkWindow = str(path)
     if span is None:
         layout.describe(stats)
-        stats.errors.extend(layout.notes())
+        for note in layout.notes():
+            stats.add_error(note)
         if layout.truncated_bytes:
-            source = ChunkWindow(path, layout.size, 0, layout.slots)
-    else:
-        source = ChunkWindow(path, layout.size, span.start, len(span))
+            source = ChunkWindow(path, layout.size, 0, layout.slots, pad=True)
+    else:  # a cut-short last slot is padded only where the whole-file read pads it too: a chunk cut short
+        source = ChunkWindow(path, layout.size, span.start, len(span), pad=bool(layout.truncated_bytes))
     try:
-        # threads: passed through; measured with evtx 0.14, its Python iterator renders on this thread whatever
-        # the value, so the reader's own per-record cost adds directly to the package's
+        # threads: 1 by default. Measured with evtx 0.14, its Python iterator renders on this thread whatever the
+        # value, and any other value starts a pool of threads, which would make forking helpers unsafe
         parser = evtx.PyEvtxParser(source, number_of_threads=threads)
         iterator = parser.records()
     except (OSError, RuntimeError, ValueError) as exc:
@@ -373,10 +388,7 @@ def _select(iterator: Iterator[Any], stats: EvtxFileStats, by_text: dict[str, in
             message = str(exc).splitlines()[0][:300]
             if first_slot:  # the package counts chunks from the start of the slice it was given
                 message = _CHUNK_NUMBER.sub(lambda m: f"chunk number {int(m[1]) + first_slot}", message)
-            stats.errors.append(message)
-            if len(stats.errors) >= MAX_ERRORS:
-                stats.errors.append("too many errors; reading stopped")
-                finished = True
+            stats.add_error(message)  # the package goes on with the next chunk: so does the count
         finally:  # also when the caller stops early
             _add_counts(keys, by_text)
 
@@ -397,4 +409,4 @@ def _count_ids(by_text: dict[str, int], stats: EvtxFileStats, counts: dict[int, 
             event_id = int(value)
             counts[event_id] = counts.get(event_id, 0) + n
         else:
-            stats.errors.append(f"{n} record(s) without a readable EventID" + (f" ({key[:40]!r})" if key else ""))
+            stats.add_error(f"{n} record(s) without a readable EventID" + (f" ({key[:40]!r})" if key else ""))

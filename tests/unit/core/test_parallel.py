@@ -51,3 +51,16 @@ def test_an_error_in_a_task_reaches_the_caller():
 
 def test_the_cpu_count_is_what_this_process_may_use():
     assert 1 <= parallel.usable_cpus() <= (os.cpu_count() or 1)
+
+
+@pytest.mark.parametrize("start", ["fork", "spawn"])
+def test_helpers_that_die_never_leave_the_main_process_waiting(start):
+    """Thousands of tasks (past what one pipe buffer holds), every helper dying on its first one: all done here."""
+    main = os.getpid()
+    tasks = [(n, main) for n in range(3000)]
+    assert parallel.run_tasks(die_in_helpers, tasks, 3, start=start) == [n + 1 for n in range(3000)]
+
+
+def test_many_small_tasks_on_the_fork_path():
+    results = parallel.run_tasks(square_slowly, [(n, 0.0) for n in range(2000)], 3, start="fork")
+    assert [value for value, _ in results] == [n * n for n in range(2000)]
