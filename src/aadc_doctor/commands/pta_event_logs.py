@@ -383,8 +383,6 @@ def _merge(logs: list[LogFile], results: list[TaskResult], evidence: PtaEvidence
             layout = next((p.layout for p in parts if p.layout is not None), None)
             if layout is not None:
                 layout.describe(whole)
-                for note in layout.notes():
-                    whole.add_error(note)
             for part in parts:
                 assert part.evtx is not None
                 whole.records += part.evtx.records

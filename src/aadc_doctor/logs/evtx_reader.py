@@ -96,11 +96,14 @@ class EvtxLayout:
         return []
 
     def describe(self, stats: EvtxFileStats) -> None:
-        """Put what the headers say into a file's stats (the records read are counted while reading)."""
+        """Put what the headers say into a file's stats, what they say is missing among its errors (once per
+        file, however it is read; the records read are counted while reading)."""
         stats.chunks = self.chunks
         stats.expected_records = self.expected_records
         stats.truncated_bytes = self.truncated_bytes
         stats.dirty = self.dirty
+        for note in self.notes():
+            stats.add_error(note)
 
 
 class ChunkWindow(io.RawIOBase):
@@ -301,7 +304,7 @@ def iter_evtx_records(path: Path, stats: EvtxFileStats, selector: RecordSelector
     The cheap look at each record (its EventID, as text) is all most records of a Security log need,
     which keeps the parse near the package's raw rate (bench/evtx.py). ``span``: only these chunk slots
     (a slice of a large file read by one worker); ``stats`` then gets only the records and errors of the
-    slice, and the caller describes the file once (``EvtxLayout.describe`` and ``notes``).
+    slice, and the caller describes the file once (``EvtxLayout.describe``).
     """
     import evtx
 
@@ -310,8 +313,6 @@ def iter_evtx_records(path: Path, stats: EvtxFileStats, selector: RecordSelector
     source: str | ChunkWindow = str(path)
     if span is None:
         layout.describe(stats)
-        for note in layout.notes():
-            stats.add_error(note)
         if layout.truncated_bytes:
             source = ChunkWindow(path, layout.size, 0, layout.slots, pad=True)
     else:  # a cut-short last slot is padded only where the whole-file read pads it too: a chunk cut short
