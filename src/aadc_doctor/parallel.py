@@ -85,24 +85,36 @@ def run_tasks(function: Callable[[T], R], tasks: Sequence[T], processes: int, *,
 
 
 def _run_forked(function: Callable[[T], R], tasks: Sequence[T], helpers: int, results: dict[int, R]) -> None:
-    numbers_out, numbers_in = os.pipe()
-    _write_all(numbers_in, b"".join(_NUMBER.pack(n) for n in range(len(tasks))))
-    os.close(numbers_in)  # once the numbers are read, every reader sees the end
+    import signal
+
     children: list[tuple[int, int]] = []  # (pid, read end of its results)
     readers: list[threading.Thread] = []  # each owns (and closes) one read end once started
+    numbers_out, numbers_in = os.pipe()
     try:
+        _write_all(numbers_in, b"".join(_NUMBER.pack(n) for n in range(len(tasks))))
+        os.close(numbers_in)  # once the numbers are read, every reader sees the end
+        numbers_in = -1
         for _ in range(helpers):
-            results_out, results_in = os.pipe()
+            # Ctrl-C waits until the helper is on the list (or the fork failed): it is then stopped and reaped
+            mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
             try:
-                pid = os.fork()
-            except OSError:  # no process can be started here: what is left is done by this process
-                os.close(results_out)
+                results_out, results_in = os.pipe()
+                try:
+                    pid = os.fork()
+                except BaseException as exc:
+                    os.close(results_out)
+                    os.close(results_in)
+                    if isinstance(exc, OSError):
+                        break  # no process can be started here: what is left is done by this process
+                    raise
+                if pid == 0:
+                    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+                    _forked_helper(function, tasks, numbers_out, results_in,
+                                   [fd for _, fd in children] + [results_out])
+                children.append((pid, results_out))
                 os.close(results_in)
-                break
-            if pid == 0:
-                _forked_helper(function, tasks, numbers_out, results_in, [fd for _, fd in children] + [results_out])
-            os.close(results_in)
-            children.append((pid, results_out))
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         # helpers' results are read as they come (a full pipe would stall a helper until this process is done
         # with its own share); the threads wait in os.read without holding the GIL
         for _, fd in children:
@@ -118,7 +130,9 @@ def _run_forked(function: Callable[[T], R], tasks: Sequence[T], helpers: int, re
             _stop(pid)
         raise
     finally:
-        os.close(numbers_out)
+        for fd in (numbers_out, numbers_in):
+            if fd >= 0:
+                os.close(fd)
         for _, fd in children[len(readers):]:  # read ends no thread took over
             os.close(fd)
         for pid, _ in children:

@@ -229,3 +229,60 @@ def test_a_named_pipe_is_refused_instead_of_read_forever(tmp_path, run_cli):
     result = run_cli("pta", "events", str(fifo))
     assert result.code == ExitCode.USAGE_OR_INPUT
     assert "Security.evtx: not a regular file" in result.stderr
+
+
+def _with_unreadable_event_id(chunk: bytes, header: bytes) -> bytes:
+    """The chunk with its first record's EventID value typed as a string, so it renders as no number.
+
+    The substitution descriptor of a UInt16 value is (size 2, type 6); typed 1 (a UTF-16 string) instead,
+    the same two bytes render as one character. The descriptor that feeds EventID is found by trying.
+    """
+    import io
+    import re
+    import struct
+
+    import evtx
+
+    one = bytearray(header)
+    struct.pack_into("<H", one, 42, 1)
+    size = struct.unpack_from("<I", chunk, 516)[0]
+    for found in re.finditer(re.escape(b"\x02\x00\x06\x00"), chunk[512:512 + size]):
+        patched = bytearray(chunk)
+        patched[512 + found.start() + 2] = 0x01
+        first = next(iter(evtx.PyEvtxParser(io.BytesIO(bytes(one) + bytes(patched)), number_of_threads=1).records()))
+        event_id = re.search(r"<EventID[^>]*>([^<]*)<", first["data"])
+        if event_id is not None and not event_id.group(1).strip().isdigit():
+            return bytes(patched)
+    raise AssertionError("no EventID descriptor found in the chunk's first record")
+
+
+def test_records_without_a_readable_event_id_are_reported_once_per_file(corpus, tmp_path, run_cli):
+    data = bytearray((corpus / "evtx" / BIG).read_bytes())
+    for slot in (3, 20, 25):  # in different slices with 2 and 3 processes
+        at = FILE_HEADER_SIZE + slot * CHUNK_SIZE
+        data[at:at + CHUNK_SIZE] = _with_unreadable_event_id(bytes(data[at:at + CHUNK_SIZE]), bytes(data[:4096]))
+    path = tmp_path / "unreadable_ids.evtx"
+    path.write_bytes(bytes(data))
+    serial = _report(run_cli, [path], 1)
+    for jobs in (2, 3):
+        assert _report(run_cli, [path], jobs) == serial, jobs
+    [entry] = serial["results"]["files"]
+    assert entry["damaged"] and entry["records"] == 2261
+    unreadable = [e for e in entry["errors"] if "without a readable EventID" in e]
+    assert unreadable and sum(int(e.split()[0]) for e in unreadable) == 3
+    assert entry["error_count"] == len(entry["errors"]) == len(unreadable)  # one line per distinct text
+
+
+def test_records_the_package_skips_silently_are_reported_as_damage(corpus, tmp_path, run_cli):
+    """Zeroed record data inside a chunk: the package drops those records without a word."""
+    data = bytearray((corpus / "evtx" / BIG).read_bytes())
+    at = FILE_HEADER_SIZE + 20 * CHUNK_SIZE + 20000
+    data[at:at + 20000] = bytes(20000)
+    path = tmp_path / "zeroed_inside.evtx"
+    path.write_bytes(bytes(data))
+    serial = _report(run_cli, [path], 1)
+    assert _report(run_cli, [path], 3) == serial
+    [entry] = serial["results"]["files"]
+    assert entry["records"] < entry["expected_records"] == 2261
+    assert entry["damaged"] and "could not be read" in entry["errors"][-1]
+    assert "evtx-damaged" in {f["id"] for f in serial["findings"]}

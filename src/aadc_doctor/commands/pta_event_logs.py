@@ -385,8 +385,7 @@ def _merge(logs: list[LogFile], results: list[TaskResult], evidence: PtaEvidence
                 layout.describe(whole)
             for part in parts:
                 assert part.evtx is not None
-                whole.records += part.evtx.records
-                whole.add_errors_of(part.evtx)
+                whole.add_part(part.evtx)
         assert whole is not None
         info = whole.to_dict()
         if whole.damaged:

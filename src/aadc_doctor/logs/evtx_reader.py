@@ -40,29 +40,47 @@ class EvtxFileStats:
     expected_records: int | None = None
     chunks: int = 0
     truncated_bytes: int = 0
-    errors: list[str] = field(default_factory=list)  # the first MAX_ERRORS messages
+    errors: list[str] = field(default_factory=list)  # the first MAX_ERRORS messages of the chunks read
     dirty: bool = False
     error_count: int = 0  # all of them: a badly damaged log is still read to its end
+    unreadable_ids: dict[str, int] = field(default_factory=dict)  # EventID text -> records, in order first seen
 
     @property
     def damaged(self) -> bool:
-        return self.error_count > 0 or self.truncated_bytes > 0
+        return self.error_count > 0 or self.truncated_bytes > 0 or bool(self.whole_file_errors())
 
     def add_error(self, message: str, count: int = 1) -> None:
         self.error_count += count
         if len(self.errors) < MAX_ERRORS:
             self.errors.append(message)
 
-    def add_errors_of(self, part: EvtxFileStats) -> None:
-        """Another slice's errors and their count, after this one's (slices are merged in file order)."""
+    def add_part(self, part: EvtxFileStats) -> None:
+        """Another slice's records and errors, after this one's (slices are merged in file order)."""
+        self.records += part.records
         self.error_count += part.error_count
         self.errors.extend(part.errors[:max(MAX_ERRORS - len(self.errors), 0)])
+        for key, n in part.unreadable_ids.items():
+            self.unreadable_ids[key] = self.unreadable_ids.get(key, 0) + n
+
+    def whole_file_errors(self) -> list[str]:
+        """What only the whole file's figures show: records without an EventID, and records lost silently.
+
+        Derived once all slices are in, so the messages do not depend on how the file was cut.
+        """
+        found = [f"{n} record(s) without a readable EventID" + (f" ({key[:40]!r})" if key else "")
+                 for key, n in self.unreadable_ids.items()]
+        if (self.expected_records is not None and self.records < self.expected_records and not self.error_count
+                and not self.truncated_bytes):
+            found.append(f"{self.expected_records - self.records} of the {self.expected_records} records the chunk "
+                         "headers claim could not be read: the evtx package skipped damaged records without an error")
+        return found
 
     def to_dict(self) -> dict[str, object]:
+        derived = self.whole_file_errors()
         return {"name": self.name, "format": "evtx", "records": self.records,
                 "expected_records": self.expected_records, "chunks": self.chunks,
-                "truncated_bytes": self.truncated_bytes, "errors": self.errors[:20],
-                "error_count": self.error_count, "damaged": self.damaged,
+                "truncated_bytes": self.truncated_bytes, "errors": (self.errors + derived)[:20],
+                "error_count": self.error_count + len(derived), "damaged": self.damaged,
                 "dirty": self.dirty}  # a live log copied while open; wevtutil epl exports are clean
 
 
@@ -406,7 +424,7 @@ def _add_counts(keys: list[str], by_text: dict[str, int]) -> None:
 
 
 def _count_ids(by_text: dict[str, int], stats: EvtxFileStats, counts: dict[int, int]) -> None:
-    """Records per EventID from the rendered EventID texts; a record without a readable one is an error."""
+    """Records per EventID from the rendered EventID texts; those without a readable one are kept apart."""
     for key, n in by_text.items():
         stats.records += n
         value = key.strip()
@@ -414,4 +432,4 @@ def _count_ids(by_text: dict[str, int], stats: EvtxFileStats, counts: dict[int, 
             event_id = int(value)
             counts[event_id] = counts.get(event_id, 0) + n
         else:
-            stats.add_error(f"{n} record(s) without a readable EventID" + (f" ({key[:40]!r})" if key else ""))
+            stats.unreadable_ids[key] = stats.unreadable_ids.get(key, 0) + n
