@@ -11,7 +11,6 @@ import contextlib
 import importlib
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from types import ModuleType
 from typing import TextIO
@@ -87,6 +86,13 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _traceback_text() -> str:
+    """The exception being handled, as Python prints it (imported here: only --debug and internal errors need it)."""
+    import traceback
+
+    return traceback.format_exc()
+
+
 def _write_output_file(path: str, text: str) -> None:
     if not path.lower().endswith(".json"):
         raise UsageError(f"--output {path}: only .json reports are written by this version",
@@ -158,7 +164,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
         if exc.hint:
             err.write(scrub(f"hint: {exc.hint}") + "\n")
         if debug:
-            err.write(scrub(traceback.format_exc()))
+            err.write(scrub(_traceback_text()))
         return int(exc.exit_code)
     except SystemExit as exc:  # argparse's --help and --version
         return int(exc.code) if isinstance(exc.code, int) else 0
@@ -174,7 +180,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
     except Exception as exc:  # the last resort: a bug of ours, not the user's input
         err.write(scrub(f"aadc-doctor: internal error: {type(exc).__name__}: {exc}") + "\n")
         if debug:
-            err.write(scrub(traceback.format_exc()))
+            err.write(scrub(_traceback_text()))
         else:
             err.write(f"hint: this is a bug in aadc-doctor; rerun with --debug and report it at {ISSUES_URL}\n")
         return int(ExitCode.INTERNAL)

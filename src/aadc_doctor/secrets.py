@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import threading
-from urllib.parse import urlsplit, urlunsplit
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -41,6 +40,8 @@ def scrub(text: str) -> str:
 
 def url_without_password(url: str) -> str:
     """A proxy URL fit for a report: the user stays (it helps diagnosis), the password goes."""
+    from urllib.parse import urlsplit, urlunsplit  # not on every command's start-up path
+
     parts = urlsplit(url)
     if parts.password is None:
         return url
