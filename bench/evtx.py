@@ -8,7 +8,7 @@ half the raw rate. Then the CLI's peak RSS (POSIX only), also with services.exe 
 makes the corpus's thousands of successful 4624s the agent's: the figure must not grow with them (they are
 counted, not kept).
 
-Usage: python bench/evtx.py [--mb 100] [--corpus ../shared/corpus/evtx]
+Usage: python bench/evtx.py [--mb 100] [--corpus corpus/evtx]
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ def peak_rss_mb(files: list[Path], extra: list[str]) -> tuple[float, int] | None
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=100, help="repeat the corpus to at least this many MB")
-    parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "corpus" / "evtx")
+    parser.add_argument("--corpus", type=Path, default=REPO / "corpus" / "evtx")
     parser.add_argument("--repeat", type=int, default=5, help="rounds; best and median are "
                         "reported (the best, as timeit does: slower runs measured other load on the machine)")
     args = parser.parse_args()

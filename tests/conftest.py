@@ -15,9 +15,8 @@ import pytest
 from aadc_doctor.cli import main
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED = REPO_ROOT.parent / "shared"
-CORPUS = SHARED / "corpus"
-SEEDS = SHARED / "seeds"
+CORPUS = REPO_ROOT / "corpus"
+SEEDS = CORPUS / "seeds"
 
 
 @dataclass
@@ -49,7 +48,7 @@ def run_cli() -> Callable[..., CliRun]:
 
 @pytest.fixture(scope="session")
 def corpus() -> Path:
-    """shared/corpus beside the checkout (CI clones main with shared/ beside it)."""
+    """The reference corpus kept in the repository (corpus/, provenance in corpus/README.md)."""
     if not CORPUS.is_dir():
-        pytest.fail(f"the shared corpus is missing at {CORPUS}; CI must have shared/ beside the checkout")
+        pytest.fail(f"the corpus is missing at {CORPUS}")
     return CORPUS

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.conftest import SEEDS
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "proxylog"
-SEED = Path(__file__).resolve().parents[2].parent / "shared" / "seeds" / "000_7b02501e1c753b8b.txt"
+SEED = SEEDS / "000_7b02501e1c753b8b.txt"
 RunCli = Callable[..., Any]
 
 SQUID_LINES = [

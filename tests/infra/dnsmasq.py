@@ -2,7 +2,7 @@
 
 Two ways to use it: on 127.0.0.1:<free port> for clients that take a resolver address and port (dnspython, the
 product's resolver), or on port 53 of a spare loopback address (127.x.y.z, needs root) for Squid, which cannot
-query another port. Recipe and measured behaviour: shared/notes/test-infra.md section 2.
+query another port. Recipe and measured behaviour: docs/notes/test-infra.md section 2.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 One instance advertises only Basic on its `basic` port and only NTLM on its `ntlm` port (Squid 5 `auth_schemes`
 with `myportname` ACLs). Names resolve through a hosts file mapping the lab host names to 127.0.0.1, or through
 a DNS server (dnsmasq on port 53 of a spare loopback address: Squid cannot query another port).
-Recipe and measured behaviour: shared/notes/test-infra.md section 1.
+Recipe and measured behaviour: docs/notes/test-infra.md section 1.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ def data_text(name: str) -> str:
 
 @cache
 def read_tsv(name: str) -> tuple[dict[str, str], ...]:
-    """Rows of a tab-separated table with one header row (no quoting, as in shared/corpus).
+    """Rows of a tab-separated table with one header row (no quoting, as in corpus).
 
     Our tables have no quoting and no tab or newline inside a field, so a plain split reads them
     exactly as csv would, several times faster (this is on the start-up path of ``helpmsg``).

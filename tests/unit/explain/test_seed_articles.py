@@ -1,7 +1,7 @@
 """Walk both seed articles: every error heading, code and error name they contain must be explained.
 
 The headings and codes are read from the seed files themselves, so a heading this table does not
-classify fails the test. Answers are checked against the official tables in shared/corpus (not
+classify fails the test. Answers are checked against the official tables in corpus (not
 against the package's copies).
 """
 
@@ -69,7 +69,7 @@ def table(corpus: Path, name: str) -> list[dict[str, str]]:
 
 
 def seed_text(corpus: Path, name: str) -> str:
-    return (corpus.parent / "seeds" / name).read_text(encoding="utf-8")
+    return (corpus / "seeds" / name).read_text(encoding="utf-8")
 
 
 def headings(corpus: Path) -> set[str]:

@@ -1,4 +1,4 @@
-"""knowledge.codes: every lookup answers from the official tables in shared/corpus, typed and lazily loaded."""
+"""knowledge.codes: every lookup answers from the official tables in corpus, typed and lazily loaded."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The endpoint catalog against the seed's minimum table and today's documentation (shared/corpus)."""
+"""The endpoint catalog against the seed's minimum table and today's documentation (corpus)."""
 
 from __future__ import annotations
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.conftest import SEEDS
 
 from aadc_doctor.logs.listing import ListingParser, sniff
 from aadc_doctor.logs.proxy_record import BadLine, ProxyRecord, Verdict
 
-SEED = Path(__file__).resolve().parents[3].parent / "shared" / "seeds" / "000_7b02501e1c753b8b.txt"
+SEED = SEEDS / "000_7b02501e1c753b8b.txt"
 
 
 def _records(text: str) -> list[ProxyRecord]:
