@@ -105,7 +105,11 @@ def _collect(args: argparse.Namespace, ctx: RunContext) -> tuple[ProxyEvidence, 
     from aadc_doctor.proxyconfig.dotnet_config import read_config_file
     from aadc_doctor.proxyconfig.effective import resolve_components
     from aadc_doctor.proxyconfig.environment import environment_proxy, environment_variables
-    from aadc_doctor.proxyconfig.machine_config import default_machine_config_path, read_machine_config
+    from aadc_doctor.proxyconfig.machine_config import (
+        default_machine_config_path,
+        default_machine_config_paths,
+        read_machine_config,
+    )
     from aadc_doctor.proxyconfig.model import ProxyConfig, display_proxy_url
     from aadc_doctor.proxyconfig.winhttp import read_winhttp_file, run_netsh
 
@@ -116,6 +120,10 @@ def _collect(args: argparse.Namespace, ctx: RunContext) -> tuple[ProxyEvidence, 
     if machine_path is not None and (args.machine_config or Path(machine_path).is_file()):
         machine = read_machine_config(machine_path)
         sources.append(_config_source("machine.config", machine, None))
+    if on_windows and not args.machine_config:  # the other bitness's machine.config: 32-bit .NET processes read it
+        for other in default_machine_config_paths():
+            if other != machine_path and other.is_file():
+                sources.append(_config_source("machine.config", read_machine_config(other), None))
 
     exe_files: dict[str, ConfigFile] = {}
     exe_pairs: list[tuple[Component, ConfigFile]] = []
