@@ -152,6 +152,10 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, env: dict[str, str]
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
          stderr: TextIO | None = None, env: dict[str, str] | None = None) -> int:
     """The one error boundary: known failures are one line on stderr, never a traceback."""
+    if stdout is None or stderr is None:  # the real streams: a Windows pipe may be in cp437/cp850/cp1252
+        from aadc_doctor.console_encoding import tolerate_legacy_code_page
+
+        tolerate_legacy_code_page(sys.stdout if stdout is None else None, sys.stderr if stderr is None else None)
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     environ = dict(os.environ if env is None else env)

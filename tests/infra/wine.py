@@ -196,7 +196,7 @@ def helper_pids(marker: str = "--multiprocessing-fork") -> list[int]:
         if not entry.name.isdigit():
             continue
         with contextlib.suppress(OSError):
-            cmdline = (entry / "cmdline").read_bytes()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
             if marker.encode() in cmdline and b"python.exe" in cmdline.lower():
                 found.append(int(entry.name))
     return found
