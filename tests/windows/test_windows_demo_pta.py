@@ -13,8 +13,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-from aadc_doctor.lab.scenarios import SCENARIOS
 from tests.infra.wine import WindowsRelease, helper_pids, wait_until
+
+from aadc_doctor.lab.scenarios import SCENARIOS
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 BIG = CORPUS / "evtx" / "omerbenamram-evtx_security.evtx"  # 33 chunks, 2,261 records, 2.1 MB
@@ -127,7 +128,8 @@ def test_proxy_reads_the_servers_own_files_at_their_default_paths(release: Windo
         for folder, name in (("Microsoft Azure AD Connect Authentication Agent",
                               "AzureADConnectAuthenticationAgentService.exe.config"),
                              ("Microsoft Azure AD Sync/Bin", "miiserver.exe.config"),
-                             ("Microsoft Azure AD Connect Provisioning Agent", "AADConnectProvisioningAgent.exe.config")):
+                             ("Microsoft Azure AD Connect Provisioning Agent",
+                              "AADConnectProvisioningAgent.exe.config")):
             target = drive_c / "Program Files" / folder / name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(exe_source)

@@ -106,7 +106,11 @@ class SpnegoAuthenticator(Authenticator):
 
         self.scheme = _CANONICAL[protocol]
         try:
-            self._ctx: Any = spnego.client(user, password, hostname=proxy_host, service="HTTP", protocol=protocol)
+            # explicit NTLM credentials need no SSPI: pyspnego's own NTLM gives the same messages on every OS
+            # (and is the path the Windows lane can exercise: Wine's SSPI has no working NTLM)
+            options = spnego.NegotiateOptions.use_ntlm if protocol == "ntlm" and user else spnego.NegotiateOptions.none
+            self._ctx: Any = spnego.client(user, password, hostname=proxy_host, service="HTTP", protocol=protocol,
+                                           options=options)
         except Exception as exc:  # pyspnego raises many types for missing providers and bad input
             raise AuthUnavailable(f"{self.scheme} is not available here: {type(exc).__name__}: {exc}") from None
 
