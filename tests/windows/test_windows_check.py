@@ -50,7 +50,8 @@ def test_basic_407_then_200_with_credentials(release: WindowsRelease, squid: Squ
     assert [f["id"] for f in report["findings"]] == ["proxy-auth-required"]
     since = squid.log_offset()
     code, report = _check(release, "--proxy", squid.url("basic"), "--ca-file", win(lab_ca_file), "--endpoint", endpoint,
-                          "--proxy-user", "alice", "--proxy-password-env", "LAB_PROXY_PW", env={"LAB_PROXY_PW": "s3cret"})
+                          "--proxy-user", "alice", "--proxy-password-env", "LAB_PROXY_PW",
+                          env={"LAB_PROXY_PW": "s3cret"})
     row = report["results"]["endpoints"][0]
     assert (code, row["outcome"], row["proxy_auth_scheme"]) == (0, "ok", "Basic")
     assert "s3cret" not in json.dumps(report)
