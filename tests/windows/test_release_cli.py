@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +31,22 @@ def test_the_zip_has_the_launcher_on_top_python_and_no_wine_workaround(windows_z
     assert any(n.startswith("python/Lib/site-packages/evtx/") and n.endswith(".pyd") for n in names)
     assert not any("bcryptprimitives" in n.lower() for n in names)  # a Wine-only need, kept in the test prefix
     assert len({i.date_time for i in infos}) == 1  # one timestamp: reproducible
+
+
+def test_a_second_build_gives_the_same_files_and_bytes(windows_zip: Path, tmp_path: Path) -> None:
+    """Reproducible: rebuilt from the same sources and pins, every file and its content is the same."""
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000"}
+    subprocess.run([sys.executable, str(repo / "scripts" / "build_windows.py"), "--out", str(tmp_path)], check=True,
+                   env=env, timeout=600)
+    [rebuilt] = tmp_path.glob("*.zip")
+    with zipfile.ZipFile(windows_zip) as first, zipfile.ZipFile(rebuilt) as second:
+        assert first.namelist() == second.namelist()
+        assert [i.CRC for i in first.infolist()] == [i.CRC for i in second.infolist()]
+    digest = (tmp_path / f"{rebuilt.name}.sha256").read_text(encoding="ascii").split()[0]
+    import hashlib
+
+    assert digest == hashlib.sha256(rebuilt.read_bytes()).hexdigest()
 
 
 def test_version_and_helpmsg_through_the_launcher(release: WindowsRelease) -> None:

@@ -114,7 +114,10 @@ class TrustConfig:
                 except BaseException as exc:  # handed to whoever asks for the context
                     self._future.set_exception(exc)
 
-            threading.Thread(target=load, name="aadc-trust-store", daemon=True).start()
+            # not a daemon: the interpreter waits for it (under a second) before it exits. A process that ends
+            # while this thread is inside Windows' certificate store (a fast failure, a usage error) crashed
+            # under Wine with an access violation; Windows gives no guarantee either.
+            threading.Thread(target=load, name="aadc-trust-store", daemon=False).start()
         self.unverified = unverified
         self.ca_file_subjects = ca_file_subjects
         self.ca_file = ca_file
