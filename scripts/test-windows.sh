@@ -28,7 +28,7 @@ fi
 echo "== Windows lane: $zip under $("$wine" --version 2>/dev/null)"
 log="$(mktemp)"
 AADC_WINDOWS_LANE=1 AADC_WINDOWS_ZIP="$PWD/$zip" .venv/bin/pytest tests/windows -q -p no:cacheprovider \
-    --durations=10 "$@" 2>&1 | tee "$log"
+    -s --durations=10 "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 line="$(grep -E '^=*.* in [0-9.]+s' "$log" | tail -n 1 | sed -E 's/^=+ //; s/ =+$//')"
 rm -f "$log"
