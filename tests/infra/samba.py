@@ -55,7 +55,9 @@ USERS: dict[str, str | None] = {
     "hours": "530",
     "wks": "531",
     "lockme": "775",  # after LOCKOUT_THRESHOLD wrong passwords
+    "planted": "52e",  # bound with PLANTED_PASSWORD by the secrecy test
 }
+PLANTED_PASSWORD = "Pl4nted-S3cret-7q"  # searched for in every output of the secrecy tests
 
 
 def _unicode_pwd(password: str) -> str:
@@ -152,6 +154,10 @@ class SambaDC:
                         ignore=shutil.ignore_patterns("*.pid", "log.*", "cache", "sockets", "msg.lock"))
         (other.dc_dir / "cache").mkdir(exist_ok=True)
         return other
+
+    def share_tls_from(self, other: SambaDC) -> None:
+        """Use the LDAPS key and CA `other` generated at its first start, so one CA file trusts both DCs."""
+        shutil.copytree(other.dc_dir / "private" / "tls", self.dc_dir / "private" / "tls", dirs_exist_ok=True)
 
     def stop(self) -> None:
         if self._proc is not None:

@@ -80,7 +80,7 @@ def _ldaps_findings(dc: DcSurvey) -> list[Finding]:
 
     t = templates("dcs")
     ldaps = dc.ldaps
-    if ldaps is None or ldaps.outcome == "trusted" and ldaps.certificate is None:
+    if ldaps is None or (ldaps.outcome == "trusted" and ldaps.certificate is None):
         return []
     cert = ldaps.certificate or {}
     if ldaps.outcome == "untrusted":

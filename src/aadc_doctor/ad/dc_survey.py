@@ -130,7 +130,7 @@ def survey(names: list[str], *, domain: str, timeout: float, ca_file: str | None
     for index, dc in enumerate(surveys):
         end = finished_at.get(index, time.monotonic())
         dc.probe_ms = round((end - started[index]) * 1000, 1)
-    for future, (index, key) in pending.items():  # past the deadline: say so rather than wait
+    for index, key in pending.values():  # past the deadline: say so rather than wait
         _store(surveys[index], key, None)
     return surveys
 

@@ -91,8 +91,10 @@ def open_and_bind(address: str, transport: str, timeout: float, tls: TlsOptions,
     from ldap3.core.exceptions import LDAPException
 
     server = _server(address, transport, timeout, tls, port, tls_name)
-    conn = ldap3.Connection(server, user=user, password=password, authentication=ldap3.SIMPLE if user else
-                            ldap3.ANONYMOUS, receive_timeout=math.ceil(timeout),  # ldap3 packs it as an int raise_exceptions=False, read_only=True,
+    # receive_timeout: ldap3 packs it into SO_RCVTIMEO as an int
+    conn = ldap3.Connection(server, user=user, password=password,
+                            authentication=ldap3.SIMPLE if user else ldap3.ANONYMOUS,
+                            receive_timeout=math.ceil(timeout), raise_exceptions=False, read_only=True,
                             auto_referrals=False)
     try:
         conn.open()

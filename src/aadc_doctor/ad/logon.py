@@ -122,12 +122,14 @@ def _bind_findings(request: LogonRequest, outcome: BindOutcome, results: dict[st
 
 
 def _issuer(request: LogonRequest) -> str:
+    import ssl
+
     from aadc_doctor.ad.tls_certificate import describe_certificate, fetch_certificate
 
     try:
         return describe_certificate(fetch_certificate(request.dc, 636 if request.transport == "ldaps" else 389,
                                                       request.timeout)).issuer
-    except Exception:  # noqa: BLE001 - StartTLS or a second failure: the issuer is a nicety, the error stands
+    except (OSError, ssl.SSLError, ValueError):  # the issuer is a nicety; the error already says what failed
         return "unknown (see the error)"
 
 

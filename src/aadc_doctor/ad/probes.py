@@ -126,7 +126,10 @@ def read_root_dse(address: str, timeout: float, port: int = 389) -> RootDse:
     before = datetime.now(UTC)
     entry = search_one(outcome.connection, "", "(objectClass=*)", ROOT_DSE_ATTRIBUTES, scope="BASE")
     after = datetime.now(UTC)
+    answered = bool(outcome.connection.result) and outcome.connection.result.get("type") == "searchResDone"
     close(outcome.connection)
+    if entry is None and not answered:
+        return RootDse("not_ldap", {}, "the server accepted the connection but did not answer in LDAP")
     if entry is None:
         return RootDse("not_ad", {}, "the server answered on LDAP but returned no rootDSE")
     attrs: dict[str, Any] = {}

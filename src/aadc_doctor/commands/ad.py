@@ -110,7 +110,7 @@ def _domain(args: argparse.Namespace, ctx: RunContext, *, needed: bool) -> str:
     domain = (getattr(args, "domain", None) or ctx.env.get("USERDNSDOMAIN") or "").strip().rstrip(".").lower()
     if needed and not domain:
         raise UsageError("give --domain (the AD domain's DNS name) or --dc HOST")
-    if domain and (" " in domain or "/" in domain or "." not in domain and len(domain) > 63):
+    if domain and (" " in domain or "/" in domain or ("." not in domain and len(domain) > 63)):
         raise UsageError(f"--domain {domain}: not a DNS domain name")
     return domain
 
