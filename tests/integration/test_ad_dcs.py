@@ -119,3 +119,19 @@ def test_usage_errors(run_cli: Callable[..., CliRun]) -> None:
         run = run_cli(*args, env={"V": "x-password", "USERDNSDOMAIN": ""})
         assert run.code == 2, args
         assert run.stderr.startswith("aadc-doctor: error:") and "Traceback" not in run.stderr
+
+
+def test_stalled_server_is_bounded(run_cli: Callable[..., CliRun]) -> None:
+    """A server that accepts and never answers: every probe ends on its own timeout, the survey on its deadline."""
+    import time
+
+    from tests.infra.ports import StalledProxy
+
+    address = spare_loopback_address(tcp_ports=(389, 636))
+    with StalledProxy(address, 389), StalledProxy(address, 636):
+        start = time.monotonic()
+        run = run_cli("ad", "dcs", "--dc", address, "--timeout", "1", "--json")
+        elapsed = time.monotonic() - start
+    assert run.code == 1
+    assert ids(run) == ["ad-not-a-dc"]
+    assert elapsed < 2 * 1 + 2 + 1

@@ -238,3 +238,19 @@ def test_password_never_in_errors(run_cli: Callable[..., CliRun]) -> None:
     assert PLANTED_PASSWORD not in _all_text(run)
     missing = run_cli("ad", "logon", "alice@contoso.test", "--dc", address, "--password-env", "NOT_SET_VAR")
     assert missing.code == 2 and missing.stderr.count("\n") <= 2 and "NOT_SET_VAR" in missing.stderr
+
+
+def test_stalled_ldaps_times_out(run_cli: Callable[..., CliRun]) -> None:
+    import time
+
+    from tests.infra.ports import StalledProxy
+
+    address = spare_loopback_address(tcp_ports=(636,))
+    with StalledProxy(address, 636):
+        start = time.monotonic()
+        run = run_cli("ad", "logon", "alice@contoso.test", "--dc", address, "--password-env", PW_VAR, "--json",
+                      "--timeout", "1", env={PW_VAR: "x-password"})
+        elapsed = time.monotonic() - start
+    assert run.code == 1 and elapsed < 4
+    assert ids(run) == ["ad-logon-transport-failed"]
+    assert run.json()["results"]["outcome"] == "timeout"
