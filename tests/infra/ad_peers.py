@@ -89,21 +89,68 @@ class JunkListener(_ThreadedListener):
         conn.close()
 
 
-class StandInDc:
-    """A second "DC" on `address`: relays to the real DC's TCP ports with `delay` added. UDP is not relayed."""
+class UdpRelay:
+    """Forwards each datagram to target:port and the answer back, after `delay` (Kerberos, CLDAP)."""
 
-    def __init__(self, address: str, target: str, delay: float, ports: tuple[int, ...] = LDAP_PORTS) -> None:
+    def __init__(self, host: str, port: int, target: str, delay: float = 0.0) -> None:
+        self.target = target
+        self.port = port
+        self.delay = delay
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.bind((host, port))
+        self._sock.settimeout(0.1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True, name=f"udp-relay-{port}")
+
+    def start(self) -> UdpRelay:
+        self._thread.start()
+        return self
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data, client = self._sock.recvfrom(65535)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._forward, args=(data, client), daemon=True).start()
+
+    def _forward(self, data: bytes, client: tuple[str, int]) -> None:
+        with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as upstream:
+            time.sleep(self.delay)
+            upstream.settimeout(5)
+            upstream.sendto(data, (self.target, self.port))
+            answer, _ = upstream.recvfrom(65535)
+            self._sock.sendto(answer, client)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self._sock.close()
+
+
+class StandInDc:
+    """A second "DC" on `address`: relays the real DC's TCP and UDP ports with `delay` added."""
+
+    def __init__(self, address: str, target: str, delay: float, ports: tuple[int, ...] = LDAP_PORTS,
+                 udp_ports: tuple[int, ...] = (88, 389)) -> None:
         self.address = address
         self.relays = [TcpRelay(address, port, target, port, delay) for port in ports]
+        self.udp_relays = [UdpRelay(address, port, target, delay) for port in udp_ports]
 
     def start(self) -> StandInDc:
         for relay in self.relays:
             relay.start()
+        for udp in self.udp_relays:
+            udp.start()
         return self
 
     def stop(self) -> None:
         for relay in self.relays:
             relay.stop()
+        for udp in self.udp_relays:
+            udp.stop()
 
     def __enter__(self) -> StandInDc:
         return self.start()
