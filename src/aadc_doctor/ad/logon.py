@@ -107,7 +107,7 @@ def _bind_findings(request: LogonRequest, outcome: BindOutcome, results: dict[st
         return [t["ok"].render(upn, upn=upn, dc=dc, transport=label[request.transport])]
     if outcome.result == 8:
         results["outcome"] = "strong_auth_required"
-        return [t["strong_auth"].render(upn, dc=dc, message=outcome.message or outcome.description)]
+        return [t["strong_auth"].render(upn, dc=dc, message=(outcome.message or outcome.description).rstrip("."))]
     code = outcome.data_code
     results["outcome"] = "rejected"
     results["ldap_result"] = outcome.result

@@ -295,7 +295,7 @@ def _render_dcs(results: Any, console: Console) -> None:
                       (dc.get("cldap") or {}).get("outcome", "-"), ", ".join(closed) or "-",
                       {"required": "needs TLS", "not_required": "allowed"}.get(strong, strong),
                       (dc.get("ldaps") or {}).get("outcome", "-"),
-                      f"{offset:+.0f} s" if offset is not None else "-", f"{dc['probe_ms']:.0f}")
+                      f"{round(offset):+d} s" if offset is not None else "-", f"{dc['probe_ms']:.0f}")
     console.print(table)
 
 
