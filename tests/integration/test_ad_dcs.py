@@ -61,6 +61,11 @@ def test_discovery_through_srv_records(run_cli: Callable[..., CliRun], samba_dc:
         wrong = run_cli("ad", "dcs", "--domain", "wrong.test", "--dns-server", dns.nameserver, "--json")
         site = run_cli("ad", "dcs", "--domain", "contoso.test", "--site", "Branch", "--dns-server", dns.nameserver,
                        "--ca-file", str(samba_dc.ca_file), "--json")
+        # `ad logon` without --dc: the first DC of the UPN's domain, its certificate checked against its DNS name
+        logon = run_cli("ad", "logon", samba_dc.upn("disabled"), "--dns-server", dns.nameserver, "--ca-file",
+                        str(samba_dc.ca_file), "--password-env", "PW", "--json", env={"PW": samba_dc.user_password})
+        nowhere = run_cli("ad", "logon", "alice@wrong.test", "--dns-server", dns.nameserver, "--password-env", "PW",
+                          env={"PW": "x-password"})
     results = found.json()["results"]
     assert [(r["record"], r["answer"]) for r in results["discovery"]["records"]] == [
         ("_ldap._tcp.dc._msdcs.contoso.test", "ok"), ("_kerberos._tcp.contoso.test", "ok"),
@@ -73,6 +78,20 @@ def test_discovery_through_srv_records(run_cli: Callable[..., CliRun], samba_dc:
     assert ids(wrong) == ["ad-domain-not-found"]
     assert "NXDOMAIN" in wrong.json()["findings"][0]["detail"]
     assert ids(site) == ["ad-site-records-missing", "ad-dc-ports-closed", "ad-dcs-ok"]
+    assert logon.json()["results"]["dc"] == samba_dc.address
+    assert logon.json()["results"]["reason"] == 1331
+    assert nowhere.code == 3
+    assert nowhere.stderr.splitlines()[0] == ("aadc-doctor: error: no domain controller of wrong.test found in DNS "
+                                              "(_ldap._tcp.dc._msdcs.wrong.test: NXDOMAIN (the name does not exist))")
+
+
+def test_dc_of_another_domain(run_cli: Callable[..., CliRun], samba_dc: SambaDC) -> None:
+    run = run_cli("ad", "dcs", "--domain", "wrong.test", "--dc", samba_dc.address, "--json")
+    assert run.code == 1
+    assert ids(run)[0] == "ad-dc-other-domain"
+    title = run.json()["findings"][0]["title"]
+    assert title == f"{samba_dc.address} is a domain controller of contoso.test, not of wrong.test"
+    assert run.json()["results"]["dcs"][0]["cldap"]["error"] == "no Netlogon answer for domain wrong.test"
 
 
 def test_unreachable_dc(run_cli: Callable[..., CliRun]) -> None:

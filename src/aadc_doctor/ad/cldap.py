@@ -136,7 +136,8 @@ def cldap_ping(address: str, domain: str, timeout: float, port: int = 389) -> Cl
     try:
         blob = netlogon_blob(datagram)
         if blob is None:
-            return CldapAnswer("bad_answer", ms, error="the answer holds no Netlogon attribute (not an AD DC?)")
+            why = f"no Netlogon answer for domain {domain}" if domain else "no Netlogon answer (not an AD DC?)"
+            return CldapAnswer("bad_answer", ms, error=why)
         return CldapAnswer("ok", ms, **parse_netlogon(blob))
     except (ValueError, IndexError, struct.error) as exc:
         return CldapAnswer("bad_answer", ms, error=f"unreadable CLDAP answer: {exc}")

@@ -36,7 +36,12 @@ def discovery_findings(discovery: Discovery, site: str | None) -> list[Finding]:
     return findings
 
 
-def dc_findings(dc: DcSurvey) -> list[Finding]:
+def dns_name_of(naming_context: str) -> str:
+    """DC=contoso,DC=test -> contoso.test"""
+    return ".".join(part.split("=", 1)[1] for part in naming_context.split(",") if part.upper().startswith("DC="))
+
+
+def dc_findings(dc: DcSurvey, domain: str = "") -> list[Finding]:
     t = templates("dcs")
     subject = dc.name
     if dc.address is None:
@@ -53,6 +58,12 @@ def dc_findings(dc: DcSurvey) -> list[Finding]:
             evidence += f"; CLDAP ping: {dc.cldap.error or dc.cldap.outcome}"
         findings.append(t["not_a_dc"].render(subject, dc=dc.name, evidence=evidence + "."))
         return findings
+    naming_context = str(root.attributes.get("defaultNamingContext", "")) if root is not None else ""
+    actual = dns_name_of(naming_context).lower()
+    if domain and actual and actual != domain.lower():
+        cldap = dc.cldap.error or dc.cldap.outcome if dc.cldap is not None else "not asked"
+        return [t["other_domain"].render(subject, dc=dc.name, actual=actual, domain=domain,
+                                         naming_context=naming_context, cldap=cldap)]
     purposes = port_purposes()
     closed = sorted(((key, state) for key, state in dc.ports.items()
                      if key.startswith("tcp/") and key != "tcp/389" and state.state != "open"),

@@ -144,7 +144,7 @@ def _run_dcs(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
     results["wall_ms"] = round((time.monotonic() - start) * 1000, 1)
     results["dcs"] = [dc.to_dict() for dc in surveys]
     for dc in surveys:
-        findings += dc_findings(dc)
+        findings += dc_findings(dc, domain)
     summary = summary_finding(surveys)
     if summary is not None:
         findings.append(summary)
@@ -170,7 +170,8 @@ def _secret(ctx: RunContext, var: str | None, what: str, prompt: str) -> str | N
     return value
 
 
-def _first_dc(domain: str, args: argparse.Namespace) -> str:
+def _first_dc(domain: str, args: argparse.Namespace) -> tuple[str, str]:
+    """The first DC DNS lists for the domain: (address to connect to, name its certificate must carry)."""
     from aadc_doctor.ad.discovery import discover
     from aadc_doctor.errors import RunIncomplete
 
@@ -180,7 +181,8 @@ def _first_dc(domain: str, args: argparse.Namespace) -> str:
         lookup = discovery.lookups[0]
         raise RunIncomplete(f"no domain controller of {domain} found in DNS ({lookup.record}: {lookup.describe()})",
                             hint="give --dc HOST, or check the domain name and DNS (aadc-doctor ad dcs)")
-    return hosts[0]
+    addresses = discovery.addresses.get(hosts[0]) or [hosts[0]]
+    return addresses[0], hosts[0]
 
 
 def _tls(args: argparse.Namespace) -> Any:
@@ -209,11 +211,13 @@ def _run_logon(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
     if args.reader:
         reader_password = _secret(ctx, args.reader_password_env, "--reader-password-env",
                                   f"Password for {args.reader}: ")
-    dc = args.dc or _first_dc(upn.split("@", 1)[1] if "@" in upn else _domain(args, ctx, needed=True), args)
+    dc, tls_name = (args.dc, args.tls_name) if args.dc else _first_dc(
+        upn.split("@", 1)[1] if "@" in upn else _domain(args, ctx, needed=True), args)
+    tls_name = args.tls_name or tls_name
     agents = [a.strip() for a in args.agent_server if a.strip()] or [socket.gethostname().split(".")[0]]
     zone = "UTC" if offset == timedelta(0) else f"UTC{args.utc_offset}"
     request = LogonRequest(upn=upn, dc=dc, transport=args.transport, timeout=args.timeout, tls=_tls(args),
-                           tls_name=args.tls_name, agents=agents, utc_offset=offset, zone=zone,
+                           tls_name=tls_name, agents=agents, utc_offset=offset, zone=zone,
                            reader=args.reader, reader_password=reader_password)
     findings, results = validate(request, password)
     return CommandResult(Report(command="ad logon", findings=findings, results=results))
@@ -231,13 +235,13 @@ def _run_sso(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
     if args.events and not (args.dc or args.domain):
         return CommandResult(Report(command="ad sso", findings=findings, results=results))
     domain = _domain(args, ctx, needed=not args.dc)
-    dc = args.dc or _first_dc(domain, args)
+    dc, tls_name = (args.dc, args.tls_name) if args.dc else _first_dc(domain, args)
     results["dc"] = dc
-    findings += _read_sso(args, ctx, dc, domain, results)
+    findings += _read_sso(args, ctx, dc, domain, args.tls_name or tls_name, results)
     return CommandResult(Report(command="ad sso", findings=findings, results=results))
 
 
-def _read_sso(args: argparse.Namespace, ctx: RunContext, dc: str, domain: str,
+def _read_sso(args: argparse.Namespace, ctx: RunContext, dc: str, domain: str, tls_name: str | None,
               results: dict[str, Any]) -> list[Finding]:
     from aadc_doctor.ad.directory import close, first_text, open_and_bind, search_one
     from aadc_doctor.ad.sso_account import describe, read_sso_account, sso_findings
@@ -246,7 +250,7 @@ def _read_sso(args: argparse.Namespace, ctx: RunContext, dc: str, domain: str,
     password = _secret(ctx, args.reader_password_env, "--reader-password-env",
                        f"Password for {args.reader}: ") if args.reader else None
     outcome = open_and_bind(dc, args.transport, args.timeout, _tls(args), user=args.reader, password=password,
-                            tls_name=args.tls_name)
+                            tls_name=tls_name)
     try:
         if outcome.failure is not None:
             raise RunIncomplete(f"cannot read the directory on {dc}: {outcome.failure.message}",
