@@ -1,8 +1,9 @@
 """A real Samba AD domain controller on a dedicated loopback address, with users in every logon state.
 
 Recipe and pitfalls: docs/notes/test-infra.md section 3. What this module adds to that recipe:
-- the DC listens on its own loopback address (127.0.0.2 by default, added to `lo` as a /32 if missing, removed
-  again at stop), so the fixed LDAP ports 389/636/3268/3269 never clash with anything on 127.0.0.1;
+- the DC listens on its own loopback address (a random free 127.x.y.z unless given, added to `lo` as a /32 and
+  removed again at stop), so the fixed LDAP ports 389/636/3268/3269 never clash with anything else, not even
+  another test run on the same machine;
 - users are written with one `ldbadd` (unicodePwd) instead of one `samba-tool` per user (0.7 s instead of ~4 s);
 - `faketime` backdates the keys of `expired` and of the AZUREADSSOACC computer account;
 - `clone(address, strong_auth=True)` starts a second DC process from a copy of the same database with
@@ -29,6 +30,7 @@ from pathlib import Path
 from types import TracebackType
 
 from . import procs
+from .ports import spare_loopback_address
 from .tools import ComponentMissing, find_tool, is_root
 
 REALM = "CONTOSO.TEST"
@@ -38,8 +40,8 @@ BASE_DN = "DC=contoso,DC=test"
 ADMIN_PASSWORD = "Adm1n!Passw0rd"
 USER_PASSWORD = "Us3r!Passw0rd"
 LOCKOUT_THRESHOLD = 3
-DEFAULT_ADDRESS = "127.0.0.2"
-STRONG_ADDRESS = "127.0.0.3"
+DC_TCP_PORTS = (88, 389, 464, 636, 3268, 3269)
+DC_UDP_PORTS = (88, 389, 464)
 SSO_KEY_DATE = "2026-01-01 00:00:00"  # AZUREADSSOACC's key is set on this day (faketime): months old
 EXPIRED_PASSWORD_DATE = "2020-01-01 00:00:00"  # older than the default maximum password age (42 days)
 WORKSTATION = "NOTTHISPC"  # the only computer `wks` may log on to
@@ -72,7 +74,7 @@ def _filetime(moment: datetime) -> int:
 class SambaDC:
     """A running `samba -i -M single` DC. ``with SambaDC() as dc:`` -> dc.address, dc.upn("alice")."""
 
-    address: str = DEFAULT_ADDRESS
+    address: str = ""  # empty: a random free 127.x.y.z, so parallel test runs never clash
     strong_auth: bool = False
     parent_dir: Path | None = None
     ready_timeout: float = 90.0
@@ -116,6 +118,8 @@ class SambaDC:
     def prepare(self) -> SambaDC:
         """Provision the domain and add the objects (the slow part), without starting the server."""
         self._check_prerequisites()
+        if not self.address:
+            self.address = spare_loopback_address(tcp_ports=DC_TCP_PORTS, udp_ports=DC_UDP_PORTS)
         if not self.workdir.parts:
             self.workdir = procs.fresh_workdir("aadc-samba-", self.parent_dir)
             t0 = time.monotonic()
@@ -142,13 +146,13 @@ class SambaDC:
         self.timings["start_s"] = time.monotonic() - t0
         return self
 
-    def clone(self, address: str = STRONG_ADDRESS, *, strong_auth: bool = True) -> SambaDC:
+    def clone(self, address: str = "", *, strong_auth: bool = True) -> SambaDC:
         """A second DC process over a copy of this database (same users, same domain), not yet started.
 
         Call it after `prepare()` and before `start()`: the files are copied while no server writes them.
         """
-        other = SambaDC(address=address, strong_auth=strong_auth, parent_dir=self.parent_dir,
-                        ready_timeout=self.ready_timeout)
+        other = SambaDC(address=address or spare_loopback_address(tcp_ports=DC_TCP_PORTS, udp_ports=DC_UDP_PORTS),
+                        strong_auth=strong_auth, parent_dir=self.parent_dir, ready_timeout=self.ready_timeout)
         other.workdir = procs.fresh_workdir("aadc-samba-", self.parent_dir)
         shutil.copytree(self.dc_dir, other.dc_dir, symlinks=True,
                         ignore=shutil.ignore_patterns("*.pid", "log.*", "cache", "sockets", "msg.lock"))
@@ -292,3 +296,34 @@ class SambaDC:
     def _diagnostics(self) -> str:
         out = self.workdir / "samba.out"
         return out.read_text(errors="replace")[-4000:] if out.exists() else "(no samba output)"
+
+
+def serve(argv: list[str] | None = None) -> int:
+    """`python -m tests.infra.samba [--seconds N] [--env-file FILE]`: start the DC for another process (the Windows
+    lane, a manual check), write where it is as KEY=VALUE lines, keep it up until SIGTERM/SIGINT or N seconds."""
+    import argparse
+    import signal
+    import threading
+
+    parser = argparse.ArgumentParser(prog="python -m tests.infra.samba", description=serve.__doc__)
+    parser.add_argument("--seconds", type=float, default=3600.0)
+    parser.add_argument("--env-file", type=Path)
+    parser.add_argument("--address", default="", help="loopback address to listen on (default: a free 127.x.y.z)")
+    args = parser.parse_args(argv)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    start = time.monotonic()
+    with SambaDC(address=args.address) as dc:
+        lines = [f"AD_DC_ADDRESS={dc.address}", f"AD_DC_NAME=dc1.{DOMAIN}", f"AD_DOMAIN={DOMAIN}",
+                 f"AD_CA_FILE={dc.ca_file}", f"AD_USER_PASSWORD={USER_PASSWORD}", f"AD_ADMIN_UPN={dc.admin_upn}",
+                 f"AD_ADMIN_PASSWORD={ADMIN_PASSWORD}", f"AD_STARTUP_SECONDS={time.monotonic() - start:.1f}"]
+        if args.env_file:
+            args.env_file.write_text("\n".join(lines) + "\n")
+        print("\n".join(lines), flush=True)
+        done.wait(args.seconds)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(serve())

@@ -59,8 +59,8 @@ DNS (real dnsmasq)
                                        127.0.0.1:<free port> by default, a spare 127.x.y.z when port=53.
 
 Active Directory (real Samba AD DC, root only; tests/infra/samba.py)
-    samba_dcs: SambaDcs                session-wide: .plain (127.0.0.2) and .strong (127.0.0.3, strong auth
-                                       required), one provision; .startup_seconds
+    samba_dcs: SambaDcs                session-wide: .plain and .strong (strong auth required), each on a random
+                                       free 127.x.y.z, one provision; .startup_seconds
     samba_dc / samba_dc_strong: SambaDC   dc.address, dc.upn("alice"), dc.user_password, dc.admin_upn,
                                        dc.admin_password, dc.ca_file (LDAPS CA), dc.unlock(user)
 
@@ -340,8 +340,8 @@ def closed_port() -> Iterator[int]:
 # -- Samba AD domain controller (the `ad` command) ----------------------------------------------------------------
 @dataclass(frozen=True)
 class SambaDcs:
-    """Two DC processes over one provisioned domain: `plain` (127.0.0.2) and `strong` (127.0.0.3, `ldap server
-    require strong auth = yes`). Provisioned once per session (~10 s on an idle machine); `startup_seconds` says."""
+    """Two DC processes over one provisioned domain, each on a random free 127.x.y.z: `plain` and `strong` (`ldap
+    server require strong auth = yes`). Provisioned once per session (~11 s idle, ~20 s on a busy machine)."""
 
     plain: SambaDC
     strong: SambaDC
@@ -367,12 +367,12 @@ def samba_dcs() -> Iterator[SambaDcs]:
 
 @pytest.fixture(scope="session")
 def samba_dc(samba_dcs: SambaDcs) -> SambaDC:
-    """The Samba AD DC on 127.0.0.2: users in every logon state (tests/infra/samba.py USERS), AZUREADSSOACC
+    """The Samba AD DC (samba_dc.address): users in every logon state (tests/infra/samba.py USERS), AZUREADSSOACC
     with RC4 only and a key from 2026-01-01, lockout threshold 3. Its LDAPS CA: samba_dc.ca_file."""
     return samba_dcs.plain
 
 
 @pytest.fixture(scope="session")
 def samba_dc_strong(samba_dcs: SambaDcs) -> SambaDC:
-    """The same domain on 127.0.0.3, refusing simple binds without TLS (strongerAuthRequired)."""
+    """The same domain on another address, refusing simple binds without TLS (strongerAuthRequired)."""
     return samba_dcs.strong
