@@ -14,7 +14,7 @@ from typing import Any
 from aadc_doctor.ad.account_state import POLICY_ATTRIBUTES, USER_ATTRIBUTES, Policy, account_findings, explain_account
 from aadc_doctor.ad.directory import BindOutcome, TlsOptions, close, first_text, open_and_bind, search_one
 from aadc_doctor.knowledge.ad import bind_data_codes, templates
-from aadc_doctor.model import Finding
+from aadc_doctor.model import Finding, Severity
 
 PTA_DOC = "https://learn.microsoft.com/entra/identity/hybrid/connect/tshoot-connect-pass-through-authentication"
 
@@ -57,19 +57,13 @@ def reason_finding(upn: str, dc: str, data_code: str) -> tuple[Finding, dict[str
     user = f"User side: {info.user_sees}" if info.user_sees else (
         f"The user most likely saw AADSTS{info.aadsts}." if info.aadsts else "")
     finding = Finding(
-        id=f"ad-logon-reason-{code}", severity=_severity(code), title=f"{upn}: {info.title}",
+        id=f"ad-logon-reason-{code}", severity=Severity.ERROR, title=f"{upn}: {info.title}",
         detail=(f"{dc} answered AcceptSecurityContext data {data_code}: the agent's trace would log Reason "
                 f"'{code}'. net helpmsg {code} ({info.name or code}): {info.message} {user}").strip(),
         remedy=info.remedy, subject=upn, references=(PTA_DOC,))
     return finding, {"reason": code, "reason_name": info.name, "reason_title": info.title,
                      "message": info.message, "aadsts": info.aadsts, "user_sees": info.user_sees,
                      "remedy": info.remedy}
-
-
-def _severity(code: int) -> Any:
-    from aadc_doctor.model import Severity
-
-    return Severity.ERROR
 
 
 def validate(request: LogonRequest, password: str) -> tuple[list[Finding], dict[str, Any]]:
