@@ -50,12 +50,14 @@ def _default_a_records() -> dict[str, str]:
 class DnsConfig:
     """Records dnsmasq serves. a_records: exact name -> IPv4. cnames: alias -> target (chains allowed).
     nxdomain: names answered NXDOMAIN. local_domains: domains answered only locally (unknown -> NXDOMAIN).
+    srv_records: (name, target, port) SRV answers.
     """
 
     a_records: Mapping[str, str] = field(default_factory=_default_a_records)
     cnames: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_CNAMES))
     nxdomain: Sequence[str] = (NXDOMAIN_HOST,)
     local_domains: Sequence[str] = DEFAULT_LOCAL_DOMAINS
+    srv_records: Sequence[tuple[str, str, int]] = ()  # (name, target, port), e.g. the AD DC locator records
 
 
 class Dnsmasq:
@@ -116,6 +118,7 @@ class Dnsmasq:
             lines += ["user=root", "group=root"]
         lines += [f"host-record={name},{addr}" for name, addr in cfg.a_records.items()]
         lines += [f"cname={alias},{target}" for alias, target in cfg.cnames.items()]
+        lines += [f"srv-host={name},{target},{port}" for name, target, port in cfg.srv_records]
         lines += [f"local=/{name}/" for name in (*cfg.nxdomain, *cfg.local_domains)]
         return "\n".join(lines) + "\n"
 

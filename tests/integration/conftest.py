@@ -58,6 +58,12 @@ DNS (real dnsmasq)
                                        custom DnsConfig(a_records=..., cnames=..., nxdomain=..., local_domains=...);
                                        127.0.0.1:<free port> by default, a spare 127.x.y.z when port=53.
 
+Active Directory (real Samba AD DC, root only; tests/infra/samba.py)
+    samba_dcs: SambaDcs                session-wide: .plain and .strong (strong auth required), each on a random
+                                       free 127.x.y.z, one provision; .startup_seconds
+    samba_dc / samba_dc_strong: SambaDC   dc.address, dc.upn("alice"), dc.user_password, dc.admin_upn,
+                                       dc.admin_password, dc.ca_file (LDAPS CA), dc.unlock(user)
+
 Failure helpers
     stalled_proxy: StalledProxy        accepts TCP and never answers (stalled_proxy.url, .port, .connections)
     canned_proxy_factory(*responses: CannedResponse, raw=None) -> CannedProxy
@@ -79,6 +85,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -106,6 +113,7 @@ from tests.infra import (
     spare_loopback_address,
     write_ca_pem,
 )
+from tests.infra.samba import SambaDC
 from tests.infra.tls_servers import DEFAULT_ROUTE, Stall
 from tests.infra.tools import is_root
 
@@ -327,3 +335,44 @@ def canned_proxy_factory() -> Iterator[Callable[..., CannedProxy]]:
 def closed_port() -> Iterator[int]:
     with ClosedPort() as held:
         yield held.port
+
+
+# -- Samba AD domain controller (the `ad` command) ----------------------------------------------------------------
+@dataclass(frozen=True)
+class SambaDcs:
+    """Two DC processes over one provisioned domain, each on a random free 127.x.y.z: `plain` and `strong` (`ldap
+    server require strong auth = yes`). Provisioned once per session (~11 s idle, ~20 s on a busy machine)."""
+
+    plain: SambaDC
+    strong: SambaDC
+    startup_seconds: float
+
+
+@pytest.fixture(scope="session")
+def samba_dcs() -> Iterator[SambaDcs]:
+    import time
+
+    start = time.monotonic()
+    plain = SambaDC().prepare()
+    strong = plain.clone()
+    try:
+        plain.start()
+        strong.share_tls_from(plain)
+        strong.start()
+        yield SambaDcs(plain, strong, time.monotonic() - start)
+    finally:
+        strong.stop()
+        plain.stop()
+
+
+@pytest.fixture(scope="session")
+def samba_dc(samba_dcs: SambaDcs) -> SambaDC:
+    """The Samba AD DC (samba_dc.address): users in every logon state (tests/infra/samba.py USERS), AZUREADSSOACC
+    with RC4 only and a key from 2026-01-01, lockout threshold 3. Its LDAPS CA: samba_dc.ca_file."""
+    return samba_dcs.plain
+
+
+@pytest.fixture(scope="session")
+def samba_dc_strong(samba_dcs: SambaDcs) -> SambaDC:
+    """The same domain on another address, refusing simple binds without TLS (strongerAuthRequired)."""
+    return samba_dcs.strong

@@ -29,6 +29,7 @@ COMMAND_MODULES: dict[str, str] = {
     "proxylog": "aadc_doctor.commands.proxylog",
     "pta": "aadc_doctor.commands.pta",
     "account": "aadc_doctor.commands.account",
+    "ad": "aadc_doctor.commands.ad",
     "demo": "aadc_doctor.commands.demo",
 }
 

@@ -317,13 +317,15 @@ def aadsts_entry(code: int) -> CodeEntry | None:
     row = _aadsts_rows().get(code)
     pta_rows = _pta_table().get(code, ())
     note = _aadsts_notes().get(code)
-    if row is None and not pta_rows:
+    if row is None and not pta_rows and (note is None or "message" not in note):
         return None
     notes: list[str] = []
     sources: list[str] = []
     if row is not None:
         name, message = row["name"], row["description"]
         sources.append(AADSTS_SOURCE)
+    elif not pta_rows and note is not None:  # documented elsewhere (Seamless SSO table), see SOURCES.md
+        name, message = note.get("name", ""), note["message"]
     else:
         name, message = "", pta_rows[-1]["reason"]
     for pta in pta_rows:

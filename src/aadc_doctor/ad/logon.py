@@ -1,0 +1,160 @@
+"""`ad logon`: validate a password against a DC the way the agent's LogonUser does, and say why it fails.
+
+The directory's answer to a simple bind carries the AcceptSecurityContext `data` code (52e, 775...): the Win32
+error in hex, the same code the PTA agent writes as `Reason` in its trace. Its wording comes from the one
+knowledge base `pta trace` uses (analysis.pta.reason_info).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aadc_doctor.ad.account_state import POLICY_ATTRIBUTES, USER_ATTRIBUTES, Policy, account_findings, explain_account
+from aadc_doctor.ad.directory import BindOutcome, TlsOptions, close, first_text, open_and_bind, search_one
+from aadc_doctor.knowledge.ad import bind_data_codes, templates
+from aadc_doctor.model import Finding, Severity
+
+PTA_DOC = "https://learn.microsoft.com/entra/identity/hybrid/connect/tshoot-connect-pass-through-authentication"
+
+
+@dataclass(frozen=True)
+class LogonRequest:
+    upn: str
+    dc: str
+    transport: str
+    timeout: float
+    tls: TlsOptions
+    tls_name: str | None
+    agents: list[str]
+    utc_offset: timedelta
+    zone: str
+    reader: str | None = None
+    reader_password: str | None = field(default=None, repr=False)
+
+
+def win32_for_data(code: str) -> int:
+    """The data code is the Win32 error in hex (0x52e = 1326); the table documents the ones AD returns."""
+    return bind_data_codes().get(code, int(code, 16))
+
+
+def _ldap_filter_value(text: str) -> str:
+    return "".join(f"\\{ord(c):02x}" if c in "*()\\\0" else c for c in text)
+
+
+def _user_filter(upn: str) -> str:
+    if "\\" in upn and "@" not in upn:
+        return f"(&(objectCategory=person)(sAMAccountName={_ldap_filter_value(upn.split(chr(92), 1)[1])}))"
+    return f"(&(objectCategory=person)(userPrincipalName={_ldap_filter_value(upn)}))"
+
+
+def reason_finding(upn: str, dc: str, data_code: str) -> tuple[Finding, dict[str, Any]]:
+    from aadc_doctor.analysis.pta import reason_info
+
+    code = win32_for_data(data_code)
+    info = reason_info(code)
+    user = f"User side: {info.user_sees}" if info.user_sees else (
+        f"The user most likely saw AADSTS{info.aadsts}." if info.aadsts else "")
+    finding = Finding(
+        id=f"ad-logon-reason-{code}", severity=Severity.ERROR, title=f"{upn}: {info.title}",
+        detail=(f"{dc} answered AcceptSecurityContext data {data_code}: the agent's trace would log Reason "
+                f"'{code}'. net helpmsg {code} ({info.name or code}): {info.message} {user}").strip(),
+        remedy=info.remedy, subject=upn, references=(PTA_DOC,))
+    return finding, {"reason": code, "reason_name": info.name, "reason_title": info.title,
+                     "message": info.message, "aadsts": info.aadsts, "user_sees": info.user_sees,
+                     "remedy": info.remedy}
+
+
+def validate(request: LogonRequest, password: str) -> tuple[list[Finding], dict[str, Any]]:
+    t = templates("logon")
+    results: dict[str, Any] = {"upn": request.upn, "dc": request.dc, "transport": request.transport,
+                               "outcome": None, "data_code": None, "reason": None, "account": None}
+    outcome = open_and_bind(request.dc, request.transport, request.timeout, request.tls, user=request.upn,
+                            password=password, tls_name=request.tls_name)
+    findings: list[Finding] = []
+    try:
+        findings += _bind_findings(request, outcome, results, t)
+        if results["outcome"] in ("ok", "rejected"):
+            findings += _explain_account(request, outcome, results)
+    finally:
+        close(outcome.connection)
+    return findings, results
+
+
+def _bind_findings(request: LogonRequest, outcome: BindOutcome, results: dict[str, Any],
+                   t: dict[str, Any]) -> list[Finding]:
+    upn, dc = request.upn, request.dc
+    label = {"ldaps": "LDAPS (636)", "starttls": "LDAP with StartTLS (389)", "ldap": "plain LDAP (389)"}
+    if outcome.failure is not None:
+        results["outcome"] = outcome.failure.kind
+        results["error"] = outcome.failure.message
+        if outcome.failure.kind == "tls_untrusted":
+            issuer = _issuer(request)
+            results["issuer"] = issuer
+            return [t["tls_untrusted"].render(upn, upn=upn, dc=dc, issuer=issuer, error=outcome.failure.message)]
+        return [t["transport_failed"].render(upn, upn=upn, dc=dc, transport=label[request.transport],
+                                             error=outcome.failure.message, port=636 if request.transport ==
+                                             "ldaps" else 389)]
+    if outcome.result == 0:
+        results["outcome"] = "ok"
+        return [t["ok"].render(upn, upn=upn, dc=dc, transport=label[request.transport])]
+    if outcome.result == 8:
+        results["outcome"] = "strong_auth_required"
+        return [t["strong_auth"].render(upn, dc=dc, message=(outcome.message or outcome.description).rstrip("."))]
+    code = outcome.data_code
+    results["outcome"] = "rejected"
+    results["ldap_result"] = outcome.result
+    results["ldap_message"] = outcome.message
+    if code is None:
+        return [t["unmapped"].render(upn, upn=upn, result=f"{outcome.result} {outcome.description}",
+                                     message=outcome.message or "(no diagnostic message)")]
+    results["data_code"] = code
+    finding, reason = reason_finding(upn, dc, code)
+    results.update(reason)
+    return [finding]
+
+
+def _issuer(request: LogonRequest) -> str:
+    import ssl
+
+    from aadc_doctor.ad.tls_certificate import describe_certificate, fetch_certificate
+
+    try:
+        return describe_certificate(fetch_certificate(request.dc, 636 if request.transport == "ldaps" else 389,
+                                                      request.timeout)).issuer
+    except (OSError, ssl.SSLError, ValueError):  # the issuer is a nicety; the error already says what failed
+        return "unknown (see the error)"
+
+
+def _explain_account(request: LogonRequest, outcome: BindOutcome, results: dict[str, Any]) -> list[Finding]:
+    t = templates("logon")
+    reader = outcome.connection if results["outcome"] == "ok" else None
+    opened: BindOutcome | None = None
+    why = "the bind was refused and no --reader was given"
+    if reader is None and request.reader and request.reader_password:
+        opened = open_and_bind(request.dc, request.transport, request.timeout, request.tls, user=request.reader,
+                               password=request.reader_password, tls_name=request.tls_name)
+        if opened.failure is None and opened.result == 0:
+            reader = opened.connection
+        else:
+            why = f"the --reader bind failed ({opened.failure.message if opened.failure else opened.message})"
+    try:
+        if reader is None:
+            return [t["account_unreadable"].render(request.upn, upn=request.upn, why=why + ".")]
+        root = search_one(reader, "", "(objectClass=*)", ["defaultNamingContext"], scope="BASE") or {}
+        base = first_text(root.get("defaultNamingContext")) or ""
+        entry = search_one(reader, base, _user_filter(request.upn), USER_ATTRIBUTES)
+        if entry is None:
+            results["account"] = None
+            return [t["account_unreadable"].render(request.upn, upn=request.upn,
+                                                   why=f"no user with this UPN under {base or 'the domain'}.")]
+        policy_entry = search_one(reader, base, "(objectClass=domain)", POLICY_ATTRIBUTES, scope="BASE")
+        policy = Policy.from_entry(policy_entry) if policy_entry else None
+        account = explain_account(entry, policy, agents=request.agents, now=datetime.now(UTC),
+                                  offset=request.utc_offset, zone=request.zone)
+        results["account"] = account
+        return account_findings(request.upn, account, policy)
+    finally:
+        if opened is not None:
+            close(opened.connection)

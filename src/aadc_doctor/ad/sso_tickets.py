@@ -1,0 +1,119 @@
+"""DC Security event 4769 (a Kerberos service ticket was requested) for AZUREADSSOACC$: which encryption types
+the tickets for Seamless SSO are issued with (0x17 RC4, 0x12 AES256), and the failures.
+
+A sibling of `pta events` that reads the same exports (.evtx or Event Viewer XML) with the same readers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aadc_doctor.knowledge.ad import templates, ticket_enctypes
+from aadc_doctor.logs.event_xml import EventRecord
+from aadc_doctor.model import Finding
+
+SERVICE_TICKET_REQUEST = 4769
+RC4_TICKET = 0x17
+
+
+def _hex(text: str) -> int | None:
+    try:
+        return int(text.strip(), 16) if text.strip().lower().startswith("0x") else int(text.strip())
+    except ValueError:
+        return None
+
+
+@dataclass
+class TicketTally:
+    records_4769: int = 0
+    by_enctype: Counter[int] = field(default_factory=Counter)
+    failures: Counter[int] = field(default_factory=Counter)
+    accounts: set[str] = field(default_factory=set)
+    first: str | None = None
+    last: str | None = None
+    rc4_first: str | None = None
+    rc4_last: str | None = None
+
+    def add(self, record: EventRecord) -> None:
+        if record.event_id != SERVICE_TICKET_REQUEST:
+            return
+        self.records_4769 += 1
+        service = record.data.get("ServiceName", "")
+        if not service.upper().startswith("AZUREADSSOACC"):
+            return
+        status = _hex(record.data.get("Status", "0x0")) or 0
+        time = record.time or None
+        if time:
+            self.first = min(self.first or time, time)
+            self.last = max(self.last or time, time)
+        if status:
+            self.failures[status] += 1
+            return
+        enctype = _hex(record.data.get("TicketEncryptionType", ""))
+        if enctype is not None:
+            self.by_enctype[enctype] += 1
+            if enctype == RC4_TICKET and time:
+                self.rc4_first = min(self.rc4_first or time, time)
+                self.rc4_last = max(self.rc4_last or time, time)
+        if record.data.get("TargetUserName"):
+            self.accounts.add(record.data["TargetUserName"].lower())
+
+    def to_dict(self) -> dict[str, Any]:
+        names = ticket_enctypes()
+        return {
+            "records_4769": self.records_4769,
+            "tickets": sum(self.by_enctype.values()),
+            "by_encryption_type": [{"type": hex(k), "name": names.get(k, "unknown"), "count": v}
+                                   for k, v in self.by_enctype.most_common()],
+            "failures": [{"status": hex(k), "count": v} for k, v in self.failures.most_common()],
+            "accounts": len(self.accounts), "first_seen": self.first, "last_seen": self.last,
+        }
+
+
+def read_ticket_events(paths: list[Path]) -> tuple[TicketTally, list[dict[str, Any]]]:
+    """Stream every file (constant memory); per file its name, format and record count."""
+    from aadc_doctor.errors import InputError
+    from aadc_doctor.logs.event_xml import XmlExportStats, iter_xml_export, looks_like_event_xml
+    from aadc_doctor.logs.evtx_reader import EvtxFileStats, RecordSelector, is_evtx, iter_evtx_records
+
+    tally = TicketTally()
+    files = []
+    for path in paths:
+        try:
+            with path.open("rb") as fh:
+                head = fh.read(4096)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        if is_evtx(head):
+            stats = EvtxFileStats(str(path))
+            for record in iter_evtx_records(path, stats, RecordSelector(ids=frozenset({SERVICE_TICKET_REQUEST}))):
+                tally.add(record)
+            files.append({"name": str(path), "format": "evtx", "records": stats.records,
+                          "errors": stats.error_count})
+        elif looks_like_event_xml(head):
+            xml_stats = XmlExportStats(str(path))
+            for record in iter_xml_export(path, xml_stats):
+                tally.add(record)
+            files.append({"name": str(path), "format": "xml", "records": xml_stats.records, "errors": xml_stats.bad})
+        else:
+            raise InputError(f"{path}: not an event log (.evtx) or an Event Viewer XML export")
+    return tally, files
+
+
+def ticket_findings(tally: TicketTally) -> list[Finding]:
+    t = templates("sso")
+    findings = []
+    rc4 = tally.by_enctype.get(RC4_TICKET, 0)
+    if rc4:
+        span = f"from {tally.rc4_first} to {tally.rc4_last}" if tally.rc4_first else ""
+        findings.append(t["tickets_rc4"].render("AZUREADSSOACC$", count=rc4, span=span))
+    if tally.failures:
+        codes = ", ".join(f"{hex(k)} ×{v}" for k, v in tally.failures.most_common())
+        findings.append(t["tickets_failed"].render("AZUREADSSOACC$", count=sum(tally.failures.values()),
+                                                   codes=codes))
+    if not tally.by_enctype and not tally.failures:
+        findings.append(t["tickets_none"].render("AZUREADSSOACC$", records=tally.records_4769))
+    return findings

@@ -1,0 +1,51 @@
+"""AZUREADSSOACC findings and the 4769 tally (pure parts of `ad sso`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from aadc_doctor.ad.sso_account import describe, sso_findings
+from aadc_doctor.ad.sso_tickets import TicketTally, ticket_findings
+from aadc_doctor.logs.event_xml import EventRecord
+
+NOW = datetime(2026, 12, 6, tzinfo=UTC)
+RECENT = str(int((datetime(2026, 11, 30, tzinfo=UTC) - datetime(1601, 1, 1, tzinfo=UTC)).total_seconds()
+                 * 10_000_000)).encode()
+
+
+def account(enctypes: bytes | None, uac: bytes = b"4096", spns: tuple[bytes, ...] = (
+        b"HTTP/autologon.microsoftazuread-sso.com",)) -> dict[str, object]:
+    entry: dict[str, object] = {"sAMAccountName": [b"AZUREADSSOACC$"], "userAccountControl": [uac],
+                                "pwdLastSet": [RECENT], "servicePrincipalName": list(spns)}
+    if enctypes is not None:
+        entry["msDS-SupportedEncryptionTypes"] = [enctypes]
+    return describe(entry, NOW)
+
+
+def test_healthy_account() -> None:
+    assert [f.id for f in sso_findings("contoso.test", account(b"24"))] == ["ad-sso-ok"]
+    assert account(b"24")["encryption_types"] == ["AES128-CTS-HMAC-SHA1-96", "AES256-CTS-HMAC-SHA1-96"]
+
+
+def test_each_problem() -> None:
+    assert [f.id for f in sso_findings("c", None)] == ["ad-sso-account-missing"]
+    assert [f.id for f in sso_findings("c", account(None))] == ["ad-sso-enctypes-unset"]
+    assert [f.id for f in sso_findings("c", account(b"28", uac=b"4098", spns=()))] == [
+        "ad-sso-account-disabled", "ad-sso-spn-missing"]
+
+
+def record(service: str, enctype: str, status: str = "0x0") -> EventRecord:
+    return EventRecord(event_id=4769, time="2026-11-30T08:00:00Z", channel="Security", provider="", computer="dc1",
+                       data={"ServiceName": service, "TicketEncryptionType": enctype, "Status": status,
+                             "TargetUserName": "u@C"})
+
+
+def test_tally_counts_only_azureadssoacc() -> None:
+    tally = TicketTally()
+    for r in (record("AZUREADSSOACC$", "0x12"), record("krbtgt", "0x17"), record("azureadssoacc$", "0x17"),
+              record("AZUREADSSOACC$", "0xffffffff", "0xE")):
+        tally.add(r)
+    assert tally.to_dict()["by_encryption_type"] == [{"type": "0x12", "name": "AES256-CTS-HMAC-SHA1-96", "count": 1},
+                                                     {"type": "0x17", "name": "RC4-HMAC", "count": 1}]
+    assert [f.id for f in ticket_findings(tally)] == ["ad-sso-tickets-rc4", "ad-sso-tickets-failed"]
+    assert [f.id for f in ticket_findings(TicketTally())] == ["ad-sso-tickets-none"]
