@@ -29,6 +29,8 @@ COMMAND_MODULES: dict[str, str] = {
     "proxylog": "aadc_doctor.commands.proxylog",
     "pta": "aadc_doctor.commands.pta",
     "account": "aadc_doctor.commands.account",
+    "collect": "aadc_doctor.commands.collect",
+    "analyze": "aadc_doctor.commands.analyze",
     "demo": "aadc_doctor.commands.demo",
 }
 
