@@ -25,7 +25,10 @@ USER_FIELDS = {"targetusername", "subjectusername", "username", "accountname", "
 HOST_FIELDS = {"workstationname", "workstation", "targetservername", "computername", "clientname"}
 DOMAIN_FIELDS = {"targetdomainname", "subjectdomainname", "accountdomain", "targetoutbounddomainname"}
 KEEP = {"", "-", "system", "local service", "network service", "nt authority", "anonymous logon", "localhost",
-        "nt service", "builtin", "localsystem", "font driver host", "window manager", "n/a", "null", "workgroup"}
+        "nt service", "builtin", "localsystem", "font driver host", "window manager", "n/a", "null", "workgroup",
+        # built-in, well-known account names: not personal, and "Admin" is also the last word of every Admin channel
+        "admin", "administrator", "administrators", "guest", "defaultaccount", "krbtgt", "virtual users", "users",
+        "domain users", "domain admins", "everyone", "iusr", "dwm-1", "umfd-0", "umfd-1"}
 VERSION_BEFORE = re.compile(r"version\W{0,3}$|v$", re.IGNORECASE)
 MICROSOFT_SUFFIXES = (".microsoft.com", ".microsoftonline.com", ".windows.net", ".msappproxy.net", ".azure.com",
                       ".microsoftonline-p.com", ".msftauth.net", ".msauth.net", ".digicert.com", ".verisign.com",
@@ -108,7 +111,7 @@ class Redactor:
 
     def learn_accounts(self, text: str) -> None:
         """``DOMAIN\\user`` as services and event records write it (only in the fields that hold accounts)."""
-        for match in ACCOUNT.finditer(text):
+        for match in ACCOUNT.finditer(text.replace("\\\\", "\\")):  # JSON doubles the backslash
             self.add("netbios", match.group("domain"))
             self.add("user", match.group("user"))
 
