@@ -44,6 +44,12 @@ def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
             raise UsageError(f"--today {args.today}: not a date (YYYY-MM-DD)") from None
     with opened(Path(args.path)) as found, progress.reading(ctx, found.total_bytes(), "analyze"):
         result = analyse_server(found, args.path, today)
+    if not any(r.status != "skipped" for r in result.runs):
+        from aadc_doctor.errors import InputError
+
+        raise InputError(f"{args.path}: nothing an analyser reads was found",
+                         hint="expected a `collect` zip or the server's files (machine.config, .exe.config, Trace "
+                              "folders, .evtx, reg export files, saved check --json)")
     report = Report(command="analyze", findings=result.findings, results=result.to_dict())
     return CommandResult(report)
 
