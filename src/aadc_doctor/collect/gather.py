@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from aadc_doctor.collect.redact import Redactor
-from aadc_doctor.collect.system import CollectFailure, ServerSystem
+from aadc_doctor.collect.system import CollectFailure, NotPresent, ServerSystem
 from aadc_doctor.knowledge import read_toml
 from aadc_doctor.serverfiles.registry_export import ABSENT_MARK, HEADER, format_export
 
@@ -234,6 +234,10 @@ def _event_logs(system: ServerSystem, plan: dict[str, Any], stage: _Stage, optio
         query = event_query(spec["query"], options.since_days)
         try:
             system.export_event_log(spec["channel"], query, stage.target(zip_path))
+        except NotPresent as exc:
+            stage.target(zip_path).unlink(missing_ok=True)
+            stage.absent.append({"source": f"event log {spec['channel']}", "reason": str(exc)})
+            continue
         except CollectFailure as exc:
             stage.target(zip_path).unlink(missing_ok=True)
             stage.failed(f"wevtutil epl {spec['channel']}", str(exc))

@@ -26,6 +26,13 @@ class CollectFailure(Exception):
     """One item could not be gathered; the reason goes to the manifest and the rest goes on."""
 
 
+class NotPresent(CollectFailure):
+    """The item does not exist on this server (an event-log channel of a component that is not installed)."""
+
+
+CHANNEL_NOT_FOUND = 15007  # ERROR_EVT_CHANNEL_NOT_FOUND: wevtutil's exit code for an unknown channel
+
+
 @dataclass(frozen=True)
 class ServiceInfo:
     name: str
@@ -170,6 +177,8 @@ class WindowsSystem:
 
     def export_event_log(self, channel: str, query: str, destination: Path) -> None:
         done = run_command(["wevtutil", "epl", channel, str(destination), f"/q:{query}", "/ow:true"])
+        if done.returncode == CHANNEL_NOT_FOUND:
+            raise NotPresent("the channel does not exist (its component is not installed)")
         if done.returncode != 0:
             raise CollectFailure(f"wevtutil exited {done.returncode}: "
                                  f"{console_text(done.stderr or done.stdout).strip()[:200]}")
@@ -263,7 +272,7 @@ class FolderSystem:
         self.queries.append((channel, query))
         source = self.event_logs.get(channel)
         if source is None:
-            raise CollectFailure(f"wevtutil exited 15007: the channel {channel} was not found")
+            raise NotPresent("the channel does not exist (its component is not installed)")
         shutil.copyfile(source, destination)
 
     def service(self, name: str) -> ServiceInfo | None:

@@ -132,3 +132,17 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path: Path, run_cli: Any) -> None:
     empty.mkdir()
     result = run_cli("analyze", str(empty))
     assert result.code == 2 and "nothing an analyser reads was found" in result.stderr
+
+
+def test_a_redacted_collection_is_analysed_too(tmp_path: Path, run_cli: Any) -> None:
+    system = fake_server.build(tmp_path / "server", with_admin_log=False)
+    out = tmp_path / "red.zip"
+    args = argparse.Namespace(out=str(out), since=None, max_mb=200.0, redact=True, no_check=True)
+    collect_with(system, args, RunContext(json_mode=True, stdout=io.StringIO(), stderr=io.StringIO(), env={}))
+    report = _analyze(run_cli, out).json()
+    assert report["results"]["inputs"]["event_log"] == ["collected/eventlogs/Application-components.xml",
+                                                        "collected/eventlogs/Security-pta-agent.xml"]
+    ids = {f["id"] for f in report["findings"]}
+    assert {"connect-version-sync-stopped", "tls12-enforcement-missing", "pta-reason-1328", "logon-reason-1326",
+            "provisioning-hybrid-identity-service-no-active-agents"} <= ids
+    assert "jdoe" not in json.dumps(report) and "AADC01" not in json.dumps(report)
