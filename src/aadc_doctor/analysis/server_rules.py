@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from aadc_doctor.knowledge import read_toml
 from aadc_doctor.knowledge.server_rules import ServerRules, Version, load_server_rules, parse_version
 from aadc_doctor.model import Finding, Severity
 from aadc_doctor.serverfiles.registry_export import RegistryExport
@@ -181,4 +182,32 @@ def _tls_findings(rules: ServerRules, registry: RegistryExport, connect: tuple[V
                                      f"Entra Connect {connect[1]}" if connect else "agents on this server",
                                      version=connect[1] if connect else "(not installed)",
                                      missing=", ".join(missing), **common))
+    return findings
+
+
+def service_findings(services: list[dict[str, str]]) -> list[Finding]:
+    """Component services that are installed but not running; Credential Manager disabled under Cloud Sync."""
+    data = read_toml("server_rules.toml")
+    refs: dict[str, str] = data["references"]
+    known = {row["name"].lower(): row for row in data["service"]}
+    templates: dict[str, dict[str, Any]] = data["service_findings"]
+    by_name = {s.get("name", "").lower(): s for s in services}
+    findings = []
+
+    def make(finding_id: str, subject: str, **words: str) -> Finding:
+        spec = templates[finding_id]
+        return Finding(finding_id, Severity(spec["severity"]), spec["title"].format(**words),
+                       detail=spec["detail"].format(**words), remedy=spec["remedy"].format(**words), subject=subject,
+                       references=tuple(refs[r] for r in spec["references"]))
+
+    for name, service in by_name.items():
+        row = known.get(name)
+        if row is not None and service.get("state") and service["state"].upper() != "RUNNING":
+            findings.append(make("service-stopped", f"service {service['name']}", title=row["title"],
+                                 restart=row["restart"], name=service["name"], state=service["state"],
+                                 start_type=service.get("start_type", ""), account=service.get("account", "")))
+    vault = by_name.get("vaultsvc")
+    if vault and "aadconnectprovisioningagent" in by_name and vault.get("start_type", "").upper() == "DISABLED":
+        findings.append(make("vaultsvc-disabled", "service VaultSvc", start_type=vault["start_type"],
+                             state=vault.get("state", "")))
     return findings

@@ -250,8 +250,11 @@ def _services(found: ServerInputs, today: date) -> AnalyserRun:
 
     if not found.services:
         return AnalyserRun("services", "skipped", reason="no services.json")
+    from aadc_doctor.analysis.server_rules import service_findings
+
     services = json.loads(found.services[0].read_text(encoding="utf-8")).get("services", [])
-    return AnalyserRun("services", "ok", (found.relative(found.services[0]),), results={"services": services})
+    return AnalyserRun("services", "ok", (found.relative(found.services[0]),),
+                       findings=tuple(service_findings(services)), results={"services": services})
 
 
 ANALYSERS: tuple[Callable[[ServerInputs, date], AnalyserRun], ...] = (

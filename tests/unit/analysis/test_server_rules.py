@@ -110,3 +110,20 @@ def test_a_file_that_is_no_export_is_refused() -> None:
 
     with pytest.raises(InputError, match="not a 'reg export' file"):
         parse_export("hello")
+
+
+def test_stopped_component_services_and_a_disabled_credential_manager() -> None:
+    from aadc_doctor.analysis.server_rules import service_findings
+
+    services = [
+        {"name": "ADSync", "state": "RUNNING", "start_type": "AUTO_START", "account": r"CONTOSO\svc"},
+        {"name": "AADConnectProvisioningAgent", "state": "STOPPED", "start_type": "AUTO_START", "account": "gmsa$"},
+        {"name": "VaultSvc", "state": "STOPPED", "start_type": "DISABLED", "account": "LocalSystem"},
+        {"name": "Spooler", "state": "STOPPED", "start_type": "DISABLED", "account": "LocalSystem"},
+    ]
+    findings = {f.id: f for f in service_findings(services)}
+    assert set(findings) == {"service-stopped", "vaultsvc-disabled"}
+    assert findings["service-stopped"].subject == "service AADConnectProvisioningAgent"
+    assert findings["service-stopped"].remedy.startswith("Start-Service AADConnectProvisioningAgent")
+    assert findings["vaultsvc-disabled"].severity == Severity.ERROR
+    assert service_findings(services[:1] + services[2:]) == []  # no provisioning agent: VaultSvc is not ours to judge
