@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from aadc_doctor.collect.redact import Redactor
-from aadc_doctor.collect.system import CollectFailure, NotPresent, ServerSystem
+from aadc_doctor.collect.system import CollectFailure, NotPresent, ServerSystem, copy_bytes
 from aadc_doctor.knowledge import read_toml
 from aadc_doctor.serverfiles.registry_export import ABSENT_MARK, HEADER, format_export
 
@@ -138,7 +137,7 @@ def _files(system: ServerSystem, plan: dict[str, Any], stage: _Stage, since: dat
                     stage.trimmed.append({"path": zip_path, "source": str(path), "reason": "older than --since",
                                           "size": path.stat().st_size})
                     continue
-                shutil.copy2(path, stage.target(zip_path))
+                copy_bytes(path, stage.target(zip_path))
             except OSError as exc:
                 stage.failed(str(path), f"cannot read: {exc.strerror or exc}")
                 continue

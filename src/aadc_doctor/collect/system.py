@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
 import subprocess
 from collections.abc import Mapping
@@ -76,6 +75,14 @@ class ServerSystem(Protocol):
         ...
 
 
+def copy_bytes(source: Path, destination: Path) -> None:
+    """Copy a file's bytes by streaming (shutil.copyfile calls CopyFile2 on Windows, which Wine 8 lacks, and would
+    also copy what we do not need: attributes and ACLs)."""
+    with source.open("rb") as src, destination.open("wb") as dst:
+        while block := src.read(1 << 20):
+            dst.write(block)
+
+
 def run_command(argv: list[str], timeout: float = COMMAND_TIMEOUT_S) -> subprocess.CompletedProcess[bytes]:
     """A Windows tool, with a hard timeout; its output decoded by the caller (console code page or UTF-16)."""
     try:
@@ -127,6 +134,8 @@ class WindowsSystem:
         text = console_text(done.stdout)
         if done.returncode != 0:
             raise CollectFailure(f"netsh exited {done.returncode}: {text.strip()[:200]}")
+        if not text.strip():  # seen under Wine, whose netsh is a stub: an empty file would read as "no setting"
+            raise CollectFailure("netsh printed nothing")
         return text
 
     def export_registry_key(self, key: str) -> str | None:
@@ -182,6 +191,8 @@ class WindowsSystem:
         if done.returncode != 0:
             raise CollectFailure(f"wevtutil exited {done.returncode}: "
                                  f"{console_text(done.stderr or done.stdout).strip()[:200]}")
+        if not destination.is_file():  # Wine's wevtutil exits 0 and writes nothing
+            raise CollectFailure("wevtutil reported success but wrote no file")
 
     def service(self, name: str) -> ServiceInfo | None:
         config = run_command(["sc", "qc", name], 30.0)
@@ -273,7 +284,7 @@ class FolderSystem:
         source = self.event_logs.get(channel)
         if source is None:
             raise NotPresent("the channel does not exist (its component is not installed)")
-        shutil.copyfile(source, destination)
+        copy_bytes(source, destination)
 
     def service(self, name: str) -> ServiceInfo | None:
         self._fail("service")
