@@ -91,3 +91,46 @@ def test_tenant_hosts_need_the_tenant_id(run_cli: Runner, catalog_lab: CatalogLa
     assert not any(r["host"].startswith(TENANT) for r in report["results"]["endpoints"])
     assert {s["rule"]: s["reason"] for s in report["results"]["not_probed"]}["msappproxy"].endswith("--tenant-id")
     assert report["findings"] == []
+
+
+def test_cloudsync_profile_with_service_bus_denied(run_cli: Runner, catalog_lab: CatalogLab, lab_ca_file: Path,
+                                                   squid_factory: Callable[..., SquidProxy]) -> None:
+    squid = _squid(squid_factory, catalog_lab, denied_domains=[".servicebus.windows.net"])
+    run = run_cli("check", "--json", "--profile", "cloudsync", "--proxy", squid.url("open"), "--ca-file",
+                  str(lab_ca_file), "--tenant-id", TENANT)
+    assert run.code == 1, run.stderr
+    rows = {r["host"]: r for r in run.json()["results"]["endpoints"]}
+    assert set(rows) == {"autoupdate.msappproxy.net", f"{TENANT}.registration.msappproxy.net",
+                         f"{TENANT}.pta.bootstrap.his.msappproxy.net", "watchdog.servicebus.windows.net",
+                         "login.microsoftonline.com"}
+    assert rows["watchdog.servicebus.windows.net"]["outcome"] == "proxy_forbidden"
+    assert {r["outcome"] for h, r in rows.items() if "servicebus" not in h} == {"ok"}
+    assert [f["id"] for f in run.json()["findings"]] == ["proxy-forbidden"]
+
+
+def test_collect_runs_check_through_the_real_proxy_and_analyze_reads_it(
+        run_cli: Runner, catalog_lab: CatalogLab, lab_ca_file: Path, squid_factory: Callable[..., SquidProxy],
+        tmp_path: Path) -> None:
+    """collect (on the fake server) runs `check` in-process per installed component through Squid; the saved
+    results come back out of `analyze` as the same findings."""
+    import argparse
+    import io
+
+    from tests.fixtures.server import fake_server
+
+    from aadc_doctor.commands import RunContext
+    from aadc_doctor.commands.collect import collect_with
+
+    squid = _squid(squid_factory, catalog_lab, denied_domains=[".servicebus.windows.net"])
+    system = fake_server.build(tmp_path / "server")
+    out = tmp_path / "case.zip"
+    args = argparse.Namespace(out=str(out), since=None, max_mb=200.0, redact=False, no_check=False)
+    collect_with(system, args, RunContext(json_mode=True, stdout=io.StringIO(), stderr=io.StringIO(), env={}),
+                 check_args=("--proxy", squid.url("open"), "--ca-file", str(lab_ca_file)))
+    report = run_cli("analyze", str(out), "--today", "2026-12-05", "--json").json()
+    checks = next(a for a in report["results"]["analysers"] if a["name"] == "check")
+    outcomes = {r["file"]: r["outcomes"] for r in checks["results"]["reports"]}
+    assert outcomes["collected/check-sync.json"] == {"ok": outcomes["collected/check-sync.json"]["ok"]}
+    assert outcomes["collected/check-cloudsync.json"]["proxy_forbidden"] == 1
+    forbidden = [f for f in report["findings"] if f["id"] == "proxy-forbidden"]
+    assert [f["subject"] for f in forbidden] == ["watchdog.servicebus.windows.net:443"]

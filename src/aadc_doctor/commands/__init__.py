@@ -30,6 +30,8 @@ COMMAND_MODULES: dict[str, str] = {
     "pta": "aadc_doctor.commands.pta",
     "account": "aadc_doctor.commands.account",
     "ad": "aadc_doctor.commands.ad",
+    "collect": "aadc_doctor.commands.collect",
+    "analyze": "aadc_doctor.commands.analyze",
     "demo": "aadc_doctor.commands.demo",
 }
 

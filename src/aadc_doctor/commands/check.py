@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from aadc_doctor.proxyconfig.model import ProxyConfig
 
 HELP = "probe the endpoints Azure AD Connect, PTA and Health need, through the real proxy, layer by layer"
-PROFILE_CHOICES = ("sync", "pta", "health", "writeback", "all")
+PROFILE_CHOICES = ("sync", "pta", "health", "writeback", "cloudsync", "all")
 DEFAULT_TIMEOUT_S = 10.0
 MAX_TIMEOUT_S = 600.0  # a per-probe limit beyond ten minutes only hides a hang
 TENANT_GUID = re.compile(r"\{?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\}?", re.IGNORECASE)
@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     what = parser.add_argument_group("what to probe")
     what.add_argument("--profile", action="append", choices=PROFILE_CHOICES, metavar="PROFILE",
-                      help="sync (default), pta, health, writeback or all; repeatable")
+                      help="sync (default), pta, health, writeback, cloudsync or all; repeatable")
     what.add_argument("--endpoint", action="append", metavar="URL",
                       help="probe this URL (repeatable); without --profile only these, with it in addition")
     what.add_argument("--tenant-id", metavar="ID",

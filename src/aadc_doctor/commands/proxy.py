@@ -113,7 +113,7 @@ def _collect(args: argparse.Namespace, ctx: RunContext) -> tuple[ProxyEvidence, 
     from aadc_doctor.proxyconfig.model import ProxyConfig, display_proxy_url
     from aadc_doctor.proxyconfig.winhttp import read_winhttp_file, run_netsh
 
-    on_windows = sys.platform == "win32"
+    on_windows = sys.platform == "win32" and not getattr(args, "given_files_only", False)  # analyze: never this PC's
     sources: list[dict[str, Any]] = []
     machine = None
     machine_path = args.machine_config or (default_machine_config_path() if on_windows else None)

@@ -106,6 +106,7 @@ def analyse_files(paths: list[Path], format_name: str, record_filter: RecordFilt
     from aadc_doctor.logs.chunked_reader import ChunkedLog, Scanner, all_lines_scanner, make_scanner, scan_chunks
     from aadc_doctor.logs.proxy_record import BadLine
     from aadc_doctor.logs.sniff import FORMATS, detect_format
+    from aadc_doctor.progress import advance_path
 
     analysis = ProxyLogAnalysis(load_catalog(), load_pattern(), record_filter, thresholds)
     counts = analysis.counts
@@ -160,6 +161,7 @@ def analyse_files(paths: list[Path], format_name: str, record_filter: RecordFilt
             counts.lines += chunk.lines
             counts.not_candidate += chunk.lines - len(chunk.candidates)
             base += chunk.lines
+        advance_path(path)
         files.append({"path": str(path), "format": fmt.name, "format_description": fmt.description,
                       "encoding": log.stats.encoding, "compressed": log.stats.compressed,
                       "lines": counts.lines - lines_before, "bad_lines": counts.bad - bad_before,
@@ -183,7 +185,10 @@ def _bad_line_hint(fast: bool) -> str:
 def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
     record_filter = build_filter(args)
     paths = [Path(p) for p in args.files]
-    analysis, extra = analyse_files(paths, args.format, record_filter, full_parse=args.full_parse)
+    from aadc_doctor import progress
+
+    with progress.reading(ctx, progress.size_of(args.files), "proxylog"):
+        analysis, extra = analyse_files(paths, args.format, record_filter, full_parse=args.full_parse)
     results = analysis.results()
     findings = analysis.findings(results, lines_hint=_bad_line_hint(extra["fast_path"]))
     for file in extra["files"]:

@@ -99,6 +99,15 @@ def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
     command = args.pta_command
     if command == "dc-query":
         return _run_dc_query(args, ctx)
+    from aadc_doctor import progress
+
+    inputs = args.paths + args.events if command == "trace" else args.files + args.trace
+    with progress.reading(ctx, progress.size_of(inputs), f"pta {command}"):
+        return _run_reading(args, command)
+
+
+def _run_reading(args: argparse.Namespace, command: str) -> CommandResult:
+    from aadc_doctor import progress
     from aadc_doctor.commands.pta_event_logs import collect_events
 
     agent = _agent_options(args)
@@ -109,10 +118,12 @@ def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
         collect_trace(args.paths, evidence)
         if args.events:
             collect_events(args.events, agent, args.jobs, evidence)
+            progress.advance(progress.size_of(args.events))
         expect_agent = bool(args.events)
     else:
         # the event logs first: their helper processes start before the analysis modules are loaded here
         evidence = collect_events(args.files, agent, args.jobs)
+        progress.advance(progress.size_of(args.files))
         collect_trace(args.trace, evidence)
         expect_agent = True
     from aadc_doctor.analysis.pta import analyse
@@ -138,6 +149,7 @@ def collect_trace(paths: list[str], evidence: PtaEvidence) -> None:
     """Stream every trace file (oldest first) into the evidence."""
     if not paths:
         return
+    from aadc_doctor import progress
     from aadc_doctor.logs.pta_trace import TraceFileStats, TraceParser, collect_sources, order_sources, read_source
 
     sources = order_sources(collect_sources(paths))
@@ -165,6 +177,7 @@ def collect_trace(paths: list[str], evidence: PtaEvidence) -> None:
             evidence.files.append({"format": "skipped", "name": source.name, "reason": exc.message})
             continue
         total_lines += stats.lines
+        progress.advance_path(source.name)
         read.append((len(evidence.files), stats))
         evidence.files.append({})
     for entry in parser.finish():

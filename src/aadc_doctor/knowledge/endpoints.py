@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from aadc_doctor.knowledge import read_toml
 
-PROFILES: tuple[str, ...] = ("sync", "pta", "health", "writeback")
+PROFILES: tuple[str, ...] = ("sync", "pta", "health", "writeback", "cloudsync")
 Status = Literal["seed", "seed-and-current", "current", "new"]
 
 

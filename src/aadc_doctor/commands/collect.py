@@ -1,0 +1,133 @@
+"""`aadc-doctor collect`: on the Windows server, gather everything the offline analysers read into one zip.
+
+machine.config and the components' .exe.config files, `netsh winhttp show proxy`, the TLS/.NET registry values
+and the components' Uninstall entries (as `reg export` text), the services' state and logon account, the trace
+folders of both PTA generations and of the provisioning agent, the agents' event logs (`wevtutil epl`) and
+`check --json` for every profile the installed components need. ``manifest.json`` lists every file with its
+SHA-256 and source, and every item that is absent, unreadable or left out, with the reason.
+
+JSON ``results``: ``{"zip": path, "manifest": {...manifest.json without "files"...}, "files": count,
+"bytes": total, "redaction_map": path or null, "messages": [...]}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aadc_doctor.commands import CommandResult, RunContext
+from aadc_doctor.errors import UsageError
+from aadc_doctor.model import Finding, Report, Severity
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from aadc_doctor.collect.system import ServerSystem
+
+HELP = "on the Windows server: gather configs, registry, services, traces, event logs and check results into a zip"
+RENDER_SUMMARY = False
+ON_THE_SERVER = ("collect runs on the Windows server that hosts Entra Connect or its agents; copy the zip it makes "
+                 "and read it anywhere with `aadc-doctor analyze`")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", metavar="FILE.zip", help="where to write the zip (default: "
+                        "aadc-doctor-collect-<host>-<UTC time>.zip in the current folder)")
+    parser.add_argument("--since", type=float, metavar="DAYS",
+                        help="only trace files changed and events logged in the last DAYS days")
+    parser.add_argument("--max-mb", type=float, default=200.0, metavar="N",
+                        help="keep the zip under N MB (default 200) by leaving out the oldest logs first")
+    parser.add_argument("--redact", action="store_true",
+                        help="replace UPNs, user, host and domain names and IP addresses with stable pseudonyms in "
+                             "every file; the mapping is written beside the zip, never into it")
+    parser.add_argument("--no-check", action="store_true", help="do not run `check` for the installed components")
+
+
+def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
+    if sys.platform != "win32":
+        raise UsageError(ON_THE_SERVER)
+    from aadc_doctor.collect.system import WindowsSystem
+
+    return collect_with(WindowsSystem(), args, ctx)
+
+
+def collect_with(system: ServerSystem, args: argparse.Namespace, ctx: RunContext,
+                 check_args: tuple[str, ...] = ()) -> CommandResult:
+    """The command's work on any system (the test double included); ``check_args`` are added to each `check`."""
+    from datetime import UTC, datetime
+
+    from aadc_doctor import __version__
+    from aadc_doctor.collect.gather import CollectOptions, collect
+
+    if args.since is not None and args.since <= 0:
+        raise UsageError(f"--since {args.since:g}: give a number of days above 0")
+    if args.max_mb <= 0:
+        raise UsageError(f"--max-mb {args.max_mb:g}: give a size above 0")
+    now = datetime.now(UTC)
+    out = Path(args.out) if args.out else Path(
+        f"aadc-doctor-collect-{system.host_name()}-{now.strftime('%Y%m%dT%H%M%SZ')}.zip")
+    if out.suffix.lower() != ".zip":
+        raise UsageError(f"--out {out}: the collection is a .zip file")
+    if out.exists() and out.is_dir():
+        raise UsageError(f"--out {out}: is a folder")
+    runner = None if args.no_check else (lambda profile: run_check_in_process(profile, check_args))
+    options = CollectOptions(since_days=args.since, max_mb=args.max_mb, redact=args.redact, now=now,
+                             tool_version=__version__, check_runner=runner)
+    try:
+        result = collect(system, options, out)
+    except OSError as exc:
+        raise UsageError(f"--out {out}: cannot write: {exc.strerror or exc}") from None
+    map_path = None
+    if args.redact:
+        import json
+
+        map_path = out.with_name(out.stem + ".redaction-map.json")
+        map_path.write_text(json.dumps({"note": "original (lower case) -> pseudonym; keep this file on the server",
+                                        "mapping": result.mapping}, indent=2) + "\n", encoding="utf-8")
+    for message in result.messages:
+        ctx.stderr.write(f"aadc-doctor: {message}\n")
+    manifest = result.manifest
+    findings = []
+    if manifest["not_collected"]:
+        findings.append(Finding(
+            "collect-incomplete", Severity.WARNING,
+            f"{len(manifest['not_collected'])} item(s) could not be collected",
+            detail="; ".join(f"{e['source']}: {e['reason']}" for e in manifest["not_collected"][:10]),
+            remedy="Run collect from an elevated prompt (as Administrator); manifest.json lists every item with its "
+                   "reason.", subject=str(out)))
+    results: dict[str, Any] = {
+        "zip": str(out), "files": len(manifest["files"]), "bytes": sum(f["size"] for f in manifest["files"]),
+        "redaction_map": str(map_path) if map_path else None, "messages": result.messages,
+        "manifest": {k: v for k, v in manifest.items() if k != "files"},
+    }
+    return CommandResult(Report(command="collect", findings=findings, results=results))
+
+
+def run_check_in_process(profile: str, extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    """`check --profile P --json`, run by this process with the command's own code (no second Python)."""
+    import io
+
+    from aadc_doctor import __version__
+    from aadc_doctor.cli import build_parser
+
+    parser = build_parser(only="check")
+    args = parser.parse_args(["check", "--profile", profile, *extra])
+    sink = io.StringIO()
+    ctx = RunContext(json_mode=True, stdout=sink, stderr=sink, env={})
+    result = args._module.run(args, ctx)
+    report: dict[str, Any] = result.report.to_dict(__version__)
+    return report
+
+
+def render(report: Report, console: Console) -> None:
+    r = report.results
+    m = r["manifest"]
+    console.print(f"Collected {r['files']} files ({r['bytes'] / 1_048_576:.1f} MB before compression) into {r['zip']}")
+    console.print(f"  host {m['host']}, {m['collected_at']}, aadc-doctor {m['tool_version']}")
+    console.print(f"  absent (not installed): {len(m['absent'])}; could not be read: {len(m['not_collected'])}; "
+                  f"left out: {len(m['trimmed'])} (manifest.json lists each with its reason)")
+    if r["redaction_map"]:
+        console.print(f"  redacted; the mapping is in {r['redaction_map']} (not in the zip: keep it on the server)")
+    console.print(f"Read it anywhere with: aadc-doctor analyze {r['zip']}")
