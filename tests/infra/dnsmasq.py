@@ -50,12 +50,14 @@ def _default_a_records() -> dict[str, str]:
 class DnsConfig:
     """Records dnsmasq serves. a_records: exact name -> IPv4. cnames: alias -> target (chains allowed).
     nxdomain: names answered NXDOMAIN. local_domains: domains answered only locally (unknown -> NXDOMAIN).
+    extra: further dnsmasq.conf lines, written after the records.
     """
 
     a_records: Mapping[str, str] = field(default_factory=_default_a_records)
     cnames: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_CNAMES))
     nxdomain: Sequence[str] = (NXDOMAIN_HOST,)
     local_domains: Sequence[str] = DEFAULT_LOCAL_DOMAINS
+    extra: Sequence[str] = ()  # raw dnsmasq.conf lines (server=/domain/ADDR#PORT, address=/name/#, dnssec, ...)
 
 
 class Dnsmasq:
@@ -117,6 +119,7 @@ class Dnsmasq:
         lines += [f"host-record={name},{addr}" for name, addr in cfg.a_records.items()]
         lines += [f"cname={alias},{target}" for alias, target in cfg.cnames.items()]
         lines += [f"local=/{name}/" for name in (*cfg.nxdomain, *cfg.local_domains)]
+        lines += list(cfg.extra)
         return "\n".join(lines) + "\n"
 
     def start(self) -> Dnsmasq:

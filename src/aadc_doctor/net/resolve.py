@@ -31,6 +31,7 @@ IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 # RFC 6761 special-use names never resolve on the internet: no point asking the DNS servers why
 SPECIAL_USE_TLDS = frozenset({"invalid", "test", "example", "localhost", "local"})
 MAX_CNAME_HOPS = 16  # dnspython's own limit (dns.message.ChainTooLong)
+EDE_ACRONYMS = frozenset({"DNSSEC", "DNSKEY", "DS", "RRSIGS", "NSEC", "NSEC3", "TTL"})
 
 
 class DnsFailure(StrEnum):
@@ -253,6 +254,13 @@ def registry_nameservers(win32util: Any = None) -> tuple[str, ...]:
     return servers
 
 
+DEFAULT_SYSTEM_DNS = SystemDns()  # what a Resolver asks when the OS resolver fails (tests point it at dnsmasq)
+
+
+def _default_system_dns() -> SystemDns | None:
+    return DEFAULT_SYSTEM_DNS
+
+
 def _special_use(name: str) -> bool:
     return name.rsplit(".", 1)[-1] in SPECIAL_USE_TLDS
 
@@ -269,7 +277,7 @@ class Resolver:
     overrides: Mapping[tuple[str, int], tuple[str, ...]] = field(default_factory=dict)
     dns_server: tuple[str, int] | None = None
     dns_filter: DnsFilterPolicy | None = None
-    system_dns: SystemDns | None = field(default_factory=SystemDns)
+    system_dns: SystemDns | None = field(default_factory=_default_system_dns)
     lifetime: float = 5.0
 
     @classmethod
@@ -306,7 +314,7 @@ class Resolver:
             return DnsInfo(name, override, (), "--resolve")
         if self.dns_server is not None:
             server, server_port = self.dns_server
-            info = await _ask(name, [server], server_port, self.lifetime, f"the DNS server {server}:{server_port}",
+            info = await _ask(name, [server], server_port, self.lifetime, f"{server}:{server_port}",
                               f"dns-server {server}:{server_port}")
         else:
             info = await self._resolve_with_os(name, port)
@@ -407,6 +415,7 @@ async def _ask(name: str, servers: Sequence[str], port: int, lifetime: float, la
     resolver.port = port
     resolver.lifetime = lifetime
     resolver.timeout = min(2.0, lifetime)
+    resolver.use_edns(0, 0, 1232)  # EDNS, so a server can say why it failed (Extended DNS Errors, RFC 8914)
     server = ", ".join(servers) if port == 53 else ", ".join(f"{s}:{port}" for s in servers)
     evidence = DnsInfo(name, source=source, server=server)
 
@@ -487,23 +496,19 @@ def _classify(name: str, errors: Sequence[Any], label: str,
 
 
 def _ede(response: Any) -> str:
-    """Extended DNS Error (RFC 8914) of a response, e.g. " (EDE 6: DNSSEC Bogus)"; empty when there is none."""
-    try:
-        options = response.extended_errors()
-    except AttributeError:
-        return ""
-    parts = []
-    for option in options:
-        code = getattr(option, "code", None)
-        text = getattr(option, "text", None) or ""
-        try:
-            import dns.edns
+    """Extended DNS Errors (RFC 8914) of a response, e.g. " (EDE 6: DNSSEC Bogus)"; empty when there are none."""
+    import dns.edns
 
-            name = dns.edns.EDECode.to_text(code) if code is not None else ""
-        except (ValueError, TypeError):
-            name = ""
-        detail = ": ".join(p for p in (name.replace("_", " ").title() if name else "", text) if p)
-        parts.append(f"EDE {int(code) if code is not None else '?'}" + (f": {detail}" if detail else ""))
+    parts = []
+    for option in response.extended_errors():
+        code = int(option.code)
+        try:
+            words = dns.edns.EDECode.to_text(code).split("_")
+        except ValueError:
+            words = []
+        title = " ".join(w if w in EDE_ACRONYMS else w.capitalize() for w in words)
+        detail = ": ".join(p for p in (title, option.text or "") if p)
+        parts.append(f"EDE {code}" + (f": {detail}" if detail else ""))
     return f" ({'; '.join(parts)})" if parts else ""
 
 
