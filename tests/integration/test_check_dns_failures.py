@@ -11,75 +11,28 @@ finding id are asserted exactly. No test touches /etc/resolv.conf.
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.conftest import CliRun
-from tests.infra import DnsConfig, Dnsmasq, Nsd, TlsOrigin
+from tests.infra import Dnsmasq, TlsOrigin
+from tests.infra.dns_lab import (
+    BLOCK_PAGE,
+    LINK_LOCAL,
+    LOOP,
+    LOOP_TARGET,
+    LOOPBACK_NAME,
+    NXDOMAIN,
+    PRIVATE,
+    REFUSED,
+    SERVFAIL,
+    ZERO,
+)
 from tests.infra.ports import LOOPBACK
 
 Runner = Callable[..., CliRun]
-
-ZERO = "login.microsoftonline.com"  # address=/name/# : 0.0.0.0 and ::
-LOOPBACK_NAME = "login.windows.net"  # 127.0.0.1
-PRIVATE = "adminwebservice.microsoftonline.com"  # 10.20.30.40
-LINK_LOCAL = "provisioningapi.microsoftonline.com"  # 169.254.10.10
-BLOCK_PAGE = "graph.windows.net"  # 146.112.61.104, the Cisco Umbrella block page
-NXDOMAIN = "bba800-anchor.microsoftonline.com"  # no record in the shadowing microsoftonline.com zone
-REFUSED = "management.azure.com"  # outside every zone the resolver serves, and it has no upstream
-LOOP = "autoupdate.msappproxy.net"  # msappproxy.net is forwarded to NSD, where the CNAMEs loop
-LOOP_TARGET = "autoupdate-loop.msappproxy.net"
-SERVFAIL = "enterpriseregistration.windows.net"  # asked at the validating resolver
-# The root zone's KSK-2017 (IANA root-anchors.xml): real DNSSEC validation, which unsigned answers fail
-ROOT_TRUST_ANCHOR = "trust-anchor=.,20326,8,2,E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D"
-
-LOOP_ZONE = """$ORIGIN msappproxy.net.
-$TTL 60
-@ IN SOA ns.msappproxy.net. hostmaster.msappproxy.net. 1 3600 600 86400 60
-@ IN NS ns
-ns IN A 127.0.0.1
-autoupdate IN CNAME autoupdate-loop
-autoupdate-loop IN CNAME autoupdate
-"""
-
-
-@pytest.fixture(scope="module")
-def loop_zone() -> Iterator[Nsd]:
-    with Nsd({"msappproxy.net": LOOP_ZONE}) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def filtering_dns(loop_zone: Nsd) -> Iterator[Dnsmasq]:
-    config = DnsConfig(
-        a_records={LOOPBACK_NAME: "127.0.0.1", PRIVATE: "10.20.30.40", LINK_LOCAL: "169.254.10.10",
-                   BLOCK_PAGE: "146.112.61.104"},
-        cnames={}, nxdomain=(),
-        local_domains=("microsoftonline.com", "windows.net"),
-        extra=(f"address=/{ZERO}/#", f"server=/msappproxy.net/{loop_zone.address}#{loop_zone.port}"),
-    )
-    with Dnsmasq(config) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def validating_dns(filtering_dns: Dnsmasq) -> Iterator[Dnsmasq]:
-    config = DnsConfig(a_records={}, cnames={}, nxdomain=(), local_domains=(),
-                       extra=("dnssec", ROOT_TRUST_ANCHOR, "dnssec-check-unsigned",
-                              f"server={filtering_dns.address}#{filtering_dns.port}"))
-    with Dnsmasq(config) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def silent_dns_port() -> Iterator[int]:
-    """A UDP port that is bound (no ICMP 'port unreachable') but never answers."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        yield sock.getsockname()[1]
 
 
 def _check(run_cli: Runner, server: str, *hosts: str, extra: tuple[str, ...] = (), timeout: str = "3",

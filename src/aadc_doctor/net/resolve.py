@@ -375,21 +375,28 @@ class Resolver:
             return DnsFiltered(f"{name}: the DNS server {server} answered {answers}",
                                replace(info, failure=DnsFailure.FILTERED.value, server=server, sinkhole=reasons))
         assert self.dns_filter is not None
+        local = replace(info, failure=DnsFailure.LOCAL_OVERRIDE.value, sinkhole=reasons)
         try:
             servers, label = await self._system_servers()
             assert self.system_dns is not None
             asked = await _ask(name, servers, self.system_dns.port, self.lifetime, label, "system")
-        except (SystemDnsUnknown, ResolveFailure):
+        except SystemDnsUnknown:
             return DnsFiltered(f"{name}: the operating system resolved it to {answers}",
+                               replace(info, failure=DnsFailure.FILTERED.value, sinkhole=reasons))
+        except ResolveFailure as failure:
+            if failure.dns.failure in (DnsFailure.NXDOMAIN, DnsFailure.NO_ADDRESS):
+                # DNS has no such address to give: the answer came from this machine (hosts file, local policy)
+                return DnsFiltered(f"{name}: the operating system resolved it to {answers}, but asked directly, "
+                                   f"{_without_name(str(failure), name)}", replace(local, server=failure.dns.server))
+            return DnsFiltered(f"{name}: the operating system resolved it to {answers} (asking {label} directly "
+                               f"failed: {_without_name(str(failure), name)})",
                                replace(info, failure=DnsFailure.FILTERED.value, sinkhole=reasons))
         if self.dns_filter.sinkholed(name, asked.addresses):
             return DnsFiltered(f"{name}: {label} answered {answers}",
                                replace(info, failure=DnsFailure.FILTERED.value, server=asked.server,
                                        sinkhole=reasons))
         return DnsFiltered(f"{name}: the operating system resolved it to {answers}, but {label} answer "
-                           f"{', '.join(asked.addresses)}",
-                           replace(info, failure=DnsFailure.LOCAL_OVERRIDE.value, server=asked.server,
-                                   sinkhole=reasons))
+                           f"{', '.join(asked.addresses)}", replace(local, server=asked.server))
 
 
 def _servers_label(servers: Sequence[str], port: int) -> str:
