@@ -31,6 +31,8 @@ IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 # RFC 6761 special-use names never resolve on the internet: no point asking the DNS servers why
 SPECIAL_USE_TLDS = frozenset({"invalid", "test", "example", "localhost", "local"})
 MAX_CNAME_HOPS = 16  # dnspython's own limit (dns.message.ChainTooLong)
+# RFC 8914 codes by which a resolver says a policy, not a failure, kept the answer back
+EDE_BLOCKING = {15: "Blocked", 16: "Censored", 17: "Filtered"}
 EDE_ACRONYMS = frozenset({"DNSSEC", "DNSKEY", "DS", "RRSIGS", "NSEC", "NSEC3", "TTL"})
 
 
@@ -426,7 +428,12 @@ async def _ask(name: str, servers: Sequence[str], port: int, lifetime: float, la
     server = ", ".join(servers) if port == 53 else ", ".join(f"{s}:{port}" for s in servers)
     evidence = DnsInfo(name, source=source, server=server)
 
-    def fail(cause: DnsFailure, message: str, chain: Sequence[str] = ()) -> ResolveFailure:
+    def fail(cause: DnsFailure, message: str, chain: Sequence[str] = (), response: Any = None) -> ResolveFailure:
+        blocked = _ede_blocked(response) if response is not None else None
+        if blocked is not None:  # the server itself says a policy blocked the name (RFC 8914 codes 15-17)
+            return DnsFiltered(f"{message}{_ede(response)}",
+                               replace(evidence, failure=DnsFailure.FILTERED.value, cname_chain=tuple(chain),
+                                       sinkhole=(blocked,)))
         return ResolveFailure(message, replace(evidence, failure=cause.value, cname_chain=tuple(chain)))
 
     chain: list[str] = []
@@ -435,12 +442,15 @@ async def _ask(name: str, servers: Sequence[str], port: int, lifetime: float, la
         try:
             answer = await resolver.resolve(name, rdtype, search=False)
         except dns.resolver.NXDOMAIN as exc:
-            for response in dict(exc.kwargs.get("responses") or {}).values():
+            responses = list(dict(exc.kwargs.get("responses") or {}).values())
+            for response in responses:
                 _add_cnames(chain, response)
+            last = responses[-1] if responses else None
             if chain:  # the name is an alias; the end of its chain is what does not exist
                 raise fail(DnsFailure.NXDOMAIN, f"{name}: NXDOMAIN for {chain[-1]}, the end of its CNAME chain "
-                                                f"({_chain_text(name, chain)}), from {label}", chain) from None
-            raise fail(DnsFailure.NXDOMAIN, f"{name}: NXDOMAIN (the name does not exist) from {label}") from None
+                                                f"({_chain_text(name, chain)}), from {label}", chain, last) from None
+            raise fail(DnsFailure.NXDOMAIN, f"{name}: NXDOMAIN (the name does not exist) from {label}",
+                       response=last) from None
         except dns.resolver.NoAnswer as exc:
             if exc.kwargs.get("response") is not None:
                 _add_cnames(chain, exc.kwargs["response"])
@@ -457,6 +467,10 @@ async def _ask(name: str, servers: Sequence[str], port: int, lifetime: float, la
             raise fail(DnsFailure.ERROR, f"{name}: {exc}") from None
         _add_cnames(chain, answer.response)
         addresses += [str(rdata.address) for rdata in answer]
+        if addresses and _ede_blocked(answer.response) is not None:  # a block page address, flagged by the server
+            evidence = replace(evidence, addresses=tuple(dict.fromkeys(addresses)))
+            raise fail(DnsFailure.FILTERED, f"{name}: {label} answered {', '.join(evidence.addresses)}", chain,
+                       answer.response)
         if addresses:
             break
     if not addresses:
@@ -488,6 +502,9 @@ def _classify(name: str, errors: Sequence[Any], label: str,
                         chain)
         rcode = response.rcode()
         said = f"{label} answered {dns.rcode.to_text(rcode)}{_ede(response)}"
+        if _ede_blocked(response) is not None:
+            return fail(DnsFailure.FILTERED, f"{name}: {label} answered {dns.rcode.to_text(rcode)}",
+                        response=response)
         if rcode == dns.rcode.SERVFAIL:
             return fail(DnsFailure.SERVFAIL, f"{name}: {said} (server failure: it could not resolve the name)")
         if rcode == dns.rcode.REFUSED:
@@ -517,6 +534,15 @@ def _ede(response: Any) -> str:
         detail = ": ".join(p for p in (title, option.text or "") if p)
         parts.append(f"EDE {code}" + (f": {detail}" if detail else ""))
     return f" ({'; '.join(parts)})" if parts else ""
+
+
+def _ede_blocked(response: Any) -> str | None:
+    """"EDE 15: Blocked" (16 Censored, 17 Filtered) when the server says a policy stopped the name, else None."""
+    for option in response.extended_errors():
+        if int(option.code) in EDE_BLOCKING:
+            return f"EDE {int(option.code)}: {EDE_BLOCKING[int(option.code)]}" + (f" ({option.text})"
+                                                                               if option.text else "")
+    return None
 
 
 def _cname_targets(response: Any) -> list[str]:

@@ -175,3 +175,52 @@ def test_special_use_names_are_not_asked_about(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     with pytest.raises(ResolveFailure, match=r"^x\.invalid: Name or service not known$"):
         asyncio.run(Resolver(system_dns=NeverAsked()).resolve("x.invalid", 443))
+
+
+# -- a resolver that says "blocked" (Extended DNS Errors 15-17, RFC 8914) ---------------------------------------
+
+class _PolicyResolver(asyncio.DatagramProtocol):
+    """Answers like Cloudflare Gateway / AdGuard DNS: rcode plus an EDE option naming the policy block."""
+
+    def __init__(self, rcode: int, ede: int, address: str | None = None) -> None:
+        self.rcode, self.ede, self.address = rcode, ede, address
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        import dns.edns
+        import dns.message
+        import dns.rrset
+
+        query = dns.message.from_wire(data)
+        response = dns.message.make_response(query)
+        response.set_rcode(self.rcode)
+        response.use_edns(0, 0, 1232, options=[dns.edns.EDEOption(self.ede, "policy: security")])
+        if self.address and query.question[0].rdtype == 1:
+            response.answer.append(dns.rrset.from_text(query.question[0].name, 60, "IN", "A", self.address))
+        self.transport.sendto(response.to_wire(), addr)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("rcode", "ede", "address", "shown"), [
+    (3, 15, None, "EDE 15: Blocked (policy: security)"),  # NXDOMAIN, Blocked
+    (5, 17, None, "EDE 17: Filtered (policy: security)"),  # REFUSED, Filtered
+    (0, 16, "203.0.113.9", "EDE 16: Censored (policy: security)"),  # a block page address not in our list
+])
+def test_a_server_that_says_blocked_is_dns_filtering(rcode: int, ede: int, address: str | None, shown: str) -> None:
+    from aadc_doctor.net.resolve import DnsFiltered
+
+    async def go() -> ResolveFailure:
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(lambda: _PolicyResolver(rcode, ede, address),
+                                                           local_addr=("127.0.0.1", 0))
+        try:
+            port = transport.get_extra_info("sockname")[1]
+            with pytest.raises(DnsFiltered) as caught:
+                await Resolver(dns_server=("127.0.0.1", port), lifetime=2).resolve("login.microsoftonline.com", 443)
+            return caught.value
+        finally:
+            transport.close()
+
+    failure = asyncio.run(go())
+    assert (failure.dns.failure, failure.dns.sinkhole) == ("filtered", (shown,))
