@@ -370,7 +370,8 @@ class Resolver:
 
     async def _filtered(self, info: DnsInfo, reasons: tuple[str, ...]) -> DnsFiltered:
         """The sinkhole verdict; for the OS resolver, confirm with its DNS servers that DNS gave that answer."""
-        answers = "; ".join(reasons)
+        answers = ", ".join(info.addresses) + (", a DNS filter's sinkhole answer" if len(reasons) == 1 else
+                                               ", DNS filters' sinkhole answers")
         name = info.name
         if info.source != "system":
             server = info.source.removeprefix("dns-server ")
@@ -506,9 +507,9 @@ def _classify(name: str, errors: Sequence[Any], label: str,
             return fail(DnsFailure.FILTERED, f"{name}: {label} answered {dns.rcode.to_text(rcode)}",
                         response=response)
         if rcode == dns.rcode.SERVFAIL:
-            return fail(DnsFailure.SERVFAIL, f"{name}: {said} (server failure: it could not resolve the name)")
+            return fail(DnsFailure.SERVFAIL, f"{name}: {said}")
         if rcode == dns.rcode.REFUSED:
-            return fail(DnsFailure.REFUSED, f"{name}: {said} (it will not answer this query for this machine)")
+            return fail(DnsFailure.REFUSED, f"{name}: {said}")
         return fail(DnsFailure.ERROR, f"{name}: {said}")
     for _server, _tcp, _port, error, _response in errors:
         if isinstance(error, dns.exception.Timeout):
