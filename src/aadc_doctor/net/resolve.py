@@ -183,10 +183,15 @@ class DnsFilterPolicy:
     is_public_name: Callable[[str], bool]
     lab_networks: tuple[IpNetwork, ...] = ()
 
-    def sinkholed(self, name: str, addresses: Sequence[str]) -> tuple[str, ...] | None:
-        """"ADDRESS (what it is)" for each address when all are sinkhole answers for a public name, else None."""
+    def sinkholed(self, name: str, addresses: Sequence[str], cname_chain: Sequence[str] = ()) -> tuple[str, ...] | None:
+        """"ADDRESS (what it is)" for each address when all are sinkhole answers for a public name, else None.
+
+        A private address reached through a `privatelink.` CNAME is an Azure Private Link endpoint the customer
+        set up (management.azure.com can resolve that way), not a sinkhole.
+        """
         if not addresses or not self.is_public_name(name):
             return None
+        private_link = any(label == "privatelink" for target in cname_chain for label in target.split("."))
         reasons: list[str] = []
         for address in addresses:
             try:
@@ -194,6 +199,8 @@ class DnsFilterPolicy:
             except ValueError:
                 return None
             if any(ip.version == net.version and ip in net for net in self.lab_networks):
+                return None
+            if private_link and ip.is_private and not (ip.is_loopback or ip.is_link_local or ip.is_unspecified):
                 return None
             what = self.explain(address)
             if what is None:
@@ -321,7 +328,7 @@ class Resolver:
         else:
             info = await self._resolve_with_os(name, port)
         if check_filter and self.dns_filter is not None:
-            reasons = self.dns_filter.sinkholed(name, info.addresses)
+            reasons = self.dns_filter.sinkholed(name, info.addresses, info.cname_chain)
             if reasons:
                 raise await self._filtered(info, reasons)
         return info
@@ -394,7 +401,7 @@ class Resolver:
             return DnsFiltered(f"{name}: the operating system resolved it to {answers} (asking {label} directly "
                                f"failed: {_without_name(str(failure), name)})",
                                replace(info, failure=DnsFailure.FILTERED.value, sinkhole=reasons))
-        if self.dns_filter.sinkholed(name, asked.addresses):
+        if self.dns_filter.sinkholed(name, asked.addresses, asked.cname_chain):
             return DnsFiltered(f"{name}: {label} answered {answers}",
                                replace(info, failure=DnsFailure.FILTERED.value, server=asked.server,
                                        sinkhole=reasons))

@@ -75,6 +75,16 @@ def test_a_lab_range_is_expected_but_only_inside_it() -> None:
     assert _policy("::1").sinkholed("login.microsoftonline.com", ["127.0.0.1"]) is not None
 
 
+def test_a_private_link_endpoint_is_not_a_sinkhole() -> None:
+    """management.azure.com -> management.privatelink.azure.com -> 10.1.2.4: the customer's Private Link."""
+    policy = _policy()
+    chain = ("management.privatelink.microsoftonline.com",)
+    assert policy.sinkholed("x.microsoftonline.com", ["10.1.2.4"], chain) is None
+    assert policy.sinkholed("x.microsoftonline.com", ["10.1.2.4"]) is not None  # no private link in the chain
+    assert policy.sinkholed("x.microsoftonline.com", ["0.0.0.0"], chain) is not None  # still a null answer
+    assert policy.sinkholed("x.microsoftonline.com", ["127.0.0.1"], chain) is not None
+
+
 @pytest.mark.parametrize("text", ["", "127.0.0.0/33", "localhost", "10.0.0.0/x"])
 def test_a_bad_lab_range_is_rejected(text: str) -> None:
     with pytest.raises(ValueError, match="--lab-dns-answer"):
