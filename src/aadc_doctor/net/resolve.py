@@ -360,6 +360,7 @@ class Resolver:
         unknown = DnsInfo(name, source="system", failure=DnsFailure.ERROR.value)
         if _special_use(name) or self.system_dns is None:
             return ResolveFailure(os_error, unknown)
+        os_error = os_error.rstrip(".")  # Windows says "No such host is known."; more follows
         try:
             servers, label = await self._system_servers()
         except SystemDnsUnknown as exc:

@@ -170,7 +170,7 @@ def test_an_os_failure_without_readable_servers_keeps_the_os_message(monkeypatch
     with pytest.raises(ResolveFailure) as caught:
         asyncio.run(resolver.resolve("login.microsoftonline.com", 443))
     assert caught.value.dns.failure == "error" and caught.value.dns.source == "system"
-    assert str(caught.value).startswith("login.microsoftonline.com: No such host is known. (the cause could not be "
+    assert str(caught.value).startswith("login.microsoftonline.com: No such host is known (the cause could not be "
                                         "asked: cannot read the DNS servers from the registry")
 
 
