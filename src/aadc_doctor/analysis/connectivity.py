@@ -97,8 +97,9 @@ def diagnose(results: Sequence[EndpointResult], ctx: ProxyContext, *, catalog: E
     common = {"proxy": proxy_name, "source": source, "elsewhere": _elsewhere(ctx)}
 
     keys = {_collapse_key(r) for r in failed}
-    # DNS is the fix unless a proxy is configured where this run did not look (the article's direct-call case)
-    dns_first = not ctx.configured_elsewhere
+    # DNS is the fix when no proxy is configured anywhere; a proxy set elsewhere (the article's direct-call case),
+    # or a proxy/PAC that sent this endpoint direct, keeps "configure the proxy" first
+    dns_first = not ctx.configured_elsewhere and ctx.display_url is None and not ctx.source.startswith("pac")
     all_failed = len(results) >= 2 and len(failed) == len(results) and len(keys) == 1 and None not in keys
     if all_failed and (keys == {"dns_filtered"} or (keys == {"dns_failure"} and dns_first)):
         collapsed_dns = dns_analysis.all_failed_dns(failed, source=source, elsewhere=common["elsewhere"])

@@ -56,3 +56,13 @@ def test_one_cause_for_every_endpoint_is_no_dns_naming_it() -> None:
 def test_an_unknown_cause_is_the_generic_dns_finding() -> None:
     [finding] = diagnose([_dns("a.microsoftonline.com", None, server=None), _ok("graph.windows.net")], DIRECT)
     assert finding.id == "dns-failure" and finding.remedy.startswith("Fix the DNS servers this machine uses")
+
+
+def test_a_proxy_run_that_sent_a_name_direct_keeps_the_articles_finding() -> None:
+    """A PAC's DIRECT or a bypass entry sent the endpoint around the proxy: that is the thing to fix first."""
+    pac = ProxyContext("pac:http://wpad/wpad.dat", None)
+    [finding] = diagnose([_dns("a.microsoftonline.com", "nxdomain"), _ok("graph.windows.net")], pac)
+    assert finding.id == "dns-failure" and "machine.config" in finding.remedy
+    proxied = ProxyContext("--proxy", "http://proxy.contoso.com:8080")
+    [finding] = diagnose([_dns("a.microsoftonline.com", "nxdomain"), _ok("graph.windows.net")], proxied)
+    assert finding.id == "dns-failure"
