@@ -406,8 +406,8 @@ class Resolver:
             return DnsFiltered(f"{name}: {label} answered {answers}",
                                replace(info, failure=DnsFailure.FILTERED.value, server=asked.server,
                                        sinkhole=reasons))
-        return DnsFiltered(f"{name}: the operating system resolved it to {answers}, but {label} answer "
-                           f"{', '.join(asked.addresses)}", replace(local, server=asked.server))
+        return DnsFiltered(f"{name}: the operating system resolved it to {answers}, but asked directly, {label} "
+                           f"gave {', '.join(asked.addresses)}", replace(local, server=asked.server))
 
 
 def _servers_label(servers: Sequence[str], port: int) -> str:
