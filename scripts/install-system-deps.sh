@@ -5,9 +5,11 @@ set -euo pipefail
 
 # Every real component the test suite and the Windows lane run against, by Debian package:
 # squid-openssl (Squid built with OpenSSL, for ssl_bump; replaces plain squid and ships the auth helpers),
-# tinyproxy, apache2-utils (htpasswd), dnsmasq-base, dnsutils (dig), samba + tools (a real AD DC),
+# tinyproxy, apache2-utils (htpasswd), dnsmasq-base, dnsutils (dig), nsd (an authoritative zone with a CNAME
+# loop behind dnsmasq; its packaged service is stopped and disabled: the tests start their own on loopback),
+# samba + tools (a real AD DC),
 # chromium (headless, for the HTML report), wine64 and the mingw cross-compiler (Windows CPython lane).
-PACKAGES=(squid-openssl apache2-utils dnsmasq-base dnsutils tinyproxy
+PACKAGES=(squid-openssl apache2-utils dnsmasq-base dnsutils nsd tinyproxy
           samba samba-dsdb-modules samba-ad-provision ldb-tools faketime
           chromium wine64 gcc-mingw-w64-x86-64)
 
@@ -33,7 +35,7 @@ have_squid_openssl() {
     have_tool squid && { squid -v 2>/dev/null || /usr/sbin/squid -v 2>/dev/null; } | grep -q -- '--with-openssl'
 }
 
-TOOLS=(squid dnsmasq htpasswd dig tinyproxy samba samba-tool ldbsearch faketime chromium wine64
+TOOLS=(squid dnsmasq nsd nsd-checkconf htpasswd dig tinyproxy samba samba-tool ldbsearch faketime chromium wine64
        x86_64-w64-mingw32-gcc)
 
 check_all() {
@@ -69,9 +71,9 @@ else
     exit 1
 fi
 
-# Services the packages may start on a systemd host (squid on :3128, tinyproxy, Samba): the tests start their
+# Services the packages may start on a systemd host (squid on :3128, tinyproxy, nsd on :53, Samba): the tests start their
 # own instances on loopback, so stop the ones this install started (never one that was already running).
-SERVICES=(squid tinyproxy smbd nmbd winbind samba-ad-dc)
+SERVICES=(squid tinyproxy nsd smbd nmbd winbind samba-ad-dc)
 declare -A was_active=()
 for svc in "${SERVICES[@]}"; do
     was_active[$svc]=no
@@ -125,9 +127,9 @@ else
     exit 1
 fi
 
-# Services the packages may start on a systemd host (squid on :3128, tinyproxy, Samba): the tests start their
+# Services the packages may start on a systemd host (squid on :3128, tinyproxy, nsd on :53, Samba): the tests start their
 # own instances on loopback, so stop the ones this install started (never one that was already running).
-SERVICES=(squid tinyproxy smbd nmbd winbind samba-ad-dc)
+SERVICES=(squid tinyproxy nsd smbd nmbd winbind samba-ad-dc)
 declare -A was_active=()
 for svc in "${SERVICES[@]}"; do
     was_active[$svc]=no

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,3 +52,17 @@ def corpus() -> Path:
     if not CORPUS.is_dir():
         pytest.fail(f"the corpus is missing at {CORPUS}")
     return CORPUS
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _os_dns_diagnosis_stays_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """When the OS resolver fails, `check` asks this machine's DNS servers why (net/resolve.py). In tests that
+    would send queries off loopback: point the diagnosis at a resolv.conf without servers (it then keeps the OS
+    message). Tests of the diagnosis itself pass their own SystemDns or patch DEFAULT_SYSTEM_DNS."""
+    from aadc_doctor.net import resolve
+
+    conf = tmp_path_factory.mktemp("dns") / "resolv.conf"
+    conf.write_text("# no nameserver: the OS-failure diagnosis asks nobody during the tests\n")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(resolve, "DEFAULT_SYSTEM_DNS", resolve.SystemDns(conf, platform="linux"))
+        yield

@@ -15,7 +15,7 @@ from aadc_doctor.lab.scenarios import Expected, Scenario
 pytestmark = pytest.mark.integration
 
 CHECK_SCENARIOS = ["healthy", "url-not-opened", "proxy-auth-required", "proxy-auth-credentials", "direct-no-proxy",
-                   "tls-inspection"]
+                   "dns-filtered", "tls-inspection"]
 
 
 def _by_name(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -61,6 +61,10 @@ def test_every_scenario_is_diagnosed_as_expected_within_30_seconds(run_cli, monk
     direct = got["direct-no-proxy"]["report"]["results"]
     assert direct["proxy"]["source"] == "--direct"
     assert all("NXDOMAIN" in e["error"] and "from 127.0.0.1:" in e["error"] for e in direct["endpoints"])
+    filtered = got["dns-filtered"]["report"]
+    assert [f["id"] for f in filtered["findings"]] == ["dns-filtered"]
+    assert all(e["dns"]["failure"] == "filtered" and e["phases"]["tcp_ms"] is None
+               for e in filtered["results"]["endpoints"])  # never connected to the sinkhole
     intercepted = [e for e in got["tls-inspection"]["report"]["results"]["endpoints"]
                    if e["outcome"] == "tls_intercepted"]
     assert intercepted and all("Fabrikam TLS Inspection CA" in e["tls"]["issuer"] for e in intercepted)

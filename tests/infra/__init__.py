@@ -16,6 +16,7 @@ from .certs import (
 )
 from .dnsmasq import DEFAULT_CNAMES, NXDOMAIN_HOST, DnsConfig, Dnsmasq
 from .hosts import ALLOWED_TEST_HOST, DEFAULT_ALLOWED_DOMAINS, DENIED_TEST_HOST, LAB_HOSTS, MICROSOFT_HOSTS
+from .nsd import Nsd
 from .ports import (
     CannedProxy,
     CannedResponse,
@@ -46,6 +47,7 @@ __all__ = [
     "DnsConfig",
     "Dnsmasq",
     "HttpOrigin",
+    "Nsd",
     "Route",
     "SeenRequest",
     "SquidConfig",

@@ -51,6 +51,7 @@ class DnsConfig:
     """Records dnsmasq serves. a_records: exact name -> IPv4. cnames: alias -> target (chains allowed).
     nxdomain: names answered NXDOMAIN. local_domains: domains answered only locally (unknown -> NXDOMAIN).
     srv_records: (name, target, port) SRV answers.
+    extra: further dnsmasq.conf lines, written after the records.
     """
 
     a_records: Mapping[str, str] = field(default_factory=_default_a_records)
@@ -58,6 +59,7 @@ class DnsConfig:
     nxdomain: Sequence[str] = (NXDOMAIN_HOST,)
     local_domains: Sequence[str] = DEFAULT_LOCAL_DOMAINS
     srv_records: Sequence[tuple[str, str, int]] = ()  # (name, target, port), e.g. the AD DC locator records
+    extra: Sequence[str] = ()  # raw dnsmasq.conf lines (server=/domain/ADDR#PORT, address=/name/#, dnssec, ...)
 
 
 class Dnsmasq:
@@ -120,6 +122,7 @@ class Dnsmasq:
         lines += [f"cname={alias},{target}" for alias, target in cfg.cnames.items()]
         lines += [f"srv-host={name},{target},{port}" for name, target, port in cfg.srv_records]
         lines += [f"local=/{name}/" for name in (*cfg.nxdomain, *cfg.local_domains)]
+        lines += list(cfg.extra)
         return "\n".join(lines) + "\n"
 
     def start(self) -> Dnsmasq:

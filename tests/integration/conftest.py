@@ -63,6 +63,13 @@ Active Directory (real Samba AD DC, root only; tests/infra/samba.py)
                                        free 127.x.y.z, one provision; .startup_seconds
     samba_dc / samba_dc_strong: SambaDC   dc.address, dc.upn("alice"), dc.user_password, dc.admin_upn,
                                        dc.admin_password, dc.ca_file (LDAPS CA), dc.unlock(user)
+DNS breakage lab (names and records in tests/infra/dns_lab.py)
+    filtering_dns: Dnsmasq             sinkholes (0.0.0.0/:: for ZERO, 127.0.0.1, 10.20.30.40, 169.254.10.10, the
+                                       Umbrella block page 146.112.61.104), NXDOMAIN under microsoftonline.com and
+                                       windows.net, REFUSED outside them, msappproxy.net forwarded to loop_zone.
+    loop_zone: Nsd                     real NSD, authoritative for msappproxy.net with a CNAME loop (LOOP).
+    validating_dns: Dnsmasq            validates DNSSEC (root anchor) over filtering_dns: SERVFAIL, EDE 6.
+    silent_dns_port: int               a bound UDP port on 127.0.0.1 that never answers (DNS timeout).
 
 Failure helpers
     stalled_proxy: StalledProxy        accepts TCP and never answers (stalled_proxy.url, .port, .connections)
@@ -84,6 +91,7 @@ Example:
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +109,7 @@ from tests.infra import (
     DnsConfig,
     Dnsmasq,
     HttpOrigin,
+    Nsd,
     Route,
     SquidConfig,
     SquidProxy,
@@ -114,6 +123,7 @@ from tests.infra import (
     write_ca_pem,
 )
 from tests.infra.samba import SambaDC
+from tests.infra.dns_lab import LOOP_ZONE, filtering_config, validating_config
 from tests.infra.tls_servers import DEFAULT_ROUTE, Stall
 from tests.infra.tools import is_root
 
@@ -308,6 +318,36 @@ def dnsmasq_factory() -> Iterator[Callable[..., Dnsmasq]]:
     yield make
     for server in started:
         server.stop()
+
+
+# -- the DNS breakage lab (tests/infra/dns_lab.py) ------------------------------------------------------------
+@pytest.fixture(scope="session")
+def loop_zone() -> Iterator[Nsd]:
+    server = _required(lambda: Nsd({"msappproxy.net": LOOP_ZONE}))
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def filtering_dns(loop_zone: Nsd) -> Iterator[Dnsmasq]:
+    server = _required(lambda: Dnsmasq(filtering_config(loop_zone.address, loop_zone.port)))
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def validating_dns(filtering_dns: Dnsmasq) -> Iterator[Dnsmasq]:
+    server = _required(lambda: Dnsmasq(validating_config(filtering_dns.address, filtering_dns.port)))
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def silent_dns_port() -> Iterator[int]:
+    """A UDP port that is bound (so no ICMP 'port unreachable') but never answers: a DNS server that is gone."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
 
 
 # -- failure helpers -------------------------------------------------------------------------------------------

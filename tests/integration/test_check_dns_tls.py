@@ -28,7 +28,8 @@ def _check(run_cli: Runner, *args: str, env: dict[str, str] | None = None) -> di
 def test_cname_chain_through_nsatc_resolves_and_is_explained(run_cli: Runner, dnsmasq: Dnsmasq,
                                                              tls_origin: TlsOrigin, lab_ca_file: Path) -> None:
     report = _check(run_cli, "--direct", "--dns-server", f"{dnsmasq.address}:{dnsmasq.port}", "--ca-file",
-                    str(lab_ca_file), "--endpoint", tls_origin.url(LOGIN, "/common/oauth2/token"))
+                    str(lab_ca_file), "--lab-dns-answer", "127.0.0.0/8", "--endpoint",
+                    tls_origin.url(LOGIN, "/common/oauth2/token"))
     assert report["results"]["proxy"]["source"] == "--direct"
     row = report["results"]["endpoints"][0]
     assert row["outcome"] == "ok" and row["via_proxy"] is None

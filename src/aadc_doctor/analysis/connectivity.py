@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from aadc_doctor.analysis import dns as dns_analysis
 from aadc_doctor.knowledge.connectivity_findings import ConnectivityKnowledge, load_connectivity_knowledge
 from aadc_doctor.knowledge.endpoints import EndpointCatalog, host_matches, load_catalog
 from aadc_doctor.model import Finding
@@ -34,6 +35,8 @@ def _collapse_key(result: EndpointResult) -> str | None:
         return "proxy_timeout"
     if outcome is Outcome.DNS_FAILURE:
         return "dns_failure"
+    if outcome is Outcome.DNS_FILTERED:
+        return "dns_filtered"
     if outcome in (Outcome.TCP_REFUSED, Outcome.TCP_TIMEOUT):
         return "tcp"
     if outcome is Outcome.PROXY_AUTH_REQUIRED and result.proxy_auth_scheme is None:
@@ -94,7 +97,15 @@ def diagnose(results: Sequence[EndpointResult], ctx: ProxyContext, *, catalog: E
     common = {"proxy": proxy_name, "source": source, "elsewhere": _elsewhere(ctx)}
 
     keys = {_collapse_key(r) for r in failed}
-    if len(results) >= 2 and len(failed) == len(results) and len(keys) == 1 and None not in keys:
+    # DNS is the fix when no proxy is configured anywhere; a proxy set elsewhere (the article's direct-call case),
+    # or a proxy/PAC that sent this endpoint direct, keeps "configure the proxy" first
+    dns_first = not ctx.configured_elsewhere and ctx.display_url is None and not ctx.source.startswith("pac")
+    all_failed = len(results) >= 2 and len(failed) == len(results) and len(keys) == 1 and None not in keys
+    if all_failed and (keys == {"dns_filtered"} or (keys == {"dns_failure"} and dns_first)):
+        collapsed_dns = dns_analysis.all_failed_dns(failed, source=source, elsewhere=common["elsewhere"])
+        if collapsed_dns is not None:
+            return collapsed_dns
+    elif all_failed:
         key = keys.pop()
         assert key is not None
         first = failed[0]
@@ -107,6 +118,10 @@ def diagnose(results: Sequence[EndpointResult], ctx: ProxyContext, *, catalog: E
         return [collapsed, *_pta_proxy_auth(results, kb)]
 
     findings, grouped = _intercepted_by_issuer(failed, kb)
+    to_dns = [r for r in failed
+              if r.outcome is Outcome.DNS_FILTERED or (r.outcome is Outcome.DNS_FAILURE and dns_first)]
+    findings[:0] = dns_analysis.dns_findings(to_dns, source=source, elsewhere=common["elsewhere"])
+    grouped.update(id(r) for r in to_dns)
     seen: set[tuple[str, str]] = set()
     for result in failed:
         if id(result) in grouped:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from aadc_doctor.net.http_client import Redirect
     from aadc_doctor.net.outcome import EndpointResult, EndpointTarget
     from aadc_doctor.net.proxy_auth import ProxyAuthSettings
+    from aadc_doctor.net.resolve import DnsFilterPolicy, IpNetwork
     from aadc_doctor.proxyconfig.model import ProxyConfig
 
 HELP = "probe the endpoints Azure AD Connect, PTA and Health need, through the real proxy, layer by layer"
@@ -80,6 +81,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           "proxy, CONNECT goes to HOST2:PORT2 (http:// URLs are then tunnelled too, as curl does)")
     net.add_argument("--dns-server", metavar="ADDR[:PORT]", help="resolve names with this DNS server, not the OS")
     net.add_argument("--ca-file", metavar="PEM", help="extra trusted root certificates (PEM)")
+    net.add_argument("--lab-dns-answer", action="append", default=[], metavar="CIDR",
+                     help="for labs only: DNS answers in this range (e.g. 127.0.0.0/8) are the lab's own servers, "
+                          "not a DNS filter's sinkhole; repeatable. Without it a Microsoft name resolving to a "
+                          "loopback, private or block-page address is reported as dns_filtered")
     net.add_argument("--concurrency", type=int, default=32, metavar="N", help="probes at a time (default 32)")
 
 
@@ -288,7 +293,7 @@ def _configured_elsewhere(cfg: ProxyConfig, env: dict[str, str], results: Sequen
     from aadc_doctor.proxyconfig.environment import environment_proxy
     from aadc_doctor.secrets import url_without_password
 
-    direct_failures = (Outcome.DNS_FAILURE, Outcome.TCP_REFUSED, Outcome.TCP_TIMEOUT)
+    direct_failures = (Outcome.DNS_FAILURE, Outcome.DNS_FILTERED, Outcome.TCP_REFUSED, Outcome.TCP_TIMEOUT)
     if not any(r.outcome in direct_failures and r.via_proxy is None for r in results):
         return ()
     found: list[str] = []
@@ -306,6 +311,19 @@ def _configured_elsewhere(cfg: ProxyConfig, env: dict[str, str], results: Sequen
         if winhttp is not None and not winhttp.direct and winhttp.proxy_server:
             found.append(f"netsh winhttp: {winhttp.proxy_server}")
     return tuple(found)
+
+
+def _dns_filter(catalog: EndpointCatalog, lab_networks: tuple[IpNetwork, ...]) -> DnsFilterPolicy:
+    """Sinkhole answers (knowledge data) count for the catalog's public Microsoft names, outside lab ranges."""
+    from aadc_doctor.knowledge.dns_findings import load_sinkholes
+    from aadc_doctor.net.resolve import DnsFilterPolicy
+
+    return DnsFilterPolicy(load_sinkholes().explain, lambda name: bool(catalog.match(name)), lab_networks)
+
+
+def _dns_lifetime(timeout: float) -> float:
+    """A DNS lookup ends a little before the probe's deadline, so a silent DNS server is named as such."""
+    return max(timeout * 0.5, timeout - 0.5)
 
 
 def dotnet_config_findings(cfg: ProxyConfig) -> list[Finding]:
@@ -342,7 +360,7 @@ def run_check(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
     from aadc_doctor.knowledge.connectivity_findings import load_connectivity_knowledge
     from aadc_doctor.knowledge.endpoints import load_catalog
     from aadc_doctor.net.probe import ProbeSettings, ProxyRoute
-    from aadc_doctor.net.resolve import Resolver, parse_dns_server, parse_resolve_option
+    from aadc_doctor.net.resolve import Resolver, parse_dns_server, parse_lab_network, parse_resolve_option
     from aadc_doctor.net.runner import ProbeJob, run_probes_async
     from aadc_doctor.net.tls import build_trust
     from aadc_doctor.proxyconfig.model import display_proxy_url
@@ -356,6 +374,7 @@ def run_check(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
     try:
         overrides = [parse_resolve_option(item) for item in args.resolve or ()]
         dns_server = parse_dns_server(args.dns_server) if args.dns_server else None
+        lab_networks = tuple(parse_lab_network(item) for item in args.lab_dns_answer)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     redirects = _parse_connect_to(args.connect_to)
@@ -393,7 +412,9 @@ def run_check(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
         jobs.append(ProbeJob(target, route_for(proxy_url) if proxy_url else None))
 
     kb = load_connectivity_knowledge()
-    settings = ProbeSettings(Resolver.build(overrides, dns_server), trust, auth, float(args.timeout),
+    resolver = Resolver.build(overrides, dns_server, dns_filter=_dns_filter(catalog, lab_networks),
+                              lifetime=_dns_lifetime(float(args.timeout)))
+    settings = ProbeSettings(resolver, trust, auth, float(args.timeout),
                              kb.expected_issuer_organizations, connect_to)
     probed = {(t.host, t.port) for t in targets}
     unused_connect_to = [spec for spec, r in zip(args.connect_to, redirects, strict=True)

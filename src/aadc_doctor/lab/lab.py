@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
-from aadc_doctor.lab.ca import LabFiles, LabPki, impersonated
+from aadc_doctor.lab.ca import LabFiles, LabPki, catalog_hosts, impersonated
 from aadc_doctor.lab.dns import LabDns
 from aadc_doctor.lab.loop import BackgroundLoop
 from aadc_doctor.lab.origin import LOOPBACK, LabOrigin
@@ -27,6 +27,9 @@ class Lab:
         self.pki = LabPki()
         self.origin = LabOrigin(self.pki)
         self.dns = LabDns()
+        # a DNS filter's sinkhole: every Microsoft name the catalog probes answers 127.0.0.1 (no lab option
+        # declares that answer expected, so `check` must call it DNS filtering and never connect to it)
+        self.filtering_dns = LabDns({host: LOOPBACK for host in catalog_hosts()})
         self.proxies: list[LabProxy] = []
         self._files: LabFiles | None = None
         self._access_log: AccessLog | None = None
@@ -43,6 +46,7 @@ class Lab:
         try:
             self._loop.run(self.origin.start())
             self._loop.run(self.dns.start())
+            self._loop.run(self.filtering_dns.start())
         except BaseException:
             self.close()
             raise
@@ -55,6 +59,7 @@ class Lab:
                 self._loop.run(proxy.close(), timeout=10.0)
             self._loop.run(self.origin.close(), timeout=10.0)
             self._loop.run(self.dns.close(), timeout=10.0)
+            self._loop.run(self.filtering_dns.close(), timeout=10.0)
         self._loop.stop()
         self.proxies = []
         if self._own_tmp is not None:

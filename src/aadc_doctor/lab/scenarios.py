@@ -164,6 +164,19 @@ def _direct(lab: Lab) -> CheckPlan:
     return CheckPlan(argv, verify_lab=_direct_dns_used)
 
 
+def _filtering_dns_used(lab: Lab) -> list[str]:
+    if not lab.filtering_dns.queries:
+        return ["the lab's filtering DNS server got no query: check did not resolve through --dns-server"]
+    return []
+
+
+def _dns_filtered(lab: Lab) -> CheckPlan:
+    # The filtering DNS answers 127.0.0.1 for every Microsoft name, as a DNS filter's sinkhole does. No
+    # --lab-dns-answer is passed: a real run and this one take the same path, and nothing connects to the sinkhole.
+    argv = (*base_argv(lab), "--direct", "--dns-server", lab.filtering_dns.address)
+    return CheckPlan(argv, verify_lab=_filtering_dns_used)
+
+
 def _inspection(lab: Lab) -> CheckPlan:
     return _proxied(lab, ProxyPolicy(inspect_tls=True, hostname=PROXY_HOSTNAME))
 
@@ -213,6 +226,15 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
                 "without the proxy, or DNS not correctly configured)",
         expected=Expected(others="dns_failure", findings=("no-dns",)),
         prepare=_direct,
+    ),
+    Scenario(
+        name="dns-filtered",
+        title="A DNS filter sinkholes Microsoft's names",
+        setup="no proxy; the internal DNS server answers 127.0.0.1 (a sinkhole) for every Microsoft name",
+        mirrors=f"{S1} > Verify proxy connectivity: 'DNS is not correctly configured' (here a DNS filter: the fix "
+                "is the DNS server's filter policy, not the proxy)",
+        expected=Expected(others="dns_filtered", findings=("dns-filtered",)),
+        prepare=_dns_filtered,
     ),
     Scenario(
         name="tls-inspection",

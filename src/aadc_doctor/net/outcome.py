@@ -18,6 +18,7 @@ class Outcome(StrEnum):
 
     OK = "ok"
     DNS_FAILURE = "dns_failure"
+    DNS_FILTERED = "dns_filtered"
     TCP_REFUSED = "tcp_refused"
     TCP_TIMEOUT = "tcp_timeout"
     PROXY_UNREACHABLE = "proxy_unreachable"
@@ -121,16 +122,24 @@ class CrlInfo:
 
 @dataclass(frozen=True)
 class DnsInfo:
-    """Where a name pointed: the addresses, and the CNAME chain when the resolver reports it."""
+    """Where a name pointed: the addresses, and the CNAME chain when the resolver reports it.
+
+    When resolution failed or was filtered, `failure` names why (a DnsFailure code of net/resolve.py),
+    `server` the DNS server(s) that said so, and `sinkhole` what each sinkhole answer is.
+    """
 
     name: str
     addresses: tuple[str, ...] = ()
     cname_chain: tuple[str, ...] = ()
-    source: str = "system"  # "system", "dns-server ADDR:PORT" or "--resolve"
+    source: str = "system"  # "system", "dns-server ADDR:PORT", "--resolve" or "literal"
+    failure: str | None = None
+    server: str | None = None
+    sinkhole: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "addresses": list(self.addresses), "cname_chain": list(self.cname_chain),
-                "source": self.source}
+                "source": self.source, "failure": self.failure, "server": self.server,
+                "sinkhole": list(self.sinkhole)}
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import re
 import ssl
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from aadc_doctor.net import tls as tlsmod
@@ -42,7 +42,7 @@ from aadc_doctor.net.proxy_auth import (
     choose_authenticator,
     offered_schemes,
 )
-from aadc_doctor.net.resolve import ResolveFailure, Resolver
+from aadc_doctor.net.resolve import DnsFailure, DnsFiltered, ResolveFailure, Resolver
 
 MAX_ERROR_BODY = 1024 * 1024
 RESERVE_S = 0.05  # seconds kept back from a probe's deadline to record what was found
@@ -196,6 +196,8 @@ def _timed_out(state: _State, timeout: float) -> None:
     if state.phase is Phase.DNS:
         name = state.proxy.host if state.proxy else state.dial_host
         outcome = Outcome.PROXY_UNREACHABLE if via else Outcome.DNS_FAILURE
+        if state.dns is not None:
+            state.dns = replace(state.dns, failure=DnsFailure.TIMEOUT.value)
         state.fail(outcome, f"resolving {name} did not finish within {limit}")
     elif state.phase is Phase.TCP:
         if via and state.proxy_tls:
@@ -265,12 +267,17 @@ async def _resolve(state: _State, resolver: Resolver) -> None:
     state.phase = Phase.DNS
     host, port = (state.proxy.host, state.proxy.port) if state.proxy else (state.dial_host, state.dial_port)
     start = time.monotonic()
+    state.dns = resolver.pending(host, port)
     try:
-        state.dns = await resolver.resolve(host, port)
+        # a sinkhole answer counts only for the endpoint's own name: not for a proxy, nor a --connect-to target
+        state.dns = await resolver.resolve(host, port, check_filter=state.proxy is None and state.dial is None)
     except ResolveFailure as exc:
         state.add_time("dns", start)
+        state.dns = exc.dns
         if state.proxy:
             raise state.fail(Outcome.PROXY_UNREACHABLE, f"the proxy's name does not resolve: {exc}") from None
+        if isinstance(exc, DnsFiltered):
+            raise state.fail(Outcome.DNS_FILTERED, str(exc)) from None
         raise state.fail(Outcome.DNS_FAILURE, str(exc)) from None
     state.add_time("dns", start)
     state.addresses = state.dns.addresses
