@@ -52,7 +52,7 @@ def _squid(factory: Callable[..., SquidProxy], lab: CatalogLab, **overrides: Any
 def test_sync_profile_with_the_mfa_host_denied(run_cli: Runner, catalog_lab: CatalogLab, lab_ca_file: Path,
                                               squid_factory: Callable[..., SquidProxy]) -> None:
     squid = _squid(squid_factory, catalog_lab, denied_domains=[MFA])
-    run = run_cli("check", "--json", "--proxy", squid.url("open"), "--ca-file", str(lab_ca_file))
+    run = run_cli("check", "--json", "--proxy", squid.url("open"), "--lab-microsoft-root", str(lab_ca_file))
     assert run.code == 1, run.stderr
     report = run.json()
     rows = report["results"]["endpoints"]
@@ -71,7 +71,7 @@ def test_sync_profile_with_the_mfa_host_denied(run_cli: Runner, catalog_lab: Cat
 def test_pta_profile_behind_an_authenticating_proxy(run_cli: Runner, catalog_lab: CatalogLab, lab_ca_file: Path,
                                                     squid_factory: Callable[..., SquidProxy]) -> None:
     squid = _squid(squid_factory, catalog_lab)
-    run = run_cli("check", "--json", "--profile", "pta", "--proxy", squid.url("basic"), "--ca-file", str(lab_ca_file),
+    run = run_cli("check", "--json", "--profile", "pta", "--proxy", squid.url("basic"), "--lab-microsoft-root", str(lab_ca_file),
                   "--proxy-user", "alice", "--proxy-password-env", "PW", "--tenant-id", TENANT, env={"PW": "s3cret"})
     report = run.json()
     rows = {r["host"]: r for r in report["results"]["endpoints"]}
@@ -86,7 +86,7 @@ def test_pta_profile_behind_an_authenticating_proxy(run_cli: Runner, catalog_lab
 def test_tenant_hosts_need_the_tenant_id(run_cli: Runner, catalog_lab: CatalogLab, lab_ca_file: Path,
                                          squid_factory: Callable[..., SquidProxy]) -> None:
     squid = _squid(squid_factory, catalog_lab)
-    report = run_cli("check", "--json", "--profile", "pta", "--proxy", squid.url("open"), "--ca-file",
+    report = run_cli("check", "--json", "--profile", "pta", "--proxy", squid.url("open"), "--lab-microsoft-root",
                      str(lab_ca_file)).json()
     assert not any(r["host"].startswith(TENANT) for r in report["results"]["endpoints"])
     assert {s["rule"]: s["reason"] for s in report["results"]["not_probed"]}["msappproxy"].endswith("--tenant-id")

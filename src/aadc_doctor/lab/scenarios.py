@@ -107,8 +107,8 @@ class Verdict:
 
 
 def base_argv(lab: Lab) -> list[str]:
-    """What every scenario passes: the sync profile, a short timeout and the lab root as an extra trusted CA."""
-    return ["check", "--profile", "sync", "--timeout", PROBE_TIMEOUT, "--ca-file", str(lab.files.ca_file)]
+    """What every scenario passes: the sync profile, a short timeout and the lab root, declared as the lab's stand-in for Microsoft's roots."""
+    return ["check", "--profile", "sync", "--timeout", PROBE_TIMEOUT, "--lab-microsoft-root", str(lab.files.ca_file)]
 
 
 def proxy_argv(port: int) -> list[str]:
