@@ -92,7 +92,10 @@ def test_inspection_ca_in_the_machine_store_is_still_caught(run_cli: Runner, ins
                     "--endpoint", inspected_origin.url(LOGIN))
     row = report["results"]["endpoints"][0]
     assert (row["outcome"], row["tls"]["verified"], row["tls"]["trust"]) == ("tls_intercepted", True, "system")
-    assert "inspection CA deployed" in row["error"]
+    assert "this machine trusts that CA (this machine's trusted root store)" in row["error"]
+    assert row["tls"]["microsoft_chain"] is False
+    assert [f["id"] for f in report["findings"]] == ["tls-intercepted"]
+    assert "inspected by a CA this machine trusts" in report["findings"][0]["title"]
 
 
 def test_expired_certificate_is_a_tls_failure(run_cli: Runner, squid: SquidProxy, lab_ca: trustme.CA,

@@ -15,7 +15,15 @@ from urllib.parse import urlsplit
 import pytest
 import trustme
 from tests.conftest import CliRun
-from tests.infra import HttpOrigin, Route, SquidProxy, TlsOrigin, build_crl, crl_route, spare_loopback_address
+from tests.infra import (
+    HttpOrigin,
+    SquidProxy,
+    TlsOrigin,
+    build_crl,
+    crl_route,
+    ocsp_route,
+    spare_loopback_address,
+)
 from tests.infra.tools import is_root
 
 from aadc_doctor.knowledge.endpoints import load_catalog
@@ -41,7 +49,7 @@ def catalog_lab(lab_ca: trustme.CA) -> Iterator[CatalogLab]:
     routes = {urlsplit(u).path: crl for u in urls if urlsplit(u).path.lower().endswith(".crl")}
     address = spare_loopback_address(tcp_ports=(80, 443))
     with TlsOrigin(lab_ca, https_hosts, host=address, port=443), \
-            HttpOrigin(routes, default_route=Route(200, b"ocsp responder\n"), host=address, port=80):
+            HttpOrigin(routes, default_route=ocsp_route(), host=address, port=80):
         yield CatalogLab(address, tuple(sorted({urlsplit(u).hostname or "" for u in urls})))
 
 

@@ -114,7 +114,7 @@ def test_squid_cannot_reach_the_origin(run_cli: Runner, squid: SquidProxy, close
     assert report["findings"][0]["id"] == "proxy-error"
 
 
-def test_crl_replaced_by_a_proxy_page_is_not_a_crl(run_cli: Runner, squid: SquidProxy,
+def test_crl_replaced_by_a_proxy_page_is_a_block_page(run_cli: Runner, squid: SquidProxy,
                                                    http_origin_factory: Callable[..., HttpOrigin],
                                                    lab_ca_file: Path) -> None:
     html = Route(200, b"<!DOCTYPE html><html>Please sign in</html>", {"Content-Type": "text/html"})
@@ -122,8 +122,9 @@ def test_crl_replaced_by_a_proxy_page_is_not_a_crl(run_cli: Runner, squid: Squid
     _, report = _check(run_cli, "--proxy", squid.url("open"), "--endpoint",
                        origin.url("crl.microsoft.com", MICROSOFT_CRL_PATH))
     row = report["results"]["endpoints"][0]
-    assert (row["outcome"], row["http_status"], row["crl"]["parsed"]) == ("http_error", 200, False)
-    assert {f["id"] for f in report["findings"]} == {"http-error", "crl-unreachable"}
+    assert (row["outcome"], row["http_status"], row["crl"]["parsed"]) == ("proxy_forbidden", 200, False)
+    assert "block page" in row["error"]
+    assert {f["id"] for f in report["findings"]} == {"proxy-forbidden", "crl-unreachable"}
 
 
 def test_plain_http_get_denied_by_squid_is_proxy_forbidden(run_cli: Runner, squid: SquidProxy,
