@@ -9,7 +9,7 @@ the finding names it, so the remedy reaches whoever runs it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from aadc_doctor.knowledge.connectivity_findings import ConnectivityKnowledge, load_connectivity_knowledge
 from aadc_doctor.knowledge.endpoints import EndpointCatalog, host_matches, load_catalog
@@ -89,6 +89,31 @@ def _trusted_interception(result: EndpointResult) -> bool:
     return result.outcome is Outcome.TLS_INTERCEPTED and result.tls is not None and result.tls.verified
 
 
+def _own_proxy_names(results: Sequence[EndpointResult]) -> set[str]:
+    """Names the proxy in use gives itself: the hop closest to us on answers that passed it (an ok plain GET, or a
+    refusal whose Via shows two or more hops)."""
+    names: set[str] = set()
+    for result in results:
+        if result.proxy_hops and (result.ok or len(result.proxy_hops) >= 2):
+            names.add(result.proxy_hops[-1].lower())
+    return names
+
+
+def attribute_upstreams(results: Sequence[EndpointResult]) -> list[EndpointResult]:
+    """A refusal relayed verbatim (Squid relays a parent's answer to CONNECT) names one hop only: when that hop is
+    not the proxy in use (known from its other answers), the answer came from an upstream proxy."""
+    own = _own_proxy_names(results)
+    if not own:
+        return list(results)
+    updated: list[EndpointResult] = []
+    for result in results:
+        first = result.proxy_hops[0] if result.proxy_hops else None
+        if not result.ok and result.answered_by is None and first is not None and first.lower() not in own:
+            result = replace(result, answered_by=first)
+        updated.append(result)
+    return updated
+
+
 def _upstream(result: EndpointResult, kb: ConnectivityKnowledge, proxy: str) -> str:
     """The detail's sentence naming the upstream proxy that answered ("" when the first proxy did)."""
     if not result.answered_by:
@@ -112,6 +137,7 @@ def diagnose(results: Sequence[EndpointResult], ctx: ProxyContext, *, catalog: E
     """Findings for a whole run, worst cause first; ok endpoints add none."""
     kb = knowledge or load_connectivity_knowledge()
     cat = catalog or load_catalog()
+    results = attribute_upstreams(results)
     failed = [r for r in results if not r.ok]
     proxy_name = ctx.display_url or "(none)"
     # "none" is the source code for "no setting found"; the finding texts read "went direct ({source})"

@@ -388,7 +388,7 @@ def _probe_and_report(args: argparse.Namespace, ctx: RunContext, report: Report,
                       catalog: EndpointCatalog, redirects: list[Redirect],
                       connect_to: dict[tuple[str, int], tuple[str, int]], overrides: list[Any],
                       dns_server: Any) -> CommandResult:
-    from aadc_doctor.analysis.connectivity import ProxyContext, diagnose
+    from aadc_doctor.analysis.connectivity import ProxyContext, attribute_upstreams, diagnose
     from aadc_doctor.knowledge.connectivity_findings import load_connectivity_knowledge
     from aadc_doctor.net.probe import ProbeSettings, ProxyRoute
     from aadc_doctor.net.resolve import Resolver
@@ -431,6 +431,7 @@ def _probe_and_report(args: argparse.Namespace, ctx: RunContext, report: Report,
     else:
         results = _run_coroutine(probe_all)
     wall_ms = (time.monotonic() - started) * 1000
+    results = attribute_upstreams(results)  # an upstream's answer relayed verbatim is named in the JSON too
 
     proxy_ctx = ProxyContext(cfg.source, cfg.display_url, _configured_elsewhere(cfg, ctx.env, results))
     report.findings.extend(dotnet_config_findings(cfg))

@@ -155,6 +155,7 @@ class EndpointResult:
     proxy_auth_challenged: bool = False  # the proxy asked for authentication (even if we then succeeded)
     proxy_error: str | None = None  # the proxy's own error tag, e.g. Squid's X-Squid-Error
     answered_by: str | None = None  # an upstream proxy (behind the one used) that generated the proxy's answer
+    proxy_hops: tuple[str, ...] = ()  # proxies named by the answer's Via (or X-Cache), closest to the origin first
     phases: PhaseTimings = field(default_factory=PhaseTimings)
     tls: TlsInfo | None = None
     crl: CrlInfo | None = None
@@ -177,7 +178,7 @@ class EndpointResult:
             "http_status": self.http_status, "connect_status": self.connect_status,
             "proxy_authenticate": list(self.proxy_authenticate), "proxy_auth_scheme": self.proxy_auth_scheme,
             "proxy_auth_challenged": self.proxy_auth_challenged, "proxy_error": self.proxy_error,
-            "answered_by": self.answered_by,
+            "answered_by": self.answered_by, "proxy_hops": list(self.proxy_hops),
             "phases": self.phases.to_dict(), "tls": self.tls.to_dict() if self.tls else None,
             "crl": self.crl.to_dict() if self.crl else None, "dns": self.dns.to_dict() if self.dns else None,
             "error": self.error, "elapsed_ms": round(self.elapsed_ms, 1),

@@ -2,7 +2,8 @@
 
 `probe_endpoint` never raises for anything the network does: it ends in one `EndpointResult` with an `Outcome`
 and the layer it stopped at. A bug of ours (any other exception) does propagate: exit 4, never a network outcome.
-Connections end politely (TLS close_notify, TCP FIN), so probes leave no aborted tunnels in the proxy's log. A hard per-probe deadline (`asyncio.timeout`) bounds the whole probe, so a proxy that accepts and
+Connections end politely (TLS close_notify, TCP FIN), so probes leave no aborted tunnels in the proxy's log.
+A hard per-probe deadline (`asyncio.timeout`) bounds the whole probe, so a proxy that accepts and
 never answers costs `timeout` seconds, not a hung run.
 """
 
@@ -37,7 +38,13 @@ from aadc_doctor.net.outcome import (
     PhaseTimings,
     TlsInfo,
 )
-from aadc_doctor.net.proxy_answer import DENIAL_STATUSES, REDIRECT_STATUSES, looks_like_html, read_answer
+from aadc_doctor.net.proxy_answer import (
+    DENIAL_STATUSES,
+    REDIRECT_STATUSES,
+    looks_like_html,
+    proxy_hops,
+    read_answer,
+)
 from aadc_doctor.net.proxy_auth import (
     AuthUnavailable,
     ProxyAuthSettings,
@@ -137,6 +144,7 @@ class _State:
     proxy_auth_challenged: bool = False
     proxy_error: str | None = None
     answered_by: str | None = None  # an upstream proxy that generated the proxy's answer
+    proxy_hops: tuple[str, ...] = ()
     tls: TlsInfo | None = None
     crl: CrlInfo | None = None
     dns: DnsInfo | None = None
@@ -259,7 +267,7 @@ def _result(state: _State, elapsed_ms: float) -> EndpointResult:
         connect_to=state.authority if state.dial else None, http_status=state.http_status,
         connect_status=state.connect_status, proxy_authenticate=state.proxy_authenticate,
         proxy_auth_scheme=state.proxy_auth_scheme, proxy_auth_challenged=state.proxy_auth_challenged,
-        proxy_error=state.proxy_error, answered_by=state.answered_by,
+        proxy_error=state.proxy_error, answered_by=state.answered_by, proxy_hops=state.proxy_hops,
         phases=PhaseTimings(t.get("dns"), t.get("tcp"), t.get("connect"), t.get("tls"), t.get("http")),
         tls=state.tls, crl=state.crl, dns=state.dns, error=state.error, elapsed_ms=elapsed_ms,
     )
@@ -503,6 +511,7 @@ def _proxy_refusal(state: _State, head: ResponseHead, what: str, body: bytes = b
     state.proxy_error = tag
     answer = read_answer(head, head.status, body, state.target.host)
     state.answered_by = answer.answered_by
+    state.proxy_hops = proxy_hops(head)
     said = f"{head.status} {head.reason}".strip() + (f" ({tag})" if tag else "")
     by = f", answered by the upstream proxy {answer.answered_by}" if answer.answered_by else ""
     if head.status == 407:
@@ -710,6 +719,7 @@ async def _http_maybe_via_proxy(state: _State, settings: ProbeSettings, conn: _C
                                            body)
         if _proxy_said_no(head):
             _proxy_refusal(state, head, f"the {method}", await _refusal_body(state, conn, head, method))
+        state.proxy_hops = proxy_hops(head)  # names the proxy itself: tells its own answers from an upstream's
         await _judge_origin_answer(state, conn, head, method, via_proxy=True)
     except NoAnswer:
         raise state.fail(Outcome.PROXY_FORBIDDEN, _silent_denial(method)) from None
@@ -767,11 +777,17 @@ async def _judge_origin_answer(state: _State, conn: _Conn, head: ResponseHead, m
 
 
 async def _drain(state: _State, conn: _Conn, head: ResponseHead, method: str) -> None:
-    """Read the rest of an ok answer (bounded) so the connection can end with FIN, not a reset over unread data."""
+    """Read the rest of an ok answer (bounded), then wait for the peer to close (we asked for Connection: close).
+
+    Closing first while the endpoint's close_notify is still on its way makes our side answer it with a reset,
+    and Squid then logs the tunnel as TCP_TUNNEL/500: a probe must leave no error line in the proxy's log.
+    """
     loop = asyncio.get_running_loop()
     budget = max(0.0, min(1.0, (state.deadline_at or loop.time() + 1.0) - loop.time() - RESERVE_S))
     try:
         async with asyncio.timeout(budget):
             await read_body(conn.reader, head, method, MAX_DRAINED_BODY)
+            while await conn.reader.read(64 * 1024):
+                pass
     except (TimeoutError, HttpProtocolError, OSError):
         pass

@@ -86,6 +86,12 @@ def x_cache_hops(values: list[str]) -> list[str]:
     return names
 
 
+def proxy_hops(head: HeaderLookup) -> tuple[str, ...]:
+    """The proxies an answer passed, closest to the origin first: Via, else X-Cache."""
+    hops = via_hops(head.get_all("via")) or x_cache_hops(head.get_all("x-cache"))
+    return tuple(dict.fromkeys(hops))
+
+
 def error_page_author(body: bytes) -> str | None:
     """The server an error page says generated it (Squid: "Generated <date> by NAME (squid/5.7)")."""
     match = _GENERATED_BY.search(body[:64 * 1024])
