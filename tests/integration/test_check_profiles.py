@@ -79,8 +79,9 @@ def test_sync_profile_with_the_mfa_host_denied(run_cli: Runner, catalog_lab: Cat
 def test_pta_profile_behind_an_authenticating_proxy(run_cli: Runner, catalog_lab: CatalogLab, lab_ca_file: Path,
                                                     squid_factory: Callable[..., SquidProxy]) -> None:
     squid = _squid(squid_factory, catalog_lab)
-    run = run_cli("check", "--json", "--profile", "pta", "--proxy", squid.url("basic"), "--lab-microsoft-root", str(lab_ca_file),
-                  "--proxy-user", "alice", "--proxy-password-env", "PW", "--tenant-id", TENANT, env={"PW": "s3cret"})
+    run = run_cli("check", "--json", "--profile", "pta", "--proxy", squid.url("basic"), "--lab-microsoft-root",
+                  str(lab_ca_file), "--proxy-user", "alice", "--proxy-password-env", "PW", "--tenant-id", TENANT,
+                  env={"PW": "s3cret"})
     report = run.json()
     rows = {r["host"]: r for r in report["results"]["endpoints"]}
     assert {r["outcome"] for r in rows.values()} == {"ok"}

@@ -53,7 +53,8 @@ def test_allowed_denied_and_crl_through_squid(run_cli: Runner, squid: SquidProxy
 def test_basic_proxy_407_then_200_with_credentials(run_cli: Runner, squid: SquidProxy, tls_origin: TlsOrigin,
                                                    lab_ca_file: Path) -> None:
     endpoint = tls_origin.url(LOGIN, "/")
-    run, report = _check(run_cli, "--proxy", squid.url("basic"), "--lab-microsoft-root", str(lab_ca_file), "--endpoint", endpoint)
+    run, report = _check(run_cli, "--proxy", squid.url("basic"), "--lab-microsoft-root", str(lab_ca_file),
+                         "--endpoint", endpoint)
     row = report["results"]["endpoints"][0]
     assert (run.code, row["outcome"], row["connect_status"]) == (1, "proxy_auth_required", 407)
     assert row["proxy_authenticate"] == ["Basic"] and row["proxy_auth_scheme"] is None
@@ -98,8 +99,8 @@ def test_ntlm_handshake_completes(run_cli: Runner, squid: SquidProxy, tls_origin
 
 def test_ntlm_without_a_user_off_windows_explains_why(run_cli: Runner, squid: SquidProxy, tls_origin: TlsOrigin,
                                                       lab_ca_file: Path) -> None:
-    _, report = _check(run_cli, "--proxy", squid.url("ntlm"), "--proxy-auth", "ntlm", "--lab-microsoft-root", str(lab_ca_file),
-                       "--endpoint", tls_origin.url(LOGIN))
+    _, report = _check(run_cli, "--proxy", squid.url("ntlm"), "--proxy-auth", "ntlm", "--lab-microsoft-root",
+                       str(lab_ca_file), "--endpoint", tls_origin.url(LOGIN))
     row = report["results"]["endpoints"][0]
     assert row["outcome"] == "proxy_auth_required" and "signed-in account" in row["error"]
 
