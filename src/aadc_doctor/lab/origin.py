@@ -156,8 +156,8 @@ class LabOrigin:
         if scheme == "http" and any(host_matches(p, host) for p in self._ocsp):
             # a real responder: 'unauthorized' for a request about a certificate it does not serve, 'malformed'
             # for a GET without a request in its path
-            answer = OCSP_UNAUTHORIZED if method == "POST" else OCSP_MALFORMED_REQUEST
-            return 200, "application/ocsp-response", answer, []
+            ocsp = OCSP_UNAUTHORIZED if method == "POST" else OCSP_MALFORMED_REQUEST
+            return 200, "application/ocsp-response", ocsp, []
         if scheme == "http" and path.lower().endswith(".crl"):
             return 200, "application/pkix-crl", self._crl, [("Cache-Control", "max-age=3600")]
         values = {"host": host, "url": f"{scheme}://{host}{path}", "request_id": str(uuid.uuid4()),
