@@ -412,3 +412,57 @@ def test_a_bad_proxy_url_is_a_value_error_without_its_password(url: str) -> None
     with pytest.raises(ValueError, match=r"alice:\*\*\*@") as failure:
         ProxyRoute.from_url(url)
     assert "s3cr3t" not in str(failure.value)
+
+
+@pytest.mark.parametrize(("response", "outcome", "says"), [
+    # RFC 9209: the proxy's policy refused, whatever the status code
+    (CannedResponse(502, "Bad Gateway", {"Proxy-Status": 'corp-proxy; error=http_request_denied; details="policy"'}),
+     Outcome.PROXY_FORBIDDEN, "Proxy-Status says http_request_denied"),
+    (CannedResponse(502, "Bad Gateway", {"Proxy-Status": "corp-proxy; error=connection_refused"}),
+     Outcome.PROXY_ERROR, "Proxy-Status says connection_refused"),
+    (CannedResponse(307, "Temporary Redirect", {"Location": "https://block.example.test/denied"}),
+     Outcome.PROXY_FORBIDDEN, "a redirect to https://block.example.test/denied: a block page"),
+    (CannedResponse(451, "Unavailable For Legal Reasons"), Outcome.PROXY_FORBIDDEN, "451"),
+])
+def test_every_way_a_proxy_says_no_to_connect(response: CannedResponse, outcome: Outcome, says: str,
+                                              ca_file: Path) -> None:
+    with CannedProxy(response) as proxy:
+        result = _probe(_target(443), proxy.url, _settings(ca_file))
+    assert (result.outcome, result.phase) == (outcome, Phase.CONNECT)
+    assert says in (result.error or "")
+
+
+def test_a_proxy_closing_right_after_connect_is_a_denial(ca_file: Path) -> None:
+    with CannedProxy(raw=b"") as proxy:
+        result = _probe(_target(443), proxy.url, _settings(ca_file))
+    assert (result.outcome, result.phase) == (Outcome.PROXY_FORBIDDEN, Phase.CONNECT)
+    assert "closed the connection right after the CONNECT request" in (result.error or "")
+
+
+def test_an_upstream_named_by_via_and_its_error_page(ca_file: Path) -> None:
+    page = b"<html><p>Generated Sun, 06 Dec 2026 00:11:01 GMT by parent.fabrikam.test (squid/5.7)</p></html>"
+    response = CannedResponse(403, "Forbidden", {"Via": "1.1 parent.fabrikam.test (squid/5.7), 1.1 child (squid)",
+                                                 "X-Squid-Error": "ERR_ACCESS_DENIED 0"}, page)
+    with CannedProxy(response) as proxy:
+        result = _probe(_target(443), proxy.url, _settings(ca_file))
+    assert (result.outcome, result.answered_by) == (Outcome.PROXY_FORBIDDEN, "parent.fabrikam.test")
+    assert result.proxy_hops == ("parent.fabrikam.test", "child")
+
+
+@pytest.mark.parametrize(("response", "outcome"), [
+    (CannedResponse(403, "Forbidden"), Outcome.PROXY_FORBIDDEN),  # no proxy header at all
+    (CannedResponse(302, "Found", {"Location": "http://block.example.test/"}), Outcome.PROXY_FORBIDDEN),
+    (CannedResponse(200, "OK", {"Content-Type": "text/html"}, b"<html>Blocked by policy</html>"),
+     Outcome.PROXY_FORBIDDEN),
+    (CannedResponse(200, "OK", {"Content-Type": "application/ocsp-response"}, bytes.fromhex("30030a0106")),
+     Outcome.OK),
+])
+def test_ocsp_through_a_proxy_is_ok_only_with_an_ocsp_response(response: CannedResponse, outcome: Outcome,
+                                                               ca_file: Path) -> None:
+    target = EndpointTarget("http://ocsp.digicert.com/", "ocsp.digicert.com", 80, "http", "/", "ocsp", ("sync",),
+                            "ocsp-ocsp-digicert-com", "ocsp.digicert.com")
+    with CannedProxy(response) as proxy:
+        result = _probe(target, proxy.url, _settings(ca_file))
+        sent = proxy.requests[0]
+    assert result.outcome is outcome, result.error
+    assert sent.startswith("POST http://ocsp.digicert.com/ HTTP/1.1") and "application/ocsp-request" in sent
