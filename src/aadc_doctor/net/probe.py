@@ -578,8 +578,8 @@ def _trusted_interception_text(state: _State, settings: ProbeSettings, facts: tl
                 f"{tlsmod.issuer_label(facts)}, not by a public CA Microsoft uses: an inspection CA this machine "
                 "trusts")
     root = tlsmod.ca_label(verdict.anchor)
-    chain = f"issued by {tlsmod.issuer_label(facts)} under the root {root}" if verdict.issuing is not None or \
-        tlsmod.issuer_label(facts) != root else f"issued by {root}"
+    chain = (f"issued by {tlsmod.ca_label(verdict.issuing)} under the root {root}" if verdict.issuing is not None
+             else f"issued by {root}")
     where = {"ca-file": f"--ca-file {settings.trust.ca_file}", "lab-root": "--lab-microsoft-root"}.get(
         verdict.trusted_by, "this machine's trusted root store")
     return (f"the certificate for {host} is {chain} (SHA-256 {verdict.anchor_sha256}), which is not one of the roots "
