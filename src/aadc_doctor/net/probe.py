@@ -777,7 +777,7 @@ async def _judge_origin_answer(state: _State, conn: _Conn, head: ResponseHead, m
 
 
 async def _drain(state: _State, conn: _Conn, head: ResponseHead, method: str) -> None:
-    """Read the rest of an ok answer (bounded), then wait for the peer to close (we asked for Connection: close).
+    """Read the rest of an ok answer (bounded), then, when the peer said it closes, wait for it to close.
 
     Closing first while the endpoint's close_notify is still on its way makes our side answer it with a reset,
     and Squid then logs the tunnel as TCP_TUNNEL/500: a probe must leave no error line in the proxy's log.
@@ -787,7 +787,7 @@ async def _drain(state: _State, conn: _Conn, head: ResponseHead, method: str) ->
     try:
         async with asyncio.timeout(budget):
             await read_body(conn.reader, head, method, MAX_DRAINED_BODY)
-            while await conn.reader.read(64 * 1024):
-                pass
+            while not head.keeps_alive and await conn.reader.read(64 * 1024):
+                pass  # the peer closes next: let its close_notify and FIN arrive before ours
     except (TimeoutError, HttpProtocolError, OSError):
         pass
