@@ -105,7 +105,9 @@ def test_squid_bump_with_an_untrusted_ca_is_untrusted_interception(
                                                                                                 "untrusted-issuer")
     assert _ids(report) == ["tls-intercepted"]
     assert report["findings"][0]["title"] == ("TLS to login.microsoftonline.com is intercepted by a CA this machine "
-                                              "does not trust (issuer: Contoso)")
+                                              "does not trust (issuer: Contoso Inspection Root CA)")
+    assert "signed by Contoso TLS Inspection Issuing CA (Contoso)" in report["findings"][0]["detail"]
+    assert _row(report, LOGIN)["tls"]["microsoft_chain"] is False
 
 
 def test_squid_bump_splicing_every_probed_host_is_healthy(

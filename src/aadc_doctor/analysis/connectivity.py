@@ -79,8 +79,8 @@ def _issuer(result: EndpointResult) -> str:
     tls = result.tls
     if tls is None or not tls.issuer:
         return "unknown issuer"
-    if _trusted_interception(result) and tls.root:
-        return tls.root  # the inspection CA as the admin finds it in the certificate store
+    if result.outcome is Outcome.TLS_INTERCEPTED and tls.root:
+        return tls.root  # the inspection CA at the top of the chain, as the admin finds it in a certificate store
     return tls.issuer_organization or tls.issuer
 
 

@@ -614,9 +614,9 @@ async def _judge_unverified(state: _State, settings: ProbeSettings, exc: ssl.SSL
     budget = max(0.0, (state.deadline_at or loop.time() + settings.timeout) - loop.time() - RESERVE_S)
     try:
         async with asyncio.timeout(budget):
-            der, version = await _fetch_unverified(state, settings)
+            der, version, presented = await _fetch_unverified(state, settings)
     except TimeoutError:
-        der, version = None, None
+        der, version, presented = None, None, []
     state.phase = Phase.TLS
     if der is None:
         intercepted = category in ("untrusted-issuer", "hostname-mismatch")
@@ -624,7 +624,11 @@ async def _judge_unverified(state: _State, settings: ProbeSettings, exc: ssl.SSL
         state.tls = TlsInfo(verified=False, trust=category, verify_error=message)
         raise state.fail(outcome, f"certificate verification for {host} failed: {message}")
     facts = tlsmod.cert_facts(der)
-    state.tls = _tls_info(facts, version, verified=False, trust=category, verify_error=message)
+    top = tlsmod.cert_facts(presented[-1]) if len(presented) > 1 else None  # the CA chain the peer sent, if any
+    state.tls = _tls_info(facts, version, verified=False, trust=category, verify_error=message,
+                          root=tlsmod.ca_label(top) if top is not None else None,
+                          root_sha256=tlsmod.fingerprint_text(presented[-1]) if top is not None else None,
+                          microsoft_chain=_presented_is_microsofts(presented, settings) if presented else None)
     issuer = tlsmod.issuer_label(facts)
     org = (facts.issuer_organization or "").lower()
     if (category == "untrusted-issuer" and state.target.rule_id and facts.covers(host)
@@ -650,7 +654,12 @@ async def _judge_unverified(state: _State, settings: ProbeSettings, exc: ssl.SSL
                                           f"(issuer {issuer}, valid until {facts.not_after})")
 
 
-async def _fetch_unverified(state: _State, settings: ProbeSettings) -> tuple[bytes | None, str | None]:
+def _presented_is_microsofts(presented: list[bytes], settings: ProbeSettings) -> bool:
+    verdict = tlsmod.judge_chain(presented, settings.trust)
+    return verdict is not None and verdict.microsoft
+
+
+async def _fetch_unverified(state: _State, settings: ProbeSettings) -> tuple[bytes | None, str | None, list[bytes]]:
     """Re-open the same path and handshake without verification, only to read the leaf certificate."""
     saved = (state.phase, state.error, dict(state.timings), state.connect_status, state.proxy_error)
     try:
@@ -660,15 +669,15 @@ async def _fetch_unverified(state: _State, settings: ProbeSettings) -> tuple[byt
             authority = state.authority
             conn, head = await _proxy_exchange(state, settings, conn, "CONNECT", authority, authority, ())
             if not 200 <= head.status < 300:
-                return None, None
+                return None, None, []
         await conn.writer.start_tls(settings.trust.unverified, server_hostname=state.target.host)
         ssl_object = conn.writer.get_extra_info("ssl_object")
         if ssl_object is None:
-            return None, None
+            return None, None, []
         der: bytes | None = ssl_object.getpeercert(binary_form=True)
-        return der, ssl_object.version()
+        return der, ssl_object.version(), tlsmod.unverified_chain(ssl_object)
     except (_Stop, HttpProtocolError, ssl.SSLError, OSError, asyncio.IncompleteReadError):
-        return None, None
+        return None, None, []
     finally:
         state.phase, state.error, state.timings, state.connect_status, state.proxy_error = saved
         state.outcome = None
