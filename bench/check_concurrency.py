@@ -106,7 +106,7 @@ class LabAddress:
 
 
 def run_check(lab: LabAddress, hosts: list[str], concurrency: int | None) -> tuple[float, list[dict[str, Any]]]:
-    args = ["check", "--json", "--proxy", f"http://127.0.0.1:{lab.proxy_port}", "--ca-file", lab.ca_file]
+    args = ["check", "--json", "--proxy", f"http://127.0.0.1:{lab.proxy_port}", "--lab-microsoft-root", lab.ca_file]
     for host in hosts:
         args += ["--endpoint", f"https://{host}:{lab.origin_port}/"]
     if concurrency is not None:
@@ -151,7 +151,7 @@ def main_bench() -> None:
                 sequential.append(wall_s)
                 slowest.append(max(r["elapsed_ms"] for r in rows_s) / 1000)
             args = [sys.executable, "-m", "aadc_doctor", "check", "--json", "--proxy",
-                    f"http://127.0.0.1:{lab.proxy_port}", "--ca-file", lab.ca_file]
+                    f"http://127.0.0.1:{lab.proxy_port}", "--lab-microsoft-root", lab.ca_file]
             for host in hosts:
                 args += ["--endpoint", f"https://{host}:{lab.origin_port}/"]
             start = time.perf_counter()

@@ -30,3 +30,18 @@ ensure_venv() {
     "$AADC_VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$AADC_ROOT[test]" || return 1
     printf '%s\n' "$stamp" >"$stamp_file"
 }
+
+# mitmproxy (a real TLS-inspecting proxy for the integration tests) pins its own dependencies, so it lives in a
+# venv of its own, .venv-tools, run as a subprocess (tests/infra/mitmproxy.py); reinstalled when missing.
+AADC_TOOLS_VENV="$AADC_ROOT/.venv-tools"
+
+ensure_tools_venv() {
+    local python="${PYTHON:-python3}"
+    if [ -x "$AADC_TOOLS_VENV/bin/mitmdump" ] && "$AADC_TOOLS_VENV/bin/mitmdump" --version >/dev/null 2>&1; then
+        echo "tools venv: up to date ($AADC_TOOLS_VENV)"
+        return 0
+    fi
+    echo "tools venv: installing mitmproxy into $AADC_TOOLS_VENV"
+    "$python" -m venv --clear "$AADC_TOOLS_VENV" || return 1
+    "$AADC_TOOLS_VENV/bin/python" -m pip install -q --disable-pip-version-check mitmproxy || return 1
+}

@@ -7,9 +7,9 @@ set -euo pipefail
 # squid-openssl (Squid built with OpenSSL, for ssl_bump; replaces plain squid and ships the auth helpers),
 # tinyproxy, apache2-utils (htpasswd), dnsmasq-base, dnsutils (dig), nsd (an authoritative zone with a CNAME
 # loop behind dnsmasq; its packaged service is stopped and disabled: the tests start their own on loopback),
-# samba + tools (a real AD DC),
-# chromium (headless, for the HTML report), wine64 and the mingw cross-compiler (Windows CPython lane).
-PACKAGES=(squid-openssl apache2-utils dnsmasq-base dnsutils nsd tinyproxy
+# samba + tools (a real AD DC), chromium (headless), wine64 and the mingw cross-compiler (Windows CPython lane),
+# libnss-wrapper (a private hosts file for tinyproxy and mitmproxy, which resolve with the C library).
+PACKAGES=(squid-openssl apache2-utils dnsmasq-base dnsutils nsd tinyproxy libnss-wrapper
           samba samba-dsdb-modules samba-ad-provision ldb-tools faketime
           chromium wine64 gcc-mingw-w64-x86-64)
 
@@ -35,6 +35,15 @@ have_squid_openssl() {
     have_tool squid && { squid -v 2>/dev/null || /usr/sbin/squid -v 2>/dev/null; } | grep -q -- '--with-openssl'
 }
 
+have_nss_wrapper() {
+    local lib
+    for lib in /usr/lib/x86_64-linux-gnu/libnss_wrapper.so /usr/lib/aarch64-linux-gnu/libnss_wrapper.so \
+               /usr/lib64/libnss_wrapper.so /usr/lib/libnss_wrapper.so; do
+        [ -f "$lib" ] && return 0
+    done
+    return 1
+}
+
 TOOLS=(squid dnsmasq nsd nsd-checkconf htpasswd dig tinyproxy samba samba-tool ldbsearch faketime chromium wine64
        x86_64-w64-mingw32-gcc)
 
@@ -46,6 +55,7 @@ check_all() {
     done
     have_squid_helpers || missing+=("squid auth helpers")
     have_squid_openssl || missing+=("squid with OpenSSL")
+    have_nss_wrapper || missing+=("libnss_wrapper")
 }
 
 check_all

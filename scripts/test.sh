@@ -8,6 +8,7 @@ source scripts/_venv.sh
 
 bash scripts/install-system-deps.sh || { echo "FAILED: system dependencies" >&2; exit 1; }
 ensure_venv || { echo "FAILED: virtual environment" >&2; exit 1; }
+ensure_tools_venv || { echo "FAILED: tools venv (mitmproxy)" >&2; exit 1; }
 
 declare -a summary=()
 failed=0

@@ -80,11 +80,12 @@ def test_human_output_shows_header_table_findings_and_summary(run_cli) -> None:
     out = result.stdout
     assert "1/2 url-not-opened: One required URL not opened on the proxy" in out
     assert "Mirrors: Troubleshoot connectivity issues with Azure AD Connect > 403 Forbidden" in out
-    assert "$ aadc-doctor check --profile sync --timeout 5 --ca-file $LAB/lab-root-ca.pem --proxy " \
-        "http://fabrikamproxy:" in out
-    assert "--resolve fabrikamproxy:" in out
+    flat = " ".join(out.split())  # the command line wraps at the console width
+    assert "$ aadc-doctor check --profile sync --timeout 5 --lab-microsoft-root $LAB/lab-root-ca.pem --proxy " \
+        "http://fabrikamproxy:" in flat
+    assert "--resolve fabrikamproxy:" in flat
     assert "proxy_forbidden" in out and "The MFA endpoint cannot be reached" in out
-    assert "--direct --dns-server 127.0.0.1:" in out
+    assert "--direct --dns-server 127.0.0.1:" in flat
     assert "Diagnosis as expected" in out
     assert "2 of 2 scenarios diagnosed as expected" in out
 

@@ -27,7 +27,7 @@ from .ports import (
     spare_loopback_address,
 )
 from .squid import SquidConfig, SquidProxy
-from .tls_servers import HttpOrigin, Route, SeenRequest, TlsOrigin, crl_route
+from .tls_servers import HttpOrigin, Route, SeenRequest, TlsOrigin, crl_route, ocsp_route
 from .tools import INSTALL_HINT, ComponentMissing
 
 __all__ = [
@@ -60,6 +60,7 @@ __all__ = [
     "free_port",
     "issue_server_cert",
     "make_ca",
+    "ocsp_route",
     "spare_loopback_address",
     "write_ca_bundle",
     "write_ca_pem",

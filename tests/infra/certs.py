@@ -20,6 +20,46 @@ def make_ca(organization: str) -> trustme.CA:
     return trustme.CA(organization_name=organization)
 
 
+def make_named_ca(common_name: str, organization: str, parent: trustme.CA | None = None, *,
+                  path_length: int = 1) -> trustme.CA:
+    """A CA whose subject has a common name (what clients show as the issuer), optionally issued by `parent`:
+    the two tiers of a corporate inspection PKI (root -> issuing CA)."""
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+                         x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = dt.datetime.now(dt.UTC)
+    issuer_cert = ca_certificate(parent) if parent is not None else None
+    signing_key = _ca_key(parent) if parent is not None else key
+    builder = (x509.CertificateBuilder().subject_name(subject)
+               .issuer_name(issuer_cert.subject if issuer_cert is not None else subject)
+               .public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now - dt.timedelta(days=30)).not_valid_after(now + dt.timedelta(days=3650))
+               .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+               .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                            data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                            crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+               .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False))
+    if issuer_cert is not None:
+        ski = issuer_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        builder = builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski),
+                                        critical=False)
+    cert = builder.sign(signing_key, hashes.SHA256())
+    ca = trustme.CA.from_pem(cert.public_bytes(serialization.Encoding.PEM),
+                             key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+    ca.parent_cert = parent
+    return ca
+
+
+def _ca_key(ca: trustme.CA) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
+    key = serialization.load_pem_private_key(ca.private_key_pem.bytes(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        raise TypeError(f"unsupported CA key type {type(key).__name__}")
+    return key
+
+
 def issue_server_cert(ca: trustme.CA, hostnames: Iterable[str], *, common_name: str | None = None,
                       not_before: dt.datetime | None = None, not_after: dt.datetime | None = None) -> trustme.LeafCert:
     """A leaf certificate valid for every name in `hostnames` (DNS names, wildcards or IP addresses).

@@ -46,7 +46,8 @@ def _libc() -> ctypes.CDLL | None:
         return None
 
 
-def launch(argv: list[str], output: Path, *, run_as: str | None = None) -> subprocess.Popen[bytes]:
+def launch(argv: list[str], output: Path, *, run_as: str | None = None,
+           env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """Start a daemon in the foreground in its own process group (so its helpers can be killed with it),
     stdout+stderr to `output`.
 
@@ -76,7 +77,7 @@ def launch(argv: list[str], output: Path, *, run_as: str | None = None) -> subpr
 
     with output.open("wb") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, preexec_fn=in_child)
+                                start_new_session=True, preexec_fn=in_child, env=env)
     _running.add(proc)
     return proc
 

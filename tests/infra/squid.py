@@ -53,7 +53,12 @@ class SquidConfig:
     extra_logs: more access logs beside access.log: name -> a built-in squid log format ("common", "combined",
         "referrer", "useragent") or a `logformat` spec such as "%ts.%03tu %>a %Ss/%03>Hs %rm %ru"; read them
         at squid.extra_log(name).
-    extra_directives: raw squid.conf lines appended before the http_access rules.
+    extra_directives: raw squid.conf lines appended before the http_access rules (so an `http_access` line here is
+        evaluated first). "{workdir}" is replaced by the instance's work dir.
+    visible_hostname: the name squid gives itself in Via, X-Cache and its error pages.
+    open_port_options: options appended to the "open" http_port line, e.g. "ssl-bump tls-cert={workdir}/ca.pem ...".
+    files: name -> bytes written into the work dir before start (CA certificates and keys for ssl_bump).
+    ssl_db: initialise {workdir}/ssl_db with security_file_certgen (needed by ssl_bump's certificate generator).
     """
 
     allowed_domains: Sequence[str] | None = DEFAULT_ALLOWED_DOMAINS
@@ -68,6 +73,10 @@ class SquidConfig:
     dns_timeout: int = 2
     extra_logs: Mapping[str, str] = field(default_factory=dict)
     extra_directives: Sequence[str] = ()
+    visible_hostname: str = "aadc-lab-proxy"
+    open_port_options: str = ""
+    files: Mapping[str, bytes] = field(default_factory=dict)
+    ssl_db: bool = False
 
 
 BUILTIN_LOG_FORMATS = frozenset({"squid", "common", "combined", "referrer", "useragent"})
@@ -193,19 +202,28 @@ class SquidProxy:
         htpasswd.write_text("")
         for user, password in self.config.basic_users.items():
             subprocess.run([self._htpasswd, "-b", str(htpasswd), user, password], check=True, capture_output=True)
+        for name, data in self.config.files.items():
+            (self.workdir / name).write_bytes(data)
+        if self.config.ssl_db and not (self.workdir / "ssl_db").exists():
+            certgen = find_squid_helper("security_file_certgen")
+            subprocess.run([certgen, "-c", "-s", str(self.workdir / "ssl_db"), "-M", "4MB"], check=True,
+                           capture_output=True)
         self.conf_path.write_text(self.render_config())
         if is_root():
             procs.chown_tree(self.workdir, "proxy")
+
+    def _expand(self, text: str) -> str:
+        return text.replace("{workdir}", str(self.workdir))
 
     def render_config(self) -> str:
         cfg = self.config
         w = self.workdir
         hosts = self._hosts()
         lines = [
-            f"http_port {LOOPBACK}:{self.ports['open']} name=open",
+            f"http_port {LOOPBACK}:{self.ports['open']} name=open {self._expand(cfg.open_port_options)}".rstrip(),
             f"http_port {LOOPBACK}:{self.ports['basic']} name=basic",
             f"http_port {LOOPBACK}:{self.ports['ntlm']} name=ntlm",
-            "visible_hostname aadc-lab-proxy",
+            f"visible_hostname {cfg.visible_hostname}",
             f"pid_filename {w}/squid.pid",
             f"cache_log {w}/cache.log",
             f"access_log stdio:{w}/access.log squid",
@@ -252,7 +270,7 @@ class SquidProxy:
             lines.append(f"acl allowed_hosts dstdomain {' '.join(cfg.allowed_domains)}")
         if cfg.denied_domains:
             lines.append(f"acl denied_hosts dstdomain {' '.join(cfg.denied_domains)}")
-        lines += list(cfg.extra_directives)
+        lines += [self._expand(line) for line in cfg.extra_directives]
         lines += ["http_access deny !Safe_ports", "http_access deny CONNECT !SSL_ports"]
         if cfg.auth_before_acl:
             lines += ["http_access deny p_basic !authed", "http_access deny p_ntlm !authed"]

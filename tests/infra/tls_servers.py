@@ -248,3 +248,13 @@ def crl_route(crl_der: bytes) -> Route:
     """A Route serving DER CRL bytes with the content type CRL endpoints use."""
     return Route(200, crl_der, {"Content-Type": "application/pkix-crl"})
 
+
+def ocsp_route() -> Route:
+    """A Route answering as a real OCSP responder does for a certificate it does not serve: an OCSP response with
+    status 'unauthorized' (RFC 6960 section 2.3), DER, built with cryptography."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.x509 import ocsp
+
+    response = ocsp.OCSPResponseBuilder.build_unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED)
+    return Route(200, response.public_bytes(serialization.Encoding.DER), {"Content-Type": "application/ocsp-response"})
+

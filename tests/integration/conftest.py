@@ -79,6 +79,28 @@ Failure helpers
                                        {"Proxy-Authenticate": "Negotiate"}); raw=b"..." sends bytes verbatim.
     closed_port: int                   a 127.0.0.1 port held bound but not listening: connect() is refused.
 
+Real proxies of every kind (session-wide: each started once; see tests/integration/test_check_real_proxies.py)
+    inspection_pki: InspectionPki      a two-tier inspection CA (root "Contoso Inspection Root CA" -> issuing
+                                       "Contoso TLS Inspection Issuing CA"); .bundle: PEM with both (what group
+                                       policy deploys, or --ca-file)
+    bump_squid: SquidProxy             squid-openssl with ssl_bump on its open port: peek, splice *.msappproxy.net,
+                                       bump every other host, signing with the two-tier issuing CA
+                                       (security_file_certgen, ssl_db initialised in its work dir)
+    deny_squid: SquidProxy             Squid saying no without a 403: deny_info 302 redirects (aadcdn.msauth.net,
+                                       crl3.digicert.com) and deny_info TCP_RESET (aadcdn.msftauth.net,
+                                       secure.aadcdn.microsoftonline-p.com, crl4.digicert.com)
+    parent_squid / child_squid         child -> cache_peer parent (never_direct); the parent denies .msftauth.net and
+                                       crl4.digicert.com. Names: parent-proxy.fabrikam.test, child-proxy.contoso.test
+    orphan_squid: SquidProxy           cache_peer parent on a closed port: the upstream is down
+    tinyproxy_denylist / tinyproxy_allowlist / tinyproxy_connectport: Tinyproxy
+                                       Filter deny-list (msftauth.net); Filter allow-list (microsoftonline.com,
+                                       digicert.com) with BasicAuth alice/s3cret; ConnectPort 563 only
+    mitmproxy: Mitmproxy               mitmdump (from .venv-tools) inspecting TLS with its own CA, passing
+                                       *.msappproxy.net through untouched
+
+Set AADC_SAVE_PROXY_LOGS=DIR to keep every real proxy's access log after the session (DIR/<fixture>.log): fixtures
+for the `proxylog` tests (docs/notes/proxy-log-fixtures.md).
+
 The classes and constants (SquidConfig, Route, DnsConfig, LAB_HOSTS, MICROSOFT_CRL_PATH, build_crl,
 issue_server_cert, ...) import from `tests.infra` (pyproject puts the repository root on pytest's sys.path).
 
@@ -91,6 +113,8 @@ Example:
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -122,10 +146,15 @@ from tests.infra import (
     spare_loopback_address,
     write_ca_pem,
 )
-from tests.infra.samba import SambaDC
+from tests.infra.certs import make_named_ca
 from tests.infra.dns_lab import LOOP_ZONE, filtering_config, validating_config
+from tests.infra.mitmproxy import MitmConfig, Mitmproxy
+from tests.infra.samba import SambaDC
+from tests.infra.tinyproxy import Tinyproxy, TinyproxyConfig
 from tests.infra.tls_servers import DEFAULT_ROUTE, Stall
-from tests.infra.tools import is_root
+from tests.infra.tools import find_squid_helper, is_root
+
+SAVE_LOGS_ENV = "AADC_SAVE_PROXY_LOGS"
 
 _HERE = Path(__file__).resolve().parent
 T = TypeVar("T")
@@ -416,3 +445,118 @@ def samba_dc(samba_dcs: SambaDcs) -> SambaDC:
 def samba_dc_strong(samba_dcs: SambaDcs) -> SambaDC:
     """The same domain on another address, refusing simple binds without TLS (strongerAuthRequired)."""
     return samba_dcs.strong
+# -- real proxies of every kind ----------------------------------------------------------------------------------
+def _save_log(name: str, log: Path) -> None:
+    """Keep a proxy's access log for the proxylog tests when AADC_SAVE_PROXY_LOGS names a directory."""
+    target = os.environ.get(SAVE_LOGS_ENV)
+    if target and log.exists():
+        Path(target).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(log, Path(target) / f"{name}.log")
+
+
+class InspectionPki:
+    """A two-tier inspection CA as corporate proxies use: a root, and an issuing CA that signs the forged leaves."""
+
+    def __init__(self, directory: Path) -> None:
+        self.root = make_named_ca("Contoso Inspection Root CA", "Contoso")
+        self.issuing = make_named_ca("Contoso TLS Inspection Issuing CA", "Contoso", self.root, path_length=0)
+        self.bundle = directory / "contoso-inspection-cas.pem"
+        self.bundle.write_bytes(self.root.cert_pem.bytes() + self.issuing.cert_pem.bytes())
+
+
+@pytest.fixture(scope="session")
+def inspection_pki(tmp_path_factory: pytest.TempPathFactory) -> InspectionPki:
+    return InspectionPki(tmp_path_factory.mktemp("inspection-pki"))
+
+
+def _session_squid(name: str, config: SquidConfig) -> Iterator[SquidProxy]:
+    proxy = _required(lambda: SquidProxy(config))
+    proxy.start()
+    yield proxy
+    _save_log(name, proxy.access_log)
+    proxy.stop(wait=False)
+
+
+@pytest.fixture(scope="session")
+def bump_squid(inspection_pki: InspectionPki, lab_ca: trustme.CA) -> Iterator[SquidProxy]:
+    pki = inspection_pki
+    files = {"signing.pem": pki.issuing.cert_pem.bytes() + pki.root.cert_pem.bytes(),
+             "signing.key": pki.issuing.private_key_pem.bytes(), "origin-ca.pem": lab_ca.cert_pem.bytes()}
+    certgen = _required(lambda: find_squid_helper("security_file_certgen"))
+    config = SquidConfig(
+        allowed_domains=None, visible_hostname="bump-proxy.contoso.test", files=files, ssl_db=True,
+        open_port_options="ssl-bump tls-cert={workdir}/signing.pem tls-key={workdir}/signing.key "
+                          "generate-host-certificates=on dynamic_cert_mem_cache_size=4MB",
+        extra_directives=[f"sslcrtd_program {certgen} -s {{workdir}}/ssl_db -M 4MB", "sslcrtd_children 2 startup=1",
+                          "tls_outgoing_options cafile={workdir}/origin-ca.pem",
+                          "acl step1 at_step SslBump1", "acl splice_hosts ssl::server_name .msappproxy.net",
+                          "ssl_bump peek step1", "ssl_bump splice splice_hosts", "ssl_bump bump all"])
+    yield from _session_squid("squid-ssl-bump", config)
+
+
+@pytest.fixture(scope="session")
+def deny_squid() -> Iterator[SquidProxy]:
+    config = SquidConfig(allowed_domains=None, visible_hostname="deny-proxy.contoso.test", extra_directives=[
+        "acl redirect_hosts dstdomain aadcdn.msauth.net crl3.digicert.com",
+        "acl reset_hosts dstdomain aadcdn.msftauth.net secure.aadcdn.microsoftonline-p.com crl4.digicert.com",
+        "deny_info 302:http://block.contoso.test/blocked?url=%u redirect_hosts",
+        "deny_info TCP_RESET reset_hosts",
+        "http_access deny redirect_hosts", "http_access deny reset_hosts"])
+    yield from _session_squid("squid-deny-info", config)
+
+
+@pytest.fixture(scope="session")
+def parent_squid() -> Iterator[SquidProxy]:
+    config = SquidConfig(allowed_domains=None, denied_domains=(".msftauth.net", "crl4.digicert.com"),
+                         visible_hostname="parent-proxy.fabrikam.test")
+    yield from _session_squid("squid-parent", config)
+
+
+def _child_of(port: int) -> SquidConfig:
+    return SquidConfig(allowed_domains=None, visible_hostname="child-proxy.contoso.test", extra_directives=[
+        f"cache_peer 127.0.0.1 parent {port} 0 no-query default name=upstream", "never_direct allow all"])
+
+
+@pytest.fixture(scope="session")
+def child_squid(parent_squid: SquidProxy) -> Iterator[SquidProxy]:
+    yield from _session_squid("squid-child", _child_of(parent_squid.open_port))
+
+
+@pytest.fixture(scope="session")
+def orphan_squid() -> Iterator[SquidProxy]:
+    with ClosedPort() as down:
+        yield from _session_squid("squid-parent-down", _child_of(down.port))
+
+
+def _session_tinyproxy(name: str, config: TinyproxyConfig) -> Iterator[Tinyproxy]:
+    proxy = _required(lambda: Tinyproxy(config))
+    proxy.start()
+    yield proxy
+    _save_log(name, proxy.log)
+    proxy.stop()
+
+
+@pytest.fixture(scope="session")
+def tinyproxy_denylist() -> Iterator[Tinyproxy]:
+    yield from _session_tinyproxy("tinyproxy-denylist", TinyproxyConfig(filter=[r"msftauth\.net$"]))
+
+
+@pytest.fixture(scope="session")
+def tinyproxy_allowlist() -> Iterator[Tinyproxy]:
+    config = TinyproxyConfig(filter=[r"microsoftonline\.com$", r"digicert\.com$"], filter_default_deny=True,
+                             basic_auth={"alice": "s3cret"})
+    yield from _session_tinyproxy("tinyproxy-allowlist-auth", config)
+
+
+@pytest.fixture(scope="session")
+def tinyproxy_connectport() -> Iterator[Tinyproxy]:
+    yield from _session_tinyproxy("tinyproxy-connectport", TinyproxyConfig(connect_ports=[563]))
+
+
+@pytest.fixture(scope="session")
+def mitmproxy(lab_ca_file: Path) -> Iterator[Mitmproxy]:
+    proxy = _required(lambda: Mitmproxy(MitmConfig(lab_ca_file, ignore_hosts=[r"msappproxy\.net"])))
+    proxy.start()
+    yield proxy
+    _save_log("mitmproxy", proxy.output)
+    proxy.stop()

@@ -27,7 +27,7 @@ def _check(run_cli: Runner, *args: str) -> tuple[CliRun, dict[str, Any]]:
 def test_direct_connect_to_reaches_the_high_port_with_the_real_name(run_cli: Runner, tls_origin: TlsOrigin,
                                                                     lab_ca_file: Path) -> None:
     before = len(tls_origin.requests)
-    run, report = _check(run_cli, "--direct", "--ca-file", str(lab_ca_file),
+    run, report = _check(run_cli, "--direct", "--lab-microsoft-root", str(lab_ca_file),
                          "--connect-to", f"{LOGIN}:443:127.0.0.1:{tls_origin.port}")
     [row] = report["results"]["endpoints"]
     assert (run.code, row["outcome"], row["port"], row["http_status"]) == (0, "ok", 443, 200), row["error"]
@@ -42,7 +42,7 @@ def test_connect_to_through_squid_sends_connect_to_the_destination(run_cli: Runn
     """With a proxy, CONNECT names HOST2:PORT2 (Squid resolves the lab name to 127.0.0.1), as curl does."""
     since = squid.log_offset()
     before = len(tls_origin.requests)
-    run, report = _check(run_cli, "--proxy", squid.url("open"), "--ca-file", str(lab_ca_file),
+    run, report = _check(run_cli, "--proxy", squid.url("open"), "--lab-microsoft-root", str(lab_ca_file),
                          "--connect-to", f"{LOGIN}:443:{LOGIN}:{tls_origin.port}")
     [row] = report["results"]["endpoints"]
     assert (run.code, row["outcome"], row["connect_status"], row["http_status"]) == (0, "ok", 200, 200), row["error"]
@@ -54,7 +54,7 @@ def test_connect_to_through_squid_sends_connect_to_the_destination(run_cli: Runn
 def test_a_connect_to_that_matches_nothing_is_reported(run_cli: Runner, tls_origin: TlsOrigin,
                                                        lab_ca_file: Path) -> None:
     """A typo (the origin's port instead of the URL's 443) would silently probe the real name: say so."""
-    run = run_cli("check", "--direct", "--ca-file", str(lab_ca_file), "--timeout", "2", "--endpoint",
+    run = run_cli("check", "--direct", "--lab-microsoft-root", str(lab_ca_file), "--timeout", "2", "--endpoint",
                   tls_origin.url(LOGIN), "--connect-to", f"{LOGIN}:443:127.0.0.1:{tls_origin.port}",
                   "--resolve", f"{LOGIN}:{tls_origin.port}:127.0.0.1")
     assert run.code == 0, run.stdout + run.stderr

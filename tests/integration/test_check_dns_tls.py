@@ -27,9 +27,9 @@ def _check(run_cli: Runner, *args: str, env: dict[str, str] | None = None) -> di
 
 def test_cname_chain_through_nsatc_resolves_and_is_explained(run_cli: Runner, dnsmasq: Dnsmasq,
                                                              tls_origin: TlsOrigin, lab_ca_file: Path) -> None:
-    report = _check(run_cli, "--direct", "--dns-server", f"{dnsmasq.address}:{dnsmasq.port}", "--ca-file",
-                    str(lab_ca_file), "--lab-dns-answer", "127.0.0.0/8", "--endpoint",
-                    tls_origin.url(LOGIN, "/common/oauth2/token"))
+    report = _check(run_cli, "--direct", "--dns-server", f"{dnsmasq.address}:{dnsmasq.port}", "--lab-microsoft-root",
+                    str(lab_ca_file), "--lab-dns-answer", "127.0.0.0/8",
+                    "--endpoint", tls_origin.url(LOGIN, "/common/oauth2/token"))
     assert report["results"]["proxy"]["source"] == "--direct"
     row = report["results"]["endpoints"][0]
     assert row["outcome"] == "ok" and row["via_proxy"] is None
@@ -41,7 +41,7 @@ def test_cname_chain_through_nsatc_resolves_and_is_explained(run_cli: Runner, dn
 
 def test_nxdomain_is_a_dns_failure_with_the_articles_words(run_cli: Runner, dnsmasq: Dnsmasq, tls_origin: TlsOrigin,
                                                            lab_ca_file: Path) -> None:
-    report = _check(run_cli, "--direct", "--dns-server", f"{dnsmasq.address}:{dnsmasq.port}", "--ca-file",
+    report = _check(run_cli, "--direct", "--dns-server", f"{dnsmasq.address}:{dnsmasq.port}", "--lab-microsoft-root",
                     str(lab_ca_file), "--endpoint", tls_origin.url(LOGIN), "--endpoint",
                     tls_origin.url(NXDOMAIN_HOST), env={"HTTPS_PROXY": "http://proxy.contoso.com:8080"})
     rows = {e["host"]: e for e in report["results"]["endpoints"]}
@@ -73,7 +73,7 @@ def test_every_name_failing_is_one_dns_cause(run_cli: Runner, dnsmasq: Dnsmasq) 
 
 def test_inspecting_proxy_ca_is_tls_intercepted(run_cli: Runner, squid: SquidProxy, inspected_origin: TlsOrigin,
                                                 tls_origin: TlsOrigin, lab_ca_file: Path) -> None:
-    report = _check(run_cli, "--proxy", squid.url("open"), "--ca-file", str(lab_ca_file), "--endpoint",
+    report = _check(run_cli, "--proxy", squid.url("open"), "--lab-microsoft-root", str(lab_ca_file), "--endpoint",
                     inspected_origin.url(LOGIN), "--endpoint", tls_origin.url("graph.windows.net"))
     rows = {e["host"]: e for e in report["results"]["endpoints"]}
     row = rows[LOGIN]
@@ -93,7 +93,10 @@ def test_inspection_ca_in_the_machine_store_is_still_caught(run_cli: Runner, ins
                     "--endpoint", inspected_origin.url(LOGIN))
     row = report["results"]["endpoints"][0]
     assert (row["outcome"], row["tls"]["verified"], row["tls"]["trust"]) == ("tls_intercepted", True, "system")
-    assert "inspection CA deployed" in row["error"]
+    assert "this machine trusts that CA (this machine's trusted root store)" in row["error"]
+    assert row["tls"]["microsoft_chain"] is False
+    assert [f["id"] for f in report["findings"]] == ["tls-intercepted"]
+    assert "inspected by a CA this machine trusts" in report["findings"][0]["title"]
 
 
 def test_expired_certificate_is_a_tls_failure(run_cli: Runner, squid: SquidProxy, lab_ca: trustme.CA,
@@ -101,7 +104,7 @@ def test_expired_certificate_is_a_tls_failure(run_cli: Runner, squid: SquidProxy
     past = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
     origin = tls_origin_factory(cert=issue_server_cert(lab_ca, [LOGIN], not_before=past - dt.timedelta(days=90),
                                                        not_after=past))
-    report = _check(run_cli, "--proxy", squid.url("open"), "--ca-file", str(lab_ca_file), "--endpoint",
+    report = _check(run_cli, "--proxy", squid.url("open"), "--lab-microsoft-root", str(lab_ca_file), "--endpoint",
                     origin.url(LOGIN))
     row = report["results"]["endpoints"][0]
     assert (row["outcome"], row["tls"]["trust"]) == ("tls_failure", "expired")

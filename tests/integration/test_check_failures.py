@@ -44,7 +44,7 @@ def test_proxy_on_a_closed_port_is_one_cause(run_cli: Runner, closed_port: int) 
 
 def test_direct_to_a_closed_port_is_refused(run_cli: Runner, closed_port: int, tls_origin: TlsOrigin,
                                             lab_ca_file: Path) -> None:
-    report = _check(run_cli, "--direct", "--ca-file", str(lab_ca_file),
+    report = _check(run_cli, "--direct", "--lab-microsoft-root", str(lab_ca_file),
                     "--resolve", f"{LOGIN}:{closed_port}:127.0.0.1", "--endpoint", f"https://{LOGIN}:{closed_port}/",
                     "--resolve", f"{LOGIN}:{tls_origin.port}:127.0.0.1", "--endpoint", tls_origin.url(LOGIN))
     rows = {e["port"]: e for e in report["results"]["endpoints"]}
@@ -56,7 +56,7 @@ def test_direct_to_a_closed_port_is_refused(run_cli: Runner, closed_port: int, t
 def test_endpoint_that_never_answers_times_out_at_http(run_cli: Runner, squid: Any, lab_ca_file: Path,
                                                        tls_origin_factory: Callable[..., TlsOrigin]) -> None:
     origin = tls_origin_factory(stall="response")
-    report = _check(run_cli, "--proxy", squid.url("open"), "--ca-file", str(lab_ca_file), "--timeout", "1",
+    report = _check(run_cli, "--proxy", squid.url("open"), "--lab-microsoft-root", str(lab_ca_file), "--timeout", "1",
                     "--endpoint", origin.url(LOGIN))
     row = report["results"]["endpoints"][0]
     assert (row["outcome"], row["phase"], row["connect_status"]) == ("timeout", "http", 200)

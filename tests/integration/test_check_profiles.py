@@ -15,7 +15,15 @@ from urllib.parse import urlsplit
 import pytest
 import trustme
 from tests.conftest import CliRun
-from tests.infra import HttpOrigin, Route, SquidProxy, TlsOrigin, build_crl, crl_route, spare_loopback_address
+from tests.infra import (
+    HttpOrigin,
+    SquidProxy,
+    TlsOrigin,
+    build_crl,
+    crl_route,
+    ocsp_route,
+    spare_loopback_address,
+)
 from tests.infra.tools import is_root
 
 from aadc_doctor.knowledge.endpoints import load_catalog
@@ -41,7 +49,7 @@ def catalog_lab(lab_ca: trustme.CA) -> Iterator[CatalogLab]:
     routes = {urlsplit(u).path: crl for u in urls if urlsplit(u).path.lower().endswith(".crl")}
     address = spare_loopback_address(tcp_ports=(80, 443))
     with TlsOrigin(lab_ca, https_hosts, host=address, port=443), \
-            HttpOrigin(routes, default_route=Route(200, b"ocsp responder\n"), host=address, port=80):
+            HttpOrigin(routes, default_route=ocsp_route(), host=address, port=80):
         yield CatalogLab(address, tuple(sorted({urlsplit(u).hostname or "" for u in urls})))
 
 
@@ -52,7 +60,7 @@ def _squid(factory: Callable[..., SquidProxy], lab: CatalogLab, **overrides: Any
 def test_sync_profile_with_the_mfa_host_denied(run_cli: Runner, catalog_lab: CatalogLab, lab_ca_file: Path,
                                               squid_factory: Callable[..., SquidProxy]) -> None:
     squid = _squid(squid_factory, catalog_lab, denied_domains=[MFA])
-    run = run_cli("check", "--json", "--proxy", squid.url("open"), "--ca-file", str(lab_ca_file))
+    run = run_cli("check", "--json", "--proxy", squid.url("open"), "--lab-microsoft-root", str(lab_ca_file))
     assert run.code == 1, run.stderr
     report = run.json()
     rows = report["results"]["endpoints"]
@@ -71,8 +79,9 @@ def test_sync_profile_with_the_mfa_host_denied(run_cli: Runner, catalog_lab: Cat
 def test_pta_profile_behind_an_authenticating_proxy(run_cli: Runner, catalog_lab: CatalogLab, lab_ca_file: Path,
                                                     squid_factory: Callable[..., SquidProxy]) -> None:
     squid = _squid(squid_factory, catalog_lab)
-    run = run_cli("check", "--json", "--profile", "pta", "--proxy", squid.url("basic"), "--ca-file", str(lab_ca_file),
-                  "--proxy-user", "alice", "--proxy-password-env", "PW", "--tenant-id", TENANT, env={"PW": "s3cret"})
+    run = run_cli("check", "--json", "--profile", "pta", "--proxy", squid.url("basic"), "--lab-microsoft-root",
+                  str(lab_ca_file), "--proxy-user", "alice", "--proxy-password-env", "PW", "--tenant-id", TENANT,
+                  env={"PW": "s3cret"})
     report = run.json()
     rows = {r["host"]: r for r in report["results"]["endpoints"]}
     assert {r["outcome"] for r in rows.values()} == {"ok"}
@@ -86,7 +95,7 @@ def test_pta_profile_behind_an_authenticating_proxy(run_cli: Runner, catalog_lab
 def test_tenant_hosts_need_the_tenant_id(run_cli: Runner, catalog_lab: CatalogLab, lab_ca_file: Path,
                                          squid_factory: Callable[..., SquidProxy]) -> None:
     squid = _squid(squid_factory, catalog_lab)
-    report = run_cli("check", "--json", "--profile", "pta", "--proxy", squid.url("open"), "--ca-file",
+    report = run_cli("check", "--json", "--profile", "pta", "--proxy", squid.url("open"), "--lab-microsoft-root",
                      str(lab_ca_file)).json()
     assert not any(r["host"].startswith(TENANT) for r in report["results"]["endpoints"])
     assert {s["rule"]: s["reason"] for s in report["results"]["not_probed"]}["msappproxy"].endswith("--tenant-id")

@@ -27,7 +27,7 @@ def test_allowed_denied_and_crl_through_squid(run_cli: Runner, squid: SquidProxy
                                               crl_origin: HttpOrigin, lab_ca_file: Path) -> None:
     since = squid.log_offset()
     run, report = _check(
-        run_cli, "--proxy", squid.url("open"), "--ca-file", str(lab_ca_file),
+        run_cli, "--proxy", squid.url("open"), "--lab-microsoft-root", str(lab_ca_file),
         "--endpoint", tls_origin.url(LOGIN, "/common/oauth2/token"),
         "--endpoint", tls_origin.url("denied.example.com"),
         "--endpoint", crl_origin.url("crl.microsoft.com", MICROSOFT_CRL_PATH))
@@ -53,7 +53,8 @@ def test_allowed_denied_and_crl_through_squid(run_cli: Runner, squid: SquidProxy
 def test_basic_proxy_407_then_200_with_credentials(run_cli: Runner, squid: SquidProxy, tls_origin: TlsOrigin,
                                                    lab_ca_file: Path) -> None:
     endpoint = tls_origin.url(LOGIN, "/")
-    run, report = _check(run_cli, "--proxy", squid.url("basic"), "--ca-file", str(lab_ca_file), "--endpoint", endpoint)
+    run, report = _check(run_cli, "--proxy", squid.url("basic"), "--lab-microsoft-root", str(lab_ca_file),
+                         "--endpoint", endpoint)
     row = report["results"]["endpoints"][0]
     assert (run.code, row["outcome"], row["connect_status"]) == (1, "proxy_auth_required", 407)
     assert row["proxy_authenticate"] == ["Basic"] and row["proxy_auth_scheme"] is None
@@ -61,7 +62,7 @@ def test_basic_proxy_407_then_200_with_credentials(run_cli: Runner, squid: Squid
     assert "useDefaultCredentials" in report["findings"][0]["remedy"]
 
     since = squid.log_offset()
-    run, report = _check(run_cli, "--proxy", squid.url("basic"), "--ca-file", str(lab_ca_file), "--endpoint",
+    run, report = _check(run_cli, "--proxy", squid.url("basic"), "--lab-microsoft-root", str(lab_ca_file), "--endpoint",
                          endpoint, "--proxy-user", "alice", "--proxy-password-env", "LAB_PROXY_PW",
                          env={"LAB_PROXY_PW": "s3cret"})
     row = report["results"]["endpoints"][0]
@@ -74,7 +75,7 @@ def test_basic_proxy_407_then_200_with_credentials(run_cli: Runner, squid: Squid
 
 def test_wrong_basic_password_is_rejected(run_cli: Runner, squid: SquidProxy, tls_origin: TlsOrigin,
                                           lab_ca_file: Path) -> None:
-    run, report = _check(run_cli, "--proxy", squid.url("basic"), "--ca-file", str(lab_ca_file), "--endpoint",
+    run, report = _check(run_cli, "--proxy", squid.url("basic"), "--lab-microsoft-root", str(lab_ca_file), "--endpoint",
                          tls_origin.url(LOGIN), "--proxy-user", "alice", "--proxy-password-env", "PW",
                          env={"PW": "wrong-password"})
     row = report["results"]["endpoints"][0]
@@ -86,7 +87,7 @@ def test_wrong_basic_password_is_rejected(run_cli: Runner, squid: SquidProxy, tl
 def test_ntlm_handshake_completes(run_cli: Runner, squid: SquidProxy, tls_origin: TlsOrigin, crl_origin: HttpOrigin,
                                   lab_ca_file: Path) -> None:
     since = squid.log_offset()
-    run, report = _check(run_cli, "--proxy", squid.url("ntlm"), "--ca-file", str(lab_ca_file),
+    run, report = _check(run_cli, "--proxy", squid.url("ntlm"), "--lab-microsoft-root", str(lab_ca_file),
                          "--endpoint", tls_origin.url(LOGIN), "--endpoint",
                          crl_origin.url("crl.microsoft.com", MICROSOFT_CRL_PATH),
                          "--proxy-user", "CONTOSO\\bob", "--proxy-password-env", "PW", env={"PW": "anything"})
@@ -98,15 +99,15 @@ def test_ntlm_handshake_completes(run_cli: Runner, squid: SquidProxy, tls_origin
 
 def test_ntlm_without_a_user_off_windows_explains_why(run_cli: Runner, squid: SquidProxy, tls_origin: TlsOrigin,
                                                       lab_ca_file: Path) -> None:
-    _, report = _check(run_cli, "--proxy", squid.url("ntlm"), "--proxy-auth", "ntlm", "--ca-file", str(lab_ca_file),
-                       "--endpoint", tls_origin.url(LOGIN))
+    _, report = _check(run_cli, "--proxy", squid.url("ntlm"), "--proxy-auth", "ntlm", "--lab-microsoft-root",
+                       str(lab_ca_file), "--endpoint", tls_origin.url(LOGIN))
     row = report["results"]["endpoints"][0]
     assert row["outcome"] == "proxy_auth_required" and "signed-in account" in row["error"]
 
 
 def test_squid_cannot_reach_the_origin(run_cli: Runner, squid: SquidProxy, closed_port: int,
                                        lab_ca_file: Path) -> None:
-    _, report = _check(run_cli, "--proxy", squid.url("open"), "--ca-file", str(lab_ca_file),
+    _, report = _check(run_cli, "--proxy", squid.url("open"), "--lab-microsoft-root", str(lab_ca_file),
                        "--endpoint", f"https://{LOGIN}:{closed_port}/")
     row = report["results"]["endpoints"][0]
     assert (row["outcome"], row["connect_status"]) == ("proxy_error", 503)
@@ -114,7 +115,7 @@ def test_squid_cannot_reach_the_origin(run_cli: Runner, squid: SquidProxy, close
     assert report["findings"][0]["id"] == "proxy-error"
 
 
-def test_crl_replaced_by_a_proxy_page_is_not_a_crl(run_cli: Runner, squid: SquidProxy,
+def test_crl_replaced_by_a_proxy_page_is_a_block_page(run_cli: Runner, squid: SquidProxy,
                                                    http_origin_factory: Callable[..., HttpOrigin],
                                                    lab_ca_file: Path) -> None:
     html = Route(200, b"<!DOCTYPE html><html>Please sign in</html>", {"Content-Type": "text/html"})
@@ -122,8 +123,9 @@ def test_crl_replaced_by_a_proxy_page_is_not_a_crl(run_cli: Runner, squid: Squid
     _, report = _check(run_cli, "--proxy", squid.url("open"), "--endpoint",
                        origin.url("crl.microsoft.com", MICROSOFT_CRL_PATH))
     row = report["results"]["endpoints"][0]
-    assert (row["outcome"], row["http_status"], row["crl"]["parsed"]) == ("http_error", 200, False)
-    assert {f["id"] for f in report["findings"]} == {"http-error", "crl-unreachable"}
+    assert (row["outcome"], row["http_status"], row["crl"]["parsed"]) == ("proxy_forbidden", 200, False)
+    assert "block page" in row["error"]
+    assert {f["id"] for f in report["findings"]} == {"proxy-forbidden", "crl-unreachable"}
 
 
 def test_plain_http_get_denied_by_squid_is_proxy_forbidden(run_cli: Runner, squid: SquidProxy,
@@ -145,7 +147,7 @@ def test_proxy_from_machine_config_as_the_wizard_uses_it(run_cli: Runner, squid:
         f'      <proxy usesystemdefault="true" proxyaddress="{squid.url("open")}" bypassonlocal="true" />\n'
         "    </defaultProxy>\n  </system.net>\n</configuration>\n", encoding="utf-8")
     since = squid.log_offset()
-    _, report = _check(run_cli, "--machine-config", str(machine_config), "--ca-file", str(lab_ca_file),
+    _, report = _check(run_cli, "--machine-config", str(machine_config), "--lab-microsoft-root", str(lab_ca_file),
                        "--endpoint", tls_origin.url(LOGIN), "--endpoint", tls_origin.url("denied.example.com"))
     proxy = report["results"]["proxy"]
     assert proxy["source"].startswith("machine.config") and proxy["url"] == squid.url("open")
@@ -164,7 +166,7 @@ def test_a_machine_config_address_without_http_works_for_the_probe_but_is_an_err
         '<configuration>\n  <system.net>\n    <defaultProxy useDefaultCredentials="true">\n'
         f'      <proxy usesystemdefault="true" proxyaddress="{address}" bypassonlocal="true" />\n'
         "    </defaultProxy>\n  </system.net>\n</configuration>\n", encoding="utf-8")
-    run, report = _check(run_cli, "--machine-config", str(machine_config), "--ca-file", str(lab_ca_file),
+    run, report = _check(run_cli, "--machine-config", str(machine_config), "--lab-microsoft-root", str(lab_ca_file),
                          "--endpoint", tls_origin.url(LOGIN))
     assert [e["outcome"] for e in report["results"]["endpoints"]] == ["ok"]
     assert run.code == 1
@@ -178,7 +180,7 @@ def test_pac_sends_each_url_its_own_way(run_cli: Runner, squid: SquidProxy, tls_
     pac.write_text('function FindProxyForURL(url, host) {\n'
                    f'  if (dnsDomainIs(host, ".microsoftonline.com")) return "PROXY 127.0.0.1:{squid.open_port}";\n'
                    '  return "DIRECT";\n}\n', encoding="utf-8")
-    _, report = _check(run_cli, "--pac", str(pac), "--ca-file", str(lab_ca_file),
+    _, report = _check(run_cli, "--pac", str(pac), "--lab-microsoft-root", str(lab_ca_file),
                        "--resolve", f"allowed.example.com:{tls_origin.port}:127.0.0.1",
                        "--endpoint", tls_origin.url(LOGIN), "--endpoint", tls_origin.url("allowed.example.com"))
     assert report["results"]["proxy"]["source"] == f"pac:{pac}"
@@ -193,7 +195,7 @@ def test_https_scheme_for_a_plain_squid_port_suggests_http(run_cli: Runner, squi
     """--proxy https://... (a common typo) against Squid's plain http_port: say TLS failed and what to type."""
     plain = squid.url("open")
     assert plain.startswith("http://")
-    run, report = _check(run_cli, "--proxy", "https://" + plain.removeprefix("http://"), "--ca-file",
+    run, report = _check(run_cli, "--proxy", "https://" + plain.removeprefix("http://"), "--lab-microsoft-root",
                          str(lab_ca_file), "--timeout", "3", "--endpoint", tls_origin.url(LOGIN))
     [row] = report["results"]["endpoints"]
     assert (run.code, row["outcome"]) == (1, "proxy_unreachable")

@@ -111,7 +111,8 @@ def test_check_probes_through_the_proxy_the_pac_file_chooses(
     target = tls_origin.url(LOGIN, "/common/userrealm")
     offset = squid.log_offset()
     out, err = io.StringIO(), io.StringIO()
-    code = main(["check", "--json", "--pac", str(pac), "--endpoint", target, "--ca-file", str(lab_ca_file)],
+    code = main(["check", "--json", "--pac", str(pac), "--endpoint", target, "--lab-microsoft-root",
+                 str(lab_ca_file)],
                 stdout=out, stderr=err, env={"NO_COLOR": "1"})
     assert code == 0, err.getvalue()
     endpoint = json.loads(out.getvalue())["results"]["endpoints"][0]

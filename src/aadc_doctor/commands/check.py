@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from aadc_doctor.net.outcome import EndpointResult, EndpointTarget
     from aadc_doctor.net.proxy_auth import ProxyAuthSettings
     from aadc_doctor.net.resolve import DnsFilterPolicy, IpNetwork
+    from aadc_doctor.net.tls import TrustConfig
     from aadc_doctor.proxyconfig.model import ProxyConfig
 
 HELP = "probe the endpoints Azure AD Connect, PTA and Health need, through the real proxy, layer by layer"
@@ -80,7 +81,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           "matches wins). The real name stays in SNI, certificate verification and Host. Through a "
                           "proxy, CONNECT goes to HOST2:PORT2 (http:// URLs are then tunnelled too, as curl does)")
     net.add_argument("--dns-server", metavar="ADDR[:PORT]", help="resolve names with this DNS server, not the OS")
-    net.add_argument("--ca-file", metavar="PEM", help="extra trusted root certificates (PEM)")
+    net.add_argument("--ca-file", metavar="PEM",
+                     help="extra trusted root certificates (PEM). This only adds trust: a CA in it never counts as "
+                          "one of Microsoft's roots, so an inspecting proxy's CA given here is still reported")
+    net.add_argument("--lab-microsoft-root", metavar="PEM",
+                     help="FOR LABS AND TESTS ONLY: trust the CA certificates in PEM and count them as roots "
+                          "Microsoft's endpoints chain to (a lab's stand-in for DigiCert Global Root G2). Never use "
+                          "it on a real network: it would hide TLS inspection")
     net.add_argument("--lab-dns-answer", action="append", default=[], metavar="CIDR",
                      help="for labs only: DNS answers in this range (e.g. 127.0.0.0/8) are the lab's own servers, "
                           "not a DNS filter's sinkhole; repeatable. Without it a Microsoft name resolving to a "
@@ -115,7 +122,8 @@ EMPTY_HINTS = {"proxy": "for no proxy at all use --direct", "proxy_user": "leave
 
 def _reject_empty_values(args: argparse.Namespace) -> None:
     """`--proxy "$PROXY"` with PROXY unset must not quietly fall back to another proxy source (or to none)."""
-    for name in ("proxy", "pac", "machine_config", "ca_file", "dns_server", "proxy_user", "proxy_password_env"):
+    for name in ("proxy", "pac", "machine_config", "ca_file", "lab_microsoft_root", "dns_server", "proxy_user",
+                 "proxy_password_env"):
         value = getattr(args, name, None)
         if value is not None and not value.strip():
             option = "--" + name.replace("_", "-")
@@ -356,14 +364,9 @@ def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
 
 def run_check(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
     """Probe, diagnose, and return the report (results follow DESIGN.md's `check` JSON)."""
-    from aadc_doctor.analysis.connectivity import ProxyContext, diagnose
-    from aadc_doctor.knowledge.connectivity_findings import load_connectivity_knowledge
     from aadc_doctor.knowledge.endpoints import load_catalog
-    from aadc_doctor.net.probe import ProbeSettings, ProxyRoute
-    from aadc_doctor.net.resolve import Resolver, parse_dns_server, parse_lab_network, parse_resolve_option
-    from aadc_doctor.net.runner import ProbeJob, run_probes_async
+    from aadc_doctor.net.resolve import parse_dns_server, parse_lab_network, parse_resolve_option
     from aadc_doctor.net.tls import build_trust
-    from aadc_doctor.proxyconfig.model import display_proxy_url
 
     report = Report(command="check")
     _reject_empty_values(args)
@@ -381,11 +384,6 @@ def run_check(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
     connect_to: dict[tuple[str, int], tuple[str, int]] = {}
     for redirect in redirects:  # as curl: the first entry for a host:port wins
         connect_to.setdefault((redirect.host.rstrip("."), redirect.port), (redirect.target_host, redirect.target_port))
-    try:
-        trust = build_trust(args.ca_file)
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
-
     tenant_id = _tenant_guid(args.tenant_id) if args.tenant_id is not None else None
     catalog = load_catalog()
     profiles = list(args.profile or ([] if args.endpoint else ["sync"]))
@@ -393,6 +391,28 @@ def run_check(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
     if not targets:
         raise UsageError("nothing to probe: the chosen profiles have no probe URL",
                          hint="add --endpoint URL or --tenant-id")
+    try:
+        trust = build_trust(args.ca_file, args.lab_microsoft_root)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    try:
+        return _probe_and_report(args, ctx, report, trust, targets, not_probed, profiles, catalog, redirects,
+                                 connect_to, overrides, dns_server, lab_networks)
+    finally:
+        trust.close()  # the store-loading thread never outlives the command (it crashed the interpreter at exit)
+
+
+def _probe_and_report(args: argparse.Namespace, ctx: RunContext, report: Report, trust: TrustConfig,
+                      targets: list[EndpointTarget], not_probed: list[dict[str, Any]], profiles: list[str],
+                      catalog: EndpointCatalog, redirects: list[Redirect],
+                      connect_to: dict[tuple[str, int], tuple[str, int]], overrides: list[Any],
+                      dns_server: Any, lab_networks: tuple[IpNetwork, ...]) -> CommandResult:
+    from aadc_doctor.analysis.connectivity import ProxyContext, attribute_upstreams, diagnose
+    from aadc_doctor.knowledge.connectivity_findings import load_connectivity_knowledge
+    from aadc_doctor.net.probe import ProbeSettings, ProxyRoute
+    from aadc_doctor.net.resolve import Resolver
+    from aadc_doctor.net.runner import ProbeJob, run_probes_async
+    from aadc_doctor.proxyconfig.model import display_proxy_url
 
     cfg = _select_proxy(args, ctx)
 
@@ -432,6 +452,7 @@ def run_check(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
     else:
         results = _run_coroutine(probe_all)
     wall_ms = (time.monotonic() - started) * 1000
+    results = attribute_upstreams(results)  # an upstream's answer relayed verbatim is named in the JSON too
 
     proxy_ctx = ProxyContext(cfg.source, cfg.display_url, _configured_elsewhere(cfg, ctx.env, results))
     report.findings.extend(dotnet_config_findings(cfg))

@@ -8,7 +8,7 @@ first use that every reference key exists and every expected template is there.
 from __future__ import annotations
 
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -17,8 +17,10 @@ from aadc_doctor.model import Finding, Severity
 
 OUTCOME_KEYS = ("proxy_forbidden", "proxy_auth_required", "proxy_error", "proxy_unreachable", "dns_failure",
                 "tcp_refused", "tcp_timeout", "tls_intercepted", "tls_failure", "http_error", "timeout")
-EXTRA_KEYS = ("mfa", "crl", "crl_stale", "proxy_auth_rejected", "pta_proxy_auth", "dns_cname", "tls_intercepted_many")
-ALL_KEYS = ("proxy_unreachable", "proxy_timeout", "dns_failure", "tcp", "proxy_auth_required", "proxy_forbidden")
+EXTRA_KEYS = ("mfa", "crl", "crl_stale", "proxy_auth_rejected", "pta_proxy_auth", "dns_cname", "tls_intercepted_many",
+              "tls_intercepted_trusted", "tls_intercepted_many_trusted", "connect_port_denied")
+ALL_KEYS = ("proxy_unreachable", "proxy_timeout", "dns_failure", "tcp", "proxy_auth_required", "proxy_forbidden",
+            "proxy_error")
 
 
 class _Blank(dict[str, Any]):
@@ -65,6 +67,12 @@ class ConnectivityKnowledge:
     extra: dict[str, FindingTemplate]
     all_failed: dict[str, FindingTemplate]
     expected_issuer_organizations: frozenset[str]
+    texts: dict[str, str] = field(default_factory=dict)
+    mfa_causes: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def mfa_cause(self, outcome: str) -> tuple[str, str]:
+        """(cause, fix) the MFA finding states for an outcome of secure.aadcdn.microsoftonline-p.com."""
+        return self.mfa_causes.get(outcome) or self.mfa_causes["default"]
 
 
 def _template(raw: dict[str, Any], refs: dict[str, str], where: str, lenient: bool) -> FindingTemplate:
@@ -99,4 +107,8 @@ def load_connectivity_knowledge() -> ConnectivityKnowledge:
     loaded = {section: load_finding_templates("connectivity_findings.toml", section, keys)
               for section, keys in sections}
     orgs = frozenset(o.lower() for o in data["tls"]["expected_issuer_organizations"])
-    return ConnectivityKnowledge(loaded["outcome"], loaded["extra"], loaded["all"], orgs)
+    causes = {key: (str(value[0]), str(value[1])) for key, value in data["mfa_causes"].items()}
+    if "default" not in causes:
+        raise ValueError("connectivity_findings.toml: [mfa_causes] lacks default")
+    return ConnectivityKnowledge(loaded["outcome"], loaded["extra"], loaded["all"], orgs,
+                                 {k: str(v) for k, v in data["texts"].items()}, causes)

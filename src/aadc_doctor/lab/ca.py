@@ -2,7 +2,8 @@
 second CA that plays a TLS-inspecting proxy.
 
 Every host the endpoint catalog probes gets its own server certificate (issued on first use, from SNI), so a
-client sees the subject it would see on the internet and `check --ca-file LAB_ROOT.pem` can verify the chain.
+client sees the subject it would see on the internet and `check --lab-microsoft-root LAB_ROOT.pem` can verify the
+chain and count it as Microsoft's (the lab's stand-in for DigiCert Global Root G2).
 The inspecting CA is deliberately not in that file: that is how a re-signing proxy looks to a client whose
 trust store does not know the proxy's CA.
 """
@@ -35,6 +36,8 @@ INSPECTION_CA_NAME = "Fabrikam TLS Inspection CA"
 LAB_TENANT_ID = "4f0b7a64-2f5c-4c1e-9b1d-0a1a2b3c4d5e"
 # An OCSP "malformedRequest" response: what a real responder answers to a GET without a request in the path.
 OCSP_MALFORMED_REQUEST = bytes.fromhex("30030a0101")
+# An OCSP "unauthorized" response: what a real responder answers a request about a certificate it does not serve.
+OCSP_UNAUTHORIZED = bytes.fromhex("30030a0106")
 
 
 def catalog_hosts(catalog: EndpointCatalog | None = None, tenant_id: str = LAB_TENANT_ID) -> tuple[str, ...]:
@@ -147,7 +150,7 @@ def server_context() -> ssl.SSLContext:
 
 @dataclass(frozen=True)
 class LabFiles:
-    """The PEM files a client of the lab needs: the lab CAs (``check --ca-file``) and the inspecting CA."""
+    """The PEM files a client of the lab needs: the lab CAs (``check --lab-microsoft-root``) and the inspecting CA."""
 
     ca_file: Path
     inspecting_ca_file: Path

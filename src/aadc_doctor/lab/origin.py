@@ -18,7 +18,7 @@ from string import Template
 from typing import Any
 
 from aadc_doctor.knowledge.endpoints import host_matches, load_catalog
-from aadc_doctor.lab.ca import OCSP_MALFORMED_REQUEST, LabPki, impersonated, server_context
+from aadc_doctor.lab.ca import OCSP_MALFORMED_REQUEST, OCSP_UNAUTHORIZED, LabPki, impersonated, server_context
 from aadc_doctor.lab.connections import ConnectionTasks
 from aadc_doctor.lab.httpwire import (
     MAX_HEAD,
@@ -154,7 +154,10 @@ class LabOrigin:
     def _answer(self, scheme: str, host: str, method: str, path: str,
                 target: str) -> tuple[int, str, bytes, list[tuple[str, str]]]:
         if scheme == "http" and any(host_matches(p, host) for p in self._ocsp):
-            return 200, "application/ocsp-response", OCSP_MALFORMED_REQUEST, []
+            # a real responder: 'unauthorized' for a request about a certificate it does not serve, 'malformed'
+            # for a GET without a request in its path
+            ocsp = OCSP_UNAUTHORIZED if method == "POST" else OCSP_MALFORMED_REQUEST
+            return 200, "application/ocsp-response", ocsp, []
         if scheme == "http" and path.lower().endswith(".crl"):
             return 200, "application/pkix-crl", self._crl, [("Cache-Control", "max-age=3600")]
         values = {"host": host, "url": f"{scheme}://{host}{path}", "request_id": str(uuid.uuid4()),

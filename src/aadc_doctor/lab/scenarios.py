@@ -107,8 +107,9 @@ class Verdict:
 
 
 def base_argv(lab: Lab) -> list[str]:
-    """What every scenario passes: the sync profile, a short timeout and the lab root as an extra trusted CA."""
-    return ["check", "--profile", "sync", "--timeout", PROBE_TIMEOUT, "--ca-file", str(lab.files.ca_file)]
+    """What every scenario passes: the sync profile, a short timeout and the lab root, declared as the lab's
+    stand-in for Microsoft's roots (--lab-microsoft-root: a lab run takes the same code path as a real one)."""
+    return ["check", "--profile", "sync", "--timeout", PROBE_TIMEOUT, "--lab-microsoft-root", str(lab.files.ca_file)]
 
 
 def proxy_argv(port: int) -> list[str]:
@@ -181,6 +182,13 @@ def _inspection(lab: Lab) -> CheckPlan:
     return _proxied(lab, ProxyPolicy(inspect_tls=True, hostname=PROXY_HOSTNAME))
 
 
+def _trusted_inspection(lab: Lab) -> CheckPlan:
+    # the inspection CA is trusted by this machine (--ca-file stands for the group policy that deploys it): the
+    # chains verify, and are still not Microsoft's
+    return _proxied(lab, ProxyPolicy(inspect_tls=True, hostname=PROXY_HOSTNAME), "--ca-file",
+                    str(lab.files.inspecting_ca_file))
+
+
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario(
         name="healthy",
@@ -244,6 +252,16 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
                 "supported",
         expected=Expected(kinds={"https": "tls_intercepted"}, findings=("tls-intercepted",)),
         prepare=_inspection,
+    ),
+    Scenario(
+        name="tls-inspection-trusted",
+        title="Proxy inspects TLS with a CA this machine trusts",
+        setup=f"proxy '{PROXY_HOSTNAME}' re-signs with 'Fabrikam TLS Inspection CA', which this machine trusts "
+              "(--ca-file, as group policy deploys it)",
+        mirrors=f"{PREREQS} > TLS inspection is not supported; PTA quick start: the agent's client certificate "
+                "cannot pass an inspecting proxy",
+        expected=Expected(kinds={"https": "tls_intercepted"}, findings=("tls-intercepted",)),
+        prepare=_trusted_inspection,
     ),
 )}
 

@@ -81,7 +81,9 @@ class TlsInfo:
     """The TLS session as seen by the client: negotiated version and the leaf certificate's names.
 
     `verified` is whether the chain verified against the system store plus --ca-file; `trust` says which
-    store anchored it ("system", "ca-file") or why it did not ("untrusted-issuer", "expired", ...).
+    store anchored it ("system", "ca-file", "lab-root") or why it did not ("untrusted-issuer", "expired", ...).
+    `root` is the top of the chain (the trust anchor when verified, else the last certificate presented) and
+    `microsoft_chain` whether the chain holds one of the roots Microsoft's endpoints use (None: not judged).
     """
 
     version: str | None = None
@@ -93,13 +95,17 @@ class TlsInfo:
     verified: bool = False
     trust: str | None = None
     verify_error: str | None = None
+    root: str | None = None
+    root_sha256: str | None = None
+    microsoft_chain: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"version": self.version, "issuer": self.issuer, "subject": self.subject,
                 "issuer_organization": self.issuer_organization, "names": list(self.names[:MAX_NAMES_SHOWN]),
                 "names_total": len(self.names),
                 "not_after": self.not_after, "verified": self.verified, "trust": self.trust,
-                "verify_error": self.verify_error}
+                "verify_error": self.verify_error, "root": self.root, "root_sha256": self.root_sha256,
+                "microsoft_chain": self.microsoft_chain}
 
 
 @dataclass(frozen=True)
@@ -157,6 +163,8 @@ class EndpointResult:
     proxy_auth_scheme: str | None = None  # the scheme this tool authenticated with, if any
     proxy_auth_challenged: bool = False  # the proxy asked for authentication (even if we then succeeded)
     proxy_error: str | None = None  # the proxy's own error tag, e.g. Squid's X-Squid-Error
+    answered_by: str | None = None  # an upstream proxy (behind the one used) that generated the proxy's answer
+    proxy_hops: tuple[str, ...] = ()  # proxies named by the answer's Via (or X-Cache), closest to the origin first
     phases: PhaseTimings = field(default_factory=PhaseTimings)
     tls: TlsInfo | None = None
     crl: CrlInfo | None = None
@@ -179,6 +187,7 @@ class EndpointResult:
             "http_status": self.http_status, "connect_status": self.connect_status,
             "proxy_authenticate": list(self.proxy_authenticate), "proxy_auth_scheme": self.proxy_auth_scheme,
             "proxy_auth_challenged": self.proxy_auth_challenged, "proxy_error": self.proxy_error,
+            "answered_by": self.answered_by, "proxy_hops": list(self.proxy_hops),
             "phases": self.phases.to_dict(), "tls": self.tls.to_dict() if self.tls else None,
             "crl": self.crl.to_dict() if self.crl else None, "dns": self.dns.to_dict() if self.dns else None,
             "error": self.error, "elapsed_ms": round(self.elapsed_ms, 1),

@@ -1,7 +1,9 @@
 """Probe one endpoint layer by layer (name, TCP, proxy CONNECT and its authentication, TLS, HTTP), timing each.
 
-`probe_endpoint` never raises: whatever happens ends in one `EndpointResult` with an `Outcome` and the layer it
-stopped at. A hard per-probe deadline (`asyncio.timeout`) bounds the whole probe, so a proxy that accepts and
+`probe_endpoint` never raises for anything the network does: it ends in one `EndpointResult` with an `Outcome`
+and the layer it stopped at. A bug of ours (any other exception) does propagate: exit 4, never a network outcome.
+Connections end politely (TLS close_notify, TCP FIN), so probes leave no aborted tunnels in the proxy's log.
+A hard per-probe deadline (`asyncio.timeout`) bounds the whole probe, so a proxy that accepts and
 never answers costs `timeout` seconds, not a hung run.
 """
 
@@ -25,6 +27,7 @@ from aadc_doctor.net.http import (
     read_body,
     read_head,
 )
+from aadc_doctor.net.ocsp import MAX_OCSP_BYTES, OCSP_REQUEST_TYPE, inspect_ocsp, ocsp_request
 from aadc_doctor.net.outcome import (
     CrlInfo,
     DnsInfo,
@@ -34,6 +37,13 @@ from aadc_doctor.net.outcome import (
     Phase,
     PhaseTimings,
     TlsInfo,
+)
+from aadc_doctor.net.proxy_answer import (
+    DENIAL_STATUSES,
+    REDIRECT_STATUSES,
+    looks_like_html,
+    proxy_hops,
+    read_answer,
 )
 from aadc_doctor.net.proxy_auth import (
     AuthUnavailable,
@@ -45,7 +55,9 @@ from aadc_doctor.net.proxy_auth import (
 from aadc_doctor.net.resolve import DnsFailure, DnsFiltered, ResolveFailure, Resolver
 
 MAX_ERROR_BODY = 1024 * 1024
+MAX_DRAINED_BODY = 256 * 1024  # an ok answer's body is read (up to this) so the connection ends with FIN, not RST
 RESERVE_S = 0.05  # seconds kept back from a probe's deadline to record what was found
+CLOSE_GRACE_S = 0.5  # how long a probe waits for its connections to close politely (close_notify, FIN)
 PROXY_ERROR_HEADERS = ("x-squid-error", "proxy-status")
 _PASSWORD_IN_URL = re.compile(r"(//[^/@:]*:)[^/@]*@")
 
@@ -106,10 +118,14 @@ class _Conn:
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
 
-    def abort(self) -> None:
-        transport = self.writer.transport
-        if transport is not None and not transport.is_closing():
-            transport.abort()
+    def close(self) -> None:
+        """End the connection as a well-behaved client does: TLS close_notify, then TCP FIN; never a reset.
+
+        An aborted tunnel is what Squid logs as TCP_TUNNEL/500: the tool's own probes must not leave error lines
+        in the customer's proxy log.
+        """
+        if not self.writer.is_closing():
+            self.writer.close()
 
 
 @dataclass
@@ -127,6 +143,8 @@ class _State:
     proxy_auth_scheme: str | None = None
     proxy_auth_challenged: bool = False
     proxy_error: str | None = None
+    answered_by: str | None = None  # an upstream proxy that generated the proxy's answer
+    proxy_hops: tuple[str, ...] = ()
     tls: TlsInfo | None = None
     crl: CrlInfo | None = None
     dns: DnsInfo | None = None
@@ -159,10 +177,19 @@ class _State:
     def add_time(self, key: str, start: float) -> None:
         self.timings[key] = self.timings.get(key, 0.0) + (time.monotonic() - start) * 1000
 
-    def close_all(self) -> None:
-        for conn in self.conns:
-            conn.abort()
-        self.conns.clear()
+    async def close_all(self) -> None:
+        """Close every connection politely and give the peers a moment to answer (bounded, never a hang)."""
+        conns, self.conns = self.conns, []
+        for conn in conns:
+            conn.close()
+        waits = [asyncio.ensure_future(conn.writer.wait_closed()) for conn in conns]
+        if waits:
+            _, pending = await asyncio.wait(waits, timeout=CLOSE_GRACE_S)
+            for task in pending:
+                task.cancel()
+            for task in waits:
+                if task.done() and not task.cancelled():
+                    task.exception()  # a peer that reset during close: nothing left to do, but retrieve it
 
 
 async def probe_endpoint(target: EndpointTarget, proxy: ProxyRoute | None, settings: ProbeSettings) -> EndpointResult:
@@ -181,11 +208,13 @@ async def probe_endpoint(target: EndpointTarget, proxy: ProxyRoute | None, setti
             _timed_out(state, settings.timeout)
         else:
             state.fail(Outcome.TIMEOUT if state.proxy else Outcome.TCP_TIMEOUT, "the operation timed out")
-    except Exception as exc:  # a probe never raises: anything unforeseen is reported on the endpoint
+    except (OSError, EOFError, asyncio.IncompleteReadError, HttpProtocolError) as exc:
+        # a network failure no layer named: reported on the endpoint. Anything else is a bug of ours and
+        # propagates (exit 4 with the internal-error hint), never disguised as a network outcome.
         outcome = _outcome_for_unexpected(state)
         state.fail(outcome, f"{type(exc).__name__}: {exc}")
     finally:
-        state.close_all()
+        await state.close_all()
     return _result(state, (time.monotonic() - start) * 1000)
 
 
@@ -240,7 +269,7 @@ def _result(state: _State, elapsed_ms: float) -> EndpointResult:
         connect_to=state.authority if state.dial else None, http_status=state.http_status,
         connect_status=state.connect_status, proxy_authenticate=state.proxy_authenticate,
         proxy_auth_scheme=state.proxy_auth_scheme, proxy_auth_challenged=state.proxy_auth_challenged,
-        proxy_error=state.proxy_error,
+        proxy_error=state.proxy_error, answered_by=state.answered_by, proxy_hops=state.proxy_hops,
         phases=PhaseTimings(t.get("dns"), t.get("tcp"), t.get("connect"), t.get("tls"), t.get("http")),
         tls=state.tls, crl=state.crl, dns=state.dns, error=state.error, elapsed_ms=elapsed_ms,
     )
@@ -345,7 +374,8 @@ async def _send_and_read(conn: _Conn, request: bytes) -> ResponseHead:
 
 
 async def _proxy_exchange(state: _State, settings: ProbeSettings, conn: _Conn, method: str, target: str,
-                          host_header: str, headers: Sequence[tuple[str, str]]) -> tuple[_Conn, ResponseHead]:
+                          host_header: str, headers: Sequence[tuple[str, str]],
+                          body: bytes = b"") -> tuple[_Conn, ResponseHead]:
     """Send one request to the proxy, answering 407 challenges (Basic, or NTLM/Negotiate on one connection).
 
     The first attempt carries no credentials, so the report can say whether the proxy demands sign-in at all
@@ -356,7 +386,7 @@ async def _proxy_exchange(state: _State, settings: ProbeSettings, conn: _Conn, m
 
     async def send(c: _Conn, auth_header: str | None) -> ResponseHead:
         extra = [*base, ("Proxy-Authorization", auth_header)] if auth_header else base
-        return await _send_and_read(c, build_request(method, target, host_header, extra))
+        return await _send_and_read(c, build_request(method, target, host_header, extra) + body)
 
     head = await send(conn, None)
     if head.status != 407:
@@ -416,8 +446,8 @@ async def _reuse_or_reopen(state: _State, settings: ProbeSettings, conn: _Conn, 
 
 
 async def _reopen(state: _State, settings: ProbeSettings, conn: _Conn) -> _Conn:
-    """Drop `conn` and connect to the proxy again, staying in the current phase."""
-    conn.abort()
+    """Drop `conn` (politely) and connect to the proxy again, staying in the current phase."""
+    conn.close()
     phase = state.phase
     new = await _open(state, settings, record=False)
     state.phase = phase
@@ -444,33 +474,69 @@ async def _connect_tunnel(state: _State, settings: ProbeSettings, conn: _Conn) -
     start = time.monotonic()
     try:
         conn, head = await _proxy_exchange(state, settings, conn, "CONNECT", authority, authority, ())
+    except NoAnswer:
+        state.add_time("connect", start)
+        raise state.fail(Outcome.PROXY_FORBIDDEN, _silent_denial("CONNECT")) from None
     except HttpProtocolError as exc:
         state.add_time("connect", start)
         raise state.fail(Outcome.PROXY_ERROR, f"the proxy's answer to CONNECT: {exc}") from None
-    except (ConnectionError, OSError) as exc:
+    except ConnectionResetError:
+        state.add_time("connect", start)
+        raise state.fail(Outcome.PROXY_FORBIDDEN, _silent_denial("CONNECT", reset=True)) from None
+    except OSError as exc:
         state.add_time("connect", start)
         raise state.fail(Outcome.PROXY_ERROR, f"the proxy dropped the connection during CONNECT: {exc}") from None
     state.add_time("connect", start)
     state.connect_status = head.status
     if 200 <= head.status < 300:
         return conn
-    _proxy_refusal(state, head, "CONNECT")
+    body = await _refusal_body(state, conn, head, "CONNECT")
+    _proxy_refusal(state, head, "CONNECT", body)
     raise _Stop()  # unreachable: _proxy_refusal always raises
 
 
-def _proxy_refusal(state: _State, head: ResponseHead, what: str) -> None:
-    """Classify a proxy's refusal (403, 407, 5xx) and stop the probe."""
+def _silent_denial(what: str, *, reset: bool = False) -> str:
+    how = "reset the connection" if reset else "closed the connection"
+    return (f"the proxy {how} right after the {what} request, without answering: that is how some proxies deny a "
+            "host (Squid's deny_info TCP_RESET, firewalls in proxy mode)")
+
+
+async def _refusal_body(state: _State, conn: _Conn, head: ResponseHead, method: str) -> bytes:
+    """The proxy's error page (bounded in size and time): it may name the proxy that generated it."""
+    loop = asyncio.get_running_loop()
+    budget = max(0.0, min(1.0, (state.deadline_at or loop.time() + 1.0) - loop.time() - RESERVE_S))
+    try:
+        async with asyncio.timeout(budget):
+            return await read_body(conn.reader, head, method, MAX_ERROR_BODY)
+    except (TimeoutError, HttpProtocolError, OSError):
+        return b""
+
+
+def _proxy_refusal(state: _State, head: ResponseHead, what: str, body: bytes = b"") -> None:
+    """Classify a proxy's refusal (407, any denial, 5xx) and stop the probe."""
     tag = _proxy_error_tag(head)
     state.proxy_error = tag
+    answer = read_answer(head, head.status, body, state.target.host)
+    state.answered_by = answer.answered_by
+    state.proxy_hops = proxy_hops(head)
     said = f"{head.status} {head.reason}".strip() + (f" ({tag})" if tag else "")
+    by = f", answered by the upstream proxy {answer.answered_by}" if answer.answered_by else ""
     if head.status == 407:
         schemes = ", ".join(state.proxy_authenticate) or "none"
-        answered = f"the proxy answered {what} with {said}; it offers {schemes}"
+        answered = f"the proxy answered {what} with {said}{by}; it offers {schemes}"
         # the cause first: a short view (the terminal table) keeps it, the proxy's own wording follows
         raise state.fail(Outcome.PROXY_AUTH_REQUIRED, f"{state.error}: {answered}" if state.error else answered)
-    if head.status == 403:
-        raise state.fail(Outcome.PROXY_FORBIDDEN, f"the proxy answered {what} with {said}")
-    raise state.fail(Outcome.PROXY_ERROR, f"the proxy answered {what} with {said}")
+    if answer.denial:
+        if answer.redirect_to:
+            raise state.fail(Outcome.PROXY_FORBIDDEN, f"the proxy answered {what} with {said}{by}, a redirect to "
+                                                      f"{answer.redirect_to}: a block page")
+        if answer.proxy_status_error and head.status not in DENIAL_STATUSES:
+            raise state.fail(Outcome.PROXY_FORBIDDEN, f"the proxy answered {what} with {said}{by}; its "
+                                                      f"Proxy-Status says {answer.proxy_status_error}")
+        raise state.fail(Outcome.PROXY_FORBIDDEN, f"the proxy answered {what} with {said}{by}")
+    if answer.proxy_status_error:
+        said += f"; its Proxy-Status says {answer.proxy_status_error}"
+    raise state.fail(Outcome.PROXY_ERROR, f"the proxy answered {what} with {said}{by}")
 
 
 async def _tls(state: _State, settings: ProbeSettings, conn: _Conn) -> _Conn:
@@ -494,16 +560,38 @@ async def _tls(state: _State, settings: ProbeSettings, conn: _Conn) -> _Conn:
         state.tls = TlsInfo(version=version, verified=True, trust="system")
         return conn
     facts = tlsmod.cert_facts(der)
-    trust = "ca-file" if tlsmod.issued_by_ca_file(der, settings.trust) else "system"
-    state.tls = _tls_info(facts, version, verified=True, trust=trust)
-    org = (facts.issuer_organization or "").lower()
-    expected = settings.expected_issuer_organizations
-    if trust == "system" and state.target.rule_id and expected and org not in expected:
-        raise state.fail(Outcome.TLS_INTERCEPTED,
-                         f"the certificate for {host} is trusted by this machine but was issued by "
-                         f"{tlsmod.issuer_label(facts)}, not by a public CA Microsoft uses: "
-                         "an inspection CA deployed to this machine")
+    verdict = tlsmod.judge_chain(tlsmod.verified_chain(ssl_object), settings.trust)
+    if verdict is None:  # this Python cannot show the verified chain: judge by the issuing CA's organization
+        trust = "ca-file" if tlsmod.issued_by_ca_file(der, settings.trust) else "system"
+        state.tls = _tls_info(facts, version, verified=True, trust=trust)
+        org = (facts.issuer_organization or "").lower()
+        expected = settings.expected_issuer_organizations
+        if state.target.rule_id and expected and org not in expected:
+            raise state.fail(Outcome.TLS_INTERCEPTED, _trusted_interception_text(state, settings, facts, None))
+        return conn
+    state.tls = _tls_info(facts, version, verified=True, trust=verdict.trusted_by, root=tlsmod.ca_label(verdict.anchor),
+                          root_sha256=verdict.anchor_sha256, microsoft_chain=verdict.microsoft)
+    if state.target.rule_id and not verdict.microsoft:
+        raise state.fail(Outcome.TLS_INTERCEPTED, _trusted_interception_text(state, settings, facts, verdict))
     return conn
+
+
+def _trusted_interception_text(state: _State, settings: ProbeSettings, facts: tlsmod.CertFacts,
+                               verdict: tlsmod.ChainVerdict | None) -> str:
+    """A chain this machine trusts that is not Microsoft's: name the CA and where the trust comes from."""
+    host = state.target.host
+    if verdict is None:
+        return (f"the certificate for {host} is trusted by this machine but was issued by "
+                f"{tlsmod.issuer_label(facts)}, not by a public CA Microsoft uses: an inspection CA this machine "
+                "trusts")
+    root = tlsmod.ca_label(verdict.anchor)
+    chain = (f"issued by {tlsmod.ca_label(verdict.issuing)} under the root {root}" if verdict.issuing is not None
+             else f"issued by {root}")
+    where = {"ca-file": f"--ca-file {settings.trust.ca_file}", "lab-root": "--lab-microsoft-root"}.get(
+        verdict.trusted_by, "this machine's trusted root store")
+    return (f"the certificate for {host} is {chain} (SHA-256 {verdict.anchor_sha256}), which is not one of the roots "
+            f"Microsoft's endpoints chain to; this machine trusts that CA ({where}): an inspecting proxy re-signs "
+            "the traffic with a CA deployed on purpose")
 
 
 def _ssl_reason(exc: BaseException) -> str:
@@ -515,10 +603,12 @@ def _ssl_reason(exc: BaseException) -> str:
 
 
 def _tls_info(facts: tlsmod.CertFacts, version: str | None, *, verified: bool, trust: str,
-              verify_error: str | None = None) -> TlsInfo:
+              verify_error: str | None = None, root: str | None = None, root_sha256: str | None = None,
+              microsoft_chain: bool | None = None) -> TlsInfo:
     return TlsInfo(version=version, issuer=facts.issuer, issuer_organization=facts.issuer_organization,
                    subject=facts.subject, names=facts.names, not_after=facts.not_after, verified=verified,
-                   trust=trust, verify_error=verify_error)
+                   trust=trust, verify_error=verify_error, root=root, root_sha256=root_sha256,
+                   microsoft_chain=microsoft_chain)
 
 
 async def _judge_unverified(state: _State, settings: ProbeSettings, exc: ssl.SSLCertVerificationError) -> None:
@@ -531,9 +621,9 @@ async def _judge_unverified(state: _State, settings: ProbeSettings, exc: ssl.SSL
     budget = max(0.0, (state.deadline_at or loop.time() + settings.timeout) - loop.time() - RESERVE_S)
     try:
         async with asyncio.timeout(budget):
-            der, version = await _fetch_unverified(state, settings)
+            der, version, presented = await _fetch_unverified(state, settings)
     except TimeoutError:
-        der, version = None, None
+        der, version, presented = None, None, []
     state.phase = Phase.TLS
     if der is None:
         intercepted = category in ("untrusted-issuer", "hostname-mismatch")
@@ -541,7 +631,11 @@ async def _judge_unverified(state: _State, settings: ProbeSettings, exc: ssl.SSL
         state.tls = TlsInfo(verified=False, trust=category, verify_error=message)
         raise state.fail(outcome, f"certificate verification for {host} failed: {message}")
     facts = tlsmod.cert_facts(der)
-    state.tls = _tls_info(facts, version, verified=False, trust=category, verify_error=message)
+    top = tlsmod.cert_facts(presented[-1]) if len(presented) > 1 else None  # the CA chain the peer sent, if any
+    state.tls = _tls_info(facts, version, verified=False, trust=category, verify_error=message,
+                          root=tlsmod.ca_label(top) if top is not None else None,
+                          root_sha256=tlsmod.fingerprint_text(presented[-1]) if top is not None else None,
+                          microsoft_chain=_presented_is_microsofts(presented, settings) if presented else None)
     issuer = tlsmod.issuer_label(facts)
     org = (facts.issuer_organization or "").lower()
     if (category == "untrusted-issuer" and state.target.rule_id and facts.covers(host)
@@ -567,7 +661,12 @@ async def _judge_unverified(state: _State, settings: ProbeSettings, exc: ssl.SSL
                                           f"(issuer {issuer}, valid until {facts.not_after})")
 
 
-async def _fetch_unverified(state: _State, settings: ProbeSettings) -> tuple[bytes | None, str | None]:
+def _presented_is_microsofts(presented: list[bytes], settings: ProbeSettings) -> bool:
+    verdict = tlsmod.judge_chain(presented, settings.trust)
+    return verdict is not None and verdict.microsoft
+
+
+async def _fetch_unverified(state: _State, settings: ProbeSettings) -> tuple[bytes | None, str | None, list[bytes]]:
     """Re-open the same path and handshake without verification, only to read the leaf certificate."""
     saved = (state.phase, state.error, dict(state.timings), state.connect_status, state.proxy_error)
     try:
@@ -577,31 +676,41 @@ async def _fetch_unverified(state: _State, settings: ProbeSettings) -> tuple[byt
             authority = state.authority
             conn, head = await _proxy_exchange(state, settings, conn, "CONNECT", authority, authority, ())
             if not 200 <= head.status < 300:
-                return None, None
+                return None, None, []
         await conn.writer.start_tls(settings.trust.unverified, server_hostname=state.target.host)
         ssl_object = conn.writer.get_extra_info("ssl_object")
         if ssl_object is None:
-            return None, None
+            return None, None, []
         der: bytes | None = ssl_object.getpeercert(binary_form=True)
-        return der, ssl_object.version()
+        return der, ssl_object.version(), tlsmod.unverified_chain(ssl_object)
     except (_Stop, HttpProtocolError, ssl.SSLError, OSError, asyncio.IncompleteReadError):
-        return None, None
+        return None, None, []
     finally:
         state.phase, state.error, state.timings, state.connect_status, state.proxy_error = saved
         state.outcome = None
         state.failed_phase = None
 
 
+def _origin_request(target: EndpointTarget, request_target: str,
+                    extra: Sequence[tuple[str, str]] = ()) -> tuple[str, list[tuple[str, str]], bytes]:
+    """Method, headers and body for the endpoint: a real OCSP request to an OCSP responder, else a GET."""
+    if target.kind == "ocsp":
+        body = ocsp_request()
+        return "POST", [*extra, ("Accept", "*/*"), ("Content-Type", OCSP_REQUEST_TYPE),
+                        ("Content-Length", str(len(body)))], body
+    return "GET", [*extra, ("Accept", "*/*")], b""
+
+
 async def _http(state: _State, conn: _Conn, *, proxied_plain: bool) -> None:
-    """GET the path on an open connection (direct or tunnelled) and judge the endpoint's answer."""
+    """Ask the endpoint on an open connection (direct or tunnelled) and judge its answer."""
     state.phase = Phase.HTTP
     target = state.target
-    request = build_request("GET", target.path, _host_header(target),
-                            [("Accept", "*/*"), ("Connection", "close")])
+    method, headers, body = _origin_request(target, target.path)
+    request = build_request(method, target.path, _host_header(target), [*headers, ("Connection", "close")]) + body
     start = time.monotonic()
     try:
         head = await _send_and_read(conn, request)
-        await _judge_origin_answer(state, conn, head, "GET")
+        await _judge_origin_answer(state, conn, head, method, via_proxy=False)
     except HttpProtocolError as exc:
         raise state.fail(Outcome.HTTP_ERROR, f"{target.host} answered, but not with valid HTTP: {exc}") from None
     except (ConnectionError, OSError, ssl.SSLError) as exc:
@@ -612,40 +721,89 @@ async def _http(state: _State, conn: _Conn, *, proxied_plain: bool) -> None:
 
 
 async def _http_maybe_via_proxy(state: _State, settings: ProbeSettings, conn: _Conn) -> None:
-    """Plain http:// (CRL, OCSP): an absolute-URI GET to the proxy, as .NET sends it, or a direct GET."""
+    """Plain http:// (CRL, OCSP): an absolute-URI request to the proxy, as .NET sends it, or a direct one."""
     if state.proxy is None:
         await _http(state, conn, proxied_plain=False)
         return
     state.phase = Phase.HTTP
     target = state.target
     absolute = f"http://{_host_header(target)}{target.path}"
+    method, headers, body = _origin_request(target, absolute)
     start = time.monotonic()
     try:
-        conn, head = await _proxy_exchange(state, settings, conn, "GET", absolute, _host_header(target),
-                                           [("Accept", "*/*")])
-        tag = _proxy_error_tag(head)
-        if head.status == 407 or (tag and head.status >= 400):
-            _proxy_refusal(state, head, "the GET")
-        await _judge_origin_answer(state, conn, head, "GET")
+        conn, head = await _proxy_exchange(state, settings, conn, method, absolute, _host_header(target), headers,
+                                           body)
+        if _proxy_said_no(head):
+            _proxy_refusal(state, head, f"the {method}", await _refusal_body(state, conn, head, method))
+        state.proxy_hops = proxy_hops(head)  # names the proxy itself: tells its own answers from an upstream's
+        await _judge_origin_answer(state, conn, head, method, via_proxy=True)
+    except NoAnswer:
+        raise state.fail(Outcome.PROXY_FORBIDDEN, _silent_denial(method)) from None
+    except ConnectionResetError:
+        raise state.fail(Outcome.PROXY_FORBIDDEN, _silent_denial(method, reset=True)) from None
     except HttpProtocolError as exc:
-        raise state.fail(Outcome.PROXY_ERROR, f"the proxy's answer to the GET: {exc}") from None
-    except (ConnectionError, OSError) as exc:
-        raise state.fail(Outcome.PROXY_ERROR, f"the proxy dropped the connection during the GET: {exc}") from None
+        raise state.fail(Outcome.PROXY_ERROR, f"the proxy's answer to the {method}: {exc}") from None
+    except OSError as exc:
+        raise state.fail(Outcome.PROXY_ERROR, f"the proxy dropped the connection during the {method}: {exc}") \
+            from None
     finally:
         state.add_time("http", start)
 
 
-async def _judge_origin_answer(state: _State, conn: _Conn, head: ResponseHead, method: str) -> None:
-    """Any answer from the endpoint proves connectivity, except a server error or a CRL that is not a CRL."""
+def _proxy_said_no(head: ResponseHead) -> bool:
+    """A proxy's own answer to a plain request: 407, a denial status, a redirect away, an error it tagged."""
+    if head.status == 407 or head.status in DENIAL_STATUSES:
+        return True
+    if head.status in REDIRECT_STATUSES and head.get("location"):
+        return True
+    return head.status >= 400 and _proxy_error_tag(head) is not None
+
+
+async def _judge_origin_answer(state: _State, conn: _Conn, head: ResponseHead, method: str, *,
+                               via_proxy: bool) -> None:
+    """Any answer from the endpoint proves connectivity, except a server error, or a CRL/OCSP answer that is not
+    one: a page in its place is the proxy's block page (through a proxy) or an error (direct)."""
     state.http_status = head.status
     target = state.target
-    if target.kind == "crl":
+    if target.kind in ("crl", "ocsp"):
+        what = "CRL download" if target.kind == "crl" else "OCSP request"
         if head.status != 200:
-            raise state.fail(Outcome.HTTP_ERROR, f"the CRL download answered {head.status} {head.reason}".rstrip())
-        body = await read_body(conn.reader, head, method, MAX_CRL_BYTES)
-        state.crl = inspect_crl(body, head.get("content-type"))
-        if not state.crl.parsed:
-            raise state.fail(Outcome.HTTP_ERROR, f"the CRL download did not return a CRL: {state.crl.error}")
-        return
+            raise state.fail(Outcome.HTTP_ERROR, f"the {what} answered {head.status} {head.reason}".rstrip())
+        limit = MAX_CRL_BYTES if target.kind == "crl" else MAX_OCSP_BYTES
+        try:
+            body = await read_body(conn.reader, head, method, limit)
+        except HttpProtocolError as exc:
+            raise state.fail(Outcome.HTTP_ERROR, f"the {what} answer could not be read: {exc}") from None
+        if target.kind == "crl":
+            state.crl = inspect_crl(body, head.get("content-type"))
+            parsed, error = state.crl.parsed, state.crl.error
+        else:
+            ocsp = inspect_ocsp(body)
+            parsed, error = ocsp.parsed, ocsp.error
+        if parsed:
+            return
+        if via_proxy and looks_like_html(body):
+            raise state.fail(Outcome.PROXY_FORBIDDEN, f"the proxy answered the {what} with 200 and a page of its own "
+                                                      f"({error}): a block page served in place of the file")
+        raise state.fail(Outcome.HTTP_ERROR, f"the {what} did not return "
+                                             f"{'a CRL' if target.kind == 'crl' else 'an OCSP response'}: {error}")
     if head.status >= 500:
         raise state.fail(Outcome.HTTP_ERROR, f"{target.host} answered {head.status} {head.reason}".rstrip())
+    await _drain(state, conn, head, method)
+
+
+async def _drain(state: _State, conn: _Conn, head: ResponseHead, method: str) -> None:
+    """Read the rest of an ok answer (bounded), then, when the peer said it closes, wait for it to close.
+
+    Closing first while the endpoint's close_notify is still on its way makes our side answer it with a reset,
+    and Squid then logs the tunnel as TCP_TUNNEL/500: a probe must leave no error line in the proxy's log.
+    """
+    loop = asyncio.get_running_loop()
+    budget = max(0.0, min(1.0, (state.deadline_at or loop.time() + 1.0) - loop.time() - RESERVE_S))
+    try:
+        async with asyncio.timeout(budget):
+            await read_body(conn.reader, head, method, MAX_DRAINED_BODY)
+            while not head.keeps_alive and await conn.reader.read(64 * 1024):
+                pass  # the peer closes next: let its close_notify and FIN arrive before ours
+    except (TimeoutError, HttpProtocolError, OSError):
+        pass

@@ -226,3 +226,63 @@ def test_a_run_with_no_proxy_setting_says_so_in_words() -> None:
                         DIRECT)
     text = " ".join(f.detail for f in findings)
     assert "(none)" not in text and "no proxy setting found" in text
+
+
+def _via_proxy(host: str, outcome: Outcome, phase: Phase | None = None, **kw: object) -> EndpointResult:
+    return _result(host, outcome, phase, via_proxy="http://proxy.contoso.com:8080", **kw)
+
+
+def test_every_connect_refused_while_plain_http_works_is_one_connect_port_finding() -> None:
+    refused = [_via_proxy(h, Outcome.PROXY_FORBIDDEN, Phase.CONNECT, connect_status=403,
+                          error="the proxy answered CONNECT with 403 Access violation")
+               for h in ("login.microsoftonline.com", "graph.windows.net")]
+    crl = _via_proxy("crl3.digicert.com", Outcome.OK, target=_target("crl3.digicert.com", 80, kind="crl"))
+    [finding] = diagnose([*refused, crl], PROXY)
+    assert finding.id == "proxy-connect-port-denied" and "port 443" in finding.title
+    assert "SSL_ports" in finding.remedy and "ConnectPort 443" in finding.remedy
+
+
+def test_an_upstream_down_is_one_proxy_error_finding() -> None:
+    failed = [_via_proxy(h, Outcome.PROXY_ERROR, Phase.CONNECT, connect_status=500,
+                         error="the proxy answered CONNECT with 500 Internal Server Error (ERR_CANNOT_FORWARD 0)")
+              for h in ("login.microsoftonline.com", "graph.windows.net", "secure.aadcdn.microsoftonline-p.com")]
+    [finding] = diagnose(failed, PROXY)
+    assert finding.id == "proxy-error" and finding.title.endswith("one cause, not 3")
+
+
+def test_a_relayed_upstream_denial_names_the_upstream() -> None:
+    """Squid relays a parent's 403 to CONNECT verbatim (one Via hop): the proxy's own name, known from an ok plain
+    GET through it, tells the two apart."""
+    denied = _via_proxy("graph.windows.net", Outcome.PROXY_FORBIDDEN, Phase.CONNECT, connect_status=403,
+                        proxy_hops=("parent.fabrikam.test",), error="the proxy answered CONNECT with 403 Forbidden")
+    crl = _via_proxy("crl3.digicert.com", Outcome.OK, target=_target("crl3.digicert.com", 80, kind="crl"),
+                     proxy_hops=("child.contoso.test",))
+    [finding] = diagnose([_ok("login.microsoftonline.com"), denied, crl], PROXY)
+    assert "the upstream proxy parent.fabrikam.test" in finding.detail
+    assert "of the proxy parent.fabrikam.test (the upstream proxy behind" in finding.remedy
+
+
+def test_the_mfa_finding_states_the_real_cause() -> None:
+    mfa = "secure.aadcdn.microsoftonline-p.com"
+    tls = TlsInfo(issuer="CN=Fabrikam", issuer_organization="Fabrikam", verified=False, trust="untrusted-issuer")
+    findings = diagnose([_ok("login.microsoftonline.com"), _result(mfa, Outcome.TLS_INTERCEPTED, Phase.TLS, tls=tls,
+                                                                   error="intercepted")], PROXY)
+    [finding] = [f for f in findings if f.id == "mfa-endpoint-unreachable"]
+    assert "intercepted by an inspecting proxy" in finding.detail and "TLS inspection" in finding.remedy
+    down = diagnose([_ok("login.microsoftonline.com"), _via_proxy(mfa, Outcome.PROXY_ERROR, Phase.CONNECT,
+                                                                  error="502")], PROXY)
+    [finding] = [f for f in down if f.id == "mfa-endpoint-unreachable"]
+    assert "allow-list is not the problem" in finding.remedy
+
+
+def test_trusted_and_untrusted_interception_have_different_remedies() -> None:
+    trusted = TlsInfo(issuer="CN=Contoso Issuing", verified=True, trust="system", root="Contoso Root",
+                      microsoft_chain=False)
+    [finding] = diagnose([_ok("graph.windows.net"), _result("login.microsoftonline.com", Outcome.TLS_INTERCEPTED,
+                                                            Phase.TLS, tls=trusted, error="not Microsoft's")], PROXY)
+    assert finding.title == "TLS to login.microsoftonline.com is inspected by a CA this machine trusts (Contoso Root)"
+    assert "deliberate" in finding.remedy
+    untrusted = TlsInfo(issuer="CN=Contoso Issuing", verified=False, trust="untrusted-issuer", root="Contoso Root")
+    [finding] = diagnose([_ok("graph.windows.net"), _result("login.microsoftonline.com", Outcome.TLS_INTERCEPTED,
+                                                            Phase.TLS, tls=untrusted, error="untrusted")], PROXY)
+    assert "does not trust" in finding.title and "deliberate" not in finding.remedy

@@ -46,7 +46,7 @@ def _target(port: int, host: str = HOST, scheme: str = "https", rule: str | None
 
 def _settings(ca_file: Path | None, timeout: float = 3.0, trust: TrustConfig | None = None,
               expected: frozenset[str] = frozenset()) -> ProbeSettings:
-    return ProbeSettings(Resolver(), trust or build_trust(str(ca_file) if ca_file else None), timeout=timeout,
+    return ProbeSettings(Resolver(), trust or build_trust(None, str(ca_file) if ca_file else None), timeout=timeout,
                          expected_issuer_organizations=expected)
 
 
@@ -70,7 +70,7 @@ def _direct_settings(ca_file: Path | None, port: int, *, timeout: float = 3.0, t
 def test_direct_ok_records_every_layer(origin: TlsOrigin, ca_file: Path) -> None:
     result = _probe(_direct(origin.port), None, _direct_settings(ca_file, origin.port))
     assert result.outcome is Outcome.OK and result.http_status == 200 and result.phase is None
-    assert result.tls is not None and result.tls.verified and result.tls.trust == "ca-file"
+    assert result.tls is not None and result.tls.verified and result.tls.trust == "lab-root"
     assert result.tls.issuer_organization == "Probe Unit CA"
     phases = result.phases
     assert None not in (phases.dns_ms, phases.tcp_ms, phases.tls_ms, phases.http_ms) and phases.connect_ms is None
@@ -197,16 +197,30 @@ def test_expired_certificate_is_a_tls_failure(ca: trustme.CA, ca_file: Path) -> 
     assert result.tls is not None and result.tls.trust == "expired"
 
 
-def test_machine_trusted_inspection_ca_is_caught_by_expected_issuers(origin: TlsOrigin, ca_file: Path) -> None:
-    """Rule 3: verified through the system store, but not by a CA Microsoft uses."""
+def test_machine_trusted_inspection_ca_is_caught_by_its_chain(origin: TlsOrigin, ca_file: Path) -> None:
+    """Rule 1: verified through the system store, but the chain holds none of Microsoft's roots."""
     verifying = ssl.create_default_context(cafile=str(ca_file))
     plain = build_trust(None)
     trust = TrustConfig(verifying, plain.unverified, frozenset())  # the CA is "in the machine store"
-    settings = _direct_settings(None, origin.port, trust=trust, expected=frozenset({"digicert inc"}))
+    settings = _direct_settings(None, origin.port, trust=trust)
     result = _probe(_direct(origin.port), None, settings)
-    assert result.outcome is Outcome.TLS_INTERCEPTED and "inspection CA deployed" in (result.error or "")
+    assert result.outcome is Outcome.TLS_INTERCEPTED
+    assert "this machine trusts that CA (this machine's trusted root store)" in (result.error or "")
+    assert result.tls is not None and result.tls.microsoft_chain is False and result.tls.trust == "system"
     custom = _probe(_target(origin.port, rule=None), None, settings)
     assert custom.outcome is Outcome.OK  # not a catalog host: no expectation about its CA
+
+
+def test_ca_file_only_adds_trust_it_never_makes_a_ca_microsofts(origin: TlsOrigin, ca_file: Path) -> None:
+    """--ca-file: the chain verifies (trust "ca-file"), but a catalog host behind it is still intercepted."""
+    settings = _direct_settings(None, origin.port, trust=build_trust(str(ca_file)))
+    result = _probe(_direct(origin.port), None, settings)
+    assert result.outcome is Outcome.TLS_INTERCEPTED
+    assert result.tls is not None and result.tls.verified and result.tls.trust == "ca-file"
+    assert f"this machine trusts that CA (--ca-file {ca_file})" in (result.error or "")
+    assert result.tls.root_sha256 is not None and result.tls.root == "Probe Unit CA"
+    custom = _probe(_target(origin.port, rule=None), None, settings)
+    assert custom.outcome is Outcome.OK
 
 
 def test_a_slow_trust_store_load_does_not_stall_the_deadline(origin: TlsOrigin, ca_file: Path) -> None:
@@ -216,7 +230,8 @@ def test_a_slow_trust_store_load_does_not_stall_the_deadline(origin: TlsOrigin, 
         time.sleep(1.0)
         return ssl.create_default_context(cafile=str(ca_file))
 
-    trust = TrustConfig(slow_store, build_trust(None).unverified, frozenset())
+    lab = build_trust(None, str(ca_file))
+    trust = TrustConfig(slow_store, lab.unverified, frozenset(), lab_root_fingerprints=lab.lab_root_fingerprints)
     start = time.monotonic()
     first = _probe(_direct(origin.port), None, _direct_settings(None, origin.port, timeout=0.3, trust=trust))
     elapsed = time.monotonic() - start
@@ -244,7 +259,7 @@ def test_https_proxy_is_reached_over_tls(ca: trustme.CA, ca_file: Path) -> None:
 
 def test_negotiate_sends_a_token_and_reports_the_rejection(ca_file: Path) -> None:
     challenge = CannedResponse(407, "Proxy Authentication Required", {"Proxy-Authenticate": "Negotiate"})
-    settings = ProbeSettings(Resolver(), build_trust(str(ca_file)),
+    settings = ProbeSettings(Resolver(), build_trust(None, str(ca_file)),
                              ProxyAuthSettings(user="CONTOSO\\bob", password="pw"), timeout=3.0)
     with CannedProxy(challenge) as proxy:
         result = _probe(_target(443), proxy.url, settings)
@@ -270,7 +285,7 @@ def test_credentials_are_resent_on_a_new_connection_when_the_proxy_closed_after_
 
         server = await asyncio.start_server(serve, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
-        settings = ProbeSettings(Resolver(), build_trust(str(ca_file)),
+        settings = ProbeSettings(Resolver(), build_trust(None, str(ca_file)),
                                  ProxyAuthSettings(user="alice", password="pw"), timeout=3.0)
         async with server:
             result = await probe_endpoint(_target(443), ProxyRoute.from_url(f"http://127.0.0.1:{port}"), settings)
@@ -284,7 +299,7 @@ def test_credentials_are_resent_on_a_new_connection_when_the_proxy_closed_after_
 
 def test_proxy_auth_none_never_sends_credentials(ca_file: Path) -> None:
     challenge = CannedResponse(407, "Proxy Authentication Required", {"Proxy-Authenticate": 'Basic realm="x"'})
-    settings = ProbeSettings(Resolver(), build_trust(str(ca_file)),
+    settings = ProbeSettings(Resolver(), build_trust(None, str(ca_file)),
                              ProxyAuthSettings(mode="none", user="alice", password="pw"), timeout=3.0)
     with CannedProxy(challenge) as proxy:
         result = _probe(_target(443), proxy.url, settings)
@@ -296,7 +311,7 @@ def test_proxy_auth_none_never_sends_credentials(ca_file: Path) -> None:
 
 def _connect_to_settings(ca_file: Path, dial: tuple[str, int], *, resolver: Resolver | None = None,
                          key: tuple[str, int] = (HOST, 443)) -> ProbeSettings:
-    return ProbeSettings(resolver or Resolver(), build_trust(str(ca_file)), timeout=3.0, connect_to={key: dial})
+    return ProbeSettings(resolver or Resolver(), build_trust(None, str(ca_file)), timeout=3.0, connect_to={key: dial})
 
 
 def test_connect_to_dials_elsewhere_but_keeps_the_name(origin: TlsOrigin, ca_file: Path) -> None:
@@ -382,7 +397,7 @@ def test_rejected_credentials_lead_the_error_so_a_short_view_keeps_the_cause(ca_
     """The table shows the first ~90 characters of the error: the cause must come before Squid's error tag."""
     challenge = CannedResponse(407, "Proxy Authentication Required",
                                {"Proxy-Authenticate": 'Basic realm="x"', "X-Squid-Error": "ERR_CACHE_ACCESS_DENIED 0"})
-    settings = ProbeSettings(Resolver(), build_trust(str(ca_file)),
+    settings = ProbeSettings(Resolver(), build_trust(None, str(ca_file)),
                              ProxyAuthSettings(user="svc-aadsync", password="wrong"), timeout=3.0)
     with CannedProxy(challenge) as proxy:
         result = _probe(_target(443), proxy.url, settings)
@@ -397,3 +412,57 @@ def test_a_bad_proxy_url_is_a_value_error_without_its_password(url: str) -> None
     with pytest.raises(ValueError, match=r"alice:\*\*\*@") as failure:
         ProxyRoute.from_url(url)
     assert "s3cr3t" not in str(failure.value)
+
+
+@pytest.mark.parametrize(("response", "outcome", "says"), [
+    # RFC 9209: the proxy's policy refused, whatever the status code
+    (CannedResponse(502, "Bad Gateway", {"Proxy-Status": 'corp-proxy; error=http_request_denied; details="policy"'}),
+     Outcome.PROXY_FORBIDDEN, "Proxy-Status says http_request_denied"),
+    (CannedResponse(502, "Bad Gateway", {"Proxy-Status": "corp-proxy; error=connection_refused"}),
+     Outcome.PROXY_ERROR, "Proxy-Status says connection_refused"),
+    (CannedResponse(307, "Temporary Redirect", {"Location": "https://block.example.test/denied"}),
+     Outcome.PROXY_FORBIDDEN, "a redirect to https://block.example.test/denied: a block page"),
+    (CannedResponse(451, "Unavailable For Legal Reasons"), Outcome.PROXY_FORBIDDEN, "451"),
+])
+def test_every_way_a_proxy_says_no_to_connect(response: CannedResponse, outcome: Outcome, says: str,
+                                              ca_file: Path) -> None:
+    with CannedProxy(response) as proxy:
+        result = _probe(_target(443), proxy.url, _settings(ca_file))
+    assert (result.outcome, result.phase) == (outcome, Phase.CONNECT)
+    assert says in (result.error or "")
+
+
+def test_a_proxy_closing_right_after_connect_is_a_denial(ca_file: Path) -> None:
+    with CannedProxy(raw=b"") as proxy:
+        result = _probe(_target(443), proxy.url, _settings(ca_file))
+    assert (result.outcome, result.phase) == (Outcome.PROXY_FORBIDDEN, Phase.CONNECT)
+    assert "closed the connection right after the CONNECT request" in (result.error or "")
+
+
+def test_an_upstream_named_by_via_and_its_error_page(ca_file: Path) -> None:
+    page = b"<html><p>Generated Sun, 06 Dec 2026 00:11:01 GMT by parent.fabrikam.test (squid/5.7)</p></html>"
+    response = CannedResponse(403, "Forbidden", {"Via": "1.1 parent.fabrikam.test (squid/5.7), 1.1 child (squid)",
+                                                 "X-Squid-Error": "ERR_ACCESS_DENIED 0"}, page)
+    with CannedProxy(response) as proxy:
+        result = _probe(_target(443), proxy.url, _settings(ca_file))
+    assert (result.outcome, result.answered_by) == (Outcome.PROXY_FORBIDDEN, "parent.fabrikam.test")
+    assert result.proxy_hops == ("parent.fabrikam.test", "child")
+
+
+@pytest.mark.parametrize(("response", "outcome"), [
+    (CannedResponse(403, "Forbidden"), Outcome.PROXY_FORBIDDEN),  # no proxy header at all
+    (CannedResponse(302, "Found", {"Location": "http://block.example.test/"}), Outcome.PROXY_FORBIDDEN),
+    (CannedResponse(200, "OK", {"Content-Type": "text/html"}, b"<html>Blocked by policy</html>"),
+     Outcome.PROXY_FORBIDDEN),
+    (CannedResponse(200, "OK", {"Content-Type": "application/ocsp-response"}, bytes.fromhex("30030a0106")),
+     Outcome.OK),
+])
+def test_ocsp_through_a_proxy_is_ok_only_with_an_ocsp_response(response: CannedResponse, outcome: Outcome,
+                                                               ca_file: Path) -> None:
+    target = EndpointTarget("http://ocsp.digicert.com/", "ocsp.digicert.com", 80, "http", "/", "ocsp", ("sync",),
+                            "ocsp-ocsp-digicert-com", "ocsp.digicert.com")
+    with CannedProxy(response) as proxy:
+        result = _probe(target, proxy.url, _settings(ca_file))
+        sent = proxy.requests[0]
+    assert result.outcome is outcome, result.error
+    assert sent.startswith("POST http://ocsp.digicert.com/ HTTP/1.1") and "application/ocsp-request" in sent
