@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from aadc_doctor.errors import InputError
 
@@ -57,6 +57,88 @@ class _Prefixed(io.RawIOBase):
         n = len(data)
         buffer[:n] = data
         return n
+
+
+class GzipReader:
+    """Decompress a .gz stream (one or more members) and keep every byte that can be recovered.
+
+    ``gzip.GzipFile`` throws away what it decompressed in a read that then meets the end of a cut file, and refuses
+    the whole read when bytes that are not gzip follow a complete member (what some copy tools append). Here
+    decompression goes member by member with ``zlib``: output up to the damage or the cut is returned, NUL padding
+    after a member is skipped, anything else after it is ignored, and ``problem`` says which happened.
+    """
+
+    STEP = 1 << 20
+
+    def __init__(self, raw: BinaryIO, first: bytes = b"") -> None:
+        self._raw = raw
+        self._in = first
+        self._inflater: Any = zlib.decompressobj(31)
+        self._member_started = False
+        self._done = False
+        self.problem = ""  # why the data stops early, or what was ignored after it
+        self.cut = False  # the compressed data ends early or is damaged (else: only trailing bytes ignored)
+
+    def _more(self) -> bool:
+        data = self._raw.read(self.STEP)
+        if not data:
+            return False
+        self._in = self._in + data if self._in else data
+        return True
+
+    def _next_member(self) -> bool:
+        """After a member's end: True when another member follows (NUL padding skipped)."""
+        while True:
+            stripped = self._in.lstrip(b"\x00")
+            if len(stripped) < 2 and self._more():
+                continue
+            self._in = stripped
+            if not stripped:
+                return False
+            if stripped.startswith(_GZIP_MAGIC):
+                self._inflater = zlib.decompressobj(31)
+                self._member_started = False
+                return True
+            self.problem = "bytes that are not gzip data follow the compressed data: they were ignored"
+            return False
+
+    def read(self, size: int = -1) -> bytes:
+        want = size if size >= 0 else 1 << 62
+        parts: list[bytes] = []
+        got = 0
+        while got < want and not self._done:
+            if not self._in and not self._more():
+                if self._member_started and not self._inflater.eof:
+                    self.cut = True
+                    self.problem = "the compressed file ends early (cut short): read up to the cut"
+                self._done = True
+                break
+            try:
+                piece = self._inflater.decompress(self._in, min(want - got, self.STEP * 8))
+            except zlib.error as exc:
+                self.cut = True
+                self.problem = f"the compressed data is damaged ({exc}): read up to the damage"
+                self._done = True
+                break
+            self._member_started = True
+            self._in = self._inflater.unconsumed_tail
+            if piece:
+                parts.append(piece)
+                got += len(piece)
+            if self._inflater.eof:
+                self._in = self._inflater.unused_data + self._in
+                if not self._next_member():
+                    self._done = True
+        return b"".join(parts)
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __enter__(self) -> GzipReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def sniff_encoding(head: bytes, name: str) -> str:
