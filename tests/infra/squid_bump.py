@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Sequence
+
 import trustme
 
 from .squid import SquidConfig, SquidProxy
-from .tools import ComponentMissing, find_squid_helper, is_root
+from .tools import ComponentMissing, find_squid_helper
 
 
 def parent_directives(parent: SquidProxy, port: int | None = None) -> list[str]:
@@ -71,4 +72,4 @@ class BumpingSquid(SquidProxy):
         return rendered + "\n".join(extra) + "\n"
 
 
-__all__ = ["BumpingSquid", "parent_directives", "is_root"]
+__all__ = ["BumpingSquid", "parent_directives"]

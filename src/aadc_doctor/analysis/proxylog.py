@@ -56,6 +56,20 @@ def catalog_needles(catalog: EndpointCatalog) -> list[str]:
     return needles
 
 
+def is_failure(record: ProxyRecord) -> bool:
+    """Whether a request the proxy neither let through nor denied failed at the proxy (5xx, no answer at all).
+
+    A 4xx to a request the proxy forwarded (a GET of a login page answered 400, a 404) is the endpoint's own
+    answer, which a healthy client meets every day; to a CONNECT it can only come from the proxy.
+    """
+    status = record.status
+    if status is None:
+        return False
+    if status == 0 or status >= 500:
+        return True
+    return 400 <= status < 500 and record.method.upper() == "CONNECT"
+
+
 # ---- classification --------------------------------------------------------------------------------------------
 
 
@@ -192,6 +206,11 @@ class _Endpoint:
     clients_over: bool = False
     denials: Counter[tuple[int, str]] = field(default_factory=Counter)  # (minute, status) -> count
     longest_tunnel_ms: int = 0
+    failed: int = 0  # of ``other``: the proxy could not complete it (5xx, no answer), not an origin's own 4xx
+    failed_statuses: Counter[str] = field(default_factory=Counter)
+    denied_by_parent: Counter[str] = field(default_factory=Counter)  # parent proxy -> denials it gave
+    decrypted: int = 0  # requests the proxy logged from inside the tunnel (TLS inspection)
+    decrypted_clients: set[str] = field(default_factory=set)
 
 
 @dataclass(slots=True)
@@ -342,6 +361,8 @@ class ProxyLogAnalysis:
         elif verdict is Verdict.DENIED:
             ep.denied += 1
             ep.denied_statuses[status_key] += 1
+            if record.peer:
+                ep.denied_by_parent[record.peer] += 1
             client.denied += 1
             if when is not None:
                 ep.denials[(int(when // 60), status_key)] += 1
@@ -350,8 +371,15 @@ class ProxyLogAnalysis:
         elif verdict is Verdict.OTHER:
             ep.other += 1
             ep.other_statuses[status_key] += 1
+            if is_failure(record):
+                ep.failed += 1
+                ep.failed_statuses[status_key] += 1
         else:
             ep.unknown += 1
+        if record.decrypted:
+            ep.decrypted += 1
+            if len(ep.decrypted_clients) < MAX_CLIENT_SET:
+                ep.decrypted_clients.add(record.client)
         if record.cut_short:
             ep.cut_short += 1
             self.explicit_timeouts += ep.cls.kind == "required"
@@ -512,7 +540,8 @@ class ProxyLogAnalysis:
             "statuses": dict(sorted(ep.statuses.items())), "first_seen": iso(ep.first), "last_seen": iso(ep.last),
             "clients": len(ep.clients), "clients_capped": ep.clients_over,
             "longest_tunnel_seconds": round(ep.longest_tunnel_ms / 1000, 1) if ep.longest_tunnel_ms else None,
-            "cut_short": ep.cut_short,
+            "cut_short": ep.cut_short, "failed": ep.failed, "decrypted": ep.decrypted,
+            "denied_by_parent": dict(ep.denied_by_parent),
         }
 
     def _timeline(self) -> list[dict[str, Any]]:
@@ -624,8 +653,8 @@ class ProxyLogAnalysis:
         required = [e for e in self._sorted_endpoints() if e.cls.kind == "required"]
         for ep in required:
             out.extend(self._denial_findings(ep))
-            if ep.other:
-                summary = ", ".join(f"{n}x {s}" for s, n in sorted(ep.other_statuses.items()))
+            if ep.failed:
+                summary = ", ".join(f"{n}x {s}" for s, n in sorted(ep.failed_statuses.items()))
                 out.append(self._text("required-failed", f"{ep.host}:{ep.port}", host=ep.host, port=ep.port,
                                       summary=summary, required_by=ep.cls.required_by_text(),
                                       first_seen=iso(ep.first), last_seen=iso(ep.last)))
@@ -637,6 +666,7 @@ class ProxyLogAnalysis:
                                   client=run.client or "the client", count=run.count,
                                   first_seen=iso(run.first), last_seen=iso(run.last),
                                   hosts=", ".join(run.hosts), ending=ending, remedy=remedy))
+        out.extend(self._decrypted_findings())
         out.extend(self._coverage_findings(results))
         out.extend(self._phase_findings(results))
         tunnels = results["tunnels"]
@@ -672,6 +702,18 @@ class ProxyLogAnalysis:
             out.append(finding)
         return out
 
+    def _decrypted_findings(self) -> list[Finding]:
+        """TLS inspection of Microsoft traffic: the proxy logged requests it could only see by decrypting."""
+        inspected = [e for e in self._sorted_endpoints() if e.decrypted and e.cls.kind in ("required", "optional")]
+        if not inspected:
+            return []
+        hosts = list(dict.fromkeys(e.host for e in inspected))
+        count = sum(e.decrypted for e in inspected)
+        clients = len(set().union(*(e.decrypted_clients for e in inspected)))
+        return [self._text("tls-decrypted", ", ".join(hosts[:8]), hosts=", ".join(hosts[:8])
+                           + (f" and {len(hosts) - 8} more" if len(hosts) > 8 else ""), count=count,
+                           clients=clients, host_count=len(hosts))]
+
     def _denial_findings(self, ep: _Endpoint) -> list[Finding]:
         out = []
         forbidden = {s: n for s, n in ep.denied_statuses.items() if s != "407"}
@@ -682,10 +724,18 @@ class ProxyLogAnalysis:
             if count <= 0:
                 continue
             message, remedy = self._status_text(status, ep.host, ep.port)
-            out.append(self._text("required-denied", f"{ep.host}:{ep.port}", host=ep.host, port=ep.port,
-                                  count=count, status=label, required_by=ep.cls.required_by_text(), clients=clients,
-                                  first_seen=iso(ep.first), last_seen=iso(ep.last), message=message,
-                                  remedy=remedy))
+            finding = self._text("required-denied", f"{ep.host}:{ep.port}", host=ep.host, port=ep.port,
+                                 count=count, status=label, required_by=ep.cls.required_by_text(), clients=clients,
+                                 first_seen=iso(ep.first), last_seen=iso(ep.last), message=message,
+                                 remedy=remedy)
+            if ep.denied_by_parent and status == 403:
+                parents = ", ".join(sorted(ep.denied_by_parent))
+                note = _COUNTS.format(self.texts["finding"]["required-denied"]["parent_note"], parents=parents,
+                                      n=sum(ep.denied_by_parent.values()))
+                finding = replace(finding, detail=f"{finding.detail} {note}",
+                                  remedy=_COUNTS.format(self.texts["finding"]["required-denied"]["parent_remedy"],
+                                                        parents=parents, host=ep.host, port=ep.port))
+            out.append(finding)
         return out
 
     def _coverage_findings(self, results: dict[str, Any]) -> list[Finding]:
@@ -703,11 +753,14 @@ class ProxyLogAnalysis:
             return []
         aadc_like = [n for n, c in pattern_clients.items() if any(t in AADC_ONLY_TOKENS for t in c.tokens)]
         if not aadc_like:
+            # Browsers and one-off probes sign in at login.* too: without Azure AD Connect's own calls the log is
+            # simply not about it, which is only worth saying when --client named the server
+            if not (self.filter.clients or self.filter.client_names):
+                return []
             seen = sorted({f"{e.host}:{e.port}" for e in self.endpoints.values()
                            if self.pattern.token_for(e.host, e.port)})
-            note = " from the client given with --client" if self.filter.clients or self.filter.client_names else ""
             return [self._text("server-not-seen", "", clients=len(pattern_clients), seen=", ".join(seen[:5]),
-                               client_note=note)]
+                               client_note=" from the client given with --client")]
         assert primary is not None
         tokens = self.clients[primary].tokens
         missing = [self.pattern.token(t).label for t in self._skipped_tokens(results, tokens)]
@@ -745,18 +798,18 @@ class ProxyLogAnalysis:
         names = {p["id"]: p["name"] for p in phases}
         reached = ", ".join(names[i] for i in summary["reached"]) or "none"
         if summary["stops_at"] is None:
-            if len(summary["reached"]) == len(phases):
-                return [self._text("phases-complete", "", reached=reached, client_note=client_note)]
-            return []
+            return []  # every phase reached (the report shows them): nothing to diagnose
         phase = next(p for p in phases if p["id"] == summary["stops_at"])
         step = phase["next_step"]
         blocked = phase["blocked"]
-        if blocked is not None:
-            status = blocked["status"]
-            what = (f"the proxy answered {status if status is not None else blocked['action']} "
-                    f"({blocked['count']}x, last {blocked['last_seen']}) for {blocked['host']}:{blocked['port']}")
-        else:
-            what = "does not appear after that point"
+        if blocked is None:
+            # The wizard was not run further in this period, or the log ends: a healthy server's log looks so
+            # (only a denial or failure at the next step is evidence; a call that went around the proxy is
+            # never-seen's case)
+            return []
+        status = blocked["status"]
+        what = (f"the proxy answered {status if status is not None else blocked['action']} "
+                f"({blocked['count']}x, last {blocked['last_seen']}) for {blocked['host']}:{blocked['port']}")
         finding = self._text("phase-stops", phase["name"], phase=phase["name"], matched=phase["matched_steps"],
                              total=phase["total_steps"], reached=reached, expects=step["expects"],
                              describes=step["describes"], what_happened=what, identity=phase["identity"],
