@@ -30,6 +30,11 @@ MAX_RUNS_KEPT = 50
 # Tokens of the reference pattern that only Azure AD Connect calls (browsers sign in at login.* too).
 AADC_ONLY_TOKENS = frozenset({"adminwebservice", "provisioningapi", "anchor", "relay"})
 REPLAY_EVENTS = 8
+# A connectivity probe (aadc-doctor check, Test-NetConnection loops, a monitoring job) asks many different endpoints
+# at once; the wizard and the sync service call a handful one after the other. A client that started this many
+# distinct catalog hosts within PROBE_WINDOW_SECONDS of log time is a probe run, not an Azure AD Connect server.
+PROBE_DISTINCT_HOSTS = 8
+PROBE_WINDOW_SECONDS = 10.0
 MAX_HELD_EVENTS = 10_000  # per Azure AD Connect-like client, waiting to be put in start order
 HANDSHAKE_LEGS = 2  # an NTLM/Negotiate handshake: at most two 407 answers before the request that goes through
 PENDING_407_PER_DESTINATION = 16
@@ -251,6 +256,25 @@ class _Client:
     recent: deque[_Event] = field(default_factory=lambda: deque(maxlen=REPLAY_EVENTS))
     held: list[tuple[float, int, _Event]] = field(default_factory=list)  # a heap, by start time
     log_now: float = float("-inf")  # the latest log time of this client's pattern requests
+    burst: deque[tuple[float, str]] = field(default_factory=deque)  # (log time, host) within the probe window
+    probe_like: bool = False  # asked many endpoints at once: a probe run (see PROBE_DISTINCT_HOSTS)
+
+    def note_burst(self, when: float | None, host: str) -> None:
+        """Track catalog hosts asked within PROBE_WINDOW_SECONDS; mark the client as a probe run on a burst."""
+        if when is None or self.probe_like:
+            return
+        burst = self.burst
+        burst.append((when, host))
+        while burst and (burst[0][0] < when - PROBE_WINDOW_SECONDS or len(burst) > 4 * PROBE_DISTINCT_HOSTS):
+            burst.popleft()
+        if len(burst) >= PROBE_DISTINCT_HOSTS and len({h for _, h in burst}) >= PROBE_DISTINCT_HOSTS:
+            self.probe_like = True
+            burst.clear()
+
+    @property
+    def aadc_like(self) -> bool:
+        """Calls only Azure AD Connect makes, and not as part of a probe run of every endpoint."""
+        return not self.probe_like and any(t in AADC_ONLY_TOKENS for t in self.tokens)
 
 
 @dataclass
@@ -355,6 +379,7 @@ class ProxyLogAnalysis:
             ep.clients_over = len(ep.clients) >= MAX_CLIENT_SET
         client = self._client(record.client)
         client.requests += 1
+        client.note_burst(record.time, record.host)
         if verdict is Verdict.ALLOWED:
             ep.allowed += 1
             self._success(client, record, ep)
@@ -522,7 +547,7 @@ class ProxyLogAnalysis:
         best: tuple[int, int, int] | None = None
         name: str | None = None
         for client_name, client in self.clients.items():
-            if client.phases is None:
+            if client.phases is None or client.probe_like:
                 continue
             aadc_only = sum(n for t, n in client.tokens.items() if t in AADC_ONLY_TOKENS)
             score = (client.phases.progress, aadc_only, client.phases.events)
@@ -595,7 +620,7 @@ class ProxyLogAnalysis:
             reached = summarise(cl.phases.results())["reached"] if cl.phases is not None else []
             client_rows.append({"client": name, "requests": cl.requests, "denied": cl.denied,
                                 "auth_407": cl.auth_407,
-                                "azure_ad_connect_like": any(t in AADC_ONLY_TOKENS for t in cl.tokens),
+                                "azure_ad_connect_like": cl.aadc_like, "probe_run": cl.probe_like,
                                 "phases_reached": reached})
         c = self.counts
         return {
@@ -751,7 +776,7 @@ class ProxyLogAnalysis:
         pattern_clients = {n: c for n, c in self.clients.items() if c.tokens}
         if not pattern_clients:
             return []
-        aadc_like = [n for n, c in pattern_clients.items() if any(t in AADC_ONLY_TOKENS for t in c.tokens)]
+        aadc_like = [n for n, c in pattern_clients.items() if c.aadc_like]
         if not aadc_like:
             # Browsers and one-off probes sign in at login.* too: without Azure AD Connect's own calls the log is
             # simply not about it, which is only worth saying when --client named the server

@@ -2,12 +2,16 @@
 
 ``CONNECT   Dec 06 00:00:52.660 [15879]: Connect (file descriptor 5): 127.0.0.1`` opens a client connection,
 ``Request (file descriptor 5): CONNECT login.microsoftonline.com:443 HTTP/1.1`` names the destination, and a later
-line says what became of it: ``Established connection to host "..."`` (through), ``Proxying refused on filtered
-domain "..."`` (the Filter list), ``Refused CONNECT method on port 80`` (ConnectPort), ``Failed auth attempt``
-(BasicAuth), ``opensock: Could not ...`` (the proxy could not reach the host). tinyproxy writes no line for a
-request it answers 407 because no credentials came: such a request ends without an outcome and is recorded with no
-status. Times have no year and are the proxy's local time; they are read as UTC in the current year (or the
-previous one when that would put them in the future).
+line says what became of it: ``Closed connection between local client (fd:5) and remote client (fd:6)`` (it went
+through; the only outcome line naming the client's descriptor, so concurrent requests stay apart), ``Proxying
+refused on filtered domain "..."`` (the Filter list), ``Refused CONNECT method on port 80`` (ConnectPort), ``Failed
+auth attempt`` (BasicAuth, older versions), ``opensock: Could not ...`` (the proxy could not reach the host).
+
+tinyproxy 1.11 writes no line for a request it answers 407: when the log shows BasicAuth configured (``Added basic
+auth user`` at start-up), a request whose connection ends with no outcome (its descriptor is reused by the next
+connection) was answered 407; otherwise such a request is recorded with no status. Times have no year and are the
+proxy's local time; they are read as UTC in the current year (or the previous one when that would put them in the
+future).
 """
 
 from __future__ import annotations
@@ -28,15 +32,16 @@ _CONNECT = re.compile(r"^Connect \(file descriptor ([0-9]{1,9})\): (\S+)")
 _REQUEST = re.compile(r"^Request \(file descriptor ([0-9]{1,9})\): (\S+) (\S+)")
 _AUTH_FAILED = re.compile(r"^Failed auth attempt \(file descriptor: ([0-9]{1,9})\)")
 # (message pattern, status); the host group, when there is one, names the request it concerns
+_CLOSED = re.compile(r"^Closed connection between local client \(fd:([0-9]{1,9})\)")
 _OUTCOMES: tuple[tuple[re.Pattern[str], int], ...] = (
-    (re.compile(r'^Established connection to (?:upstream proxy|host) "(?P<host>[^"]*)"'), 200),
     (re.compile(r'^Proxying refused on filtered (?:domain|url) "(?P<host>[^"]*)"'), 403),
     (re.compile(r"^Refused CONNECT method on port (?P<port>[0-9]{1,5})"), 403),
     (re.compile(r'^Unauthorized connection from "'), 403),
     (re.compile(r"^opensock: Could not (?:establish a connection|retrieve address info) (?:to|for) "
                 r"(?P<host>\S+?):[0-9]{1,5}\b"), 500),
 )
-_UPSTREAM = re.compile(r"^Found upstream proxy (?P<peer>\S+) for ")
+_UPSTREAM = re.compile(r"^Found upstream proxy (?:https? )?(?P<peer>\S+) for ")
+_AUTH_CONFIGURED = "Added basic auth user"
 
 
 @dataclass(slots=True)
@@ -61,6 +66,7 @@ class TinyproxyParser:
         self._year = time.gmtime(self._now).tm_year
         self._open: dict[str, _Request] = {}  # fd -> the connection (and its request, once logged)
         self._last: _Request | None = None  # the latest request: where an outcome naming no host belongs
+        self._auth = False  # the log showed BasicAuth being configured: a request without an outcome got 407
 
     def _epoch(self, m: re.Match[str]) -> float:
         month = _MONTHS.get(m["mon"])
@@ -86,7 +92,9 @@ class TinyproxyParser:
             if connect is not None:
                 previous = self._open.pop(connect[1], None)
                 self._open[connect[1]] = _Request(connect[1], connect[2], self._epoch(m), line_no=line_no)
-                return self._record(previous, None) if previous is not None and previous.host else None
+                if previous is None or not previous.host:
+                    return None
+                return self._record(previous, 407 if self._auth else None)
             request = _REQUEST.match(msg)
             if request is not None:
                 fd = request[1]
@@ -97,7 +105,16 @@ class TinyproxyParser:
                                           else split_url(target))
                 entry.method, entry.time, entry.line_no = request[2], self._epoch(m), line_no
                 self._open[fd] = self._last = entry
+                return None
+        if msg.startswith(_AUTH_CONFIGURED):
+            self._auth = True
             return None
+        closed = _CLOSED.match(msg)
+        if closed is not None:
+            done = self._open.pop(closed[1], None)
+            if done is self._last:
+                self._last = None
+            return self._record(done, 200) if done is not None and done.host else None
         failed = _AUTH_FAILED.match(msg)
         if failed is not None:
             denied = self._open.pop(failed[1], None)
@@ -110,7 +127,8 @@ class TinyproxyParser:
             outcome = pattern.match(msg)
             if outcome is None:
                 continue
-            found = self._find(outcome.groupdict().get("host"))
+            named = outcome.groupdict()
+            found = self._find(named.get("host"), named.get("port"))
             if found is None:
                 return None
             self._open.pop(found.fd, None)
@@ -119,12 +137,15 @@ class TinyproxyParser:
             return self._record(found, status)
         return None
 
-    def _find(self, host: str | None) -> _Request | None:
-        """The open request an outcome line concerns: the one to the host it names, else the latest."""
-        if host:
-            name = host.lower().rstrip(".")
+    def _find(self, host: str | None, port: str | None = None) -> _Request | None:
+        """The open request an outcome line concerns: the latest to the host (or port) it names, else the latest."""
+        if host or port:
+            name = (host or "").lower().rstrip(".")
             for entry in reversed(self._open.values()):
-                if entry.host == name or (entry.peer and entry.peer.split(":")[0] == name):
+                if not entry.host:
+                    continue
+                if (port and str(entry.port) == port) or (name and (
+                        entry.host == name or (entry.peer and entry.peer.split(":")[0] == name))):
                     return entry
         if self._last is not None and self._last.host and self._last.fd in self._open:
             return self._last
