@@ -232,6 +232,7 @@ class XmlExportStats:
     name: str
     records: int = 0
     bad: int = 0
+    cut_short: str = ""  # the XML breaks off (a copy cut short) after the events counted in ``records``
 
 
 def _decoded_head(head: bytes) -> str:
@@ -333,6 +334,9 @@ def iter_xml_export(path: Path, stats: XmlExportStats) -> Iterator[EventRecord]:
         reason = str(exc).split(":", 1)[0]  # expat's words, e.g. "no element found" for a file cut short
         cut = "; the file seems cut short" if reason in ("no element found", "unclosed token") else ""
         read = "1 event" if stats.records == 1 else f"{stats.records} events"
+        if stats.records:  # what was read before the break is real evidence: keep it, and say where it stopped
+            stats.cut_short = f"the XML breaks off{where}: {reason}{cut}; the {read} before it were read"
+            return
         raise InputError(f"{path}: malformed event XML{where}: {reason}{cut} ({read} read before it)",
                          hint="export the log again from Event Viewer (Save All Events As... > XML) "
                               "or with wevtutil epl to an .evtx") from None

@@ -419,7 +419,7 @@ def first_time(source: TraceSource, max_lines: int = 2000) -> datetime | None:
     try:
         with source.open() as stream:
             parser = TraceParser()
-            lines = iter_numbered_lines(stream, source.name)
+            lines = iter_numbered_lines(stream, source.name, stop_after=max_lines)
             limited = itertools.takewhile(lambda numbered: numbered[0] <= max_lines, lines)
             for entry in itertools.chain(parser.feed_numbered(limited, stats), parser.finish()):
                 if entry.time is not None:

@@ -193,6 +193,20 @@ BLOCK_CHARS = 1 << 20
 _NONBLANK = re.compile(r"\S")
 
 
+def _first_nonblank(text: str, pos: int) -> int:
+    """Where the first character that is not white space is, from ``pos`` on; -1 for none. Windows of white space
+    are passed with ``str.isspace`` (C speed, about 1 ns a character; the regular expression takes 9)."""
+    size = len(text)
+    while pos < size:
+        end = min(pos + 65536, size)
+        if text[pos:end].isspace():
+            pos = end
+            continue
+        found = _NONBLANK.search(text, pos, end)
+        return found.start() if found is not None else -1
+    return -1
+
+
 def _sniff_past_nul(head: bytes, stream: BinaryIO, name: str, stats: TextStats) -> tuple[str, bytes]:
     """(encoding, the head to decode): NUL blocks at the start (not UTF-16's NULs) are dropped and counted."""
     try:
@@ -248,12 +262,14 @@ def _decoded_blocks(stream: BinaryIO, name: str, stats: TextStats) -> Iterator[s
 
 
 def iter_numbered_lines(stream: BinaryIO, name: str, stats: TextStats | None = None, *,
-                        max_line_chars: int = MAX_LINE_CHARS, skip_blank: bool = True) -> Iterator[tuple[int, str]]:
+                        max_line_chars: int = MAX_LINE_CHARS, skip_blank: bool = True,
+                        stop_after: int | None = None) -> Iterator[tuple[int, str]]:
     """(line number, line) without line ends (CRLF, LF or CR); lines longer than the cap truncated.
 
     ``skip_blank``: lines of only white space are counted, not handed out, and runs of them are skipped at the
     speed of a string search (a .gz of nothing but newlines inflates 1000-fold). A .gz cut short or damaged after
     some lines ends the lines there with ``stats.cut_short`` saying why; before the first line it is an InputError.
+    ``stop_after``: stop once this many lines are counted (a look at the start of a file).
     """
     stats = stats if stats is not None else TextStats()
     line_no = 0
@@ -262,6 +278,8 @@ def iter_numbered_lines(stream: BinaryIO, name: str, stats: TextStats | None = N
         carry = ""
         skipping = False  # inside a line over the cap, already handed out truncated
         for block in _decoded_blocks(stream, name, stats):
+            if stop_after is not None and line_no > stop_after:
+                break
             text = carry + block if carry else block
             carry = ""
             pos, size = 0, len(text)
@@ -272,16 +290,16 @@ def iter_numbered_lines(stream: BinaryIO, name: str, stats: TextStats | None = N
                 pos, skipping = end + 1, False
                 line_no += 1
             while pos < size:
-                if skip_blank:
-                    found = _NONBLANK.search(text, pos)
-                    if found is None:  # white space to the end of the block: count its lines, keep its tail
+                if skip_blank and text[pos].isspace():
+                    found = _first_nonblank(text, pos)
+                    if found < 0:  # white space to the end of the block: count its lines, keep its tail
                         last = text.rfind("\n", pos)
                         if last >= 0:
                             line_no += text.count("\n", pos, last + 1)
                             pos = last + 1
                         carry = text[pos:pos + max_line_chars]
                         break
-                    line_start = text.rfind("\n", pos, found.start()) + 1
+                    line_start = text.rfind("\n", pos, found) + 1
                     if line_start > pos:
                         line_no += text.count("\n", pos, line_start)
                         pos = line_start

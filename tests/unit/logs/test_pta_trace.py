@@ -186,9 +186,7 @@ def test_text_reader_reports_a_truncated_gzip(tmp_path):
     import gzip
     import os
 
-    from aadc_doctor.logs.text_input import read_text_lines
-
-    from aadc_doctor.logs.text_input import TextStats
+    from aadc_doctor.logs.text_input import TextStats, read_text_lines
 
     path = tmp_path / "cut.log.gz"
     whole = gzip.compress(os.urandom(200_000).hex().encode())
