@@ -77,6 +77,7 @@ class GzipReader:
         self._in = first
         self._inflater: Any = zlib.decompressobj(31)
         self._member_started = False
+        self._output_pending = False
         self._done = False
         self.problem = ""  # why the data stops early, or what was ignored after it
         self.cut = False  # the compressed data ends early or is damaged (else: only trailing bytes ignored)
@@ -109,14 +110,16 @@ class GzipReader:
         parts: list[bytes] = []
         got = 0
         while got < want and not self._done:
-            if not self._in and not self._more():
+            # zlib may hold output back when the last call hit its output limit: ask it again before reading more
+            if not self._in and not self._output_pending and not self._more():
                 if self._member_started and not self._inflater.eof:
                     self.cut = True
                     self.problem = "the compressed file ends early (cut short): read up to the cut"
                 self._done = True
                 break
+            limit = min(want - got, self.STEP * 8)
             try:
-                piece = self._inflater.decompress(self._in, min(want - got, self.STEP * 8))
+                piece = self._inflater.decompress(self._in, limit)
             except zlib.error as exc:
                 self.cut = True
                 self.problem = f"the compressed data is damaged ({exc}): read up to the damage"
@@ -124,11 +127,14 @@ class GzipReader:
                 break
             self._member_started = True
             self._in = self._inflater.unconsumed_tail
+            self._output_pending = len(piece) == limit
             if piece:
                 parts.append(piece)
                 got += len(piece)
             if self._inflater.eof:
-                self._in = self._inflater.unused_data + self._in
+                # everything after the member's end (unconsumed_tail can hold a copy of it: not added twice)
+                self._in = self._inflater.unused_data
+                self._output_pending = False
                 if not self._next_member():
                     self._done = True
         return b"".join(parts)
