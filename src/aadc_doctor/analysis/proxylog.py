@@ -257,19 +257,28 @@ class _Client:
     held: list[tuple[float, int, _Event]] = field(default_factory=list)  # a heap, by start time
     log_now: float = float("-inf")  # the latest log time of this client's pattern requests
     burst: deque[tuple[float, str]] = field(default_factory=deque)  # (log time, host) within the probe window
+    burst_hosts: dict[str, int] = field(default_factory=dict)  # host -> its entries in ``burst``
     probe_like: bool = False  # asked many endpoints at once: a probe run (see PROBE_DISTINCT_HOSTS)
 
     def note_burst(self, when: float | None, host: str) -> None:
         """Track catalog hosts asked within PROBE_WINDOW_SECONDS; mark the client as a probe run on a burst."""
         if when is None or self.probe_like:
             return
-        burst = self.burst
+        burst, hosts = self.burst, self.burst_hosts
         burst.append((when, host))
-        while burst and (burst[0][0] < when - PROBE_WINDOW_SECONDS or len(burst) > 4 * PROBE_DISTINCT_HOSTS):
-            burst.popleft()
-        if len(burst) >= PROBE_DISTINCT_HOSTS and len({h for _, h in burst}) >= PROBE_DISTINCT_HOSTS:
+        hosts[host] = hosts.get(host, 0) + 1
+        oldest = when - PROBE_WINDOW_SECONDS
+        while burst[0][0] < oldest or len(burst) > 4 * PROBE_DISTINCT_HOSTS:
+            _, gone = burst.popleft()
+            left = hosts[gone] - 1
+            if left:
+                hosts[gone] = left
+            else:
+                del hosts[gone]
+        if len(hosts) >= PROBE_DISTINCT_HOSTS:
             self.probe_like = True
             burst.clear()
+            hosts.clear()
 
     @property
     def aadc_like(self) -> bool:

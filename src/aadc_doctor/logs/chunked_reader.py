@@ -124,6 +124,19 @@ class _Prefixed:
             return head + self._rest.read(size - len(head)) if size > len(head) else head
         return self._rest.read(size)
 
+    def readline(self, size: int = -1) -> bytes:
+        if self._head:
+            return self.read(size) if 0 <= size <= len(self._head) else self._head_line(size)
+        return self._rest.readline(size)
+
+    def _head_line(self, size: int) -> bytes:
+        end = self._head.find(b"\n")
+        if end >= 0:
+            line, self._head = self._head[:end + 1], self._head[end + 1:]
+            return line
+        head, self._head = self._head, b""
+        return head + self._rest.readline(size - len(head) if size >= 0 else -1)
+
     def close(self) -> None:
         self._rest.close()
 
@@ -225,6 +238,7 @@ class ChunkedLog:
         start, self._start = self._start[bom:], b""
         decoder = codecs.getincrementaldecoder(encoding)("replace") if encoding != "utf-8" else None
         carry = b""
+        readline = getattr(self._stream, "readline", None)
         skipping = False  # inside a line over the limit: drop up to its end
         held_cr = False
         try:
@@ -233,6 +247,9 @@ class ChunkedLog:
                     raw, start = start[:self.chunk_bytes], start[self.chunk_bytes:]
                 else:
                     raw = self._read(self.chunk_bytes)
+                    if raw and decoder is None and not raw.endswith(b"\n") and readline is not None:
+                        # complete the last line from the file: the chunk is then cut without another copy
+                        raw += readline(self.max_line_bytes)
                 final = not raw
                 data = raw if decoder is None else decoder.decode(raw, final).encode("utf-8")
                 if b"\x00" in data:
