@@ -32,7 +32,7 @@ def test_the_corpus_reference_listing_is_the_three_phases(run_cli: RunCli, corpu
     assert (r["lines"], r["records"], r["skipped"]) == (22, 21, 1)
     assert [p["status"] for p in r["phases"]] == ["complete", "complete", "complete"]
     assert r["phase_summary"]["reached"] == ["connect", "configure", "initial-sync"]
-    assert [f["id"] for f in report["findings"]] == ["proxylog-phases-complete"]
+    assert report["findings"] == []  # every phase reached: nothing to diagnose
     login = next(e for e in r["endpoints"] if e["host"] == "login.microsoftonline.com")
     assert (login["requests"], login["statuses"], login["classification"]) == (6, {"-": 6}, "required")
     assert {rule["rule"] for rule in login["required_by"]} >= {"microsoftonline", "login-microsoftonline"}
@@ -218,3 +218,22 @@ def test_an_empty_rotated_file_among_others_is_skipped_not_fatal(run_cli: RunCli
     assert ("proxylog-empty-files", str(rotated)) in [(f["id"], f["subject"]) for f in doc["findings"]]
     alone = run_cli("proxylog", str(rotated), str(rotated))
     assert alone.code == 2 and alone.stderr.startswith("aadc-doctor: error: every file given is empty")
+
+
+def test_the_fast_path_finds_mixed_case_host_names(tmp_path: Path, run_cli: RunCli) -> None:
+    """W3C and combined logs keep the client's spelling: the fast path (no --full-parse) must still see them."""
+    w3c = tmp_path / "ex.log"
+    w3c.write_text("#Fields: date time c-ip cs-method cs-uri sc-status\n"
+                   + "2024-01-01 10:00:00 10.0.5.20 CONNECT www.example.org:443 200\n" * 50
+                   + "2024-01-01 10:00:01 10.0.5.20 CONNECT Login.MicrosoftOnline.COM:443 403\n", encoding="utf-8")
+    combined = tmp_path / "access.log"
+    combined.write_text('10.0.5.20 - - [01/Jan/2024:10:00:01 +0000] "CONNECT www.example.org:443 HTTP/1.1" 200 5\n' * 50
+                        + '10.0.5.20 - - [01/Jan/2024:10:00:02 +0000] "CONNECT ProvisioningAPI.microsoftonline.com:443'
+                          ' HTTP/1.1" 403 5\n', encoding="utf-8")
+    for path, host, fmt in ((w3c, "login.microsoftonline.com", "w3c"),
+                            (combined, "provisioningapi.microsoftonline.com", "combined")):
+        result = run_cli("proxylog", "--json", str(path))
+        assert result.code == 1, result.stderr
+        report = result.json()
+        assert (report["results"]["format"], report["results"]["files"][0]["fast_path"]) == (fmt, True)
+        assert [(f["id"], f["subject"]) for f in report["findings"]] == [("proxylog-required-denied", f"{host}:443")]

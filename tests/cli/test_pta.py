@@ -89,7 +89,8 @@ def test_a_cut_off_gzip_trace_is_read_up_to_the_cut(tmp_path, run_cli):
     assert file["format"] == "trace" and 100 < file["entries"] < 3000 and "ends early" in file["cut_short"]
     finding = next(f for f in named.json()["findings"] if f["id"] == "trace-file-cut-short")
     assert finding["severity"] == "warning" and f"{file['entries']} entries" in finding["detail"]
-    assert sum(r["count"] for r in named.json()["results"]["by_reason"]) == file["entries"]
+    # every entry read is a failure, but the last one may be cut before its reason (the reader keeps every byte)
+    assert file["entries"] - 1 <= sum(r["count"] for r in named.json()["results"]["by_reason"]) <= file["entries"]
     in_folder = run_cli("pta", "trace", str(folder), "--json").json()
     assert not [f for f in in_folder["findings"] if f["id"] == "trace-file-skipped"]
     assert in_folder["results"]["files"] == named.json()["results"]["files"]

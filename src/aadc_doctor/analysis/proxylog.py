@@ -30,6 +30,11 @@ MAX_RUNS_KEPT = 50
 # Tokens of the reference pattern that only Azure AD Connect calls (browsers sign in at login.* too).
 AADC_ONLY_TOKENS = frozenset({"adminwebservice", "provisioningapi", "anchor", "relay"})
 REPLAY_EVENTS = 8
+# A connectivity probe (aadc-doctor check, Test-NetConnection loops, a monitoring job) asks many different endpoints
+# at once; the wizard and the sync service call a handful one after the other. A client that started this many
+# distinct catalog hosts within PROBE_WINDOW_SECONDS of log time is a probe run, not an Azure AD Connect server.
+PROBE_DISTINCT_HOSTS = 8
+PROBE_WINDOW_SECONDS = 10.0
 MAX_HELD_EVENTS = 10_000  # per Azure AD Connect-like client, waiting to be put in start order
 HANDSHAKE_LEGS = 2  # an NTLM/Negotiate handshake: at most two 407 answers before the request that goes through
 PENDING_407_PER_DESTINATION = 16
@@ -54,6 +59,20 @@ def catalog_needles(catalog: EndpointCatalog) -> list[str]:
         if not any(n in domain for n in needles):
             needles.append(domain)
     return needles
+
+
+def is_failure(record: ProxyRecord) -> bool:
+    """Whether a request the proxy neither let through nor denied failed at the proxy (5xx, no answer at all).
+
+    A 4xx to a request the proxy forwarded (a GET of a login page answered 400, a 404) is the endpoint's own
+    answer, which a healthy client meets every day; to a CONNECT it can only come from the proxy.
+    """
+    status = record.status
+    if status is None:
+        return False
+    if status == 0 or status >= 500:
+        return True
+    return 400 <= status < 500 and record.method.upper() == "CONNECT"
 
 
 # ---- classification --------------------------------------------------------------------------------------------
@@ -192,6 +211,11 @@ class _Endpoint:
     clients_over: bool = False
     denials: Counter[tuple[int, str]] = field(default_factory=Counter)  # (minute, status) -> count
     longest_tunnel_ms: int = 0
+    failed: int = 0  # of ``other``: the proxy could not complete it (5xx, no answer), not an origin's own 4xx
+    failed_statuses: Counter[str] = field(default_factory=Counter)
+    denied_by_parent: Counter[str] = field(default_factory=Counter)  # parent proxy -> denials it gave
+    decrypted: int = 0  # requests the proxy logged from inside the tunnel (TLS inspection)
+    decrypted_clients: set[str] = field(default_factory=set)
 
 
 @dataclass(slots=True)
@@ -232,6 +256,34 @@ class _Client:
     recent: deque[_Event] = field(default_factory=lambda: deque(maxlen=REPLAY_EVENTS))
     held: list[tuple[float, int, _Event]] = field(default_factory=list)  # a heap, by start time
     log_now: float = float("-inf")  # the latest log time of this client's pattern requests
+    burst: deque[tuple[float, str]] = field(default_factory=deque)  # (log time, host) within the probe window
+    burst_hosts: dict[str, int] = field(default_factory=dict)  # host -> its entries in ``burst``
+    probe_like: bool = False  # asked many endpoints at once: a probe run (see PROBE_DISTINCT_HOSTS)
+
+    def note_burst(self, when: float | None, host: str) -> None:
+        """Track catalog hosts asked within PROBE_WINDOW_SECONDS; mark the client as a probe run on a burst."""
+        if when is None or self.probe_like:
+            return
+        burst, hosts = self.burst, self.burst_hosts
+        burst.append((when, host))
+        hosts[host] = hosts.get(host, 0) + 1
+        oldest = when - PROBE_WINDOW_SECONDS
+        while burst[0][0] < oldest or len(burst) > 4 * PROBE_DISTINCT_HOSTS:
+            _, gone = burst.popleft()
+            left = hosts[gone] - 1
+            if left:
+                hosts[gone] = left
+            else:
+                del hosts[gone]
+        if len(hosts) >= PROBE_DISTINCT_HOSTS:
+            self.probe_like = True
+            burst.clear()
+            hosts.clear()
+
+    @property
+    def aadc_like(self) -> bool:
+        """Calls only Azure AD Connect makes, and not as part of a probe run of every endpoint."""
+        return not self.probe_like and any(t in AADC_ONLY_TOKENS for t in self.tokens)
 
 
 @dataclass
@@ -336,12 +388,15 @@ class ProxyLogAnalysis:
             ep.clients_over = len(ep.clients) >= MAX_CLIENT_SET
         client = self._client(record.client)
         client.requests += 1
+        client.note_burst(record.time, record.host)
         if verdict is Verdict.ALLOWED:
             ep.allowed += 1
             self._success(client, record, ep)
         elif verdict is Verdict.DENIED:
             ep.denied += 1
             ep.denied_statuses[status_key] += 1
+            if record.peer:
+                ep.denied_by_parent[record.peer] += 1
             client.denied += 1
             if when is not None:
                 ep.denials[(int(when // 60), status_key)] += 1
@@ -350,8 +405,15 @@ class ProxyLogAnalysis:
         elif verdict is Verdict.OTHER:
             ep.other += 1
             ep.other_statuses[status_key] += 1
+            if is_failure(record):
+                ep.failed += 1
+                ep.failed_statuses[status_key] += 1
         else:
             ep.unknown += 1
+        if record.decrypted:
+            ep.decrypted += 1
+            if len(ep.decrypted_clients) < MAX_CLIENT_SET:
+                ep.decrypted_clients.add(record.client)
         if record.cut_short:
             ep.cut_short += 1
             self.explicit_timeouts += ep.cls.kind == "required"
@@ -494,7 +556,7 @@ class ProxyLogAnalysis:
         best: tuple[int, int, int] | None = None
         name: str | None = None
         for client_name, client in self.clients.items():
-            if client.phases is None:
+            if client.phases is None or client.probe_like:
                 continue
             aadc_only = sum(n for t, n in client.tokens.items() if t in AADC_ONLY_TOKENS)
             score = (client.phases.progress, aadc_only, client.phases.events)
@@ -512,7 +574,8 @@ class ProxyLogAnalysis:
             "statuses": dict(sorted(ep.statuses.items())), "first_seen": iso(ep.first), "last_seen": iso(ep.last),
             "clients": len(ep.clients), "clients_capped": ep.clients_over,
             "longest_tunnel_seconds": round(ep.longest_tunnel_ms / 1000, 1) if ep.longest_tunnel_ms else None,
-            "cut_short": ep.cut_short,
+            "cut_short": ep.cut_short, "failed": ep.failed, "decrypted": ep.decrypted,
+            "denied_by_parent": dict(ep.denied_by_parent),
         }
 
     def _timeline(self) -> list[dict[str, Any]]:
@@ -566,7 +629,7 @@ class ProxyLogAnalysis:
             reached = summarise(cl.phases.results())["reached"] if cl.phases is not None else []
             client_rows.append({"client": name, "requests": cl.requests, "denied": cl.denied,
                                 "auth_407": cl.auth_407,
-                                "azure_ad_connect_like": any(t in AADC_ONLY_TOKENS for t in cl.tokens),
+                                "azure_ad_connect_like": cl.aadc_like, "probe_run": cl.probe_like,
                                 "phases_reached": reached})
         c = self.counts
         return {
@@ -624,8 +687,8 @@ class ProxyLogAnalysis:
         required = [e for e in self._sorted_endpoints() if e.cls.kind == "required"]
         for ep in required:
             out.extend(self._denial_findings(ep))
-            if ep.other:
-                summary = ", ".join(f"{n}x {s}" for s, n in sorted(ep.other_statuses.items()))
+            if ep.failed:
+                summary = ", ".join(f"{n}x {s}" for s, n in sorted(ep.failed_statuses.items()))
                 out.append(self._text("required-failed", f"{ep.host}:{ep.port}", host=ep.host, port=ep.port,
                                       summary=summary, required_by=ep.cls.required_by_text(),
                                       first_seen=iso(ep.first), last_seen=iso(ep.last)))
@@ -637,6 +700,7 @@ class ProxyLogAnalysis:
                                   client=run.client or "the client", count=run.count,
                                   first_seen=iso(run.first), last_seen=iso(run.last),
                                   hosts=", ".join(run.hosts), ending=ending, remedy=remedy))
+        out.extend(self._decrypted_findings())
         out.extend(self._coverage_findings(results))
         out.extend(self._phase_findings(results))
         tunnels = results["tunnels"]
@@ -672,6 +736,18 @@ class ProxyLogAnalysis:
             out.append(finding)
         return out
 
+    def _decrypted_findings(self) -> list[Finding]:
+        """TLS inspection of Microsoft traffic: the proxy logged requests it could only see by decrypting."""
+        inspected = [e for e in self._sorted_endpoints() if e.decrypted and e.cls.kind in ("required", "optional")]
+        if not inspected:
+            return []
+        hosts = list(dict.fromkeys(e.host for e in inspected))
+        count = sum(e.decrypted for e in inspected)
+        clients = len(set().union(*(e.decrypted_clients for e in inspected)))
+        return [self._text("tls-decrypted", ", ".join(hosts[:8]), hosts=", ".join(hosts[:8])
+                           + (f" and {len(hosts) - 8} more" if len(hosts) > 8 else ""), count=count,
+                           clients=clients, host_count=len(hosts))]
+
     def _denial_findings(self, ep: _Endpoint) -> list[Finding]:
         out = []
         forbidden = {s: n for s, n in ep.denied_statuses.items() if s != "407"}
@@ -682,10 +758,18 @@ class ProxyLogAnalysis:
             if count <= 0:
                 continue
             message, remedy = self._status_text(status, ep.host, ep.port)
-            out.append(self._text("required-denied", f"{ep.host}:{ep.port}", host=ep.host, port=ep.port,
-                                  count=count, status=label, required_by=ep.cls.required_by_text(), clients=clients,
-                                  first_seen=iso(ep.first), last_seen=iso(ep.last), message=message,
-                                  remedy=remedy))
+            finding = self._text("required-denied", f"{ep.host}:{ep.port}", host=ep.host, port=ep.port,
+                                 count=count, status=label, required_by=ep.cls.required_by_text(), clients=clients,
+                                 first_seen=iso(ep.first), last_seen=iso(ep.last), message=message,
+                                 remedy=remedy)
+            if ep.denied_by_parent and status == 403:
+                parents = ", ".join(sorted(ep.denied_by_parent))
+                note = _COUNTS.format(self.texts["finding"]["required-denied"]["parent_note"], parents=parents,
+                                      n=sum(ep.denied_by_parent.values()))
+                finding = replace(finding, detail=f"{finding.detail} {note}",
+                                  remedy=_COUNTS.format(self.texts["finding"]["required-denied"]["parent_remedy"],
+                                                        parents=parents, host=ep.host, port=ep.port))
+            out.append(finding)
         return out
 
     def _coverage_findings(self, results: dict[str, Any]) -> list[Finding]:
@@ -701,13 +785,16 @@ class ProxyLogAnalysis:
         pattern_clients = {n: c for n, c in self.clients.items() if c.tokens}
         if not pattern_clients:
             return []
-        aadc_like = [n for n, c in pattern_clients.items() if any(t in AADC_ONLY_TOKENS for t in c.tokens)]
+        aadc_like = [n for n, c in pattern_clients.items() if c.aadc_like]
         if not aadc_like:
+            # Browsers and one-off probes sign in at login.* too: without Azure AD Connect's own calls the log is
+            # simply not about it, which is only worth saying when --client named the server
+            if not (self.filter.clients or self.filter.client_names):
+                return []
             seen = sorted({f"{e.host}:{e.port}" for e in self.endpoints.values()
                            if self.pattern.token_for(e.host, e.port)})
-            note = " from the client given with --client" if self.filter.clients or self.filter.client_names else ""
             return [self._text("server-not-seen", "", clients=len(pattern_clients), seen=", ".join(seen[:5]),
-                               client_note=note)]
+                               client_note=" from the client given with --client")]
         assert primary is not None
         tokens = self.clients[primary].tokens
         missing = [self.pattern.token(t).label for t in self._skipped_tokens(results, tokens)]
@@ -745,18 +832,18 @@ class ProxyLogAnalysis:
         names = {p["id"]: p["name"] for p in phases}
         reached = ", ".join(names[i] for i in summary["reached"]) or "none"
         if summary["stops_at"] is None:
-            if len(summary["reached"]) == len(phases):
-                return [self._text("phases-complete", "", reached=reached, client_note=client_note)]
-            return []
+            return []  # every phase reached (the report shows them): nothing to diagnose
         phase = next(p for p in phases if p["id"] == summary["stops_at"])
         step = phase["next_step"]
         blocked = phase["blocked"]
-        if blocked is not None:
-            status = blocked["status"]
-            what = (f"the proxy answered {status if status is not None else blocked['action']} "
-                    f"({blocked['count']}x, last {blocked['last_seen']}) for {blocked['host']}:{blocked['port']}")
-        else:
-            what = "does not appear after that point"
+        if blocked is None:
+            # The wizard was not run further in this period, or the log ends: a healthy server's log looks so
+            # (only a denial or failure at the next step is evidence; a call that went around the proxy is
+            # never-seen's case)
+            return []
+        status = blocked["status"]
+        what = (f"the proxy answered {status if status is not None else blocked['action']} "
+                f"({blocked['count']}x, last {blocked['last_seen']}) for {blocked['host']}:{blocked['port']}")
         finding = self._text("phase-stops", phase["name"], phase=phase["name"], matched=phase["matched_steps"],
                              total=phase["total_steps"], reached=reached, expects=step["expects"],
                              describes=step["describes"], what_happened=what, identity=phase["identity"],

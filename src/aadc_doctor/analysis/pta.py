@@ -834,7 +834,14 @@ def analyse(evidence: PtaEvidence, *, expect_agent: bool) -> tuple[list[Finding]
                    "Events As) and copy it whole; counts below cover only the records that could be read.",
             subject=str(damaged["name"])))
     for file in evidence.files:
-        if file.get("cut_short"):
+        if file.get("cut_short") and file.get("format") == "xml":
+            findings.append(Finding(
+                id="event-xml-cut-short", severity=Severity.WARNING, title="An event log XML export breaks off",
+                detail=f"{file['name']}: {file['cut_short']}. Events after that point are not counted.",
+                remedy="Export the log again on the server (wevtutil epl <log> <file>.evtx, or Event Viewer > Save "
+                       "All Events As) and copy it whole.",
+                subject=str(file["name"])))
+        elif file.get("cut_short"):
             findings.append(Finding(
                 id="trace-file-cut-short", severity=Severity.WARNING, title="A compressed trace file ends early",
                 detail=f"{file['name']}: {file['cut_short']}. The {file['entries']} entries before that point were "

@@ -1,7 +1,8 @@
 """`aadc-doctor proxylog FILE...`: what the proxy did with Azure AD Connect's requests, from the proxy's own log.
 
-Reads Squid native access.logs, W3C extended logs (IIS, Forefront TMG, Blue Coat) and the articles'
-``connect://host:port`` listings (``.gz``, UTF-16 and CRLF too), classifies every destination against the
+Reads Squid native access.logs, W3C extended logs (IIS, Forefront TMG, Blue Coat), tinyproxy's log, the
+Apache/nginx combined format and the articles' ``connect://host:port`` listings (``.gz``, UTF-16, CRLF and CR
+too), classifies every destination against the
 endpoint catalog, and matches the traffic with the article's reference sequences for the wizard's pages.
 Heavy modules are imported inside ``run`` (the CLI imports this module at start-up).
 """
@@ -24,8 +25,9 @@ if TYPE_CHECKING:
 
     from aadc_doctor.analysis.proxylog import ProxyLogAnalysis, RecordFilter
 
-HELP = "analyse proxy logs (Squid, W3C/TMG/Blue Coat, connect:// listings; .gz) against the required endpoints"
-FORMAT_CHOICES = ("auto", "squid", "w3c", "listing")
+HELP = ("analyse proxy logs (Squid, W3C/TMG/Blue Coat, tinyproxy, Apache/nginx combined, connect:// listings; .gz) "
+        "against the required endpoints")
+FORMAT_CHOICES = ("auto", "squid", "w3c", "tinyproxy", "combined", "listing")
 MAX_BAD_SAMPLES = 10
 MAX_EPOCH = 253402300799.0  # 9999-12-31T23:59:59Z, the last moment datetime can show
 _DOTTED_NUMBERS = re.compile(r"[\d.]+|[\d.]+/\d+")
@@ -93,7 +95,8 @@ def _needles() -> list[bytes]:
     from aadc_doctor.knowledge.endpoints import load_catalog
 
     domains = catalog_needles(load_catalog())
-    # Squid, .NET and browsers log host names in lower case; upper case is the other spelling seen in the wild.
+    # Squid writes host names in lower case; formats that keep the client's spelling are searched case-blind
+    # (LogFormat.fold_case). Upper case is kept for the others: the spelling seen in the wild besides lower case.
     return [d.encode("ascii") for d in domains] + [d.upper().encode("ascii") for d in domains]
 
 
@@ -105,7 +108,7 @@ def analyse_files(paths: list[Path], format_name: str, record_filter: RecordFilt
     from aadc_doctor.knowledge.endpoints import load_catalog
     from aadc_doctor.logs.chunked_reader import ChunkedLog, Scanner, all_lines_scanner, make_scanner, scan_chunks
     from aadc_doctor.logs.proxy_record import BadLine
-    from aadc_doctor.logs.sniff import FORMATS, detect_format
+    from aadc_doctor.logs.sniff import FORMATS, detect_format, finish_parser
     from aadc_doctor.progress import advance_path
 
     analysis = ProxyLogAnalysis(load_catalog(), load_pattern(), record_filter, thresholds)
@@ -119,18 +122,21 @@ def analyse_files(paths: list[Path], format_name: str, record_filter: RecordFilt
         log = ChunkedLog(path)
         head = log.head_text()
         if not head.strip():
+            log.close()
             empty.append(path)  # e.g. a log rotated a moment ago: nothing to read, not a reason to stop
             continue
         fmt = FORMATS[format_name] if format_name != "auto" else detect_format(head)
         if fmt is None:
+            log.close()
             raise InputError(f"{path}: not a proxy log this version reads",
-                             hint="expected a Squid native access.log, a W3C extended log with a #Fields: line, or "
-                                  "connect://host:port lines; --format forces one")
+                             hint="expected a Squid native access.log, a W3C extended log with a #Fields: line, a "
+                                  "tinyproxy log, an Apache/nginx combined log, or connect://host:port lines; "
+                                  "--format forces one")
         parser = fmt.new_parser()
         fast = fmt.fast_path and not full_parse
         fast_any = fast_any or fast
-        scanner: Scanner = (make_scanner(needles, header_prefix=(fmt.header_prefix or "").encode() or None)
-                            if fast else all_lines_scanner)
+        scanner: Scanner = (make_scanner(needles, header_prefix=(fmt.header_prefix or "").encode() or None,
+                                         fold_case=fmt.fold_case) if fast else all_lines_scanner)
         base = 0
         lines_before, bad_before = counts.lines, counts.bad
         for chunk in scan_chunks(log, scanner):
@@ -161,11 +167,17 @@ def analyse_files(paths: list[Path], format_name: str, record_filter: RecordFilt
             counts.lines += chunk.lines
             counts.not_candidate += chunk.lines - len(chunk.candidates)
             base += chunk.lines
+        for record in finish_parser(parser):
+            counts.no_request -= 1  # counted as a line that was no request when it was read
+            analysis.add(record)
+        stats = log.stats
         advance_path(path)
         files.append({"path": str(path), "format": fmt.name, "format_description": fmt.description,
-                      "encoding": log.stats.encoding, "compressed": log.stats.compressed,
+                      "encoding": stats.encoding, "compressed": stats.compressed,
                       "lines": counts.lines - lines_before, "bad_lines": counts.bad - bad_before,
-                      "fast_path": fast, "truncated": log.stats.truncated or None})
+                      "fast_path": fast, "truncated": stats.truncated or None,
+                      "ignored_tail": stats.ignored_tail or None, "nul_bytes_skipped": stats.nul_bytes,
+                      "cr_line_ends": stats.cr_line_ends})
     if not files:
         raise InputError(f"{empty[0]}: the file is empty" if len(empty) == 1 else "every file given is empty")
     analysis.finish()
@@ -173,6 +185,29 @@ def analyse_files(paths: list[Path], format_name: str, record_filter: RecordFilt
     extra = {"format": formats[0] if len(formats) == 1 else "mixed", "files": files, "bad_line_samples": samples,
              "fast_path": fast_any, "empty_files": [str(p) for p in empty]}
     return analysis, extra
+
+
+def _reading_findings(files: list[dict[str, Any]]) -> list[Any]:
+    """What reading the files could not take in as it was: a cut .gz, bytes after it, NUL blocks."""
+    from aadc_doctor.model import Finding, Severity
+
+    out = []
+    for file in files:
+        path = file["path"]
+        if file["truncated"]:
+            out.append(Finding("proxylog-truncated-file", Severity.WARNING, "The compressed log ends early",
+                               detail=f"{path}: {file['truncated']} ({file['lines']:,} lines read).",
+                               subject=path))
+        if file["ignored_tail"]:
+            out.append(Finding("proxylog-ignored-tail", Severity.INFO, "Bytes after the compressed log were ignored",
+                               detail=f"{path}: {file['ignored_tail']} ({file['lines']:,} lines read).",
+                               subject=path))
+        if file["nul_bytes_skipped"]:
+            out.append(Finding("proxylog-nul-bytes", Severity.INFO, "NUL bytes in the log were skipped",
+                               detail=f"{path}: {file['nul_bytes_skipped']:,} NUL bytes (what a crash or power loss "
+                                      "leaves in a file being written) were skipped; the lines around them were read.",
+                               subject=path))
+    return out
 
 
 def _bad_line_hint(fast: bool) -> str:
@@ -191,12 +226,7 @@ def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
         analysis, extra = analyse_files(paths, args.format, record_filter, full_parse=args.full_parse)
     results = analysis.results()
     findings = analysis.findings(results, lines_hint=_bad_line_hint(extra["fast_path"]))
-    for file in extra["files"]:
-        if file["truncated"]:
-            from aadc_doctor.model import Finding, Severity
-
-            findings.append(Finding("proxylog-truncated-file", Severity.WARNING, "The compressed log ends early",
-                                    detail=f"{file['path']}: {file['truncated']}.", subject=file["path"]))
+    findings.extend(_reading_findings(extra["files"]))
     if extra["empty_files"]:
         from aadc_doctor.model import Finding, Severity
 

@@ -189,6 +189,11 @@ def collect_trace(paths: list[str], evidence: PtaEvidence) -> None:
     evidence.trace_entries += total_entries
     if total_entries == 0:
         names = ", ".join(s.name for s in sources[:3]) + (" ..." if len(sources) > 3 else "")
+        trace_skipped = [s for s in evidence.skipped if s.get("kind") == "trace"]
+        if trace_skipped and len(trace_skipped) == len(sources):
+            others = len(trace_skipped) - 1
+            more = f" (and {others} more file(s) that could not be read)" if others else ""
+            raise InputError(f"{trace_skipped[0]['reason']}{more}")
         if total_lines == 0 and not evidence.skipped:
             raise InputError(f"{names}: empty; no trace entries to read",
                              hint="the agent starts a new, empty trace file when it rotates; give the Trace folder "

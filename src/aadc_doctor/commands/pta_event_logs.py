@@ -272,6 +272,8 @@ def read_pieces(pieces: list[Piece], matcher: AgentMatcher) -> TaskResult:
                     take(record)
                 count(counts)
                 outcome.xml = {"name": piece.name, "format": "xml", "records": xml_stats.records, "bad": xml_stats.bad}
+                if xml_stats.cut_short:  # the export breaks off: the events before the break were read
+                    outcome.xml["cut_short"] = xml_stats.cut_short
         except _NotEvents as problem:
             outcome.not_events = (problem.message, problem.hint)
         except InputError as exc:

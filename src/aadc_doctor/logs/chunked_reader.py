@@ -1,7 +1,8 @@
 """Read a proxy log of any size in a few megabytes: binary chunks, counted, with only candidate lines cut out.
 
 A large site's proxy log is gigabytes, and almost none of it concerns Azure AD. So the file is read in binary
-chunks (UTF-8; UTF-16 and ANSI are transcoded chunk by chunk; ``.gz`` is decompressed as a stream), newlines are
+chunks (UTF-8; UTF-16 and ANSI are transcoded chunk by chunk; ``.gz`` is decompressed as a stream, and a cut
+one gives every line before the cut; NUL blocks are dropped; lone CR line ends become LF), newlines are
 counted with ``bytes.count``, and one multi-pattern search over the whole chunk (the catalog's domain names)
 finds the few lines worth a full parse. A background thread reads and searches the next chunks while the caller parses
 the current one; the search itself (Rust ``aho-corasick`` via ``ahocorasick_rs``) runs without the GIL. Memory
@@ -14,19 +15,17 @@ in worker threads.
 from __future__ import annotations
 
 import codecs
-import gzip
 import queue
 import re
 import threading
-import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from aadc_doctor.errors import InputError
-from aadc_doctor.logs.text_input import SNIFF_BYTES, sniff_encoding
+from aadc_doctor.logs.text_input import SNIFF_BYTES, GzipReader, sniff_encoding
 
 CHUNK_BYTES = 8 * 1024 * 1024
 MAX_LINE_BYTES = 1024 * 1024
@@ -36,11 +35,14 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 @dataclass
 class ReadStats:
-    """How the file was read: its encoding, whether it was compressed, lines too long to keep, a cut-off .gz."""
+    """How the file was read: its encoding, whether it was compressed, what was cut, skipped or translated."""
 
     encoding: str = "utf-8"
     compressed: bool = False
-    truncated: str = ""  # why the stream ended early, if it did
+    truncated: str = ""  # why the data ends before the end of the file (a cut or damaged .gz), if it does
+    ignored_tail: str = ""  # bytes after complete compressed data that were not read (not a loss of lines)
+    nul_bytes: int = 0  # NUL bytes skipped (what a crash leaves in a log being written)
+    cr_line_ends: bool = False  # lines ended by a lone CR (old Mac style): read as line ends
 
 
 @dataclass(frozen=True)
@@ -58,10 +60,21 @@ class Scanner(Protocol):
     def __call__(self, chunk: bytes) -> ScannedChunk: ...
 
 
+def _is_utf16(head: bytes) -> str | None:
+    """The UTF-16 codec a start of file shows (BOM, or NUL in every other byte), else None."""
+    if head.startswith(codecs.BOM_UTF16_LE) or head.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16"
+    try:
+        encoding = sniff_encoding(head, "")
+    except InputError:
+        return None
+    return encoding if encoding.startswith("utf-16") else None
+
+
 def _detect_encoding(head: bytes) -> tuple[str, int]:
     """(codec, BOM length), by the rules every text log reader uses (``text_input.sniff_encoding``): UTF-8 or
     UTF-16 with or without a BOM, ANSI (cp1252) when the start is no UTF-8. Binary junk reads as UTF-8 here:
-    ``head_text`` refuses it, naming the NUL bytes."""
+    ``head_text`` refuses it."""
     try:
         encoding = sniff_encoding(head, "")
     except InputError:
@@ -74,7 +87,10 @@ def _detect_encoding(head: bytes) -> tuple[str, int]:
 
 
 def open_binary(path: Path) -> tuple[BinaryIO, bool]:
-    """The file as a binary stream, decompressed when it starts with the gzip magic (whatever its name)."""
+    """The file as a binary stream, decompressed when it starts with the gzip magic (whatever its name).
+
+    The file is opened once and never rewound, so a pipe (``proxylog <(zcat log.gz)``) reads like a file.
+    """
     try:
         raw = path.open("rb")
     except FileNotFoundError:
@@ -83,50 +99,58 @@ def open_binary(path: Path) -> tuple[BinaryIO, bool]:
         raise InputError(f"{path}: is a directory, not a log file") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    magic = raw.read(2)
-    raw.seek(0)
+    try:
+        magic = raw.read(2)
+    except OSError as exc:
+        raw.close()
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if magic == _GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=raw, mode="rb"), True  # type: ignore[return-value]
-    return raw, False
+        return GzipReader(raw, magic), True  # type: ignore[return-value]
+    return _Prefixed(magic, raw), False  # type: ignore[return-value]
 
 
-class _TolerantStream:
-    """Reads a decompressing stream in small steps, so a cut-off .gz loses at most one step, not a whole chunk."""
+class _Prefixed:
+    """A byte stream that first gives back the bytes already read from it."""
 
-    STEP = 1 << 20
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head = head
+        self._rest = rest
 
-    def __init__(self, stream: BinaryIO, stats: ReadStats) -> None:
-        self._stream = stream
-        self._stats = stats
-        self._ended = False
+    def read(self, size: int = -1) -> bytes:
+        if self._head:
+            head, self._head = self._head, b""
+            if size < 0:
+                return head + self._rest.read()
+            return head + self._rest.read(size - len(head)) if size > len(head) else head
+        return self._rest.read(size)
 
-    def _guard(self, call: Callable[[int], bytes], size: int) -> bytes:
-        if self._ended:
-            return b""
-        try:
-            return call(size)
-        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-            self._ended = True
-            self._stats.truncated = f"the compressed stream ends early or is damaged ({exc}); analysed up to there"
-            return b""
+    def readline(self, size: int = -1) -> bytes:
+        if self._head:
+            return self.read(size) if 0 <= size <= len(self._head) else self._head_line(size)
+        return self._rest.readline(size)
 
-    def read(self, size: int) -> bytes:
-        parts = []
-        remaining = size
-        while remaining > 0:
-            part = self._guard(self._stream.read, min(self.STEP, remaining))
-            if not part:
-                break
-            parts.append(part)
-            remaining -= len(part)
-        return b"".join(parts)
+    def _head_line(self, size: int) -> bytes:
+        end = self._head.find(b"\n")
+        if end >= 0:
+            line, self._head = self._head[:end + 1], self._head[end + 1:]
+            return line
+        head, self._head = self._head, b""
+        return head + self._rest.readline(size - len(head) if size >= 0 else -1)
 
-    def readline(self, size: int) -> bytes:
-        return self._guard(self._stream.readline, size)
+    def close(self) -> None:
+        self._rest.close()
+
+
+MAX_NUL_SKIP = 64 * 1024 * 1024  # a NUL block at the start is skipped up to this size looking for text
 
 
 class ChunkedLog:
-    """Iterate a log file as UTF-8 chunks that end on a line boundary; every chunk ends with b"\\n"."""
+    """Iterate a log file as UTF-8 chunks that end on a line boundary; every chunk ends with b"\\n".
+
+    The file is opened once (``head_text`` and ``chunks`` share the stream). NUL bytes are dropped wherever they
+    are (counted in ``stats.nul_bytes``), lone CR line ends read as line ends, and a cut or damaged .gz gives every
+    line before the damage (``stats.truncated`` says so).
+    """
 
     def __init__(self, path: Path, chunk_bytes: int = CHUNK_BYTES, max_line_bytes: int = MAX_LINE_BYTES) -> None:
         self.path = path
@@ -134,89 +158,140 @@ class ChunkedLog:
         self.max_line_bytes = max_line_bytes
         self.stats = ReadStats()
         self._encoding: tuple[str, int] | None = None
+        self._stream: BinaryIO | None = None
+        self._start = b""  # bytes read for the head, not yet handed out as chunks (NULs already removed)
+        self._head_text: str | None = None
+
+    def _read(self, size: int) -> bytes:
+        assert self._stream is not None
+        try:
+            return self._stream.read(size)
+        except OSError as exc:
+            raise InputError(f"{self.path}: cannot read: {exc.strerror or exc}") from None
+
+    def _note_gzip(self) -> None:
+        stream = self._stream
+        if isinstance(stream, GzipReader) and stream.problem:
+            if stream.cut:
+                self.stats.truncated = stream.problem
+            else:
+                self.stats.ignored_tail = stream.problem
+
+    def _prepare(self) -> None:
+        """Open the file, read its start and settle the encoding (NUL blocks at the start skipped)."""
+        if self._stream is not None:
+            return
+        self._stream, self.stats.compressed = open_binary(self.path)
+        raw_head = self._read(SNIFF_BYTES)
+        utf16 = _is_utf16(raw_head)
+        if utf16 is None and b"\x00" in raw_head:
+            kept = raw_head.replace(b"\x00", b"")
+            self.stats.nul_bytes += len(raw_head) - len(kept)
+            skipped = len(raw_head)
+            while len(kept) < 4096 and skipped < MAX_NUL_SKIP:
+                more = self._read(SNIFF_BYTES)
+                if not more:
+                    break
+                skipped += len(more)
+                stripped = more.replace(b"\x00", b"")
+                self.stats.nul_bytes += len(more) - len(stripped)
+                kept += stripped
+            raw_head = kept
+            if not raw_head and self.stats.nul_bytes:
+                self._note_gzip()
+                raise InputError(f"{self.path}: holds only NUL bytes, no text ({self.stats.nul_bytes:,} read): "
+                                 "what a crash or power loss leaves in a file that was being written",
+                                 hint="copy the file again from the server; if it is the same there, nothing can be "
+                                      "recovered from it")
+        self._start = raw_head
+        self._encoding = _detect_encoding(raw_head)
+        self.stats.encoding = self._encoding[0]
 
     def head_text(self, size: int = SNIFF_BYTES) -> str:
         """The decoded start of the file, for format sniffing. Binary content is an InputError."""
-        stream, compressed = open_binary(self.path)
-        try:
-            head = stream.read(size)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise InputError(f"{self.path}: cannot read: {exc}") from None
-        finally:
-            stream.close()
-        encoding, bom = self._encoding = _detect_encoding(head)
-        self.stats.encoding, self.stats.compressed = encoding, compressed
-        text = codecs.getincrementaldecoder(encoding)("replace").decode(head[bom:])
-        if "\x00" in text:
-            raise InputError(f"{self.path}: binary data, not a text log (NUL bytes in the first {len(head)} bytes)")
+        if self._head_text is not None:
+            return self._head_text
+        self._prepare()
+        head = self._start[:size]
+        encoding, bom = self._encoding or ("utf-8", 0)
+        if encoding.startswith("utf-16"):
+            text = codecs.getincrementaldecoder(encoding)("replace").decode(head[bom:])
+            nul = text.count("\x00")
+            text = text.replace("\x00", "")
+        else:
+            try:
+                sniff_encoding(head, str(self.path))
+            except InputError as exc:
+                raise InputError(f"{self.path}: binary data, not a text log", hint=exc.hint) from None
+            text = codecs.getincrementaldecoder(encoding)("replace").decode(head[bom:])
+            nul = 0
+        if nul and nul * 4 > len(text) + nul:
+            raise InputError(f"{self.path}: binary data, not a text log (NUL characters in the first {len(head)} "
+                             "bytes)")
+        self._head_text = text
         return text
 
     def chunks(self) -> Iterator[tuple[bytes, bool]]:
         """(chunk, False) for data; (b"", True) in place of a line over the length limit."""
-        raw, compressed = open_binary(self.path)
-        self.stats.compressed = compressed
-        stream: BinaryIO = _TolerantStream(raw, self.stats) if compressed else raw  # type: ignore[assignment]
-        try:
-            head = stream.read(4096)
-            # the decision head_text() took on a longer start, if it was asked (cp1252 can show late)
-            encoding, bom = self._encoding or _detect_encoding(head)
-            self.stats.encoding = encoding
-            if encoding == "utf-8":
-                yield from self._utf8_chunks(stream, head[bom:])
-            else:
-                yield from self._transcoded_chunks(stream, head[bom:], encoding)
-        except OSError as exc:
-            raise InputError(f"{self.path}: cannot read: {exc.strerror or exc}") from None
-        finally:
-            raw.close()
-
-    def _utf8_chunks(self, stream: BinaryIO, start: bytes) -> Iterator[tuple[bytes, bool]]:
-        """Chunks completed to the end of their last line with one ``readline``: one copy of the data at most."""
-        pending = start
-        while True:
-            piece = stream.read(self.chunk_bytes)
-            if pending:
-                piece, pending = pending + piece, b""
-            if not piece:
-                return
-            if not piece.endswith(b"\n"):
-                tail = stream.readline(self.max_line_bytes)
-                if tail.endswith(b"\n") or len(tail) < self.max_line_bytes:
-                    piece += tail if tail.endswith(b"\n") else tail + b"\n"
-                else:  # a line longer than max_line_bytes past the chunk: keep the lines before it, skip it
-                    cut = piece.rfind(b"\n") + 1
-                    if cut:
-                        yield piece[:cut], False
-                    while tail and not tail.endswith(b"\n"):
-                        tail = stream.readline(self.max_line_bytes)
-                    yield b"", True
-                    continue
-            yield piece, False
-
-    def _transcoded_chunks(self, stream: BinaryIO, start: bytes, encoding: str) -> Iterator[tuple[bytes, bool]]:
-        """UTF-16 decoded piece by piece and re-encoded as UTF-8, cut at line ends."""
-        decoder = codecs.getincrementaldecoder(encoding)("replace")
+        self._prepare()
+        encoding, bom = self._encoding or ("utf-8", 0)
+        start, self._start = self._start[bom:], b""
+        decoder = codecs.getincrementaldecoder(encoding)("replace") if encoding != "utf-8" else None
         carry = b""
-        data_in = start
-        while True:
-            raw = stream.read(self.chunk_bytes)
-            raw, data_in = data_in + raw, b""
-            data = carry + decoder.decode(raw, not raw).encode("utf-8")
-            cut = data.rfind(b"\n") + 1
-            body, carry = data[:cut], data[cut:]
-            if body:
-                yield body, False
-            if len(carry) > self.max_line_bytes:
-                yield b"", True
-                rest = b""
-                while raw and b"\n" not in rest:  # skip to the end of the over-long line
-                    raw = stream.read(self.chunk_bytes)
-                    rest = decoder.decode(raw, not raw).encode("utf-8")
-                carry = rest[rest.find(b"\n") + 1:] if b"\n" in rest else b""
-            if not raw:
-                if carry:
-                    yield carry + b"\n", False
-                return
+        readline = getattr(self._stream, "readline", None)
+        skipping = False  # inside a line over the limit: drop up to its end
+        held_cr = False
+        try:
+            while True:
+                if start:
+                    raw, start = start[:self.chunk_bytes], start[self.chunk_bytes:]
+                else:
+                    raw = self._read(self.chunk_bytes)
+                    if raw and decoder is None and not raw.endswith(b"\n") and readline is not None:
+                        # complete the last line from the file: the chunk is then cut without another copy
+                        raw += readline(self.max_line_bytes)
+                final = not raw
+                data = raw if decoder is None else decoder.decode(raw, final).encode("utf-8")
+                if b"\x00" in data:
+                    kept = data.replace(b"\x00", b"")
+                    self.stats.nul_bytes += len(data) - len(kept)
+                    data = kept
+                if held_cr:
+                    data = b"\r" + data
+                    held_cr = False
+                if b"\r" in data:
+                    if data.endswith(b"\r") and not final:  # its \n may start the next read
+                        data, held_cr = data[:-1], True
+                    lone = data.count(b"\r") - data.count(b"\r\n")
+                    if lone:
+                        self.stats.cr_line_ends = True
+                        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+                if skipping:
+                    end = data.find(b"\n")
+                    if end < 0:
+                        if final:
+                            break
+                        continue
+                    data, skipping = data[end + 1:], False
+                buffer = carry + data if carry else data
+                cut = buffer.rfind(b"\n") + 1
+                if cut:
+                    yield buffer[:cut], False
+                carry = buffer[cut:]
+                if len(carry) > self.max_line_bytes:
+                    yield b"", True
+                    carry, skipping = b"", True
+                if final:
+                    break
+            if carry and not skipping:
+                yield carry + b"\n", False
+        finally:
+            self._note_gzip()
+            self.close()
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
 
 
 def _cut_lines(chunk: bytes, starts: Iterator[tuple[int, bool]]) -> ScannedChunk:
@@ -238,8 +313,14 @@ def _cut_lines(chunk: bytes, starts: Iterator[tuple[int, bool]]) -> ScannedChunk
     return ScannedChunk(line + count(b"\n", counted_to), out)
 
 
-def make_scanner(needles: Sequence[bytes], *, header_prefix: bytes | None = None) -> Scanner:
-    """A function finding the lines of a chunk that contain any needle (or start with ``header_prefix``)."""
+def make_scanner(needles: Sequence[bytes], *, header_prefix: bytes | None = None, fold_case: bool = False) -> Scanner:
+    """A function finding the lines of a chunk that contain any needle (or start with ``header_prefix``).
+
+    ``fold_case``: the needles are lower case and the search ignores ASCII case (W3C logs keep the client's
+    spelling, ``Login.MicrosoftOnline.com``): the chunk is searched in a lower-cased copy, which keeps every offset.
+    """
+    if fold_case:
+        needles = [n.lower() for n in needles]
     patterns = list(dict.fromkeys(needles))
     if header_prefix:
         patterns.append(b"\n" + header_prefix)
@@ -247,13 +328,13 @@ def make_scanner(needles: Sequence[bytes], *, header_prefix: bytes | None = None
     try:
         import ahocorasick_rs
     except ImportError:  # the wheel is a dependency; the fallback is tested through force_regex_scanner
-        return _regex_scanner(patterns, header_index, header_prefix)
+        return _regex_scanner(patterns, header_index, header_prefix, fold_case)
     # Leftmost-first matching lets the crate use its SIMD "Teddy" searcher for a few dozen short patterns: measured
     # 16x faster than standard matching here (about 10 GB/s against 0.6), with the same lines found.
     automaton = ahocorasick_rs.BytesAhoCorasick(patterns, matchkind=ahocorasick_rs.MATCHKIND_LEFTMOST_FIRST)
 
     def scan(chunk: bytes) -> ScannedChunk:
-        hits = automaton.find_matches_as_indexes(chunk)
+        hits = automaton.find_matches_as_indexes(chunk.lower() if fold_case else chunk)
         starts: list[tuple[int, bool]] = []
         if header_prefix and chunk.startswith(header_prefix):
             starts.append((0, True))
@@ -264,13 +345,14 @@ def make_scanner(needles: Sequence[bytes], *, header_prefix: bytes | None = None
     return scan
 
 
-def _regex_scanner(patterns: list[bytes], header_index: int, header_prefix: bytes | None) -> Scanner:
+def _regex_scanner(patterns: list[bytes], header_index: int, header_prefix: bytes | None,
+                   fold_case: bool = False) -> Scanner:
     """The same search with the standard library's ``re``, used if the wheel is missing: correct, but about 30x
     slower than the SIMD search (1 s instead of 0.03 s per 260 MB, measured for bench/proxylog.py)."""
     alternatives = [re.escape(p) for i, p in enumerate(patterns) if i != header_index]
     if header_prefix:
         alternatives.append(b"(?:^|(?<=\n))" + re.escape(header_prefix))
-    regex = re.compile(b"|".join(alternatives))
+    regex = re.compile(b"|".join(alternatives), re.IGNORECASE if fold_case else 0)
 
     def scan(chunk: bytes) -> ScannedChunk:
         starts = ((m.start(), False) for m in regex.finditer(chunk))
@@ -279,10 +361,11 @@ def _regex_scanner(patterns: list[bytes], header_index: int, header_prefix: byte
     return scan
 
 
-def force_regex_scanner(needles: Sequence[bytes], *, header_prefix: bytes | None = None) -> Scanner:
+def force_regex_scanner(needles: Sequence[bytes], *, header_prefix: bytes | None = None,
+                        fold_case: bool = False) -> Scanner:
     """The fallback scanner on purpose (tests compare both)."""
-    patterns = list(dict.fromkeys(needles))
-    return _regex_scanner(patterns, -1, header_prefix)
+    patterns = list(dict.fromkeys(n.lower() if fold_case else n for n in needles))
+    return _regex_scanner(patterns, -1, header_prefix, fold_case)
 
 
 def all_lines_scanner(chunk: bytes) -> ScannedChunk:

@@ -44,13 +44,13 @@ class EventRecord:
     source: str = ""
 
 
-_EVENT_ID = re.compile(r"<EventID(?:\s[^>]*)?>\s*(\d+)\s*</EventID>")
+_EVENT_ID = re.compile(r"<EventID(?:\s[^>]*)?>\s*([0-9]{1,18})\s*</EventID>")
 _TIME = re.compile(r"<TimeCreated\s+SystemTime=\"([^\"]*)\"")
 _CHANNEL = re.compile(r"<Channel>([^<]*)</Channel>")
 _COMPUTER = re.compile(r"<Computer>([^<]*)</Computer>")
 _PROVIDER = re.compile(r"<Provider\s+Name=\"([^\"]*)\"")
-_LEVEL = re.compile(r"<Level>(\d+)</Level>")
-_RECORD_ID = re.compile(r"<EventRecordID>(\d+)</EventRecordID>")
+_LEVEL = re.compile(r"<Level>([0-9]{1,18})</Level>")
+_RECORD_ID = re.compile(r"<EventRecordID>([0-9]{1,18})</EventRecordID>")
 _NAMED_DATA = re.compile(r"<Data Name=\"([^\"]*)\"(?:\s*/>|>([^<]*)</Data>)")
 _UNNAMED_DATA = re.compile(r"<Data>([^<]*)</Data>")
 _USER_DATA = re.compile(r"<UserData>(.*?)</UserData>", re.S)
@@ -66,15 +66,15 @@ def parse_iso_time(text: str) -> datetime | None:
     as both the trace listener and SystemTime write UTC.
     """
     value = text.strip()
-    if len(value) < 19 or not value[:4].isdigit():
+    if len(value) < 19 or not value[:4].isascii() or not value[:4].isdigit():
         return None
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        if parsed.tzinfo is UTC:
+            return parsed
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # year 0, or year 1 / 9999 pushed out of range by its offset
         return None
-    if parsed.tzinfo is UTC:
-        return parsed
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def format_iso_time(value: datetime | None) -> str | None:
@@ -96,10 +96,10 @@ def event_id_of(text: str) -> int | None:
     start = text.find(">", start) + 1
     end = text.find("<", start)
     value = text[start:end].strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit() and len(value) <= 10:
         return int(value)
     match = _EVENT_ID.search(text)
-    return int(match.group(1)) if match else None
+    return _int(match.group(1)) if match else None
 
 
 def parse_event_text(text: str, source: str = "", event_id: int | None = None) -> EventRecord | None:
@@ -173,7 +173,8 @@ def parse_event_element(event: Element, source: str = "") -> EventRecord | None:
     """An EventRecord from a parsed ``<Event>`` element (namespace-agnostic)."""
     system = _child(event, "System")
     id_elem = _child(system, "EventID")
-    if id_elem is None or not (id_elem.text or "").strip().isdigit():
+    event_id = _int((id_elem.text or "").strip()) if id_elem is not None else None
+    if event_id is None:
         return None
     time_elem = _child(system, "TimeCreated")
     provider = _child(system, "Provider")
@@ -201,7 +202,7 @@ def parse_event_element(event: Element, source: str = "") -> EventRecord | None:
     rendering = _child(event, "RenderingInfo")
     message = _child(rendering, "Message")
     return EventRecord(
-        event_id=int((id_elem.text or "0").strip()),
+        event_id=event_id,
         time=time_elem.get("SystemTime", "") if time_elem is not None else "",
         channel=(_text(_child(system, "Channel"))),
         provider=provider.get("Name", "") if provider is not None else "",
@@ -220,7 +221,8 @@ def _text(elem: Element | None) -> str:
 
 
 def _int(value: str) -> int | None:
-    return int(value) if value.isdigit() else None
+    """ASCII digits only (``"²"`` is a digit to ``str.isdigit`` but not to ``int``), at most 18 of them."""
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
 
 
 @dataclass
@@ -230,6 +232,7 @@ class XmlExportStats:
     name: str
     records: int = 0
     bad: int = 0
+    cut_short: str = ""  # the XML breaks off (a copy cut short) after the events counted in ``records``
 
 
 def _decoded_head(head: bytes) -> str:
@@ -331,6 +334,9 @@ def iter_xml_export(path: Path, stats: XmlExportStats) -> Iterator[EventRecord]:
         reason = str(exc).split(":", 1)[0]  # expat's words, e.g. "no element found" for a file cut short
         cut = "; the file seems cut short" if reason in ("no element found", "unclosed token") else ""
         read = "1 event" if stats.records == 1 else f"{stats.records} events"
+        if stats.records:  # what was read before the break is real evidence: keep it, and say where it stopped
+            stats.cut_short = f"the XML breaks off{where}: {reason}{cut}; the {read} before it were read"
+            return
         raise InputError(f"{path}: malformed event XML{where}: {reason}{cut} ({read} read before it)",
                          hint="export the log again from Event Viewer (Save All Events As... > XML) "
                               "or with wevtutil epl to an .evtx") from None

@@ -12,12 +12,13 @@ from __future__ import annotations
 import re
 from calendar import timegm
 
-from aadc_doctor.logs.proxy_record import BadLine, ProxyRecord, split_authority
+from aadc_doctor.logs.proxy_record import BadLine, ProxyRecord, check_time, split_authority
 
 NAME = "listing"
 _URL = re.compile(r"(?i)\bconnect:/{1,2}([^\s|/]+)")
-_US_TIME = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?")
-_ISO_TIME = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?")
+_US_TIME = re.compile(r"\b([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})[ T]+([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?"
+                      r"\s*([AaPp][Mm])?")
+_ISO_TIME = re.compile(r"\b([0-9]{4})-([0-9]{2})-([0-9]{2})[ T]([0-9]{2}):([0-9]{2})(?::([0-9]{2}))?")
 _STAGE = re.compile(r"^\s*(?:\*\*|__)(?P<name>[^*_|]{2,80})(?:\*\*|__)\s*$")
 _TSV_HEADER_HINT = "wizard_stage"
 
@@ -36,7 +37,10 @@ def _time(line: str) -> float | None:
         parts = (int(m[1]), int(m[2]), int(m[3]), int(m[4]), int(m[5]), int(m[6] or 0))
     if not (1 <= parts[1] <= 12 and 1 <= parts[2] <= 31 and parts[3] < 24 and parts[4] < 60 and parts[5] < 62):
         raise BadLine(f"impossible date/time in {m[0]!r}")
-    return float(timegm((*parts, 0, 0, 0)))
+    try:
+        return check_time(float(timegm((*parts, 0, 0, 0))), m[0])
+    except (ValueError, OverflowError):  # year 0 and the like
+        raise BadLine(f"impossible date/time in {m[0]!r}") from None
 
 
 class ListingParser:

@@ -7,7 +7,7 @@ so the analysis never looks at a format again.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -47,6 +47,8 @@ class ProxyRecord(NamedTuple):
     user: str = ""
     stage: str = ""  # the wizard page a listing row belongs to (the articles' tables), else ""
     line_no: int = 0
+    peer: str = ""  # the parent proxy that forwarded (and may have answered) the request, if the log names one
+    decrypted: bool = False  # an https:// request the proxy saw in clear: it decrypted the tunnel (TLS inspection)
 
     @property
     def verdict(self) -> Verdict:
@@ -63,6 +65,22 @@ class ProxyRecord(NamedTuple):
         if self.time is None or self.elapsed_ms is None:
             return self.time
         return self.time - self.elapsed_ms / 1000.0
+
+
+MAX_EPOCH = 253402300799.0  # 9999-12-31T23:59:59Z, the last moment a report can show
+MAX_ELAPSED_MS = 10 ** 12  # about 31 years: anything longer is a damaged field, not a duration
+
+
+def check_time(value: float, text: str) -> float:
+    """A log time as epoch seconds, or BadLine when it is none a report can show (``1e300``, ``inf``, ``nan``)."""
+    if not 0.0 <= value <= MAX_EPOCH:  # also NaN, which compares false
+        raise BadLine(f"time {text[:30]!r} is not between 1970 and 9999")
+    return value
+
+
+def ascii_int(text: str) -> int | None:
+    """``"403"`` -> 403; None for anything but ASCII digits (``"²"`` and other Unicode digits included)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 def verdict_of(status: int | None, action: str) -> Verdict:
@@ -82,6 +100,7 @@ def verdict_of(status: int | None, action: str) -> Verdict:
     return Verdict.OTHER
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _HOST_PORT = re.compile(r"^\[?(?P<host>[^\s\[\]/?#@]+?)\]?(?::(?P<port>\d{1,5}))?$")
 _ODD_HOST = re.compile(r"[\[\]:@/?#*\\\s]")
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ssl": 443, "tcp": None, "ftp": 21, "ws": 80, "wss": 443}
@@ -94,7 +113,7 @@ def normalise_host(host: str) -> str:
 def split_authority(authority: str, default_port: int | None = None) -> tuple[str, int | None]:
     """``host:port`` (CONNECT target) -> (host, port). IPv6 literals in brackets keep their colons."""
     name, colon, number = authority.rpartition(":")
-    if colon and number.isdigit() and name and len(number) <= 5 and _ODD_HOST.search(name) is None:
+    if colon and number.isascii() and number.isdigit() and name and len(number) <= 5 and _ODD_HOST.search(name) is None:
         fast_port = int(number)  # the common case, kept cheap: a CONNECT line's "host:443"
         if 0 < fast_port < 65536:
             return name.lower().rstrip("."), fast_port
@@ -112,6 +131,8 @@ def split_authority(authority: str, default_port: int | None = None) -> tuple[st
         host, port_text = m.group("host"), m.group("port") or ""
     if not host:
         raise BadLine(f"no host in {authority[:80]!r}")
+    if port_text and not port_text.isascii():
+        raise BadLine(f"not a port number in {authority[:80]!r}")
     port = int(port_text) if port_text else default_port
     if port is not None and not 0 < port < 65536:
         raise BadLine(f"port out of range in {authority[:80]!r}")
@@ -133,10 +154,12 @@ def iso(ts: float | None) -> str | None:
     """UTC ISO-8601 with a Z, to the second (what the JSON report carries)."""
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    if not -62135596800.0 <= ts <= MAX_EPOCH:  # year 1 .. 9999: parsers refuse others, arithmetic may not
+        return None
+    # epoch + delta, not fromtimestamp: Windows refuses negative times there
+    return (_EPOCH + timedelta(seconds=ts)).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def parse_status(text: str) -> int | None:
     """``200``, ``TCP_DENIED/403`` -> the number (``000``, no answer sent, is 0); ``-`` -> None."""
-    tail = text.rsplit("/", 1)[-1]
-    return int(tail) if tail.isdigit() else None
+    return ascii_int(text.rsplit("/", 1)[-1])

@@ -9,6 +9,8 @@ Folders and .zip files of a collected Trace folder are read too, files in time o
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
 import zipfile
 from collections.abc import Callable, Iterator
@@ -20,16 +22,16 @@ from typing import BinaryIO
 from aadc_doctor.errors import InputError
 from aadc_doctor.logs.event_xml import format_iso_time as iso
 from aadc_doctor.logs.event_xml import parse_iso_time
-from aadc_doctor.logs.text_input import TextStats, iter_text_lines, open_binary
+from aadc_doctor.logs.text_input import TextStats, iter_numbered_lines, open_binary
 
 TRACE_SUFFIXES = (".log", ".txt", ".log.gz", ".txt.gz")
 LEVELS = ("Critical", "Error", "Warning", "Information", "Verbose", "Start", "Stop", "Suspend", "Resume", "Transfer")
 FIELDS = ("ProcessId", "LogicalOperationStack", "ThreadId", "DateTime", "Timestamp", "Callstack")
 _HEADER = re.compile(r"^\s*(?P<source>\S(?:.*?\S)?) (?P<level>" + "|".join(LEVELS)
-                     + r"): (?P<id>-?\d+) : ?(?P<msg>.*)$")
+                     + r"): (?P<id>-?[0-9]{1,18}) : ?(?P<msg>.*)$")
 _FIELD = re.compile(r"^\s+(?P<name>" + "|".join(FIELDS) + r")=(?P<value>.*)$")
 _FAILED = re.compile(r"Passthrough Authentication request failed\.\s*RequestId:\s*'(?P<rid>[^']*)'\.\s*"
-                     r"Reason:\s*'(?P<reason>-?\d+)'")
+                     r"Reason:\s*'(?P<reason>-?[0-9]{1,18})'")
 MAX_MESSAGE_CHARS = 8192
 
 
@@ -73,6 +75,7 @@ class TraceFileStats:
     bad_lines: int = 0
     truncated_lines: int = 0
     cut_short: str = ""  # a compressed file that ends early: read up to there
+    nul_bytes: int = 0  # NUL bytes skipped (a crash leaves blocks of them)
     first_time: datetime | None = None
     last_time: datetime | None = None
     agents: set[str] = field(default_factory=set)
@@ -80,7 +83,7 @@ class TraceFileStats:
     def to_dict(self) -> dict[str, object]:
         return {"name": self.name, "encoding": self.encoding, "lines": self.lines, "entries": self.entries,
                 "bad_lines": self.bad_lines, "truncated_lines": self.truncated_lines,
-                "cut_short": self.cut_short or None,
+                "cut_short": self.cut_short or None, "nul_bytes_skipped": self.nul_bytes,
                 "first_seen": iso(self.first_time), "last_seen": iso(self.last_time),
                 "agents": sorted(self.agents)}
 
@@ -140,10 +143,9 @@ class _EntryBuilder:
 def _int_or_none(value: str | None) -> int | None:
     if value is None:
         return None
-    try:
-        return int(value.strip())
-    except ValueError:
-        return None
+    value = value.strip()
+    digits = value.removeprefix("-")
+    return int(value) if digits.isascii() and digits.isdigit() and len(digits) <= 18 else None
 
 
 class TraceParser:
@@ -159,10 +161,14 @@ class TraceParser:
 
     def feed(self, lines: Iterator[str], stats: TraceFileStats) -> Iterator[TraceEntry]:
         """Entries whose header is in ``lines``; the file's last entry waits for the next file or ``finish``."""
+        return self.feed_numbered(enumerate(lines, start=1), stats)
+
+    def feed_numbered(self, lines: Iterator[tuple[int, str]], stats: TraceFileStats) -> Iterator[TraceEntry]:
+        """``feed`` for (line number, line) pairs: blank lines may be left out (they carry nothing)."""
         current = self._current
         at_top = current is not None  # still before this file's first line that is not blank
-        for line_no, line in enumerate(lines, start=1):
-            stats.lines += 1
+        for line_no, line in lines:
+            stats.lines = line_no
             header = _HEADER.match(line)
             if header is not None:
                 if current is not None:
@@ -276,11 +282,15 @@ def _collect_all(paths: list[str]) -> list[TraceSource]:
         if not path.exists():
             raise InputError(f"{raw}: no such file or folder")
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and _is_trace_name(p.name))
+            files, zips, unlistable = _walk(path)
+            found = sorted(p for p in files if _is_trace_name(p.name))
             sources.extend(TraceSource(str(p), _file_opener(p), _identity(p), named=False) for p in found)
-            for p in sorted(p for p in path.rglob("*.zip") if p.is_file()):
+            for p in sorted(zips):
                 sources.extend(_zip_sources(p))
-            if not found and not any(path.rglob("*.zip")):
+            # a subfolder that cannot be listed is reported (as a file that could not be read), never skipped quietly
+            sources.extend(TraceSource(str(folder), _failing_opener(f"{folder}: cannot list the folder: {reason}"),
+                                       f"{_identity(folder)}/", named=False) for folder, reason in unlistable)
+            if not found and not zips and not unlistable:
                 raise InputError(f"{raw}: the folder holds no trace logs (*.log, *.txt)",
                                  hint="give the agent's Trace folder, e.g. "
                                  r"%ProgramData%\Microsoft\Azure AD Connect Authentication Agent\Trace")
@@ -291,29 +301,87 @@ def _collect_all(paths: list[str]) -> list[TraceSource]:
     return sources
 
 
+def _walk(folder: Path) -> tuple[list[Path], list[Path], list[tuple[Path, str]]]:
+    """(files, .zip files, [(subfolder, why it cannot be listed)]) under a folder, recursively."""
+    files: list[Path] = []
+    zips: list[Path] = []
+    unlistable: list[tuple[Path, str]] = []
+
+    def failed(exc: OSError) -> None:
+        unlistable.append((Path(exc.filename or folder), exc.strerror or str(exc)))
+
+    for root, _dirs, names in os.walk(folder, onerror=failed):
+        for name in names:
+            path = Path(root) / name
+            if not path.is_file():
+                continue
+            if name.lower().endswith(".zip"):
+                zips.append(path)
+            else:
+                files.append(path)
+    return files, zips, sorted(unlistable)
+
+
+def _failing_opener(message: str) -> Callable[[], BinaryIO]:
+    def _open() -> BinaryIO:
+        raise InputError(message)
+
+    return _open
+
+
 def _file_opener(path: Path) -> Callable[[], BinaryIO]:
     return lambda: open_binary(path)
+
+
+# zip compression methods the standard library reads: stored, deflate, bzip2, lzma
+_READABLE_ZIP_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate",
+                         zipfile.ZIP_BZIP2: "bzip2", zipfile.ZIP_LZMA: "lzma"}
+_ZIP_METHOD_NAMES = {9: "Deflate64 (Windows Explorer's method for large files)", 98: "PPMd", 95: "xz", 93: "zstd"}
+
+
+class _Archive:
+    """One open .zip shared by all its members' sources: opening it again per member re-reads the whole central
+    directory (4,000 members: 16 million entries parsed)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._zip: zipfile.ZipFile | None = None
+
+    def open(self, member: zipfile.ZipInfo) -> BinaryIO:
+        if self._zip is None:
+            self._zip = zipfile.ZipFile(self.path)
+        return self._zip.open(member)  # type: ignore[return-value]
+
+
+def _member_problem(info: zipfile.ZipInfo) -> str:
+    """Why the standard library cannot read a member ("" when it can)."""
+    if info.flag_bits & 0x1:
+        return "the member is encrypted (password-protected .zip); extract it with the password first"
+    if info.compress_type not in _READABLE_ZIP_METHODS:
+        method = _ZIP_METHOD_NAMES.get(info.compress_type, f"method {info.compress_type}")
+        return f"the member is compressed with {method}, which this reader cannot decompress; extract the .zip first"
+    return ""
 
 
 def _zip_sources(path: Path) -> list[TraceSource]:
     try:
         with zipfile.ZipFile(path) as archive:
-            names = [i.filename for i in archive.infolist() if not i.is_dir() and _is_trace_name(i.filename)]
-    except (zipfile.BadZipFile, OSError) as exc:
+            members = [i for i in archive.infolist() if not i.is_dir() and _is_trace_name(i.filename)]
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise InputError(f"{path}: not a readable .zip archive ({exc})") from None
-    if not names:
+    if not members:
         raise InputError(f"{path}: the archive holds no trace logs (*.log, *.txt)")
+    shared = _Archive(path)
 
-    def opener(member: str) -> Callable[[], BinaryIO]:
-        def _open() -> BinaryIO:
-            # the member stream keeps the archive's file open until the stream itself is closed
-            with zipfile.ZipFile(path) as archive:
-                return archive.open(member)  # type: ignore[return-value]
-
-        return _open
+    def opener(member: zipfile.ZipInfo) -> Callable[[], BinaryIO]:
+        problem = _member_problem(member)
+        if problem:
+            return _failing_opener(f"{path}!{member.filename}: {problem}")
+        return lambda: shared.open(member)
 
     identity = _identity(path)
-    return [TraceSource(f"{path}!{name}", opener(name), f"{identity}!{name}", named=False) for name in sorted(names)]
+    members.sort(key=lambda i: i.filename)
+    return [TraceSource(f"{path}!{m.filename}", opener(m), f"{identity}!{m.filename}", named=False) for m in members]
 
 
 def read_source(source: TraceSource, stats: TraceFileStats,
@@ -326,17 +394,20 @@ def read_source(source: TraceSource, stats: TraceFileStats,
     text_stats = TextStats()
     try:
         with source.open() as stream:
-            lines = iter_text_lines(stream, source.name, text_stats)
-            if parser is None:
-                yield from parse_trace_lines(lines, stats)
-            else:
-                yield from parser.feed(lines, stats)
-    except (zipfile.BadZipFile, OSError) as exc:
+            lines = iter_numbered_lines(stream, source.name, text_stats)
+            own = parser is None
+            reader = parser if parser is not None else TraceParser()
+            yield from reader.feed_numbered(lines, stats)
+            if own:
+                yield from reader.finish()
+    except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as exc:
         raise InputError(f"{source.name}: cannot read: {exc}") from None
     finally:
         stats.encoding = text_stats.encoding
         stats.truncated_lines = text_stats.truncated_lines
         stats.cut_short = text_stats.cut_short
+        stats.lines = max(stats.lines, text_stats.lines)
+        stats.nul_bytes = text_stats.nul_bytes
 
 
 def first_time(source: TraceSource, max_lines: int = 2000) -> datetime | None:
@@ -347,12 +418,13 @@ def first_time(source: TraceSource, max_lines: int = 2000) -> datetime | None:
     stats = TraceFileStats(source.name)
     try:
         with source.open() as stream:
-            lines = iter_text_lines(stream, source.name)
-            limited = (line for i, line in enumerate(lines) if i < max_lines)
-            for entry in parse_trace_lines(limited, stats):
+            parser = TraceParser()
+            lines = iter_numbered_lines(stream, source.name, stop_after=max_lines)
+            limited = itertools.takewhile(lambda numbered: numbered[0] <= max_lines, lines)
+            for entry in itertools.chain(parser.feed_numbered(limited, stats), parser.finish()):
                 if entry.time is not None:
                     return entry.time
-    except (InputError, OSError, zipfile.BadZipFile):
+    except (InputError, OSError, zipfile.BadZipFile, RuntimeError, NotImplementedError):
         return None
     return None
 

@@ -12,12 +12,21 @@ import re
 from calendar import timegm
 from collections.abc import Sequence
 
-from aadc_doctor.logs.proxy_record import BadLine, ProxyRecord, normalise_host, parse_status, split_authority, split_url
+from aadc_doctor.logs.proxy_record import (
+    BadLine,
+    ProxyRecord,
+    ascii_int,
+    check_time,
+    normalise_host,
+    parse_status,
+    split_authority,
+    split_url,
+)
 
 NAME = "w3c"
 _TOKEN = re.compile(r'"(?:[^"]|"")*"|\S+')
-_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
-_TIME = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d+))?$")
+_DATE = re.compile(r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})$")
+_TIME = re.compile(r"^([0-9]{1,2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?$")
 
 # Forefront TMG (recognised by its s-operation field) writes a result code into sc-status: HTTP statuses for
 # HTTP requests, 0 (success) for an SSL tunnel, and its own codes for requests it refuses itself:
@@ -49,8 +58,8 @@ def _when(row: dict[str, str]) -> float | None:
     date, clock = row.get("date", "-"), row.get("time", "-")
     if date == "-" or clock == "-":
         stamp = row.get("x-timestamp-unix") or row.get("timestamp")
-        if stamp and stamp.replace(".", "", 1).isdigit():
-            return float(stamp)
+        if stamp and stamp.isascii() and stamp.replace(".", "", 1).isdigit():
+            return check_time(float(stamp), stamp)
         return None
     d, t = _DATE.match(date), _TIME.match(clock)
     if not d or not t:
@@ -59,7 +68,7 @@ def _when(row: dict[str, str]) -> float | None:
         base = timegm((int(d[1]), int(d[2]), int(d[3]), int(t[1]), int(t[2]), int(t[3]), 0, 0, 0))
     except (ValueError, OverflowError):
         raise BadLine(f"impossible date/time {date!r} {clock!r}") from None
-    return base + (float("0." + t[4]) if t[4] else 0.0)
+    return check_time(base + (float("0." + t[4]) if t[4] else 0.0), f"{date} {clock}")
 
 
 class W3CParser:
@@ -99,8 +108,18 @@ class W3CParser:
         taken = row.get("time-taken", "-")
         return ProxyRecord(time=_when(row), client=_first(row, CLIENT_FIELDS), host=host, port=port,
                            method=_first(row, METHOD_FIELDS), status=status, action=action,
-                           elapsed_ms=int(taken) if taken.isdigit() else None,
-                           user=_first(row, USER_FIELDS), line_no=line_no)
+                           elapsed_ms=ascii_int(taken), user=_first(row, USER_FIELDS), line_no=line_no,
+                           decrypted=self._decrypted(row))
+
+    @staticmethod
+    def _decrypted(row: dict[str, str]) -> bool:
+        """An https request logged with its method and path: the proxy saw inside the tunnel."""
+        method = _first(row, METHOD_FIELDS).upper()
+        if not method or method == "CONNECT" or method.startswith("TUNNEL"):
+            return False
+        if row.get("cs-uri-scheme", "-").lower() == "https":
+            return True
+        return _first(row, URL_FIELDS)[:8].lower() == "https://"
 
     def _tab_separated(self, line: str) -> list[str] | None:
         """The values of a tab-separated line (TMG), when the tabs give exactly one value per field."""
@@ -112,7 +131,11 @@ class W3CParser:
     @staticmethod
     def _destination(row: dict[str, str]) -> tuple[str, int | None]:
         port_text = _first(row, PORT_FIELDS)
-        port = int(port_text) if port_text.isdigit() else _SCHEME_PORTS.get(row.get("cs-uri-scheme", "-").lower())
+        port = ascii_int(port_text)
+        if port is None:
+            port = _SCHEME_PORTS.get(row.get("cs-uri-scheme", "-").lower())
+        elif not 0 < port < 65536:
+            raise BadLine(f"port {port_text[:20]!r} out of range")
         host = _first(row, HOST_FIELDS)
         if host:
             name, inline_port = split_authority(host)
@@ -124,7 +147,7 @@ class W3CParser:
         server = row.get("s-ip", "-")  # a web server's own log (IIS): the destination is the server itself
         if server != "-":
             s_port = row.get("s-port", "-")
-            return normalise_host(server), int(s_port) if s_port.isdigit() else port
+            return normalise_host(server), ascii_int(s_port) or port
         raise BadLine("no destination field (cs-host, r-host, cs-uri, s-ip)")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 import pytest
@@ -168,8 +169,11 @@ def test_never_seen_and_server_not_seen() -> None:
 
     browsers = [rec("login.microsoftonline.com", t=i, client=f"10.1.1.{i}") for i in range(5)]
     _, results, findings = analyse(browsers)
-    assert any(k.startswith("proxylog-server-not-seen") for k in findings)
+    assert findings == {}  # browsers signing in: a healthy log, not about Azure AD Connect
     assert results["phase_summary"]["client"] is None
+    named = RecordFilter(clients=(ipaddress.ip_network("10.1.1.0/24"),))
+    _, _, findings = analyse(browsers, record_filter=named)  # --client named the server: then it is worth saying
+    assert list(findings) == ["proxylog-server-not-seen|"]
 
     _, _, findings = analyse([rec("www.example.com")])
     assert any(k.startswith("proxylog-no-azure-traffic") for k in findings)
@@ -254,3 +258,39 @@ def test_finding_texts_agree_with_their_counts() -> None:
     denied = next(f for k, f in findings.items() if k.startswith("proxylog-required-denied"))
     assert "2 requests from 1 client were answered 403" in denied.detail
     assert all("(s)" not in f.title + f.detail for f in findings.values())
+
+
+def test_a_healthy_server_log_gives_no_finding() -> None:
+    # Given: the whole Connect phase allowed, then the wizard was simply not run further; a browser's GET of a
+    # login page answered 400 by the endpoint (logged as forwarded), and a 404
+    records = [rec(h, t=i) for i, h in enumerate(CONNECT_SEQUENCE)]
+    records += [rec("login.microsoftonline.com", 400, t=30, client="10.9.9.9", method="GET", action="TCP_MISS"),
+                rec("login.microsoftonline.com", 404, t=31, client="10.9.9.9", method="GET", action="TCP_MISS")]
+    # When
+    _, results, findings = analyse(records)
+    # Then
+    assert findings == {}
+    assert results["phase_summary"] == {"client": "10.0.5.20", "reached": ["connect"], "stops_at": "configure"}
+    login = endpoint(results, "login.microsoftonline.com")
+    assert (login["other"], login["failed"]) == (2, 0)
+
+
+def test_a_proxy_failure_is_still_a_failure() -> None:
+    records = [rec("login.microsoftonline.com", 503, action="TCP_MISS", method="GET"),
+               rec("login.microsoftonline.com", 400, action="NONE_NONE")]  # a 4xx to a CONNECT: the proxy's
+    _, _, findings = analyse(records)
+    failed = findings["proxylog-required-failed|login.microsoftonline.com:443"]
+    assert "1x 400, 1x 503" in failed.title
+
+
+def test_decrypted_requests_and_a_parent_denial() -> None:
+    records = [rec("login.microsoftonline.com", 200, method="GET", action="TCP_MISS")._replace(decrypted=True),
+               rec("login.microsoftonline.com", 200, t=1, method="GET", action="TCP_MISS")._replace(decrypted=True),
+               rec("provisioningapi.microsoftonline.com", 403, t=2, method="GET",
+                   action="TCP_MISS PARENT_DENIED")._replace(peer="10.9.0.1")]
+    _, results, findings = analyse(records)
+    decrypted = findings["proxylog-tls-decrypted|login.microsoftonline.com"]
+    assert decrypted.severity == "error" and "2 requests" in decrypted.detail
+    denied = findings["proxylog-required-denied|provisioningapi.microsoftonline.com:443"]
+    assert "parent proxy 10.9.0.1" in denied.detail and "10.9.0.1" in denied.remedy
+    assert endpoint(results, "provisioningapi.microsoftonline.com")["denied_by_parent"] == {"10.9.0.1": 1}

@@ -186,12 +186,17 @@ def test_text_reader_reports_a_truncated_gzip(tmp_path):
     import gzip
     import os
 
-    from aadc_doctor.logs.text_input import read_text_lines
+    from aadc_doctor.logs.text_input import TextStats, read_text_lines
 
     path = tmp_path / "cut.log.gz"
-    path.write_bytes(gzip.compress(os.urandom(200_000).hex().encode())[:5000])
+    whole = gzip.compress(os.urandom(200_000).hex().encode())
+    path.write_bytes(whole[:12])  # the header and nothing of the data
     with pytest.raises(InputError, match="damaged or truncated"):
         list(read_text_lines(path))
+    path.write_bytes(whole[:5000])  # part of the one long line: read, and said to be cut
+    stats = TextStats()
+    [line] = list(read_text_lines(path, stats))
+    assert 5000 < len(line) < 400_000 and "ends early" in stats.cut_short
 
 
 def test_a_gzip_cut_after_some_lines_yields_them_and_says_where_it_stops(tmp_path):
