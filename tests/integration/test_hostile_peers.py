@@ -1,0 +1,105 @@
+"""Issue 17, item 2: hostile HTTP peers (real loopback servers, TLS with the lab CA) cannot exhaust memory,
+outlast the deadline or crash the JSON parsing of `account`, nor stall a PAC download.
+
+Each case runs the whole CLI; the endless body runs as a subprocess so its peak RSS is measured (os.wait4).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+from tests.infra.hostile_peers import HostilePeer, hostile_peer
+
+LOGIN = "login.microsoftonline.com"
+
+
+@pytest.fixture(scope="session")
+def tls_peer(lab_ca: trustme.CA) -> Iterator[HostilePeer]:
+    with hostile_peer(lab_ca, (LOGIN,)) as peer:
+        yield peer
+
+
+@pytest.fixture(scope="session")
+def http_peer() -> Iterator[HostilePeer]:
+    with hostile_peer() as peer:
+        yield peer
+
+
+def _account_args(peer: HostilePeer, ca_file: Path, upn: str) -> list[str]:
+    return ["account", upn, "--direct", "--no-sign-in", "--connect-to", f"{LOGIN}:443:127.0.0.1:{peer.port}",
+            "--ca-file", str(ca_file), "--timeout", "3", "--json"]
+
+
+def test_endless_body_is_capped_in_memory_and_time(tls_peer: HostilePeer, lab_ca_file: Path) -> None:
+    started = time.monotonic()
+    process = subprocess.Popen([sys.executable, "-m", "aadc_doctor",
+                                *_account_args(tls_peer, lab_ca_file, "endless@contoso.com")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    seconds = time.monotonic() - started
+    import json
+    import resource
+
+    report = json.loads(stdout)
+    assert process.returncode == 1, stderr
+    failure = report["results"]["realm"]["failure"]
+    assert failure["outcome"] in ("http_error", "timeout"), failure
+    assert "larger than 8 MiB" in failure["message"] or "whole answer within 3 s" in failure["message"]
+    # the largest peak RSS of any child reaped so far (Linux, KiB): an upper bound for this run's own
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    assert peak_kb < 300 * 1024, peak_kb  # was 15 GB
+    assert seconds < 30
+
+
+def test_one_byte_a_second_ends_at_the_deadline(run_cli: Callable[..., Any], tls_peer: HostilePeer,
+                                                lab_ca_file: Path) -> None:
+    started = time.monotonic()
+    result = run_cli(*_account_args(tls_peer, lab_ca_file, "drip@contoso.com"))
+    seconds = time.monotonic() - started
+    assert result.code == 1, result.stderr
+    failure = result.json()["results"]["realm"]["failure"]
+    assert failure["outcome"] == "timeout"
+    assert failure["message"] == f"{LOGIN} did not send its whole answer within 3 s"
+    assert seconds < 12  # --timeout 3: one deadline per request, plus at most one read
+
+
+def test_deeply_nested_json_is_refused_not_a_crash(run_cli: Callable[..., Any], tls_peer: HostilePeer,
+                                                   lab_ca_file: Path) -> None:
+    started = time.monotonic()
+    result = run_cli(*_account_args(tls_peer, lab_ca_file, "nested@contoso.com"))
+    assert result.code == 1, result.stderr
+    assert "RecursionError" not in result.stderr + result.stdout
+    failure = result.json()["results"]["realm"]["failure"]
+    assert failure["message"] == f"{LOGIN} sent JSON nested 100000 levels deep; not parsed"
+    assert time.monotonic() - started < 15
+
+
+def test_slow_pac_download_ends_at_its_deadline(run_cli: Callable[..., Any], http_peer: HostilePeer) -> None:
+    url = f"http://127.0.0.1:{http_peer.port}/drip.pac"
+    started = time.monotonic()
+    result = run_cli("proxy", "--pac", url)
+    seconds = time.monotonic() - started
+    assert result.code == 2
+    assert result.stderr.strip().splitlines() == [
+        f"aadc-doctor: error: {url}: cannot download the PAC file: not complete within 10 s"]
+    assert seconds < 20
+
+
+def test_endless_pac_download_is_capped(run_cli: Callable[..., Any], http_peer: HostilePeer) -> None:
+    url = f"http://127.0.0.1:{http_peer.port}/endless.pac"
+    started = time.monotonic()
+    result = run_cli("proxy", "--pac", url)
+    assert result.code == 2
+    assert result.stderr.strip().splitlines() == [
+        f"aadc-doctor: error: {url}: the PAC file is larger than 2 MiB; refusing it"]
+    assert time.monotonic() - started < 15
