@@ -63,7 +63,8 @@ def _split_host_port(spec: str, text: str) -> tuple[str, str]:
 
 
 def _port(spec: str, value: str) -> int:
-    if not value.isdigit() or not 0 < int(value) < 65536:
+    # ASCII digits only: "4²3" passes str.isdigit() but not int(), and 5,000 digits exceed int()'s limit
+    if not (value.isascii() and value.isdigit() and len(value) <= 5) or not 0 < int(value) < 65536:
         raise UsageError(f"{spec!r}: {value!r} is not a port number")
     return int(value)
 

@@ -269,7 +269,7 @@ def no_proxy_match(entries: Iterable[str], target: Target) -> str | None:
             port = rest[1:] if rest.startswith(":") else None
         elif entry.count(":") == 1:
             name, port = entry.split(":")
-        if port is not None and port.isdigit() and int(port) != target.port:
+        if port is not None and port.isascii() and port.isdigit() and int(port) != target.port:
             continue
         name = name.removeprefix("*").lstrip(".")
         if not name:
@@ -297,7 +297,7 @@ def winhttp_bypass_match(entries: Iterable[str], target: Target) -> str | None:
         port = None
         if entry.count(":") == 1:
             entry, port_text = entry.split(":")
-            port = int(port_text) if port_text.isdigit() else None
+            port = int(port_text) if port_text.isascii() and port_text.isdigit() and len(port_text) <= 5 else None
         if scheme and scheme != target.scheme:
             continue
         if port is not None and port != target.port:
