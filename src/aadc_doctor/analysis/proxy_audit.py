@@ -26,6 +26,7 @@ from aadc_doctor.proxyconfig.winhttp import WinHttpSettings
 FINDINGS_FILE = "proxy_findings.toml"
 FINDING_KEYS = (
     "address_no_scheme", "address_https", "address_not_http", "port_missing", "bypass_entry_invalid",
+    "bypass_entry_dangerous",
     "no_default_proxy", "proxy_disabled", "system_default_only", "authenticated_proxy", "adsync_restart",
     "overwritten_exe_config", "overwritten_exe_config_only", "exe_config_bypassed", "winhttp_unchecked",
     "winhttp_only", "bypass_covers_required", "pac_direct_required", "health_agent_proxy",
