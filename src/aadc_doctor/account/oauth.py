@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 _TAIL = re.compile(r"\s*(Trace ID:|Correlation ID:|Timestamp:).*$", re.DOTALL)
-_CODE = re.compile(r"AADSTS(\d+)")
+_CODE = re.compile(r"AADSTS([0-9]{1,10})")
 
 
 @dataclass(frozen=True)
@@ -37,13 +37,24 @@ def _clean_description(text: str) -> str:
     return _PREFIX.sub("", _TAIL.sub("", text.replace("\r\n", " ").replace("\n", " ")).strip())
 
 
+def _code(value: Any) -> int | None:
+    """One entry of error_codes as a number: a 32-bit int, or ASCII digits (not "²", not 5,000 digits)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 <= value < 2**32 else None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 10:
+        return int(value)
+    return None
+
+
 def parse_oauth_error(body: dict[str, Any]) -> OAuthError:
     """Codes from error_codes, else from the AADSTS prefix of the description."""
     description = str(body.get("error_description") or "")
     raw_codes = body.get("error_codes")
     codes: tuple[int, ...] = ()
     if isinstance(raw_codes, list):
-        codes = tuple(int(c) for c in raw_codes if isinstance(c, int | str) and str(c).isdigit())
+        codes = tuple(code for code in map(_code, raw_codes) if code is not None)
     if not codes:
         codes = tuple(int(m) for m in _CODE.findall(description)[:1])
     return OAuthError(

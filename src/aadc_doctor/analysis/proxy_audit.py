@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from aadc_doctor.knowledge import read_toml
 from aadc_doctor.knowledge.connectivity_findings import FindingTemplate, load_finding_templates
 from aadc_doctor.model import Finding
-from aadc_doctor.proxyconfig.bypass import Target, invalid_dotnet_entries
+from aadc_doctor.proxyconfig.bypass import Target, dangerous_dotnet_entries, invalid_dotnet_entries
 from aadc_doctor.proxyconfig.components import Component
 from aadc_doctor.proxyconfig.dotnet_config import ConfigFile, DotNetProxySettings, ProblemKind, resolve_default_proxy
 from aadc_doctor.proxyconfig.effective import ComponentProxy
@@ -26,6 +26,7 @@ from aadc_doctor.proxyconfig.winhttp import WinHttpSettings
 FINDINGS_FILE = "proxy_findings.toml"
 FINDING_KEYS = (
     "address_no_scheme", "address_https", "address_not_http", "port_missing", "bypass_entry_invalid",
+    "bypass_entry_dangerous",
     "no_default_proxy", "proxy_disabled", "system_default_only", "authenticated_proxy", "adsync_restart",
     "overwritten_exe_config", "overwritten_exe_config_only", "exe_config_bypassed", "winhttp_unchecked",
     "winhttp_only", "bypass_covers_required", "pac_direct_required", "health_agent_proxy",
@@ -146,10 +147,12 @@ def audit_dotnet_proxy_file(cfg: ConfigFile) -> list[Finding]:
 def audit_bypass_entries(settings: DotNetProxySettings, cfg: ConfigFile) -> list[Finding]:
     """.NET compiles each bypass entry as a regular expression; one invalid entry disables the whole list."""
     bad = invalid_dotnet_entries(settings.bypass)
-    if not bad or not settings.enabled:
+    dangerous = dangerous_dotnet_entries(settings.bypass)
+    if not (bad or dangerous) or not settings.enabled:
         return []
     lines = {op.address: op.line for op in (cfg.default_proxy.bypass_ops if cfg.default_proxy else ())}
-    return [_finding("bypass_entry_invalid", _where(cfg, lines.get(entry)), entry=entry) for entry in bad]
+    return [*(_finding("bypass_entry_invalid", _where(cfg, lines.get(entry)), entry=entry) for entry in bad),
+            *(_finding("bypass_entry_dangerous", _where(cfg, lines.get(entry)), entry=entry) for entry in dangerous)]
 
 
 def audit_machine_config(cfg: ConfigFile) -> list[Finding]:

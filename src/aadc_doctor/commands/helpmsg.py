@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 HELP = "print the Windows message for Win32 error N, as 'net helpmsg N' does"
 RENDER_FINDINGS = False
 RENDER_SUMMARY = False
-_NUMBER = re.compile(r"[+-]?(?:0x[0-9a-f]+|\d+)", re.IGNORECASE)
+_NUMBER = re.compile(r"[+-]?(?:0x[0-9a-f]+|[0-9]+)", re.IGNORECASE)  # ASCII digits: \d also takes "٣"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,6 +42,9 @@ def parse_number(text: str) -> int:
     if not _NUMBER.fullmatch(token):
         hint = "for AADSTS codes, names or pasted text use 'aadc-doctor explain'"
         raise UsageError(f"helpmsg: {text!r} is not a number (give a decimal like 1328 or hex like 0x530)", hint=hint)
+    if len(token) > 20:  # a 32-bit code has at most 10 digits (or 0x and 8); int() refuses over 4,300 digits
+        raise UsageError(f"helpmsg: {token[:20]}... ({len(token)} characters) is out of range for a Windows error "
+                         "code (32 bits)")
     value = int(token, 0) if token.lower().lstrip("+-").startswith("0x") else int(token, 10)
     if not -(2**31) <= value <= 0xFFFFFFFF:
         raise UsageError(f"helpmsg: {text} is out of range for a Windows error code (32 bits)")

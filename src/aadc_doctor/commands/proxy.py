@@ -217,7 +217,7 @@ def _source_summary(source: dict[str, Any]) -> str:
         if source["bypass_on_local"]:
             parts.append("bypassonlocal")
         if source["bypass"]:
-            parts.append("bypass: " + "; ".join(source["bypass"]))
+            parts.append("bypass: " + _shown_list(source["bypass"]))
         if source["use_default_credentials"]:
             parts.append("useDefaultCredentials")
         return ", ".join(parts)
@@ -228,7 +228,7 @@ def _source_summary(source: dict[str, Any]) -> str:
         automatic += ["auto-detect (WPAD)"] if source.get("auto_detect") else []
         if source["direct"]:
             return ", ".join(["Direct access (no proxy server)", *automatic])
-        bypass = "; ".join(source["bypass"]) or "(none)"
+        bypass = _shown_list(source["bypass"]) or "(none)"
         return ", ".join([f"{source['proxy']}, bypass: {bypass}", *automatic])
     if kind == "pac":
         return ", ".join(f"{u.split('/')[2]} -> {p or 'DIRECT'}" for u, p in source["samples"].items())
@@ -287,3 +287,14 @@ def render(report: Report, console: Console) -> None:
         effective.add_row(Text(item["name"]), Text(item.get("runs_as") or "-"), Text(origin),
                           Text(_effective_summary(item)), Text(_auth_summary(item)))
     console.print(effective)
+
+
+SHOWN_BYPASS_ENTRIES = 20
+
+
+def _shown_list(entries: list[str]) -> str:
+    """The first entries of a bypass list; a list of thousands is counted, not printed (--json has them all)."""
+    shown = "; ".join(entries[:SHOWN_BYPASS_ENTRIES])
+    if len(entries) > SHOWN_BYPASS_ENTRIES:
+        shown += f"; ... and {len(entries) - SHOWN_BYPASS_ENTRIES:,} more (--json lists every entry)"
+    return shown

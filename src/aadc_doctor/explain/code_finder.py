@@ -9,6 +9,7 @@ counts only next to a word such as "error", "code", "status" or "reason".
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -68,9 +69,12 @@ _BARE_STATUS = re.compile(r"(?<![\w.\-])([CcDd8][0-9a-fA-F]{7})(?![\w\-])")
 _NEGATIVE = re.compile(r"(?<![\w.\-])(-\d{6,10})(?![\w.\-])")
 _DECIMAL = re.compile(r"(?<![\w./:\\\-])(\d{1,10})(?![\w/:\\\-]|\.\d)")
 
-# a line of nothing but codes ("1330 1331", "1326, 1327; 0x530"): each is meant as a code
-_CODE_LIST = re.compile(r"\s*[-+]?(?:0x)?[0-9a-f]+(?:\s*[,;]?\s+[-+]?(?:0x)?[0-9a-f]+|\s*[,;]\s*[-+]?(?:0x)?[0-9a-f]+)+"
-                        r"\s*[,;.]?\s*", re.IGNORECASE)
+# a line of nothing but codes ("1330 1331", "1326, 1327; 0x530"): each is meant as a code. Possessive quantifiers
+# only: the nested `\s*[,;]?\s+` this replaced split each run of blanks every possible way (a 91-character
+# event row took 20 s); here every character is read a bounded number of times.
+_CODE_TOKEN = r"[-+]?(?:0x)?[0-9a-f]++"
+_CODE_LIST = re.compile(rf"\s*+{_CODE_TOKEN}(?:(?:\s*+[,;]\s*+|\s++){_CODE_TOKEN})++\s*+[,;.]?\s*+", re.IGNORECASE)
+_MAY_BE_CONTEXT = re.compile(r"[a-z(]|47", re.IGNORECASE)  # what every context pattern below needs
 _KEYWORD_BEFORE = re.compile(
     r"(?:\b(?:error|err|code|status|sub\s?status|reason|result|failure|helpmsg|http|win32|returned|"
     r"exit|hresult|ntstatus|kerberos|winhttp)\b[\s:=#'\"(]*|\()$",
@@ -83,10 +87,18 @@ _KERBEROS_CONTEXT = re.compile(r"kerberos|\bkdc\b|failure code|result code|\b47(
 _NTSTATUS_CONTEXT = re.compile(r"sub\s?status|status\s*:|\b46(?:24|25)\b|\b4776\b|ntstatus", re.IGNORECASE)
 
 
+# what each of _BLANKS needs somewhere in the (lower-cased) text: a pattern is skipped when none is there, so a
+# megabyte without dashes, colons or dots is not read eleven times
+_BLANK_NEEDS = (("-",), ("-",), ("/",), (":",), (".",), (":",), ("http",), ("=", ":"), ("id",),
+                ("type", "options", "port", "length"))
+
+
 def blank_noise(text: str) -> str:
     """Replace GUIDs, timestamps, addresses and log prefixes by spaces (offsets stay the same)."""
-    for pattern in _BLANKS:
-        text = pattern.sub(lambda m: " " * len(m.group(0)), text)
+    lower = text.lower()
+    for pattern, needs in zip(_BLANKS, _BLANK_NEEDS, strict=True):
+        if any(need in lower for need in needs):
+            text = pattern.sub(lambda m: " " * len(m.group(0)), text)
     return text
 
 
@@ -113,21 +125,55 @@ def _parse_int(token: str) -> int | None:
     return None
 
 
+class _Lines:
+    """Where each line of the text starts and ends, and whether it is a bare code list: computed once per line.
+
+    Every found number asks for its line; scanning back for the line start (or re-checking the line) per number
+    made a paste of 8,000 numbers on one line quadratic.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._ends = [m.start() for m in re.finditer("\n", text)]
+        self._is_code_list: dict[int, bool] = {}
+        self._short: dict[int, str] = {}
+
+    def bounds(self, position: int) -> tuple[int, int]:
+        """(start, end) of the line that holds position; end excludes the newline."""
+        index = bisect.bisect_left(self._ends, position)
+        start = self._ends[index - 1] + 1 if index > 0 else 0
+        end = self._ends[index] if index < len(self._ends) else len(self.text)
+        return start, end
+
+    def short_content(self, start: int, end: int) -> str:
+        """The line ``text[start:end]`` without surrounding blanks when that is a short word or number, else ""."""
+        known = self._short.get(start)
+        if known is None:
+            stripped = self.text[start:end].strip() if end - start <= 4096 else ""
+            known = self._short[start] = stripped if len(stripped) <= 64 else ""
+        return known
+
+    def is_code_list(self, start: int, end: int) -> bool:
+        """Whether the line ``text[start:end]`` is nothing but codes."""
+        known = self._is_code_list.get(start)
+        if known is None:
+            known = self._is_code_list[start] = _CODE_LIST.fullmatch(self.text, start, end) is not None
+        return known
+
+
 def find_codes(text: str) -> list[FoundCode]:
-    """Every code in ``text``, in order of appearance, each once."""
+    """Every code in ``text``, in order of appearance, each once (linear in the length of the text)."""
     clean = blank_noise(text)
     whole = clean.strip()
-    taken: list[tuple[int, int]] = []
+    lines = _Lines(clean)
+    taken = bytearray(len(clean) + 1)  # 1 where an earlier, more specific match already took the character
     found: list[FoundCode] = []
-
-    def overlaps(start: int, end: int) -> bool:
-        return any(start < e and s < end for s, e in taken)
 
     def add(value: int, match: re.Match[str], hint: Hint, group: int = 1) -> None:
         start, end = match.span(0)
-        if overlaps(start, end):
+        if taken.find(1, start, end) >= 0:
             return
-        taken.append((start, end))
+        taken[start:end] = bytes((1,)) * (end - start)
         standalone = match.group(0).strip() == whole
         found.append(FoundCode(value, match.group(0).strip(), match.start(group), hint, standalone))
 
@@ -140,23 +186,32 @@ def find_codes(text: str) -> list[FoundCode]:
     for m in _REASON.finditer(clean):
         add(int(m.group(1)), m, Hint.PTA_REASON)
     for m in _HEX.finditer(clean):
-        add(int(m.group(1), 16), m, _hex_hint(clean, m.start()))
+        add(int(m.group(1), 16), m, _hex_hint(lines, m.start()))
     for m in _BARE_STATUS.finditer(clean):
         if re.search(r"[a-fA-F]", m.group(1)) or m.group(0).strip() == whole:
             add(int(m.group(1), 16), m, Hint.NTSTATUS)
     for m in _NEGATIVE.finditer(clean):
         add(int(m.group(1)), m, Hint.NTSTATUS)
-    for m in _DECIMAL.finditer(clean):
-        hint = _decimal_hint(clean, m)
+    line_start, line_end, code_list = 0, -1, False
+    for m in _DECIMAL.finditer(clean):  # the hot loop of a pasted log: one line's facts are worked out once
+        start = m.start(1)
+        if start > line_end:
+            line_start, line_end = lines.bounds(start)
+            code_list = lines.is_code_list(line_start, line_end)
+        if not code_list:
+            before = clean[max(line_start, start - 30):start]
+            if before.strip() and not _MAY_BE_CONTEXT.search(before):
+                continue  # the fast answer for most numbers of a paste: not alone on its line, no word before it
+        hint = Hint.NONE if code_list else _decimal_hint(lines, whole, m, line_start, line_end)
         if hint is not None:
             add(int(m.group(1)), m, hint)
     found.sort(key=lambda f: f.start)
     return found
 
 
-def _hex_hint(text: str, start: int) -> Hint:
-    line_start = text.rfind("\n", 0, start) + 1
-    before = text[max(line_start, start - 40):start]
+def _hex_hint(lines: _Lines, start: int) -> Hint:
+    line_start, _ = lines.bounds(start)
+    before = lines.text[max(line_start, start - 40):start]
     if _KERBEROS_CONTEXT.search(before):
         return Hint.KERBEROS
     if _NTSTATUS_CONTEXT.search(before):
@@ -164,15 +219,16 @@ def _hex_hint(text: str, start: int) -> Hint:
     return Hint.HEX
 
 
-def _decimal_hint(text: str, match: re.Match[str]) -> Hint | None:
-    """How to read a bare decimal, or None when nothing around it says it is a code."""
+def _decimal_hint(lines: _Lines, whole: str, match: re.Match[str], line_start: int, line_end: int) -> Hint | None:
+    """How to read a bare decimal (not in a code list), or None when nothing around it says it is a code."""
+    text = lines.text
     start, end = match.span(1)
-    line_start = text.rfind("\n", 0, start) + 1
-    line_end = text.find("\n", end)
-    line = text[line_start:line_end if line_end >= 0 else len(text)]
-    if line.strip() == match.group(1) or text.strip() == match.group(1) or _CODE_LIST.fullmatch(line):
+    digits = match.group(1)
+    if whole == digits or lines.short_content(line_start, line_end) == digits:
         return Hint.NONE
     before = text[max(line_start, start - 30):start]
+    if not _MAY_BE_CONTEXT.search(before):  # most numbers in a paste have no word before them: no regex below
+        return None
     after = text[end:end + 40]
     parenthesised = before.rstrip().endswith("(")
     if _HTTP_BEFORE.search(before) and (not parenthesised or _HTTP_AFTER.match(after)):

@@ -19,6 +19,7 @@ from aadc_doctor.knowledge import codes
 from aadc_doctor.knowledge.codes import CodeEntry
 
 HTTP_SOURCE = "HTTP status codes (RFC 9110), as named by Python's http.HTTPStatus"
+MAX_SUGGESTED_QUERIES = 10  # "did you mean" for the first unknown codes only: each asks difflib over every table
 FIRST_AADSTS = 16000  # the lowest code of the AADSTS reference; smaller numbers are read as Win32 first
 
 
@@ -157,8 +158,11 @@ def explain_text(text: str) -> Explanation:
         readings.append(Reading(entry, found, rank_, why, score))
         return True
 
+    known: dict[tuple[int, Hint], list[tuple[CodeEntry, str]]] = {}  # a paste repeats its codes many times
     for found in find_codes(text):
-        options = readings_for(found)
+        options = known.get((found.value, found.hint))
+        if options is None:
+            options = known[(found.value, found.hint)] = readings_for(found)
         if not options:
             unknown.append(found.text)
         rank_ = 1
@@ -175,7 +179,8 @@ def explain_text(text: str) -> Explanation:
             add(entry, text.strip(), position, "matched by relevance", score)
         if readings:
             return Explanation(tuple(readings), by_relevance=True)
-    hints = [s for query in (unknown or [text]) for s in suggest(query)]
+    queries = list(dict.fromkeys(unknown))[:MAX_SUGGESTED_QUERIES] or [text]
+    hints = [s for query in queries for s in suggest(query)]
     return Explanation((), tuple(unknown), suggestions=tuple(dict.fromkeys(hints)))
 
 

@@ -20,6 +20,7 @@ from aadc_doctor.knowledge import codes
 from aadc_doctor.knowledge.codes import CodeEntry
 
 _WORD = re.compile(r"[a-z0-9]+")
+_NOT_WORD_OR_SPACE = re.compile(r"[^a-z0-9 ]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _SYMBOL = re.compile(r"\b(?:ERROR|STATUS|NERR|KDC_ERR|KRB_AP_ERR|KRB_ERR|SEC_E|WSA)[A-Z0-9_]*\b")
 _CAMEL_TOKEN = re.compile(r"\b[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*){2,}\b")
@@ -48,6 +49,28 @@ def words(text: str) -> list[str]:
     """Lower-case word stems; CamelCase and SNAKE_CASE names are split into their words."""
     spaced = _CAMEL.sub(" ", text).replace("_", " ")
     return [_stem(w) for w in _WORD.findall(spaced.lower()) if w not in STOPWORDS]
+
+
+def word_set(text: str) -> set[str]:
+    """The distinct stems of ``words(text)``: each distinct word is stemmed once (a long paste repeats its words)."""
+    spaced = _CAMEL.sub(" ", text).replace("_", " ")
+    return {_stem(w) for w in set(_WORD.findall(spaced.lower())) if w not in STOPWORDS}
+
+
+def _first_words(text: str, limit: int) -> list[str]:
+    """The first ``limit`` distinct stems longer than 3 letters, reading no further than needed."""
+    found: dict[str, None] = {}
+    seen: set[str] = set(STOPWORDS)
+    for word in _WORD.findall(_CAMEL.sub(" ", text).replace("_", " ").lower()):
+        if word in seen:
+            continue
+        seen.add(word)
+        stem = _stem(word)
+        if len(stem) > 3:
+            found[stem] = None
+            if len(found) >= limit:
+                break
+    return list(found)
 
 
 def phrase_key(text: str) -> str:
@@ -90,7 +113,7 @@ def _index() -> _Index:
 def rank(query: str, limit: int = 5) -> list[tuple[CodeEntry, float]]:
     """The entries most relevant to free text, best first; empty when nothing shares a meaningful word."""
     # a lone small number ("-1", "2") that no table read as a code would only match names like ERROR_WAIT_1
-    terms = {t for t in words(query) if not (t.isdigit() and len(t) <= 2)}
+    terms = {t for t in word_set(query) if not (t.isdigit() and len(t) <= 2)}
     if not terms:
         return []
     index = _index()
@@ -152,7 +175,7 @@ def _curated_labels() -> tuple[tuple[str, str, CodeEntry], ...]:
 def _phrase_variants(text: str) -> tuple[str, str]:
     """The text as spaced words, and with each CamelCase or snake_case token squashed to one word."""
     spaced = " " + phrase_key(text) + " "
-    squashed = " " + " ".join(phrase_key(w).replace(" ", "") for w in text.split()) + " "
+    squashed = " " + _NOT_WORD_OR_SPACE.sub("", " ".join(text.lower().split())) + " "  # one pass, not one per word
     return spaced, squashed
 
 
@@ -207,7 +230,7 @@ def suggest(query: str, limit: int = 5) -> list[str]:
         close = difflib.get_close_matches(text.lower(), labels.keys(), n=limit, cutoff=0.6)
     if not close:
         # the query's words once (not once per label: that made a pasted megabyte take minutes), capped
-        query_words = list(dict.fromkeys(w for w in words(text) if len(w) > 3))[:MAX_SUGGESTION_WORDS]
+        query_words = _first_words(text, MAX_SUGGESTION_WORDS)
         by_word = [key for key in labels if any(w in key for w in query_words)]
         close = sorted(by_word, key=len)[:limit]
     return [labels[key] for key in close]

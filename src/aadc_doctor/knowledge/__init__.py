@@ -46,20 +46,50 @@ def read_tsv(name: str) -> tuple[dict[str, str], ...]:
     return tuple(rows)
 
 
+SCANS_BEFORE_INDEX = 16  # after this many look-ups in one table, index its first fields once (explain of a paste)
+_scans: dict[str, int] = {}
+
+
 def row_starting_with(name: str, key: str) -> dict[str, str] | None:
     """The first row of a table whose first field is ``key``, found by scanning its text for that line.
 
     A command that needs a few rows of a table of thousands (helpmsg, the pta report) pays a string
-    search instead of parsing every row.
+    search instead of parsing every row; one that asks for many (explain of a pasted log with thousands of
+    numbers) gets an index of the first fields after ``SCANS_BEFORE_INDEX`` look-ups, so a miss stops costing
+    a scan of the whole table.
     """
     text = _table_text(name)
-    start = text.find(f"\n{key}\t")
-    if start < 0 or not key:
+    if not key:
+        return None
+    _scans[name] = _scans.get(name, 0) + 1
+    if _scans[name] > SCANS_BEFORE_INDEX:
+        found = _line_starts(name).get(key)
+        start = -1 if found is None else found - 1
+    else:
+        start = text.find(f"\n{key}\t")
+    if start < 0:
         return None
     header = text[: text.index("\n")].removesuffix("\r").split("\t")
     end = text.find("\n", start + 1)
     fields = text[start + 1: end if end >= 0 else len(text)].removesuffix("\r").split("\t")
     return dict(zip(header, fields, strict=True)) if len(fields) == len(header) else None
+
+
+@cache
+def _line_starts(name: str) -> dict[str, int]:
+    """Where the line of each first field starts (its first occurrence), for ``row_starting_with``."""
+    text = _table_text(name)
+    starts: dict[str, int] = {}
+    position = text.find("\n") + 1
+    while 0 < position < len(text):
+        tab = text.find("\t", position)
+        newline = text.find("\n", position)
+        if tab >= 0 and (newline < 0 or tab < newline):
+            starts.setdefault(text[position:tab], position)
+        if newline < 0:
+            break
+        position = newline + 1
+    return starts
 
 
 @cache

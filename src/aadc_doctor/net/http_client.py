@@ -18,8 +18,10 @@ NO_PROXY apply to every request, including the ones MSAL makes.
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -61,7 +63,8 @@ def _split_host_port(spec: str, text: str) -> tuple[str, str]:
 
 
 def _port(spec: str, value: str) -> int:
-    if not value.isdigit() or not 0 < int(value) < 65536:
+    # ASCII digits only: "4²3" passes str.isdigit() but not int(), and 5,000 digits exceed int()'s limit
+    if not (value.isascii() and value.isdigit() and len(value) <= 5) or not 0 < int(value) < 65536:
         raise UsageError(f"{spec!r}: {value!r} is not a port number")
     return int(value)
 
@@ -240,15 +243,81 @@ class DoctorSession(requests.Session):
         kwargs.setdefault("allow_redirects", False)
         shown_url = _url_for_log(text_url)
         shown_proxy = _shown_proxy(proxy) if proxy else None
+        deadline = time.monotonic() + float(self.settings.timeout)  # one deadline for the whole exchange
+        kwargs["stream"] = True
         try:
             response = super().request(method, url, *args, **kwargs)
+            read_bounded_body(response, deadline, float(self.settings.timeout), text_url)
         except requests.RequestException as exc:
             failure = classify_failure(exc, text_url, proxy)
             self.exchanges.append(Exchange(text_method, shown_url, None, shown_proxy, failure.outcome, 0))
             raise failure from None
+        except HttpFailure as failure:
+            self.exchanges.append(Exchange(text_method, shown_url, None, shown_proxy, failure.outcome, 0))
+            raise
         elapsed = int(response.elapsed.total_seconds() * 1000)
         self.exchanges.append(Exchange(text_method, shown_url, response.status_code, shown_proxy, "ok", elapsed))
         return response
+
+
+MAX_BODY_BYTES = 8 * 1024 * 1024  # a realm, OpenID or token answer is a few KB; a Graph page well under 1 MB
+MAX_JSON_DEPTH = 100  # Microsoft's answers nest a handful of levels; Python's json recurses once per level
+
+
+def read_bounded_body(response: requests.Response, deadline: float, timeout: float, url: str) -> None:
+    """Read the body into the response (``.content``, ``.text``, ``.json()`` then work as usual), bounded.
+
+    A peer that sends forever, or one byte a second, or JSON nested deeper than any real answer, ends as an
+    HttpFailure (outcome ``timeout`` or ``http_error``): never unbounded memory, never past the deadline, never
+    a RecursionError in MSAL's or our own JSON parsing.
+    """
+    host = urlsplit(url).hostname or url
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while True:
+            if time.monotonic() > deadline:
+                raise HttpFailure("timeout", f"{host} did not send its whole answer within {timeout:g} s", url)
+            chunk = response.raw.read1(64 * 1024, decode_content=True)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise HttpFailure("http_error", f"{host} sent an answer larger than "
+                                                f"{MAX_BODY_BYTES // (1024 * 1024)} MiB; not read further", url)
+            chunks.append(chunk)
+    except HttpFailure:
+        response.close()
+        raise
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        response.close()
+        raise requests.exceptions.ConnectionError(exc) from exc
+    body = b"".join(chunks)
+    depth = json_depth(body)
+    if depth > MAX_JSON_DEPTH:
+        response.close()
+        raise HttpFailure("http_error", f"{host} sent JSON nested {depth} levels deep; not parsed", url)
+    response._content = body
+    response._content_consumed = True  # type: ignore[attr-defined]
+
+
+def json_depth(body: bytes) -> int:
+    """The deepest nesting of ``[``/``{`` outside JSON strings (one pass; 0 for a body that is not JSON)."""
+    if body.lstrip()[:1] not in (b"[", b"{"):
+        return 0
+    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+    depth = deepest = 0
+    for byte in brackets:
+        if byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*+"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
 def _shown_proxy(proxy: str) -> str:

@@ -348,7 +348,7 @@ def resolve_default_proxy(files: Sequence[ConfigFile]) -> DotNetProxySettings:
     """Merge files in .NET's order (machine.config first): set attributes override, bypass ops apply in order."""
     values: dict[str, str] = {}
     proxy_values: dict[str, str] = {}
-    bypass: list[str] = []
+    bypass: dict[str, None] = {}  # an ordered set: 200,000 <add> entries must not cost a list scan each
     module: str | None = None
     declared: list[str] = []
     line: int | None = None
@@ -366,9 +366,9 @@ def resolve_default_proxy(files: Sequence[ConfigFile]) -> DotNetProxySettings:
             if op.op == "clear":
                 bypass.clear()
             elif op.op == "remove":
-                bypass = [b for b in bypass if b != op.address]
-            elif op.address and op.address not in bypass:
-                bypass.append(op.address)
+                bypass.pop(op.address, None)
+            elif op.address:
+                bypass.setdefault(op.address, None)
     enabled = parse_bool(values.get("enabled"))
     address = (proxy_values.get("proxyaddress") or "").strip() or None
     return DotNetProxySettings(

@@ -242,28 +242,39 @@ def load_pac(file_or_url: str, *, timeout: float = DOWNLOAD_TIMEOUT_S) -> PacScr
 
 def _download(url: str, timeout: float) -> str:
     import requests
+    import urllib3
 
+    deadline = time.monotonic() + timeout  # one deadline for the whole download: a server may drip a byte a second
+    chunks: list[bytes] = []
+    size = 0
     try:
         with requests.Session() as session:
             session.trust_env = False  # WPAD/PAC is fetched directly, as Windows does
             response = session.get(url, timeout=timeout, stream=True)
             response.raise_for_status()
-            body = response.raw.read(MAX_PAC_BYTES + 1, decode_content=True)
-    except requests.RequestException as exc:
+            with response:
+                while chunk := response.raw.read1(64 * 1024, decode_content=True):
+                    size += len(chunk)
+                    if size > MAX_PAC_BYTES:
+                        raise InputError(f"{url}: the PAC file is larger than {MAX_PAC_BYTES // (1024 * 1024)} MiB; "
+                                         "refusing it")
+                    chunks.append(chunk)
+                    if time.monotonic() > deadline:
+                        raise InputError(f"{url}: cannot download the PAC file: not complete within {timeout:g} s")
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
         raise InputError(f"{url}: cannot download the PAC file: {_download_error(exc, timeout)}") from None
-    if len(body) > MAX_PAC_BYTES:
-        raise InputError(f"{url}: the PAC file is larger than {MAX_PAC_BYTES // (1024 * 1024)} MiB; refusing it")
+    body = b"".join(chunks)
     try:
         return bytes(body).decode(response.encoding or "utf-8")
     except (UnicodeDecodeError, LookupError):
         raise InputError(f"{url}: the PAC file is not text") from None
 
 
-def _download_error(exc: Exception, timeout: float) -> str:
+def _download_error(exc: BaseException, timeout: float) -> str:
     """The cause in a few words (``connection refused``), not requests' nested retry wrapper."""
     import requests
 
-    if isinstance(exc, requests.Timeout):
+    if isinstance(exc, requests.Timeout | TimeoutError) or "timed out" in str(exc):
         return f"no answer within {timeout:g} s"
     if isinstance(exc, requests.HTTPError) and exc.response is not None:
         return f"HTTP {exc.response.status_code} {exc.response.reason or ''}".strip()

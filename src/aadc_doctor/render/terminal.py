@@ -50,11 +50,19 @@ class _Console(Console):
         raise BrokenPipeError
 
 
+def _columns(value: str) -> int:
+    """COLUMNS as a width; anything that is not a plain number of 20-1000 (``abc``, ``²``, ``-5``) means 120."""
+    value = value.strip()
+    if value.isascii() and value.isdigit() and len(value) <= 4 and 20 <= int(value) <= 1000:
+        return int(value)
+    return 120
+
+
 def make_console(stream: TextIO, env: Mapping[str, str]) -> Console:
     """A console that styles only a real terminal and never when NO_COLOR is set."""
     is_tty = bool(getattr(stream, "isatty", lambda: False)())
     no_color = "NO_COLOR" in env
-    width = None if is_tty else int(env.get("COLUMNS", "120") or 120)
+    width = None if is_tty else _columns(env.get("COLUMNS", ""))
     return _Console(
         file=ScrubbingStream(stream),  # type: ignore[arg-type]
         force_terminal=is_tty and not no_color,

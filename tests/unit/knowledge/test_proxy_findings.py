@@ -66,6 +66,8 @@ def scenarios() -> list[ProxyEvidence]:
                  winhttp=parse_winhttp_output(WINHTTP, "netsh")),
         evidence(config(mc, proxy('<proxy proxyaddress="http://p:8080"/><bypasslist>'
                                   '<add address="microsoftonline"/></bypasslist>'))),
+        evidence(config(mc, proxy('<proxy proxyaddress="http://p:8080"/><bypasslist>'
+                                  '<add address="^(([a-z:/.]+)+)+!"/></bypasslist>'))),
         evidence(config(mc, "<appSettings/>"), winhttp=parse_winhttp_output(WINHTTP, "netsh")),
         evidence(None, winhttp=parse_winhttp_output(WINHTTP, "netsh"),
                  pac=ProxyConfig(source="pac:x", pac=load_pac(str(FIXTURES / "pac" / "direct-microsoft.pac")))),

@@ -1,0 +1,92 @@
+"""Benchmark `aadc-doctor explain -` on hostile and large pastes: the time grows linearly with the paste.
+
+Each case is a paste an admin (or a fuzzer) could give: the 91-character event row that once took 20 s, 8,000
+numbers on one line, ``'AADSTS50126 ' * 50000``, and 1 MB of mixed log text. Prints the wall time of the
+in-process explanation (parse, look up, rank) per case and the throughput; a second size of each case shows the
+growth (about 2x time for 2x input is linear).
+
+Usage: .venv/bin/python bench/explain.py [--repeat 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from aadc_doctor.explain.lookup import explain_all
+from aadc_doctor.explain.request_ids import find_request_ids
+
+EVENT_ROW = "4625  " + "0  " * 28 + "x"  # 91 characters: the blank runs the nested `\s*[,;]?\s+` split 2^28 ways
+
+
+def event_row(scale: int) -> str:
+    return (EVENT_ROW * scale)[: 91 * scale]
+
+
+def numbers(count: int) -> str:
+    rng = random.Random(3)
+    return " ".join(str(rng.randint(0, 99999)) for _ in range(count))
+
+
+def aadsts(count: int) -> str:
+    return "AADSTS50126 " * count
+
+
+def mixed(size: int) -> str:
+    rng = random.Random(5)
+    lines = [
+        "2024-05-01 10:11:12Z Error: 12 : Reason: '1328' Trace ID: 0a1b2c3d-0000-1111-2222-333344445555",
+        "Invoke-WebRequest : The remote server returned an error: (407) Proxy Authentication Required.",
+        "AADSTS50126: Error validating credentials due to invalid username or password.",
+        "Sub Status: 0xC000006A Logon Type: 3 Caller Process ID: 0x1f4",
+        "1326, 1327; 0x530 helpmsg 1330 ERROR_LOGON_FAILURE InvalidGrant",
+        "The user realm discovery failed; proxy 10.0.0.1:8080 said 403 Forbidden",
+    ]
+    out: list[str] = []
+    total = 0
+    while total < size:
+        line = rng.choice(lines)
+        out.append(line)
+        total += len(line) + 1
+    return "\n".join(out)[:size]
+
+
+CASES: list[tuple[str, Callable[[int], str], int]] = [
+    ("event row (91 chars) x N", event_row, 1),
+    ("numbers on one line", numbers, 8000),
+    ("'AADSTS50126 ' * N", aadsts, 50000),
+    ("mixed log text (bytes)", mixed, 1_000_000),
+]
+
+
+def measure(text: str) -> float:
+    started = time.perf_counter()
+    explain_all([text])
+    find_request_ids(text)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args()
+    measure("warm-up 1328")  # the tables and the relevance index are built once per process
+    measure("proxy authentication")
+    print(f"{'case':32} {'N':>9} {'bytes':>9} {'seconds':>8} {'MB/s':>7}")
+    for name, make, n in CASES:
+        sizes = (n, n * 2) if name != "event row (91 chars) x N" else (1, 11_000)
+        for size in sizes:
+            text = make(size)
+            seconds = min(measure(text) for _ in range(args.repeat))
+            rate = len(text) / seconds / 1e6 if seconds else float("inf")
+            print(f"{name:32} {size:>9} {len(text):>9} {seconds:>8.3f} {rate:>7.2f}")
+
+
+if __name__ == "__main__":
+    main()

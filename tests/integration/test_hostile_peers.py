@@ -1,0 +1,104 @@
+"""Issue 17, item 2: hostile HTTP peers (real loopback servers, TLS with the lab CA) cannot exhaust memory,
+outlast the deadline or crash the JSON parsing of `account`, nor stall a PAC download.
+
+Each case runs the whole CLI; the endless body runs as a subprocess so its peak RSS is measured (os.wait4).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+from tests.infra.hostile_peers import HostilePeer, hostile_peer
+
+LOGIN = "login.microsoftonline.com"
+
+
+@pytest.fixture(scope="session")
+def tls_peer(lab_ca: trustme.CA) -> Iterator[HostilePeer]:
+    with hostile_peer(lab_ca, (LOGIN,)) as peer:
+        yield peer
+
+
+@pytest.fixture(scope="session")
+def http_peer() -> Iterator[HostilePeer]:
+    with hostile_peer() as peer:
+        yield peer
+
+
+def _account_args(peer: HostilePeer, ca_file: Path, upn: str) -> list[str]:
+    return ["account", upn, "--direct", "--no-sign-in", "--connect-to", f"{LOGIN}:443:127.0.0.1:{peer.port}",
+            "--ca-file", str(ca_file), "--timeout", "3", "--json"]
+
+
+# a fresh parent whose only child is the CLI, so RUSAGE_CHILDREN's peak RSS is that run's own (Linux: KiB)
+_MEASURE = ("import json, resource, subprocess, sys; done = subprocess.run(sys.argv[1:], capture_output=True); "
+            "print(json.dumps({'code': done.returncode, 'stdout': done.stdout.decode(), "
+            "'stderr': done.stderr.decode(), 'peak_kb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))")
+
+
+def test_endless_body_is_capped_in_memory_and_time(tls_peer: HostilePeer, lab_ca_file: Path) -> None:
+    import json
+
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", _MEASURE, sys.executable, "-m", "aadc_doctor",
+                           *_account_args(tls_peer, lab_ca_file, "endless@contoso.com")],
+                          capture_output=True, text=True, timeout=90, check=True)
+    seconds = time.monotonic() - started
+    run = json.loads(done.stdout)
+    assert run["code"] == 1, run["stderr"]
+    failure = json.loads(run["stdout"])["results"]["realm"]["failure"]
+    assert failure["outcome"] in ("http_error", "timeout"), failure
+    assert "larger than 8 MiB" in failure["message"] or "whole answer within 3 s" in failure["message"]
+    assert run["peak_kb"] < 200 * 1024, run["peak_kb"]  # was 15 GB; about 70 MB
+    assert seconds < 30
+
+
+def test_one_byte_a_second_ends_at_the_deadline(run_cli: Callable[..., Any], tls_peer: HostilePeer,
+                                                lab_ca_file: Path) -> None:
+    started = time.monotonic()
+    result = run_cli(*_account_args(tls_peer, lab_ca_file, "drip@contoso.com"))
+    seconds = time.monotonic() - started
+    assert result.code == 1, result.stderr
+    failure = result.json()["results"]["realm"]["failure"]
+    assert failure["outcome"] == "timeout"
+    assert failure["message"] == f"{LOGIN} did not send its whole answer within 3 s"
+    assert seconds < 12  # --timeout 3: one deadline per request, plus at most one read
+
+
+def test_deeply_nested_json_is_refused_not_a_crash(run_cli: Callable[..., Any], tls_peer: HostilePeer,
+                                                   lab_ca_file: Path) -> None:
+    started = time.monotonic()
+    result = run_cli(*_account_args(tls_peer, lab_ca_file, "nested@contoso.com"))
+    assert result.code == 1, result.stderr
+    assert "RecursionError" not in result.stderr + result.stdout
+    failure = result.json()["results"]["realm"]["failure"]
+    assert failure["message"] == f"{LOGIN} sent JSON nested 100000 levels deep; not parsed"
+    assert time.monotonic() - started < 15
+
+
+def test_slow_pac_download_ends_at_its_deadline(run_cli: Callable[..., Any], http_peer: HostilePeer) -> None:
+    url = f"http://127.0.0.1:{http_peer.port}/drip.pac"
+    started = time.monotonic()
+    result = run_cli("proxy", "--pac", url)
+    seconds = time.monotonic() - started
+    assert result.code == 2
+    assert result.stderr.strip().splitlines() == [
+        f"aadc-doctor: error: {url}: cannot download the PAC file: not complete within 10 s"]
+    assert seconds < 20
+
+
+def test_endless_pac_download_is_capped(run_cli: Callable[..., Any], http_peer: HostilePeer) -> None:
+    url = f"http://127.0.0.1:{http_peer.port}/endless.pac"
+    started = time.monotonic()
+    result = run_cli("proxy", "--pac", url)
+    assert result.code == 2
+    assert result.stderr.strip().splitlines() == [
+        f"aadc-doctor: error: {url}: the PAC file is larger than 2 MiB; refusing it"]
+    assert time.monotonic() - started < 15
