@@ -1,13 +1,24 @@
-"""The machine-readable report (schema_version 1), scrubbed of secrets."""
+"""The machine-readable report (schema_version 1), scrubbed of secrets and safe to print on a terminal."""
 
 from __future__ import annotations
 
 import json
+import re
 
 from aadc_doctor import __version__
 from aadc_doctor.model import Report
 from aadc_doctor.secrets import scrub
 
+# json.dumps(ensure_ascii=False) escapes C0 controls only: DEL, C1 controls (0x9B is a CSI to some terminals),
+# bidirectional overrides and lone surrogates (which no UTF-8 writer accepts) are escaped here. They can only
+# stand inside JSON strings, where \\uXXXX means the same character: the report's data is unchanged.
+_NOT_RAW = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return f"\\u{ord(match[0]):04x}"
+
 
 def report_to_json(report: Report) -> str:
-    return scrub(json.dumps(report.to_dict(__version__), indent=2, ensure_ascii=False, default=str))
+    text = scrub(json.dumps(report.to_dict(__version__), indent=2, ensure_ascii=False, default=str))
+    return _NOT_RAW.sub(_escaped, text)

@@ -38,6 +38,10 @@ def has_controls(text: str) -> bool:
     return _UNSAFE.search(text) is not None
 
 
-def for_terminal(text: str) -> str:
-    """An external string ready for a terminal line: secrets removed first, then controls neutralised."""
-    return neutralize_controls(scrub(text))
+def for_terminal(text: str, *, one_line: bool = False) -> str:
+    """An external string ready for a terminal: secrets removed first, then controls neutralised.
+
+    ``one_line``: a newline inside (a file name may hold one) shows as ␊, so an error stays one line.
+    """
+    safe = neutralize_controls(scrub(text))
+    return safe.replace("\n", "\u240a") if one_line else safe
