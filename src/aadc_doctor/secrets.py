@@ -6,7 +6,8 @@ way out: as given, URL-encoded, escaped for JSON or HTML, and inside a Basic tok
 the whole token and any base64 text that carries the password). ``scrub`` removes those, and the shapes a
 secret nobody registered still has (``user:password@`` in a URL, with or without a scheme, an Authorization
 header, a JWT), in time linear in the text's length: every pattern below starts only where a run of its
-characters starts, so no position is scanned more than a few times however hostile the text.
+characters starts and never backtracks (possessive quantifiers), so no character is scanned more than a few
+times however hostile the text.
 
 Renderers call ``scrub`` before they lay text out (a password wrapped across two lines is two harmless
 halves), and their streams call it again as a last guard.
@@ -29,19 +30,24 @@ _lock = threading.Lock()
 _forms: set[str] = set()
 _forms_longest_first: tuple[str, ...] = ()
 
-# user:password@ after a scheme; a candidate starts only where a run of scheme characters starts
-# (no class crosses a quote, so a span never leaves a JSON string: scrub keeps a JSON report valid)
-_URL_USERINFO = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^:@/\s\"'<>]*:(?P<pw>[^@/\s\"'<>]+)@")
-# user:password@host:port without a scheme (an https_proxy, a proxyaddress, a WinHTTP list): a candidate starts
-# only after a delimiter, and neither part may hold one, so each run of text is tried once
+# The shapes of a secret nobody registered. Each is found from a fixed anchor located with str.find or a
+# pattern that begins with a literal ("://", "@", "eyJ", "authorization"), then matched from there with
+# possessive quantifiers (no backtracking), and taken only where a run of its characters starts. So every
+# character is looked at a bounded number of times, and text without an anchor at the speed of str.find.
+# No class crosses a quote: a span never leaves a JSON string, so scrub keeps a JSON report valid.
+_SCHEME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
+_URL_USERINFO = re.compile(r"://[^:@/\s\"'<>]*+:(?P<pw>[^@/\s\"'<>]++)@")
+# user:password@host:port without a scheme (an https_proxy, a proxyaddress, a WinHTTP list): user information
+# is the run of non-delimiters before an "@" that a host:port follows
 _DELIMITERS = "\\s\"'<>;,()\\[\\]{}=|`"
-_BARE_USERINFO = re.compile(
-    rf"(?<![^{_DELIMITERS}])[^{_DELIMITERS}:@/]+:(?P<pw>[^{_DELIMITERS}@/]+)@(?=[A-Za-z0-9._-]+:[0-9]{{1,5}}(?![\w.-]))")
+_AT_HOST_PORT = re.compile(r"@(?=[A-Za-z0-9._-]++:[0-9]{1,5}+(?![\w.-]))")
+_USERINFO_REVERSED = re.compile(rf"[^{_DELIMITERS}@/]*+")  # matched on the reversed text, back from the "@"
 # an Authorization or Proxy-Authorization header: its scheme and credentials
 _AUTH_HEADER = re.compile(
-    r"(?i)(?<![a-z0-9-])(?:proxy-)?authorization\s*[:=]\s*(?P<pw>[^\s\"'<>\\]+(?:[ \t]+[^\s\"'<>\\]+)?)")
-# a JWT (three base64url parts, the first a JSON object)
-_JWT = re.compile(r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
+    r"(?i)(?:proxy-)?authorization\s*+[:=]\s*+(?P<pw>[^\s\"'<>\\]++(?:[ \t]++[^\s\"'<>\\]++)?+)")
+_NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
+# a JWT: three base64url parts, the first a JSON object; tried only where a run of base64url starts
+_JWT = re.compile(r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}+\.[A-Za-z0-9_-]{8,}+\.[A-Za-z0-9_-]*+")
 
 
 def register_secret(value: str | None, *, user: str | None = None) -> None:
@@ -153,16 +159,49 @@ def secret_spans(text: str) -> list[tuple[int, int]]:
         while at >= 0:
             spans.append((at, at + size))
             at = text.find(form, at + size)  # what an overlapping occurrence keeps is shorter than the secret
-    # each pattern only where its fixed part occurs: a long report is mostly text none of them can match
     if "://" in text:
-        spans.extend(m.span("pw") for m in _URL_USERINFO.finditer(text))
+        _url_passwords(text, spans)
     if "@" in text:
-        spans.extend(m.span("pw") for m in _BARE_USERINFO.finditer(text))
-    if not text.isascii() or "authorization" in text.lower():  # (?i) folds some non-ASCII letters to ASCII
-        spans.extend(m.span("pw") for m in _AUTH_HEADER.finditer(text))
+        _bare_passwords(text, spans)
+    if "authorization" in text.lower() or "\u0130" in text or "\u0131" in text:  # (?i) matches İ and ı to i
+        _auth_headers(text, spans)
     if "eyJ" in text:
-        spans.extend(m.span() for m in _JWT.finditer(text))
+        _jwts(text, spans)
     return _merged(spans)
+
+
+def _url_passwords(text: str, spans: list[tuple[int, int]]) -> None:
+    """``scheme://user:password@``: a match holds no "/", so it never hides the next "://" from the search."""
+    for found in _URL_USERINFO.finditer(text):
+        if found.start() > 0 and text[found.start() - 1] in _SCHEME_CHARACTERS:
+            spans.append(found.span("pw"))
+
+
+def _bare_passwords(text: str, spans: list[tuple[int, int]]) -> None:
+    """``user:password@host:port``: the run before each such "@" ends at the previous one, at the latest."""
+    reversed_text = ""
+    size = len(text)
+    for at_sign in _AT_HOST_PORT.finditer(text):
+        at = at_sign.start()
+        if not reversed_text:
+            reversed_text = text[::-1]
+        run = _USERINFO_REVERSED.match(reversed_text, size - at)
+        start = at - (run.end() - run.start()) if run else at
+        if start > 0 and text[start - 1] in "@/":
+            continue  # a path or another address, not user information
+        colon = text.find(":", start, at)
+        if start < colon < at - 1:
+            spans.append((colon + 1, at))
+
+
+def _auth_headers(text: str, spans: list[tuple[int, int]]) -> None:
+    for found in _AUTH_HEADER.finditer(text):
+        if found.start() == 0 or text[found.start() - 1] not in _NAME_CHARACTERS:
+            spans.append(found.span("pw"))
+
+
+def _jwts(text: str, spans: list[tuple[int, int]]) -> None:
+    spans.extend(found.span() for found in _JWT.finditer(text))
 
 
 def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -18,7 +18,7 @@ from rich.segment import Segment
 from rich.text import Text
 
 from aadc_doctor.model import Finding, Severity, sorted_findings
-from aadc_doctor.render.safe_text import for_terminal, has_controls, neutralize_controls
+from aadc_doctor.render.safe_text import has_controls, neutralize_controls
 from aadc_doctor.secrets import REDACTED, scrub, secret_spans
 
 if TYPE_CHECKING:
@@ -52,8 +52,12 @@ class ScrubbingStream:
         return getattr(self._inner, "encoding", None) or "utf-8"
 
 
+MAX_SHOWN_CHARACTERS = 20_000  # of one string: nobody reads more on a terminal, and rich wraps in quadratic time
+
+
 def safe_text(text: Text) -> Text:
-    """A Text without secrets or control characters; its styles stay on the characters that remain."""
+    """A Text without secrets or control characters, at most MAX_SHOWN_CHARACTERS long (the middle goes);
+    its styles stay on the characters that remain."""
     spans = secret_spans(text.plain)
     if spans:
         redacted = text.blank_copy()
@@ -64,6 +68,13 @@ def safe_text(text: Text) -> Text:
             done = end
         redacted.append_text(text[done:])
         text = redacted
+    size = len(text.plain)
+    if size > MAX_SHOWN_CHARACTERS:
+        keep = MAX_SHOWN_CHARACTERS // 2
+        shortened = text[:keep]
+        shortened.append(f" ... {size - 2 * keep:,} characters not shown ... ", style="dim")
+        shortened.append_text(text[size - keep:])
+        text = shortened
     if has_controls(text.plain):
         text = text.copy()
         text.plain = neutralize_controls(text.plain)  # same length: the spans still fit
@@ -83,7 +94,7 @@ class _Console(Console):
     def render_str(self, text: str, **options: Any) -> Text:
         """Every plain string rich prints or measures (``print("...")``, table cells, titles) comes here."""
         options.update(markup=False, emoji=False)
-        return super().render_str(for_terminal(text), **options)
+        return safe_text(super().render_str(text, **options))
 
     def render(self, renderable: RenderableType, options: ConsoleOptions | None = None) -> Iterable[Segment]:
         """Texts made safe before they are wrapped; any other segment checked for control characters."""
