@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import TextIO
 
-from aadc_doctor import __version__
+from aadc_doctor import __version__, interrupts
 from aadc_doctor.commands import COMMAND_MODULES, CommandResult, RunContext
 from aadc_doctor.errors import DoctorError, ExitCode, UsageError
 from aadc_doctor.model import Severity, utc_now
@@ -161,7 +161,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
     for argument in arg_list:  # user:password@ in any option (--proxy, --endpoint, ...), before a usage error
         register_url_credentials(argument)
     try:
-        return int(run(arg_list, out, err, environ))
+        with interrupts.watching():  # a Ctrl-C a native library swallows is still one (interrupts.py)
+            return int(run(arg_list, out, err, environ))
     except DoctorError as exc:
         err.write(for_terminal(f"aadc-doctor: error: {exc.message}", one_line=True) + "\n")
         if exc.hint:
