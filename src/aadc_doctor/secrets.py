@@ -16,10 +16,11 @@ halves), and their streams call it again as a last guard.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 REDACTED = "***"
 MIN_SECRET_LENGTH = 3  # shorter "secrets" would hide ordinary text everywhere
@@ -103,8 +104,9 @@ def secret_forms(value: str, user: str | None = None) -> set[str]:
         data = value.encode(encoding)
         forms.update(_base64_cores(data))
         if user is not None and _encodable(user, encoding):
-            token = base64.b64encode(f"{user}:{value}".encode(encoding)).decode("ascii")
-            forms.update({token, token.rstrip("=")})
+            credentials = f"{user}:{value}".encode(encoding)
+            for token in (base64.b64encode(credentials), base64.urlsafe_b64encode(credentials)):
+                forms.update({token.decode("ascii"), token.decode("ascii").rstrip("=")})
     return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
 
 
@@ -140,6 +142,20 @@ def _add_forms(forms: Iterable[str]) -> None:
         before = len(_forms)
         _forms.update(forms)
         if len(_forms) != before:
+            _forms_longest_first = tuple(sorted(_forms, key=len, reverse=True))
+
+
+@contextlib.contextmanager
+def forgotten_afterwards() -> Iterator[None]:
+    """Secrets registered inside the block are forgotten after it (tests that register thousands)."""
+    global _forms_longest_first
+    with _lock:
+        before = set(_forms)
+    try:
+        yield
+    finally:
+        with _lock:
+            _forms.intersection_update(before)
             _forms_longest_first = tuple(sorted(_forms, key=len, reverse=True))
 
 
