@@ -64,3 +64,49 @@ def test_a_file_name_in_an_error_line_is_one_safe_line(run_cli, tmp_path, name):
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("aadc-doctor: error: "), result.stderr
     _assert_safe(result.stderr)
     result.stderr.encode("utf-8")
+
+
+@pytest.mark.parametrize("mode", ["--json", None])
+def test_an_event_export_with_a_300_kb_field_is_quick(tmp_path, run_cli, mode):
+    """Issue 17, item 7: 46 s in JSON mode before (scrubbing retried a pattern from every position)."""
+    import time
+
+    field = "a" * 300_000 + "://" + "eyJ-" * 2000
+    export = tmp_path / "security.xml"
+    export.write_text(tg.events_document([tg.failed_logon(tg.T0, field, "0xc000006a", "0x0")]), encoding="utf-8")
+    started = time.perf_counter()
+    result = run_cli("pta", "events", str(export), *([mode] if mode else []))
+    elapsed = time.perf_counter() - started
+    assert result.code in (ExitCode.OK, ExitCode.PROBLEMS_FOUND), result.stderr
+    assert elapsed < 5.0, elapsed
+
+
+def test_a_huge_proxyaddress_is_shortened_on_the_terminal_and_whole_in_json(tmp_path, run_cli):
+    import time
+
+    host = "proxy" + "a" * 2_000_000 + ".corp"
+    config = tmp_path / "machine.config"
+    config.write_text(f'<configuration><system.net><defaultProxy><proxy proxyaddress="http://{host}:8080"/>'
+                      "</defaultProxy></system.net></configuration>", encoding="utf-8")
+    started = time.perf_counter()
+    human = run_cli("proxy", "--machine-config", str(config))
+    as_json = run_cli("proxy", "--machine-config", str(config), "--json")
+    assert time.perf_counter() - started < 20.0  # rich wraps one long value in quadratic time: capped
+    assert human.code in (ExitCode.OK, ExitCode.PROBLEMS_FOUND), human.stderr
+    assert len(human.stdout) < 500_000
+    assert host in as_json.stdout
+
+
+def test_one_value_shows_at_most_20000_characters_on_the_terminal():
+    import io
+    import time
+
+    from aadc_doctor.render.terminal import MAX_SHOWN_CHARACTERS, make_console
+
+    sink = io.StringIO()
+    started = time.perf_counter()
+    make_console(sink, {"NO_COLOR": "1", "COLUMNS": "100"}).print("x" * 3_000_000 + "END")
+    assert time.perf_counter() - started < 5.0
+    out = sink.getvalue()
+    assert "2,980,103 characters not shown" in out and out.replace("\n", "").endswith("END")
+    assert out.count("x") == MAX_SHOWN_CHARACTERS - 100 - 3

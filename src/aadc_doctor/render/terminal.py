@@ -70,7 +70,7 @@ def safe_text(text: Text) -> Text:
         text = redacted
     size = len(text.plain)
     if size > MAX_SHOWN_CHARACTERS:
-        keep = MAX_SHOWN_CHARACTERS // 2
+        keep = MAX_SHOWN_CHARACTERS // 2 - 50  # with the note, still under the limit: shortening twice is a no-op
         shortened = text[:keep]
         shortened.append(f" ... {size - 2 * keep:,} characters not shown ... ", style="dim")
         shortened.append_text(text[size - keep:])
