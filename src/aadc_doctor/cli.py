@@ -15,11 +15,12 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import TextIO
 
-from aadc_doctor import __version__
+from aadc_doctor import __version__, interrupts
 from aadc_doctor.commands import COMMAND_MODULES, CommandResult, RunContext
 from aadc_doctor.errors import DoctorError, ExitCode, UsageError
 from aadc_doctor.model import Severity, utc_now
-from aadc_doctor.secrets import scrub
+from aadc_doctor.render.safe_text import for_terminal
+from aadc_doctor.secrets import register_url_credentials
 
 ISSUES_URL = "https://github.com/aadc-doctor/aadc-doctor/issues"
 
@@ -161,14 +162,17 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
     environ = dict(os.environ if env is None else env)
     arg_list = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in arg_list
+    for argument in arg_list:  # user:password@ in any option (--proxy, --endpoint, ...), before a usage error
+        register_url_credentials(argument)
     try:
-        return int(run(arg_list, out, err, environ))
+        with interrupts.watching():  # a Ctrl-C a native library swallows is still one (interrupts.py)
+            return int(run(arg_list, out, err, environ))
     except DoctorError as exc:
-        err.write(scrub(f"aadc-doctor: error: {exc.message}") + "\n")
+        err.write(for_terminal(f"aadc-doctor: error: {exc.message}", one_line=True) + "\n")
         if exc.hint:
-            err.write(scrub(f"hint: {exc.hint}") + "\n")
+            err.write(for_terminal(f"hint: {exc.hint}", one_line=True) + "\n")
         if debug:
-            err.write(scrub(_traceback_text()))
+            err.write(for_terminal(_traceback_text()))
         return int(exc.exit_code)
     except SystemExit as exc:  # argparse's --help and --version
         return int(exc.code) if isinstance(exc.code, int) else 0
@@ -182,9 +186,9 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
             os.dup2(devnull, sys.stdout.fileno())  # silence the interpreter's flush of stdout at exit
         return int(ExitCode.OK)
     except Exception as exc:  # the last resort: a bug of ours, not the user's input
-        err.write(scrub(f"aadc-doctor: internal error: {type(exc).__name__}: {exc}") + "\n")
+        err.write(for_terminal(f"aadc-doctor: internal error: {type(exc).__name__}: {exc}", one_line=True) + "\n")
         if debug:
-            err.write(scrub(_traceback_text()))
+            err.write(for_terminal(_traceback_text()))
         else:
             err.write(f"hint: this is a bug in aadc-doctor; rerun with --debug and report it at {ISSUES_URL}\n")
         return int(ExitCode.INTERNAL)

@@ -84,13 +84,13 @@ def _with_credentials(proxy_url: str | None, user: str | None, password: str | N
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def _secret_from_env(ctx: RunContext, var: str, what: str) -> str:
+def _secret_from_env(ctx: RunContext, var: str, what: str, user: str | None = None) -> str:
     from aadc_doctor.secrets import register_secret
 
     value = ctx.env.get(var)
     if value is None:
         raise UsageError(f"{what}: environment variable {var} is not set")
-    register_secret(value)
+    register_secret(value, user=user)  # with the user: the Basic token requests builds from a proxy URL
     return value
 
 
@@ -113,7 +113,7 @@ def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
         if not 0 < value <= limit:  # also NaN and infinity, which float() accepts
             raise UsageError(f"{option} {value:g}: give a number of seconds between 0 and {limit:g}")
     password = _secret_from_env(ctx, args.password_env, "--password-env") if args.password_env else None
-    proxy_password = (_secret_from_env(ctx, args.proxy_password_env, "--proxy-password-env")
+    proxy_password = (_secret_from_env(ctx, args.proxy_password_env, "--proxy-password-env", args.proxy_user)
                       if args.proxy_password_env else None)
     if args.proxy_user and proxy_password is None and ctx.interactive:
         import getpass
@@ -121,7 +121,7 @@ def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
         from aadc_doctor.secrets import register_secret
 
         proxy_password = getpass.getpass(f"Password for proxy user {args.proxy_user}: ")
-        register_secret(proxy_password)
+        register_secret(proxy_password, user=args.proxy_user)
     if args.proxy_user and proxy_password is None:
         raise UsageError("--proxy-user needs a password", hint="pass --proxy-password-env VAR (or run interactively)")
     proxy = _proxy_config(args, ctx)

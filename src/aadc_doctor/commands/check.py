@@ -160,7 +160,7 @@ def _auth_settings(args: argparse.Namespace, ctx: RunContext, proxy_url: str | N
         if parts.username:
             user = unquote(parts.username)
             password = unquote(parts.password) if parts.password is not None else None
-    register_secret(password)
+    register_secret(password, user=user)
     return ProxyAuthSettings(mode=args.proxy_auth, user=user, password=password)
 
 

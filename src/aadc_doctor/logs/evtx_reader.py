@@ -325,7 +325,9 @@ def iter_evtx_records(path: Path, stats: EvtxFileStats, selector: RecordSelector
     slice, and the caller describes the file once (``EvtxLayout.describe``).
     """
     import evtx
+    from aadc_doctor import interrupts
 
+    mark = interrupts.received()
     if layout is None:
         layout = read_layout(path)
     source: str | ChunkWindow = str(path)
@@ -343,13 +345,14 @@ def iter_evtx_records(path: Path, stats: EvtxFileStats, selector: RecordSelector
     except (OSError, RuntimeError, ValueError) as exc:
         if not isinstance(source, str):
             source.close()
+        interrupts.raise_if_received_since(mark)  # a Ctrl-C the package turned into an error of its own
         raise InputError(f"{path}: the evtx package cannot open this file: {exc}") from None
     name = str(path)
     by_text: dict[str, int] = {}  # EventID as rendered -> records; turned into ints once per file
     wanted = frozenset(map(str, selector.ids))
     checked = frozenset(map(str, selector.checked_ids))
     try:
-        yield from _select(iterator, stats, by_text, wanted, checked, selector, name, span.start if span else 0)
+        yield from _select(iterator, stats, by_text, wanted, checked, selector, name, span.start if span else 0, mark)
     finally:  # also when the caller stops early: what was read is counted
         _count_ids(by_text, stats, counts if counts is not None else {})
         if not isinstance(source, str):
@@ -358,7 +361,9 @@ def iter_evtx_records(path: Path, stats: EvtxFileStats, selector: RecordSelector
 
 def _select(iterator: Iterator[Any], stats: EvtxFileStats, by_text: dict[str, int],
             wanted: frozenset[str], checked: frozenset[str], selector: RecordSelector,
-            name: str, first_slot: int = 0) -> Iterator[EventRecord]:
+            name: str, first_slot: int = 0, interrupts_seen: int = 0) -> Iterator[EventRecord]:
+    from aadc_doctor.interrupts import raise_if_received_since
+
     process_names = selector.process_names
     prefixes = selector.channel_prefixes
     unless = {str(event_id): marker for event_id, marker in selector.unless}
@@ -406,8 +411,11 @@ def _select(iterator: Iterator[Any], stats: EvtxFileStats, by_text: dict[str, in
                     record = parse_event_text(text, name, event_id)
                     if record is not None:
                         yield record
+            raise_if_received_since(interrupts_seen)  # the package may end early, quietly, on a Ctrl-C
             finished = True
         except (RuntimeError, OSError) as exc:  # a damaged chunk: note it, the iterator goes on with the next
+            # "Failed to seek to start of chunk.: KeyboardInterrupt" is a Ctrl-C, not damage
+            raise_if_received_since(interrupts_seen)
             message = str(exc).splitlines()[0][:300]
             if first_slot:  # the package counts chunks from the start of the slice it was given
                 message = _CHUNK_NUMBER.sub(lambda m: f"chunk number {int(m[1]) + first_slot}", message)

@@ -14,6 +14,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from aadc_doctor.secrets import register_secret
+
 AuthMode = Literal["auto", "none", "basic", "ntlm", "negotiate"]
 AUTH_MODES: tuple[str, ...] = ("auto", "none", "basic", "ntlm", "negotiate")
 
@@ -38,6 +40,9 @@ class ProxyAuthSettings:
     def can_use_current_user(self) -> bool:
         """SSPI with the signed-in account, what useDefaultCredentials="true" does (Windows only)."""
         return self.user is None and sys.platform == "win32"
+
+    def __post_init__(self) -> None:  # the password, and the Basic token made of it, in every form
+        register_secret(self.password, user=self.user)
 
     def __repr__(self) -> str:  # keep the password out of any debug output
         return f"ProxyAuthSettings(mode={self.mode!r}, user={self.user!r}, password={'***' if self.password else None})"

@@ -19,6 +19,7 @@ from xml.sax.xmlreader import AttributesImpl, Locator
 from aadc_doctor.errors import InputError
 from aadc_doctor.proxyconfig.bypass import BypassSyntax
 from aadc_doctor.proxyconfig.model import ProxyConfig
+from aadc_doctor.secrets import register_url_credentials
 
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
 
@@ -206,6 +207,8 @@ class _Handler(ContentHandler):
             return
         self._check_attributes(name, attr_map)
         if parent == "defaultProxy" and name == "proxy":
+            for value in attr_map.values():  # proxyaddress="user:password@host:port", a scriptLocation URL
+                register_url_credentials(value)
             self._current.proxy = tuple(attr_map.items())
             self._current.proxy_line = self.line
         elif parent == "defaultProxy" and name == "module":

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from aadc_doctor.proxyconfig.bypass import BypassSyntax, split_no_proxy
 from aadc_doctor.proxyconfig.model import ProxyConfig
+from aadc_doctor.secrets import register_url_credentials
 
 ENV_NAMES = ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY",
              "no_proxy", "NO_PROXY")
@@ -25,6 +26,7 @@ def first_set(env: Mapping[str, str], *names: str) -> tuple[str, str] | None:
         if name not in env:
             continue
         value = env[name].strip()
+        register_url_credentials(value)  # a password in it never reaches output, in any form
         if not value:
             return None
         return name, value if "://" in value else "http://" + value
@@ -46,7 +48,10 @@ def _first(env: Mapping[str, str], *names: str) -> str | None:
 
 def environment_variables(env: Mapping[str, str]) -> dict[str, str]:
     """The proxy variables that are set (values unchanged: they may hold a password, so do not print them)."""
-    return {name: env[name] for name in ENV_NAMES if env.get(name, "").strip()}
+    found = {name: env[name] for name in ENV_NAMES if env.get(name, "").strip()}
+    for value in found.values():
+        register_url_credentials(value)  # a password in it never reaches output, in any form
+    return found
 
 
 def environment_proxy(env: Mapping[str, str]) -> ProxyConfig | None:

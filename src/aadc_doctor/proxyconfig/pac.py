@@ -29,6 +29,7 @@ from urllib.parse import unquote, urlsplit
 from aadc_doctor.errors import InputError
 from aadc_doctor.proxyconfig.bypass import Target
 from aadc_doctor.proxyconfig.textfile import read_text_file
+from aadc_doctor.secrets import register_url_credentials
 
 MAX_PAC_BYTES = 2 * 1024 * 1024
 DOWNLOAD_TIMEOUT_S = 10.0
@@ -225,6 +226,7 @@ def parse_pac(text: str, location: str) -> PacScript:
 
 def load_pac(file_or_url: str, *, timeout: float = DOWNLOAD_TIMEOUT_S) -> PacScript:
     """Read a PAC file from a path, a ``file://`` URL, or download it from an http(s) URL (never via a proxy)."""
+    register_url_credentials(file_or_url)  # http://user:password@wpad/proxy.pac
     lower = file_or_url.lower()
     if lower.startswith(("http://", "https://")):
         return parse_pac(_download(file_or_url, timeout), file_or_url)

@@ -19,6 +19,7 @@ from aadc_doctor.proxyconfig.machine_config import (
     read_machine_config,
 )
 from aadc_doctor.proxyconfig.model import ProxyConfig
+from aadc_doctor.secrets import register_url_credentials
 
 
 def validate_proxy_url(url: str, *, option: str = "--proxy", require_port: bool = True) -> str:
@@ -27,6 +28,7 @@ def validate_proxy_url(url: str, *, option: str = "--proxy", require_port: bool 
     `option` names where the URL came from in the error (``--proxy``, ``HTTPS_PROXY``); the environment's
     variables may leave out the port (the scheme's default applies, as in curl and Python).
     """
+    register_url_credentials(url)  # before any error can echo it
     value = url.strip()
     if "://" not in value:
         value = "http://" + value

@@ -19,6 +19,7 @@ from aadc_doctor.errors import InputError
 from aadc_doctor.proxyconfig.bypass import BypassSyntax, split_winhttp
 from aadc_doctor.proxyconfig.model import ProxyConfig
 from aadc_doctor.proxyconfig.textfile import read_text_file
+from aadc_doctor.secrets import register_url_credentials
 
 NETSH_COMMAND = ("netsh", "winhttp", "show", "proxy")
 MAX_OUTPUT_BYTES = 256 * 1024
@@ -106,6 +107,7 @@ def _advproxy_settings(text: str, source: str) -> WinHttpSettings | None:
 
 def parse_winhttp_output(text: str, source: str) -> WinHttpSettings:
     """Parse the command's output; English wording first, any localized output by its layout."""
+    register_url_credentials(text)  # "Proxy Server(s) : user:password@host:port"
     advanced = _advproxy_settings(text, source)
     if advanced is not None:
         return advanced

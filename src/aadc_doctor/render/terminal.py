@@ -1,16 +1,28 @@
-"""Human output: rich on a terminal, plain text when piped or when NO_COLOR is set."""
+"""Human output: rich on a terminal, plain text when piped or when NO_COLOR is set.
+
+Every string printed comes through one console made here, and that console makes every string safe before
+it is laid out, so no call site can forget: markup is off (``[/]`` in a proxy's reason phrase is text, not a
+crash; ``[link=...]`` is text, not a hyperlink), secrets are removed (before wrapping, so a long password
+cannot be split into halves the scrubber no longer knows) and control characters are neutralised
+(``render/safe_text.py``). Styles are given as ``Text`` styles, never as markup.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TextIO
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rich.console import Console
-from rich.markup import escape
+from rich.protocol import rich_cast
+from rich.segment import Segment
 from rich.text import Text
 
 from aadc_doctor.model import Finding, Severity, sorted_findings
-from aadc_doctor.secrets import scrub
+from aadc_doctor.render.safe_text import has_controls, neutralize_controls
+from aadc_doctor.secrets import REDACTED, scrub, secret_spans
+
+if TYPE_CHECKING:
+    from rich.console import ConsoleOptions, RenderableType
 
 SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 SEVERITY_LABEL = {Severity.ERROR: "ERROR", Severity.WARNING: "WARN", Severity.INFO: "INFO"}
@@ -40,14 +52,59 @@ class ScrubbingStream:
         return getattr(self._inner, "encoding", None) or "utf-8"
 
 
-class _Console(Console):
-    """A console that lets a closed pipe (`aadc-doctor ... | head`) reach the CLI's error boundary.
+MAX_SHOWN_CHARACTERS = 20_000  # of one string: nobody reads more on a terminal, and rich wraps in quadratic time
 
-    rich's default turns it into SystemExit(1), which would report a failure that did not happen.
+
+def safe_text(text: Text) -> Text:
+    """A Text without secrets or control characters, at most MAX_SHOWN_CHARACTERS long (the middle goes);
+    its styles stay on the characters that remain."""
+    spans = secret_spans(text.plain)
+    if spans:
+        redacted = text.blank_copy()
+        done = 0
+        for start, end in spans:
+            redacted.append_text(text[done:start])
+            redacted.append(REDACTED)
+            done = end
+        redacted.append_text(text[done:])
+        text = redacted
+    size = len(text.plain)
+    if size > MAX_SHOWN_CHARACTERS:
+        keep = MAX_SHOWN_CHARACTERS // 2 - 50  # with the note, still under the limit: shortening twice is a no-op
+        shortened = text[:keep]
+        shortened.append(f" ... {size - 2 * keep:,} characters not shown ... ", style="dim")
+        shortened.append_text(text[size - keep:])
+        text = shortened
+    if has_controls(text.plain):
+        text = text.copy()
+        text.plain = neutralize_controls(text.plain)  # same length: the spans still fit
+    return text
+
+
+class _Console(Console):
+    """The console every command prints through: strings are made safe at the root, before layout.
+
+    It also lets a closed pipe (`aadc-doctor ... | head`) reach the CLI's error boundary: rich's default
+    turns it into SystemExit(1), which would report a failure that did not happen.
     """
 
     def on_broken_pipe(self) -> None:
         raise BrokenPipeError
+
+    def render_str(self, text: str, **options: Any) -> Text:
+        """Every plain string rich prints or measures (``print("...")``, table cells, titles) comes here."""
+        options.update(markup=False, emoji=False)
+        return safe_text(super().render_str(text, **options))
+
+    def render(self, renderable: RenderableType, options: ConsoleOptions | None = None) -> Iterable[Segment]:
+        """Texts made safe before they are wrapped; any other segment checked for control characters."""
+        renderable = rich_cast(renderable)
+        if isinstance(renderable, Text):
+            renderable = safe_text(renderable)
+        for segment in super().render(renderable, options):
+            if segment.control is None and has_controls(segment.text):
+                segment = Segment(neutralize_controls(segment.text), segment.style)
+            yield segment
 
 
 def _columns(value: str) -> int:
@@ -65,6 +122,7 @@ def make_console(stream: TextIO, env: Mapping[str, str]) -> Console:
     width = None if is_tty else _columns(env.get("COLUMNS", ""))
     return _Console(
         file=ScrubbingStream(stream),  # type: ignore[arg-type]
+        markup=False,
         force_terminal=is_tty and not no_color,
         no_color=no_color or not is_tty,
         highlight=False,
@@ -103,7 +161,7 @@ def render_findings(findings: list[Finding], console: Console) -> None:
         head.append(f"  {finding.id}", style="dim")
         console.print(head)
         if finding.detail:
-            console.print(f"    {escape(finding.detail)}")
+            console.print(f"    {finding.detail}")
         if finding.remedy:
             console.print(Text("    Fix: ", style="green") + Text(finding.remedy))
         for ref in finding.references:

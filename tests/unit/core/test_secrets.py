@@ -45,3 +45,22 @@ def test_the_quick_prechecks_never_skip_a_secret(text):
     out = scrub(text)
     assert "dXNlcjpwYXNz" not in out and "abcdefgh" not in out and "hunter2" not in out
     assert "eyJzdWIiOiIxMjM0NSJ9" not in out
+
+
+def test_a_password_without_a_scheme_is_registered_and_hidden_in_every_form():
+    import base64
+    from urllib.parse import quote
+
+    from aadc_doctor.secrets import register_url_credentials
+
+    register_url_credentials("carol:Bare%2FCanary-77@proxy.corp:8080")
+    token = base64.b64encode(b"carol:Bare/Canary-77").decode()
+    text = scrub(f"Bare/Canary-77 {quote('Bare/Canary-77', safe='')} {token} x{token[:-2]}")
+    assert "Bare/Canary-77" not in text and "Bare%2FCanary-77" not in text and token[4:-4] not in text
+    assert url_without_password("carol:Bare%2FCanary-77@proxy.corp:8080") == "carol:***@proxy.corp:8080"
+    assert url_without_password("http://dave:pw123@[bad") == "http://dave:***@[bad"
+
+
+def test_an_unregistered_bare_user_password_before_a_host_port_is_hidden_but_a_upn_is_not():
+    assert scrub("https_proxy=eve:NotRegistered1@proxy:3128") == "https_proxy=eve:***@proxy:3128"
+    assert scrub("UPN:alice@contoso.com signed in") == "UPN:alice@contoso.com signed in"

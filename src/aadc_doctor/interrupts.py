@@ -1,0 +1,49 @@
+"""Ctrl-C that no native library can swallow.
+
+Python turns Ctrl-C into KeyboardInterrupt in whatever Python code the main thread runs next. When that code
+is a callback of a native library (the evtx package reading a file through a Python file object), the library
+may turn the exception into an error of its own ("Failed to seek to start of chunk.: KeyboardInterrupt"),
+which the caller would then report as damage. While ``watching()`` is active, each Ctrl-C is counted before it
+is raised, so code that catches a library's errors can tell that one was really an interruption.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from types import FrameType
+
+_received = 0
+
+
+def _count_and_raise(signum: int, frame: FrameType | None) -> None:
+    global _received
+    _received += 1
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def watching() -> Iterator[None]:
+    """Count every Ctrl-C while the block runs (main thread only; the default handler otherwise stays)."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield  # another thread, or the embedding program handles Ctrl-C its own way
+        return
+    signal.signal(signal.SIGINT, _count_and_raise)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def received() -> int:
+    """How many Ctrl-C have arrived while watched (take it before a native call, compare after)."""
+    return _received
+
+
+def raise_if_received_since(mark: int) -> None:
+    """KeyboardInterrupt if a Ctrl-C arrived since ``received()`` returned ``mark``, even if it was swallowed."""
+    if _received != mark:
+        raise KeyboardInterrupt

@@ -1,0 +1,59 @@
+"""A Ctrl-C a native library turns into an error of its own is still a Ctrl-C (issue 17, item 5).
+
+The evtx package reads a sliced log through a Python file object; a Ctrl-C that lands in one of its reads
+came back as "Failed to seek to start of chunk.: KeyboardInterrupt" and was reported as file damage (exit 1).
+Here the signal is raised for real (signal.raise_signal) inside such a read, under the real package.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from pathlib import Path
+
+import pytest
+
+from aadc_doctor import interrupts
+from aadc_doctor.logs import evtx_reader
+from aadc_doctor.logs.evtx_reader import EvtxFileStats, RecordSelector, iter_evtx_records, read_layout
+
+BIG = "omerbenamram-evtx_security.evtx"  # 33 chunks
+
+
+def test_a_swallowed_ctrl_c_is_counted_and_raised_again():
+    with interrupts.watching():
+        mark = interrupts.received()
+        with contextlib.suppress(KeyboardInterrupt):  # what a native library does: it becomes its own error
+            signal.raise_signal(signal.SIGINT)
+        with pytest.raises(KeyboardInterrupt):
+            interrupts.raise_if_received_since(mark)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+
+
+def test_outside_the_watch_nothing_is_counted():
+    mark = interrupts.received()
+    with pytest.raises(KeyboardInterrupt):
+        signal.raise_signal(signal.SIGINT)
+    interrupts.raise_if_received_since(mark)  # no exception: the default handler ran, not ours
+
+
+@pytest.mark.parametrize("after_reads", [1, 3, 40])
+def test_ctrl_c_inside_a_sliced_evtx_read_is_an_interruption_not_damage(corpus, monkeypatch, after_reads):
+    path = Path(corpus / "evtx" / BIG)
+    layout = read_layout(path)
+    original = evtx_reader.ChunkWindow.readinto
+    calls = {"n": 0}
+
+    def readinto_then_ctrl_c(self: evtx_reader.ChunkWindow, buffer: object) -> int:
+        calls["n"] += 1
+        if calls["n"] == after_reads:
+            signal.raise_signal(signal.SIGINT)  # lands inside the package's read, as a real Ctrl-C does
+        return original(self, buffer)
+
+    monkeypatch.setattr(evtx_reader.ChunkWindow, "readinto", readinto_then_ctrl_c)
+    stats = EvtxFileStats(str(path))
+    with interrupts.watching(), pytest.raises(KeyboardInterrupt):
+        for _ in iter_evtx_records(path, stats, RecordSelector(ids=frozenset({4624})), layout=layout,
+                                   span=range(2, 20)):
+            pass
+    assert stats.error_count == 0  # nothing was reported as damage
