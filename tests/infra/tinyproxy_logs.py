@@ -1,4 +1,6 @@
-"""(Used by the proxylog tests; tests/infra/tinyproxy.py is the check tests' variant with a private hosts file.) A real tinyproxy on 127.0.0.1: Filter deny list, ConnectPort, BasicAuth, and an upstream proxy.
+"""A real tinyproxy on 127.0.0.1: Filter deny list, ConnectPort, BasicAuth, and an upstream proxy.
+
+Used by the proxylog tests; tests/infra/tinyproxy.py is the `check` tests' variant with a private hosts file.
 
 tinyproxy resolves names with the system resolver, which the tests must not change; with ``upstream`` set, it hands
 every request to that proxy (a SquidProxy whose hosts file maps the lab names), as a branch-office tinyproxy in
