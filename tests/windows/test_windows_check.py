@@ -27,7 +27,7 @@ def _rows(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_open_and_403_through_squid(release: WindowsRelease, squid: SquidProxy, tls_origin: TlsOrigin,
                                     lab_ca_file: Path, win: Callable[[Path], str]) -> None:
     since = squid.log_offset()
-    code, report = _check(release, "--proxy", squid.url("open"), "--ca-file", win(lab_ca_file),
+    code, report = _check(release, "--proxy", squid.url("open"), "--lab-microsoft-root", win(lab_ca_file),
                           "--endpoint", tls_origin.url(LOGIN, "/common/oauth2/token"),
                           "--endpoint", tls_origin.url("denied.example.com"))
     assert code == 1
@@ -44,12 +44,12 @@ def test_open_and_403_through_squid(release: WindowsRelease, squid: SquidProxy, 
 def test_basic_407_then_200_with_credentials(release: WindowsRelease, squid: SquidProxy, tls_origin: TlsOrigin,
                                              lab_ca_file: Path, win: Callable[[Path], str]) -> None:
     endpoint = tls_origin.url(LOGIN, "/")
-    code, report = _check(release, "--proxy", squid.url("basic"), "--ca-file", win(lab_ca_file), "--endpoint", endpoint)
+    code, report = _check(release, "--proxy", squid.url("basic"), "--lab-microsoft-root", win(lab_ca_file), "--endpoint", endpoint)
     row = report["results"]["endpoints"][0]
     assert (code, row["outcome"], row["connect_status"]) == (1, "proxy_auth_required", 407)
     assert [f["id"] for f in report["findings"]] == ["proxy-auth-required"]
     since = squid.log_offset()
-    code, report = _check(release, "--proxy", squid.url("basic"), "--ca-file", win(lab_ca_file), "--endpoint", endpoint,
+    code, report = _check(release, "--proxy", squid.url("basic"), "--lab-microsoft-root", win(lab_ca_file), "--endpoint", endpoint,
                           "--proxy-user", "alice", "--proxy-password-env", "LAB_PROXY_PW",
                           env={"LAB_PROXY_PW": "s3cret"})
     row = report["results"]["endpoints"][0]
@@ -61,7 +61,7 @@ def test_basic_407_then_200_with_credentials(release: WindowsRelease, squid: Squ
 def test_ntlm_with_explicit_credentials(release: WindowsRelease, squid: SquidProxy, tls_origin: TlsOrigin,
                                         lab_ca_file: Path, win: Callable[[Path], str]) -> None:
     since = squid.log_offset()
-    code, report = _check(release, "--proxy", squid.url("ntlm"), "--ca-file", win(lab_ca_file),
+    code, report = _check(release, "--proxy", squid.url("ntlm"), "--lab-microsoft-root", win(lab_ca_file),
                           "--endpoint", tls_origin.url(LOGIN), "--proxy-user", "CONTOSO\\bob",
                           "--proxy-password-env", "PW", env={"PW": "anything"})
     assert code == 0, json.dumps(report["results"]["endpoints"][0])[:1500]
@@ -72,7 +72,7 @@ def test_ntlm_with_explicit_credentials(release: WindowsRelease, squid: SquidPro
 
 def test_tls_inspection_is_caught(release: WindowsRelease, squid: SquidProxy, inspected_origin: TlsOrigin,
                                   tls_origin: TlsOrigin, lab_ca_file: Path, win: Callable[[Path], str]) -> None:
-    code, report = _check(release, "--proxy", squid.url("open"), "--ca-file", win(lab_ca_file),
+    code, report = _check(release, "--proxy", squid.url("open"), "--lab-microsoft-root", win(lab_ca_file),
                           "--endpoint", inspected_origin.url(LOGIN), "--endpoint", tls_origin.url("graph.windows.net"))
     assert code == 1
     rows = _rows(report)
