@@ -105,7 +105,7 @@ def test_tenant_hosts_need_the_tenant_id(run_cli: Runner, catalog_lab: CatalogLa
 def test_cloudsync_profile_with_service_bus_denied(run_cli: Runner, catalog_lab: CatalogLab, lab_ca_file: Path,
                                                    squid_factory: Callable[..., SquidProxy]) -> None:
     squid = _squid(squid_factory, catalog_lab, denied_domains=[".servicebus.windows.net"])
-    run = run_cli("check", "--json", "--profile", "cloudsync", "--proxy", squid.url("open"), "--ca-file",
+    run = run_cli("check", "--json", "--profile", "cloudsync", "--proxy", squid.url("open"), "--lab-microsoft-root",
                   str(lab_ca_file), "--tenant-id", TENANT)
     assert run.code == 1, run.stderr
     rows = {r["host"]: r for r in run.json()["results"]["endpoints"]}
@@ -135,7 +135,7 @@ def test_collect_runs_check_through_the_real_proxy_and_analyze_reads_it(
     out = tmp_path / "case.zip"
     args = argparse.Namespace(out=str(out), since=None, max_mb=200.0, redact=False, no_check=False)
     collect_with(system, args, RunContext(json_mode=True, stdout=io.StringIO(), stderr=io.StringIO(), env={}),
-                 check_args=("--proxy", squid.url("open"), "--ca-file", str(lab_ca_file)))
+                 check_args=("--proxy", squid.url("open"), "--lab-microsoft-root", str(lab_ca_file)))
     report = run_cli("analyze", str(out), "--today", "2026-12-05", "--json").json()
     checks = next(a for a in report["results"]["analysers"] if a["name"] == "check")
     outcomes = {r["file"]: r["outcomes"] for r in checks["results"]["reports"]}
