@@ -115,61 +115,6 @@ for svc in "${SERVICES[@]}"; do
 done
 
 check_all
-if [ ${#missing[@]} -eq 0 ]; then
-    echo "system deps: all present (${TOOLS[*]})"
-    exit 0
-fi
-
-echo "system deps: missing ${missing[*]}; installing ${PACKAGES[*]}"
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "error: apt-get not found; install the equivalents of: ${PACKAGES[*]} (squid with basic_ncsa_auth and" \
-         "ntlm_fake_auth, htpasswd, dnsmasq, dig) with your system's package manager" >&2
-    exit 1
-fi
-
-if [ "$(id -u)" -eq 0 ]; then
-    SUDO=()
-elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    SUDO=(sudo -n)
-else
-    echo "error: installing ${PACKAGES[*]} needs root; rerun as root or with passwordless sudo:" >&2
-    echo "  sudo bash scripts/install-system-deps.sh" >&2
-    exit 1
-fi
-
-# Services the packages may start on a systemd host (squid on :3128, tinyproxy, nsd on :53, Samba): the tests start their
-# own instances on loopback, so stop the ones this install started (never one that was already running).
-SERVICES=(squid tinyproxy nsd smbd nmbd winbind samba-ad-dc)
-declare -A was_active=()
-for svc in "${SERVICES[@]}"; do
-    was_active[$svc]=no
-    if [ -d /run/systemd/system ] && systemctl is-active --quiet "$svc" 2>/dev/null; then
-        was_active[$svc]=yes
-    fi
-done
-
-# A mirror hiccup should not fail a CI run: retry each apt step a few times.
-retry() {
-    local attempt
-    for attempt in 1 2 3; do
-        "$@" && return 0
-        echo "system deps: '$*' failed (attempt $attempt of 3)" >&2
-        sleep $((attempt * 5))
-    done
-    return 1
-}
-retry "${SUDO[@]}" apt-get update -q
-retry "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${PACKAGES[@]}"
-
-# On a host with systemd the squid package starts its service on :3128. The tests start their own squid
-# instances on free ports; stop the packaged one we just caused to start (never one that was already running).
-if [ "$squid_was_active" = no ] && [ -d /run/systemd/system ] && systemctl is-active --quiet squid 2>/dev/null; then
-    echo "system deps: stopping and disabling the squid service the package started"
-    "${SUDO[@]}" systemctl stop squid
-    "${SUDO[@]}" systemctl disable --quiet squid || true
-fi
-
-check_all
 if [ ${#missing[@]} -ne 0 ]; then
     echo "error: still missing after install: ${missing[*]}" >&2
     exit 1
