@@ -136,7 +136,8 @@ def test_a_mapped_name_is_never_a_sinkhole(run_cli: Runner, filtering_dns: Dnsma
         "--endpoint", tls_origin.url(LOOPBACK_NAME)))
     assert [(e["outcome"], e["dns"]["source"]) for e in by_resolve["results"]["endpoints"]] == [("ok", "--resolve")]
     by_connect_to = _check(run_cli, filtering_dns.nameserver, extra=(
-        "--lab-microsoft-root", str(lab_ca_file), "--connect-to", f"{LOOPBACK_NAME}:443:{LOOPBACK_NAME}:{tls_origin.port}",
+        "--lab-microsoft-root", str(lab_ca_file),
+        "--connect-to", f"{LOOPBACK_NAME}:443:{LOOPBACK_NAME}:{tls_origin.port}",
         "--endpoint", f"https://{LOOPBACK_NAME}/"))
     [row] = by_connect_to["results"]["endpoints"]
     assert (row["outcome"], row["dns"]["addresses"]) == ("ok", ["127.0.0.1"])
@@ -147,7 +148,8 @@ def test_the_lab_option_declares_loopback_answers_expected(run_cli: Runner, filt
                                                            tls_origin: TlsOrigin, lab_ca_file: Path) -> None:
     """The same DNS answer (127.0.0.1 from the DNS server) is a sinkhole, unless the run declares a lab range."""
     url = tls_origin.url(LOOPBACK_NAME)
-    plain = _check(run_cli, filtering_dns.nameserver, extra=("--lab-microsoft-root", str(lab_ca_file), "--endpoint", url))
+    plain = _check(run_cli, filtering_dns.nameserver,
+                   extra=("--lab-microsoft-root", str(lab_ca_file), "--endpoint", url))
     assert _row(plain, LOOPBACK_NAME)["outcome"] == "dns_filtered"
     lab = _check(run_cli, filtering_dns.nameserver,
                  extra=("--lab-microsoft-root", str(lab_ca_file), "--lab-dns-answer", "127.0.0.0/8", "--endpoint", url))

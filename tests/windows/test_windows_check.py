@@ -44,12 +44,14 @@ def test_open_and_403_through_squid(release: WindowsRelease, squid: SquidProxy, 
 def test_basic_407_then_200_with_credentials(release: WindowsRelease, squid: SquidProxy, tls_origin: TlsOrigin,
                                              lab_ca_file: Path, win: Callable[[Path], str]) -> None:
     endpoint = tls_origin.url(LOGIN, "/")
-    code, report = _check(release, "--proxy", squid.url("basic"), "--lab-microsoft-root", win(lab_ca_file), "--endpoint", endpoint)
+    code, report = _check(release, "--proxy", squid.url("basic"), "--lab-microsoft-root", win(lab_ca_file),
+                          "--endpoint", endpoint)
     row = report["results"]["endpoints"][0]
     assert (code, row["outcome"], row["connect_status"]) == (1, "proxy_auth_required", 407)
     assert [f["id"] for f in report["findings"]] == ["proxy-auth-required"]
     since = squid.log_offset()
-    code, report = _check(release, "--proxy", squid.url("basic"), "--lab-microsoft-root", win(lab_ca_file), "--endpoint", endpoint,
+    code, report = _check(release, "--proxy", squid.url("basic"), "--lab-microsoft-root", win(lab_ca_file),
+                          "--endpoint", endpoint,
                           "--proxy-user", "alice", "--proxy-password-env", "LAB_PROXY_PW",
                           env={"LAB_PROXY_PW": "s3cret"})
     row = report["results"]["endpoints"][0]
