@@ -188,7 +188,7 @@ def main() -> None:
             if not v.startswith("raw"):
                 line += f"; ratio to raw: best {raw_best / best[v]:.2f}, median {raw_median / median[v]:.2f}"
             print(line)
-        from aadc_doctor.commands.pta_event_logs import default_processes
+        from aadc_doctor.logs.pta_event_logs import default_processes
 
         print(f"records: {records:,}; JSON report {out_bytes / 1e6:.2f} MB; cli = `aadc-doctor pta events --json` "
               f"as a subprocess (start-up included; by default it read with {default_processes(size)} processes "

@@ -1,7 +1,8 @@
 """Arguments in, one error boundary, exit code out.
 
-Every command lives in its own module (see ``commands/__init__.py``); this module only wires
-them together, owns the global options and turns every failure into an exit code of DESIGN.md.
+Every command lives in its own module (see ``commands/__init__.py``) and runs through
+``pipeline.run_command``; this module only wires them together, owns the global options and turns every
+failure into an exit code of DESIGN.md.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
-from typing import TextIO
+from typing import Any, TextIO
 
 from aadc_doctor import __version__, interrupts
-from aadc_doctor.commands import COMMAND_MODULES, CommandResult, RunContext
+from aadc_doctor.commands import COMMAND_MODULES, RunContext
 from aadc_doctor.errors import DoctorError, ExitCode, UsageError
-from aadc_doctor.model import Severity, utc_now
+from aadc_doctor.model import Severity
+from aadc_doctor.options import add_global_options
+from aadc_doctor.pipeline import Command, CommandRun, run_command
 from aadc_doctor.render.safe_text import for_terminal
 from aadc_doctor.secrets import register_url_credentials
 
@@ -30,20 +33,6 @@ class _ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(message, hint=f"see '{self.prog} --help'")
-
-
-def add_global_options(parser: argparse.ArgumentParser, *, suppress_defaults: bool) -> None:
-    """The options every command takes, accepted before or after the command name."""
-    default = argparse.SUPPRESS if suppress_defaults else None
-    group = parser.add_argument_group("global options")
-    group.add_argument("--json", action="store_true", default=argparse.SUPPRESS if suppress_defaults else False,
-                       help="print the machine-readable report (schema_version 1) on stdout")
-    group.add_argument("--output", metavar="FILE", default=default,
-                       help="also write the report to FILE (.json)")
-    group.add_argument("--debug", action="store_true", default=argparse.SUPPRESS if suppress_defaults else False,
-                       help="show tracebacks for internal errors")
-    group.add_argument("--fail-on", choices=[s.value for s in Severity], default=default,
-                       help="exit 1 when a finding at or above this severity exists (default: error)")
 
 
 def load_command(name: str) -> ModuleType:
@@ -79,11 +68,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     add_global_options(parser, suppress_defaults=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_ArgumentParser)
     for name in COMMAND_MODULES if only is None else [only]:
-        module = load_command(name)
-        cmd_parser = sub.add_parser(name, help=module.HELP, description=module.HELP)
-        module.add_arguments(cmd_parser)
+        command: Command[Any, Any] = load_command(name).COMMAND
+        cmd_parser = sub.add_parser(name, help=command.help, description=command.help)
+        command.add_arguments(cmd_parser)
         add_global_options(cmd_parser, suppress_defaults=True)
-        cmd_parser.set_defaults(_module=module)
+        cmd_parser.set_defaults(_command=command)
     return parser
 
 
@@ -105,7 +94,7 @@ def _write_output_file(path: str, text: str) -> None:
         raise UsageError(f"--output {path}: cannot write: {exc.strerror or exc}") from None
 
 
-def _exit_code_for(result: CommandResult, fail_on: Severity) -> ExitCode:
+def _exit_code_for(result: CommandRun, fail_on: Severity) -> ExitCode:
     if result.exit_code is not None:
         return result.exit_code
     return ExitCode.PROBLEMS_FOUND if result.report.has_finding_at_least(fail_on) else ExitCode.OK
@@ -122,10 +111,8 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, env: dict[str, str]
         json_mode=bool(args.json), stdout=stdout, stderr=stderr, env=env, debug=bool(args.debug),
         interactive=bool(getattr(stdout, "isatty", lambda: False)()) and not args.json,
     )
-    module = args._module
-    result: CommandResult = module.run(args, ctx)
+    result = run_command(args._command, args, ctx)
     report = result.report
-    report.finished_at = report.finished_at or utc_now()
     fail_on = Severity(args.fail_on or "error")
 
     json_text: str | None = None
@@ -139,14 +126,9 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, env: dict[str, str]
     if args.json:
         stdout.write((json_text or "") + "\n")
     else:
-        from aadc_doctor.render.terminal import render_findings, render_summary
+        from aadc_doctor.render.text import render_report
 
-        console = ctx.console
-        module.render(report, console)
-        if getattr(module, "RENDER_FINDINGS", True):
-            render_findings(report.findings, console)
-            if report.findings or getattr(module, "RENDER_SUMMARY", True):
-                render_summary(report.findings, console)
+        render_report(report, ctx.console)
     return _exit_code_for(result, fail_on)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -38,17 +37,6 @@ class Finding:
     subject: str = ""
     references: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "severity": self.severity.value,
-            "title": self.title,
-            "detail": self.detail,
-            "remedy": self.remedy,
-            "subject": self.subject,
-            "references": list(self.references),
-        }
-
 
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -56,11 +44,12 @@ def utc_now() -> str:
 
 @dataclass
 class Report:
-    """The envelope of DESIGN.md; `results` holds the command's own JSON-ready data."""
+    """The envelope of DESIGN.md; `results` holds the command's frozen Results dataclass (aadc_doctor.results),
+    made JSON by render/json_data.py."""
 
     command: str
     findings: list[Finding] = field(default_factory=list)
-    results: Mapping[str, Any] = field(default_factory=dict)
+    results: Any = None
     started_at: str = field(default_factory=utc_now)
     finished_at: str = ""
 
@@ -71,18 +60,6 @@ class Report:
 
     def has_finding_at_least(self, threshold: Severity) -> bool:
         return any(f.severity.at_least(threshold) for f in self.findings)
-
-    def to_dict(self, tool_version: str) -> dict[str, Any]:
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "tool": "aadc-doctor",
-            "tool_version": tool_version,
-            "command": self.command,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at or utc_now(),
-            "findings": [f.to_dict() for f in sorted_findings(self.findings)],
-            "results": dict(self.results),
-        }
 
 
 def sorted_findings(findings: list[Finding]) -> list[Finding]:

@@ -6,11 +6,15 @@ import re
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from tests.conftest import CliRun
 
 from aadc_doctor.errors import ExitCode
+
+if TYPE_CHECKING:
+    from aadc_doctor.net.outcome import EndpointResult
 
 Runner = Callable[..., CliRun]
 
@@ -145,11 +149,22 @@ def test_table_legend_comes_before_the_rows_and_names_every_layer(run_cli: Runne
     assert any(line.startswith("CONNECT/HTTP: the proxy's answer to CONNECT") for line in lines[:header])
 
 
-def test_ok_row_detail_labels_the_issuer() -> None:
-    from aadc_doctor.commands.check import _detail
+def _row(host: str, outcome: str, *, pattern: str | None = None, phases: dict[str, float] | None = None,
+         tls: dict[str, str] | None = None, **fields: object) -> EndpointResult:
+    """An endpoint result as the probes make it, for the renderer tests."""
+    from aadc_doctor.net.outcome import EndpointResult, EndpointTarget, Outcome, PhaseTimings, TlsInfo
 
-    row = {"outcome": "ok", "tls": {"version": "TLSv1.3", "issuer_organization": "DigiCert Inc"},
-           "proxy_auth_scheme": "NTLM", "http_status": 200}
+    target = EndpointTarget(f"https://{host}/", host, 443, "https", "/", "https", ("sync",),
+                            "row" if pattern else None, pattern)
+    return EndpointResult(target, Outcome(outcome), phases=PhaseTimings(**(phases or {})),
+                          tls=TlsInfo(**tls) if tls else None, **fields)  # type: ignore[arg-type]
+
+
+def test_ok_row_detail_labels_the_issuer() -> None:
+    from aadc_doctor.render.text.check import _detail
+
+    row = _row("login.microsoftonline.com", "ok", tls={"version": "TLSv1.3", "issuer_organization": "DigiCert Inc"},
+               proxy_auth_scheme="NTLM", http_status=200)
     assert _detail(row) == "TLSv1.3, issuer DigiCert Inc, proxy sign-in NTLM"
 
 
@@ -157,13 +172,12 @@ def test_a_long_tenant_host_does_not_push_the_detail_off_the_table() -> None:
     """--profile pta --tenant-id makes 70-character host names; the Detail column must still show at 120 columns."""
     import io
 
-    from aadc_doctor.commands.check import build_table
     from aadc_doctor.render.terminal import make_console
+    from aadc_doctor.render.text.check import build_table
 
     host = "72f988bf-86f1-41af-91ab-2d7cd011db47.pta.bootstrap.his.msappproxy.net"
-    row = {"host": host, "port": 443, "rule": {"pattern": "*.msappproxy.net"}, "outcome": "tls_failure",
-           "connect_status": 200, "http_status": None, "phases": {"dns_ms": 0, "tcp_ms": 5},
-           "error": "TLS handshake with the endpoint failed: unexpected eof"}
+    row = _row(host, "tls_failure", pattern="*.msappproxy.net", connect_status=200,
+               phases={"dns_ms": 0, "tcp_ms": 5}, error="TLS handshake with the endpoint failed: unexpected eof")
     out = io.StringIO()
     make_console(out, {"COLUMNS": "120"}).print(build_table([row]))
     text = out.getvalue()
@@ -182,13 +196,13 @@ def test_an_empty_proxy_never_falls_back_to_another_source(run_cli: Runner, refu
 def test_endpoint_labels_stay_whole_next_to_long_details() -> None:
     import io
 
-    from aadc_doctor.commands.check import build_table
     from aadc_doctor.render.terminal import make_console
+    from aadc_doctor.render.text.check import build_table
 
     host = "secure.aadcdn.microsoftonline-p.com"
-    row = {"host": host, "port": 443, "rule": None, "outcome": "proxy_auth_required", "connect_status": 407,
-           "phases": {}, "error": "Basic needs --proxy-user and a password: the proxy answered CONNECT with 407 "
-                                  "Proxy Authentication Required (ERR_CACHE_ACCESS_DENIED 0); it offers Basic"}
+    row = _row(host, "proxy_auth_required", connect_status=407,
+               error="Basic needs --proxy-user and a password: the proxy answered CONNECT with 407 Proxy "
+                     "Authentication Required (ERR_CACHE_ACCESS_DENIED 0); it offers Basic")
     out = io.StringIO()
     make_console(out, {"COLUMNS": "120"}).print(build_table([row]))
     assert f"{host}:443" in out.getvalue()
@@ -209,14 +223,13 @@ def test_no_detail_character_is_cropped() -> None:
     console cropped it: 'NXDOMAIN' showed as 'NXDOMAI'."""
     import io
 
-    from aadc_doctor.commands.check import build_table
     from aadc_doctor.render.terminal import make_console
+    from aadc_doctor.render.text.check import build_table
 
     hosts = ["mscrl.microsoft.com", "management.core.windows.net", "secure.aadcdn.microsoftonline-p.com",
              "login.windows.net"]
-    rows = [{"host": h, "port": 443, "rule": {"pattern": "*.core.windows.net"} if "core" in h else None,
-             "outcome": "dns_failure", "phases": {"dns_ms": 15},
-             "error": f"{h}: NXDOMAIN (the name does not exist) from 127.0.0.1:50234"} for h in hosts]
+    rows = [_row(h, "dns_failure", pattern="*.core.windows.net" if "core" in h else None, phases={"dns_ms": 15},
+                 error=f"{h}: NXDOMAIN (the name does not exist) from 127.0.0.1:50234") for h in hosts]
     out = io.StringIO()
     make_console(out, {"COLUMNS": "120"}).print(build_table(rows))
     text = out.getvalue()
@@ -228,13 +241,12 @@ def test_wide_columns_at_120_still_leave_the_detail_visible() -> None:
     (the piped default): the list layout takes over instead of dropping the cause."""
     import io
 
-    from aadc_doctor.commands.check import build_view
     from aadc_doctor.render.terminal import make_console
+    from aadc_doctor.render.text.check import build_view
 
-    row = {"host": "policykeyservice.aadconnecthealth.azure.com", "port": 443, "rule": None,
-           "outcome": "proxy_auth_required", "connect_status": 407,
-           "phases": {"dns_ms": 5519, "tcp_ms": 1000, "connect_ms": 1000, "tls_ms": 1000, "http_ms": 1000},
-           "error": "Basic needs --proxy-user and a password: the proxy answered CONNECT with 407"}
+    row = _row("policykeyservice.aadconnecthealth.azure.com", "proxy_auth_required", connect_status=407,
+               phases={"dns_ms": 5519, "tcp_ms": 1000, "connect_ms": 1000, "tls_ms": 1000, "http_ms": 1000},
+               error="Basic needs --proxy-user and a password: the proxy answered CONNECT with 407")
     out = io.StringIO()
     make_console(out, {"COLUMNS": "120"}).print(build_view([row], width=120))
     assert "Basic needs --proxy-user" in out.getvalue()
@@ -323,13 +335,15 @@ def test_a_run_under_a_second_reports_milliseconds_not_zero_seconds() -> None:
     """'19 of 19 endpoints ok in 0.0 s' read as if nothing was measured."""
     import io
 
-    from aadc_doctor.commands.check import render
-    from aadc_doctor.model import Report
+    from aadc_doctor.proxyconfig.model import ProxyConfig
     from aadc_doctor.render.terminal import make_console
+    from aadc_doctor.render.text.check import render
+    from aadc_doctor.results import CheckAuth, CheckProxy, CheckResults
 
     buf = io.StringIO()
-    render(Report(command="check", results={"proxy": {"source": "none"}, "endpoints": [], "wall_ms": 42.4}),
-           make_console(buf, {"NO_COLOR": "1"}))
+    results = CheckResults(CheckProxy(ProxyConfig(source="none")), CheckAuth("auto", None), ("sync",), 10.0, 32,
+                           42.4, (), (), (), ())
+    render(results, make_console(buf, {"NO_COLOR": "1"}))
     assert " in 42 ms" in buf.getvalue()
     assert "0.0 s" not in buf.getvalue()
 

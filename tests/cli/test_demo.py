@@ -111,16 +111,16 @@ def test_a_wrong_diagnosis_fails_the_demo(run_cli, monkeypatch) -> None:
 def test_ctrl_c_stops_the_lab_and_exits_130(run_cli, monkeypatch) -> None:
     from aadc_doctor.commands import check
 
-    real_run = check.run
+    real_collect = check.CheckCommand.collect
     calls = {"n": 0}
 
-    def interrupted_second_time(args: Any, ctx: Any) -> Any:
+    def interrupted_second_time(self: Any, args: Any, ctx: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == 2:
             raise KeyboardInterrupt
-        return real_run(args, ctx)
+        return real_collect(self, args, ctx)
 
-    monkeypatch.setattr(check, "run", interrupted_second_time)
+    monkeypatch.setattr(check.CheckCommand, "collect", interrupted_second_time)
     before = set(threading.enumerate())
     result = run_cli("demo", "--scenario", "healthy", "--scenario", "url-not-opened")
     assert result.code == ExitCode.INTERRUPTED

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from aadc_doctor import parallel
-from aadc_doctor.commands import pta_event_logs
-from aadc_doctor.commands.pta_event_logs import LogFile, find_files, plan_tasks
 from aadc_doctor.errors import ExitCode
+from aadc_doctor.logs import pta_event_logs
 from aadc_doctor.logs.evtx_reader import CHUNK_SIZE, FILE_HEADER_SIZE, read_layout
+from aadc_doctor.logs.pta_event_logs import LogFile, find_files, plan_tasks
 
 BIG = "omerbenamram-evtx_security.evtx"  # 33 chunks, 2,261 records
 
@@ -214,7 +214,7 @@ def test_the_error_list_is_capped_per_file_and_the_count_stays_exact(corpus, tmp
 
 def test_the_last_slice_reads_on_to_the_end_the_file_has_now(corpus):
     """A log still growing while it is copied: chunks added after the plan are read by the file's last slice."""
-    from aadc_doctor.commands.pta_event_logs import Piece, _spans_to_read
+    from aadc_doctor.logs.pta_event_logs import Piece, _spans_to_read
 
     layout = read_layout(corpus / "evtx" / BIG)  # 33 slots now; say the plan saw 20
     assert _spans_to_read(Piece(0, BIG, (0, 10), last=False), layout) == [range(0, 10)]

@@ -101,7 +101,7 @@ _VOLATILE_KEYS = re.compile(r"^(started_at|finished_at|tool_version|elapsed_s|el
                             r"ms|seconds|collected_at|generated_at|mtime|modified|lab_dir|workdir|\w*sha256|\w*fingerprint\w*|serial\w*)$")
 _PORT = re.compile(r"127\.0\.0\.1:\d{2,5}")
 _PORT_URL = re.compile(r"([A-Za-z0-9\]]):\d{4,5}\b")
-_TS = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?")
+_TS = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?")
 _FINGERPRINT = re.compile(r"(?:[0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _TIMING_KEY = re.compile(r"(_ms|_s|_seconds|timings?)$")

@@ -21,7 +21,7 @@ from tests.infra import LAB_HOSTS, SquidProxy, TlsOrigin, spare_loopback_address
 from tests.infra.tools import find_tool
 
 from aadc_doctor.analysis.proxylog import RecordFilter
-from aadc_doctor.commands.proxylog import analyse_files
+from aadc_doctor.logs.proxylog_reader import analyse_files
 
 pytestmark = pytest.mark.integration
 

@@ -47,7 +47,7 @@ class DcSurvey:
         return {
             "name": self.name, "address": self.address, "resolve_error": self.resolve_error or None,
             "probe_ms": self.probe_ms,
-            "ports": {k: v.to_dict() for k, v in sorted(self.ports.items(), key=lambda kv: _port_key(kv[0]))},
+            "ports": {k: v.to_dict() for k, v in ordered_ports(self.ports)},
             "cldap": self.cldap.to_dict() if self.cldap else None,
             "root_dse": {"outcome": root.outcome, "error": root.error or None, **attrs,
                          "domain_functional_level": functional_level(attrs.get("domainFunctionality")),
@@ -59,6 +59,11 @@ class DcSurvey:
             if self.strong_auth else None,
             "ldaps": self.ldaps.to_dict() if self.ldaps else None,
         }
+
+
+def ordered_ports(ports: dict[str, PortState]) -> list[tuple[str, PortState]]:
+    """"tcp/53", "udp/88"... in port order, as the report lists them."""
+    return sorted(ports.items(), key=lambda kv: _port_key(kv[0]))
 
 
 def _port_key(key: str) -> tuple[int, str]:

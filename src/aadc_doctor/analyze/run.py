@@ -18,45 +18,51 @@ from typing import Any
 from aadc_doctor import progress
 from aadc_doctor.analyze.inputs import ServerInputs
 from aadc_doctor.errors import DoctorError
+from aadc_doctor.json_data import json_field
 from aadc_doctor.model import Finding, Severity
 
 
 @dataclass(frozen=True)
 class AnalyserRun:
-    """One analyser: ``status`` is "ok", "skipped" (no input of its kind) or "failed" (with the reason)."""
+    """One analyser: ``status`` is "ok", "skipped" (no input of its kind) or "failed" (with the reason).
+
+    ``results`` is the analyser's results as JSON data, with paths made relative to the input root.
+    """
 
     name: str
     status: str
     inputs: tuple[str, ...] = ()
-    reason: str = ""
-    findings: tuple[Finding, ...] = ()
+    reason: str = json_field(default="", skip=True)
+    findings: tuple[Finding, ...] = json_field(default=(), skip=True)
     results: Mapping[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "status": self.status, "inputs": list(self.inputs), "reason": self.reason or None,
-                "findings": [f.id for f in self.findings], "results": dict(self.results)}
+    def json_extra(self) -> dict[str, Any]:
+        return {"reason": self.reason or None, "findings": [f.id for f in self.findings]}
 
 
-@dataclass
+@dataclass(frozen=True)
 class AnalysisResult:
-    """The merged report of `analyze` (DESIGN.md, "analyze results")."""
+    """The merged report of `analyze` (DESIGN.md, "analyze results"): the `results` of its JSON report."""
 
     source: str
     input_kind: str
     run_date: date
-    inputs: dict[str, list[str]]
-    manifest: Mapping[str, Any] | None
-    runs: list[AnalyserRun]
-    findings: list[Finding]
+    inputs: Mapping[str, list[str]]
+    manifest: Mapping[str, Any] | None = json_field(skip=True)
+    runs: tuple[AnalyserRun, ...] = json_field(key="analysers")
+    findings: tuple[Finding, ...] = json_field(skip=True)
 
-    def to_dict(self) -> dict[str, Any]:
-        manifest = None
-        if self.manifest is not None:
-            manifest = {k: self.manifest.get(k) for k in ("tool_version", "host", "collected_at", "redacted",
-                                                            "absent", "not_collected", "trimmed")}
-            manifest["files"] = len(self.manifest.get("files", []))
-        return {"source": self.source, "input_kind": self.input_kind, "run_date": self.run_date.isoformat(),
-                "inputs": self.inputs, "manifest": manifest, "analysers": [r.to_dict() for r in self.runs]}
+    def manifest_summary(self) -> dict[str, Any] | None:
+        """manifest.json in short: its header and the number of files."""
+        if self.manifest is None:
+            return None
+        summary = {k: self.manifest.get(k) for k in ("tool_version", "host", "collected_at", "redacted", "absent",
+                                                     "not_collected", "trimmed")}
+        summary["files"] = len(self.manifest.get("files", []))
+        return summary
+
+    def json_extra(self) -> dict[str, Any]:
+        return {"manifest": self.manifest_summary()}
 
 
 def analyse_server(found: ServerInputs, source: str, today: date) -> AnalysisResult:
@@ -69,7 +75,7 @@ def analyse_server(found: ServerInputs, source: str, today: date) -> AnalysisRes
             run = AnalyserRun(analyser.__name__.removeprefix("_"), "failed", reason=exc.message)
         runs.append(_relative(run, found.root))
     findings = merge_findings([f for r in runs for f in r.findings] + _manifest_findings(manifest))
-    return AnalysisResult(source, found.kind, today, found.by_kind(), manifest, runs, findings)
+    return AnalysisResult(source, found.kind, today, found.by_kind(), manifest, tuple(runs), tuple(findings))
 
 
 def merge_findings(findings: list[Finding]) -> list[Finding]:
@@ -131,7 +137,9 @@ def _relative(run: AnalyserRun, root: Path) -> AnalyserRun:
 
 def _proxy(found: ServerInputs, today: date) -> AnalyserRun:
     from aadc_doctor.commands import RunContext
-    from aadc_doctor.commands import proxy as proxy_command
+    from aadc_doctor.commands.proxy import COMMAND as PROXY
+    from aadc_doctor.json_data import to_json_data
+    from aadc_doctor.pipeline import run_command
     from aadc_doctor.proxyconfig.components import component_for_file
 
     machine = sorted(found.machine_configs, key=lambda p: "framework64" not in p.as_posix().lower())
@@ -148,17 +156,17 @@ def _proxy(found: ServerInputs, today: date) -> AnalyserRun:
                               winhttp=str(found.winhttp[0]) if found.winhttp else None, pac=None,
                               given_files_only=True)
     ctx = RunContext(json_mode=True, stdout=io.StringIO(), stderr=io.StringIO(), env={})
-    report = proxy_command.run(args, ctx).report
+    report = run_command(PROXY, args, ctx).report
     for path in used:
         progress.advance_path(path)
     return AnalyserRun("proxy", "ok", tuple(found.relative(p) for p in used), findings=tuple(report.findings),
-                       results=report.results)
+                       results=to_json_data(report.results))
 
 
 def _pta(found: ServerInputs, today: date) -> AnalyserRun:
     from aadc_doctor.analysis.pta import PtaEvidence, analyse
-    from aadc_doctor.commands.pta import collect_trace
-    from aadc_doctor.commands.pta_event_logs import collect_events
+    from aadc_doctor.logs.pta_event_logs import collect_events
+    from aadc_doctor.logs.pta_trace_reader import collect_trace
 
     if not found.pta_traces and not found.event_logs:
         return AnalyserRun("pta", "skipped", reason="no PTA trace or event log")

@@ -1,12 +1,10 @@
-"""The command registry: one module per command, each exposing the same three functions.
+"""The command registry: one module per command, each exposing ``COMMAND``, a `pipeline.Command`.
 
-A command module provides:
-- ``HELP``: one line for ``aadc-doctor --help``;
-- ``add_arguments(parser)``: its options (keep module imports light: the CLI imports every
-  command module at start-up, so heavy libraries are imported inside ``run``);
-- ``run(args, ctx) -> CommandResult``: does the work, returns the report;
-- ``render(report, console)``: prints ``report.results`` for a human (findings are printed by
-  the CLI after it).
+A command has a name and help line, ``add_arguments(parser)``, ``collect(args, ctx) -> Evidence`` (all I/O)
+and ``analyse(evidence) -> Analysis`` (pure: findings plus the command's frozen Results of
+``aadc_doctor.results``). Its terminal renderer lives in ``render/text/<name>.py``. Keep module imports light:
+the CLI imports the command's module at start-up, so heavy libraries are imported inside ``collect``. A command
+never imports another command or ``cli`` (ruff TID251); what two commands share lives in a library package.
 """
 
 from __future__ import annotations
@@ -16,9 +14,6 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from rich.console import Console
-
-    from aadc_doctor.errors import ExitCode
-    from aadc_doctor.model import Report
 
 # Order is the order of `aadc-doctor --help`.
 COMMAND_MODULES: dict[str, str] = {
@@ -69,10 +64,3 @@ class RunContext:
             self.given_err_console = make_console(self.stderr, self.env)
         return self.given_err_console
 
-
-@dataclass
-class CommandResult:
-    """A command's report, and an exit code when the findings alone do not decide it."""
-
-    report: Report
-    exit_code: ExitCode | None = None

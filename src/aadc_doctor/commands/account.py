@@ -2,7 +2,7 @@
 
 Three steps, each only when the previous one allows it: user realm and tenant (no credentials), a
 sign-in (device code, or the password flow with --password-env), then Microsoft Graph (account,
-roles, PIM, organization, domains, PTA agents). Heavy imports (requests, msal) happen in run().
+roles, PIM, organization, domains, PTA agents). Heavy imports (requests, msal) happen in collect().
 """
 
 from __future__ import annotations
@@ -11,16 +11,30 @@ import argparse
 import re
 import socket
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from aadc_doctor.commands import CommandResult, RunContext
+from aadc_doctor.commands import RunContext
 from aadc_doctor.errors import UsageError
-from aadc_doctor.model import Finding, Report
+from aadc_doctor.model import Finding
+from aadc_doctor.pipeline import Analysis, BaseCommand
+from aadc_doctor.results import (
+    AccountGraph,
+    AccountProxy,
+    AccountResults,
+    Errored,
+    Failed,
+    GraphAccount,
+    GraphRoles,
+    PtaAgents,
+    PtaAgentSeen,
+    Skipped,
+)
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
-    from aadc_doctor.account.models import GraphEvidence
+    from aadc_doctor.account.models import CallFailure, GraphEvidence, SignInResult, TenantInfo, UserRealm
+    from aadc_doctor.account.oauth import OAuthError
+    from aadc_doctor.proxyconfig.dotnet_config import ConfigFile
     from aadc_doctor.proxyconfig.model import ProxyConfig
 
 HELP = ("before the wizard: user realm, tenant and cloud, then (after a sign-in) the role, PIM, company, "
@@ -94,15 +108,49 @@ def _secret_from_env(ctx: RunContext, var: str, what: str, user: str | None = No
     return value
 
 
-def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
+@dataclass(frozen=True)
+class AccountEvidence:
+    """What the three steps read, up to where they stopped (`stopped_at`, None when all ran)."""
+
+    upn: str
+    proxy: AccountProxy
+    machine_config: ConfigFile | None  # the machine.config the proxy came from, read as .NET reads it
+    this_server: str
+    stopped_at: str | None
+    exchanges: tuple[Any, ...]
+    realm: UserRealm | CallFailure | None = None
+    tenant: TenantInfo | CallFailure | OAuthError | None = None
+    will_sign_in: bool = False
+    sign_in: SignInResult | None = None
+    consumer: bool = False
+    graph: GraphEvidence | None = None
+
+
+class AccountCommand(BaseCommand):
+    name = "account"
+    help = HELP
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        add_arguments(parser)
+
+    def collect(self, args: argparse.Namespace, ctx: RunContext) -> AccountEvidence:
+        return _collect(args, ctx)
+
+    def analyse(self, evidence: AccountEvidence) -> Analysis[AccountResults]:
+        return _analyse(evidence)
+
+
+COMMAND = AccountCommand()
+
+
+def _collect(args: argparse.Namespace, ctx: RunContext) -> AccountEvidence:
     from aadc_doctor.account import checks
     from aadc_doctor.account.graph import GraphClient, read_graph
-    from aadc_doctor.account.models import TenantInfo, UserRealm, to_json
-    from aadc_doctor.account.oauth import OAuthError
+    from aadc_doctor.account.models import TenantInfo, UserRealm
     from aadc_doctor.account.realm import discover_realm, discover_tenant
     from aadc_doctor.account.signin import DEFAULT_CLIENT_ID, authority_for, sign_in
-    from aadc_doctor.commands.check import dotnet_config_findings
     from aadc_doctor.net.http_client import HttpSettings, make_session, parse_connect_to, parse_resolve
+    from aadc_doctor.proxyconfig.machine_config import machine_config_of
 
     upn = args.upn.strip()
     if not _UPN.match(upn):
@@ -133,43 +181,28 @@ def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
                             connect_to=tuple(parse_connect_to(s) for s in args.connect_to),
                             ca_file=args.ca_file, timeout=float(args.timeout))
     session = make_session(settings)
-    this_server = args.this_server or socket.gethostname()
-    findings: list[Finding] = []
-    results: dict[str, Any] = {
-        "upn": upn,
-        "proxy": {"source": proxy.source, "url": proxy.display_url, "login_proxy": _login_proxy(proxy_for)},
-        "realm": None, "tenant": None, "sign_in": None, "graph": None, "stopped_at": None,
-    }
-    report = Report(command="account", findings=findings, results=results)
-    findings += dotnet_config_findings(proxy)  # the wizard reads machine.config as .NET does, like check
+    base = AccountEvidence(upn=upn, proxy=AccountProxy(proxy.source, proxy.display_url, _login_proxy(proxy_for)),
+                           machine_config=machine_config_of(proxy),
+                           this_server=args.this_server or socket.gethostname(), stopped_at=None, exchanges=())
 
-    def done(stage: str | None) -> CommandResult:
+    def done(stage: str | None, **read: Any) -> AccountEvidence:
         session.close()  # ends proxy tunnels now, so the proxy logs them while we still run
-        results["stopped_at"] = stage
-        results["requests"] = [to_json(e) for e in session.exchanges]
-        return CommandResult(report)
+        return replace(base, stopped_at=stage, exchanges=tuple(session.exchanges), **read)
 
     # 1. user realm and tenant
     realm = discover_realm(session, upn)
-    results["realm"] = to_json(realm) if isinstance(realm, UserRealm) else {"failure": to_json(realm)}
-    findings += checks.realm_findings(upn, realm)
     if not checks.realm_is_usable(realm):
-        return done("realm")
+        return done("realm", realm=realm)
     assert isinstance(realm, UserRealm)
     tenant = discover_tenant(session, checks.domain_of(upn))
     will_sign_in = not args.no_sign_in and not (realm.namespace_type.lower() == "federated" and password is not None)
-    findings += checks.tenant_findings(upn, tenant, will_sign_in=will_sign_in)
+    read: dict[str, Any] = {"realm": realm, "tenant": tenant, "will_sign_in": will_sign_in}
     if not isinstance(tenant, TenantInfo):
-        results["tenant"] = {"failure": to_json(tenant)} if not isinstance(tenant, OAuthError) else {
-            "error": to_json(tenant)}
-        return done("tenant")
-    results["tenant"] = to_json(tenant)
+        return done("tenant", **read)
     if args.no_sign_in:
-        return done("no-sign-in")
+        return done("no-sign-in", **read)
     if not will_sign_in:
-        results["sign_in"] = {"skipped": "federated domain: the password flow would go to the federation service; "
-                                         "run without --password-env to use the device-code sign-in"}
-        return done("sign-in-skipped")
+        return done("sign-in-skipped", **read)
 
     # 2. sign-in
     consumer = tenant.tenant_id == checks.consumer_tenant_id()
@@ -181,56 +214,86 @@ def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
                              graph_host=tenant.graph_host, client_id=args.client_id or DEFAULT_CLIENT_ID,
                              password=password, on_device_code=show_device_code,
                              device_timeout=float(args.device_code_timeout))
-    results["sign_in"] = to_json(outcome)
-    findings += checks.sign_in_findings(upn, outcome, consumer=consumer)
+    read.update(sign_in=outcome, consumer=consumer)
     if token is None:
-        return done("sign-in")
+        return done("sign-in", **read)
 
     # 3. Microsoft Graph
-    evidence = read_graph(GraphClient(session, tenant.graph_host, token))
-    results["graph"] = _graph_results(evidence, this_server)
-    findings += checks.graph_findings(upn, evidence, this_server=this_server, tenant_subject=tenant.tenant_id)
-    return done(None)
+    return done(None, graph=read_graph(GraphClient(session, tenant.graph_host, token)), **read)
 
 
-def _graph_results(evidence: GraphEvidence, this_server: str) -> dict[str, Any]:
+SIGN_IN_SKIPPED = ("federated domain: the password flow would go to the federation service; run without "
+                   "--password-env to use the device-code sign-in")
+
+
+def _analyse(evidence: AccountEvidence) -> Analysis[AccountResults]:
+    from aadc_doctor.account import checks
+    from aadc_doctor.account.models import TenantInfo, UserRealm
+    from aadc_doctor.account.oauth import OAuthError
+    from aadc_doctor.analysis.proxy_audit import audit_dotnet_proxy_file
+
+    upn = evidence.upn
+    findings: list[Finding] = []
+    if evidence.machine_config is not None:  # the wizard reads machine.config as .NET does, like check
+        findings += audit_dotnet_proxy_file(evidence.machine_config)
+    realm: Any = None
+    tenant: Any = None
+    sign_in: Any = None
+    graph = None
+    if evidence.realm is not None:
+        realm = evidence.realm if isinstance(evidence.realm, UserRealm) else Failed(evidence.realm)
+        findings += checks.realm_findings(upn, evidence.realm)
+    if evidence.tenant is not None:
+        findings += checks.tenant_findings(upn, evidence.tenant, will_sign_in=evidence.will_sign_in)
+        if isinstance(evidence.tenant, TenantInfo):
+            tenant = evidence.tenant
+        elif isinstance(evidence.tenant, OAuthError):
+            tenant = Errored(evidence.tenant)
+        else:
+            tenant = Failed(evidence.tenant)
+    if evidence.stopped_at == "sign-in-skipped":
+        sign_in = Skipped(SIGN_IN_SKIPPED)
+    if evidence.sign_in is not None:
+        sign_in = evidence.sign_in
+        findings += checks.sign_in_findings(upn, evidence.sign_in, consumer=evidence.consumer)
+    if evidence.graph is not None:
+        assert isinstance(evidence.tenant, TenantInfo)
+        graph = _graph_results(evidence.graph, evidence.this_server)
+        findings += checks.graph_findings(upn, evidence.graph, this_server=evidence.this_server,
+                                          tenant_subject=evidence.tenant.tenant_id)
+    results = AccountResults(upn=upn, proxy=evidence.proxy, realm=realm, tenant=tenant, sign_in=sign_in, graph=graph,
+                             stopped_at=evidence.stopped_at, requests=evidence.exchanges)
+    return Analysis(results, findings)
+
+
+def _graph_results(evidence: GraphEvidence, this_server: str) -> AccountGraph:
     from aadc_doctor.account.checks import same_machine
-    from aadc_doctor.account.models import to_json
 
-    failures = {name: to_json(getattr(evidence, name).failure)
+    failures = {name: getattr(evidence, name).failure
                 for name in ("me", "direct_roles", "transitive_roles", "eligible_roles", "organization", "domains",
                              "agents") if getattr(evidence, name).failure is not None}
     me = evidence.me.value
     direct = evidence.direct_roles.value or ()
     transitive = evidence.transitive_roles.value or ()
     agents = evidence.agents.value
-    return {
-        "account": None if me is None else {
-            "id": me.id, "user_principal_name": me.user_principal_name, "display_name": me.display_name,
-            "cloud_only": not me.on_premises_sync_enabled, "account_enabled": me.account_enabled,
-            "user_type": me.user_type},
-        "roles": {
-            "direct": sorted({r.name or r.template_id for r in direct}),
-            "through_groups": sorted({r.name or r.template_id for r in transitive}
-                                     - {r.name or r.template_id for r in direct}),
-            "eligible": sorted({r.template_id for r in evidence.eligible_roles.value or ()}),
-        },
-        "organization": evidence.organization.value,
-        "domains": None if evidence.domains.value is None else [to_json(d) for d in evidence.domains.value],
-        "pta_agents": None if agents is None else {
-            "this_server": this_server,
-            "active": sum(1 for a in agents if a.status == "active"),
-            "inactive": sum(1 for a in agents if a.status != "active"),
-            "agents": [{**to_json(a), "this_server": same_machine(a.machine_name, this_server)} for a in agents],
-        },
-        "failures": failures,
-    }
-
-
-def _line(console: Console, label: str, text: str) -> None:
-    from rich.text import Text
-
-    console.print(Text(f"  {label:<14}", style="bold") + Text(text))
+    return AccountGraph(
+        account=None if me is None else GraphAccount(
+            id=me.id, user_principal_name=me.user_principal_name, display_name=me.display_name,
+            cloud_only=not me.on_premises_sync_enabled, account_enabled=me.account_enabled, user_type=me.user_type),
+        roles=GraphRoles(
+            direct=tuple(sorted({r.name or r.template_id for r in direct})),
+            through_groups=tuple(sorted({r.name or r.template_id for r in transitive}
+                                        - {r.name or r.template_id for r in direct})),
+            eligible=tuple(sorted({r.template_id for r in evidence.eligible_roles.value or ()}))),
+        organization=evidence.organization.value,
+        domains=evidence.domains.value,
+        pta_agents=None if agents is None else PtaAgents(
+            this_server=this_server,
+            active=sum(1 for a in agents if a.status == "active"),
+            inactive=sum(1 for a in agents if a.status != "active"),
+            agents=tuple(PtaAgentSeen(a, same_machine(a.machine_name, this_server)) for a in agents)),
+        failures=failures,
+    )
 
 
 def _login_proxy(proxy_for: Callable[[str], str | None]) -> str | None:
@@ -239,83 +302,3 @@ def _login_proxy(proxy_for: Callable[[str], str | None]) -> str | None:
 
     chosen = proxy_for(LOGIN_PROBE_URL)
     return display_proxy_url(chosen) if chosen else None
-
-
-def _proxy_text(proxy: dict[str, Any]) -> str:
-    """Where the requests go: a PAC names its choice for login.microsoftonline.com (it has no single URL)."""
-    source = str(proxy.get("source") or "")
-    if source.startswith("pac:"):
-        return f"{proxy.get('login_proxy') or 'DIRECT'} for login.microsoftonline.com (PAC {source[4:]})"
-    if source == "none":
-        from aadc_doctor.proxyconfig.model import NO_PROXY_SETTING
-
-        return NO_PROXY_SETTING
-    return f"{proxy.get('url') or 'direct'} ({source})"
-
-
-def render(report: Report, console: Console) -> None:
-    from rich.text import Text
-
-    r = report.results
-    console.print(Text(f"Account {r.get('upn')}", style="bold"))
-    proxy = r.get("proxy") or {}
-    _line(console, "Proxy", _proxy_text(proxy))
-    realm = r.get("realm") or {}
-    if "failure" in realm:
-        _line(console, "User realm", f"failed: {realm['failure']['outcome']}: {realm['failure']['message']}")
-    elif realm:
-        brand = f", {realm['federation_brand_name']}" if realm.get("federation_brand_name") else ""
-        _line(console, "User realm", f"{realm['namespace_type']} ({realm['domain_name']}{brand})")
-    tenant = r.get("tenant")
-    if tenant and "tenant_id" in tenant:
-        region = f", region {tenant['tenant_region_scope']}" if tenant.get("tenant_region_scope") else ""
-        _line(console, "Tenant", f"{tenant['tenant_id']} in the {tenant['cloud']} cloud "
-                                 f"({tenant['cloud_instance_name']}{region})")
-    elif tenant:
-        _line(console, "Tenant", "could not be read")
-    sign_in = r.get("sign_in")
-    if sign_in:
-        if "skipped" in sign_in:
-            _line(console, "Sign-in", f"skipped: {sign_in['skipped']}")
-        else:
-            flow = "device code" if sign_in["flow"] == "device_code" else "password"
-            why = f"AADSTS{sign_in['codes'][0]}" if sign_in.get("codes") else sign_in.get("error") or "network"
-            state = "succeeded" if sign_in["succeeded"] else f"failed ({why})"
-            _line(console, "Sign-in", f"{state}, {flow} flow")
-    elif r.get("stopped_at") == "no-sign-in":
-        _line(console, "Sign-in", "not attempted (--no-sign-in)")
-    graph = r.get("graph")
-    if graph:
-        _render_graph(console, graph)
-
-
-def _render_graph(console: Console, graph: dict[str, Any]) -> None:
-    account = graph.get("account")
-    if account:
-        _line(console, "Account", ("cloud-only" if account["cloud_only"] else "synchronized from on-premises AD")
-              + f", {account['user_type'] or 'Member'}")
-    roles = graph["roles"]
-    parts = [f"{', '.join(roles['direct'])} (direct)"] if roles["direct"] else ["none assigned directly"]
-    if roles["through_groups"]:
-        parts.append(f"{', '.join(roles['through_groups'])} (through a group)")
-    if roles["eligible"]:
-        parts.append(f"{len(roles['eligible'])} eligible in PIM")
-    _line(console, "Roles", "; ".join(parts))
-    org = graph.get("organization")
-    _line(console, "Organization", org["display_name"] if org else "could not be read")
-    domains = graph.get("domains")
-    if domains is None:
-        _line(console, "Domains", "could not be read")
-    else:
-        verified = sum(1 for d in domains if d["is_verified"])
-        _line(console, "Domains", f"{len(domains)} ({verified} verified)")
-    agents = graph.get("pta_agents")
-    if agents is None:
-        _line(console, "PTA agents", "could not be listed")
-    else:
-        names = [f"{a['machine_name']}{' (this server)' if a['this_server'] else ''}"
-                 for a in agents["agents"] if a["status"] == "active"]
-        text = f"{agents['active']} active" + (f": {', '.join(names)}" if names else "")
-        if agents["inactive"]:
-            text += f"; {agents['inactive']} inactive"
-        _line(console, "PTA agents", text)

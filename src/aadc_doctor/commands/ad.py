@@ -9,23 +9,28 @@ Security logs, the encryption of the service tickets issued for it (event 4769).
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aadc_doctor.commands import CommandResult, RunContext
+from aadc_doctor.commands import RunContext
 from aadc_doctor.errors import UsageError
-from aadc_doctor.model import Finding, Report
+from aadc_doctor.model import Finding
+from aadc_doctor.pipeline import Analysis, BaseCommand
+from aadc_doctor.results import AdDcsResults, AdLogonResults, AdResults, AdSsoResults, JsonObject
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from aadc_doctor.ad.dc_survey import DcSurvey
+    from aadc_doctor.ad.discovery import Discovery
+    from aadc_doctor.ad.sso_tickets import TicketTally
 
 HELP = "Active Directory as the PTA agent sees it: domain controllers (dcs), a user's logon (logon), Seamless SSO (sso)"
 DEFAULT_TIMEOUT = 5.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from aadc_doctor.cli import add_global_options
+    from aadc_doctor.options import add_global_options
 
     sub = parser.add_subparsers(dest="ad_command", metavar="SUBCOMMAND", parser_class=type(parser))
     sub.required = True
@@ -94,16 +99,61 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--insecure-tls", action="store_true", help="do not verify the LDAPS certificate (lab only)")
 
 
-def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
-    if not 0 < args.timeout <= 300:
-        raise UsageError(f"--timeout {args.timeout:g}: give seconds between 0 and 300")
-    if args.ca_file and not Path(args.ca_file).is_file():
-        raise UsageError(f"--ca-file {args.ca_file}: no such file")
-    if args.ad_command == "dcs":
-        return _run_dcs(args, ctx)
-    if args.ad_command == "logon":
-        return _run_logon(args, ctx)
-    return _run_sso(args, ctx)
+@dataclass(frozen=True)
+class DcsEvidence:
+    domain: str
+    site: str | None
+    discovery: Discovery | None
+    surveys: tuple[DcSurvey, ...]
+    wall_ms: float
+
+
+@dataclass(frozen=True)
+class LogonEvidence:
+    """The bind and the account read; ad/logon.validate judges the answer as it reads (it needs the reader)."""
+
+    findings: tuple[Finding, ...]
+    results: JsonObject
+
+
+@dataclass(frozen=True)
+class SsoEvidence:
+    tickets: tuple[TicketTally, tuple[JsonObject, ...]] | None  # 4769 tally and the files read (--events)
+    dc: str | None = None
+    domain: str | None = None
+    account: JsonObject | None = None  # AZUREADSSOACC as ad/sso_account.describe reads it
+
+
+class AdCommand(BaseCommand):
+    name = "ad"
+    help = HELP
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        add_arguments(parser)
+
+    def report_name(self, args: argparse.Namespace) -> str:
+        return f"ad {args.ad_command}"
+
+    def collect(self, args: argparse.Namespace, ctx: RunContext) -> DcsEvidence | LogonEvidence | SsoEvidence:
+        if not 0 < args.timeout <= 300:
+            raise UsageError(f"--timeout {args.timeout:g}: give seconds between 0 and 300")
+        if args.ca_file and not Path(args.ca_file).is_file():
+            raise UsageError(f"--ca-file {args.ca_file}: no such file")
+        if args.ad_command == "dcs":
+            return _collect_dcs(args, ctx)
+        if args.ad_command == "logon":
+            return _collect_logon(args, ctx)
+        return _collect_sso(args, ctx)
+
+    def analyse(self, evidence: DcsEvidence | LogonEvidence | SsoEvidence) -> Analysis[AdResults]:
+        if isinstance(evidence, DcsEvidence):
+            return _analyse_dcs(evidence)
+        if isinstance(evidence, LogonEvidence):
+            return Analysis(AdLogonResults(evidence.results), evidence.findings)
+        return _analyse_sso(evidence)
+
+
+COMMAND = AdCommand()
 
 
 def _domain(args: argparse.Namespace, ctx: RunContext, *, needed: bool) -> str:
@@ -121,34 +171,38 @@ def _nameserver(args: argparse.Namespace) -> tuple[str, int] | None:
     return parse_nameserver(args.dns_server) if args.dns_server else None
 
 
-def _run_dcs(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
-    from aadc_doctor.ad.dc_findings import dc_findings, discovery_findings, summary_finding
+def _collect_dcs(args: argparse.Namespace, ctx: RunContext) -> DcsEvidence:
+    import time
+
     from aadc_doctor.ad.dc_survey import survey
     from aadc_doctor.ad.discovery import discover
 
     dcs = [d.strip() for d in args.dc if d.strip()]
     domain = _domain(args, ctx, needed=not dcs)
-    findings: list[Finding] = []
-    results: dict[str, Any] = {"domain": domain or None, "discovery": None, "dcs": []}
+    discovery = None
     addresses: dict[str, list[str]] = {}
     if not dcs:
         discovery = discover(domain, site=args.site, nameserver=_nameserver(args), timeout=args.timeout)
-        results["discovery"] = discovery.to_dict()
-        findings += discovery_findings(discovery, args.site)
         dcs = discovery.dc_hosts()
         addresses = discovery.addresses
-    import time
-
     start = time.monotonic()
     surveys = survey(dcs, domain=domain, timeout=args.timeout, ca_file=args.ca_file, known_addresses=addresses)
-    results["wall_ms"] = round((time.monotonic() - start) * 1000, 1)
-    results["dcs"] = [dc.to_dict() for dc in surveys]
-    for dc in surveys:
-        findings += dc_findings(dc, domain)
-    summary = summary_finding(surveys)
+    return DcsEvidence(domain, args.site, discovery, tuple(surveys), round((time.monotonic() - start) * 1000, 1))
+
+
+def _analyse_dcs(evidence: DcsEvidence) -> Analysis[AdResults]:
+    from aadc_doctor.ad.dc_findings import dc_findings, discovery_findings, summary_finding
+
+    findings: list[Finding] = []
+    if evidence.discovery is not None:
+        findings += discovery_findings(evidence.discovery, evidence.site)
+    for dc in evidence.surveys:
+        findings += dc_findings(dc, evidence.domain)
+    summary = summary_finding(list(evidence.surveys))
     if summary is not None:
         findings.append(summary)
-    return CommandResult(Report(command="ad dcs", findings=findings, results=results))
+    return Analysis(AdDcsResults(evidence.domain or None, evidence.discovery, evidence.surveys, evidence.wall_ms),
+                    findings)
 
 
 def _secret(ctx: RunContext, var: str | None, what: str, prompt: str) -> str | None:
@@ -191,7 +245,7 @@ def _tls(args: argparse.Namespace) -> Any:
     return TlsOptions(ca_file=args.ca_file, insecure=bool(args.insecure_tls))
 
 
-def _run_logon(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
+def _collect_logon(args: argparse.Namespace, ctx: RunContext) -> LogonEvidence:
     import socket
 
     from aadc_doctor.ad.logon import LogonRequest, validate
@@ -220,31 +274,45 @@ def _run_logon(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
                            tls_name=tls_name, agents=agents, utc_offset=offset, zone=zone,
                            reader=args.reader, reader_password=reader_password)
     findings, results = validate(request, password)
-    return CommandResult(Report(command="ad logon", findings=findings, results=results))
+    return LogonEvidence(tuple(findings), results)
 
 
-def _run_sso(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
-    findings: list[Finding] = []
-    results: dict[str, Any] = {"domain": None, "dc": None, "account": None, "tickets": None}
+def _collect_sso(args: argparse.Namespace, ctx: RunContext) -> SsoEvidence:
+    tickets = None
     if args.events:
-        from aadc_doctor.ad.sso_tickets import read_ticket_events, ticket_findings
+        from aadc_doctor.ad.sso_tickets import read_ticket_events
 
         tally, files = read_ticket_events([Path(p) for p in args.events])
-        results["tickets"] = {**tally.to_dict(), "files": files}
-        findings += ticket_findings(tally)
+        tickets = (tally, tuple(files))
     if args.events and not (args.dc or args.domain):
-        return CommandResult(Report(command="ad sso", findings=findings, results=results))
+        return SsoEvidence(tickets)
     domain = _domain(args, ctx, needed=not args.dc)
     dc, tls_name = (args.dc, args.tls_name) if args.dc else _first_dc(domain, args)
-    results["dc"] = dc
-    findings += _read_sso(args, ctx, dc, domain, args.tls_name or tls_name, results)
-    return CommandResult(Report(command="ad sso", findings=findings, results=results))
+    domain, account = _read_sso(args, ctx, dc, domain, args.tls_name or tls_name)
+    return SsoEvidence(tickets, dc, domain, account)
 
 
-def _read_sso(args: argparse.Namespace, ctx: RunContext, dc: str, domain: str, tls_name: str | None,
-              results: dict[str, Any]) -> list[Finding]:
+def _analyse_sso(evidence: SsoEvidence) -> Analysis[AdResults]:
+    findings: list[Finding] = []
+    tickets = None
+    if evidence.tickets is not None:
+        from aadc_doctor.ad.sso_tickets import ticket_findings
+
+        tally, files = evidence.tickets
+        tickets = {**tally.to_dict(), "files": list(files)}
+        findings += ticket_findings(tally)
+    if evidence.domain is not None:
+        from aadc_doctor.ad.sso_account import sso_findings
+
+        findings += sso_findings(evidence.domain, dict(evidence.account) if evidence.account is not None else None)
+    return Analysis(AdSsoResults(evidence.domain, evidence.dc, evidence.account, tickets), findings)
+
+
+def _read_sso(args: argparse.Namespace, ctx: RunContext, dc: str, domain: str,
+              tls_name: str | None) -> tuple[str, dict[str, Any] | None]:
+    """The domain (from the DC when not given) and the AZUREADSSOACC account, None when it does not exist."""
     from aadc_doctor.ad.directory import close, first_text, open_and_bind, search_one
-    from aadc_doctor.ad.sso_account import describe, read_sso_account, sso_findings
+    from aadc_doctor.ad.sso_account import describe, read_sso_account
     from aadc_doctor.errors import RunIncomplete
 
     password = _secret(ctx, args.reader_password_env, "--reader-password-env",
@@ -262,78 +330,7 @@ def _read_sso(args: argparse.Namespace, ctx: RunContext, dc: str, domain: str, t
         if not base:
             raise RunIncomplete(f"{dc} did not say its domain (no defaultNamingContext): is it a DC?")
         domain = domain or ".".join(p.split("=", 1)[1] for p in base.split(",")).lower()
-        results["domain"] = domain
         entry = read_sso_account(outcome.connection, base)
-        account = describe(entry) if entry is not None else None
-        results["account"] = account
-        return sso_findings(domain, account)
+        return domain, describe(entry) if entry is not None else None
     finally:
         close(outcome.connection)
-
-
-# ---- rendering ------------------------------------------------------------------------------------
-
-
-def render(report: Report, console: Console) -> None:
-    results = report.results
-    if report.command == "ad dcs":
-        _render_dcs(results, console)
-    elif report.command == "ad logon":
-        _render_logon(results, console)
-    else:
-        _render_sso(results, console)
-
-
-def _render_dcs(results: Any, console: Console) -> None:
-    from rich.table import Table
-
-    table = Table(title=f"Domain controllers{' of ' + results['domain'] if results.get('domain') else ''}")
-    for column in ("DC", "address", "LDAP", "CLDAP", "ports not open", "simple bind", "LDAPS", "clock", "ms"):
-        table.add_column(column)
-    for dc in results["dcs"]:
-        root = dc.get("root_dse") or {}
-        closed = [k for k, v in dc["ports"].items() if v["state"] not in ("open", "answered")]
-        strong = (dc.get("strong_auth") or {}).get("state", "-")
-        offset = dc.get("clock_offset_s")
-        table.add_row(dc["name"], dc["address"] or "-", root.get("outcome", "-"),
-                      (dc.get("cldap") or {}).get("outcome", "-"), ", ".join(closed) or "-",
-                      {"required": "needs TLS", "not_required": "allowed"}.get(strong, strong),
-                      (dc.get("ldaps") or {}).get("outcome", "-"),
-                      f"{round(offset):+d} s" if offset is not None else "-", f"{dc['probe_ms']:.0f}")
-    console.print(table)
-
-
-def _render_logon(results: Any, console: Console) -> None:
-    console.print(f"{results['upn']} against {results['dc']} over {results['transport']}: {results['outcome']}"
-                  + (f", data {results['data_code']} -> Reason {results['reason']}" if results.get("reason") else ""),
-                  markup=False, highlight=False)
-    account = results.get("account")
-    if not account:
-        return
-    lines = [f"  userAccountControl: {account['user_account_control']} ({', '.join(account['uac_flags'])})",
-             f"  pwdLastSet: {account['pwd_last_set'] or '0 (must change)'}; expires: "
-             f"{account['password_expires'] or 'never'}",
-             f"  accountExpires: {account['account_expires'] or 'never'}",
-             f"  lockoutTime: {account['lockout_time'] or '-'} (locked: {account['locked_out']})"]
-    if account["workstations"]:
-        lines.append(f"  Log On To: {', '.join(account['workstations'])} (agent servers "
-                     f"{', '.join(account['agent_servers'])} allowed: {account['agent_servers_allowed']})")
-    hours = account.get("logon_hours")
-    if hours:
-        lines.append(f"  logon hours ({hours['zone']}): {hours['summary']}")
-        lines += [f"    {day} {row}" for day, row in hours["week"].items()]
-    for line in lines:
-        console.print(line, markup=False, highlight=False)
-
-
-def _render_sso(results: Any, console: Console) -> None:
-    account = results.get("account")
-    if account:
-        console.print(f"{account['sam_account_name']} on {results['dc']}: enabled {account['enabled']}, key "
-                      f"{account['key_age_days']} days old, encryption types "
-                      f"{', '.join(account['encryption_types']) or 'unset'}", markup=False, highlight=False)
-    tickets = results.get("tickets")
-    if tickets:
-        kinds = ", ".join(f"{t['name']} ({t['type']}) ×{t['count']}" for t in tickets["by_encryption_type"])
-        console.print(f"4769 for AZUREADSSOACC$: {tickets['tickets']} ticket(s) {kinds}".rstrip(),
-                      markup=False, highlight=False)

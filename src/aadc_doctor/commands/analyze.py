@@ -12,12 +12,12 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aadc_doctor.commands import CommandResult, RunContext
+from aadc_doctor.commands import RunContext
 from aadc_doctor.errors import UsageError
-from aadc_doctor.model import Report
+from aadc_doctor.pipeline import Analysis, BaseCommand
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from aadc_doctor.analyze.run import AnalysisResult
 
 HELP = "analyse a collect zip, its folder or a copy of a server's files with every offline analyser, in one report"
 
@@ -29,48 +29,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="judge deadlines as of this date instead of today (to re-read an old collection)")
 
 
-def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
-    from datetime import UTC, date, datetime
+class AnalyzeCommand(BaseCommand):
+    name = "analyze"
+    help = HELP
 
-    from aadc_doctor import progress
-    from aadc_doctor.analyze.inputs import opened
-    from aadc_doctor.analyze.run import analyse_server
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        add_arguments(parser)
 
-    today = datetime.now(UTC).date()
-    if args.today:
-        try:
-            today = date.fromisoformat(args.today)
-        except ValueError:
-            raise UsageError(f"--today {args.today}: not a date (YYYY-MM-DD)") from None
-    with opened(Path(args.path)) as found, progress.reading(ctx, found.total_bytes(), "analyze"):
-        result = analyse_server(found, args.path, today)
-    if not any(r.status != "skipped" for r in result.runs):
-        from aadc_doctor.errors import InputError
+    def collect(self, args: argparse.Namespace, ctx: RunContext) -> AnalysisResult:
+        from datetime import UTC, date, datetime
 
-        raise InputError(f"{args.path}: nothing an analyser reads was found",
-                         hint="expected a `collect` zip or the server's files (machine.config, .exe.config, Trace "
-                              "folders, .evtx, reg export files, saved check --json)")
-    report = Report(command="analyze", findings=result.findings, results=result.to_dict())
-    return CommandResult(report)
+        from aadc_doctor import progress
+        from aadc_doctor.analyze.inputs import opened
+        from aadc_doctor.analyze.run import analyse_server
+
+        today = datetime.now(UTC).date()
+        if args.today:
+            try:
+                today = date.fromisoformat(args.today)
+            except ValueError:
+                raise UsageError(f"--today {args.today}: not a date (YYYY-MM-DD)") from None
+        with opened(Path(args.path)) as found, progress.reading(ctx, found.total_bytes(), "analyze"):
+            result = analyse_server(found, args.path, today)
+        if not any(r.status != "skipped" for r in result.runs):
+            from aadc_doctor.errors import InputError
+
+            raise InputError(f"{args.path}: nothing an analyser reads was found",
+                             hint="expected a `collect` zip or the server's files (machine.config, .exe.config, "
+                                  "Trace folders, .evtx, reg export files, saved check --json)")
+        return result
+
+    def analyse(self, evidence: AnalysisResult) -> Analysis[AnalysisResult]:
+        """Each analyser ran on its own input while it was read (analyze/run.py); here they are one report."""
+        return Analysis(evidence, evidence.findings)
 
 
-def render(report: Report, console: Console) -> None:
-    r = report.results
-    console.print(f"Analysed {r['source']} ({r['input_kind']}), deadlines as of {r['run_date']}")
-    manifest = r["manifest"]
-    if manifest:
-        console.print(f"  collected on {manifest['host']} at {manifest['collected_at']} by aadc-doctor "
-                      f"{manifest['tool_version']}: {manifest['files']} files"
-                      + (", redacted" if manifest["redacted"] else "")
-                      + f"; {len(manifest['not_collected'] or [])} could not be collected, "
-                        f"{len(manifest['trimmed'] or [])} left out")
-    for run in r["analysers"]:
-        count = len(run["findings"])
-        if run["status"] == "skipped":
-            console.print(f"  {run['name']:<19} skipped: {run['reason']}")
-        else:
-            what = f"{len(run['inputs'])} input(s), {count} finding(s)"
-            note = f"; {run['reason']}" if run["reason"] else ""
-            console.print(f"  {run['name']:<19} {run['status']}: {what}{note}")
-    for item in next((a["results"].get("installed", []) for a in r["analysers"] if a["name"] == "server-rules"), []):
-        console.print(f"  installed: {item['display_name']} {item['version']}")
+COMMAND = AnalyzeCommand()

@@ -12,24 +12,26 @@ import re
 import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from aadc_doctor.commands import CommandResult, RunContext
+from aadc_doctor.commands import RunContext
 from aadc_doctor.errors import InputError, UsageError
-from aadc_doctor.model import Finding, Report
+from aadc_doctor.model import Finding
+from aadc_doctor.pipeline import Analysis, BaseCommand
+from aadc_doctor.results import CheckAuth, CheckProxy, CheckResults
 
 if TYPE_CHECKING:
-    from rich.console import Console, RenderableType
-    from rich.table import Table
-    from rich.text import Text
-
+    from aadc_doctor.knowledge.connectivity_findings import ConnectivityKnowledge
     from aadc_doctor.knowledge.endpoints import EndpointCatalog
     from aadc_doctor.net.http_client import Redirect
     from aadc_doctor.net.outcome import EndpointResult, EndpointTarget
     from aadc_doctor.net.proxy_auth import ProxyAuthSettings
     from aadc_doctor.net.resolve import DnsFilterPolicy, IpNetwork
+    from aadc_doctor.net.targets import NotProbed
     from aadc_doctor.net.tls import TrustConfig
+    from aadc_doctor.proxyconfig.dotnet_config import ConfigFile
     from aadc_doctor.proxyconfig.model import ProxyConfig
 
 HELP = "probe the endpoints Azure AD Connect, PTA and Health need, through the real proxy, layer by layer"
@@ -37,7 +39,6 @@ PROFILE_CHOICES = ("sync", "pta", "health", "writeback", "cloudsync", "all")
 DEFAULT_TIMEOUT_S = 10.0
 MAX_TIMEOUT_S = 600.0  # a per-probe limit beyond ten minutes only hides a hang
 TENANT_GUID = re.compile(r"\{?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\}?", re.IGNORECASE)
-HOST_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 
 T = TypeVar("T")
 
@@ -177,119 +178,6 @@ def _prompt_password(user: str) -> str:
         raise UsageError("no proxy password entered") from None
 
 
-def _parse_endpoint(url: str) -> tuple[str, str, int, str]:
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"--endpoint {url}: expected an http:// or https:// URL", hint=_endpoint_hint(url))
-    try:
-        port = parts.port
-    except ValueError:
-        port_text = parts.netloc.rpartition(":")[2]
-        if port_text.isdigit():
-            raise UsageError(f"--endpoint {url}: port {port_text} is out of range (1-65535)") from None
-        raise UsageError(f"--endpoint {url}: {port_text!r} is not a port number") from None
-    if port == 0:
-        raise UsageError(f"--endpoint {url}: port 0 is out of range (1-65535)")
-    host = parts.hostname.lower()
-    if not _valid_host(host):
-        raise UsageError(f"--endpoint {url}: {host!r} is not a valid host name")
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return parts.scheme, host, port or (443 if parts.scheme == "https" else 80), path
-
-
-def _valid_host(host: str) -> bool:
-    """A DNS name (letters, digits, '-', '_' per label; IDN through its A-label) or an IP literal."""
-    from aadc_doctor.net.resolve import is_ip_literal
-
-    if is_ip_literal(host):
-        return True
-    try:
-        ascii_host = host.encode("idna").decode("ascii")
-    except UnicodeError:
-        return False
-    labels = ascii_host.removesuffix(".").split(".")
-    return len(ascii_host) <= 253 and all(HOST_LABEL.fullmatch(label) for label in labels)
-
-
-def _endpoint_hint(url: str) -> str:
-    """The URL the admin most likely meant: a bare host (or host/path) becomes https://, or http:// for CRLs."""
-    text = url.strip()
-    if text and "://" not in text:
-        guess = urlsplit(f"//{text}")
-        try:
-            plain = guess.port == 80 or guess.path.lower().endswith(".crl")
-        except ValueError:
-            plain = False
-        if guess.hostname:
-            return f"did you mean --endpoint {'http' if plain else 'https'}://{guess.netloc}{guess.path or '/'} ?"
-    return "for example --endpoint https://login.microsoftonline.com/"
-
-
-def build_targets(profiles: Sequence[str], endpoints: Sequence[str], tenant_id: str | None,
-                  catalog: EndpointCatalog) -> tuple[list[EndpointTarget], list[dict[str, Any]]]:
-    """Concrete URLs to probe (catalog rows stand in through their probe URLs) and the rows not probed."""
-    from aadc_doctor.knowledge.endpoints import PROFILES
-    from aadc_doctor.net.outcome import EndpointTarget
-
-    wanted = set(PROFILES) if "all" in profiles else set(profiles)
-    # keyed by what is probed, not by the text typed: Login.MicrosoftOnline.com and :443 are the same endpoint
-    by_url: dict[tuple[str, str, int, str], EndpointTarget] = {}
-    not_probed: list[dict[str, Any]] = []
-
-    def add(target: EndpointTarget) -> None:
-        key = (target.scheme, target.host, target.port, target.path)
-        known = by_url.get(key)
-        if known is None:
-            by_url[key] = target
-            return
-        merged = tuple(dict.fromkeys((*known.profiles, *target.profiles)))
-        by_url[key] = EndpointTarget(known.url, known.host, known.port, known.scheme, known.path, known.kind,
-                                     merged, known.rule_id, known.rule_pattern)
-
-    if profiles:
-        current = catalog.for_profiles(sorted(wanted))
-        for rule in current:
-            urls = rule.urls_to_probe(tenant_id)
-            rule_profiles = tuple(p for p in rule.profiles if p in wanted)
-            if not urls:
-                reason = ("needs --tenant-id" if rule.tenant_probe_urls else
-                          "not probed: " + ("optional" if not rule.required else "no probe URL"))
-                not_probed.append({"rule": rule.id, "pattern": rule.pattern, "port": rule.port,
-                                   "profiles": list(rule_profiles), "reason": reason})
-                continue
-            for url in urls:
-                scheme, host, port, path = _parse_endpoint(url)
-                add(EndpointTarget(url, host, port, scheme, path, rule.kind, rule_profiles, rule.id, rule.pattern))
-            if rule.tenant_probe_urls and not tenant_id:
-                not_probed.append({"rule": rule.id, "pattern": rule.pattern, "port": rule.port,
-                                   "profiles": list(rule_profiles),
-                                   "reason": "tenant-specific hosts need --tenant-id"})
-        for rule in catalog.for_profiles(sorted(wanted), include_seed_only=True):
-            if not rule.is_current:
-                replaced = ", ".join(catalog.by_id(r).pattern for r in rule.replaced_by)
-                reason = "listed only in the 2016 article" + (f"; today: {replaced}" if replaced else "")
-                not_probed.append({"rule": rule.id, "pattern": rule.pattern, "port": rule.port,
-                                   "profiles": [p for p in rule.profiles if p in wanted], "reason": reason})
-    for url in endpoints:
-        scheme, host, port, path = _parse_endpoint(url)
-        # a host a current row probes for itself (graph.windows.net for *.graph.windows.net) belongs to that row,
-        # not to a 2016 seed row whose wildcard happens to cover it (*.windows.net)
-        probed_by = [r for r in catalog.rules if r.is_current and host in r.probe_hosts()]
-        matches = (probed_by or [r for r in catalog.match(host) if r.is_current] or catalog.match(host))
-        chosen = next((r for r in matches if r.port == port), matches[0] if matches else None)
-        # an --endpoint counts for the requested profiles its catalog rows belong to; alone it is "custom"
-        profile_set = tuple(dict.fromkeys(p for r in matches for p in r.profiles if p in wanted)) or ("custom",)
-        if path.split("?", 1)[0].lower().endswith(".crl"):
-            kind = "crl"
-        elif scheme == "http" and chosen is not None and chosen.kind == "ocsp":
-            kind = "ocsp"
-        else:
-            kind = scheme
-        add(EndpointTarget(url, host, port, scheme, path, kind, profile_set,
-                           chosen.id if chosen else None, chosen.pattern if chosen else None))
-    return list(by_url.values()), not_probed
-
-
 def _configured_elsewhere(cfg: ProxyConfig, env: dict[str, str], results: Sequence[EndpointResult]) -> tuple[str, ...]:
     """Proxies set in places this run did not use, asked only when a direct call failed to connect.
 
@@ -334,15 +222,6 @@ def _dns_lifetime(timeout: float) -> float:
     return max(timeout * 0.5, timeout - 0.5)
 
 
-def dotnet_config_findings(cfg: ProxyConfig) -> list[Finding]:
-    """What .NET makes of the machine.config this run read its proxy from (see audit_dotnet_proxy_file)."""
-    from aadc_doctor.analysis.proxy_audit import audit_dotnet_proxy_file
-    from aadc_doctor.proxyconfig.machine_config import machine_config_of
-
-    machine_config = machine_config_of(cfg)
-    return audit_dotnet_proxy_file(machine_config) if machine_config is not None else []
-
-
 def _run_coroutine(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """asyncio.run, also when the caller (e.g. the demo) already runs an event loop in this thread."""
     import asyncio
@@ -358,17 +237,65 @@ def _run_coroutine(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 # -- run --------------------------------------------------------------------------------------------------
 
-def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
-    return run_check(args, ctx)
+@dataclass(frozen=True)
+class CheckEvidence:
+    """What the probes found, and everything the diagnosis needs to read it."""
+
+    proxy: ProxyConfig
+    auth: ProxyAuthSettings
+    profiles: tuple[str, ...]
+    timeout_s: float
+    concurrency: int
+    catalog: EndpointCatalog
+    knowledge: ConnectivityKnowledge
+    machine_config: ConfigFile | None  # the machine.config the proxy came from, read as .NET reads it
+    configured_elsewhere: tuple[str, ...]
+    endpoints: tuple[EndpointResult, ...]
+    not_probed: tuple[NotProbed, ...]
+    connect_to: tuple[str, ...]
+    connect_to_unused: tuple[str, ...]
+    wall_ms: float
 
 
-def run_check(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
-    """Probe, diagnose, and return the report (results follow DESIGN.md's `check` JSON)."""
+class CheckCommand(BaseCommand):
+    name = "check"
+    help = HELP
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        add_arguments(parser)
+
+    def collect(self, args: argparse.Namespace, ctx: RunContext) -> CheckEvidence:
+        return _collect(args, ctx)
+
+    def analyse(self, evidence: CheckEvidence) -> Analysis[CheckResults]:
+        from aadc_doctor.analysis.connectivity import ProxyContext, attribute_upstreams, diagnose
+        from aadc_doctor.analysis.proxy_audit import audit_dotnet_proxy_file
+
+        endpoints = tuple(attribute_upstreams(list(evidence.endpoints)))  # an upstream's relayed answer is named
+        cfg = evidence.proxy
+        proxy_ctx = ProxyContext(cfg.source, cfg.display_url, evidence.configured_elsewhere)
+        findings: list[Finding] = []
+        if evidence.machine_config is not None:
+            findings += audit_dotnet_proxy_file(evidence.machine_config)
+        findings += diagnose(list(endpoints), proxy_ctx, catalog=evidence.catalog, knowledge=evidence.knowledge)
+        results = CheckResults(
+            proxy=CheckProxy(cfg, cfg.describe()), auth=CheckAuth(evidence.auth.mode, evidence.auth.user),
+            profiles=evidence.profiles, timeout_s=evidence.timeout_s, concurrency=evidence.concurrency,
+            wall_ms=evidence.wall_ms, endpoints=endpoints, not_probed=evidence.not_probed,
+            connect_to=evidence.connect_to, connect_to_unused=evidence.connect_to_unused)
+        return Analysis(results, findings)
+
+
+COMMAND = CheckCommand()
+
+
+def _collect(args: argparse.Namespace, ctx: RunContext) -> CheckEvidence:
+    """Options to settings, then every probe (results follow DESIGN.md's `check` JSON)."""
     from aadc_doctor.knowledge.endpoints import load_catalog
     from aadc_doctor.net.resolve import parse_dns_server, parse_lab_network, parse_resolve_option
+    from aadc_doctor.net.targets import build_targets
     from aadc_doctor.net.tls import build_trust
 
-    report = Report(command="check")
     _reject_empty_values(args)
     if not 0 < args.timeout <= MAX_TIMEOUT_S:  # also rejects nan and inf
         raise UsageError(f"--timeout {args.timeout:g}: expected seconds, more than 0 and at most {MAX_TIMEOUT_S:g}")
@@ -396,22 +323,21 @@ def run_check(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
     except ValueError as exc:
         raise InputError(str(exc)) from None
     try:
-        return _probe_and_report(args, ctx, report, trust, targets, not_probed, profiles, catalog, redirects,
-                                 connect_to, overrides, dns_server, lab_networks)
+        return _probe(args, ctx, trust, targets, not_probed, profiles, catalog, redirects, connect_to, overrides,
+                      dns_server, lab_networks)
     finally:
         trust.close()  # the store-loading thread never outlives the command (it crashed the interpreter at exit)
 
 
-def _probe_and_report(args: argparse.Namespace, ctx: RunContext, report: Report, trust: TrustConfig,
-                      targets: list[EndpointTarget], not_probed: list[dict[str, Any]], profiles: list[str],
-                      catalog: EndpointCatalog, redirects: list[Redirect],
-                      connect_to: dict[tuple[str, int], tuple[str, int]], overrides: list[Any],
-                      dns_server: Any, lab_networks: tuple[IpNetwork, ...]) -> CommandResult:
-    from aadc_doctor.analysis.connectivity import ProxyContext, attribute_upstreams, diagnose
+def _probe(args: argparse.Namespace, ctx: RunContext, trust: TrustConfig, targets: list[EndpointTarget],
+           not_probed: list[NotProbed], profiles: list[str], catalog: EndpointCatalog, redirects: list[Redirect],
+           connect_to: dict[tuple[str, int], tuple[str, int]], overrides: list[Any], dns_server: Any,
+           lab_networks: tuple[IpNetwork, ...]) -> CheckEvidence:
     from aadc_doctor.knowledge.connectivity_findings import load_connectivity_knowledge
     from aadc_doctor.net.probe import ProbeSettings, ProxyRoute
     from aadc_doctor.net.resolve import Resolver
     from aadc_doctor.net.runner import ProbeJob, run_probes_async
+    from aadc_doctor.proxyconfig.machine_config import machine_config_of
     from aadc_doctor.proxyconfig.model import display_proxy_url
 
     cfg = _select_proxy(args, ctx)
@@ -440,7 +366,11 @@ def _probe_and_report(args: argparse.Namespace, ctx: RunContext, report: Report,
     unused_connect_to = [spec for spec, r in zip(args.connect_to, redirects, strict=True)
                          if (r.host.rstrip("."), r.port) not in probed]
     started = time.monotonic()
-    live = _LiveTable(ctx, targets) if ctx.interactive else None
+    live = None
+    if ctx.interactive:
+        from aadc_doctor.render.text.check import LiveTable
+
+        live = LiveTable(ctx.console, targets)
 
     async def probe_all() -> list[EndpointResult]:
         return await run_probes_async(jobs, settings, concurrency=args.concurrency,
@@ -452,231 +382,9 @@ def _probe_and_report(args: argparse.Namespace, ctx: RunContext, report: Report,
     else:
         results = _run_coroutine(probe_all)
     wall_ms = (time.monotonic() - started) * 1000
-    results = attribute_upstreams(results)  # an upstream's answer relayed verbatim is named in the JSON too
-
-    proxy_ctx = ProxyContext(cfg.source, cfg.display_url, _configured_elsewhere(cfg, ctx.env, results))
-    report.findings.extend(dotnet_config_findings(cfg))
-    report.findings.extend(diagnose(results, proxy_ctx, catalog=catalog, knowledge=kb))
-    proxy_info = cfg.to_dict()
-    proxy_info["description"] = cfg.describe()
-    report.results = {
-        "proxy": proxy_info,
-        "auth": {"mode": auth.mode, "user": auth.user},
-        "profiles": profiles,
-        "timeout_s": float(args.timeout),
-        "concurrency": args.concurrency,
-        "wall_ms": round(wall_ms, 1),
-        "endpoints": [r.to_dict() for r in results],
-        "not_probed": not_probed,
-        "connect_to": list(args.connect_to),
-        "connect_to_unused": unused_connect_to,
-    }
-    return CommandResult(report)
-
-
-# -- rendering --------------------------------------------------------------------------------------------
-
-OUTCOME_STYLE = {"ok": "green", "http_error": "yellow"}
-ENDPOINT_WIDTH = 48
-DETAIL_MIN_WIDTH = 30  # narrower than this, the Detail column is unreadable (or dropped): list layout instead
-# Above the table, where a first-time reader looks: what the two number columns mean.
-TABLE_LEGEND = (
-    "CONNECT/HTTP: the proxy's answer to CONNECT / the endpoint's HTTP status (any status, even 4xx, means reachable)",
-    "ms: time per layer, dns/tcp/CONNECT/tls/http ('-' = layer not used, e.g. no CONNECT when direct, or not reached)",
-)
-
-
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0f}"
-
-
-def _status(row: dict[str, Any]) -> str:
-    connect, http = row.get("connect_status"), row.get("http_status")
-    if connect is None and http is None:
-        return "-"
-    return f"{connect if connect is not None else '-'}/{http if http is not None else '-'}"
-
-
-def _detail(row: dict[str, Any]) -> str:
-    tls = row.get("tls")
-    if row.get("outcome") in ("tls_intercepted", "tls_failure") and tls and tls.get("issuer"):
-        issuer = tls.get("issuer_organization") or tls.get("issuer")
-        return f"issuer {issuer}: {tls.get('verify_error') or row.get('error') or ''}"
-    if row.get("outcome") != "ok":
-        return str(row.get("error") or "")
-    crl = row.get("crl")
-    if crl and crl.get("parsed"):
-        until = str(crl.get("next_update") or "")[:10]
-        return "CRL ok" + (f" until {until}" if until else "")
-    parts = []
-    if tls:
-        parts.append(str(tls.get("version") or ""))
-        if tls.get("issuer_organization") or tls.get("issuer"):
-            parts.append(f"issuer {tls.get('issuer_organization') or tls.get('issuer')}")
-    if row.get("proxy_auth_scheme"):
-        parts.append(f"proxy sign-in {row['proxy_auth_scheme']}")
-    if not tls and row.get("http_status") is not None:
-        parts.append(f"answered {row['http_status']}")
-    return ", ".join(p for p in parts if p)
-
-
-def _row_label(row: dict[str, Any]) -> tuple[str, str]:
-    rule = row.get("rule") or {}
-    pattern = rule.get("pattern") or "-"
-    return f"{row['host']}:{row['port']}", pattern
-
-
-def _timings(row: dict[str, Any]) -> str:
-    phases = row.get("phases") or {}
-    return "/".join(_ms(phases.get(k)) for k in ("dns_ms", "tcp_ms", "connect_ms", "tls_ms", "http_ms"))
-
-
-def _short(text: str, limit: int = 90) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def _endpoint_cell(label: str, pattern: str, connect_to: str | None = None) -> Text:
-    from rich.text import Text
-
-    host = label.rsplit(":", 1)[0]
-    if len(label) > ENDPOINT_WIDTH and "." in label[:ENDPOINT_WIDTH]:
-        # a tenant host (<tenant-id>.pta.bootstrap.his.msappproxy.net, 70 characters) would squeeze the Detail column
-        # out of a 120-column table: break it after a dot
-        cut = label.rindex(".", 0, ENDPOINT_WIDTH) + 1
-        label = label[:cut] + "\n  " + label[cut:]
-    cell = Text(label)
-    if pattern not in ("-", host):
-        cell.append(f"\n  for {pattern}", style="dim")
-    if connect_to:
-        cell.append(f"\n  connected to {connect_to}", style="dim")
-    return cell
-
-
-def build_table(rows: Sequence[dict[str, Any] | None], targets: Sequence[tuple[str, str]] = ()) -> Table:
-    """The endpoint table; `None` rows (probes still running) show as pending with their target label.
-
-    A wildcard catalog row is probed through a concrete host: the cell shows the row it stands for.
-    """
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(show_edge=False, pad_edge=False, header_style="bold")
-    # no_wrap: host:port stays whole (a label over ENDPOINT_WIDTH is broken at a dot by _endpoint_cell). Letting rich
-    # fold this column made it squeeze ordinary names, and a min_width made it crop the Detail text by a character.
-    table.add_column("Endpoint", no_wrap=True)
-    table.add_column("Outcome", no_wrap=True)
-    table.add_column("CONNECT/HTTP", justify="right", no_wrap=True)
-    table.add_column("ms", justify="right", no_wrap=True)
-    table.add_column("Detail", overflow="fold", ratio=1, min_width=DETAIL_MIN_WIDTH)
-    for index, row in enumerate(rows):
-        if row is None:
-            label, pattern = targets[index] if index < len(targets) else ("?", "-")
-            table.add_row(_endpoint_cell(label, pattern), Text("probing...", style="dim"), "", "", "")
-            continue
-        label, pattern = _row_label(row)
-        outcome = str(row.get("outcome"))
-        table.add_row(_endpoint_cell(label, pattern, row.get("connect_to")),
-                      Text(outcome, style=OUTCOME_STYLE.get(outcome, "bold red")),
-                      _status(row), _timings(row), _short(_detail(row)))
-    return table
-
-
-def _fixed_columns_width(rows: Sequence[dict[str, Any] | None], targets: Sequence[tuple[str, str]]) -> int:
-    """Width the table needs besides Detail: Endpoint, Outcome, CONNECT/HTTP, ms and the four separators."""
-    labels = [_row_label(row)[0] if row is not None else (targets[i][0] if i < len(targets) else "?")
-              for i, row in enumerate(rows)]
-    endpoint = max([len("Endpoint"), *(min(len(label), ENDPOINT_WIDTH) for label in labels)])
-    done = [row for row in rows if row is not None]
-    outcome = max([len("probing..."), *(len(str(row.get("outcome"))) for row in done)])
-    status = max([len("CONNECT/HTTP"), *(len(_status(row)) for row in done)])
-    timings = max([len("ms"), *(len(_timings(row)) for row in done)])
-    return endpoint + outcome + status + timings + 4 * 3
-
-
-def build_view(rows: Sequence[dict[str, Any] | None], targets: Sequence[tuple[str, str]] = (), *,
-               width: int = 120) -> RenderableType:
-    """The table when the console leaves its Detail column DETAIL_MIN_WIDTH characters (rich drops a column that does
-    not fit, and with it the cause), else one line per endpoint with the detail indented under it."""
-    if width - _fixed_columns_width(rows, targets) >= DETAIL_MIN_WIDTH:
-        return build_table(rows, targets)
-    from rich.console import Group
-    from rich.text import Text
-
-    lines: list[Text] = []
-    for index, row in enumerate(rows):
-        if row is None:
-            label = targets[index][0] if index < len(targets) else "?"
-            lines.append(Text(label) + Text("  probing...", style="dim"))
-            continue
-        label, pattern = _row_label(row)
-        outcome = str(row.get("outcome"))
-        head = Text(label)
-        head.append(f"  {outcome}", style=OUTCOME_STYLE.get(outcome, "bold red"))
-        head.append(f"  {_status(row)}  {_timings(row)} ms")
-        notes = [f"for {pattern}"] if pattern not in ("-", row.get("host")) else []
-        if row.get("connect_to"):
-            notes.append(f"connected to {row['connect_to']}")
-        notes.append(_short(_detail(row), 200))
-        lines.append(head)
-        lines.append(Text("    " + "; ".join(n for n in notes if n), style="dim"))
-    return Group(*lines)
-
-
-class _LiveTable:
-    """The table on a terminal, each row filling in as its probe completes."""
-
-    def __init__(self, ctx: RunContext, targets: Sequence[EndpointTarget]) -> None:
-        from rich.live import Live
-
-        self._labels = [(t.label, t.rule_pattern or "-") for t in targets]
-        self._rows: list[dict[str, Any] | None] = [None] * len(targets)
-        self._width = ctx.console.width
-        self._live = Live(build_view(self._rows, self._labels, width=self._width), console=ctx.console,
-                          transient=True, refresh_per_second=8)
-
-    def update(self, index: int, result: EndpointResult) -> None:
-        self._rows[index] = result.to_dict()
-        self._live.update(build_view(self._rows, self._labels, width=self._width))
-
-    def __enter__(self) -> _LiveTable:
-        self._live.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._live.__exit__(None, None, None)
-
-
-def render(report: Report, console: Console) -> None:
-    from rich.text import Text
-
-    results = report.results
-    proxy = results.get("proxy") or {}
-    where = proxy.get("description") or f"{proxy.get('url') or 'direct'} ({proxy.get('source')})"
-    console.print(Text("Proxy: ", style="bold") + Text(str(where)))
-    endpoints = list(results.get("endpoints") or ())
-    # a PAC script, NO_PROXY or a bypass list picks per URL: say what was picked, or a DIRECT route goes unnoticed
-    routes: dict[str, int] = {}
-    for row in endpoints:
-        route = row.get("via_proxy") or "DIRECT"
-        routes[route] = routes.get(route, 0) + 1
-    is_pac = str(proxy.get("source") or "").startswith("pac")
-    if is_pac or len(routes) > 1:
-        chosen = ", ".join(f"{route} ({count} endpoint{'s' if count != 1 else ''})" for route, count in routes.items())
-        console.print(Text("PAC chose: " if is_pac else "Routes: ", style="bold") + Text(chosen or "-"))
-    for line in TABLE_LEGEND:
-        console.print(Text(line, style="dim"))
-    console.print(build_view(endpoints, width=console.width))
-    ok = sum(1 for e in endpoints if e.get("outcome") == "ok")
-    wall = results.get("wall_ms")
-    timing = ""
-    if isinstance(wall, int | float):
-        timing = f" in {wall / 1000:.1f} s" if wall >= 1000 else f" in {wall:.0f} ms"
-    console.print(Text(f"{ok} of {len(endpoints)} endpoints ok{timing}", style="bold"))
-    skipped = list(results.get("not_probed") or ())
-    if skipped:
-        console.print(Text("Not probed:", style="dim"))
-        for item in skipped:
-            console.print(Text(f"  {item['pattern']}:{item['port']}  {item['reason']}", style="dim"))
-    for spec in results.get("connect_to_unused") or ():
-        console.print(Text(f"--connect-to {spec} matched no probed endpoint: HOST:PORT must be a probed URL's "
-                           "host and port (443 for https://, 80 for http://)", style="yellow"))
+    return CheckEvidence(
+        proxy=cfg, auth=auth, profiles=tuple(profiles), timeout_s=float(args.timeout), concurrency=args.concurrency,
+        catalog=catalog, knowledge=kb, machine_config=machine_config_of(cfg),
+        configured_elsewhere=_configured_elsewhere(cfg, ctx.env, results), endpoints=tuple(results),
+        not_probed=tuple(not_probed), connect_to=tuple(args.connect_to), connect_to_unused=tuple(unused_connect_to),
+        wall_ms=round(wall_ms, 1))

@@ -14,20 +14,20 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aadc_doctor.commands import CommandResult, RunContext
+from aadc_doctor.commands import RunContext
 from aadc_doctor.errors import UsageError
-from aadc_doctor.model import Finding, Report, Severity
+from aadc_doctor.model import Finding, Severity
+from aadc_doctor.pipeline import Analysis, BaseCommand, CommandRun, run_argv, run_command
+from aadc_doctor.results import CollectResults, JsonObject
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from aadc_doctor.collect.system import ServerSystem
 
 HELP = "on the Windows server: gather configs, registry, services, traces, event logs and check results into a zip"
-RENDER_SUMMARY = False
 ON_THE_SERVER = ("collect runs on the Windows server that hosts Entra Connect or its agents; copy the zip it makes "
                  "and read it anywhere with `aadc-doctor analyze`")
 
@@ -45,17 +45,65 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-check", action="store_true", help="do not run `check` for the installed components")
 
 
-def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
-    if sys.platform != "win32":
-        raise UsageError(ON_THE_SERVER)
-    from aadc_doctor.collect.system import WindowsSystem
+@dataclass(frozen=True)
+class CollectEvidence:
+    out: Path
+    manifest: JsonObject
+    messages: tuple[str, ...]
+    redaction_map: Path | None
 
-    return collect_with(WindowsSystem(), args, ctx)
+
+class CollectCommand(BaseCommand):
+    """`collect` on this Windows server, or (tests) on any `ServerSystem` with extra `check` options."""
+
+    name = "collect"
+    help = HELP
+
+    def __init__(self, system: ServerSystem | None = None, check_args: tuple[str, ...] = ()) -> None:
+        self.system = system
+        self.check_args = check_args
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        add_arguments(parser)
+
+    def collect(self, args: argparse.Namespace, ctx: RunContext) -> CollectEvidence:
+        system = self.system
+        if system is None:
+            if sys.platform != "win32":
+                raise UsageError(ON_THE_SERVER)
+            from aadc_doctor.collect.system import WindowsSystem
+
+            system = WindowsSystem()
+        return _gather(system, args, ctx, self.check_args)
+
+    def analyse(self, evidence: CollectEvidence) -> Analysis[CollectResults]:
+        manifest = evidence.manifest
+        findings = []
+        if manifest["not_collected"]:
+            findings.append(Finding(
+                "collect-incomplete", Severity.WARNING,
+                f"{len(manifest['not_collected'])} item(s) could not be collected",
+                detail="; ".join(f"{e['source']}: {e['reason']}" for e in manifest["not_collected"][:10]),
+                remedy="Run collect from an elevated prompt (as Administrator); manifest.json lists every item with "
+                       "its reason.", subject=str(evidence.out)))
+        results = CollectResults(
+            zip=str(evidence.out), files=len(manifest["files"]), bytes=sum(f["size"] for f in manifest["files"]),
+            redaction_map=str(evidence.redaction_map) if evidence.redaction_map else None,
+            messages=evidence.messages, manifest={k: v for k, v in manifest.items() if k != "files"})
+        return Analysis(results, findings)
+
+
+COMMAND = CollectCommand()
 
 
 def collect_with(system: ServerSystem, args: argparse.Namespace, ctx: RunContext,
-                 check_args: tuple[str, ...] = ()) -> CommandResult:
+                 check_args: tuple[str, ...] = ()) -> CommandRun:
     """The command's work on any system (the test double included); ``check_args`` are added to each `check`."""
+    return run_command(CollectCommand(system, check_args), args, ctx)
+
+
+def _gather(system: ServerSystem, args: argparse.Namespace, ctx: RunContext,
+            check_args: tuple[str, ...]) -> CollectEvidence:
     from datetime import UTC, datetime
 
     from aadc_doctor import __version__
@@ -88,46 +136,15 @@ def collect_with(system: ServerSystem, args: argparse.Namespace, ctx: RunContext
                                         "mapping": result.mapping}, indent=2) + "\n", encoding="utf-8")
     for message in result.messages:
         ctx.stderr.write(f"aadc-doctor: {message}\n")
-    manifest = result.manifest
-    findings = []
-    if manifest["not_collected"]:
-        findings.append(Finding(
-            "collect-incomplete", Severity.WARNING,
-            f"{len(manifest['not_collected'])} item(s) could not be collected",
-            detail="; ".join(f"{e['source']}: {e['reason']}" for e in manifest["not_collected"][:10]),
-            remedy="Run collect from an elevated prompt (as Administrator); manifest.json lists every item with its "
-                   "reason.", subject=str(out)))
-    results: dict[str, Any] = {
-        "zip": str(out), "files": len(manifest["files"]), "bytes": sum(f["size"] for f in manifest["files"]),
-        "redaction_map": str(map_path) if map_path else None, "messages": result.messages,
-        "manifest": {k: v for k, v in manifest.items() if k != "files"},
-    }
-    return CommandResult(Report(command="collect", findings=findings, results=results))
+    return CollectEvidence(out, result.manifest, tuple(result.messages), map_path)
 
 
 def run_check_in_process(profile: str, extra: tuple[str, ...] = ()) -> dict[str, Any]:
     """`check --profile P --json`, run by this process with the command's own code (no second Python)."""
     import io
 
-    from aadc_doctor import __version__
-    from aadc_doctor.cli import build_parser
+    from aadc_doctor.render.json_report import report_data
 
-    parser = build_parser(only="check")
-    args = parser.parse_args(["check", "--profile", profile, *extra])
     sink = io.StringIO()
     ctx = RunContext(json_mode=True, stdout=sink, stderr=sink, env={})
-    result = args._module.run(args, ctx)
-    report: dict[str, Any] = result.report.to_dict(__version__)
-    return report
-
-
-def render(report: Report, console: Console) -> None:
-    r = report.results
-    m = r["manifest"]
-    console.print(f"Collected {r['files']} files ({r['bytes'] / 1_048_576:.1f} MB before compression) into {r['zip']}")
-    console.print(f"  host {m['host']}, {m['collected_at']}, aadc-doctor {m['tool_version']}")
-    console.print(f"  absent (not installed): {len(m['absent'])}; could not be read: {len(m['not_collected'])}; "
-                  f"left out: {len(m['trimmed'])} (manifest.json lists each with its reason)")
-    if r["redaction_map"]:
-        console.print(f"  redacted; the mapping is in {r['redaction_map']} (not in the zip: keep it on the server)")
-    console.print(f"Read it anywhere with: aadc-doctor analyze {r['zip']}")
+    return report_data(run_argv(["check", "--profile", profile, *extra], ctx).report)

@@ -13,12 +13,22 @@ import io
 import shlex
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aadc_doctor.commands import CommandResult, RunContext
+from aadc_doctor.commands import RunContext
 from aadc_doctor.errors import ExitCode, RunIncomplete, UsageError
-from aadc_doctor.model import Finding, Report, Severity
+from aadc_doctor.model import Finding, Severity
+from aadc_doctor.pipeline import Analysis, BaseCommand, run_argv
+from aadc_doctor.results import (
+    DemoAccountRun,
+    DemoListResults,
+    DemoResults,
+    DemoScenario,
+    DemoScenarioRun,
+    JsonObject,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -27,7 +37,6 @@ if TYPE_CHECKING:
     from aadc_doctor.lab.scenarios import Scenario, Verdict
 
 HELP = "run check and account against the built-in local lab (no internet, no root) and judge each diagnosis"
-RENDER_SUMMARY = False
 PROXY_ENV_VARS = ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY",
                   "all_proxy")
 
@@ -47,17 +56,49 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 # -- run ----------------------------------------------------------------------------------------------------
 
-def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
-    from aadc_doctor.lab.scenarios import SCENARIOS, select
+@dataclass(frozen=True)
+class DemoEvidence:
+    listed: tuple[Scenario, ...] | None  # --list: the scenarios, not run
+    runs: tuple[DemoScenarioRun, ...] = ()
+    wall_s: float = 0.0
 
-    if args.list:
-        return CommandResult(Report(command="demo", results={
-            "listed": True, "scenarios": [_describe(s) for s in SCENARIOS.values()]}))
-    try:
-        chosen = select(args.scenario)
-    except ValueError as exc:
-        raise UsageError(str(exc), hint="list them with 'aadc-doctor demo --list'") from None
 
+class DemoCommand(BaseCommand):
+    name = "demo"
+    help = HELP
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        add_arguments(parser)
+
+    def collect(self, args: argparse.Namespace, ctx: RunContext) -> DemoEvidence:
+        from aadc_doctor.lab.scenarios import SCENARIOS, select
+
+        if args.list:
+            return DemoEvidence(tuple(SCENARIOS.values()))
+        try:
+            chosen = select(args.scenario)
+        except ValueError as exc:
+            raise UsageError(str(exc), hint="list them with 'aadc-doctor demo --list'") from None
+        return _run_scenarios(chosen, ctx)
+
+    def analyse(self, evidence: DemoEvidence) -> Analysis[DemoResults | DemoListResults]:
+        if evidence.listed is not None:
+            return Analysis(DemoListResults(tuple(_describe(s) for s in evidence.listed)))
+        findings = [
+            Finding(id="demo-unexpected-diagnosis", severity=Severity.ERROR,
+                    title=f"Scenario {e.name}: the diagnosis is not the expected one",
+                    detail="; ".join(e.problems), subject=e.name,
+                    remedy="This is a defect of aadc-doctor (or of the lab); rerun with --json and report it.")
+            for e in evidence.runs if not e.passed]
+        passed = all(e.passed for e in evidence.runs)
+        return Analysis(DemoResults(evidence.runs, round(evidence.wall_s, 2)), findings,
+                        exit_code=ExitCode.OK if passed else ExitCode.PROBLEMS_FOUND)
+
+
+COMMAND = DemoCommand()
+
+
+def _run_scenarios(chosen: Sequence[Scenario], ctx: RunContext) -> DemoEvidence:
     from aadc_doctor.lab.lab import Lab
 
     started = time.monotonic()
@@ -67,7 +108,7 @@ def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
     except OSError as exc:
         lab.close()
         raise RunIncomplete(f"the lab could not start on 127.0.0.1: {exc.strerror or exc}") from None
-    entries: list[dict[str, Any]] = []
+    entries: list[DemoScenarioRun] = []
     try:
         if not ctx.json_mode:
             _print_lab(lab, ctx.console)
@@ -76,29 +117,18 @@ def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
                 _print_header(number, len(chosen), scenario, ctx.console)
             begun = time.monotonic()
             entry = _run_account(scenario, lab, ctx) if scenario.kind == "account" else _run_check(scenario, lab, ctx)
-            entry["elapsed_s"] = round(time.monotonic() - begun, 2)
-            entries.append(entry)
+            entries.append(replace(entry, elapsed_s=round(time.monotonic() - begun, 2)))
     finally:
         lab.close()
-
-    report = Report(command="demo")
-    report.findings.extend(
-        Finding(id="demo-unexpected-diagnosis", severity=Severity.ERROR,
-                title=f"Scenario {e['name']}: the diagnosis is not the expected one",
-                detail="; ".join(e["problems"]), subject=e["name"],
-                remedy="This is a defect of aadc-doctor (or of the lab); rerun with --json and report it.")
-        for e in entries if not e["passed"])
-    report.results = {"scenarios": entries, "wall_s": round(time.monotonic() - started, 2)}
-    passed = all(e["passed"] for e in entries)
-    return CommandResult(report, exit_code=ExitCode.OK if passed else ExitCode.PROBLEMS_FOUND)
+    return DemoEvidence(None, tuple(entries), time.monotonic() - started)
 
 
-def _describe(scenario: Scenario) -> dict[str, Any]:
-    return {"name": scenario.name, "title": scenario.title, "setup": scenario.setup, "mirrors": scenario.mirrors,
-            "kind": scenario.kind, "expected": _expected(scenario)}
+def _describe(scenario: Scenario) -> DemoScenario:
+    return DemoScenario(scenario.name, scenario.title, scenario.setup, scenario.mirrors, scenario.kind,
+                        _expected(scenario))
 
 
-def _expected(scenario: Scenario) -> dict[str, Any]:
+def _expected(scenario: Scenario) -> JsonObject:
     if scenario.kind == "account":
         return {"runs": [{"upn": a.upn, "args": list(a.args), "exit_code": a.exit_code, "findings": list(a.findings)}
                          for a in scenario.accounts]}
@@ -113,34 +143,30 @@ def _sub_context(ctx: RunContext, extra_env: dict[str, str]) -> RunContext:
                       given_err_console=ctx.err_console, debug=ctx.debug, interactive=False)
 
 
-def _run_check(scenario: Scenario, lab: Lab, ctx: RunContext) -> dict[str, Any]:
-    from aadc_doctor import __version__
-    from aadc_doctor.cli import build_parser
-    from aadc_doctor.commands import check
+def _run_check(scenario: Scenario, lab: Lab, ctx: RunContext) -> DemoScenarioRun:
     from aadc_doctor.lab.scenarios import judge
-    from aadc_doctor.model import utc_now
-    from aadc_doctor.render.terminal import render_findings
+    from aadc_doctor.render.json_report import report_data
 
     assert scenario.prepare is not None
     plan = scenario.prepare(lab)
     if not ctx.json_mode:
         ctx.console.print(_command_line(plan.argv, lab), style="bold", markup=False, highlight=False)
-    args = build_parser().parse_args(list(plan.argv))
-    result = check.run(args, _sub_context(ctx, dict(plan.env)))
-    report = result.report
-    report.finished_at = report.finished_at or utc_now()
-    report_dict = report.to_dict(__version__)
+    report = run_argv(plan.argv, _sub_context(ctx, dict(plan.env))).report
+    report_dict = report_data(report)
     verdict = judge(scenario.expected, report_dict, plan.verify_lab(lab) if plan.verify_lab else None)
     if not ctx.json_mode:
-        check.render(report, ctx.console)
+        from aadc_doctor.render.terminal import render_findings
+        from aadc_doctor.render.text import render_results
+
+        render_results(report, ctx.console)
         render_findings(report.findings, ctx.console)
         _print_verdict(verdict, ctx.console)
-    return {"name": scenario.name, "title": scenario.title, "kind": scenario.kind, "argv": list(plan.argv),
-            "expected": _expected(scenario), "got": verdict.got, "passed": verdict.passed,
-            "problems": list(verdict.problems), "report": report_dict}
+    return DemoScenarioRun(name=scenario.name, title=scenario.title, kind=scenario.kind, argv=tuple(plan.argv),
+                           expected=_expected(scenario), got=verdict.got, passed=verdict.passed,
+                           problems=tuple(verdict.problems), report=report_dict)
 
 
-def _run_account(scenario: Scenario, lab: Lab, ctx: RunContext) -> dict[str, Any]:
+def _run_account(scenario: Scenario, lab: Lab, ctx: RunContext) -> DemoScenarioRun:
     """The tenant emulator's runs against one emulator, each writing its JSON report into the lab dir."""
     import json
 
@@ -148,7 +174,7 @@ def _run_account(scenario: Scenario, lab: Lab, ctx: RunContext) -> dict[str, Any
     from aadc_doctor.lab.tenant.demo import ACCOUNT_DEMO_SCENARIOS, run_account_scenario
     from aadc_doctor.lab.tenant.server import start_tenant_emulator
 
-    runs: list[dict[str, Any]] = []
+    runs: list[DemoAccountRun] = []
     problems: list[str] = []
     env = _sub_context(ctx, {}).env
     with start_tenant_emulator() as emulator:
@@ -166,12 +192,11 @@ def _run_account(scenario: Scenario, lab: Lab, ctx: RunContext) -> dict[str, Any
             if not ctx.json_mode:
                 _print_verdict(verdict, ctx.console)
             problems += verdict.problems
-            runs.append({"title": account.title, "upn": account.upn, "args": list(account.args), "got": verdict.got,
-                         "passed": verdict.passed, "report": report})
-    got = {"runs": [r["got"] for r in runs]}
-    return {"name": scenario.name, "title": scenario.title, "kind": scenario.kind, "argv": [],
-            "expected": _expected(scenario), "got": got, "passed": not problems, "problems": problems,
-            "report": None, "runs": runs}
+            runs.append(DemoAccountRun(account.title, account.upn, tuple(account.args), verdict.got, verdict.passed,
+                                       report))
+    return DemoScenarioRun(name=scenario.name, title=scenario.title, kind=scenario.kind, argv=(),
+                           expected=_expected(scenario), got={"runs": [r.got for r in runs]}, passed=not problems,
+                           problems=tuple(problems), report=None, runs=tuple(runs))
 
 
 def _read_json(path: Path, json_module: Any) -> dict[str, Any] | None:
@@ -216,58 +241,3 @@ def _print_verdict(verdict: Verdict, console: Console) -> None:
         console.print(Text("Diagnosis as expected: ", style="bold green") + Text(verdict.describe()))
     else:
         console.print(Text("Diagnosis NOT as expected: ", style="bold red") + Text("; ".join(verdict.problems)))
-
-
-def render(report: Report, console: Console) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
-    results = report.results
-    scenarios = list(results.get("scenarios") or ())
-    if results.get("listed"):
-        table = Table(title="Demo scenarios", title_justify="left", show_lines=False)
-        for column in ("Scenario", "What the lab sets up", "Mirrors"):
-            table.add_column(column, overflow="fold")
-        for s in scenarios:
-            table.add_row(s["name"], s["setup"], s["mirrors"])
-        console.print(table)
-        return
-    console.print()
-    table = Table(title="Demo summary", title_justify="left")
-    table.add_column("Scenario", no_wrap=True)
-    table.add_column("Expected", overflow="fold")
-    table.add_column("Got", overflow="fold")
-    table.add_column("Result", no_wrap=True)
-    for s in scenarios:
-        table.add_row(s["name"], _expected_text(s), _got_text(s),
-                      Text("PASS", style="bold green") if s["passed"] else Text("FAIL", style="bold red"))
-    console.print(table)
-    passed = sum(1 for s in scenarios if s["passed"])
-    wall = results.get("wall_s")
-    style = "bold green" if passed == len(scenarios) else "bold red"
-    console.print(Text(f"{passed} of {len(scenarios)} scenarios diagnosed as expected in {wall} s", style=style))
-
-
-def _expected_text(entry: dict[str, Any]) -> str:
-    expected = entry["expected"]
-    if entry["kind"] == "account":
-        ids = sorted({fid for run in expected["runs"] for fid in run["findings"]})
-        return f"{len(expected['runs'])} account runs; " + ", ".join(ids)
-    parts = [f"{host}: {outcome}" for host, outcome in expected["hosts"].items()]
-    parts += [f"{kind}: {outcome}" for kind, outcome in expected["kinds"].items()]
-    parts.append(f"{'others' if parts else 'all'}: {expected['others']}")
-    if expected["findings"]:
-        parts.append(", ".join(expected["findings"]))
-    return "; ".join(parts)
-
-
-def _got_text(entry: dict[str, Any]) -> str:
-    got = entry["got"]
-    if entry["kind"] == "account":
-        ids = sorted({fid for run in got["runs"] for fid in run["findings"]})
-        return f"{len(got['runs'])} runs; " + ", ".join(ids)
-    counts: dict[str, int] = {}
-    for outcome in got["outcomes"].values():
-        counts[outcome] = counts.get(outcome, 0) + 1
-    text = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
-    return text + ("; " + ", ".join(got["findings"]) if got["findings"] else "")

@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
 
-from aadc_doctor.commands import CommandResult, RunContext
+from aadc_doctor.commands import RunContext
 from aadc_doctor.errors import ExitCode, InputError
-from aadc_doctor.model import Report
-
-if TYPE_CHECKING:
-    from rich.console import Console
+from aadc_doctor.pipeline import Analysis, BaseCommand
+from aadc_doctor.results import ExplainResults
 
 HELP = "explain AADSTS, Win32, NTSTATUS, Kerberos, HTTP codes, wizard/ADAL/PTA errors, or pasted log text"
-RENDER_FINDINGS = False
-RENDER_SUMMARY = False
 MAX_STDIN_BYTES = 4 * 1024 * 1024
 
 
@@ -58,24 +54,32 @@ def gather_texts(args: list[str]) -> list[str]:
     return [t for t in cleaned if t.strip()]
 
 
-def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
-    from aadc_doctor.explain.lookup import explain_all
-    from aadc_doctor.explain.request_ids import find_request_ids
-
-    texts = gather_texts(list(args.text))
-    answer = explain_all(texts)
-    results: dict[str, Any] = {
-        "entries": [r.to_dict() for r in answer.readings],
-        "matched_by": "relevance" if answer.by_relevance else ("code" if answer.matched else "none"),
-        "unknown": list(answer.unknown),
-        "suggestions": list(answer.suggestions),
-        "request_ids": [ids for ids in map(find_request_ids, texts) if ids],
-    }
-    report = Report(command="explain", results=results)
-    return CommandResult(report, exit_code=ExitCode.OK if answer.matched else ExitCode.PROBLEMS_FOUND)
+@dataclass(frozen=True)
+class ExplainEvidence:
+    texts: tuple[str, ...]
 
 
-def render(report: Report, console: Console) -> None:
-    from aadc_doctor.explain.render import render_explanation
+class ExplainCommand(BaseCommand):
+    name = "explain"
+    help = HELP
 
-    render_explanation(report.results, console)
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        add_arguments(parser)
+
+    def collect(self, args: argparse.Namespace, ctx: RunContext) -> ExplainEvidence:
+        return ExplainEvidence(tuple(gather_texts(list(args.text))))
+
+    def analyse(self, evidence: ExplainEvidence) -> Analysis[ExplainResults]:
+        from aadc_doctor.explain.lookup import explain_all
+        from aadc_doctor.explain.request_ids import find_request_ids
+
+        answer = explain_all(list(evidence.texts))
+        results = ExplainResults(
+            entries=answer.readings,
+            matched_by="relevance" if answer.by_relevance else ("code" if answer.matched else "none"),
+            unknown=tuple(answer.unknown), suggestions=tuple(answer.suggestions),
+            request_ids=tuple(ids for ids in map(find_request_ids, evidence.texts) if ids))
+        return Analysis(results, exit_code=ExitCode.OK if answer.matched else ExitCode.PROBLEMS_FOUND)
+
+
+COMMAND = ExplainCommand()

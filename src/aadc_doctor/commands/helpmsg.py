@@ -8,18 +8,14 @@ from __future__ import annotations
 
 import argparse
 import re
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
-from aadc_doctor.commands import CommandResult, RunContext
+from aadc_doctor.commands import RunContext
 from aadc_doctor.errors import ExitCode, UsageError
-from aadc_doctor.model import Report
-
-if TYPE_CHECKING:
-    from rich.console import Console
+from aadc_doctor.pipeline import Analysis, BaseCommand
+from aadc_doctor.results import HelpmsgResults
 
 HELP = "print the Windows message for Win32 error N, as 'net helpmsg N' does"
-RENDER_FINDINGS = False
-RENDER_SUMMARY = False
 _NUMBER = re.compile(r"[+-]?(?:0x[0-9a-f]+|[0-9]+)", re.IGNORECASE)  # ASCII digits: \d also takes "٣"
 
 
@@ -51,33 +47,47 @@ def parse_number(text: str) -> int:
     return value & 0xFFFFFFFF
 
 
-def run(args: argparse.Namespace, ctx: RunContext) -> CommandResult:
-    from aadc_doctor.explain.netmsg import helpmsg
-
-    value = parse_number(args.number)
-    code = value
-    note = ""
-    if value > 0xFFFF:
-        from aadc_doctor.knowledge.codes import ntstatus_to_win32  # only here: it is slower to import
-
-        mapped = ntstatus_to_win32(value)
-        if mapped is not None:
-            code = mapped
-            kind = "HRESULT" if value & 0xFFFF0000 == 0x80070000 else "NTSTATUS"
-            note = f"note: 0x{value:08X} is an {kind}; showing its Win32 code {mapped}"
-    answer = helpmsg(code, raw=bool(args.raw))
-    if note and not ctx.json_mode:
-        ctx.stderr.write(note + "\n")
-    if not answer.found and not ctx.json_mode:
-        ctx.stderr.write(answer.text)
-    results = {"input": args.number, "code": answer.code, "hex": f"0x{answer.code:X}", "found": answer.found,
-               "name": answer.name, "message": answer.message, "text": answer.text}
-    if note:
-        results["note"] = note
-    report = Report(command="helpmsg", results=results)
-    return CommandResult(report, exit_code=ExitCode.OK if answer.found else ExitCode.PROBLEMS_FOUND)
+@dataclass(frozen=True)
+class HelpmsgEvidence:
+    input: str
+    value: int
+    raw: bool
 
 
-def render(report: Report, console: Console) -> None:
-    if report.results.get("found"):
-        console.file.write(str(report.results["text"]))
+class HelpmsgCommand(BaseCommand):
+    name = "helpmsg"
+    help = HELP
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        add_arguments(parser)
+
+    def collect(self, args: argparse.Namespace, ctx: RunContext) -> HelpmsgEvidence:
+        evidence = HelpmsgEvidence(args.number, parse_number(args.number), bool(args.raw))
+        if not ctx.json_mode:  # net helpmsg's own lines go to stderr on a terminal
+            results = self.analyse(evidence).results
+            if results.note:
+                ctx.stderr.write(results.note + "\n")
+            if not results.found:
+                ctx.stderr.write(results.text)
+        return evidence
+
+    def analyse(self, evidence: HelpmsgEvidence) -> Analysis[HelpmsgResults]:
+        from aadc_doctor.explain.netmsg import helpmsg
+
+        value = code = evidence.value
+        note = None
+        if value > 0xFFFF:
+            from aadc_doctor.knowledge.codes import ntstatus_to_win32  # only here: it is slower to import
+
+            mapped = ntstatus_to_win32(value)
+            if mapped is not None:
+                code = mapped
+                kind = "HRESULT" if value & 0xFFFF0000 == 0x80070000 else "NTSTATUS"
+                note = f"note: 0x{value:08X} is an {kind}; showing its Win32 code {mapped}"
+        answer = helpmsg(code, raw=evidence.raw)
+        results = HelpmsgResults(input=evidence.input, code=answer.code, hex=f"0x{answer.code:X}", found=answer.found,
+                                 name=answer.name, message=answer.message, text=answer.text, note=note)
+        return Analysis(results, exit_code=ExitCode.OK if answer.found else ExitCode.PROBLEMS_FOUND)
+
+
+COMMAND = HelpmsgCommand()

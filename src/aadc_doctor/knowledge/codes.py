@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
+from aadc_doctor.json_data import JSON_KEY, JsonField, json_field
 from aadc_doctor.knowledge import read_toml, read_tsv, row_starting_with
 from aadc_doctor.knowledge.win32_table import win32_row, win32_rows
 
@@ -42,40 +43,21 @@ class CodeEntry:
     see_also: tuple[str, ...] = ()
     source: str = ""
     checked_by: str | None = None
-    hex: str = ""
-    aliases: tuple[str, ...] = ()
-    headings: tuple[str, ...] = ()
-    notes: tuple[str, ...] = ()
-    current: str = ""
-    seed: str = ""
-    related: tuple[str, ...] = field(default=(), compare=False)
+    hex: str = json_field(default="", omit_empty=True)
+    aliases: tuple[str, ...] = json_field(default=(), skip=True)
+    headings: tuple[str, ...] = json_field(default=(), skip=True)
+    notes: tuple[str, ...] = json_field(default=(), omit_empty=True)
+    current: str = json_field(default="", skip=True)
+    seed: str = json_field(default="", skip=True)
+    related: tuple[str, ...] = field(default=(), compare=False, metadata={JSON_KEY: JsonField(omit_empty=True)})
 
     @property
     def key(self) -> tuple[str, str]:
         """Identity of an entry across lookups (for de-duplication)."""
         return (self.kind, self.code)
 
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "kind": self.kind,
-            "code": self.code,
-            "name": self.name,
-            "message": self.message,
-            "cause": self.cause,
-            "remedy": self.remedy,
-            "see_also": list(self.see_also),
-            "source": self.source,
-            "checked_by": self.checked_by,
-        }
-        if self.hex:
-            data["hex"] = self.hex
-        if self.notes:
-            data["notes"] = list(self.notes)
-        if self.related:
-            data["related"] = list(self.related)
-        if self.current or self.seed:
-            data["status"] = {"current": self.current, "seed": self.seed}
-        return data
+    def json_extra(self) -> dict[str, Any]:
+        return {"status": {"current": self.current, "seed": self.seed}} if self.current or self.seed else {}
 
 
 @dataclass(frozen=True)

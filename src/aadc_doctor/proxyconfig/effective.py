@@ -35,15 +35,21 @@ class ComponentProxy:
             "runs_as": self.component.runs_as or None,
             "proxy_auth": self.component.proxy_auth,
             "proxy": self.proxy.to_dict() if self.proxy is not None else None,
-            "script_location": self._automatic("script_location"),
-            "auto_detect": bool(self._automatic("auto_detect")),
+            "script_location": self.script_location,
+            "auto_detect": self.auto_detect,
         }
 
-    def _automatic(self, name: str) -> Any:
-        """scriptLocation / autoDetect of an enabled <defaultProxy>: .NET asks that PAC script (or WPAD) first."""
+    @property
+    def script_location(self) -> str | None:
+        """scriptLocation of an enabled <defaultProxy>: .NET asks that PAC script first."""
         if self.settings is None or not self.settings.enabled:
             return None
-        return getattr(self.settings, name)
+        return self.settings.script_location
+
+    @property
+    def auto_detect(self) -> bool:
+        """autoDetect of an enabled <defaultProxy>: .NET asks WPAD first."""
+        return bool(self.settings is not None and self.settings.enabled and self.settings.auto_detect)
 
 
 def resolve_component(component: Component, machine: ConfigFile | None, exe: ConfigFile | None) -> ComponentProxy:

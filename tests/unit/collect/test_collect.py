@@ -16,6 +16,7 @@ from tests.fixtures.server import fake_server
 from aadc_doctor.collect.gather import CollectOptions, collect, event_query, load_plan
 from aadc_doctor.commands import RunContext
 from aadc_doctor.commands.collect import collect_with
+from aadc_doctor.json_data import to_json_data
 from aadc_doctor.serverfiles.registry_export import parse_export
 
 CLOSED_PROXY = ("--proxy", "http://127.0.0.1:9", "--timeout", "2")  # refused at once: no probe leaves loopback
@@ -43,7 +44,7 @@ def collected(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     system = fake_server.build(tmp / "server")
     out = tmp / "case.zip"
     result = collect_with(system, _args(out), _ctx(), check_args=CLOSED_PROXY)
-    return out, dict(result.report.results)
+    return out, to_json_data(result.report.results)
 
 
 def test_zip_mirrors_the_drive_and_lists_every_file_with_its_hash(collected: tuple[Path, dict[str, object]]) -> None:
@@ -143,7 +144,7 @@ def test_redact_leaves_no_original_name_or_address_anywhere(tmp_path: Path) -> N
     files = _zip_texts(out)
     assert not any(n.endswith(".evtx") for n in files)  # event logs went to XML to be redactable
     assert "collected/eventlogs/Security-pta-agent.xml" in files
-    mapping = json.loads(Path(result.report.results["redaction_map"]).read_text())["mapping"]
+    mapping = json.loads(Path(result.report.results.redaction_map).read_text())["mapping"]
     everything = b"\n".join(files.values()).decode("utf-8", errors="replace")
     for original in fake_server.ORIGINALS:
         assert not re.search(r"(?<![\w-])" + re.escape(original) + r"(?![\w-])", everything, re.IGNORECASE), original

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from aadc_doctor.explain.lookup import Reading
+    from aadc_doctor.knowledge.codes import CodeEntry
+    from aadc_doctor.results import ExplainResults
+
+FINDINGS = False
+SUMMARY = False
 
 KIND_LABEL = {
     "aadsts": "AADSTS", "win32": "Win32", "ntstatus": "NTSTATUS", "kerberos": "Kerberos", "winhttp": "WinHTTP",
@@ -16,15 +24,15 @@ KIND_LABEL = {
 }
 
 
-def _title(entry: Mapping[str, Any]) -> Text:
+def _title(entry: CodeEntry) -> Text:
     title = Text()
-    kind = KIND_LABEL.get(entry["kind"], entry["kind"])
-    code, name = str(entry["code"]), str(entry["name"])
-    if entry["kind"] in {"win32", "kerberos", "winhttp", "wininet", "http", "ntstatus"}:
+    kind = KIND_LABEL.get(entry.kind, entry.kind)
+    code, name = str(entry.code), str(entry.name)
+    if entry.kind in {"win32", "kerberos", "winhttp", "wininet", "http", "ntstatus"}:
         title.append(f"{kind} {code}", style="bold")
-        if entry.get("hex") and entry["hex"] != code:
-            title.append(f" ({entry['hex']})", style="bold")
-    elif entry["kind"] == "aadsts":
+        if entry.hex and entry.hex != code:
+            title.append(f" ({entry.hex})", style="bold")
+    elif entry.kind == "aadsts":
         title.append(code, style="bold")
     else:
         title.append(name, style="bold")
@@ -33,7 +41,7 @@ def _title(entry: Mapping[str, Any]) -> Text:
         name = ""
     if name:
         title.append(f"  {name}", style="cyan")
-    if entry["kind"] not in {"win32", "kerberos", "winhttp", "wininet", "http", "ntstatus", "aadsts"}:
+    if entry.kind not in {"win32", "kerberos", "winhttp", "wininet", "http", "ntstatus", "aadsts"}:
         title.append(f"  [{kind}]", style="dim")
     return title
 
@@ -44,18 +52,17 @@ NO_MATCH_HINT = ("Try a code (1328, 0x530, AADSTS80001, 0xC000006A, 407), an err
                  "error text.")
 
 
-def _print_details(entry: Mapping[str, Any], console: Console) -> None:
+def _print_details(entry: CodeEntry, console: Console) -> None:
     """Labelled lines wrapped with a hanging indent (pre-wrapped, so piped output has no padding)."""
-    status = entry.get("status") or {}
     rows: list[tuple[str, str]] = [
-        ("Message", entry["message"]),
-        ("Meaning" if entry["kind"] in {"win32", "ntstatus"} else "Cause", entry["cause"]),
-        ("Fix", entry["remedy"]),
-        ("Today", status.get("current", "")),
-        ("Seed article", status.get("seed", "")),
-        *(("Note", note) for note in entry.get("notes", [])),
-        ("Check with", entry.get("checked_by") or ""),
-        ("See also", ", ".join(s for s in entry.get("see_also", []) if s != entry.get("checked_by"))),
+        ("Message", entry.message),
+        ("Meaning" if entry.kind in {"win32", "ntstatus"} else "Cause", entry.cause),
+        ("Fix", entry.remedy),
+        ("Today", entry.current),
+        ("Seed article", entry.seed),
+        *(("Note", note) for note in entry.notes),
+        ("Check with", entry.checked_by or ""),
+        ("See also", ", ".join(s for s in entry.see_also if s != entry.checked_by)),
     ]
     width = max(40, (console.width or 100) - 1)
     for label, value in rows:
@@ -69,40 +76,40 @@ def _print_details(entry: Mapping[str, Any], console: Console) -> None:
             console.print(text, soft_wrap=True)
 
 
-def render_explanation(results: Mapping[str, Any], console: Console) -> None:
+def render(results: ExplainResults, console: Console) -> None:
     """One block per thing found in the input: its likeliest reading in full, then the other readings."""
-    entries: list[Mapping[str, Any]] = results.get("entries", [])
-    if not entries:
+    readings: tuple[Reading, ...] = results.entries
+    if not readings:
         console.print(Text("No entry matches the input.", style="yellow"))
-        for code in results.get("unknown", []):
+        for code in results.unknown:
             console.print(Text(f"  {code}: not in any table aadc-doctor knows"))
-        suggestions = results.get("suggestions", [])
+        suggestions = results.suggestions
         if suggestions:
             console.print(Text("Did you mean: " + ", ".join(suggestions)))
         else:
             console.print(Text(NO_MATCH_HINT, style="dim"), soft_wrap=True)
         return
-    by_relevance = results.get("matched_by") == "relevance"
+    by_relevance = results.matched_by == "relevance"
     if by_relevance:
         console.print(Text("No code in the input; the most relevant entries:", style="dim"))
     previous_found = None
-    for entry in entries:
-        reading = int(entry.get("reading", 1))
-        if reading > 1 and not by_relevance and entry.get("found") == previous_found:
+    for reading in readings:
+        entry = reading.entry
+        if reading.rank > 1 and not by_relevance and reading.found == previous_found:
             line = Text("  also read as ", style="dim")
             line.append_text(_title(entry))
-            line.append(f": {entry['message']}")
+            line.append(f": {entry.message}")
             console.print(line, soft_wrap=True)
             continue
-        previous_found = entry.get("found")
+        previous_found = reading.found
         console.print()
         title = _title(entry)
-        found = str(entry.get("found", ""))
-        if found and found.lower() not in (str(entry["code"]).lower(), str(entry["name"]).lower()):
+        found = str(reading.found)
+        if found and found.lower() not in (str(entry.code).lower(), str(entry.name).lower()):
             title.append(f"  from \"{found if len(found) <= 60 else found[:57] + '...'}\"", style="dim")
         console.print(title)
         _print_details(entry, console)
-    for ids in results.get("request_ids", []):
+    for ids in results.request_ids:
         _print_request_ids(ids, console)
 
 

@@ -1,0 +1,89 @@
+"""One generic dataclass-to-JSON function: the results of every command become JSON through it, so a result's
+shape is declared once (its dataclass) and a renamed field is a mypy error, not a silently missing key.
+
+Field metadata (``json_field(...)``) covers what the contract needs besides the field name: another key, a
+rounded float, a capped list, a key left out when None, a field kept out of the JSON. A dataclass may add
+computed keys with a ``json_extra()`` method, placed after its fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+from datetime import date, datetime
+from pathlib import PurePath
+from typing import Any
+
+JSON_KEY = "aadc_json"
+
+
+@dataclasses.dataclass(frozen=True)
+class JsonField:
+    key: str | None = None  # the JSON key when it is not the field name
+    round: int | None = None  # digits a float is rounded to
+    limit: int | None = None  # at most this many items of a sequence
+    omit_none: bool = False  # leave the key out when the value is None
+    omit_empty: bool = False  # leave the key out when the value is empty or false ("", (), 0, False, None)
+    skip: bool = False  # never in the JSON (evidence kept for renderers, or a computed key replaces it)
+    flatten: bool = False  # a nested dataclass whose keys go into this object instead of under the field's name
+
+
+def json_field(*, default: Any = dataclasses.MISSING, default_factory: Any = dataclasses.MISSING,
+               **options: Any) -> Any:
+    """`dataclasses.field` with JSON options (JsonField)."""
+    metadata = {JSON_KEY: JsonField(**options)}
+    if default_factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=default_factory, metadata=metadata)
+    if default is not dataclasses.MISSING:
+        return dataclasses.field(default=default, metadata=metadata)
+    return dataclasses.field(metadata=metadata)
+
+
+def to_json_data(value: Any) -> Any:
+    """Plain JSON data (dict, list, str, int, float, bool, None) for a result and everything it holds."""
+    if value is None or (isinstance(value, bool | int | float) and not isinstance(value, enum.Enum)):
+        return value
+    if isinstance(value, enum.Enum):
+        return to_json_data(value.value)
+    if isinstance(value, str):
+        return str(value)
+    legacy = getattr(value, "to_dict", None)
+    if legacy is not None and not isinstance(value, type):  # a domain class not yet declared by its fields
+        return to_json_data(legacy())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _dataclass_data(value)
+    if isinstance(value, Mapping):
+        return {str(to_json_data(k)): to_json_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_json_data(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, PurePath):
+        return str(value)
+    return str(value)
+
+
+def _dataclass_data(value: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(value):
+        options: JsonField | None = f.metadata.get(JSON_KEY)
+        item = getattr(value, f.name)
+        if options is not None:
+            if options.skip or (options.omit_none and item is None) or (options.omit_empty and not item):
+                continue
+            if options.round is not None and isinstance(item, float):
+                item = round(item, options.round)
+            if options.limit is not None and isinstance(item, list | tuple):
+                item = item[: options.limit]
+            data = to_json_data(item)
+            if options.flatten and isinstance(data, dict):
+                out.update(data)
+            else:
+                out[options.key or f.name] = data
+        else:
+            out[f.name] = to_json_data(item)
+    extra = getattr(value, "json_extra", None)
+    if extra is not None:
+        out.update({k: to_json_data(v) for k, v in extra().items()})
+    return out
