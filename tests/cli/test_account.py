@@ -110,3 +110,61 @@ def test_a_machine_config_proxy_dotnet_cannot_use_is_named_before_the_wizard_run
     assert result.code == 1, result.stderr
     findings = result.json()["findings"]
     assert findings[0]["id"] == "machine-config-proxy-address-invalid" and problem in findings[0]["title"]
+
+
+@pytest.fixture
+def refused_port() -> int:
+    """A loopback port nothing listens on (bound, then closed)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def test_an_empty_proxy_never_falls_back_to_the_environment(run_cli: Callable[..., Any], refused_port: int) -> None:
+    """Regression (issue 16): `account --proxy "$PROXY"` with PROXY unset silently used HTTPS_PROXY, which `check`
+    refuses; both now refuse the empty value."""
+    for command in (["account", "admin@contoso.com", "--no-sign-in"], ["check"]):
+        result = run_cli(*command, "--proxy", "", "--timeout", "1",
+                         env={"HTTPS_PROXY": f"http://127.0.0.1:{refused_port}"})
+        assert result.code == 2 and result.stdout == ""
+        assert result.stderr.startswith("aadc-doctor: error: --proxy: the value is empty")
+        assert "--direct" in result.stderr
+
+
+@pytest.mark.parametrize("command", [["account", "admin@contoso.com", "--no-sign-in"], ["check"]])
+def test_one_password_rule_a_terminal_is_asked_even_for_json(command: list[str], refused_port: int) -> None:
+    """Regression (issue 16): `account` asked for the proxy password only when stdout was a terminal and --json was
+    not given, `check` whenever stdin was a terminal. Both now ask when there is a terminal to ask on."""
+    import io
+
+    from aadc_doctor.commands import RunContext
+    from aadc_doctor.pipeline import run_argv
+    from aadc_doctor.render.json_report import report_to_json
+
+    asked: list[str] = []
+
+    def terminal(prompt: str) -> str:
+        asked.append(prompt)
+        return "s3cret-Proxy-pw"
+
+    ctx = RunContext(json_mode=True, stdout=io.StringIO(), stderr=io.StringIO(), env={}, ask_password=terminal)
+    run = run_argv([*command, "--proxy", f"http://127.0.0.1:{refused_port}", "--proxy-user", "alice",
+                    "--timeout", "1", "--json"], ctx)
+    assert asked == ["Proxy password for alice: "]
+    assert "s3cret-Proxy-pw" not in report_to_json(run.report)
+
+
+@pytest.mark.parametrize("command", [["account", "admin@contoso.com", "--no-sign-in"], ["check"]])
+def test_one_password_rule_the_variable_must_be_set_not_empty_and_need_a_user(
+        run_cli: Callable[..., Any], command: list[str], refused_port: int) -> None:
+    """Regression (issue 16): `account` took an empty --proxy-password-env and ignored one without --proxy-user."""
+    proxy = ["--proxy", f"http://127.0.0.1:{refused_port}", "--timeout", "1"]
+    empty = run_cli(*command, *proxy, "--proxy-user", "alice", "--proxy-password-env", "PW", env={"PW": ""})
+    assert empty.code == 2 and "--proxy-password-env PW: that variable is empty" in empty.stderr
+    no_user = run_cli(*command, *proxy, "--proxy-password-env", "PW", env={"PW": "x"})
+    assert no_user.code == 2 and "--proxy-password-env needs --proxy-user" in no_user.stderr
+    unset = run_cli(*command, *proxy, "--proxy-user", "alice", "--proxy-password-env", "NOT_SET_ANYWHERE_Q")
+    assert unset.code == 2 and "NOT_SET_ANYWHERE_Q: that variable is not set" in unset.stderr

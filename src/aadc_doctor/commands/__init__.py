@@ -9,8 +9,11 @@ never imports another command or ``cli`` (ruff TID251); what two commands share 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
+
+from aadc_doctor.options import ask_on_terminal
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -47,6 +50,7 @@ class RunContext:
     debug: bool = False
     interactive: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    ask_password: Callable[[str], str | None] = ask_on_terminal  # the prompt; None when there is no terminal
 
     @property
     def console(self) -> Console:

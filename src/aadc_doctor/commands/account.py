@@ -17,6 +17,13 @@ from typing import TYPE_CHECKING, Any
 from aadc_doctor.commands import RunContext
 from aadc_doctor.errors import UsageError
 from aadc_doctor.model import Finding
+from aadc_doctor.options import (
+    add_connection_options,
+    add_proxy_options,
+    check_timeout,
+    proxy_credentials,
+    select_proxy_of,
+)
 from aadc_doctor.pipeline import Analysis, BaseCommand
 from aadc_doctor.results import (
     AccountGraph,
@@ -35,7 +42,6 @@ if TYPE_CHECKING:
     from aadc_doctor.account.models import CallFailure, GraphEvidence, SignInResult, TenantInfo, UserRealm
     from aadc_doctor.account.oauth import OAuthError
     from aadc_doctor.proxyconfig.dotnet_config import ConfigFile
-    from aadc_doctor.proxyconfig.model import ProxyConfig
 
 HELP = ("before the wizard: user realm, tenant and cloud, then (after a sign-in) the role, PIM, company, "
         "domain and PTA-agent checks the wizard and PTA registration depend on.")
@@ -60,28 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="how long to wait for the device-code sign-in (default 900)")
     sign.add_argument("--this-server", metavar="NAME", default=None,
                       help="this server's name among the PTA agents (default: this machine's host name)")
-    net = parser.add_argument_group("network (as in check)")
-    source = net.add_mutually_exclusive_group()
-    source.add_argument("--proxy", metavar="URL", help="use this proxy")
-    source.add_argument("--direct", action="store_true", help="use no proxy")
-    source.add_argument("--pac", metavar="FILE_OR_URL", help="take the proxy from a PAC file")
-    source.add_argument("--machine-config", metavar="PATH", help="take the proxy from this machine.config")
-    net.add_argument("--proxy-user", metavar="USER", help="proxy user (Basic authentication)")
-    net.add_argument("--proxy-password-env", metavar="VAR", help="proxy password from environment variable VAR")
-    net.add_argument("--resolve", action="append", default=[], metavar="HOST:PORT:ADDRESS",
-                     help="connect to ADDRESS for HOST:PORT, keeping the name for TLS (as curl; repeatable)")
-    net.add_argument("--connect-to", action="append", default=[], metavar="HOST:PORT:HOST2:PORT2",
-                     help="connect to HOST2:PORT2 for HOST:PORT, keeping the name for TLS (as curl; repeatable)")
-    net.add_argument("--ca-file", metavar="PEM", help="extra trusted root certificates (added to the system store)")
-    net.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
-                     help="per request (default 10)")
-
-
-def _proxy_config(args: argparse.Namespace, ctx: RunContext) -> ProxyConfig:
-    from aadc_doctor.proxyconfig.select import select_proxy
-
-    return select_proxy(proxy=args.proxy, direct=bool(args.direct), pac=args.pac,
-                        machine_config=args.machine_config, env=ctx.env)
+    add_proxy_options(parser, title="proxy (as in check; one source at a time)", exclusive=True)
+    add_connection_options(parser, timeout=10.0, max_timeout=MAX_TIMEOUT_S, timeout_help="per request")
 
 
 def _with_credentials(proxy_url: str | None, user: str | None, password: str | None) -> str | None:
@@ -156,26 +142,14 @@ def _collect(args: argparse.Namespace, ctx: RunContext) -> AccountEvidence:
     if not _UPN.match(upn):
         raise UsageError(f"{upn!r} is not a user principal name",
                          hint="write it as user@domain, e.g. admin@contoso.com")
-    for option, value, limit in (("--timeout", args.timeout, MAX_TIMEOUT_S),
-                                 ("--device-code-timeout", args.device_code_timeout, MAX_DEVICE_CODE_TIMEOUT_S)):
-        if not 0 < value <= limit:  # also NaN and infinity, which float() accepts
-            raise UsageError(f"{option} {value:g}: give a number of seconds between 0 and {limit:g}")
+    check_timeout(args.timeout, MAX_TIMEOUT_S)
+    check_timeout(args.device_code_timeout, MAX_DEVICE_CODE_TIMEOUT_S, "--device-code-timeout")
     password = _secret_from_env(ctx, args.password_env, "--password-env") if args.password_env else None
-    proxy_password = (_secret_from_env(ctx, args.proxy_password_env, "--proxy-password-env", args.proxy_user)
-                      if args.proxy_password_env else None)
-    if args.proxy_user and proxy_password is None and ctx.interactive:
-        import getpass
-
-        from aadc_doctor.secrets import register_secret
-
-        proxy_password = getpass.getpass(f"Password for proxy user {args.proxy_user}: ")
-        register_secret(proxy_password, user=args.proxy_user)
-    if args.proxy_user and proxy_password is None:
-        raise UsageError("--proxy-user needs a password", hint="pass --proxy-password-env VAR (or run interactively)")
-    proxy = _proxy_config(args, ctx)
+    proxy = select_proxy_of(args, ctx.env)
+    credentials = proxy_credentials(args, ctx.env, ctx.ask_password, None)
 
     def proxy_for(url: str) -> str | None:
-        return _with_credentials(proxy.proxy_for(url), args.proxy_user, proxy_password)
+        return _with_credentials(proxy.proxy_for(url), credentials.user, credentials.password)
 
     settings = HttpSettings(proxy_for=proxy_for, resolve=tuple(parse_resolve(s) for s in args.resolve),
                             connect_to=tuple(parse_connect_to(s) for s in args.connect_to),

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from aadc_doctor.commands import RunContext
 from aadc_doctor.errors import UsageError
 from aadc_doctor.model import Finding
+from aadc_doctor.options import check_timeout, reject_empty_values, secret_from
 from aadc_doctor.pipeline import Analysis, BaseCommand
 from aadc_doctor.results import AdDcsResults, AdLogonResults, AdResults, AdSsoResults, JsonObject
 
@@ -135,8 +136,8 @@ class AdCommand(BaseCommand):
         return f"ad {args.ad_command}"
 
     def collect(self, args: argparse.Namespace, ctx: RunContext) -> DcsEvidence | LogonEvidence | SsoEvidence:
-        if not 0 < args.timeout <= 300:
-            raise UsageError(f"--timeout {args.timeout:g}: give seconds between 0 and 300")
+        reject_empty_values(args)
+        check_timeout(args.timeout, 300)
         if args.ca_file and not Path(args.ca_file).is_file():
             raise UsageError(f"--ca-file {args.ca_file}: no such file")
         if args.ad_command == "dcs":
@@ -206,22 +207,9 @@ def _analyse_dcs(evidence: DcsEvidence) -> Analysis[AdResults]:
 
 
 def _secret(ctx: RunContext, var: str | None, what: str, prompt: str) -> str | None:
-    from aadc_doctor.secrets import register_secret
-
-    if var:
-        value = ctx.env.get(var)
-        if value is None:
-            raise UsageError(f"{what}: environment variable {var} is not set")
-    elif ctx.interactive:
-        import getpass
-
-        value = getpass.getpass(prompt)
-    else:
-        return None
-    if not value:
-        raise UsageError(f"{what}: the password is empty (an empty password is an anonymous bind in LDAP)")
-    register_secret(value)
-    return value
+    """The password rule of options.secret_from; an empty one would be an anonymous bind in LDAP, so it is refused
+    there too."""
+    return secret_from(ctx.env, ctx.ask_password, var, what, prompt)
 
 
 def _first_dc(domain: str, args: argparse.Namespace) -> tuple[str, str]:

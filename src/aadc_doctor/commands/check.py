@@ -14,11 +14,18 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import unquote, urlsplit
 
 from aadc_doctor.commands import RunContext
 from aadc_doctor.errors import InputError, UsageError
 from aadc_doctor.model import Finding
+from aadc_doctor.options import (
+    add_connection_options,
+    add_proxy_options,
+    check_timeout,
+    proxy_credentials,
+    reject_empty_values,
+    select_proxy_of,
+)
 from aadc_doctor.pipeline import Analysis, BaseCommand
 from aadc_doctor.results import CheckAuth, CheckProxy, CheckResults
 
@@ -57,34 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="probe this URL (repeatable); without --profile only these, with it in addition")
     what.add_argument("--tenant-id", metavar="ID",
                       help="tenant id (GUID): also probe tenant hosts such as <tenant>.registration.msappproxy.net")
-    proxy = parser.add_argument_group("proxy (the first that applies is used; the report names it)")
-    proxy.add_argument("--proxy", metavar="URL",
-                       help="use this proxy, e.g. http://proxy:8080 (proxy:8080 alone means http://; https:// means "
-                            "TLS to the proxy itself, which most proxies do not speak)")
-    proxy.add_argument("--direct", action="store_true", help="use no proxy")
-    proxy.add_argument("--pac", metavar="FILE_OR_URL", help="use the proxy a PAC script chooses for each URL")
-    proxy.add_argument("--machine-config", metavar="PATH",
-                       help="use <system.net><defaultProxy> of this machine.config (read by default on Windows)")
+    proxy = add_proxy_options(parser, title="proxy (the first that applies is used; the report names it)",
+                              exclusive=False)
     proxy.add_argument("--proxy-auth", choices=("auto", "none", "basic", "ntlm", "negotiate"), default="auto",
                        help="how to answer the proxy's 407 (default auto: the best scheme it offers)")
-    proxy.add_argument("--proxy-user", metavar="USER", help="proxy user (DOMAIN\\user for NTLM); on Windows NTLM and "
-                       "Negotiate without a user sign in as the current user")
-    proxy.add_argument("--proxy-password-env", metavar="VAR",
-                       help="read the proxy password from this environment variable (else it is prompted for)")
-    net = parser.add_argument_group("network")
-    net.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
-                     help=f"hard limit per endpoint probe (default {DEFAULT_TIMEOUT_S:g}, at most {MAX_TIMEOUT_S:g})")
-    net.add_argument("--resolve", action="append", metavar="HOST:PORT:ADDRESS",
-                     help="use ADDRESS for HOST:PORT instead of DNS (repeatable, as in curl); through a proxy it "
-                          "applies to the proxy's own name, since the proxy resolves the endpoints")
-    net.add_argument("--connect-to", action="append", default=[], metavar="HOST:PORT:HOST2:PORT2",
-                     help="for HOST:PORT connect to HOST2:PORT2 instead (repeatable, as in curl; the first that "
-                          "matches wins). The real name stays in SNI, certificate verification and Host. Through a "
-                          "proxy, CONNECT goes to HOST2:PORT2 (http:// URLs are then tunnelled too, as curl does)")
+    net = add_connection_options(parser, timeout=DEFAULT_TIMEOUT_S, max_timeout=MAX_TIMEOUT_S,
+                                 timeout_help="hard limit per endpoint probe")
     net.add_argument("--dns-server", metavar="ADDR[:PORT]", help="resolve names with this DNS server, not the OS")
-    net.add_argument("--ca-file", metavar="PEM",
-                     help="extra trusted root certificates (PEM). This only adds trust: a CA in it never counts as "
-                          "one of Microsoft's roots, so an inspecting proxy's CA given here is still reported")
     net.add_argument("--lab-microsoft-root", metavar="PEM",
                      help="FOR LABS AND TESTS ONLY: trust the CA certificates in PEM and count them as roots "
                           "Microsoft's endpoints chain to (a lab's stand-in for DigiCert Global Root G2). Never use "
@@ -116,66 +102,6 @@ def _tenant_guid(text: str) -> str:
         raise UsageError(f"--tenant-id {text!r}: expected the tenant id (a GUID such as "
                          "72f988bf-86f1-41af-91ab-2d7cd011db47)", hint=hint)
     return match.group(1).lower()
-
-
-EMPTY_HINTS = {"proxy": "for no proxy at all use --direct", "proxy_user": "leave --proxy-user out for no sign-in"}
-
-
-def _reject_empty_values(args: argparse.Namespace) -> None:
-    """`--proxy "$PROXY"` with PROXY unset must not quietly fall back to another proxy source (or to none)."""
-    for name in ("proxy", "pac", "machine_config", "ca_file", "lab_microsoft_root", "dns_server", "proxy_user",
-                 "proxy_password_env"):
-        value = getattr(args, name, None)
-        if value is not None and not value.strip():
-            option = "--" + name.replace("_", "-")
-            raise UsageError(f"{option}: the value is empty", hint=EMPTY_HINTS.get(name))
-
-
-def _select_proxy(args: argparse.Namespace, ctx: RunContext) -> ProxyConfig:
-    from aadc_doctor.proxyconfig.select import select_proxy
-
-    return select_proxy(proxy=args.proxy, direct=bool(args.direct), pac=args.pac,
-                        machine_config=args.machine_config, env=ctx.env)
-
-
-def _auth_settings(args: argparse.Namespace, ctx: RunContext, proxy_url: str | None) -> ProxyAuthSettings:
-    """User and password from the options, the environment variable, a prompt, or the proxy URL itself."""
-    from aadc_doctor.net.proxy_auth import ProxyAuthSettings
-    from aadc_doctor.secrets import register_secret
-
-    user: str | None = args.proxy_user
-    password: str | None = None
-    if args.proxy_password_env and not user:
-        raise UsageError("--proxy-password-env needs --proxy-user")
-    if user:
-        if args.proxy_password_env:
-            password = ctx.env.get(args.proxy_password_env)
-            if password is None:
-                raise UsageError(f"--proxy-password-env {args.proxy_password_env}: that variable is not set")
-            if not password:
-                raise UsageError(f"--proxy-password-env {args.proxy_password_env}: that variable is empty")
-        else:
-            password = _prompt_password(user)
-    elif proxy_url:
-        parts = urlsplit(proxy_url)
-        if parts.username:
-            user = unquote(parts.username)
-            password = unquote(parts.password) if parts.password is not None else None
-    register_secret(password, user=user)
-    return ProxyAuthSettings(mode=args.proxy_auth, user=user, password=password)
-
-
-def _prompt_password(user: str) -> str:
-    stdin = sys.stdin
-    if stdin is None or not stdin.isatty():
-        raise UsageError(f"--proxy-user {user}: no password given and no terminal to ask for one",
-                         hint="put the password in an environment variable and pass --proxy-password-env VAR")
-    import getpass
-
-    try:
-        return getpass.getpass(f"Proxy password for {user}: ")
-    except EOFError:
-        raise UsageError("no proxy password entered") from None
 
 
 def _configured_elsewhere(cfg: ProxyConfig, env: dict[str, str], results: Sequence[EndpointResult]) -> tuple[str, ...]:
@@ -296,9 +222,8 @@ def _collect(args: argparse.Namespace, ctx: RunContext) -> CheckEvidence:
     from aadc_doctor.net.targets import build_targets
     from aadc_doctor.net.tls import build_trust
 
-    _reject_empty_values(args)
-    if not 0 < args.timeout <= MAX_TIMEOUT_S:  # also rejects nan and inf
-        raise UsageError(f"--timeout {args.timeout:g}: expected seconds, more than 0 and at most {MAX_TIMEOUT_S:g}")
+    reject_empty_values(args)
+    check_timeout(args.timeout, MAX_TIMEOUT_S)
     if args.concurrency < 1:
         raise UsageError(f"--concurrency {args.concurrency}: must be at least 1")
     try:
@@ -335,12 +260,13 @@ def _probe(args: argparse.Namespace, ctx: RunContext, trust: TrustConfig, target
            lab_networks: tuple[IpNetwork, ...]) -> CheckEvidence:
     from aadc_doctor.knowledge.connectivity_findings import load_connectivity_knowledge
     from aadc_doctor.net.probe import ProbeSettings, ProxyRoute
+    from aadc_doctor.net.proxy_auth import ProxyAuthSettings
     from aadc_doctor.net.resolve import Resolver
     from aadc_doctor.net.runner import ProbeJob, run_probes_async
     from aadc_doctor.proxyconfig.machine_config import machine_config_of
     from aadc_doctor.proxyconfig.model import display_proxy_url
 
-    cfg = _select_proxy(args, ctx)
+    cfg = select_proxy_of(args, ctx.env)
 
     def route_for(proxy_url: str) -> ProxyRoute:
         try:
@@ -351,7 +277,8 @@ def _probe(args: argparse.Namespace, ctx: RunContext, trust: TrustConfig, target
     for configured in (cfg.url, *(url for _, url in cfg.scheme_urls)):
         if configured:
             route_for(configured)  # validated before anything reads user or password from it
-    auth = _auth_settings(args, ctx, cfg.url)
+    credentials = proxy_credentials(args, ctx.env, ctx.ask_password, cfg.url)
+    auth = ProxyAuthSettings(mode=args.proxy_auth, user=credentials.user, password=credentials.password)
     jobs: list[ProbeJob] = []
     for target in targets:
         proxy_url = cfg.proxy_for(target.url)
