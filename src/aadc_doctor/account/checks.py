@@ -47,10 +47,6 @@ def finding(finding_id: str, subject: str, **values: Any) -> Finding:
     )
 
 
-def wizard_error_of(finding_id: str) -> str:
-    return str(_knowledge()["finding"].get(finding_id, {}).get("wizard_error", ""))
-
-
 def role_ids() -> Mapping[str, str]:
     return {str(k): str(v).lower() for k, v in _knowledge()["roles"].items()}
 

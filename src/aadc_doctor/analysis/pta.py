@@ -371,35 +371,6 @@ def _pair_dict(trace: SignInAttempt, rows: FailureRows, e: int) -> dict[str, Any
             "record": None if position < 0 else position}
 
 
-def correlate(attempts: list[SignInAttempt]) -> tuple[list[SignInAttempt], list[dict[str, Any]]]:
-    """Merge each trace failure with the agent's own 4625 for it (same reason, within a few seconds).
-
-    The trace log knows the RequestId but not the account; the Security event knows the account. A
-    merged request keeps the trace's RequestId and gains the account, so it is counted once. (``analyse``
-    does the same on the evidence's rows; this is the same matching for a list of attempts.)
-    """
-    rows = FailureRows()
-    row_of: dict[int, int] = {}
-    for a in attempts:
-        if a.failed:
-            row_of[id(a)] = rows.add(a)
-    pairs = match_rows(rows)
-    if not pairs:
-        return attempts, []
-    event_of = dict(pairs)
-    used = {e for _, e in pairs}
-    by_row = {row: a for a in attempts if (row := row_of.get(id(a))) is not None}
-    merged = [_merged(by_row[t], rows, event_of[t]) if t in event_of else by_row[t] for t in range(len(rows))]
-    result: list[SignInAttempt] = []
-    for a in attempts:
-        row = row_of.get(id(a))
-        if row is None:
-            result.append(a)
-        elif row not in used:
-            result.append(merged[row])
-    return result, [_pair_dict(by_row[t], rows, e) for t, e in pairs]
-
-
 # ---- bursts -----------------------------------------------------------------------------------
 
 

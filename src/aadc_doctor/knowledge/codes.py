@@ -101,12 +101,6 @@ def win32_message(code: int) -> str | None:
     return row["message"] if row else None
 
 
-def win32_name(code: int) -> str | None:
-    """The symbolic name of a Win32 error (ERROR_INVALID_LOGON_HOURS), without building its entry."""
-    row = win32_row(code)
-    return row["name"] if row else None
-
-
 def win32_entry(code: int) -> CodeEntry | None:
     """A Win32 system error (0-15999, NERR_ codes included), with PTA meaning where it is a logon failure."""
     row = win32_row(code)  # one line of the table, unless it is loaded already

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aadc_doctor.analysis.pta import OTHER_SAMPLE, REQUESTS_KEPT, PtaEvidence, analyse, correlate, find_burst
+from aadc_doctor.analysis.pta import OTHER_SAMPLE, REQUESTS_KEPT, PtaEvidence, analyse, find_burst
 from aadc_doctor.analysis.security_events import AgentMatcher, SignInAttempt, attempt_from_event, logon_reason
 from aadc_doctor.logs.event_xml import EventRecord
 from aadc_doctor.model import Severity
@@ -165,10 +165,17 @@ def test_trace_failures_are_correlated_with_the_agents_4625_by_time_and_reason()
                 _security(1328, T0 + timedelta(seconds=1), "CONTOSO\\ann"),
                 _security(1326, T0 + timedelta(seconds=31), "CONTOSO\\bob"),
                 _security(1326, T0 + timedelta(seconds=31), "CONTOSO\\eve", from_agent=False)]
-    merged, pairs = correlate(attempts)
+    evidence = PtaEvidence()
+    for attempt in attempts:
+        evidence.add_attempt(attempt)
+    _, results = analyse(evidence, expect_agent=True)
+    pairs = results["correlated"]
     assert [(p["request_id"], p["account"]) for p in pairs] == [("req-1", "CONTOSO\\ann"), ("req-2", "CONTOSO\\bob")]
-    assert len(merged) == 4  # two merged pairs, the undated trace line, the other process's event
-    assert {a.account for a in merged if a.origin == "trace"} == {"CONTOSO\\ann", "CONTOSO\\bob", ""}
+    assert results["correlated_total"] == 2
+    # the agent's failed requests: the two merged pairs (with the event's account) and the undated trace line
+    traced = [r for r in results["requests"] if r["request_id"]]
+    assert sorted(r.get("account", "") for r in traced) == ["", "CONTOSO\\ann", "CONTOSO\\bob"]
+    assert results["other_failures"]["count"] == 1  # the other process's event is not merged with the trace
 
 
 def test_trace_problems_and_agent_events_become_findings():
