@@ -18,7 +18,7 @@ from types import FrameType
 _received = 0
 
 
-def _count_and_raise(signum: int, frame: FrameType | None) -> None:
+def _count_and_raise(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001 (a signal handler)
     global _received
     _received += 1
     raise KeyboardInterrupt

@@ -58,7 +58,7 @@ class BaseCommand:
     name: str = ""
     help: str = ""
 
-    def report_name(self, args: argparse.Namespace) -> str:
+    def report_name(self, args: argparse.Namespace) -> str:  # noqa: ARG002 (Command's signature)
         return self.name
 
 

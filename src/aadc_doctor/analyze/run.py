@@ -135,7 +135,7 @@ def _relative(run: AnalyserRun, root: Path) -> AnalyserRun:
 # ---- the analysers ------------------------------------------------------------------------------------
 
 
-def _proxy(found: ServerInputs, today: date) -> AnalyserRun:
+def _proxy(found: ServerInputs, _today: date) -> AnalyserRun:
     from aadc_doctor.commands import RunContext
     from aadc_doctor.commands.proxy import COMMAND as PROXY
     from aadc_doctor.json_data import to_json_data
@@ -163,7 +163,7 @@ def _proxy(found: ServerInputs, today: date) -> AnalyserRun:
                        results=to_json_data(report.results))
 
 
-def _pta(found: ServerInputs, today: date) -> AnalyserRun:
+def _pta(found: ServerInputs, _today: date) -> AnalyserRun:
     from aadc_doctor.analysis.pta import PtaEvidence, analyse
     from aadc_doctor.logs.pta_event_logs import collect_events
     from aadc_doctor.logs.pta_trace_reader import collect_trace
@@ -189,7 +189,7 @@ def _pta(found: ServerInputs, today: date) -> AnalyserRun:
     return AnalyserRun("pta", "ok", inputs, reason="; ".join(problems), findings=tuple(findings), results=results)
 
 
-def _provisioning_agent(found: ServerInputs, today: date) -> AnalyserRun:
+def _provisioning_agent(found: ServerInputs, _today: date) -> AnalyserRun:
     from aadc_doctor.analysis.provisioning_agent import ProvisioningEvidence, provisioning_findings
     from aadc_doctor.logs.pta_trace import TraceFileStats, TraceParser, collect_sources, order_sources, read_source
 
@@ -230,7 +230,7 @@ def _server_rules(found: ServerInputs, today: date) -> AnalyserRun:
                        findings=tuple(findings), results=results)
 
 
-def _saved_checks(found: ServerInputs, today: date) -> AnalyserRun:
+def _saved_checks(found: ServerInputs, _today: date) -> AnalyserRun:
     import json
 
     if not found.checks:
@@ -253,7 +253,7 @@ def _saved_checks(found: ServerInputs, today: date) -> AnalyserRun:
                        results={"reports": reports})
 
 
-def _services(found: ServerInputs, today: date) -> AnalyserRun:
+def _services(found: ServerInputs, _today: date) -> AnalyserRun:
     import json
 
     if not found.services:

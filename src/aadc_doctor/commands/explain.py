@@ -66,7 +66,7 @@ class ExplainCommand(BaseCommand):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_arguments(parser)
 
-    def collect(self, args: argparse.Namespace, ctx: RunContext) -> ExplainEvidence:
+    def collect(self, args: argparse.Namespace, ctx: RunContext) -> ExplainEvidence:  # noqa: ARG002 (Command)
         return ExplainEvidence(tuple(gather_texts(list(args.text))))
 
     def analyse(self, evidence: ExplainEvidence) -> Analysis[ExplainResults]:

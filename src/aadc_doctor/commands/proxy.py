@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from aadc_doctor.analysis.proxy_audit import ProxyEvidence, RequiredEndpoint
     from aadc_doctor.proxyconfig.components import Component
     from aadc_doctor.proxyconfig.dotnet_config import ConfigFile
+    from aadc_doctor.proxyconfig.winhttp import WinHttpSettings
 
 HELP = ("show where the proxy setting comes from (machine.config, .exe.config, netsh winhttp, PAC, environment) "
         "and audit it")
@@ -94,66 +95,18 @@ def _config_source(kind: str, cfg: ConfigFile, component: Component | None) -> D
 def _collect(args: argparse.Namespace, ctx: RunContext) -> tuple[ProxyEvidence, list[ProxySource]]:
     """Read every source that applies (InputError for a bad file); build the evidence and the sources table."""
     import sys
-    from pathlib import Path
 
     from aadc_doctor.analysis.proxy_audit import ProxyEvidence
-    from aadc_doctor.errors import InputError, UsageError
-    from aadc_doctor.proxyconfig.components import load_components, parse_exe_config_argument
-    from aadc_doctor.proxyconfig.dotnet_config import read_config_file
+    from aadc_doctor.errors import UsageError
     from aadc_doctor.proxyconfig.effective import resolve_components
     from aadc_doctor.proxyconfig.environment import environment_proxy, environment_variables
-    from aadc_doctor.proxyconfig.machine_config import (
-        default_machine_config_path,
-        default_machine_config_paths,
-        read_machine_config,
-    )
     from aadc_doctor.proxyconfig.model import ProxyConfig, display_proxy_url
-    from aadc_doctor.proxyconfig.winhttp import read_winhttp_file, run_netsh
 
     on_windows = sys.platform == "win32" and not getattr(args, "given_files_only", False)  # analyze: never this PC's
     sources: list[ProxySource] = []
-    machine = None
-    machine_path = args.machine_config or (default_machine_config_path() if on_windows else None)
-    if machine_path is not None and (args.machine_config or Path(machine_path).is_file()):
-        machine = read_machine_config(machine_path)
-        sources.append(_config_source("machine.config", machine, None))
-    if on_windows and not args.machine_config:  # the other bitness's machine.config: 32-bit .NET processes read it
-        for other in default_machine_config_paths():
-            if other != machine_path and other.is_file():
-                sources.append(_config_source("machine.config", read_machine_config(other), None))
-
-    exe_files: dict[str, ConfigFile] = {}
-    exe_pairs: list[tuple[Component, ConfigFile]] = []
-    wanted = [parse_exe_config_argument(value) for value in args.exe_config]
-    for index, (component, path) in enumerate(wanted):
-        earlier = next((p for c, p in wanted[:index] if c.id == component.id), None)
-        if earlier is not None:
-            raise UsageError(f"--exe-config: two files for the {component.name} ({earlier} and {path}); "
-                             "a component reads one .exe.config", hint="audit them in two runs")
-    if on_windows:
-        given = {c.id for c, _ in wanted}
-        for component in load_components():
-            default = component.default_exe_config_path
-            if component.id not in given and default and Path(default).is_file():
-                wanted.append((component, default))
-    for component, path in wanted:
-        cfg = read_config_file(path)
-        exe_files[component.id] = cfg
-        exe_pairs.append((component, cfg))
-        sources.append(_config_source("exe.config", cfg, component))
-
-    winhttp = None
-    if args.winhttp:
-        winhttp = read_winhttp_file(args.winhttp)
-    elif on_windows:
-        try:
-            winhttp = run_netsh()
-        except InputError as exc:  # not asked for explicitly: report it and audit the rest
-            sources.append(UnreadSource("winhttp", "netsh winhttp show proxy", exc.message))
-    if winhttp is not None:
-        sources.append(WinhttpSource(path=winhttp.source, direct=winhttp.direct, proxy=winhttp.proxy_server,
-                                     bypass=tuple(winhttp.bypass), auto_config_url=winhttp.auto_config_url,
-                                     auto_detect=winhttp.auto_detect))
+    machine = _read_machine_configs(args.machine_config, on_windows, sources)
+    exe_pairs = _read_exe_configs(args.exe_config, on_windows, sources)
+    winhttp = _read_winhttp(args.winhttp, on_windows, sources)
 
     pac_config = None
     if args.pac:
@@ -174,11 +127,82 @@ def _collect(args: argparse.Namespace, ctx: RunContext) -> tuple[ProxyEvidence, 
         raise UsageError("nothing to audit: no proxy source given and no proxy environment variable set",
                          hint="pass --machine-config PATH, --exe-config PATH, --winhttp FILE or --pac FILE "
                               "(copied from the server); on Windows they are read from the server itself")
-    components = resolve_components(machine, exe_files)
+    components = resolve_components(machine, {component.id: cfg for component, cfg in exe_pairs})
     evidence = ProxyEvidence(machine_config=machine, exe_configs=tuple(exe_pairs), winhttp=winhttp, pac=pac_config,
                              environment=environment, components=tuple(components),
                              required=_required_endpoints())
     return evidence, sources
+
+
+def _read_machine_configs(given: str | None, on_windows: bool, sources: list[ProxySource]) -> ConfigFile | None:
+    """The machine.config given (on Windows the 64-bit one by default, and the 32-bit one as a source too)."""
+    from pathlib import Path
+
+    from aadc_doctor.proxyconfig.machine_config import (
+        default_machine_config_path,
+        default_machine_config_paths,
+        read_machine_config,
+    )
+
+    machine = None
+    machine_path = given or (default_machine_config_path() if on_windows else None)
+    if machine_path is not None and (given or Path(machine_path).is_file()):
+        machine = read_machine_config(machine_path)
+        sources.append(_config_source("machine.config", machine, None))
+    if on_windows and not given:  # the other bitness's machine.config: 32-bit .NET processes read it
+        for other in default_machine_config_paths():
+            if other != machine_path and other.is_file():
+                sources.append(_config_source("machine.config", read_machine_config(other), None))
+    return machine
+
+
+def _read_exe_configs(given: list[str], on_windows: bool,
+                      sources: list[ProxySource]) -> list[tuple[Component, ConfigFile]]:
+    """One .exe.config per component: those given (COMPONENT=PATH or by file name), on Windows the installed ones."""
+    from pathlib import Path
+
+    from aadc_doctor.errors import UsageError
+    from aadc_doctor.proxyconfig.components import load_components, parse_exe_config_argument
+    from aadc_doctor.proxyconfig.dotnet_config import read_config_file
+
+    wanted = [parse_exe_config_argument(value) for value in given]
+    for index, (component, path) in enumerate(wanted):
+        earlier = next((p for c, p in wanted[:index] if c.id == component.id), None)
+        if earlier is not None:
+            raise UsageError(f"--exe-config: two files for the {component.name} ({earlier} and {path}); "
+                             "a component reads one .exe.config", hint="audit them in two runs")
+    if on_windows:
+        chosen = {c.id for c, _ in wanted}
+        for component in load_components():
+            default = component.default_exe_config_path
+            if component.id not in chosen and default and Path(default).is_file():
+                wanted.append((component, default))
+    pairs: list[tuple[Component, ConfigFile]] = []
+    for component, path in wanted:
+        cfg = read_config_file(path)
+        pairs.append((component, cfg))
+        sources.append(_config_source("exe.config", cfg, component))
+    return pairs
+
+
+def _read_winhttp(given: str | None, on_windows: bool, sources: list[ProxySource]) -> WinHttpSettings | None:
+    """Saved `netsh winhttp show proxy` output, or (on Windows, not asked for) the live one."""
+    from aadc_doctor.errors import InputError
+    from aadc_doctor.proxyconfig.winhttp import read_winhttp_file, run_netsh
+
+    winhttp = None
+    if given:
+        winhttp = read_winhttp_file(given)
+    elif on_windows:
+        try:
+            winhttp = run_netsh()
+        except InputError as exc:  # not asked for explicitly: report it and audit the rest
+            sources.append(UnreadSource("winhttp", "netsh winhttp show proxy", exc.message))
+    if winhttp is not None:
+        sources.append(WinhttpSource(path=winhttp.source, direct=winhttp.direct, proxy=winhttp.proxy_server,
+                                     bypass=tuple(winhttp.bypass), auto_config_url=winhttp.auto_config_url,
+                                     auto_detect=winhttp.auto_detect))
+    return winhttp
 
 
 def _display(url: str | None) -> str | None:

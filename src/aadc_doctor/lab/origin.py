@@ -146,13 +146,12 @@ class LabOrigin:
         del body  # the lab's answers do not depend on the request body
         host = (head.get("Host") or sni or "").split(":")[0].lower()
         path = head.target.split("?", 1)[0]
-        status, content_type, payload, extra = self._answer(scheme, host, head.method, path, head.target)
+        status, content_type, payload, extra = self._answer(scheme, host, head.method, path)
         self.requests.append(SeenRequest(scheme, host, head.method, head.target, sni, status))
         headers = [("Content-Type", content_type), ("Server", SERVER_HEADER), *extra]
         return render_response(status, headers, payload, keep_alive=head.keep_alive, head_only=head.method == "HEAD")
 
-    def _answer(self, scheme: str, host: str, method: str, path: str,
-                target: str) -> tuple[int, str, bytes, list[tuple[str, str]]]:
+    def _answer(self, scheme: str, host: str, method: str, path: str) -> tuple[int, str, bytes, list[tuple[str, str]]]:
         if scheme == "http" and any(host_matches(p, host) for p in self._ocsp):
             # a real responder: 'unauthorized' for a request about a certificate it does not serve, 'malformed'
             # for a GET without a request in its path

@@ -100,7 +100,7 @@ def parse_connect_to(spec: str) -> Redirect:
 class HttpSettings:
     """Everything that decides how a request leaves this machine."""
 
-    proxy_for: ProxyChooser = field(default=lambda url: None)
+    proxy_for: ProxyChooser = field(default=lambda _url: None)
     resolve: tuple[Redirect, ...] = ()
     connect_to: tuple[Redirect, ...] = ()
     ca_file: str | None = None

@@ -287,7 +287,7 @@ async def _run(state: _State, settings: ProbeSettings) -> None:
             conn = await _connect_tunnel(state, settings, conn)
         if target.scheme == "https":
             conn = await _tls(state, settings, conn)
-        await _http(state, conn, proxied_plain=False)
+        await _http(state, conn)
     else:
         await _http_maybe_via_proxy(state, settings, conn)
 
@@ -691,7 +691,7 @@ async def _fetch_unverified(state: _State, settings: ProbeSettings) -> tuple[byt
         state.failed_phase = None
 
 
-def _origin_request(target: EndpointTarget, request_target: str,
+def _origin_request(target: EndpointTarget,
                     extra: Sequence[tuple[str, str]] = ()) -> tuple[str, list[tuple[str, str]], bytes]:
     """Method, headers and body for the endpoint: a real OCSP request to an OCSP responder, else a GET."""
     if target.kind == "ocsp":
@@ -701,11 +701,11 @@ def _origin_request(target: EndpointTarget, request_target: str,
     return "GET", [*extra, ("Accept", "*/*")], b""
 
 
-async def _http(state: _State, conn: _Conn, *, proxied_plain: bool) -> None:
+async def _http(state: _State, conn: _Conn) -> None:
     """Ask the endpoint on an open connection (direct or tunnelled) and judge its answer."""
     state.phase = Phase.HTTP
     target = state.target
-    method, headers, body = _origin_request(target, target.path)
+    method, headers, body = _origin_request(target)
     request = build_request(method, target.path, _host_header(target), [*headers, ("Connection", "close")]) + body
     start = time.monotonic()
     try:
@@ -723,12 +723,12 @@ async def _http(state: _State, conn: _Conn, *, proxied_plain: bool) -> None:
 async def _http_maybe_via_proxy(state: _State, settings: ProbeSettings, conn: _Conn) -> None:
     """Plain http:// (CRL, OCSP): an absolute-URI request to the proxy, as .NET sends it, or a direct one."""
     if state.proxy is None:
-        await _http(state, conn, proxied_plain=False)
+        await _http(state, conn)
         return
     state.phase = Phase.HTTP
     target = state.target
     absolute = f"http://{_host_header(target)}{target.path}"
-    method, headers, body = _origin_request(target, absolute)
+    method, headers, body = _origin_request(target)
     start = time.monotonic()
     try:
         conn, head = await _proxy_exchange(state, settings, conn, method, absolute, _host_header(target), headers,

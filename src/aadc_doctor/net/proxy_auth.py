@@ -85,7 +85,7 @@ class Authenticator(ABC):
     def first_header(self) -> str:
         """The Proxy-Authorization value of the first authenticated request."""
 
-    def next_header(self, token: bytes | None) -> str | None:
+    def next_header(self, token: bytes | None) -> str | None:  # noqa: ARG002 (the scheme interface)
         """The answer to a challenge token, or None when the exchange has nothing more to send."""
         return None
 

@@ -125,10 +125,10 @@ def sandboxed_interpreter() -> Any:
             result = functions[name](*_checked_arguments(name, json.loads(json_args)))
             return None if result is None else json.dumps(result).encode("utf-8")
 
-        def _normalize_module(self, base_name: str, module_name: str) -> str:
+        def _normalize_module(self, base_name: str, module_name: str) -> str:  # noqa: ARG002 (dukpy's hook)
             raise BridgeRefused("modules are not available to a PAC script")
 
-        def run(self, path: str, **kwargs: Any) -> Any:
+        def run(self, path: str, **kwargs: Any) -> Any:  # noqa: ARG002 (dukpy's hook)
             raise BridgeRefused("files are not available to a PAC script")
 
     interpreter = SandboxedInterpreter()

@@ -178,7 +178,7 @@ def token_answer(user: LabUser, tenant: LabTenant, client_id: str, scope: str, a
             "client_info": _b64({"uid": user.id, "utid": tenant.id})}
 
 
-def graph_error(status: int, code: str, message: str) -> dict[str, Any]:
+def graph_error(_status: int, code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message,
                       "innerError": {"date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
                                      "request-id": str(uuid.uuid4()), "client-request-id": str(uuid.uuid4())}}}

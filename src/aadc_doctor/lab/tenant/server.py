@@ -67,7 +67,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "aadc-doctor-lab-tenant"
     state: EmulatorState  # set on the subclass made per emulator
 
-    def log_message(self, format: str, *args: Any) -> None:
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: ARG002 (BaseHTTPRequestHandler's signature)
         return None
 
     # ---- plumbing --------------------------------------------------------------------------------
@@ -295,7 +295,7 @@ class _TlsServer(ThreadingHTTPServer):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # headers and body go out as two writes
         return self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
+    def handle_error(self, request: Any, client_address: Any) -> None:  # noqa: ARG002 (the server's signature)
         return None  # a client that hangs up or rejects our certificate is not the lab's problem
 
 
