@@ -28,14 +28,15 @@ if TYPE_CHECKING:
 
 HELP = ("analyse proxy logs (Squid, W3C/TMG/Blue Coat, tinyproxy, Apache/nginx combined, connect:// listings; .gz) "
         "against the required endpoints")
-FORMAT_CHOICES = ("auto", "squid", "w3c", "tinyproxy", "combined", "listing")
 MAX_EPOCH = 253402300799.0  # 9999-12-31T23:59:59Z, the last moment datetime can show
 _DOTTED_NUMBERS = re.compile(r"[\d.]+|[\d.]+/\d+")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE", help="proxy log files, in time order (.gz is fine)")
-    parser.add_argument("--format", choices=FORMAT_CHOICES, default="auto",
+    from aadc_doctor.logs.sniff import FORMATS  # the one registry of log formats
+
+    parser.add_argument("--format", choices=("auto", *FORMATS), default="auto",
                         help="the log format (default: detected from the first lines of each file)")
     parser.add_argument("--client", action="append", default=[], metavar="IP",
                         help="only requests from this client: the Azure AD Connect server's address, a network "

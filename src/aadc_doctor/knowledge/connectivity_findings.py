@@ -14,9 +14,11 @@ from typing import Any
 
 from aadc_doctor.knowledge import read_toml
 from aadc_doctor.model import Finding, Severity
+from aadc_doctor.net.outcome import Outcome
 
-OUTCOME_KEYS = ("proxy_forbidden", "proxy_auth_required", "proxy_error", "proxy_unreachable", "dns_failure",
-                "tcp_refused", "tcp_timeout", "tls_intercepted", "tls_failure", "http_error", "timeout")
+# every probe outcome but ok and dns_filtered (dns_findings.toml explains that one) needs its template: a new
+# Outcome without one fails at load
+OUTCOME_KEYS = tuple(o.value for o in Outcome if o not in (Outcome.OK, Outcome.DNS_FILTERED))
 EXTRA_KEYS = ("mfa", "crl", "crl_stale", "proxy_auth_rejected", "pta_proxy_auth", "dns_cname", "tls_intercepted_many",
               "tls_intercepted_trusted", "tls_intercepted_many_trusted", "connect_port_denied")
 ALL_KEYS = ("proxy_unreachable", "proxy_timeout", "dns_failure", "tcp", "proxy_auth_required", "proxy_forbidden",
