@@ -198,10 +198,19 @@ class ProxylogResults:
 # -- pta -------------------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
+class HourReasonCount:
+    hour: str  # "2026-12-05T08:00Z"
+    reason: int | None  # the Win32 reason; None for a failure without one
+    count: int
+
+
+@dataclass(frozen=True)
 class PtaResults:
     """`pta trace` and `pta events` (the command's docstring lists the keys beyond DESIGN.md's)."""
 
     analysis: JsonObject = json_field(flatten=True)  # analysis.pta.analyse(): requests, by_reason, summary...
+    # failures per hour and reason, for the HTML report's heat map (the JSON has by_hour and by_reason)
+    by_hour_reason: tuple[HourReasonCount, ...] = json_field(default=(), skip=True)
 
 
 @dataclass(frozen=True)

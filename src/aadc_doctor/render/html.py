@@ -60,7 +60,7 @@ header { border-bottom: 3px solid var(--line); padding-bottom: 8px; }
 nav { margin: 8px 0; } nav a { margin-right: 14px; }
 table { border-collapse: collapse; margin: 4px 0 8px; }
 th, td { border: 1px solid var(--line); padding: 3px 7px; text-align: left; vertical-align: top;
-  overflow-wrap: anywhere; }
+  overflow-wrap: break-word; }
 thead th { background: #f6f8fa; position: sticky; top: 0; }
 table.kv th { background: #f6f8fa; font-weight: 600; white-space: nowrap; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
@@ -96,6 +96,7 @@ footer { margin-top: 32px; border-top: 1px solid var(--line); padding-top: 6px; 
   body { max-width: none; padding: 0; font-size: 11px; }
   nav { display: none; }
   div.scroll { overflow: visible; }
+  th, td { overflow-wrap: anywhere; }
   thead th { position: static; }
   table { width: 100%; table-layout: auto; }
   tr, article.finding { break-inside: avoid; page-break-inside: avoid; }

@@ -136,7 +136,7 @@ def data_sections(data: Mapping[str, Any], *, skip: Iterable[str] = ()) -> list[
     plain = [(title_of(k), v) for k, v in data.items() if is_scalar(v) and k not in left_out]
     out: list[Element] = [kv_table(plain)] if plain else []
     for key, value in data.items():
-        if is_scalar(value) or key in left_out:
+        if is_scalar(value) or key in left_out or not value:
             continue
         out.append(h("h3", title_of(key)))
         view = value_view(value, 1)
