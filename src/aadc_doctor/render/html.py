@@ -55,7 +55,7 @@ h1 { font-size: 22px; margin: 0 0 8px; } h2 { font-size: 18px; border-bottom: 2p
   padding-bottom: 4px; margin-top: 28px; } h3 { font-size: 15px; margin: 20px 0 6px; } h4 { margin: 12px 0 4px; }
 code, pre { font-family: ui-monospace, "Cascadia Mono", Consolas, "DejaVu Sans Mono", monospace; font-size: 12.5px; }
 pre { white-space: pre-wrap; word-break: break-word; margin: 0; }
-a { color: var(--info); word-break: break-all; }
+a { color: var(--info); overflow-wrap: anywhere; }
 header { border-bottom: 3px solid var(--line); padding-bottom: 8px; }
 nav { margin: 8px 0; } nav a { margin-right: 14px; }
 table { border-collapse: collapse; margin: 4px 0 8px; }
@@ -65,6 +65,8 @@ thead th { background: #f6f8fa; position: sticky; top: 0; }
 table.kv th { background: #f6f8fa; font-weight: 600; white-space: nowrap; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 div.scroll { overflow-x: auto; max-width: 100%; }
+div.record { border-left: 3px solid var(--line); padding-left: 8px; margin: 10px 0; }
+div.record table.kv { width: 100%; } div.record table.kv th { width: 180px; }
 p.more, p.note, .muted { color: var(--muted); font-size: 12.5px; }
 .badge { display: inline-block; padding: 0 7px; border-radius: 10px; font-size: 12px; font-weight: 600;
   white-space: nowrap; border: 1px solid transparent; }

@@ -18,6 +18,9 @@ MAX_ROWS = 100  # rows of one table: the rest is counted, not listed
 MAX_COLUMNS = 14
 MAX_DEPTH = 4  # nesting shown as tables; deeper data is shown as JSON text
 MAX_INLINE = 40  # items of a list of scalars shown in one cell
+WIDE_COLUMNS = 8  # a list of objects with more keys than this, or with long texts, is shown one object at a time
+LONG_TEXT = 80
+MAX_RECORDS = 50
 
 
 def title_of(key: str) -> str:
@@ -114,6 +117,12 @@ def _list_view(items: list[Any], depth: int) -> Element | str:
             for key in item:
                 if key not in columns:
                     columns.append(key)
+        if len(columns) > WIDE_COLUMNS or any(isinstance(v, str) and len(v) > LONG_TEXT
+                                              for item in items[:MAX_ROWS] for v in item.values()):
+            # long texts in many columns read badly side by side: one key/value table per item
+            shown = items[:MAX_RECORDS]
+            return h("div", (h("div", value_view(item, depth + 1), class_="record") for item in shown),
+                     more_note(len(shown), len(items), "items"))
         columns = columns[:MAX_COLUMNS]
         return table([title_of(c) for c in columns],
                      ([value_view(item.get(c), depth + 1) for c in columns] for item in items), total=len(items))

@@ -1,0 +1,114 @@
+"""`analyze` in the HTML report: what was read (the collect manifest: files with source and SHA-256, what could not
+be collected and why, what was left out), the analysers that ran with the findings each gave (linked to the
+merged findings above), and each analyser's own results, folded."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from aadc_doctor.render.html import finding_anchors
+from aadc_doctor.render.html_doc import Element, h
+from aadc_doctor.render.html_tables import data_sections, kv_table, table
+
+if TYPE_CHECKING:
+    from aadc_doctor.analyze.run import AnalysisResult
+
+MAX_MANIFEST_ROWS = 500
+STATUS_BADGE = {"ok": "ok", "skipped": "skip", "failed": "fail"}
+
+
+def _size(value: Any) -> str:
+    if not isinstance(value, int):
+        return "–"
+    size = float(value)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
+        size /= 1024
+    return str(value)
+
+
+def _manifest(manifest: Mapping[str, Any]) -> list[Element]:
+    options = manifest.get("options") or {}
+    files = list(manifest.get("files") or [])
+    out: list[Element] = [h("h3", "Collected on the server (manifest.json)"), kv_table([
+        ("Host", manifest.get("host")), ("Collected at", manifest.get("collected_at")),
+        ("By", f"aadc-doctor {manifest.get('tool_version')}"),
+        ("Options", ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in options.items()) or "–"),
+        ("Redacted", bool(manifest.get("redacted"))), ("Files", len(files)),
+        ("Size", _size(sum(f.get("size") or 0 for f in files if isinstance(f.get("size"), int)))),
+    ])]
+    gaps = list(manifest.get("not_collected") or [])
+    out += [h("h4", f"Could not be collected ({len(gaps)})"),
+            table(["Source", "Reason"], ([g.get("source"), g.get("reason")] for g in gaps),
+                  row_class=["warn"] * len(gaps)) if gaps else h("p", "Nothing: every expected item was read.",
+                                                                  class_="note")]
+    trimmed = list(manifest.get("trimmed") or [])
+    if trimmed:
+        out += [h("h4", f"Left out ({len(trimmed)})"),
+                table(["Path", "Source", "Size", "Reason"],
+                      ([t.get("path"), t.get("source"), _size(t.get("size")), t.get("reason")] for t in trimmed),
+                      numeric=(2,))]
+    absent = list(manifest.get("absent") or [])
+    if absent:
+        out += [h("h4", f"Not on this server ({len(absent)})"),
+                table(["Source", "Reason"], ([a.get("source"), a.get("reason")] for a in absent))]
+    out += [h("h4", f"Files ({len(files)})"),
+            table(["Path", "Kind", "Source", "Size", "SHA-256"],
+                  ([h("code", f.get("path") or ""), f.get("kind"), f.get("source"), _size(f.get("size")),
+                    h("code", f.get("sha256") or "–")] for f in files), limit=MAX_MANIFEST_ROWS, numeric=(3,))]
+    return out
+
+
+def _finding_links(results: AnalysisResult) -> dict[tuple[str, str], str]:
+    """(finding id, subject) -> the element id of that merged finding in the findings section."""
+    from aadc_doctor.model import sorted_findings
+
+    merged = sorted_findings(list(results.findings))
+    return {(f.id, f.subject): anchor for f, anchor in zip(merged, finding_anchors(merged), strict=True)}
+
+
+def _analysers(results: AnalysisResult) -> Element:
+    anchors = _finding_links(results)
+    rows = []
+    for run in results.runs:
+        links: list[Element | str] = []
+        for finding in run.findings:
+            anchor = anchors.get((finding.id, finding.subject))
+            links.append(h("a", finding.id, href=f"#{anchor}") if anchor else finding.id)
+            links.append(" ")
+        status = h("span", run.status, class_=f"badge {STATUS_BADGE.get(run.status, 'fail')}")
+        rows.append([h("strong", run.name), status,
+                     _inputs(run.inputs), h("span", links) if links else "–", run.reason or "–"])
+    return table(["Analyser", "Status", "Inputs", "Findings", "Note"], rows)
+
+
+def _inputs(inputs: Sequence[str]) -> Element | str:
+    if not inputs:
+        return "–"
+    shown = inputs[:20]
+    return h("div", (h("div", h("code", path)) for path in shown),
+             h("div", f"… {len(inputs) - len(shown)} more", class_="muted") if len(inputs) > len(shown) else None)
+
+
+def sections(results: AnalysisResult) -> list[Element]:
+    out: list[Element] = [kv_table([
+        ("Analysed", h("code", results.source)), ("Input", results.input_kind),
+        ("Deadlines as of", results.run_date.isoformat()), ("Findings (merged)", len(results.findings)),
+    ])]
+    if results.manifest is not None:
+        out += _manifest(results.manifest)
+    else:
+        out.append(h("p", "No manifest.json: a plain copy of the server's files, not a collect zip.", class_="note"))
+    out += [h("h3", "Analysers"), _analysers(results)]
+    kinds = [(kind.replace("_", " "), paths) for kind, paths in results.inputs.items() if paths]
+    if kinds:
+        out += [h("h3", "Inputs found, by kind"),
+                table(["Kind", "Files"], ([kind, _inputs(paths)] for kind, paths in kinds))]
+    for run in results.runs:
+        if run.status != "ok" or not run.results:
+            continue
+        out.append(h("details", h("summary", f"{run.name}: the analyser's results"), data_sections(run.results),
+                       open=True))
+    return out
