@@ -120,9 +120,9 @@ def _list_view(items: list[Any], depth: int) -> Element | str:
         if len(columns) > WIDE_COLUMNS or any(isinstance(v, str) and len(v) > LONG_TEXT
                                               for item in items[:MAX_ROWS] for v in item.values()):
             # long texts in many columns read badly side by side: one key/value table per item
-            shown = items[:MAX_RECORDS]
-            return h("div", (h("div", value_view(item, depth + 1), class_="record") for item in shown),
-                     more_note(len(shown), len(items), "items"))
+            records = items[:MAX_RECORDS]
+            return h("div", (h("div", value_view(item, depth + 1), class_="record") for item in records),
+                     more_note(len(records), len(items), "items"))
         columns = columns[:MAX_COLUMNS]
         return table([title_of(c) for c in columns],
                      ([value_view(item.get(c), depth + 1) for c in columns] for item in items), total=len(items))
