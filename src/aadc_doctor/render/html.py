@@ -156,13 +156,21 @@ def _header(report: Report, findings: list[Finding], exit_code: int | None) -> E
                h("a", f"{report.command} results", href="#results")))
 
 
-def finding_anchors(findings: list[Finding]) -> list[str]:
-    """The element id of each finding: its id, with -2, -3... for later findings of the same id."""
+FULL_PER_ID = 10  # findings of one id drawn whole; later ones of that id are table rows (title, subject)
+ROWS_PER_ID = 200  # ... and past that only counted: a log with 5,000 denied hosts must not make a 10 MB page
+
+
+def finding_anchors(findings: list[Finding]) -> list[str | None]:
+    """The element id of each finding (in severity order): its id, with -2, -3... for later findings of the same id;
+    None for a finding only counted (past FULL_PER_ID + ROWS_PER_ID of its id)."""
     seen: dict[str, int] = {}
-    anchors = []
+    anchors: list[str | None] = []
     for finding in findings:
-        seen[finding.id] = seen.get(finding.id, 0) + 1
-        anchors.append(finding.id if seen[finding.id] == 1 else f"{finding.id}-{seen[finding.id]}")
+        seen[finding.id] = number = seen.get(finding.id, 0) + 1
+        if number > FULL_PER_ID + ROWS_PER_ID:
+            anchors.append(None)
+        else:
+            anchors.append(finding.id if number == 1 else f"{finding.id}-{number}")
     return anchors
 
 
@@ -174,10 +182,29 @@ def _findings_section(findings: list[Finding]) -> Element:
         if not group:
             continue
         parts.append(h("h3", f"{SEVERITY_LABEL[severity]}s ({len(group)})"))
-        parts.extend(_finding(f, anchor) for f, anchor in group)
+        by_id: dict[str, list[tuple[Finding, str | None]]] = {}
+        for finding, anchor in group:
+            by_id.setdefault(finding.id, []).append((finding, anchor))
+        for finding_id, same in by_id.items():
+            parts.extend(_finding(f, anchor or finding_id) for f, anchor in same[:FULL_PER_ID])
+            if len(same) > FULL_PER_ID:
+                parts.append(_more_of(finding_id, same[FULL_PER_ID:]))
     if not findings:
         parts.append(h("p", "No problems found.", class_="verdict-ok"))
     return h("section", h("h2", f"Findings ({len(findings)})"), parts, id="findings")
+
+
+def _more_of(finding_id: str, rest: list[tuple[Finding, str | None]]) -> Element:
+    """Findings of one id past the first FULL_PER_ID: one row each (title, subject), then a count."""
+    rows = [h("tr", h("td", f.title), h("td", f.subject or "–"), id=anchor) for f, anchor in rest if anchor]
+    counted = len(rest) - len(rows)
+    return h("details",
+             h("summary", f"{len(rest):,} more {finding_id} findings: the title and subject of each"),
+             h("div", h("table", h("thead", h("tr", h("th", "Title", scope="col"), h("th", "Subject", scope="col"))),
+                        h("tbody", rows), class_="data"), class_="scroll"),
+             h("p", f"{counted:,} more not listed; the JSON report (--output FILE.json) has them all.", class_="more")
+             if counted else None,
+             open=True, class_="more-findings")
 
 
 def _finding(finding: Finding, anchor: str) -> Element:

@@ -61,7 +61,7 @@ def _manifest(manifest: Mapping[str, Any]) -> list[Element]:
     return out
 
 
-def _finding_links(results: AnalysisResult) -> dict[tuple[str, str], str]:
+def _finding_links(results: AnalysisResult) -> dict[tuple[str, str], str | None]:
     """(finding id, subject) -> the element id of that merged finding in the findings section."""
     from aadc_doctor.model import sorted_findings
 

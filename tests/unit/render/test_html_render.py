@@ -114,6 +114,19 @@ def test_the_page_is_self_contained_and_declares_its_policy() -> None:
     assert "@media print" in page and "url(" not in page and "@import" not in page
 
 
+def test_thousands_of_findings_of_one_id_keep_the_page_bounded() -> None:
+    from aadc_doctor.render.html import FULL_PER_ID, ROWS_PER_ID
+
+    many = [Finding("proxylog-required-denied", Severity.ERROR, f"Denied t{i}.example", "x" * 400, "Allow it",
+                    f"t{i}.example:443") for i in range(5000)]
+    page = report_to_html(_report(many, command="proxylog"), exit_code=1)
+    assert page.count('<article class="finding error"') == FULL_PER_ID
+    assert 'id="proxylog-required-denied"' in page and f'id="proxylog-required-denied-{FULL_PER_ID + 1}"' in page
+    assert f'id="proxylog-required-denied-{FULL_PER_ID + ROWS_PER_ID}"' in page
+    assert f'id="proxylog-required-denied-{FULL_PER_ID + ROWS_PER_ID + 1}"' not in page
+    assert f"{5000 - FULL_PER_ID - ROWS_PER_ID:,} more not listed" in page and len(page) < 150_000
+
+
 @dataclass(frozen=True)
 class _NewResults:
     """A Results type no renderer is registered for."""
