@@ -33,6 +33,7 @@ HTML_RENDERERS: dict[str, str] = {
     "ProxylogResults": "aadc_doctor.render.html_proxylog",
     "PtaResults": "aadc_doctor.render.html_pta",
     "AnalysisResult": "aadc_doctor.render.html_analyze",
+    "ProxyResults": "aadc_doctor.render.html_proxy",
 }
 
 SEVERITY_LABEL = {Severity.ERROR: "Error", Severity.WARNING: "Warning", Severity.INFO: "Info"}

@@ -91,6 +91,8 @@ def value_view(value: Any, depth: int = 0) -> Element | str:
     if is_scalar(value):
         text = scalar(value)
         return h("pre", text) if "\n" in text else text
+    if not value:
+        return "–"
     if depth >= MAX_DEPTH:
         text = json.dumps(value, ensure_ascii=False, default=str)
         return h("code", text)

@@ -25,6 +25,7 @@ from aadc_doctor.render.html_tables import MAX_ROWS
 from aadc_doctor.results import HourReasonCount
 from aadc_doctor.secrets import forgotten_afterwards, register_secret
 
+REPO = Path(__file__).resolve().parents[3]
 HOSTILE = "</style><script>alert(1)</script><img src=x onerror=alert(2)>\"'&\x1b[2J"
 
 
@@ -194,6 +195,22 @@ def test_pta_results_carry_failures_by_hour_and_reason_matching_the_counts(run_c
     page = out.read_text("utf-8")
     assert "1326 Wrong user name or password (3)" in page and "1909 Account locked out (1)" in page
     assert page.count('id="pta-reason-') == 4
+
+
+def test_proxy_shows_each_component_and_never_a_machine_config_password(run_cli: Any, tmp_path: Path) -> None:
+    from tests.infra.secret_scan import Planted, assert_no_secret
+
+    config = tmp_path / "machine.config"
+    config.write_text((REPO / "tests/fixtures/machine_config/valid.config").read_text("utf-8").replace(
+        "http://fabrikamproxy:8080", "http://svcproxy:Mc-Html-Canary-55@fabrikamproxy:8080"), "utf-8")
+    out = tmp_path / "proxy.html"
+    run = run_cli("proxy", "--machine-config", str(config), "--output", str(out))
+    assert run.code in (0, 1), run.stderr
+    page = out.read_text("utf-8")
+    table = page.split("The proxy each component uses", 1)[1].split("</table>", 1)[0]
+    assert "Sync engine (ADSync)" in table and "PTA agent" in table
+    assert "<code>http://svcproxy:***@fabrikamproxy:8080</code>" in table
+    assert_no_secret([Planted("Mc-Html-Canary-55", ("svcproxy",))], [out])
 
 
 # -- the CLI ----------------------------------------------------------------------------------------------------
