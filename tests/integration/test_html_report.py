@@ -121,6 +121,13 @@ def test_explain(run_cli: Runner, tmp_path: Path) -> None:
     assert "ERROR_INVALID_LOGON_HOURS" in dom and "OnPremiseStoreIsNotAvailable" in dom
 
 
+def test_demo(run_cli: Runner, tmp_path: Path) -> None:
+    page, report = _render(run_cli, tmp_path, "demo", "--scenario", "url-not-opened")
+    dom = _assert_sound(page, report).dom
+    assert "1 of 1 diagnosed as expected" in dom and 'class="badge fail">proxy_forbidden<' in dom
+    assert "<code>proxy-forbidden</code>" in dom
+
+
 def test_a_hostile_log_renders_as_text(run_cli: Runner, tmp_path: Path) -> None:
     log = tmp_path / "access.log"
     log.write_text(

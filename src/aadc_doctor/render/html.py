@@ -34,6 +34,7 @@ HTML_RENDERERS: dict[str, str] = {
     "PtaResults": "aadc_doctor.render.html_pta",
     "AnalysisResult": "aadc_doctor.render.html_analyze",
     "ProxyResults": "aadc_doctor.render.html_proxy",
+    "DemoResults": "aadc_doctor.render.html_demo",
 }
 
 SEVERITY_LABEL = {Severity.ERROR: "Error", Severity.WARNING: "Warning", Severity.INFO: "Info"}
