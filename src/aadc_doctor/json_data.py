@@ -1,9 +1,9 @@
 """One generic dataclass-to-JSON function: the results of every command become JSON through it, so a result's
 shape is declared once (its dataclass) and a renamed field is a mypy error, not a silently missing key.
 
-Field metadata (``json_field(...)``) covers what the contract needs besides the field name: another key, a
-rounded float, a capped list, a key left out when None, a field kept out of the JSON. A dataclass may add
-computed keys with a ``json_extra()`` method, placed after its fields.
+Field metadata (``field(metadata=json_meta(...))``) covers what the contract needs besides the field name:
+another key, a rounded float, a capped list, a key left out when None, a field kept out of the JSON. A dataclass may add
+computed keys with a ``json_extra()`` method, placed after its fields, or ``json_leading()``, placed before them.
 """
 
 from __future__ import annotations
@@ -29,15 +29,9 @@ class JsonField:
     flatten: bool = False  # a nested dataclass whose keys go into this object instead of under the field's name
 
 
-def json_field(*, default: Any = dataclasses.MISSING, default_factory: Any = dataclasses.MISSING,
-               **options: Any) -> Any:
-    """`dataclasses.field` with JSON options (JsonField)."""
-    metadata = {JSON_KEY: JsonField(**options)}
-    if default_factory is not dataclasses.MISSING:
-        return dataclasses.field(default_factory=default_factory, metadata=metadata)
-    if default is not dataclasses.MISSING:
-        return dataclasses.field(default=default, metadata=metadata)
-    return dataclasses.field(metadata=metadata)
+def json_meta(**options: Any) -> dict[str, JsonField]:
+    """Field metadata with JSON options: ``field(default=None, metadata=json_meta(omit_none=True))``."""
+    return {JSON_KEY: JsonField(**options)}
 
 
 def to_json_data(value: Any) -> Any:
@@ -66,6 +60,9 @@ def to_json_data(value: Any) -> Any:
 
 def _dataclass_data(value: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    leading = getattr(value, "json_leading", None)  # computed keys that read best before the fields
+    if leading is not None:
+        out.update({k: to_json_data(v) for k, v in leading().items()})
     for f in dataclasses.fields(value):
         options: JsonField | None = f.metadata.get(JSON_KEY)
         item = getattr(value, f.name)

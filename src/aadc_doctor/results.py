@@ -1,17 +1,17 @@
 """Every command's results: frozen dataclasses, the one declaration of each JSON `results` shape (DESIGN.md).
 
 `render/json_data.to_json_data` turns them into the report's JSON; the terminal renderers (render/text/) and
-any later renderer read the same objects. A field kept for renderers only is marked ``json_field(skip=True)``.
+any later renderer read the same objects; ``field(metadata=json_meta(...))`` declares a JSON exception (json_data.py).
 Domain types are imported for type checking only: importing this module costs nothing at start-up.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from aadc_doctor.json_data import json_field
+from aadc_doctor.json_data import json_meta
 
 if TYPE_CHECKING:
     from aadc_doctor.account.models import Agent, CallFailure, Domain, SignInResult, TenantInfo, UserRealm
@@ -41,7 +41,7 @@ class HelpmsgResults:
     name: str | None
     message: str | None
     text: str
-    note: str | None = json_field(default=None, omit_none=True)
+    note: str | None = field(default=None, metadata=json_meta(omit_none=True))
 
 
 # -- explain ---------------------------------------------------------------------------------------------------
@@ -63,7 +63,7 @@ class DotnetConfigSource:
 
     kind: str  # "machine.config" or "exe.config"
     path: str
-    component: str | None = json_field(omit_none=True)  # exe.config only
+    component: str | None = field(metadata=json_meta(omit_none=True))  # exe.config only
     declared: bool = False
     line: int | None = None
     enabled: bool | None = None
@@ -175,7 +175,7 @@ class DemoScenarioRun:
     passed: bool
     problems: tuple[str, ...]
     report: JsonObject | None  # the `check` report judged (JSON, schema 1); None for the account scenario
-    runs: tuple[DemoAccountRun, ...] | None = json_field(default=None, omit_none=True)
+    runs: tuple[DemoAccountRun, ...] | None = field(default=None, metadata=json_meta(omit_none=True))
     elapsed_s: float = 0.0
 
 
@@ -191,7 +191,8 @@ class DemoResults:
 class ProxylogResults:
     format: str
     files: tuple[ProxyLogFile, ...]
-    analysis: JsonObject = json_field(flatten=True)  # ProxyLogAnalysis.results(): endpoints, phases, clients...
+    # ProxyLogAnalysis.results(): endpoints, phases, clients...
+    analysis: JsonObject = field(metadata=json_meta(flatten=True))
     bad_line_samples: tuple[BadLineSample, ...] = ()
 
 
@@ -208,9 +209,10 @@ class HourReasonCount:
 class PtaResults:
     """`pta trace` and `pta events` (the command's docstring lists the keys beyond DESIGN.md's)."""
 
-    analysis: JsonObject = json_field(flatten=True)  # analysis.pta.analyse(): requests, by_reason, summary...
+    # analysis.pta.analyse(): requests, by_reason, summary...
+    analysis: JsonObject = field(metadata=json_meta(flatten=True))
     # failures per hour and reason, for the HTML report's heat map (the JSON has by_hour and by_reason)
-    by_hour_reason: tuple[HourReasonCount, ...] = json_field(default=(), skip=True)
+    by_hour_reason: tuple[HourReasonCount, ...] = field(default=(), metadata=json_meta(skip=True))
 
 
 @dataclass(frozen=True)
@@ -241,7 +243,8 @@ class AdDcsResults:
 
 @dataclass(frozen=True)
 class AdLogonResults:
-    logon: JsonObject = json_field(flatten=True)  # ad/logon.validate: upn, dc, transport, outcome, reason, account
+    # ad/logon.validate: upn, dc, transport, outcome, reason, account
+    logon: JsonObject = field(metadata=json_meta(flatten=True))
 
 
 @dataclass(frozen=True)
@@ -302,7 +305,7 @@ class GraphRoles:
 
 @dataclass(frozen=True)
 class PtaAgentSeen:
-    agent: Agent = json_field(flatten=True)
+    agent: Agent = field(metadata=json_meta(flatten=True))
     this_server: bool = False
 
 
@@ -340,7 +343,7 @@ class AccountResults:
 
 @dataclass(frozen=True)
 class CheckProxy:
-    config: ProxyConfig = json_field(flatten=True)  # source, url (password removed), bypass, pac...
+    config: ProxyConfig = field(metadata=json_meta(flatten=True))  # source, url (password removed), bypass...
     description: str = ""  # one line for a human
 
 

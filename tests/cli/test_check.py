@@ -385,3 +385,22 @@ def test_a_malformed_environment_proxy_is_one_line_naming_the_variable(run_cli: 
     assert run.stderr.startswith("aadc-doctor: error: HTTPS_PROXY http://alice:***@") and "not a valid host:port" \
         in run.stderr.splitlines()[0]
     assert "s3cr3t-pw" not in run.stdout + run.stderr
+
+
+def test_the_live_table_fills_in_on_a_terminal(refused_port: int) -> None:
+    """On a terminal the endpoint table is drawn while the probes run (render/text/check.LiveTable)."""
+    import io
+
+    from rich.console import Console
+
+    from aadc_doctor.commands import RunContext
+    from aadc_doctor.pipeline import run_argv
+
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=120)
+    ctx = RunContext(json_mode=False, stdout=screen, stderr=io.StringIO(), env={}, given_console=console,
+                     interactive=True)
+    run = run_argv(["check", "--direct", "--endpoint", f"https://127.0.0.1:{refused_port}/"], ctx)
+    [endpoint] = run.report.results.endpoints
+    assert endpoint.outcome == "tcp_refused"
+    assert "tcp_refused" in screen.getvalue()  # the row as the live table drew it

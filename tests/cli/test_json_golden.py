@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.golden.cases import CASES, GOLDEN, Case, run_case
@@ -14,7 +15,25 @@ from tests.golden.cases import CASES, GOLDEN, Case, run_case
 def test_the_json_report_is_unchanged(case: Case, tmp_path: Path) -> None:
     expected = json.loads((GOLDEN / f"{case.name}.json").read_text("utf-8"))
     got = json.loads(json.dumps(run_case(case, tmp_path / case.name), ensure_ascii=False))
-    assert got == expected
+    assert _differences(got, expected) == []
+
+
+def _differences(got: Any, expected: Any, path: str = "") -> list[str]:
+    """Where two JSON values differ (the first few), to read in the failure instead of two long dicts."""
+    if type(got) is not type(expected):
+        return [f"{path}: {got!r:.120} != {expected!r:.120}"]
+    if isinstance(got, dict):
+        out = [f"{path}/{k}: missing" for k in expected if k not in got]
+        out += [f"{path}/{k}: unexpected" for k in got if k not in expected]
+        for key in got.keys() & expected.keys():
+            out += _differences(got[key], expected[key], f"{path}/{key}")
+        return out[:10]
+    if isinstance(got, list):
+        out = [f"{path}: {len(got)} items != {len(expected)}"] if len(got) != len(expected) else []
+        for index, (a, b) in enumerate(zip(got, expected, strict=False)):
+            out += _differences(a, b, f"{path}[{index}]")
+        return out[:10]
+    return [] if got == expected else [f"{path}: {got!r:.120} != {expected!r:.120}"]
 
 
 def test_every_golden_file_has_a_case() -> None:

@@ -7,12 +7,13 @@ from the code before the refactor. To rewrite the golden files after a deliberat
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,25 @@ def _text(text: str, work: str, *, dates: bool) -> str:
     return text
 
 
+@contextlib.contextmanager
+def _no_secrets_registered() -> Iterator[None]:
+    """The run as in a fresh process: a password an earlier test registered ("wrong") would be scrubbed from the
+    report's texts (the registry is per process, aadc_doctor/secrets.py)."""
+    from aadc_doctor import secrets
+
+    with secrets._lock:
+        saved = set(secrets._forms)
+        secrets._forms.clear()
+        secrets._forms_longest_first = ()
+    try:
+        with secrets.forgotten_afterwards():
+            yield
+    finally:
+        with secrets._lock:
+            secrets._forms.update(saved)
+            secrets._forms_longest_first = tuple(sorted(secrets._forms, key=len, reverse=True))
+
+
 def run_case(case: Case, work: Path) -> dict[str, Any]:
     """Run one case in-process with --json; the exit code and the normalised report."""
     from aadc_doctor.cli import main
@@ -145,7 +165,8 @@ def run_case(case: Case, work: Path) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
     env["NO_COLOR"] = "1"
     out, err = io.StringIO(), io.StringIO()
-    code = main([*argv, "--json"], stdout=out, stderr=err, env=env)
+    with _no_secrets_registered():
+        code = main([*argv, "--json"], stdout=out, stderr=err, env=env)
     try:
         report: Any = json.loads(out.getvalue())
     except ValueError:

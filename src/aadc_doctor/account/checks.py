@@ -17,6 +17,7 @@ from aadc_doctor.account.models import (
 )
 from aadc_doctor.account.oauth import OAuthError
 from aadc_doctor.knowledge import read_toml
+from aadc_doctor.knowledge.findings import FindingTemplate
 from aadc_doctor.model import Finding, Severity
 
 
@@ -25,26 +26,21 @@ def _knowledge() -> dict[str, Any]:
     return read_toml("account_errors.toml")
 
 
-class _Values(dict[str, Any]):
-    """format_map values: a missing placeholder shows as "?" instead of raising."""
-
-    def __missing__(self, key: str) -> str:
-        return "?"
+@cache
+def _templates() -> dict[str, FindingTemplate]:
+    """account_errors.toml's [finding] table as strict templates (the catalog's one formatting policy)."""
+    templates = {}
+    for finding_id, spec in _knowledge()["finding"].items():
+        template = FindingTemplate(finding_id, Severity(spec["severity"]), spec["title"], spec.get("detail", ""),
+                                   spec.get("remedy", ""), tuple(spec.get("references", ())), lenient=False)
+        template.placeholders  # noqa: B018 (parsed at load: a malformed text fails here)
+        templates[finding_id] = template
+    return templates
 
 
 def finding(finding_id: str, subject: str, **values: Any) -> Finding:
-    """Build one finding from its knowledge entry, filling the {placeholders}."""
-    spec = _knowledge()["finding"][finding_id]
-    fill = _Values(values)
-    return Finding(
-        id=finding_id,
-        severity=Severity(spec["severity"]),
-        title=spec["title"].format_map(fill),
-        detail=spec.get("detail", "").format_map(fill),
-        remedy=spec.get("remedy", "").format_map(fill),
-        subject=subject,
-        references=tuple(spec.get("references", ())),
-    )
+    """Build one finding from its knowledge entry, filling the {placeholders} (every one must be given)."""
+    return _templates()[finding_id].render(subject, **values)
 
 
 def role_ids() -> Mapping[str, str]:

@@ -24,6 +24,7 @@ from aadc_doctor.account.models import (
 )
 from aadc_doctor.account.signin import AccessToken
 from aadc_doctor.net.http_client import DoctorSession, HttpFailure
+from aadc_doctor.net.outcome import Outcome as CallOutcome
 
 T = TypeVar("T")
 MAX_PAGES = 20
@@ -64,7 +65,7 @@ class GraphClient:
             next_link = answer.get("@odata.nextLink")
             url = str(next_link) if next_link else None
             if url is not None and _host(url) != _host(self._base):  # the bearer token goes with every page
-                return CallFailure(url=self.url(path), outcome="http_error", status=200,
+                return CallFailure(url=self.url(path), outcome=CallOutcome.HTTP_ERROR, status=200,
                                    message=f"the next page is on another host ({_host(url) or url[:80]}); "
                                            "not followed with the sign-in token")
         return items
@@ -99,9 +100,10 @@ def _graph_failure(url: str, status: int, body: Any) -> CallFailure:
         code = str(error.get("code") or "")
         message = str(error.get("message") or "").strip() or "(no message)"
         request_id = str(inner.get("request-id") or "") if isinstance(inner, dict) else ""
-        return CallFailure(url=url, outcome="http_error", status=status, code=code,
+        return CallFailure(url=url, outcome=CallOutcome.HTTP_ERROR, status=status, code=code,
                            message=f"HTTP {status} {code}: {message}", request_id=request_id)
-    return CallFailure(url=url, outcome="http_error", status=status, message=f"HTTP {status} (not a Graph error body)")
+    return CallFailure(url=url, outcome=CallOutcome.HTTP_ERROR, status=status,
+                       message=f"HTTP {status} (not a Graph error body)")
 
 
 def _read(client: GraphClient, path: str, convert: Callable[[Any], T]) -> Outcome[T]:
@@ -111,7 +113,7 @@ def _read(client: GraphClient, path: str, convert: Callable[[Any], T]) -> Outcom
     try:
         return Outcome(value=convert(answer))
     except (KeyError, TypeError, ValueError) as exc:
-        return Outcome(failure=CallFailure(url=client.url(path), outcome="http_error", status=200,
+        return Outcome(failure=CallFailure(url=client.url(path), outcome=CallOutcome.HTTP_ERROR, status=200,
                                            message=f"unexpected answer shape: {type(exc).__name__} {exc}"))
 
 

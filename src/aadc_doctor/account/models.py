@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Generic, TypeVar
 
+from aadc_doctor.net.outcome import Outcome as CallOutcome
+
 T = TypeVar("T")
 
 
@@ -13,7 +15,7 @@ class CallFailure:
     """A request that did not give what we asked for: no answer (network) or an error answer."""
 
     url: str
-    outcome: str  # an outcome code of DESIGN.md (dns_failure, proxy_forbidden, ...) or "http_error"
+    outcome: CallOutcome  # the probes' outcome codes (DESIGN.md): dns_failure, proxy_forbidden, ..., http_error
     message: str
     status: int | None = None
     code: str = ""  # Graph error.code or the OAuth error

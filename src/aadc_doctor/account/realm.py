@@ -14,6 +14,7 @@ from aadc_doctor.account.models import CallFailure, TenantInfo, UserRealm
 from aadc_doctor.account.oauth import OAuthError, parse_oauth_error
 from aadc_doctor.knowledge import read_toml
 from aadc_doctor.net.http_client import DoctorSession, HttpFailure
+from aadc_doctor.net.outcome import Outcome as CallOutcome
 
 WORLDWIDE_LOGIN = "https://login.microsoftonline.com"
 
@@ -28,7 +29,7 @@ def _get_json(session: DoctorSession, url: str) -> tuple[int, Any] | CallFailure
         return response.status_code, json.loads(response.text)
     except ValueError:
         snippet = " ".join(response.text.split())[:120]
-        return CallFailure(url=url, outcome="http_error", status=response.status_code,
+        return CallFailure(url=url, outcome=CallOutcome.HTTP_ERROR, status=response.status_code,
                            message=f"not JSON (Content-Type {response.headers.get('Content-Type', '?')}): {snippet!r}")
 
 
@@ -44,7 +45,7 @@ def discover_realm(session: DoctorSession, upn: str, login_base: str = WORLDWIDE
         return answer
     status, body = answer
     if status != 200 or not isinstance(body, dict) or "NameSpaceType" not in body:
-        return CallFailure(url=url, outcome="http_error", status=status,
+        return CallFailure(url=url, outcome=CallOutcome.HTTP_ERROR, status=status,
                            message="the answer has no NameSpaceType")
     return UserRealm(
         upn=upn,
@@ -77,9 +78,10 @@ def discover_tenant(session: DoctorSession, domain: str,
     if status != 200:
         if isinstance(body, dict) and "error" in body:
             return parse_oauth_error(body)
-        return CallFailure(url=url, outcome="http_error", status=status, message=f"HTTP {status}")
+        return CallFailure(url=url, outcome=CallOutcome.HTTP_ERROR, status=status, message=f"HTTP {status}")
     if not isinstance(body, dict) or "token_endpoint" not in body:
-        return CallFailure(url=url, outcome="http_error", status=status, message="no token_endpoint in the answer")
+        return CallFailure(url=url, outcome=CallOutcome.HTTP_ERROR, status=status,
+                           message="no token_endpoint in the answer")
     token_endpoint = str(body["token_endpoint"])
     token_parts = urlsplit(token_endpoint)
     tenant_id = token_parts.path.strip("/").split("/")[0]

@@ -17,6 +17,7 @@ from typing import Any
 from aadc_doctor.account.models import CallFailure, SignInResult, TenantInfo
 from aadc_doctor.account.oauth import parse_oauth_error
 from aadc_doctor.net.http_client import DoctorSession, HttpFailure
+from aadc_doctor.net.outcome import Outcome as CallOutcome
 from aadc_doctor.secrets import register_secret
 
 # "Microsoft Graph Command Line Tools": a Microsoft public client that allows device code and ROPC.
@@ -118,4 +119,5 @@ def sign_in(session: DoctorSession, *, authority: str, upn: str, graph_host: str
         return _network_failure(flow_name, failure), None
     except ValueError as exc:  # MSAL: authority or OpenID configuration unusable
         return SignInResult(flow=flow_name, succeeded=False,
-                            failure=CallFailure(url=authority, outcome="http_error", message=str(exc)[:300])), None
+                            failure=CallFailure(url=authority, outcome=CallOutcome.HTTP_ERROR,
+                                                message=str(exc)[:300])), None

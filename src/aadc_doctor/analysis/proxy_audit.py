@@ -14,7 +14,7 @@ from typing import Any, get_args
 from urllib.parse import urlsplit
 
 from aadc_doctor.knowledge import read_toml
-from aadc_doctor.knowledge.connectivity_findings import FindingTemplate, load_finding_templates
+from aadc_doctor.knowledge.findings import FindingTemplate, load_finding_templates
 from aadc_doctor.model import Finding
 from aadc_doctor.proxyconfig.bypass import Target, dangerous_dotnet_entries, invalid_dotnet_entries
 from aadc_doctor.proxyconfig.components import Component

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import heapq
 import ipaddress
-import string
 from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -20,6 +19,7 @@ from aadc_doctor.analysis.phases import ClientPhases, summarise
 from aadc_doctor.knowledge import read_toml
 from aadc_doctor.knowledge.communication_pattern import CommunicationPattern
 from aadc_doctor.knowledge.endpoints import EndpointCatalog, EndpointRule, IgnorableHost
+from aadc_doctor.knowledge.findings import TEXT
 from aadc_doctor.logs.proxy_record import ProxyRecord, Verdict, iso
 from aadc_doctor.model import Finding, Severity
 
@@ -78,18 +78,6 @@ def is_failure(record: ProxyRecord) -> bool:
 # ---- classification --------------------------------------------------------------------------------------------
 
 
-class _CountFormatter(string.Formatter):
-    """``{n:~line~lines}`` -> "1 line" / "3 lines"; ``{n:?was?were}`` -> the agreeing word alone."""
-
-    def format_field(self, value: Any, format_spec: str) -> str:
-        if format_spec[:1] in ("~", "?"):
-            singular, _, plural = format_spec[1:].partition(format_spec[0])
-            word = singular if value == 1 else plural
-            return f"{value} {word}" if format_spec[0] == "~" else word
-        return str(super().format_field(value, format_spec))
-
-
-_COUNTS = _CountFormatter()
 
 @dataclass(frozen=True)
 class Classification:
@@ -656,7 +644,7 @@ class ProxyLogAnalysis:
     # -- findings ------------------------------------------------------------------------------------------------
     def _text(self, kind: str, subject: str = "", **values: Any) -> Finding:
         spec = self.texts["finding"][kind]
-        fmt = _COUNTS.format
+        fmt = TEXT.format
         return Finding(
             id=f"proxylog-{kind}", severity=Severity(spec["severity"]), title=fmt(spec["title"], **values),
             detail=fmt(spec.get("detail", ""), **values),
@@ -711,14 +699,14 @@ class ProxyLogAnalysis:
                 evidence.append(f"No tunnel to a required endpoint lasted longer than {seconds} s, and "
                                 f"{tunnels['ending_at_longest']} of them ended right at that duration.")
             if self.explicit_timeouts:
-                evidence.append(_COUNTS.format("The proxy logged {n:~tunnel~tunnels} to required endpoints as ended by "
+                evidence.append(TEXT.format("The proxy logged {n:~tunnel~tunnels} to required endpoints as ended by "
                                                "a timeout.", n=self.explicit_timeouts))
             finding = self._text("idle-timeout", "proxy", seconds=seconds, evidence=" ".join(evidence))
             close = self.t["client_idle_close_seconds"]
             if (not self.explicit_timeouts and tunnels["suspected_seconds"] is not None
                     and close <= seconds <= close + self.t["client_idle_close_margin_seconds"]):
                 spec = self.texts["finding"]["idle-timeout"]
-                finding = replace(finding, severity=Severity.INFO, title=_COUNTS.format(spec["client_close_title"],
+                finding = replace(finding, severity=Severity.INFO, title=TEXT.format(spec["client_close_title"],
                                                                                        seconds=seconds),
                                   detail=f"{finding.detail} {spec['client_close_note']}")
             out.append(finding)
@@ -764,10 +752,10 @@ class ProxyLogAnalysis:
                                  remedy=remedy)
             if ep.denied_by_parent and status == 403:
                 parents = ", ".join(sorted(ep.denied_by_parent))
-                note = _COUNTS.format(self.texts["finding"]["required-denied"]["parent_note"], parents=parents,
+                note = TEXT.format(self.texts["finding"]["required-denied"]["parent_note"], parents=parents,
                                       n=sum(ep.denied_by_parent.values()))
                 finding = replace(finding, detail=f"{finding.detail} {note}",
-                                  remedy=_COUNTS.format(self.texts["finding"]["required-denied"]["parent_remedy"],
+                                  remedy=TEXT.format(self.texts["finding"]["required-denied"]["parent_remedy"],
                                                         parents=parents, host=ep.host, port=ep.port))
             out.append(finding)
         return out
@@ -776,7 +764,7 @@ class ProxyLogAnalysis:
         if not self.endpoints:
             filters = within = ""
             if self.filter.active:
-                filters = _COUNTS.format(" within the filters ({n:~catalog line~catalog lines} filtered out)",
+                filters = TEXT.format(" within the filters ({n:~catalog line~catalog lines} filtered out)",
                                          n=self.counts.filtered_out)
                 if self.counts.filtered_out:  # there is Azure AD traffic: the filters left none of it
                     within = " within the --client/--since/--until filters"

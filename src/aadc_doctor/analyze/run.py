@@ -18,7 +18,7 @@ from typing import Any
 from aadc_doctor import progress
 from aadc_doctor.analyze.inputs import ServerInputs
 from aadc_doctor.errors import DoctorError
-from aadc_doctor.json_data import json_field
+from aadc_doctor.json_data import json_meta
 from aadc_doctor.model import Finding, Severity
 
 
@@ -32,8 +32,8 @@ class AnalyserRun:
     name: str
     status: str
     inputs: tuple[str, ...] = ()
-    reason: str = json_field(default="", skip=True)
-    findings: tuple[Finding, ...] = json_field(default=(), skip=True)
+    reason: str = field(default="", metadata=json_meta(skip=True))
+    findings: tuple[Finding, ...] = field(default=(), metadata=json_meta(skip=True))
     results: Mapping[str, Any] = field(default_factory=dict)
 
     def json_extra(self) -> dict[str, Any]:
@@ -48,9 +48,9 @@ class AnalysisResult:
     input_kind: str
     run_date: date
     inputs: Mapping[str, list[str]]
-    manifest: Mapping[str, Any] | None = json_field(skip=True)
-    runs: tuple[AnalyserRun, ...] = json_field(key="analysers")
-    findings: tuple[Finding, ...] = json_field(skip=True)
+    manifest: Mapping[str, Any] | None = field(metadata=json_meta(skip=True))
+    runs: tuple[AnalyserRun, ...] = field(metadata=json_meta(key="analysers"))
+    findings: tuple[Finding, ...] = field(metadata=json_meta(skip=True))
 
     def manifest_summary(self) -> dict[str, Any] | None:
         """manifest.json in short: its header and the number of files."""

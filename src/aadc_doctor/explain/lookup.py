@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import http
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aadc_doctor.explain.code_finder import FoundCode, Hint, find_codes
 from aadc_doctor.explain.matcher import find_named, rank, suggest
-from aadc_doctor.json_data import json_field
+from aadc_doctor.json_data import json_meta
 from aadc_doctor.knowledge import codes
 from aadc_doctor.knowledge.codes import CodeEntry
 
@@ -27,11 +27,11 @@ FIRST_AADSTS = 16000  # the lowest code of the AADSTS reference; smaller numbers
 class Reading:
     """One explanation of something found in the text; ``rank`` 1 is the likeliest reading of it."""
 
-    entry: CodeEntry = json_field(flatten=True)
-    found: str = json_field()
-    rank: int = json_field(key="reading")
-    why: str = json_field()
-    score: float | None = json_field(default=None, omit_none=True)
+    entry: CodeEntry = field(metadata=json_meta(flatten=True))
+    found: str
+    rank: int = field(metadata=json_meta(key="reading"))
+    why: str
+    score: float | None = field(default=None, metadata=json_meta(omit_none=True))
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from functools import cache
 from typing import Any
 
 from aadc_doctor.knowledge import read_toml
-from aadc_doctor.knowledge.connectivity_findings import FindingTemplate, load_finding_templates
+from aadc_doctor.knowledge.findings import FindingTemplate, load_finding_templates
 
 _FILE = "ad_findings.toml"
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
-from aadc_doctor.json_data import JSON_KEY, JsonField, json_field
+from aadc_doctor.json_data import json_meta
 from aadc_doctor.knowledge import read_toml, read_tsv, row_starting_with
 from aadc_doctor.knowledge.win32_table import win32_row, win32_rows
 
@@ -43,13 +43,13 @@ class CodeEntry:
     see_also: tuple[str, ...] = ()
     source: str = ""
     checked_by: str | None = None
-    hex: str = json_field(default="", omit_empty=True)
-    aliases: tuple[str, ...] = json_field(default=(), skip=True)
-    headings: tuple[str, ...] = json_field(default=(), skip=True)
-    notes: tuple[str, ...] = json_field(default=(), omit_empty=True)
-    current: str = json_field(default="", skip=True)
-    seed: str = json_field(default="", skip=True)
-    related: tuple[str, ...] = field(default=(), compare=False, metadata={JSON_KEY: JsonField(omit_empty=True)})
+    hex: str = field(default="", metadata=json_meta(omit_empty=True))
+    aliases: tuple[str, ...] = field(default=(), metadata=json_meta(skip=True))
+    headings: tuple[str, ...] = field(default=(), metadata=json_meta(skip=True))
+    notes: tuple[str, ...] = field(default=(), metadata=json_meta(omit_empty=True))
+    current: str = field(default="", metadata=json_meta(skip=True))
+    seed: str = field(default="", metadata=json_meta(skip=True))
+    related: tuple[str, ...] = field(default=(), compare=False, metadata=json_meta(omit_empty=True))
 
     @property
     def key(self) -> tuple[str, str]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from aadc_doctor.knowledge import read_toml
-from aadc_doctor.knowledge.connectivity_findings import FindingTemplate, load_finding_templates
+from aadc_doctor.knowledge.findings import FindingTemplate, load_finding_templates
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -33,6 +33,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from aadc_doctor.errors import UsageError
+from aadc_doctor.net.outcome import Outcome
 from aadc_doctor.secrets import scrub, url_without_password
 
 ProxyChooser = Callable[[str], "str | None"]
@@ -108,13 +109,31 @@ class HttpSettings:
 
 
 class HttpFailure(Exception):
-    """A request that got no HTTP answer, named with the outcome codes of DESIGN.md."""
+    """A request that got no HTTP answer, named with the outcome codes of DESIGN.md (the probes' `Outcome`)."""
 
-    def __init__(self, outcome: str, message: str, url: str) -> None:
+    def __init__(self, outcome: Outcome, message: str, url: str) -> None:
         self.outcome = outcome
         self.message = scrub(message)
         self.url = url
         super().__init__(f"{outcome}: {self.message}")
+
+
+class ProxyRefusedConnect(OSError):
+    """The proxy answered CONNECT with a status other than 200: the status as data, for classify_failure."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        self.status = status
+        self.reason = reason
+        super().__init__(f"Tunnel connection failed: {status} {reason}".rstrip())
+
+    @classmethod
+    def from_tunnel_error(cls, exc: OSError) -> ProxyRefusedConnect | None:
+        """http.client's _tunnel reports the status only in its message: read it here, once, where it is raised."""
+        match = _TUNNEL_STATUS.fullmatch(str(exc))
+        return cls(int(match["status"]), match["reason"]) if match and type(exc) is OSError else None
+
+
+_TUNNEL_STATUS = re.compile(r"Tunnel connection failed: (?P<status>\d{3}) ?(?P<reason>.*)", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -158,21 +177,28 @@ def _connection_class(base: type[Any], by_address: Mapping[tuple[str, int], Redi
                 conn._dns_host, conn.port = saved_host, saved_port
 
         def _tunnel(self) -> None:
+            try:
+                self._tunnel_redirected()
+            except OSError as exc:  # a time-out or a dropped connection here is the proxy's, not the endpoint's
+                refused = ProxyRefusedConnect.from_tunnel_error(exc)
+                if refused is not None:
+                    refused.add_note(_IN_CONNECT)
+                    raise refused from exc
+                exc.add_note(_IN_CONNECT)
+                raise
+
+        def _tunnel_redirected(self) -> None:
             conn: Any = self
             host, port = conn._tunnel_host, conn._tunnel_port
             redirect = by_target.get((str(host or "").lower(), int(port or 443)))
+            if redirect is None:
+                super()._tunnel()
+                return
+            conn._tunnel_host, conn._tunnel_port = redirect.target_host, redirect.target_port
             try:
-                if redirect is None:
-                    super()._tunnel()
-                    return
-                conn._tunnel_host, conn._tunnel_port = redirect.target_host, redirect.target_port
-                try:
-                    super()._tunnel()
-                finally:
-                    conn._tunnel_host, conn._tunnel_port = host, port
-            except OSError as exc:  # a time-out or a dropped connection here is the proxy's, not the endpoint's
-                exc.add_note(_IN_CONNECT)
-                raise
+                super()._tunnel()
+            finally:
+                conn._tunnel_host, conn._tunnel_port = host, port
 
     return RedirectingConnection
 
@@ -277,13 +303,13 @@ def read_bounded_body(response: requests.Response, deadline: float, timeout: flo
     try:
         while True:
             if time.monotonic() > deadline:
-                raise HttpFailure("timeout", f"{host} did not send its whole answer within {timeout:g} s", url)
+                raise HttpFailure(Outcome.TIMEOUT, f"{host} did not send its whole answer within {timeout:g} s", url)
             chunk = response.raw.read1(64 * 1024, decode_content=True)
             if not chunk:
                 break
             size += len(chunk)
             if size > MAX_BODY_BYTES:
-                raise HttpFailure("http_error", f"{host} sent an answer larger than "
+                raise HttpFailure(Outcome.HTTP_ERROR, f"{host} sent an answer larger than "
                                                 f"{MAX_BODY_BYTES // (1024 * 1024)} MiB; not read further", url)
             chunks.append(chunk)
     except HttpFailure:
@@ -296,7 +322,7 @@ def read_bounded_body(response: requests.Response, deadline: float, timeout: flo
     depth = json_depth(body)
     if depth > MAX_JSON_DEPTH:
         response.close()
-        raise HttpFailure("http_error", f"{host} sent JSON nested {depth} levels deep; not parsed", url)
+        raise HttpFailure(Outcome.HTTP_ERROR, f"{host} sent JSON nested {depth} levels deep; not parsed", url)
     response._content = body
     response._content_consumed = True  # type: ignore[attr-defined]
 
@@ -355,38 +381,37 @@ def _chain(exc: BaseException) -> list[BaseException]:
 def classify_failure(exc: BaseException, url: str, proxy: str | None) -> HttpFailure:
     """Name the layer that failed, with the outcome codes ``check`` uses."""
     chain = _chain(exc)
-    text = " | ".join(str(e) for e in chain)
     host = urlsplit(url).hostname or url
+    refused = next((e for e in chain if isinstance(e, ProxyRefusedConnect)), None)
+    if refused is not None:
+        known = {407: Outcome.PROXY_AUTH_REQUIRED, 403: Outcome.PROXY_FORBIDDEN}.get(refused.status)
+        if known is not None:
+            return HttpFailure(known, f"the proxy answered {refused.status} to CONNECT {host}", url)
+        return HttpFailure(Outcome.PROXY_ERROR, f"the proxy refused CONNECT {host}: {refused.status} "
+                                                f"{refused.reason}".rstrip(), url)
     if isinstance(exc, requests.exceptions.ProxyError) or any(
         isinstance(e, urllib3.exceptions.ProxyError) for e in chain
     ):
-        for code, outcome in (("407", "proxy_auth_required"), ("403", "proxy_forbidden")):
-            if f"Tunnel connection failed: {code}" in text:
-                return HttpFailure(outcome, f"the proxy answered {code} to CONNECT {host}", url)
-        if "Tunnel connection failed" in text:
-            status = text.split("Tunnel connection failed:", 1)[1].strip().split("|")[0].strip()
-            return HttpFailure("proxy_error", f"the proxy refused CONNECT {host}: {status}", url)
         shown = url_without_password(proxy) if proxy else "the proxy"
-        return HttpFailure("proxy_unreachable", f"cannot reach {shown}: {_last_words(chain)}", url)
-    if proxy and any(_IN_CONNECT in getattr(e, "__notes__", ()) for e in chain) and "Tunnel connection failed" \
-            not in text:
+        return HttpFailure(Outcome.PROXY_UNREACHABLE, f"cannot reach {shown}: {_last_words(chain)}", url)
+    if proxy and any(_IN_CONNECT in getattr(e, "__notes__", ()) for e in chain):
         shown = _shown_proxy(proxy)
         if any(isinstance(e, TimeoutError) for e in chain) or isinstance(exc, requests.exceptions.Timeout):
-            return HttpFailure("timeout", f"the proxy {shown} did not answer CONNECT {host} within the timeout "
-                                          "(TCP to it worked)", url)
-        return HttpFailure("proxy_error", f"the proxy {shown} closed the connection during CONNECT {host}: "
-                                          f"{_last_words(chain)}", url)
+            return HttpFailure(Outcome.TIMEOUT, f"the proxy {shown} did not answer CONNECT {host} within the "
+                                                "timeout (TCP to it worked)", url)
+        return HttpFailure(Outcome.PROXY_ERROR, f"the proxy {shown} closed the connection during CONNECT {host}: "
+                                                f"{_last_words(chain)}", url)
     if any(isinstance(e, ssl.SSLError) for e in chain) or isinstance(exc, requests.exceptions.SSLError):
-        return HttpFailure("tls_failure", f"TLS with {host} failed: {_last_words(chain)}", url)
+        return HttpFailure(Outcome.TLS_FAILURE, f"TLS with {host} failed: {_last_words(chain)}", url)
     if any(isinstance(e, urllib3.exceptions.NameResolutionError | socket.gaierror) for e in chain):
-        return HttpFailure("dns_failure", f"cannot resolve {host}", url)
+        return HttpFailure(Outcome.DNS_FAILURE, f"cannot resolve {host}", url)
     if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return HttpFailure("tcp_timeout", f"no TCP answer from {host} within the timeout", url)
+        return HttpFailure(Outcome.TCP_TIMEOUT, f"no TCP answer from {host} within the timeout", url)
     if isinstance(exc, requests.exceptions.Timeout):
-        return HttpFailure("timeout", f"{host} did not answer within the timeout", url)
+        return HttpFailure(Outcome.TIMEOUT, f"{host} did not answer within the timeout", url)
     if any(isinstance(e, ConnectionRefusedError) for e in chain):
-        return HttpFailure("tcp_refused", f"{host} refused the TCP connection", url)
-    return HttpFailure("http_error", f"request to {host} failed: {_last_words(chain)}", url)
+        return HttpFailure(Outcome.TCP_REFUSED, f"{host} refused the TCP connection", url)
+    return HttpFailure(Outcome.HTTP_ERROR, f"request to {host} failed: {_last_words(chain)}", url)
 
 
 def _last_words(chain: list[BaseException]) -> str:

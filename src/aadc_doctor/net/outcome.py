@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from aadc_doctor.json_data import json_meta
+
 MAX_NAMES_SHOWN = 10  # a CDN certificate can name hundreds of hosts; the report needs the first few
 
 
@@ -64,16 +66,11 @@ class EndpointTarget:
 class PhaseTimings:
     """Milliseconds spent in each layer; None for a layer that did not run."""
 
-    dns_ms: float | None = None
-    tcp_ms: float | None = None
-    connect_ms: float | None = None
-    tls_ms: float | None = None
-    http_ms: float | None = None
-
-    def to_dict(self) -> dict[str, float | None]:
-        return {name: (None if value is None else round(value, 1)) for name, value in (
-            ("dns_ms", self.dns_ms), ("tcp_ms", self.tcp_ms), ("connect_ms", self.connect_ms),
-            ("tls_ms", self.tls_ms), ("http_ms", self.http_ms))}
+    dns_ms: float | None = field(default=None, metadata=json_meta(round=1))
+    tcp_ms: float | None = field(default=None, metadata=json_meta(round=1))
+    connect_ms: float | None = field(default=None, metadata=json_meta(round=1))
+    tls_ms: float | None = field(default=None, metadata=json_meta(round=1))
+    http_ms: float | None = field(default=None, metadata=json_meta(round=1))
 
 
 @dataclass(frozen=True)
@@ -90,7 +87,7 @@ class TlsInfo:
     issuer: str | None = None
     issuer_organization: str | None = None
     subject: str | None = None
-    names: tuple[str, ...] = ()
+    names: tuple[str, ...] = field(default=(), metadata=json_meta(limit=MAX_NAMES_SHOWN))
     not_after: str | None = None
     verified: bool = False
     trust: str | None = None
@@ -99,13 +96,8 @@ class TlsInfo:
     root_sha256: str | None = None
     microsoft_chain: bool | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"version": self.version, "issuer": self.issuer, "subject": self.subject,
-                "issuer_organization": self.issuer_organization, "names": list(self.names[:MAX_NAMES_SHOWN]),
-                "names_total": len(self.names),
-                "not_after": self.not_after, "verified": self.verified, "trust": self.trust,
-                "verify_error": self.verify_error, "root": self.root, "root_sha256": self.root_sha256,
-                "microsoft_chain": self.microsoft_chain}
+    def json_extra(self) -> dict[str, Any]:
+        return {"names_total": len(self.names)}
 
 
 @dataclass(frozen=True)
@@ -121,9 +113,6 @@ class CrlInfo:
     stale: bool = False
     error: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"parsed": self.parsed, "size": self.size, "issuer": self.issuer, "last_update": self.last_update,
-                "next_update": self.next_update, "revoked": self.revoked, "stale": self.stale, "error": self.error}
 
 
 @dataclass(frozen=True)
@@ -142,17 +131,13 @@ class DnsInfo:
     server: str | None = None
     sinkhole: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "addresses": list(self.addresses), "cname_chain": list(self.cname_chain),
-                "source": self.source, "failure": self.failure, "server": self.server,
-                "sinkhole": list(self.sinkhole)}
 
 
 @dataclass(frozen=True)
 class EndpointResult:
     """The frozen outcome of one probe: the code, the layer it stopped at, the evidence. Never an exception."""
 
-    target: EndpointTarget
+    target: EndpointTarget = field(metadata=json_meta(skip=True))  # its url, host, port... lead the JSON
     outcome: Outcome
     phase: Phase | None = None  # the layer that failed; None when the probe succeeded
     via_proxy: str | None = None  # proxy URL without password, None for a direct connection
@@ -170,25 +155,14 @@ class EndpointResult:
     crl: CrlInfo | None = None
     dns: DnsInfo | None = None
     error: str | None = None
-    elapsed_ms: float = 0.0
+    elapsed_ms: float = field(default=0.0, metadata=json_meta(round=1))
 
     @property
     def ok(self) -> bool:
         return self.outcome is Outcome.OK
 
-    def to_dict(self) -> dict[str, Any]:
+    def json_leading(self) -> dict[str, Any]:
         t = self.target
-        return {
-            "url": t.url, "host": t.host, "port": t.port,
-            "profile": t.profiles[0] if t.profiles else "custom", "profiles": list(t.profiles) or ["custom"],
-            "rule": {"id": t.rule_id, "pattern": t.rule_pattern} if t.rule_id else None,
-            "kind": t.kind, "outcome": self.outcome.value, "phase": self.phase.value if self.phase else None,
-            "via_proxy": self.via_proxy, "connect_to": self.connect_to,
-            "http_status": self.http_status, "connect_status": self.connect_status,
-            "proxy_authenticate": list(self.proxy_authenticate), "proxy_auth_scheme": self.proxy_auth_scheme,
-            "proxy_auth_challenged": self.proxy_auth_challenged, "proxy_error": self.proxy_error,
-            "answered_by": self.answered_by, "proxy_hops": list(self.proxy_hops),
-            "phases": self.phases.to_dict(), "tls": self.tls.to_dict() if self.tls else None,
-            "crl": self.crl.to_dict() if self.crl else None, "dns": self.dns.to_dict() if self.dns else None,
-            "error": self.error, "elapsed_ms": round(self.elapsed_ms, 1),
-        }
+        return {"url": t.url, "host": t.host, "port": t.port,
+                "profile": t.profiles[0] if t.profiles else "custom", "profiles": list(t.profiles) or ["custom"],
+                "rule": {"id": t.rule_id, "pattern": t.rule_pattern} if t.rule_id else None, "kind": t.kind}

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from aadc_doctor.json_data import json_meta
 from aadc_doctor.proxyconfig.components import Component, load_components
 from aadc_doctor.proxyconfig.dotnet_config import ConfigFile, DotNetProxySettings, resolve_default_proxy
 from aadc_doctor.proxyconfig.model import ProxyConfig
@@ -18,26 +19,20 @@ ALWAYS_SHOWN = ("wizard", "sync", "pta-agent", "health-agent")
 class ComponentProxy:
     """Where one component's proxy comes from, and what it is (None when no file tells: system/own/unknown)."""
 
-    component: Component
+    component: Component = field(metadata=json_meta(skip=True))  # named by json_leading
     origin: Origin
     origin_path: str | None
     explanation: str
-    settings: DotNetProxySettings | None = None
+    settings: DotNetProxySettings | None = field(default=None, metadata=json_meta(skip=True))
     proxy: ProxyConfig | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.component.name,
-            "origin": self.origin,
-            "origin_path": self.origin_path,
-            "explanation": self.explanation,
-            "reads": list(self.component.reads),
-            "runs_as": self.component.runs_as or None,
-            "proxy_auth": self.component.proxy_auth,
-            "proxy": self.proxy.to_dict() if self.proxy is not None else None,
-            "script_location": self.script_location,
-            "auto_detect": self.auto_detect,
-        }
+    def json_leading(self) -> dict[str, Any]:
+        return {"name": self.component.name}
+
+    def json_extra(self) -> dict[str, Any]:
+        return {"reads": list(self.component.reads), "runs_as": self.component.runs_as or None,
+                "proxy_auth": self.component.proxy_auth, "script_location": self.script_location,
+                "auto_detect": self.auto_detect}
 
     @property
     def script_location(self) -> str | None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from aadc_doctor.json_data import json_meta
 from aadc_doctor.proxyconfig.bypass import BypassSyntax, Target, bypass_match, is_local_host, is_loopback_host
 from aadc_doctor.secrets import scrub, url_without_password
 
@@ -49,13 +50,14 @@ class ProxyConfig:
     """
 
     source: str
-    url: str | None = field(default=None, repr=False)  # may hold a password: never in a repr or a log
+    # may hold a password: never in a repr or a log, and in the JSON only as display_url (json_leading)
+    url: str | None = field(default=None, repr=False, metadata=json_meta(skip=True))
     bypass: tuple[str, ...] = ()
     bypass_on_local: bool = False
     use_default_credentials: bool = False
-    pac: PacScript | None = None
+    pac: PacScript | None = field(default=None, metadata=json_meta(skip=True))
     bypass_syntax: BypassSyntax = BypassSyntax.DOTNET_REGEX
-    scheme_urls: tuple[tuple[str, str | None], ...] = field(default=(), repr=False)
+    scheme_urls: tuple[tuple[str, str | None], ...] = field(default=(), repr=False, metadata=json_meta(skip=True))
     notes: tuple[str, ...] = ()
 
     @property
@@ -102,16 +104,8 @@ class ProxyConfig:
             return NO_PROXY_SETTING
         return f"{self.display_url or 'direct'} ({self.source})"
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready, password removed."""
-        return {
-            "source": self.source,
-            "url": self.display_url,
-            "scheme_urls": {s: (display_proxy_url(u) if u else None) for s, u in self.scheme_urls},
-            "bypass": list(self.bypass),
-            "bypass_syntax": self.bypass_syntax.value,
-            "bypass_on_local": self.bypass_on_local,
-            "use_default_credentials": self.use_default_credentials,
-            "pac": self.pac.location if self.pac is not None else None,
-            "notes": list(self.notes),
-        }
+    def json_leading(self) -> dict[str, Any]:
+        """The JSON's source and URLs, passwords removed; the script by its location."""
+        return {"source": self.source, "url": self.display_url,
+                "scheme_urls": {s: (display_proxy_url(u) if u else None) for s, u in self.scheme_urls},
+                "pac": self.pac.location if self.pac is not None else None}

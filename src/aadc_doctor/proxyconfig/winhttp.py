@@ -63,10 +63,6 @@ class WinHttpSettings:
         return ProxyConfig(source=source, url=https, bypass=self.bypass, bypass_syntax=BypassSyntax.WINHTTP,
                            scheme_urls=(("https", https), ("http", http), ("wss", https), ("ws", http)))
 
-    def to_dict(self) -> dict[str, object]:
-        return {"source": self.source, "direct": self.direct, "proxy_server": self.proxy_server,
-                "bypass": list(self.bypass), "auto_config_url": self.auto_config_url, "auto_detect": self.auto_detect}
-
 
 def _as_url(address: str) -> str:
     return address if "://" in address else "http://" + address

@@ -23,6 +23,7 @@ from aadc_doctor.net.http_client import (
     parse_connect_to,
     parse_resolve,
 )
+from aadc_doctor.net.outcome import Outcome
 
 REAL_SHAPE = {
     "error": "invalid_grant",
@@ -77,13 +78,32 @@ def test_bad_connect_to_is_a_usage_error(spec: str) -> None:
         parse_connect_to(spec)
 
 
-def test_proxy_tunnel_answers_are_named() -> None:
-    url = "https://login.microsoftonline.com/x"
-    for status, outcome in (("403 Forbidden", "proxy_forbidden"), ("407 Proxy Authentication Required",
-                                                                     "proxy_auth_required"),
-                            ("502 Bad Gateway", "proxy_error")):
-        exc = requests.exceptions.ProxyError(OSError(f"Tunnel connection failed: {status}"))
-        assert classify_failure(exc, url, "http://p:3128").outcome == outcome
+@pytest.mark.parametrize(("answer", "outcome", "message"), [
+    ("403 Forbidden", "proxy_forbidden", "the proxy answered 403 to CONNECT login.microsoftonline.com"),
+    ("407 Proxy Authentication Required", "proxy_auth_required",
+     "the proxy answered 407 to CONNECT login.microsoftonline.com"),
+    ("502 Bad Gateway", "proxy_error", "the proxy refused CONNECT login.microsoftonline.com: 502 Bad Gateway")])
+def test_proxy_tunnel_answers_are_named(answer: str, outcome: str, message: str) -> None:
+    """The proxy's answer to CONNECT, from a real socket through the session: the status is read once, where
+    http.client raises it, and classified by type."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        proxy = f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+        def answer_each() -> None:
+            conn, _ = listener.accept()
+            conn.recv(4096)
+            conn.sendall(f"HTTP/1.1 {answer}\r\nContent-Length: 0\r\n\r\n".encode())
+            conn.close()
+
+        server = threading.Thread(target=answer_each, daemon=True)
+        server.start()
+        with pytest.raises(HttpFailure) as failure:
+            _session_through(proxy).get("https://login.microsoftonline.com/common/userrealm/x")
+        server.join(2)
+    assert failure.value.outcome == outcome and failure.value.outcome is Outcome(outcome)
+    assert failure.value.message == message
 
 
 def test_failure_message_never_holds_the_proxy_password() -> None:

@@ -11,7 +11,7 @@ import pytest
 from aadc_doctor.analysis import proxy_audit
 from aadc_doctor.analysis.proxy_audit import FINDING_KEYS, ProxyEvidence, RequiredEndpoint, audit_proxy
 from aadc_doctor.knowledge import read_toml
-from aadc_doctor.knowledge.connectivity_findings import FindingTemplate
+from aadc_doctor.knowledge.findings import FindingTemplate
 from aadc_doctor.model import Finding
 from aadc_doctor.proxyconfig.components import component_for_file
 from aadc_doctor.proxyconfig.dotnet_config import ConfigFile, parse_config_bytes

@@ -14,6 +14,7 @@ import trustme
 from tests.infra import CannedProxy, CannedResponse, ClosedPort, StalledProxy, TlsOrigin
 from tests.infra.certs import issue_server_cert, make_ca, write_ca_pem
 
+from aadc_doctor.json_data import to_json_data
 from aadc_doctor.net.outcome import EndpointResult, EndpointTarget, Outcome, Phase
 from aadc_doctor.net.probe import ProbeSettings, ProxyRoute, probe_endpoint
 from aadc_doctor.net.proxy_auth import ProxyAuthSettings
@@ -320,7 +321,7 @@ def test_connect_to_dials_elsewhere_but_keeps_the_name(origin: TlsOrigin, ca_fil
     before = len(origin.requests)
     result = _probe(_target(443), None, _connect_to_settings(ca_file, ("127.0.0.1", origin.port)))
     assert result.outcome is Outcome.OK, result.error
-    assert result.connect_to == f"127.0.0.1:{origin.port}" and result.to_dict()["connect_to"] == result.connect_to
+    assert result.connect_to == f"127.0.0.1:{origin.port}" and to_json_data(result)["connect_to"] == result.connect_to
     assert result.tls is not None and result.tls.verified and HOST in result.tls.names
     assert origin.requests[before].host == HOST  # no port: the URL's port is the default 443
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from aadc_doctor.errors import InputError, UsageError
+from aadc_doctor.json_data import to_json_data
 from aadc_doctor.proxyconfig.environment import environment_proxy
 from aadc_doctor.proxyconfig.select import select_proxy
 
@@ -38,7 +39,7 @@ def test_environment_password_never_in_display_or_repr() -> None:
     assert proxy is not None
     assert proxy.display_url == "http://alice:***@proxy:3128"
     assert "s3cret" not in repr(proxy)
-    assert "s3cret" not in str(proxy.to_dict())
+    assert "s3cret" not in str(to_json_data(proxy))
     assert proxy.has_credentials_in_url
     assert proxy.proxy_for("https://login.microsoftonline.com/") == "http://alice:s3cret@proxy:3128"
 
@@ -96,7 +97,7 @@ def test_malformed_machine_config_is_an_input_error() -> None:
 def test_malformed_urls_never_crash_and_never_show_the_password() -> None:
     proxy = environment_proxy({"HTTPS_PROXY": "http://bob:Hunter2x@[broken:3128"})
     assert proxy is not None
-    assert "Hunter2x" not in (proxy.display_url or "") and "Hunter2x" not in str(proxy.to_dict())
+    assert "Hunter2x" not in (proxy.display_url or "") and "Hunter2x" not in str(to_json_data(proxy))
     assert proxy.has_credentials_in_url
     proxy.proxy_for("https://[::1/path")  # a malformed target must not raise either
     with pytest.raises(UsageError, match="not a valid host:port"):

@@ -1,0 +1,84 @@
+"""The finding catalog (knowledge/findings.py): every template renders, with one formatting policy."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pytest
+
+from aadc_doctor.knowledge import read_toml
+from aadc_doctor.knowledge.findings import TEXT, FindingTemplate, placeholders
+from aadc_doctor.model import Severity
+
+
+def every_template() -> list[tuple[str, FindingTemplate]]:
+    """Every finding template of the catalog, named by file and section: what the catalog test renders."""
+    from aadc_doctor.account.checks import _templates as account_templates
+    from aadc_doctor.analysis.proxy_audit import _finding_templates, _problem_templates
+    from aadc_doctor.knowledge.ad import templates as ad_templates
+    from aadc_doctor.knowledge.connectivity_findings import load_connectivity_knowledge
+    from aadc_doctor.knowledge.dns_findings import load_dns_knowledge
+
+    kb = load_connectivity_knowledge()
+    dns = load_dns_knowledge()
+    groups: dict[str, Mapping[str, FindingTemplate]] = {
+        "connectivity_findings.toml [outcome]": kb.outcome, "connectivity_findings.toml [extra]": kb.extra,
+        "connectivity_findings.toml [all]": kb.all_failed, "dns_findings.toml [cause]": dns.cause,
+        "dns_findings.toml [all]": dns.all_failed, "proxy_findings.toml [finding]": _finding_templates(),
+        "proxy_findings.toml [problem]": _problem_templates(), "account_errors.toml [finding]": account_templates(),
+        "proxylog_findings.toml [finding]": proxylog_templates(),
+        **{f"ad_findings.toml [{section}]": ad_templates(section) for section in ("dcs", "logon", "sso")},
+    }
+    return [(f"{where} {key}", template) for where, table in groups.items() for key, template in table.items()]
+
+
+def proxylog_templates() -> dict[str, FindingTemplate]:
+    """proxylog_findings.toml's [finding] table as ProxyLogAnalysis._text renders it (ids prefixed, strict)."""
+    refs: dict[str, str] = {}
+    out = {}
+    for kind, spec in read_toml("proxylog_findings.toml")["finding"].items():
+        template = FindingTemplate(f"proxylog-{kind}", Severity(spec["severity"]), spec["title"],
+                                   spec.get("detail", ""), spec.get("remedy", ""),
+                                   tuple(refs.get(r, r) for r in spec.get("references", ())), lenient=False)
+        for key, text in spec.items():  # the other texts of a finding (client_close_title, parent_note...)
+            if isinstance(text, str) and key not in ("severity", "title", "detail", "remedy"):
+                placeholders(text)
+        out[kind] = template
+    return out
+
+
+CATALOG = every_template()
+
+
+@pytest.mark.parametrize(("where", "template"), CATALOG, ids=[w for w, _ in CATALOG])
+def test_every_template_renders_completely(where: str, template: FindingTemplate) -> None:
+    values = {name: 2 for name in template.placeholders}  # a number: plural forms need one
+    finding = template.render("subject", **values)
+    for text in (finding.title, finding.detail, finding.remedy):
+        assert "{" not in text and "}" not in text, (where, text)
+    assert finding.title.strip() and finding.id and isinstance(finding.severity, Severity)
+    assert all(ref.strip() for ref in finding.references), (where, finding.references)  # a URL or a seed section
+
+
+def test_a_strict_template_refuses_a_missing_placeholder() -> None:
+    strict = next(t for _, t in CATALOG if not t.lenient and t.placeholders)
+    with pytest.raises(KeyError):
+        strict.render("subject")
+
+
+def test_the_catalog_covers_every_finding_file() -> None:
+    files = {where.split(" ")[0] for where, _ in CATALOG}
+    assert files == {"connectivity_findings.toml", "dns_findings.toml", "proxy_findings.toml", "account_errors.toml",
+                     "proxylog_findings.toml", "ad_findings.toml"}
+
+
+@pytest.mark.parametrize(("spec", "text"), [("{n:~line~lines}", ("1 line", "3 lines")),
+                                             ("{n:?was?were}", ("was", "were"))])
+def test_plural_forms(spec: str, text: tuple[str, str]) -> None:
+    assert (TEXT.format(spec, n=1), TEXT.format(spec, n=3)) == text
+
+
+@pytest.mark.parametrize("bad", ["{unclosed", "{n:~line}", "{0}", "{a.b}"])
+def test_a_malformed_placeholder_fails_at_load(bad: str) -> None:
+    with pytest.raises(ValueError):
+        placeholders(bad)
