@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from aadc_doctor.render.html import finding_anchors
-from aadc_doctor.render.html_doc import Element, h
+from aadc_doctor.render.html_doc import Element, anchor_link, h
 from aadc_doctor.render.html_tables import data_sections, kv_table, table
 
 if TYPE_CHECKING:
@@ -75,8 +75,7 @@ def _analysers(results: AnalysisResult) -> Element:
     for run in results.runs:
         links: list[Element | str] = []
         for finding in run.findings:
-            anchor = anchors.get((finding.id, finding.subject))
-            links.append(h("a", finding.id, href=f"#{anchor}") if anchor else finding.id)
+            links.append(anchor_link(anchors.get((finding.id, finding.subject)), finding.id))
             links.append(" ")
         status = h("span", run.status, class_=f"badge {STATUS_BADGE.get(run.status, 'fail')}")
         rows.append([h("strong", run.name), status,

@@ -115,6 +115,14 @@ def link(url: str, text: str | None = None) -> Element | str:
     return text or url
 
 
+def anchor_link(anchor: str | None, text: str) -> Element | str:
+    """A link to an element of the page, or plain text when the anchor is missing or not a plain id (a finding id
+    read from a saved report is input)."""
+    if anchor and _SAFE_HREF.match("#" + anchor):
+        return h("a", text, href="#" + anchor)
+    return text
+
+
 def safe_text(value: str) -> str:
     """A value as it may appear on the page (before escaping): no secret, no control character, bounded."""
     text = neutralize_controls(scrub(value))

@@ -213,6 +213,27 @@ def test_proxy_shows_each_component_and_never_a_machine_config_password(run_cli:
     assert_no_secret([Planted("Mc-Html-Canary-55", ("svcproxy",))], [out])
 
 
+def test_analyze_of_a_hostile_saved_check_report_renders_it_as_text(run_cli: Any, tmp_path: Path) -> None:
+    """A saved `check --json` is input: its finding ids, titles and hosts are text, never markup or a link."""
+    import json
+
+    saved = {"schema_version": 1, "command": "check", "started_at": "2026-12-01T00:00:00Z",
+             "findings": [{"id": "x\" onmouseover=\"alert(1)", "severity": "error", "title": HOSTILE,
+                           "detail": "d", "remedy": "r", "subject": "s", "references": ["javascript:alert(1)"]}],
+             "results": {"proxy": {"source": "--proxy"},
+                         "endpoints": [{"host": "<b>h</b>", "port": 443, "outcome": "ok"}]}}
+    folder = tmp_path / "copy"
+    folder.mkdir()
+    (folder / "check-sync.json").write_text(json.dumps(saved), "utf-8")
+    out = tmp_path / "analyze.html"
+    run = run_cli("analyze", str(folder), "--today", "2026-12-05", "--output", str(out))
+    assert run.code == 1, run.stderr
+    page = out.read_text("utf-8")
+    assert _tags(page).isdisjoint({"script", "img", "b"}) and 'href="javascript' not in page
+    assert 'id="x&quot; onmouseover=&quot;alert(1)"' in page and "<li>javascript:alert(1)</li>" in page
+    assert "onmouseover=\"" not in page
+
+
 # -- the CLI ----------------------------------------------------------------------------------------------------
 
 def test_output_chooses_the_format_by_extension(run_cli: Any, tmp_path: Path) -> None:
