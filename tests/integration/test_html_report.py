@@ -68,7 +68,17 @@ def test_check_through_squid_403_and_ok(run_cli: Runner, squid: SquidProxy, tls_
     assert_no_secret(PLANTED, [page])
 
 
-def test_proxylog_on_a_corpus_log(run_cli: Runner, tmp_path: Path) -> None:
+def test_proxylog_on_the_corpus_reference_log(run_cli: Runner, tmp_path: Path) -> None:
+    """The documentation's reference proxy log of a wizard run: every phase reached, nothing denied."""
+    page, report = _render(run_cli, tmp_path, "proxylog",
+                           str(CORPUS / "logs" / "aadconnect" / "msdocs_reference_proxy_log.tsv"))
+    dom = _assert_sound(page, report).dom
+    phases = dom.split("Phases of the wizard", 1)[1].split("</table>", 1)[0]
+    assert phases.count('class="badge ok">complete<') == 3
+    assert "No denial was logged." in dom and "bba800-anchor.microsoftonline.com:443" in dom
+
+
+def test_proxylog_with_denials(run_cli: Runner, tmp_path: Path) -> None:
     log = REPO_ROOT / "tests" / "fixtures" / "proxylog" / "tmg_w3c_webproxy.log"
     page, report = _render(run_cli, tmp_path, "proxylog", str(log))
     assert report["findings"]
