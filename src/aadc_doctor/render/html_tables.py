@@ -9,6 +9,7 @@ rest, so a command without a dedicated renderer is never missing from the report
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -29,6 +30,9 @@ def title_of(key: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+_ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
 def scalar(value: Any) -> str:
     if value is None:
         return "–"
@@ -36,7 +40,10 @@ def scalar(value: Any) -> str:
         return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:,.1f}" if abs(value) >= 10 else f"{value:.3g}"
-    return str(value)
+    text = str(value)
+    if _ISO_TIME.match(text):  # 2026-12-05 08:00:00Z: a table may break it at the space, not mid-number
+        return text[:10] + " " + text[11:]
+    return text
 
 
 def is_scalar(value: Any) -> bool:
