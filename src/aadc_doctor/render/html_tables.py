@@ -72,9 +72,12 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, total: int |
     body: list[Element] = []
     count = 0
     for index, row in enumerate(rows):
-        count += 1
         if index >= limit:
+            if total is not None:
+                break  # the caller knows the count: the rest need not even be built
+            count += 1
             continue
+        count += 1
         cls = row_class[index] if row_class is not None and index < len(row_class) else None
         body.append(h("tr", (h("td", cell if isinstance(cell, Element) else scalar(cell),
                                 class_="num" if i in right else None) for i, cell in enumerate(row)), class_=cls))
