@@ -62,7 +62,7 @@ def test_check_through_squid_403_and_ok(run_cli: Runner, squid: SquidProxy, tls_
     login = next(r for r in rows if f"{LOGIN}:" in r)
     denied = next(r for r in rows if "denied.example.com:" in r)
     assert 'class="badge ok">ok<' in login and login.count('class="layer pass"') == 5
-    assert 'class="badge fail">proxy_forbidden<' in denied
+    assert '<a href="#proxy-forbidden"><span class="badge fail">proxy_forbidden</span></a>' in denied  # to its fix
     assert re.search(r'class="layer fail">403 \d+ ms<', denied) and denied.count('class="layer unreached"') == 2
     assert "canaryuser:***@127.0.0.1" in dom
     assert_no_secret(PLANTED, [page])

@@ -6,8 +6,9 @@ Inline CSS and inline SVG, no script, nothing loaded: a Content-Security-Policy 
 
 Layout: a header (command, tool version, host, time, exit status), the findings first (errors, warnings,
 info; each with its id as an element id, detail, remedy and references), then the command's section, drawn by
-the renderer registered for its Results type in HTML_RENDERERS (a module with ``sections(results) ->
-list[Element]``), or by the generic table renderer (``html_tables.generic_sections``) when none is.
+the renderer registered for its Results type in HTML_RENDERERS (a module with ``sections(results, links) ->
+list[Element]``, ``links`` telling where each finding is on the page), or by the generic table renderer
+(``html_tables.generic_sections``) when none is.
 
 Every string goes through ``html_doc`` (escaped, secrets scrubbed, controls neutralised, bounded).
 """
@@ -22,7 +23,7 @@ from aadc_doctor import __version__
 from aadc_doctor.errors import ExitCode
 from aadc_doctor.model import Finding, Report, Severity, sorted_findings, utc_now
 from aadc_doctor.render.html_doc import Css, Element, document, h, link
-from aadc_doctor.render.html_tables import generic_sections, kv_table
+from aadc_doctor.render.html_tables import FindingIndex, generic_sections, kv_table
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
@@ -125,7 +126,7 @@ def report_to_html(report: Report, *, exit_code: int | None = None) -> str:
                h("style", STYLE)),
              h("body",
                _header(report, findings, exit_code),
-               h("main", _findings_section(findings), _results_section(report)),
+               h("main", _findings_section(findings), _results_section(report, findings)),
                h("footer", f"aadc-doctor {__version__}. This page is self-contained: no script, nothing loaded "
                            "from the network (links open only when clicked). Secrets are removed as in every other "
                            "output.")),
@@ -220,17 +221,20 @@ def _finding(finding: Finding, anchor: str) -> Element:
              class_=f"finding {finding.severity.value}", id=anchor)
 
 
-def results_sections(results: Any) -> list[Element]:
+def results_sections(results: Any, links: FindingIndex | None = None) -> list[Element]:
     """The command's own section: its registered renderer, or the generic tables."""
     if results is None:
         return [h("p", "No results.")]
+    links = links or FindingIndex()
     module_name = HTML_RENDERERS.get(type(results).__name__)
     if module_name is None:
-        return generic_sections(results)
+        return generic_sections(results, links)
     module = importlib.import_module(module_name)
-    sections: list[Element] = module.sections(results)
+    sections: list[Element] = module.sections(results, links)
     return sections
 
 
-def _results_section(report: Report) -> Element:
-    return h("section", h("h2", f"{report.command} results"), results_sections(report.results), id="results")
+def _results_section(report: Report, findings: list[Finding]) -> Element:
+    links = FindingIndex.of(findings, finding_anchors(findings))
+    return h("section", h("h2", f"{report.command} results"), results_sections(report.results, links),
+             id="results")

@@ -7,9 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from aadc_doctor.render.html import finding_anchors
 from aadc_doctor.render.html_doc import Element, anchor_link, h
-from aadc_doctor.render.html_tables import data_sections, kv_table, table
+from aadc_doctor.render.html_tables import FindingIndex, data_sections, kv_table, table
 
 if TYPE_CHECKING:
     from aadc_doctor.analyze.run import AnalysisResult
@@ -61,25 +60,16 @@ def _manifest(manifest: Mapping[str, Any]) -> list[Element]:
     return out
 
 
-def _finding_links(results: AnalysisResult) -> dict[tuple[str, str], str | None]:
-    """(finding id, subject) -> the element id of that merged finding in the findings section."""
-    from aadc_doctor.model import sorted_findings
-
-    merged = sorted_findings(list(results.findings))
-    return {(f.id, f.subject): anchor for f, anchor in zip(merged, finding_anchors(merged), strict=True)}
-
-
-def _analysers(results: AnalysisResult) -> Element:
-    anchors = _finding_links(results)
+def _analysers(results: AnalysisResult, links: FindingIndex) -> Element:
     rows = []
     for run in results.runs:
-        links: list[Element | str] = []
+        found: list[Element | str] = []
         for finding in run.findings:
-            links.append(anchor_link(anchors.get((finding.id, finding.subject)), finding.id))
-            links.append(" ")
+            found.append(anchor_link(links.by_finding.get((finding.id, finding.subject)), finding.id))
+            found.append(" ")
         status = h("span", run.status, class_=f"badge {STATUS_BADGE.get(run.status, 'fail')}")
         rows.append([h("strong", run.name), status,
-                     _inputs(run.inputs), h("span", links) if links else "–", run.reason or "–"])
+                     _inputs(run.inputs), h("span", found) if found else "–", run.reason or "–"])
     return table(["Analyser", "Status", "Inputs", "Findings", "Note"], rows)
 
 
@@ -91,7 +81,7 @@ def _inputs(inputs: Sequence[str]) -> Element | str:
              h("div", f"… {len(inputs) - len(shown)} more", class_="muted") if len(inputs) > len(shown) else None)
 
 
-def sections(results: AnalysisResult) -> list[Element]:
+def sections(results: AnalysisResult, links: FindingIndex) -> list[Element]:
     out: list[Element] = [kv_table([
         ("Analysed", h("code", results.source)), ("Input", results.input_kind),
         ("Deadlines as of", results.run_date.isoformat()), ("Findings (merged)", len(results.findings)),
@@ -100,7 +90,7 @@ def sections(results: AnalysisResult) -> list[Element]:
         out += _manifest(results.manifest)
     else:
         out.append(h("p", "No manifest.json: a plain copy of the server's files, not a collect zip.", class_="note"))
-    out += [h("h3", "Analysers"), _analysers(results)]
+    out += [h("h3", "Analysers"), _analysers(results, links)]
     kinds = [(kind.replace("_", " "), paths) for kind, paths in results.inputs.items() if paths]
     if kinds:
         out += [h("h3", "Inputs found, by kind"),

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aadc_doctor.render.html_doc import Element, h
-from aadc_doctor.render.html_tables import kv_table, more_note
+from aadc_doctor.render.html_doc import Element, anchor_link, h
+from aadc_doctor.render.html_tables import FindingIndex, kv_table, more_note
 
 if TYPE_CHECKING:
     from aadc_doctor.net.outcome import EndpointResult
@@ -86,7 +86,14 @@ def _endpoint_cell(row: EndpointResult, *, show_route: bool) -> list[Element | s
     return cell
 
 
-def matrix(endpoints: tuple[EndpointResult, ...]) -> Element:
+def _outcome_cell(row: EndpointResult, links: FindingIndex) -> Element | str:
+    """The outcome, linked to the finding about this endpoint when there is one."""
+    badge = h("span", row.outcome.value, class_=f"badge {outcome_class(row)}")
+    anchor = None if row.ok else links.by_subject.get(f"{row.target.host}:{row.target.port}")
+    return anchor_link(anchor, badge)
+
+
+def matrix(endpoints: tuple[EndpointResult, ...], links: FindingIndex | None = None) -> Element:
     head = h("tr", h("th", "Endpoint", scope="col"), h("th", "Outcome", scope="col"),
              (h("th", title, scope="col") for _, title in LAYERS), h("th", "Total", scope="col", class_="num"),
              h("th", "Detail", scope="col"))
@@ -95,7 +102,7 @@ def matrix(endpoints: tuple[EndpointResult, ...]) -> Element:
     for row in endpoints[:MAX_ENDPOINTS]:
         rows.append(h("tr",
                       h("td", _endpoint_cell(row, show_route=show_route)),
-                      h("td", h("span", row.outcome.value, class_=f"badge {outcome_class(row)}")),
+                      h("td", _outcome_cell(row, links or FindingIndex())),
                       (h("td", text, class_=f"layer {state}") for state, text in layer_states(row)),
                       h("td", _ms(row.elapsed_ms), class_="num"),
                       h("td", _detail(row))))
@@ -108,7 +115,7 @@ def legend() -> Element:
              class_="legend")
 
 
-def sections(results: CheckResults) -> list[Element]:
+def sections(results: CheckResults, links: FindingIndex) -> list[Element]:
     proxy = results.proxy
     endpoints = results.endpoints
     ok = sum(1 for e in endpoints if e.ok)
@@ -126,7 +133,7 @@ def sections(results: CheckResults) -> list[Element]:
                "endpoint's HTTP status (any status, even 4xx, means reachable) and the time the layer took.",
           class_="note"),
         legend(),
-        matrix(endpoints),
+        matrix(endpoints, links),
     ]
     if results.not_probed:
         out.append(h("h3", "Not probed"))

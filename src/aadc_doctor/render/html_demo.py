@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from aadc_doctor.render.html_doc import Element, h
-from aadc_doctor.render.html_tables import kv_table, table
+from aadc_doctor.render.html_tables import FindingIndex, kv_table, table
 
 if TYPE_CHECKING:
     from aadc_doctor.results import DemoResults, DemoScenarioRun
@@ -53,7 +53,7 @@ def _scenario(run: DemoScenarioRun) -> Element:
     return h("details", parts, open=True)
 
 
-def sections(results: DemoResults) -> list[Element]:
+def sections(results: DemoResults, _links: FindingIndex) -> list[Element]:
     passed = sum(1 for run in results.scenarios if run.passed)
     out: list[Element] = [
         kv_table([("Scenarios", f"{passed} of {len(results.scenarios)} diagnosed as expected"),

@@ -115,7 +115,7 @@ def link(url: str, text: str | None = None) -> Element | str:
     return text or url
 
 
-def anchor_link(anchor: str | None, text: str) -> Element | str:
+def anchor_link(anchor: str | None, text: Element | str) -> Element | str:
     """A link to an element of the page, or plain text when the anchor is missing or not a plain id (a finding id
     read from a saved report is input)."""
     if anchor and _SAFE_HREF.match("#" + anchor):

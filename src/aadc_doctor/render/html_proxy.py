@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from aadc_doctor.json_data import to_json_data
 from aadc_doctor.render.html_doc import Element, h
-from aadc_doctor.render.html_tables import table, value_view
+from aadc_doctor.render.html_tables import FindingIndex, table, value_view
 
 if TYPE_CHECKING:
     from aadc_doctor.proxyconfig.effective import ComponentProxy
@@ -31,7 +31,7 @@ def _proxy_cell(item: ComponentProxy) -> Element | str:
     return h("span", h("code", text), (h("div", note, class_="muted") for note in notes))
 
 
-def sections(results: ProxyResults) -> list[Element]:
+def sections(results: ProxyResults, _links: FindingIndex) -> list[Element]:
     rows = ([h("strong", item.component.name), _proxy_cell(item),
              h("span", item.origin, h("div", item.origin_path, class_="muted") if item.origin_path else None),
              item.component.runs_as or "–", item.component.proxy_auth, item.explanation]

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from aadc_doctor.render.html_doc import Element, h
-from aadc_doctor.render.html_tables import data_sections, kv_table, more_note, scalar, table
+from aadc_doctor.render.html_tables import FindingIndex, data_sections, kv_table, more_note, scalar, table
 
 if TYPE_CHECKING:
     from aadc_doctor.results import ProxylogResults
@@ -133,7 +133,7 @@ def _endpoints(analysis: Mapping[str, Any]) -> Element:
                  rows, total=len(endpoints), limit=MAX_ENDPOINT_ROWS, numeric=(2, 3, 4, 5), row_class=classes)
 
 
-def sections(results: ProxylogResults) -> list[Element]:
+def sections(results: ProxylogResults, _links: FindingIndex) -> list[Element]:
     analysis = results.analysis
     counts = analysis.get("line_counts") or {}
     out: list[Element] = [kv_table([

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aadc_doctor.render.html_doc import Element, h
-from aadc_doctor.render.html_tables import data_sections, kv_table, table
+from aadc_doctor.render.html_tables import FindingIndex, data_sections, kv_table, table
 
 if TYPE_CHECKING:
     from aadc_doctor.results import HourReasonCount, PtaResults
@@ -117,7 +117,7 @@ def _requests(analysis: Mapping[str, Any]) -> list[Element]:
                     r.get("agent"), r.get("origin")] for r in latest), total=total, limit=MAX_REQUEST_ROWS)]
 
 
-def sections(results: PtaResults) -> list[Element]:
+def sections(results: PtaResults, _links: FindingIndex) -> list[Element]:
     analysis = results.analysis
     summary = analysis.get("summary") or {}
     successes = analysis.get("successes") or {}

@@ -11,9 +11,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from aadc_doctor.render.html_doc import Element, h
+
+if TYPE_CHECKING:
+    from aadc_doctor.model import Finding
 
 MAX_ROWS = 100  # rows of one table: the rest is counted, not listed
 MAX_COLUMNS = 14
@@ -22,6 +26,27 @@ MAX_INLINE = 40  # items of a list of scalars shown in one cell
 WIDE_COLUMNS = 8  # a list of objects with more keys than this, or with long texts, is shown one object at a time
 LONG_TEXT = 80
 MAX_RECORDS = 50
+
+
+@dataclass(frozen=True)
+class FindingIndex:
+    """Where the findings are on the page, for a section that links to them (the check matrix, analyze)."""
+
+    by_finding: Mapping[tuple[str, str], str] = field(default_factory=dict)  # (id, subject) -> element id
+    by_subject: Mapping[str, str] = field(default_factory=dict)  # subject -> element id of the worst finding
+
+    @classmethod
+    def of(cls, findings: Sequence[Finding], anchors: Sequence[str | None]) -> FindingIndex:
+        """``findings`` in page order (worst first) with their element ids."""
+        by_finding: dict[tuple[str, str], str] = {}
+        by_subject: dict[str, str] = {}
+        for finding, anchor in zip(findings, anchors, strict=True):
+            if anchor is None:
+                continue
+            by_finding.setdefault((finding.id, finding.subject), anchor)
+            for subject in {finding.subject, *finding.subject.split(", ")} - {""}:
+                by_subject.setdefault(subject, anchor)
+        return cls(by_finding, by_subject)
 
 
 def title_of(key: str) -> str:
@@ -142,7 +167,7 @@ def _list_view(items: list[Any], depth: int) -> Element | str:
              h("li", f"… {len(items) - MAX_ROWS:,} more") if len(items) > MAX_ROWS else None)
 
 
-def generic_sections(results: Any) -> list[Element]:
+def generic_sections(results: Any, _links: FindingIndex | None = None) -> list[Element]:
     """Any Results: its scalar fields in one table, then a titled block for each structured field."""
     from aadc_doctor.json_data import to_json_data
 
