@@ -125,6 +125,17 @@ def test_analyze_on_a_collected_fixture_server(run_cli: Runner, tmp_path: Path) 
     assert re.search(r'<a href="#connect-version-sync-stopped">connect-version-sync-stopped</a>', dom)
 
 
+def test_analyze_on_a_plain_server_folder(run_cli: Runner, tmp_path: Path) -> None:
+    from tests.fixtures.server import fake_server
+
+    fake_server.build(tmp_path / "server", with_admin_log=False)
+    page, report = _render(run_cli, tmp_path, "analyze", str(tmp_path / "server"), "--today", TODAY)
+    dom = _assert_sound(page, report).dom
+    assert "No manifest.json: a plain copy of the server" in dom
+    analysers = dom.split("<h3>Analysers</h3>", 1)[1].split("</table>", 1)[0]
+    assert analysers.count('class="badge ok">ok<') >= 3 and 'class="badge skip">skipped<' in analysers
+
+
 def test_explain(run_cli: Runner, tmp_path: Path) -> None:
     page, report = _render(run_cli, tmp_path, "explain", "1328", "AADSTS80001", "407")
     dom = _assert_sound(page, report).dom
