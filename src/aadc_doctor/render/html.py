@@ -106,7 +106,8 @@ footer { margin-top: 32px; border-top: 1px solid var(--line); padding-top: 6px; 
   table { width: 100%; table-layout: auto; }
   tr, article.finding { break-inside: avoid; page-break-inside: avoid; }
   thead { display: table-header-group; }
-  main > section { break-before: page; page-break-before: always; }
+  main > section + section { break-before: page; page-break-before: always; }
+  h3, h4 { break-after: avoid; page-break-after: avoid; }
   details > * { display: block; }
   a { color: inherit; text-decoration: none; }
 }
