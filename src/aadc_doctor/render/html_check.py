@@ -110,6 +110,16 @@ def matrix(endpoints: tuple[EndpointResult, ...], links: FindingIndex | None = N
              more_note(min(len(endpoints), MAX_ENDPOINTS), len(endpoints), "endpoints"), class_="scroll")
 
 
+def _outcome_counts(endpoints: tuple[EndpointResult, ...]) -> Element:
+    counts: dict[str, tuple[int, str]] = {}
+    for row in endpoints:
+        seen, _ = counts.get(row.outcome.value, (0, ""))
+        counts[row.outcome.value] = (seen + 1, outcome_class(row))
+    ordered = sorted(counts.items(), key=lambda kv: (kv[0] != "ok", -kv[1][0], kv[0]))
+    return h("p", "Outcomes: ", ((h("span", outcome, class_=f"badge {kind}"), f" {count}  ")
+                                 for outcome, (count, kind) in ordered))
+
+
 def legend() -> Element:
     return h("p", (h("span", h("span", class_=f"swatch {state}"), text) for state, text in CELL_MEANING),
              class_="legend")
@@ -129,6 +139,7 @@ def sections(results: CheckResults, links: FindingIndex) -> list[Element]:
                                          + (f"{wall / 1000:.1f} s" if wall >= 1000 else f"{wall:.0f} ms"),
                                class_="verdict-ok" if ok == len(endpoints) else "verdict-bad"))]),
         h("h3", "Endpoints by layer"),
+        _outcome_counts(endpoints),
         h("p", "Each probe runs the layers left to right; a cell shows the proxy's answer to CONNECT or the "
                "endpoint's HTTP status (any status, even 4xx, means reachable) and the time the layer took.",
           class_="note"),

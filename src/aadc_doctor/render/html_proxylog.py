@@ -31,10 +31,12 @@ def _time(text: Any) -> float | None:
         return None
 
 
-def _clock(seconds: float) -> str:
+def _clock(seconds: float, span: float) -> str:
+    """A tick label as precise as the axis needs: seconds on a span under an hour, no minutes over a week."""
     from datetime import UTC
 
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M")
+    pattern = "%Y-%m-%d %H:%M:%S" if span < 3600 else "%Y-%m-%d %H:%M" if span < 7 * 86400 else "%Y-%m-%d"
+    return datetime.fromtimestamp(seconds, UTC).strftime(pattern)
 
 
 def _short(text: str, size: int = 46) -> str:
@@ -82,7 +84,7 @@ def denial_timeline(timeline: Sequence[Mapping[str, Any]]) -> list[Element]:
     for step in range(5):
         x = LABEL + PLOT * step / 4
         ticks.append(h("line", x1=round(x, 1), x2=round(x, 1), y1=axis_y, y2=axis_y + 5, stroke="#59636e"))
-        ticks.append(h("text", _clock(start + span * step / 4), x=round(x, 1), y=axis_y + 20, font_size=11,
+        ticks.append(h("text", _clock(start + span * step / 4, span), x=round(x, 1), y=axis_y + 20, font_size=11,
                        fill="#59636e", text_anchor="start" if step == 0 else "end" if step == 4 else "middle"))
     svg = h("svg", h("title", "Denials over time, per host"), rows, ticks, xmlns="http://www.w3.org/2000/svg",
             viewbox=f"0 0 {WIDTH} {height}", width=WIDTH, height=height, role="img",
