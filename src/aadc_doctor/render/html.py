@@ -36,6 +36,7 @@ HTML_RENDERERS: dict[str, str] = {
     "AnalysisResult": "aadc_doctor.render.html_analyze",
     "ProxyResults": "aadc_doctor.render.html_proxy",
     "DemoResults": "aadc_doctor.render.html_demo",
+    "CollectResults": "aadc_doctor.render.html_collect",
 }
 
 SEVERITY_LABEL = {Severity.ERROR: "Error", Severity.WARNING: "Warning", Severity.INFO: "Info"}

@@ -28,16 +28,19 @@ def _size(value: Any) -> str:
     return str(value)
 
 
-def _manifest(manifest: Mapping[str, Any]) -> list[Element]:
+def manifest_sections(manifest: Mapping[str, Any]) -> list[Element]:
+    """manifest.json: its header, what could not be collected and why, what was left out, every file."""
     options = manifest.get("options") or {}
     files = list(manifest.get("files") or [])
-    out: list[Element] = [h("h3", "Collected on the server (manifest.json)"), kv_table([
+    header: list[tuple[str, Any]] = [
         ("Host", manifest.get("host")), ("Collected at", manifest.get("collected_at")),
         ("By", f"aadc-doctor {manifest.get('tool_version')}"),
         ("Options", ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in options.items()) or "–"),
-        ("Redacted", bool(manifest.get("redacted"))), ("Files", len(files)),
-        ("Size", _size(sum(f.get("size") or 0 for f in files if isinstance(f.get("size"), int)))),
-    ])]
+        ("Redacted", bool(manifest.get("redacted")))]
+    if files:
+        sizes = sum(f.get("size") or 0 for f in files if isinstance(f.get("size"), int))
+        header += [("Files", len(files)), ("Size", _size(sizes))]
+    out: list[Element] = [h("h3", "Collected on the server (manifest.json)"), kv_table(header)]
     gaps = list(manifest.get("not_collected") or [])
     out += [h("h4", f"Could not be collected ({len(gaps)})"),
             table(["Source", "Reason"], ([g.get("source"), g.get("reason")] for g in gaps),
@@ -53,6 +56,8 @@ def _manifest(manifest: Mapping[str, Any]) -> list[Element]:
     if absent:
         out += [h("h4", f"Not on this server ({len(absent)})"),
                 table(["Source", "Reason"], ([a.get("source"), a.get("reason")] for a in absent))]
+    if "files" not in manifest:  # collect's own report: the list is in the zip's manifest.json
+        return out
     out += [h("h4", f"Files ({len(files)})"),
             table(["Path", "Kind", "Source", "Size", "SHA-256"],
                   ([h("code", f.get("path") or ""), f.get("kind"), f.get("source"), _size(f.get("size")),
@@ -87,7 +92,7 @@ def sections(results: AnalysisResult, links: FindingIndex) -> list[Element]:
         ("Deadlines as of", results.run_date.isoformat()), ("Findings (merged)", len(results.findings)),
     ])]
     if results.manifest is not None:
-        out += _manifest(results.manifest)
+        out += manifest_sections(results.manifest)
     else:
         out.append(h("p", "No manifest.json: a plain copy of the server's files, not a collect zip.", class_="note"))
     out += [h("h3", "Analysers"), _analysers(results, links)]

@@ -234,6 +234,23 @@ def test_analyze_of_a_hostile_saved_check_report_renders_it_as_text(run_cli: Any
     assert "onmouseover=\"" not in page
 
 
+def test_collect_shows_its_zip_and_what_could_not_be_collected() -> None:
+    from aadc_doctor.results import CollectResults
+
+    manifest = {"schema": 1, "host": "AADC01", "collected_at": "2026-12-05T08:00:00Z", "tool_version": "0.1.0",
+                "options": {"since_days": 7, "max_mb": 200, "redact": True}, "redacted": True,
+                "not_collected": [{"source": "wevtutil epl Security", "reason": "Access is denied <5>"}],
+                "absent": [], "trimmed": [{"path": "ProgramData/x.log", "source": "trace", "size": 2048,
+                                           "reason": "older than --since"}]}
+    results = CollectResults("C:\\cases\\case.zip", 12, 345_678, "C:\\cases\\case.redaction-map.json",
+                             ("trimmed 1 file",), manifest)
+    page = report_to_html(_report([], results, command="collect"), exit_code=0)
+    assert "C:\\cases\\case.zip" in page and "345,678 bytes" in page and "trimmed 1 file" in page
+    gaps = page.split("Could not be collected (1)", 1)[1].split("</table>", 1)[0]
+    assert "wevtutil epl Security" in gaps and "Access is denied &lt;5&gt;" in gaps
+    assert "Left out (1)" in page and "2.0 KB" in page and "Files (" not in page
+
+
 # -- the CLI ----------------------------------------------------------------------------------------------------
 
 def test_output_chooses_the_format_by_extension(run_cli: Any, tmp_path: Path) -> None:
