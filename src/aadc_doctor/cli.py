@@ -120,7 +120,7 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, env: dict[str, str]
         json_mode=bool(args.json), stdout=stdout, stderr=stderr, env=env, debug=bool(args.debug),
         interactive=bool(getattr(stdout, "isatty", lambda: False)()) and not args.json,
     )
-    output = output_format(args.output) if args.output else None
+    output = output_format(args.output) if args.output is not None else None  # --output "" is refused too
     result = run_command(args._command, args, ctx)
     report = result.report
     fail_on = Severity(args.fail_on or "error")

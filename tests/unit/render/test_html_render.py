@@ -265,6 +265,7 @@ def test_an_unknown_output_extension_is_refused_before_the_command_runs(run_cli:
     run = run_cli("pta", "trace", str(tmp_path / "missing.log"), "--output", str(tmp_path / "r.txt"))
     assert run.code == 2 and "must end in .json or .html" in run.stderr and "missing.log" not in run.stderr
     assert not (tmp_path / "r.txt").exists()
+    assert run_cli("helpmsg", "1328", "--output", "").code == 2
 
 
 def test_a_hostile_log_line_is_text_in_the_report(run_cli: Any, tmp_path: Path) -> None:
