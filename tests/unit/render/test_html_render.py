@@ -46,6 +46,8 @@ def test_text_and_attributes_are_escaped_and_controls_neutralised() -> None:
     assert "&quot;&#x27;&amp;" in page  # both quotes and & escaped, in text and in the attribute
     assert "\x1b" not in page and "␛[2J" in page
     assert _tags(page) == {"p"}
+    bidi_and_surrogate = _page(h("p", "file\udcff\u202ename.log"))  # a non-UTF-8 file name, a right-to-left override
+    assert bidi_and_surrogate.encode("utf-8") and "file\ufffd\ufffdname.log" in bidi_and_surrogate
 
 
 @pytest.mark.parametrize(("tag", "attributes"), [
