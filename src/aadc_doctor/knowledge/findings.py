@@ -73,12 +73,14 @@ class FindingTemplate:
 
     @property
     def placeholders(self) -> set[str]:
-        return placeholders(self.title) | placeholders(self.detail) | placeholders(self.remedy)
+        texts = (self.title, self.detail, self.remedy) + ((self.id,) if not self.lenient else ())
+        return set().union(*(placeholders(text) for text in texts))
 
     def render(self, subject: str = "", **values: Any) -> Finding:
+        """The finding (a strict template's id may hold placeholders: ``pta-reason-{code}`` is one per code)."""
         if not self.lenient:
-            return Finding(id=self.id, severity=self.severity, title=TEXT.vformat(self.title, (), values),
-                           detail=TEXT.vformat(self.detail, (), values),
+            return Finding(id=TEXT.vformat(self.id, (), values), severity=self.severity,
+                           title=TEXT.vformat(self.title, (), values), detail=TEXT.vformat(self.detail, (), values),
                            remedy=TEXT.vformat(self.remedy, (), values), subject=subject, references=self.references)
         fields = _Blank({k: v for k, v in values.items() if v is not None})
         return Finding(

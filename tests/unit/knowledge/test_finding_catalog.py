@@ -15,6 +15,7 @@ def every_template() -> list[tuple[str, FindingTemplate]]:
     """Every finding template of the catalog, named by file and section: what the catalog test renders."""
     from aadc_doctor.account.checks import _templates as account_templates
     from aadc_doctor.analysis.proxy_audit import _finding_templates, _problem_templates
+    from aadc_doctor.analysis.pta import pta_finding_templates
     from aadc_doctor.knowledge.ad import templates as ad_templates
     from aadc_doctor.knowledge.connectivity_findings import load_connectivity_knowledge
     from aadc_doctor.knowledge.dns_findings import load_dns_knowledge
@@ -27,6 +28,7 @@ def every_template() -> list[tuple[str, FindingTemplate]]:
         "dns_findings.toml [all]": dns.all_failed, "proxy_findings.toml [finding]": _finding_templates(),
         "proxy_findings.toml [problem]": _problem_templates(), "account_errors.toml [finding]": account_templates(),
         "proxylog_findings.toml [finding]": proxylog_templates(),
+        "pta_findings.toml [finding]": pta_finding_templates(),
         **{f"ad_findings.toml [{section}]": ad_templates(section) for section in ("dcs", "logon", "sso")},
     }
     return [(f"{where} {key}", template) for where, table in groups.items() for key, template in table.items()]
@@ -69,7 +71,7 @@ def test_a_strict_template_refuses_a_missing_placeholder() -> None:
 def test_the_catalog_covers_every_finding_file() -> None:
     files = {where.split(" ")[0] for where, _ in CATALOG}
     assert files == {"connectivity_findings.toml", "dns_findings.toml", "proxy_findings.toml", "account_errors.toml",
-                     "proxylog_findings.toml", "ad_findings.toml"}
+                     "proxylog_findings.toml", "ad_findings.toml", "pta_findings.toml"}
 
 
 @pytest.mark.parametrize(("spec", "text"), [("{n:~line~lines}", ("1 line", "3 lines")),
