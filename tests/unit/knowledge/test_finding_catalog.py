@@ -6,8 +6,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from aadc_doctor.knowledge import read_toml
-from aadc_doctor.knowledge.findings import TEXT, FindingTemplate, placeholders
+from aadc_doctor.knowledge.findings import TEXT, FindingTemplate, load_prefixed_templates, placeholders, run_findings
 from aadc_doctor.model import Severity
 
 
@@ -27,26 +26,12 @@ def every_template() -> list[tuple[str, FindingTemplate]]:
         "connectivity_findings.toml [all]": kb.all_failed, "dns_findings.toml [cause]": dns.cause,
         "dns_findings.toml [all]": dns.all_failed, "proxy_findings.toml [finding]": _finding_templates(),
         "proxy_findings.toml [problem]": _problem_templates(), "account_errors.toml [finding]": account_templates(),
-        "proxylog_findings.toml [finding]": proxylog_templates(),
+        "proxylog_findings.toml [finding]": load_prefixed_templates("proxylog_findings.toml", "finding", "proxylog-"),
+        "run_findings.toml [finding]": run_findings(),
         "pta_findings.toml [finding]": pta_finding_templates(),
         **{f"ad_findings.toml [{section}]": ad_templates(section) for section in ("dcs", "logon", "sso")},
     }
     return [(f"{where} {key}", template) for where, table in groups.items() for key, template in table.items()]
-
-
-def proxylog_templates() -> dict[str, FindingTemplate]:
-    """proxylog_findings.toml's [finding] table as ProxyLogAnalysis._text renders it (ids prefixed, strict)."""
-    refs: dict[str, str] = {}
-    out = {}
-    for kind, spec in read_toml("proxylog_findings.toml")["finding"].items():
-        template = FindingTemplate(f"proxylog-{kind}", Severity(spec["severity"]), spec["title"],
-                                   spec.get("detail", ""), spec.get("remedy", ""),
-                                   tuple(refs.get(r, r) for r in spec.get("references", ())), lenient=False)
-        for key, text in spec.items():  # the other texts of a finding (client_close_title, parent_note...)
-            if isinstance(text, str) and key not in ("severity", "title", "detail", "remedy"):
-                placeholders(text)
-        out[kind] = template
-    return out
 
 
 CATALOG = every_template()
@@ -71,7 +56,7 @@ def test_a_strict_template_refuses_a_missing_placeholder() -> None:
 def test_the_catalog_covers_every_finding_file() -> None:
     files = {where.split(" ")[0] for where, _ in CATALOG}
     assert files == {"connectivity_findings.toml", "dns_findings.toml", "proxy_findings.toml", "account_errors.toml",
-                     "proxylog_findings.toml", "ad_findings.toml", "pta_findings.toml"}
+                     "proxylog_findings.toml", "ad_findings.toml", "pta_findings.toml", "run_findings.toml"}
 
 
 @pytest.mark.parametrize(("spec", "text"), [("{n:~line~lines}", ("1 line", "3 lines")),
