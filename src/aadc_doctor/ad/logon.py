@@ -7,16 +7,14 @@ knowledge base `pta trace` uses (analysis.pta.reason_info).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aadc_doctor.ad.account_state import POLICY_ATTRIBUTES, USER_ATTRIBUTES, Policy, account_findings, explain_account
 from aadc_doctor.ad.directory import BindOutcome, TlsOptions, close, first_text, open_and_bind, search_one
 from aadc_doctor.knowledge.ad import bind_data_codes, templates
-from aadc_doctor.model import Finding, Severity
-
-PTA_DOC = "https://learn.microsoft.com/entra/identity/hybrid/connect/tshoot-connect-pass-through-authentication"
+from aadc_doctor.model import Finding
 
 
 @dataclass(frozen=True)
@@ -56,11 +54,10 @@ def reason_finding(upn: str, dc: str, data_code: str) -> tuple[Finding, dict[str
     info = reason_info(code)
     user = f"User side: {info.user_sees}" if info.user_sees else (
         f"The user most likely saw AADSTS{info.aadsts}." if info.aadsts else "")
-    finding = Finding(
-        id=f"ad-logon-reason-{code}", severity=Severity.ERROR, title=f"{upn}: {info.title}",
-        detail=(f"{dc} answered AcceptSecurityContext data {data_code}: the agent's trace would log Reason "
-                f"'{code}'. net helpmsg {code} ({info.name or code}): {info.message} {user}").strip(),
-        remedy=info.remedy, subject=upn, references=(PTA_DOC,))
+    finding = templates("logon")["reason"].render(upn, code=code, upn=upn, title=info.title, dc=dc,
+                                                  data_code=data_code, name=info.name or code, message=info.message,
+                                                  user=user, remedy=info.remedy)
+    finding = replace(finding, detail=finding.detail.strip())  # an empty {user}
     return finding, {"reason": code, "reason_name": info.name, "reason_title": info.title,
                      "message": info.message, "aadsts": info.aadsts, "user_sees": info.user_sees,
                      "remedy": info.remedy}

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -62,6 +62,9 @@ class ProvisioningEvidence:
 
 
 def provisioning_findings(evidence: ProvisioningEvidence) -> tuple[list[Finding], dict[str, Any]]:
+    from aadc_doctor.knowledge.findings import load_prefixed_templates
+
+    texts = load_prefixed_templates("cloudsync.toml", "finding_texts", "")
     findings: list[Finding] = []
     by_code = []
     for error in evidence.knowledge.errors:
@@ -69,27 +72,19 @@ def provisioning_findings(evidence: ProvisioningEvidence) -> tuple[list[Finding]
         if seen is None:
             continue
         span = f" from {iso(seen.first)} to {iso(seen.last)}" if seen.first else ""
-        findings.append(Finding(
-            f"provisioning-{_kebab(error.code)}", error.severity, f"{error.title}: {seen.count}x in the agent's trace",
-            detail=f"{error.meaning} Seen{span}; first at {seen.where}: {seen.sample}", remedy=error.remedy,
-            subject=error.code, references=error.references))
+        finding = texts["known-error"].render(error.code, title=error.title, count=seen.count, meaning=error.meaning,
+                                              span=span, where=seen.where, sample=seen.sample, remedy=error.remedy)
+        findings.append(replace(finding, id=f"provisioning-{_kebab(error.code)}", severity=error.severity,
+                                references=error.references))
         by_code.append({"code": error.code, "count": seen.count, "first_seen": iso(seen.first),
                         "last_seen": iso(seen.last), "sample": seen.sample, "where": seen.where})
     other = evidence.unclassified
     if other.count:
-        findings.append(Finding(
-            "provisioning-agent-errors", _info(), f"{other.count} other error(s) in the provisioning agent's trace",
-            detail=f"First at {other.where}: {other.sample}",
-            remedy="`aadc-doctor explain` on a pasted line decodes the codes it names.", subject="provisioning agent"))
+        findings.append(texts["provisioning-agent-errors"].render("provisioning agent", count=other.count,
+                                                                  where=other.where, sample=other.sample))
     results = {"entries": evidence.entries, "errors": evidence.errors, "warnings": evidence.warnings,
                "by_code": by_code, "other_errors": other.count, "files": evidence.files}
     return findings, results
-
-
-def _info() -> Any:
-    from aadc_doctor.model import Severity
-
-    return Severity.INFO
 
 
 def _kebab(code: str) -> str:

@@ -15,10 +15,10 @@ from functools import cache
 from typing import Any
 
 from aadc_doctor.analysis.security_events import SignInAttempt
+from aadc_doctor.knowledge.findings import FindingTemplate, load_finding_templates
 from aadc_doctor.logs.event_xml import format_iso_time as iso
 from aadc_doctor.model import Finding, Severity
 
-PTA_DOC = "https://learn.microsoft.com/entra/identity/hybrid/connect/tshoot-connect-pass-through-authentication"
 CORRELATION_WINDOW = timedelta(seconds=5)
 EQUIVALENT_REASONS = {1317: 1326}  # an unknown user reaches LogonUser callers as 1326 too
 SAMPLES = 3
@@ -371,6 +371,18 @@ def _pair_dict(trace: SignInAttempt, rows: FailureRows, e: int) -> dict[str, Any
             "record": None if position < 0 else position}
 
 
+@cache
+def pta_finding_templates() -> dict[str, FindingTemplate]:
+    """pta_findings.toml: every text `pta` reports, strict (a placeholder not filled is a bug)."""
+    return load_finding_templates("pta_findings.toml", "finding", PTA_FINDING_KEYS, lenient=False)
+
+
+PTA_FINDING_KEYS = ("status_unmapped", "agent_reason", "other_reason", "lockout_one_account", "lockout_burst",
+                    "password_spray", "bad_password_burst", "trace_category", "trace_other", "agent_event",
+                    "agent_log_errors", "no_agent_dc_only", "no_agent_events", "evtx_damaged", "event_xml_cut_short",
+                    "trace_cut_short", "event_file_skipped", "trace_file_skipped")
+
+
 # ---- bursts -----------------------------------------------------------------------------------
 
 
@@ -576,6 +588,7 @@ def _groups(rows: FailureRows) -> dict[tuple[int | None, bool], _Group]:
 def _reason_findings(rows: FailureRows) -> list[Finding]:
     from aadc_doctor.knowledge.pta_events import infrastructure_reasons
 
+    t = pta_finding_templates()
     findings: list[Finding] = []
     infra = infrastructure_reasons()
     for (code, agent), group in sorted(_groups(rows).items(), key=lambda kv: (-kv[1].count, kv[0][0] or 0)):
@@ -584,33 +597,24 @@ def _reason_findings(rows: FailureRows) -> list[Finding]:
         if code is None:
             statuses = sorted({f"{status}/{substatus}".rstrip("/")
                                for _, status, substatus in (rows.statuses.values[n] for n in group.statuses)})
-            findings.append(Finding(
-                id="logon-status-unmapped", severity=Severity.INFO,
-                title=f"{group.count} failed logon(s) with a status that maps to no Win32 reason",
-                detail=f"Statuses: {', '.join(statuses[:10])}; {span}.",
-                remedy="Look the status up with `aadc-doctor explain <status>`.", subject="security log"))
+            findings.append(t["status_unmapped"].render("security log", count=group.count,
+                                                        statuses=", ".join(statuses[:10]), span=span))
             continue
         info = reason_info(code)
         if info.user_sees:
             user = f"User side: {info.user_sees}"
         else:
             user = f"The user most likely saw AADSTS{info.aadsts}." if info.aadsts else ""
+        when = span[0].upper() + span[1:]
         if agent:
-            severity = Severity.ERROR if code in infra else Severity.WARNING
-            findings.append(Finding(
-                id=f"pta-reason-{code}", severity=severity,
-                title=f"{group.count} PTA sign-in(s) failed: {info.title}",
-                detail=f"net helpmsg {code} ({info.name or code}): {info.message} {user} "
-                       f"{span[0].upper()}{span[1:]}{who}.".replace("  ", " "),
-                remedy=info.remedy, subject=f"Reason {code}", references=(PTA_DOC,)))
+            finding = t["agent_reason"].render(
+                f"Reason {code}", count=group.count, title=info.title, code=code, name=info.name or code,
+                message=info.message, user=user, when=when, who=who, remedy=info.remedy)
+            findings.append(replace(finding, detail=finding.detail.replace("  ", " "),  # an empty {user}
+                                    severity=Severity.ERROR if code in infra else finding.severity))
         else:
-            findings.append(Finding(
-                id=f"logon-reason-{code}", severity=Severity.INFO,
-                title=f"{group.count} failed logon(s) not made by the PTA agent: {info.title}",
-                detail=f"{info.message} {span[0].upper()}{span[1:]}{who}. These come from other processes or from "
-                       "domain controller events that name no process; they matter for PTA only if they lock out "
-                       "accounts the agent validates.",
-                remedy=info.remedy, subject=f"Win32 {code}"))
+            findings.append(t["other_reason"].render(f"Win32 {code}", count=group.count, title=info.title, code=code,
+                                                     message=info.message, when=when, who=who, remedy=info.remedy))
     return findings
 
 
@@ -618,6 +622,7 @@ def _burst_findings(rows: FailureRows) -> tuple[list[Finding], list[dict[str, An
     from aadc_doctor.knowledge.pta_events import burst_rule
 
     rule = burst_rule()
+    t = pta_finding_templates()
     window = timedelta(minutes=rule.window_minutes)
     findings: list[Finding] = []
     bursts: list[dict[str, Any]] = []
@@ -648,35 +653,14 @@ def _burst_findings(rows: FailureRows) -> tuple[list[Finding], list[dict[str, An
                   + f" {made_by}")
         if reason == 1909 and burst.accounts and burst.top_accounts[0][1] * 2 >= burst.count:
             # one account retried again and again while locked: a client with a stale password, not spraying
-            account = burst.top_accounts[0][0]
-            findings.append(Finding(
-                id="pta-lockout-burst", severity=Severity.WARNING,
-                title=f"Repeated sign-ins to a locked-out account ({account}): a device or service with an old "
-                      "password?", detail=detail,
-                remedy="Find what keeps signing in with the old password (Entra sign-in logs: client app and "
-                       "device; 4740 on the PDC emulator names the caller computer for on-premises lockouts): a "
-                       "phone's mail app, a mapped drive or a scheduled task. Update or remove it, then unlock "
-                       "the account.",
-                subject="Reason 1909", references=(PTA_DOC,)))
+            findings.append(t["lockout_one_account"].render("Reason 1909", account=burst.top_accounts[0][0],
+                                                            detail=detail))
         elif reason == 1909:
-            findings.append(Finding(
-                id="pta-lockout-burst", severity=Severity.WARNING,
-                title="A burst of locked-out accounts: possibly password spraying", detail=detail,
-                remedy="Find the source of the bad passwords (Entra sign-in logs for the cloud side; 4740 on the PDC "
-                       "emulator and 4625/4771 on DCs for on-premises). Set Entra Smart Lockout's threshold below "
-                       "the AD lockout threshold and its duration above AD's, so cloud attempts are stopped "
-                       "before they lock AD accounts.",
-                subject="Reason 1909", references=(PTA_DOC,)))
+            findings.append(t["lockout_burst"].render("Reason 1909", detail=detail))
         else:
             spray = burst.accounts >= 5 and burst.top_accounts and burst.top_accounts[0][1] <= 3
-            findings.append(Finding(
-                id="password-spray-suspected" if spray else "bad-password-burst", severity=Severity.WARNING,
-                title=("Many accounts failing with wrong passwords in a short time: password spraying suspected"
-                       if spray else "A burst of wrong-password failures"), detail=detail,
-                remedy="Check the Entra sign-in logs and Identity Protection for the source IPs; block them, enforce "
-                       "MFA, and keep Smart Lockout below the AD lockout threshold. If one account dominates, look "
-                       "for a device or service with a stale password.",
-                subject=f"Reason {reason}"))
+            findings.append(t["password_spray" if spray else "bad_password_burst"].render(f"Reason {reason}",
+                                                                                          detail=detail))
     return findings, bursts
 
 
@@ -684,6 +668,7 @@ def _trace_problem_findings(evidence: PtaEvidence) -> tuple[list[Finding], list[
     from aadc_doctor.knowledge.pta_events import trace_categories
 
     categories = {c.id: c for c in trace_categories()}
+    t = pta_finding_templates()
     findings: list[Finding] = []
     rows: list[dict[str, Any]] = []
     for cat_id, tally in sorted(evidence.trace_problems.items(), key=lambda kv: -kv[1].count):
@@ -697,23 +682,18 @@ def _trace_problem_findings(evidence: PtaEvidence) -> tuple[list[Finding], list[
         noun = "entry" if tally.count == 1 else "entries"
         summary = f"{tally.count} {noun} ({levels}), {_span(tally.first, tally.last)}. Example: {sample}"
         if category is not None:
-            findings.append(Finding(
-                id=f"pta-trace-{cat_id}", severity=severity, title=f"{category.title} in the agent trace log",
-                detail=summary,
-                remedy=category.remedy, subject="trace log", references=(PTA_DOC,)))
+            finding = t["trace_category"].render("trace log", category=cat_id, title=category.title,
+                                                 summary=summary, remedy=category.remedy)
+            findings.append(replace(finding, severity=severity))  # a warning when an entry is an error
         else:
-            findings.append(Finding(
-                id="pta-trace-other-errors", severity=Severity.INFO,
-                title="Other errors and warnings in the agent trace log",
-                detail=summary,
-                remedy="Read the entries around these times in the trace log; if they repeat, collect the Trace "
-                       "folder and the Admin event log for Microsoft Support.", subject="trace log"))
+            findings.append(t["trace_other"].render("trace log", summary=summary))
     return findings, rows
 
 
 def _agent_event_findings(evidence: PtaEvidence) -> tuple[list[Finding], list[dict[str, Any]]]:
     from aadc_doctor.knowledge.pta_events import agent_event
 
+    t = pta_finding_templates()
     findings: list[Finding] = []
     rows: list[dict[str, Any]] = []
     unexplained_errors: list[str] = []
@@ -725,21 +705,14 @@ def _agent_event_findings(evidence: PtaEvidence) -> tuple[list[Finding], list[di
                      "first_seen": iso(tally.first), "last_seen": iso(tally.last), "samples": tally.samples,
                      "explained": known.title if known else None})
         if known is not None:
-            findings.append(Finding(
-                id=f"pta-agent-event-{event_id}",
-                severity=Severity.ERROR if known.level == "error" else Severity.WARNING,
-                title=known.title, detail=f"{known.meaning} Event {event_id} in {channel}: {tally.count} time(s), "
-                f"{_span(tally.first, tally.last)}.", remedy=known.remedy, subject=channel))
+            finding = t["agent_event"].render(channel, event_id=event_id, title=known.title, meaning=known.meaning,
+                                              channel=channel, count=tally.count, span=_span(tally.first, tally.last),
+                                              remedy=known.remedy)
+            findings.append(replace(finding, severity=Severity.ERROR if known.level == "error" else finding.severity))
         elif level in ("Error", "Critical", "Warning"):
             unexplained_errors.append(f"{event_id} ×{tally.count} ({level.lower()}): {sample[:200]}")
     if unexplained_errors:
-        findings.append(Finding(
-            id="pta-agent-log-errors", severity=Severity.WARNING,
-            title="Errors or warnings in the agent's own event log",
-            detail="; ".join(unexplained_errors[:8]),
-            remedy="Read these events with their full text in Event Viewer on the agent server; connectivity and "
-                   "certificate errors usually point to the proxy or firewall (run `aadc-doctor check --profile pta` "
-                   "there).", subject="agent Admin log"))
+        findings.append(t["agent_log_errors"].render("agent Admin log", errors="; ".join(unexplained_errors[:8])))
     return findings, rows
 
 
@@ -768,25 +741,10 @@ def _no_agent_finding(evidence: PtaEvidence) -> Finding:
     from aadc_doctor.analysis.security_events import EXPLICIT_CREDENTIALS, LOGON_FAILURE, LOGON_SUCCESS
 
     member_events = sum(evidence.events_by_id.get(i, 0) for i in (LOGON_SUCCESS, LOGON_FAILURE, EXPLICIT_CREDENTIALS))
+    t = pta_finding_templates()
     if member_events == 0:
-        return Finding(
-            id="pta-no-agent-events", severity=Severity.INFO,
-            title="Only domain-controller events (4768/4771/4776): none can be tied to the PTA agent by process",
-            detail="Kerberos (4768/4771) and NTLM (4776) events on a domain controller name the client, not the "
-                   "process, so these failures are reported as not made by the agent.",
-            remedy="Give the agent servers' names or addresses with --agent-host to attribute the DC events they "
-                   "caused, or export the Security log of each agent server, where the agent's own 4624/4625 "
-                   "events carry its ProcessName (`aadc-doctor pta dc-query` prints the filter).",
-            subject="security log")
-    return Finding(
-        id="pta-no-agent-events", severity=Severity.INFO,
-        title="No logon events from the PTA agent process in these Security logs",
-        detail=f"None of the {member_events} 4624/4625/4648 events names the agent's executable as ProcessName. The "
-               "agent's sign-ins are logged on the server where the agent runs (not on the domain controllers), and "
-               "only when logon auditing is on.",
-        remedy="Export the Security log of each agent server, with \"Audit Logon\" (success and failure) enabled "
-               "by policy; `aadc-doctor pta dc-query` prints the Event Viewer filter for the agent's events. Use "
-               "--process for a non-default install path.", subject="security log")
+        return t["no_agent_dc_only"].render("security log")
+    return t["no_agent_events"].render("security log", member_events=member_events)
 
 
 def _sentence(text: str) -> str:
@@ -806,47 +764,22 @@ def analyse(evidence: PtaEvidence, *, expect_agent: bool) -> tuple[list[Finding]
     findings += trace_findings
     event_findings, agent_events = _agent_event_findings(evidence)
     findings += event_findings
+    t = pta_finding_templates()
     for damaged in evidence.damaged:
         expected = damaged.get("expected_records")
         of = f" of the {expected} its chunk headers claim" if expected else ""
-        findings.append(Finding(
-            id="evtx-damaged", severity=Severity.ERROR, title="The .evtx file is truncated or damaged",
-            detail=f"{damaged['records']} records could still be read{of}. "
-                   + _sentence("; ".join(damaged.get("errors", [])[:3])),
-            remedy="Export the log again on the server (wevtutil epl <log> <file>.evtx, or Event Viewer > Save All "
-                   "Events As) and copy it whole; counts below cover only the records that could be read.",
-            subject=str(damaged["name"])))
+        findings.append(t["evtx_damaged"].render(str(damaged["name"]), records=damaged["records"], of=of,
+                                                 errors=_sentence("; ".join(damaged.get("errors", [])[:3]))))
     for file in evidence.files:
         if file.get("cut_short") and file.get("format") == "xml":
-            findings.append(Finding(
-                id="event-xml-cut-short", severity=Severity.WARNING, title="An event log XML export breaks off",
-                detail=f"{file['name']}: {file['cut_short']}. Events after that point are not counted.",
-                remedy="Export the log again on the server (wevtutil epl <log> <file>.evtx, or Event Viewer > Save "
-                       "All Events As) and copy it whole.",
-                subject=str(file["name"])))
+            findings.append(t["event_xml_cut_short"].render(str(file["name"]), name=file["name"],
+                                                            cut_short=file["cut_short"]))
         elif file.get("cut_short"):
-            findings.append(Finding(
-                id="trace-file-cut-short", severity=Severity.WARNING, title="A compressed trace file ends early",
-                detail=f"{file['name']}: {file['cut_short']}. The {file['entries']} entries before that point were "
-                       "read; failures logged after it are not counted.",
-                remedy="Copy the file again from the agent server's Trace folder (or compress it again there).",
-                subject=str(file["name"])))
+            findings.append(t["trace_cut_short"].render(str(file["name"]), name=file["name"],
+                                                        cut_short=file["cut_short"], entries=file["entries"]))
     for skipped in evidence.skipped:
-        if skipped.get("kind") == "events":
-            findings.append(Finding(
-                id="event-file-skipped", severity=Severity.INFO, title="A file in an event-log folder was skipped",
-                detail=f"{skipped['reason']}. The other files were read.",
-                remedy="Nothing to do if the file was collected by accident (a configuration XML, say); if it should "
-                       "be an event log, export it again with wevtutil epl <log> <file>.evtx.",
-                subject=skipped["name"]))
-            continue
-        findings.append(Finding(
-            id="trace-file-skipped", severity=Severity.WARNING, title="A file in the trace folder could not be read",
-            detail=f"{skipped['reason']}. The other files were read; failures this file may log are not counted.",
-            remedy="Copy the file again from the agent server's Trace folder. A file of NUL bytes is what a crash "
-                   "or power loss leaves behind while the agent was writing; if that is what it is, nothing "
-                   "more can be recovered from it.",
-            subject=skipped["name"]))
+        kind = "event_file_skipped" if skipped.get("kind") == "events" else "trace_file_skipped"
+        findings.append(t[kind].render(skipped["name"], reason=skipped["reason"]))
     if expect_agent and evidence.security_events and not evidence.agent_logons_seen:
         findings.append(_no_agent_finding(evidence))
     failed = len(rows) - len(pairs)  # each pair drops its event row

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from aadc_doctor.knowledge import read_toml
+from aadc_doctor.knowledge.findings import FindingTemplate
 from aadc_doctor.knowledge.server_rules import ServerRules, Version, load_server_rules, parse_version
 from aadc_doctor.model import Finding, Severity
 from aadc_doctor.serverfiles.registry_export import RegistryExport
@@ -94,19 +95,14 @@ def _deadline_findings(rules: ServerRules, connect: tuple[Version, str], app_aut
                  "auth": " without application-based authentication" if no_app_auth else ""}
         if too_old or no_app_auth:
             passed = today >= rule.date
-            findings.append(Finding(
-                rule.id, Severity.ERROR if passed else Severity.WARNING,
-                (rule.title_after if passed else rule.title_before).format(**words),
-                detail=rule.detail.format(**words), remedy=rule.remedy, subject=f"Entra Connect {text}",
-                references=rules.urls(rule.references)))
+            template = FindingTemplate(rule.id, Severity.ERROR if passed else Severity.WARNING,
+                                       rule.title_after if passed else rule.title_before, rule.detail, rule.remedy,
+                                       rules.urls(rule.references), lenient=False)
+            findings.append(template.render(f"Entra Connect {text}", **words))
         elif rule.needs_app_auth and app_auth is None:
-            findings.append(Finding(
-                "connect-app-auth-unverified", Severity.INFO,
-                f"Confirm that Entra Connect {text} uses application-based authentication before {words['date']}",
-                detail=f"The version meets the {words['date']} deadline{words['days']}; the collected files do not "
-                       "say whether the sync connector signs in as an application.",
-                remedy="Run Get-ADSyncEntraConnectorCredential: ConnectorIdentityType must be Application.",
-                subject=f"Entra Connect {text}", references=rules.urls(rule.references)))
+            spec = read_toml("server_rules.toml")["other_findings"]["connect-app-auth-unverified"]
+            findings.append(_template("connect-app-auth-unverified", spec, rules.urls(rule.references)).render(
+                f"Entra Connect {text}", **words))
     return findings
 
 
@@ -115,11 +111,15 @@ def _dword(registry: RegistryExport, key: str, name: str) -> int | None:
     return value if isinstance(value, int) else None
 
 
+def _template(finding_id: str, spec: dict[str, Any], references: tuple[str, ...]) -> FindingTemplate:
+    """A finding of server_rules.toml as the catalog's strict template (knowledge/findings.py)."""
+    return FindingTemplate(finding_id, Severity(spec["severity"]), spec["title"], spec.get("detail", ""),
+                           spec.get("remedy", ""), references, lenient=False)
+
+
 def _tls_finding(rules: ServerRules, finding_id: str, subject: str, **words: str) -> Finding:
     spec = rules.tls.findings[finding_id]
-    return Finding(finding_id, Severity(spec["severity"]), spec["title"].format(**words),
-                   detail=spec["detail"].format(**words), remedy=spec["remedy"].format(**words), subject=subject,
-                   references=rules.urls(spec["references"]))
+    return _template(finding_id, spec, rules.urls(spec["references"])).render(subject, **words)
 
 
 def _label(key: str) -> str:
@@ -196,9 +196,7 @@ def service_findings(services: list[dict[str, str]]) -> list[Finding]:
 
     def make(finding_id: str, subject: str, **words: str) -> Finding:
         spec = templates[finding_id]
-        return Finding(finding_id, Severity(spec["severity"]), spec["title"].format(**words),
-                       detail=spec["detail"].format(**words), remedy=spec["remedy"].format(**words), subject=subject,
-                       references=tuple(refs[r] for r in spec["references"]))
+        return _template(finding_id, spec, tuple(refs[r] for r in spec["references"])).render(subject, **words)
 
     for name, service in by_name.items():
         row = known.get(name)

@@ -105,10 +105,10 @@ def _manifest_findings(manifest: Mapping[str, Any] | None) -> list[Finding]:
     if not manifest or not manifest.get("not_collected"):
         return []
     gaps = manifest["not_collected"]
-    return [Finding("collect-gaps", Severity.INFO, f"{len(gaps)} item(s) could not be collected on the server",
-                    detail="; ".join(f"{g['source']}: {g['reason']}" for g in gaps[:10]),
-                    remedy="Findings that need these items are missing from this report; collect again as "
-                           "Administrator.", subject="manifest.json")]
+    from aadc_doctor.knowledge.findings import run_findings
+
+    return [run_findings()["collect-gaps"].render("manifest.json", count=len(gaps),
+                                                  items="; ".join(f"{g['source']}: {g['reason']}" for g in gaps[:10]))]
 
 
 def _relative(run: AnalyserRun, root: Path) -> AnalyserRun:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from aadc_doctor.commands import RunContext
 from aadc_doctor.errors import UsageError
-from aadc_doctor.model import Finding, Severity
+from aadc_doctor.knowledge.findings import run_findings
 from aadc_doctor.pipeline import Analysis, BaseCommand, CommandRun, run_argv, run_command
 from aadc_doctor.results import CollectResults, JsonObject
 
@@ -80,12 +80,9 @@ class CollectCommand(BaseCommand):
         manifest = evidence.manifest
         findings = []
         if manifest["not_collected"]:
-            findings.append(Finding(
-                "collect-incomplete", Severity.WARNING,
-                f"{len(manifest['not_collected'])} item(s) could not be collected",
-                detail="; ".join(f"{e['source']}: {e['reason']}" for e in manifest["not_collected"][:10]),
-                remedy="Run collect from an elevated prompt (as Administrator); manifest.json lists every item with "
-                       "its reason.", subject=str(evidence.out)))
+            findings.append(run_findings()["collect-incomplete"].render(
+                str(evidence.out), count=len(manifest["not_collected"]),
+                items="; ".join(f"{e['source']}: {e['reason']}" for e in manifest["not_collected"][:10])))
         results = CollectResults(
             zip=str(evidence.out), files=len(manifest["files"]), bytes=sum(f["size"] for f in manifest["files"]),
             redaction_map=str(evidence.redaction_map) if evidence.redaction_map else None,

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 from aadc_doctor.commands import RunContext
 from aadc_doctor.errors import ExitCode, RunIncomplete, UsageError
-from aadc_doctor.model import Finding, Severity
 from aadc_doctor.pipeline import Analysis, BaseCommand, run_argv
 from aadc_doctor.results import (
     DemoAccountRun,
@@ -84,12 +83,11 @@ class DemoCommand(BaseCommand):
     def analyse(self, evidence: DemoEvidence) -> Analysis[DemoResults | DemoListResults]:
         if evidence.listed is not None:
             return Analysis(DemoListResults(tuple(_describe(s) for s in evidence.listed)))
-        findings = [
-            Finding(id="demo-unexpected-diagnosis", severity=Severity.ERROR,
-                    title=f"Scenario {e.name}: the diagnosis is not the expected one",
-                    detail="; ".join(e.problems), subject=e.name,
-                    remedy="This is a defect of aadc-doctor (or of the lab); rerun with --json and report it.")
-            for e in evidence.runs if not e.passed]
+        from aadc_doctor.knowledge.findings import run_findings
+
+        unexpected = run_findings()["demo-unexpected-diagnosis"]
+        findings = [unexpected.render(e.name, name=e.name, problems="; ".join(e.problems))
+                    for e in evidence.runs if not e.passed]
         passed = all(e.passed for e in evidence.runs)
         return Analysis(DemoResults(evidence.runs, round(evidence.wall_s, 2)), findings,
                         exit_code=ExitCode.OK if passed else ExitCode.PROBLEMS_FOUND)

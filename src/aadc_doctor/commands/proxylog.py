@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING
 
 from aadc_doctor.commands import RunContext
 from aadc_doctor.errors import UsageError
-from aadc_doctor.model import Finding, Severity
+from aadc_doctor.model import Finding
 from aadc_doctor.pipeline import Analysis, BaseCommand
 from aadc_doctor.results import ProxylogResults
 
 if TYPE_CHECKING:
     from aadc_doctor.analysis.proxylog import ProxyLogAnalysis, RecordFilter
+    from aadc_doctor.knowledge.findings import FindingTemplate
     from aadc_doctor.logs.proxylog_reader import ProxyLogFile, ProxyLogReading
 
 HELP = ("analyse proxy logs (Squid, W3C/TMG/Blue Coat, tinyproxy, Apache/nginx combined, connect:// listings; .gz) "
@@ -93,23 +94,23 @@ def build_filter(args: argparse.Namespace) -> RecordFilter:
 
 def _reading_findings(files: tuple[ProxyLogFile, ...]) -> list[Finding]:
     """What reading the files could not take in as it was: a cut .gz, bytes after it, NUL blocks."""
+    t = _templates()
     out = []
     for file in files:
         path = file.path
         if file.truncated:
-            out.append(Finding("proxylog-truncated-file", Severity.WARNING, "The compressed log ends early",
-                               detail=f"{path}: {file.truncated} ({file.lines:,} lines read).",
-                               subject=path))
+            out.append(t["truncated-file"].render(path, path=path, truncated=file.truncated, lines=file.lines))
         if file.ignored_tail:
-            out.append(Finding("proxylog-ignored-tail", Severity.INFO, "Bytes after the compressed log were ignored",
-                               detail=f"{path}: {file.ignored_tail} ({file.lines:,} lines read).",
-                               subject=path))
+            out.append(t["ignored-tail"].render(path, path=path, ignored_tail=file.ignored_tail, lines=file.lines))
         if file.nul_bytes_skipped:
-            out.append(Finding("proxylog-nul-bytes", Severity.INFO, "NUL bytes in the log were skipped",
-                               detail=f"{path}: {file.nul_bytes_skipped:,} NUL bytes (what a crash or power loss "
-                                      "leaves in a file being written) were skipped; the lines around them were read.",
-                               subject=path))
+            out.append(t["nul-bytes"].render(path, path=path, nul_bytes=file.nul_bytes_skipped))
     return out
+
+
+def _templates() -> dict[str, FindingTemplate]:
+    from aadc_doctor.knowledge.findings import load_prefixed_templates
+
+    return load_prefixed_templates("proxylog_findings.toml", "finding", "proxylog-")
 
 
 def _bad_line_hint(fast: bool) -> str:
@@ -148,9 +149,8 @@ class ProxylogCommand(BaseCommand):
         findings = evidence.analysis.findings(results, lines_hint=_bad_line_hint(reading.fast_path))
         findings.extend(_reading_findings(reading.files))
         if reading.empty_files:
-            findings.append(Finding("proxylog-empty-files", Severity.INFO, "Empty files were skipped",
-                                    detail="Nothing to read in: " + ", ".join(reading.empty_files) + ".",
-                                    subject=", ".join(reading.empty_files)))
+            files = ", ".join(reading.empty_files)
+            findings.append(_templates()["empty-files"].render(files, files=files))
         return Analysis(ProxylogResults(reading.format, reading.files, results, reading.bad_line_samples), findings)
 
 

@@ -73,12 +73,14 @@ class FindingTemplate:
 
     @property
     def placeholders(self) -> set[str]:
-        return placeholders(self.title) | placeholders(self.detail) | placeholders(self.remedy)
+        texts = (self.title, self.detail, self.remedy) + ((self.id,) if not self.lenient else ())
+        return set().union(*(placeholders(text) for text in texts))
 
     def render(self, subject: str = "", **values: Any) -> Finding:
+        """The finding (a strict template's id may hold placeholders: ``pta-reason-{code}`` is one per code)."""
         if not self.lenient:
-            return Finding(id=self.id, severity=self.severity, title=TEXT.vformat(self.title, (), values),
-                           detail=TEXT.vformat(self.detail, (), values),
+            return Finding(id=TEXT.vformat(self.id, (), values), severity=self.severity,
+                           title=TEXT.vformat(self.title, (), values), detail=TEXT.vformat(self.detail, (), values),
                            remedy=TEXT.vformat(self.remedy, (), values), subject=subject, references=self.references)
         fields = _Blank({k: v for k, v in values.items() if v is not None})
         return Finding(
@@ -115,3 +117,31 @@ def load_finding_templates(file_name: str, section: str, required: tuple[str, ..
     if absent:
         raise ValueError(f"{file_name}: [{section}] lacks {absent}")
     return {k: _template(v, refs, f"{file_name} [{section}.{k}]", lenient) for k, v in table.items()}
+
+
+def load_prefixed_templates(file_name: str, section: str, prefix: str) -> dict[str, FindingTemplate]:
+    """Strict templates of a table whose keys are the ids after `prefix` (proxylog_findings.toml: ``[finding.X]``
+    is ``proxylog-X``); the texts besides title, detail and remedy (notes, alternative titles) are parsed too."""
+    data = read_toml(file_name)
+    refs: dict[str, str] = data.get("references", {})
+    out = {}
+    for key, spec in data[section].items():
+        where = f"{file_name} [{section}.{key}]"
+        template = FindingTemplate(f"{prefix}{key}", Severity(spec["severity"]), spec["title"], spec.get("detail", ""),
+                                   spec.get("remedy", ""), tuple(refs.get(r, r) for r in spec.get("references", ())),
+                                   lenient=False)
+        try:
+            for text in (v for k, v in spec.items() if isinstance(v, str) and k != "severity"):
+                placeholders(text)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
+        out[key] = template
+    return out
+
+
+RUN_FINDING_KEYS = ("collect-incomplete", "collect-gaps", "demo-unexpected-diagnosis")
+
+
+def run_findings() -> dict[str, FindingTemplate]:
+    """run_findings.toml: the findings about a run itself (collect, analyze's manifest, the demo's verdict)."""
+    return load_finding_templates("run_findings.toml", "finding", RUN_FINDING_KEYS, lenient=False)

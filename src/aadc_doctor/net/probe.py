@@ -15,6 +15,7 @@ import ssl
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 from urllib.parse import urlsplit
 
 from aadc_doctor.net import tls as tlsmod
@@ -29,8 +30,6 @@ from aadc_doctor.net.http import (
 )
 from aadc_doctor.net.ocsp import MAX_OCSP_BYTES, OCSP_REQUEST_TYPE, inspect_ocsp, ocsp_request
 from aadc_doctor.net.outcome import (
-    CrlInfo,
-    DnsInfo,
     EndpointResult,
     EndpointTarget,
     Outcome,
@@ -133,26 +132,20 @@ class _State:
     target: EndpointTarget
     proxy: ProxyRoute | None
     phase: Phase = Phase.DNS
-    outcome: Outcome | None = None
-    failed_phase: Phase | None = None
-    error: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
-    http_status: int | None = None
-    connect_status: int | None = None
-    proxy_authenticate: tuple[str, ...] = ()
-    proxy_auth_scheme: str | None = None
-    proxy_auth_challenged: bool = False
-    proxy_error: str | None = None
-    answered_by: str | None = None  # an upstream proxy that generated the proxy's answer
-    proxy_hops: tuple[str, ...] = ()
-    tls: TlsInfo | None = None
-    crl: CrlInfo | None = None
-    dns: DnsInfo | None = None
     addresses: tuple[str, ...] = ()
     conns: list[_Conn] = field(default_factory=list)
     deadline_at: float | None = None  # loop time when the probe's hard limit expires
     dial: tuple[str, int] | None = None  # the --connect-to destination, if one applies
     proxy_tls: bool = False  # in the TLS handshake with an https:// proxy (TCP to it already worked)
+    # the evidence so far, in the frozen result itself (no mirror of its fields): `record` adds to it, `fail` ends it
+    found: EndpointResult = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.found = EndpointResult(self.target, Outcome.OK)
+
+    def record(self, **evidence: Any) -> None:
+        self.found = replace(self.found, **evidence)
 
     @property
     def dial_host(self) -> str:
@@ -169,9 +162,7 @@ class _State:
         return f"[{host}]:{self.dial_port}" if ":" in host else f"{host}:{self.dial_port}"
 
     def fail(self, outcome: Outcome, error: str) -> _Stop:
-        self.outcome = outcome
-        self.failed_phase = self.phase
-        self.error = error
+        self.record(outcome=outcome, phase=self.phase, error=error)
         return _Stop()
 
     def add_time(self, key: str, start: float) -> None:
@@ -225,8 +216,8 @@ def _timed_out(state: _State, timeout: float) -> None:
     if state.phase is Phase.DNS:
         name = state.proxy.host if state.proxy else state.dial_host
         outcome = Outcome.PROXY_UNREACHABLE if via else Outcome.DNS_FAILURE
-        if state.dns is not None:
-            state.dns = replace(state.dns, failure=DnsFailure.TIMEOUT.value)
+        if state.found.dns is not None:
+            state.record(dns=replace(state.found.dns, failure=DnsFailure.TIMEOUT.value))
         state.fail(outcome, f"resolving {name} did not finish within {limit}")
     elif state.phase is Phase.TCP:
         if via and state.proxy_tls:
@@ -262,16 +253,12 @@ def _outcome_for_unexpected(state: _State) -> Outcome:
 
 def _result(state: _State, elapsed_ms: float) -> EndpointResult:
     t = state.timings
-    return EndpointResult(
-        target=state.target, outcome=state.outcome or Outcome.OK,
-        phase=state.failed_phase if state.outcome not in (None, Outcome.OK) else None,
-        via_proxy=state.proxy.display if state.proxy else None,
-        connect_to=state.authority if state.dial else None, http_status=state.http_status,
-        connect_status=state.connect_status, proxy_authenticate=state.proxy_authenticate,
-        proxy_auth_scheme=state.proxy_auth_scheme, proxy_auth_challenged=state.proxy_auth_challenged,
-        proxy_error=state.proxy_error, answered_by=state.answered_by, proxy_hops=state.proxy_hops,
+    found = state.found
+    return replace(
+        found, phase=found.phase if found.outcome is not Outcome.OK else None,
+        via_proxy=state.proxy.display if state.proxy else None, connect_to=state.authority if state.dial else None,
         phases=PhaseTimings(t.get("dns"), t.get("tcp"), t.get("connect"), t.get("tls"), t.get("http")),
-        tls=state.tls, crl=state.crl, dns=state.dns, error=state.error, elapsed_ms=elapsed_ms,
+        elapsed_ms=elapsed_ms,
     )
 
 
@@ -296,20 +283,21 @@ async def _resolve(state: _State, resolver: Resolver) -> None:
     state.phase = Phase.DNS
     host, port = (state.proxy.host, state.proxy.port) if state.proxy else (state.dial_host, state.dial_port)
     start = time.monotonic()
-    state.dns = resolver.pending(host, port)
+    state.record(dns=resolver.pending(host, port))
     try:
         # a sinkhole answer counts only for the endpoint's own name: not for a proxy, nor a --connect-to target
-        state.dns = await resolver.resolve(host, port, check_filter=state.proxy is None and state.dial is None)
+        dns = await resolver.resolve(host, port, check_filter=state.proxy is None and state.dial is None)
+        state.record(dns=dns)
     except ResolveFailure as exc:
         state.add_time("dns", start)
-        state.dns = exc.dns
+        state.record(dns=exc.dns)
         if state.proxy:
             raise state.fail(Outcome.PROXY_UNREACHABLE, f"the proxy's name does not resolve: {exc}") from None
         if isinstance(exc, DnsFiltered):
             raise state.fail(Outcome.DNS_FILTERED, str(exc)) from None
         raise state.fail(Outcome.DNS_FAILURE, str(exc)) from None
     state.add_time("dns", start)
-    state.addresses = state.dns.addresses
+    state.addresses = dns.addresses
 
 
 async def _open(state: _State, settings: ProbeSettings, *, record: bool = True) -> _Conn:
@@ -391,16 +379,15 @@ async def _proxy_exchange(state: _State, settings: ProbeSettings, conn: _Conn, m
     head = await send(conn, None)
     if head.status != 407:
         return conn, head
-    state.proxy_auth_challenged = True
-    state.proxy_authenticate = offered_schemes(head.get_all("proxy-authenticate"))
+    state.record(proxy_auth_challenged=True, proxy_authenticate=offered_schemes(head.get_all("proxy-authenticate")))
     try:
-        auth = choose_authenticator(settings.auth, state.proxy_authenticate, state.proxy.host)
+        auth = choose_authenticator(settings.auth, state.found.proxy_authenticate, state.proxy.host)
         first = auth.first_header()
     except AuthUnavailable as exc:
-        state.error = str(exc)
+        state.record(error=str(exc))
         return conn, head
     reused = await _reuse_or_reopen(state, settings, conn, head, method)
-    state.proxy_auth_scheme = auth.scheme
+    state.record(proxy_auth_scheme=auth.scheme)
     try:
         try:
             head = await send(reused, first)
@@ -421,15 +408,16 @@ async def _proxy_exchange(state: _State, settings: ProbeSettings, conn: _Conn, m
                 break
             await read_body(conn.reader, head, method, MAX_ERROR_BODY)
             if not head.keeps_alive:
-                state.error = f"the proxy closed the connection in the middle of the {auth.scheme} handshake"
+                state.record(error=f"the proxy closed the connection in the middle of the {auth.scheme} handshake")
                 return conn, head
             head = await send(conn, answer)
     except AuthUnavailable as exc:
-        state.error = str(exc)
+        state.record(error=str(exc))
         return conn, head
     if head.status == 407:
-        state.proxy_authenticate = offered_schemes(head.get_all("proxy-authenticate")) or state.proxy_authenticate
-        state.error = state.error or f"the proxy rejected the {auth.scheme} credentials"
+        offered = offered_schemes(head.get_all("proxy-authenticate")) or state.found.proxy_authenticate
+        state.record(proxy_authenticate=offered,
+                     error=state.found.error or f"the proxy rejected the {auth.scheme} credentials")
     return conn, head
 
 
@@ -487,7 +475,7 @@ async def _connect_tunnel(state: _State, settings: ProbeSettings, conn: _Conn) -
         state.add_time("connect", start)
         raise state.fail(Outcome.PROXY_ERROR, f"the proxy dropped the connection during CONNECT: {exc}") from None
     state.add_time("connect", start)
-    state.connect_status = head.status
+    state.record(connect_status=head.status)
     if 200 <= head.status < 300:
         return conn
     body = await _refusal_body(state, conn, head, "CONNECT")
@@ -515,17 +503,17 @@ async def _refusal_body(state: _State, conn: _Conn, head: ResponseHead, method: 
 def _proxy_refusal(state: _State, head: ResponseHead, what: str, body: bytes = b"") -> None:
     """Classify a proxy's refusal (407, any denial, 5xx) and stop the probe."""
     tag = _proxy_error_tag(head)
-    state.proxy_error = tag
+    state.record(proxy_error=tag)
     answer = read_answer(head, head.status, body, state.target.host)
-    state.answered_by = answer.answered_by
-    state.proxy_hops = proxy_hops(head)
+    state.record(answered_by=answer.answered_by, proxy_hops=proxy_hops(head))
     said = f"{head.status} {head.reason}".strip() + (f" ({tag})" if tag else "")
     by = f", answered by the upstream proxy {answer.answered_by}" if answer.answered_by else ""
     if head.status == 407:
-        schemes = ", ".join(state.proxy_authenticate) or "none"
+        schemes = ", ".join(state.found.proxy_authenticate) or "none"
         answered = f"the proxy answered {what} with {said}{by}; it offers {schemes}"
         # the cause first: a short view (the terminal table) keeps it, the proxy's own wording follows
-        raise state.fail(Outcome.PROXY_AUTH_REQUIRED, f"{state.error}: {answered}" if state.error else answered)
+        cause = state.found.error
+        raise state.fail(Outcome.PROXY_AUTH_REQUIRED, f"{cause}: {answered}" if cause else answered)
     if answer.denial:
         if answer.redirect_to:
             raise state.fail(Outcome.PROXY_FORBIDDEN, f"the proxy answered {what} with {said}{by}, a redirect to "
@@ -557,20 +545,21 @@ async def _tls(state: _State, settings: ProbeSettings, conn: _Conn) -> _Conn:
     der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
     version = ssl_object.version() if ssl_object is not None else None
     if not der:
-        state.tls = TlsInfo(version=version, verified=True, trust="system")
+        state.record(tls=TlsInfo(version=version, verified=True, trust="system"))
         return conn
     facts = tlsmod.cert_facts(der)
     verdict = tlsmod.judge_chain(tlsmod.verified_chain(ssl_object), settings.trust)
     if verdict is None:  # this Python cannot show the verified chain: judge by the issuing CA's organization
         trust = "ca-file" if tlsmod.issued_by_ca_file(der, settings.trust) else "system"
-        state.tls = _tls_info(facts, version, verified=True, trust=trust)
+        state.record(tls=_tls_info(facts, version, verified=True, trust=trust))
         org = (facts.issuer_organization or "").lower()
         expected = settings.expected_issuer_organizations
         if state.target.rule_id and expected and org not in expected:
             raise state.fail(Outcome.TLS_INTERCEPTED, _trusted_interception_text(state, settings, facts, None))
         return conn
-    state.tls = _tls_info(facts, version, verified=True, trust=verdict.trusted_by, root=tlsmod.ca_label(verdict.anchor),
-                          root_sha256=verdict.anchor_sha256, microsoft_chain=verdict.microsoft)
+    state.record(tls=_tls_info(facts, version, verified=True, trust=verdict.trusted_by,
+                               root=tlsmod.ca_label(verdict.anchor), root_sha256=verdict.anchor_sha256,
+                               microsoft_chain=verdict.microsoft))
     if state.target.rule_id and not verdict.microsoft:
         raise state.fail(Outcome.TLS_INTERCEPTED, _trusted_interception_text(state, settings, facts, verdict))
     return conn
@@ -628,14 +617,14 @@ async def _judge_unverified(state: _State, settings: ProbeSettings, exc: ssl.SSL
     if der is None:
         intercepted = category in ("untrusted-issuer", "hostname-mismatch")
         outcome = Outcome.TLS_INTERCEPTED if intercepted else Outcome.TLS_FAILURE
-        state.tls = TlsInfo(verified=False, trust=category, verify_error=message)
+        state.record(tls=TlsInfo(verified=False, trust=category, verify_error=message))
         raise state.fail(outcome, f"certificate verification for {host} failed: {message}")
     facts = tlsmod.cert_facts(der)
     top = tlsmod.cert_facts(presented[-1]) if len(presented) > 1 else None  # the CA chain the peer sent, if any
-    state.tls = _tls_info(facts, version, verified=False, trust=category, verify_error=message,
+    state.record(tls=_tls_info(facts, version, verified=False, trust=category, verify_error=message,
                           root=tlsmod.ca_label(top) if top is not None else None,
                           root_sha256=tlsmod.fingerprint_text(presented[-1]) if top is not None else None,
-                          microsoft_chain=_presented_is_microsofts(presented, settings) if presented else None)
+                          microsoft_chain=_presented_is_microsofts(presented, settings) if presented else None))
     issuer = tlsmod.issuer_label(facts)
     org = (facts.issuer_organization or "").lower()
     if (category == "untrusted-issuer" and state.target.rule_id and facts.covers(host)
@@ -668,7 +657,7 @@ def _presented_is_microsofts(presented: list[bytes], settings: ProbeSettings) ->
 
 async def _fetch_unverified(state: _State, settings: ProbeSettings) -> tuple[bytes | None, str | None, list[bytes]]:
     """Re-open the same path and handshake without verification, only to read the leaf certificate."""
-    saved = (state.phase, state.error, dict(state.timings), state.connect_status, state.proxy_error)
+    saved_phase, saved_timings, saved = state.phase, dict(state.timings), state.found
     try:
         conn = await _open(state, settings, record=False)
         if state.proxy is not None:
@@ -686,9 +675,10 @@ async def _fetch_unverified(state: _State, settings: ProbeSettings) -> tuple[byt
     except (_Stop, HttpProtocolError, ssl.SSLError, OSError, asyncio.IncompleteReadError):
         return None, None, []
     finally:
-        state.phase, state.error, state.timings, state.connect_status, state.proxy_error = saved
-        state.outcome = None
-        state.failed_phase = None
+        state.phase, state.timings = saved_phase, saved_timings
+        # what this second look found about the proxy stays; its failure and its answers to CONNECT do not
+        state.record(outcome=Outcome.OK, phase=None, error=saved.error, connect_status=saved.connect_status,
+                     proxy_error=saved.proxy_error)
 
 
 def _origin_request(target: EndpointTarget,
@@ -735,7 +725,7 @@ async def _http_maybe_via_proxy(state: _State, settings: ProbeSettings, conn: _C
                                            body)
         if _proxy_said_no(head):
             _proxy_refusal(state, head, f"the {method}", await _refusal_body(state, conn, head, method))
-        state.proxy_hops = proxy_hops(head)  # names the proxy itself: tells its own answers from an upstream's
+        state.record(proxy_hops=proxy_hops(head))  # names the proxy itself: tells its own answers from an upstream's
         await _judge_origin_answer(state, conn, head, method, via_proxy=True)
     except NoAnswer:
         raise state.fail(Outcome.PROXY_FORBIDDEN, _silent_denial(method)) from None
@@ -763,7 +753,7 @@ async def _judge_origin_answer(state: _State, conn: _Conn, head: ResponseHead, m
                                via_proxy: bool) -> None:
     """Any answer from the endpoint proves connectivity, except a server error, or a CRL/OCSP answer that is not
     one: a page in its place is the proxy's block page (through a proxy) or an error (direct)."""
-    state.http_status = head.status
+    state.record(http_status=head.status)
     target = state.target
     if target.kind in ("crl", "ocsp"):
         what = "CRL download" if target.kind == "crl" else "OCSP request"
@@ -775,8 +765,9 @@ async def _judge_origin_answer(state: _State, conn: _Conn, head: ResponseHead, m
         except HttpProtocolError as exc:
             raise state.fail(Outcome.HTTP_ERROR, f"the {what} answer could not be read: {exc}") from None
         if target.kind == "crl":
-            state.crl = inspect_crl(body, head.get("content-type"))
-            parsed, error = state.crl.parsed, state.crl.error
+            crl = inspect_crl(body, head.get("content-type"))
+            state.record(crl=crl)
+            parsed, error = crl.parsed, crl.error
         else:
             ocsp = inspect_ocsp(body)
             parsed, error = ocsp.parsed, ocsp.error
@@ -793,7 +784,7 @@ async def _judge_origin_answer(state: _State, conn: _Conn, head: ResponseHead, m
 
 
 async def _drain(state: _State, conn: _Conn, head: ResponseHead, method: str) -> None:
-    """Read the rest of an ok answer (bounded), then, when the peer said it closes, wait for it to close.
+    """Read the rest of an ok answer (bounded), then, when the peer said it closes, wait for it to close.)
 
     Closing first while the endpoint's close_notify is still on its way makes our side answer it with a reset,
     and Squid then logs the tunnel as TCP_TUNNEL/500: a probe must leave no error line in the proxy's log.

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import pytest
 
 from aadc_doctor.knowledge import read_toml
-from aadc_doctor.knowledge.findings import TEXT, FindingTemplate, placeholders
+from aadc_doctor.knowledge.findings import TEXT, FindingTemplate, load_prefixed_templates, placeholders, run_findings
 from aadc_doctor.model import Severity
 
 
@@ -15,6 +15,7 @@ def every_template() -> list[tuple[str, FindingTemplate]]:
     """Every finding template of the catalog, named by file and section: what the catalog test renders."""
     from aadc_doctor.account.checks import _templates as account_templates
     from aadc_doctor.analysis.proxy_audit import _finding_templates, _problem_templates
+    from aadc_doctor.analysis.pta import pta_finding_templates
     from aadc_doctor.knowledge.ad import templates as ad_templates
     from aadc_doctor.knowledge.connectivity_findings import load_connectivity_knowledge
     from aadc_doctor.knowledge.dns_findings import load_dns_knowledge
@@ -26,24 +27,29 @@ def every_template() -> list[tuple[str, FindingTemplate]]:
         "connectivity_findings.toml [all]": kb.all_failed, "dns_findings.toml [cause]": dns.cause,
         "dns_findings.toml [all]": dns.all_failed, "proxy_findings.toml [finding]": _finding_templates(),
         "proxy_findings.toml [problem]": _problem_templates(), "account_errors.toml [finding]": account_templates(),
-        "proxylog_findings.toml [finding]": proxylog_templates(),
+        "proxylog_findings.toml [finding]": load_prefixed_templates("proxylog_findings.toml", "finding", "proxylog-"),
+        "run_findings.toml [finding]": run_findings(),
+        "cloudsync.toml [finding_texts]": load_prefixed_templates("cloudsync.toml", "finding_texts", ""),
+        "server_rules.toml": _server_rule_templates(),
+        "pta_findings.toml [finding]": pta_finding_templates(),
         **{f"ad_findings.toml [{section}]": ad_templates(section) for section in ("dcs", "logon", "sso")},
     }
     return [(f"{where} {key}", template) for where, table in groups.items() for key, template in table.items()]
 
 
-def proxylog_templates() -> dict[str, FindingTemplate]:
-    """proxylog_findings.toml's [finding] table as ProxyLogAnalysis._text renders it (ids prefixed, strict)."""
-    refs: dict[str, str] = {}
-    out = {}
-    for kind, spec in read_toml("proxylog_findings.toml")["finding"].items():
-        template = FindingTemplate(f"proxylog-{kind}", Severity(spec["severity"]), spec["title"],
-                                   spec.get("detail", ""), spec.get("remedy", ""),
-                                   tuple(refs.get(r, r) for r in spec.get("references", ())), lenient=False)
-        for key, text in spec.items():  # the other texts of a finding (client_close_title, parent_note...)
-            if isinstance(text, str) and key not in ("severity", "title", "detail", "remedy"):
-                placeholders(text)
-        out[kind] = template
+def _server_rule_templates() -> dict[str, FindingTemplate]:
+    from aadc_doctor.analysis.server_rules import _template
+    from aadc_doctor.knowledge.server_rules import load_server_rules
+
+    rules = load_server_rules()
+    data = read_toml("server_rules.toml")
+    out = {f"[tls.findings] {k}": _template(k, spec, ()) for k, spec in rules.tls.findings.items()}
+    out.update({f"[service_findings] {k}": _template(k, spec, ()) for k, spec in data["service_findings"].items()})
+    out.update({f"[other_findings] {k}": _template(k, spec, ()) for k, spec in data["other_findings"].items()})
+    for rule in rules.deadlines:
+        for title in (rule.title_before, rule.title_after):
+            out[f"[[deadline]] {rule.id} {title[:20]}"] = FindingTemplate(rule.id, Severity.WARNING, title,
+                                                                        rule.detail, rule.remedy, (), lenient=False)
     return out
 
 
@@ -69,7 +75,8 @@ def test_a_strict_template_refuses_a_missing_placeholder() -> None:
 def test_the_catalog_covers_every_finding_file() -> None:
     files = {where.split(" ")[0] for where, _ in CATALOG}
     assert files == {"connectivity_findings.toml", "dns_findings.toml", "proxy_findings.toml", "account_errors.toml",
-                     "proxylog_findings.toml", "ad_findings.toml"}
+                     "proxylog_findings.toml", "ad_findings.toml", "pta_findings.toml", "run_findings.toml",
+                     "cloudsync.toml", "server_rules.toml"}
 
 
 @pytest.mark.parametrize(("spec", "text"), [("{n:~line~lines}", ("1 line", "3 lines")),

@@ -1,0 +1,20 @@
+"""`ad logon`: the bind answer read as the Reason the PTA agent would log (ad_findings.toml [logon.reason])."""
+
+from __future__ import annotations
+
+from aadc_doctor.ad.logon import reason_finding
+from aadc_doctor.model import Severity
+
+
+def test_a_locked_account_reads_as_the_agents_reason_1909() -> None:
+    finding, reason = reason_finding("ann@contoso.com", "dc1.contoso.com", "775")
+    assert (finding.id, finding.severity, finding.subject) == ("ad-logon-reason-1909", Severity.ERROR,
+                                                               "ann@contoso.com")
+    assert finding.title == "ann@contoso.com: Account locked out"
+    assert finding.detail == (
+        "dc1.contoso.com answered AcceptSecurityContext data 775: the agent's trace would log Reason '1909'. "
+        "net helpmsg 1909 (ERROR_ACCOUNT_LOCKED_OUT): The referenced account is currently locked out and may not be "
+        "logged on to. User side: The sign-in is refused because the account is locked (most likely AADSTS50053).")
+    assert finding.references == (
+        "https://learn.microsoft.com/entra/identity/hybrid/connect/tshoot-connect-pass-through-authentication",)
+    assert reason["reason"] == 1909 and finding.remedy == reason["remedy"]
