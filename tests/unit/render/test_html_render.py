@@ -146,6 +146,17 @@ def test_a_results_type_without_a_renderer_gets_bounded_generic_tables() -> None
     assert f"h{MAX_ROWS}.example" not in page and "900 more rows not shown" in page
 
 
+def test_the_generic_renderer_handles_any_json_shape() -> None:
+    deep = {"a": {"b": {"c": {"d": {"e": "<deep>"}}}}}
+    mixed = [1, "two", {"three": 3}, [4]]
+    wide = [{f"k{i}": "v" * 100 for i in range(3)}] * 60
+    page = document(h("div", results_sections(_NewResults("n", (), None)), results_sections(
+        _NewResults("deep", ({"deep": deep, "mixed": mixed, "wide": wide},)))))
+    assert "{&quot;e&quot;: &quot;&lt;deep&gt;&quot;}" in page  # past MAX_DEPTH: JSON text, escaped
+    assert "<ol><li>1</li><li>two</li>" in page
+    assert page.count('<div class="record">') == 50 and "10 more items not shown" in page
+
+
 # -- check: the layer matrix ---------------------------------------------------------------------------------------
 
 def _endpoint(outcome: Outcome, phase: Phase | None, **timings: float | None) -> EndpointResult:
