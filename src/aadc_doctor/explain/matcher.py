@@ -90,6 +90,7 @@ class _Doc:
 class _Index:
     docs: tuple[_Doc, ...]
     idf: dict[str, float]
+    postings: dict[str, tuple[tuple[int, float], ...]]  # word -> (doc position, field weight) of every doc with it
 
 
 def _title_text(entry: CodeEntry) -> str:
@@ -104,14 +105,23 @@ def _index() -> _Index:
         for entry in codes.all_entries()
     )
     df: Counter[str] = Counter()
-    for doc in docs:
-        df.update(doc.title | doc.message | doc.cause)
+    postings: dict[str, list[tuple[int, float]]] = {}
+    for position, doc in enumerate(docs):
+        for word in doc.title | doc.message | doc.cause:
+            df[word] += 1
+            weight = TITLE_WEIGHT * (word in doc.title) + MESSAGE_WEIGHT * (word in doc.message)
+            postings.setdefault(word, []).append((position, weight + CAUSE_WEIGHT * (word in doc.cause)))
     total = len(docs)
-    return _Index(docs, {w: math.log(1 + total / n) for w, n in df.items()})
+    return _Index(docs, {w: math.log(1 + total / n) for w, n in df.items()},
+                  {w: tuple(p) for w, p in postings.items()})
 
 
 def rank(query: str, limit: int = 5) -> list[tuple[CodeEntry, float]]:
-    """The entries most relevant to free text, best first; empty when nothing shares a meaningful word."""
+    """The entries most relevant to free text, best first; empty when nothing shares a meaningful word.
+
+    Each query word visits only the entries that have it (an inverted index): a paste of 100,000 distinct words
+    once scored every word against every one of the ~5,000 entries.
+    """
     # a lone small number ("-1", "2") that no table read as a code would only match names like ERROR_WAIT_1
     terms = {t for t in word_set(query) if not (t.isdigit() and len(t) <= 2)}
     if not terms:
@@ -120,19 +130,21 @@ def rank(query: str, limit: int = 5) -> list[tuple[CodeEntry, float]]:
     wanted = sum(index.idf.get(t, 0.0) for t in terms)
     if wanted == 0:
         return []
+    scores: dict[int, float] = {}
+    covers: dict[int, float] = {}
+    for term in terms:
+        idf = index.idf.get(term, 0.0)
+        for position, weight in index.postings.get(term, ()):
+            scores[position] = scores.get(position, 0.0) + weight * idf
+            covers[position] = covers.get(position, 0.0) + idf
     query_phrase = phrase_key(query)
     scored: list[tuple[float, int, CodeEntry]] = []
-    for position, doc in enumerate(index.docs):
-        score = 0.0
-        covered = 0.0
-        for term in terms:
-            weight = TITLE_WEIGHT * (term in doc.title) + MESSAGE_WEIGHT * (term in doc.message)
-            weight += CAUSE_WEIGHT * (term in doc.cause)
-            score += weight * index.idf.get(term, 0.0)
-            covered += index.idf.get(term, 0.0) if weight else 0.0
+    for position in sorted(scores):
+        doc = index.docs[position]
+        score = scores[position]
         if score == 0:
             continue
-        score *= (covered / wanted) ** 2  # an entry that has all the query's words beats one with a single one
+        score *= (covers[position] / wanted) ** 2  # an entry that has all the query's words beats one with a single one
         if len(query_phrase) > 3 and any(query_phrase in phrase_key(label)
                                          for label in (doc.entry.name, *doc.entry.aliases, *doc.entry.headings)):
             score *= 2

@@ -399,10 +399,14 @@ def wizard_error(name: str) -> CodeEntry | None:
     return entry if entry is not None and entry.kind != "http" else None
 
 
+@cache
+def _http_by_status() -> dict[int, CodeEntry]:
+    return {int(key): entry for key, entry in _curated_by_key().items() if key.isdigit() and entry.kind == "http"}
+
+
 def http_entry(status: int) -> CodeEntry | None:
-    """The proxy answers the connectivity article explains (403, 407)."""
-    entry = curated_entry(str(status))
-    return entry if entry is not None and entry.kind == "http" else None
+    """The proxy answers the connectivity article explains (403, 407): a dict access, asked once per number."""
+    return _http_by_status().get(status)
 
 
 # ---- Whole-table iteration (for relevance search) -----------------------------------------------
