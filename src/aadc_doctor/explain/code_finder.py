@@ -111,6 +111,8 @@ _KEYWORD_BEFORE = re.compile(
     re.IGNORECASE,
 )
 _HTTP_BEFORE = re.compile(r"(?:\bhttp\b|\bstatus code\b|returned an error)[\s:=#'\"(]*$|\($", re.IGNORECASE)
+_HELPMSG_BEFORE = re.compile(r"helpmsg\s*$", re.IGNORECASE)
+_LONGEST_KEYWORD = 20  # "returned an error" (17 characters) is the longest keyword the anchored patterns end with
 _HTTP_AFTER = re.compile(r"^\)?\s*(?:[A-Z][a-z]+(?: [A-Z][a-z]+)*)\b")
 _KERBEROS_CONTEXT = re.compile(r"kerberos|\bkdc\b|failure code|result code|\b47(?:68|69|71)\b|pre-?auth",
                                re.IGNORECASE)
@@ -283,12 +285,19 @@ def _decimal_hint(lines: _Lines, whole: str, match: re.Match[str], line_start: i
         return None
     after = text[end:end + 40]
     parenthesised = before.rstrip().endswith("(")
-    if _HTTP_BEFORE.search(before) and (not parenthesised or _HTTP_AFTER.match(after)):
+    # The end-anchored patterns need a keyword that ends where the trailing separators begin, or a "(" last: they
+    # are searched from just before that keyword, not tried at each of the window's 30 positions.
+    tail = before
+    while (shorter := tail.rstrip().rstrip(":=#'\"(")) != tail:
+        tail = shorter
+    anchored = before.endswith("(") or tail[-1:].isalnum()
+    from_ = max(0, len(tail) - _LONGEST_KEYWORD)
+    if anchored and _HTTP_BEFORE.search(before, from_) and (not parenthesised or _HTTP_AFTER.match(after)):
         return Hint.HTTP
-    if re.search(r"helpmsg\s*$", before, re.IGNORECASE):
+    if anchored and _HELPMSG_BEFORE.search(before, from_):
         return Hint.WIN32
     if _KERBEROS_CONTEXT.search(before):
         return Hint.KERBEROS
-    if _KEYWORD_BEFORE.search(before):
+    if anchored and _KEYWORD_BEFORE.search(before, from_):
         return Hint.NONE
     return None
