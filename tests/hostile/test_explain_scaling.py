@@ -1,10 +1,10 @@
 """Issue 17, item 6: `explain`'s work grows linearly with the paste, whatever its shape (no wall-clock bound).
 
-Thirty times the paste must cost about thirty times the CPU, not nine hundred: each shape is explained at 10 KB
-and at 300 KB and the ratio of the CPU times (best of several runs, so a busy machine does not decide) must stay
-under 60 (a scan of the line so far per number, in C, gave 110). The shapes are those that were slow: numbers one a line and all on one line
-(a megabyte took 2.6 s), the 91-character event row, numbers each after a word that may say they are codes.
-Relevance ranking is checked by what it touches: a query of words no entry has scores no entry.
+Thirty times the paste must cost about thirty times the CPU, not nine hundred: each shape is explained at 10 KB and
+at 300 KB and the ratio of the CPU times (best of several runs, so a busy machine does not decide) must stay under
+60 (a scan of the line so far per number, in C, gave 110). The shapes are those that were slow: numbers one a line
+and all on one line (a megabyte took 2.6 s), the 91-character event row, numbers each after a word that may say they
+are codes. Relevance ranking is checked by what it touches: a query of words no entry has scores no entry.
 """
 
 from __future__ import annotations
