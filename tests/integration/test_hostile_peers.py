@@ -102,3 +102,70 @@ def test_endless_pac_download_is_capped(run_cli: Callable[..., Any], http_peer: 
     assert result.stderr.strip().splitlines() == [
         f"aadc-doctor: error: {url}: the PAC file is larger than 2 MiB; refusing it"]
     assert time.monotonic() - started < 15
+
+
+# Slow-drip *headers*: the status line and headers one byte a second. requests' timeout bounds each read, so
+# before the per-exchange watchdog (net/deadline.py) these ran for the whole 1,000 bytes (about 17 minutes).
+
+
+def test_account_headers_one_byte_a_second_end_at_the_deadline(run_cli: Callable[..., Any], tls_peer: HostilePeer,
+                                                               lab_ca_file: Path) -> None:
+    started = time.monotonic()
+    result = run_cli(*_account_args(tls_peer, lab_ca_file, "dripheaders@contoso.com"))
+    seconds = time.monotonic() - started
+    assert result.code == 1, result.stderr
+    failure = result.json()["results"]["realm"]["failure"]
+    assert failure["outcome"] == "timeout", failure
+    assert failure["message"] == f"{LOGIN} did not send its whole answer within 3 s"
+    assert seconds < 12  # --timeout 3; the realm request ends at its deadline, the next ones are not made
+
+
+def test_account_proxy_connect_answer_one_byte_a_second_ends_at_the_deadline(
+        run_cli: Callable[..., Any], http_peer: HostilePeer, lab_ca_file: Path) -> None:
+    """The proxy's answer to CONNECT drips: the tunnel is part of the exchange and of its deadline."""
+    started = time.monotonic()
+    result = run_cli("account", "user@contoso.com", "--proxy", f"http://127.0.0.1:{http_peer.port}", "--no-sign-in",
+                     "--ca-file", str(lab_ca_file), "--timeout", "3", "--json")
+    seconds = time.monotonic() - started
+    assert result.code == 1, result.stderr
+    failure = result.json()["results"]["realm"]["failure"]
+    assert failure["outcome"] == "timeout", failure
+    assert failure["message"] == (f"the proxy http://127.0.0.1:{http_peer.port} did not answer CONNECT {LOGIN} "
+                                  "within 3 s (TCP to it worked)")
+    assert seconds < 12
+
+
+def test_pac_headers_one_byte_a_second_end_at_the_deadline(run_cli: Callable[..., Any],
+                                                           http_peer: HostilePeer) -> None:
+    url = f"http://127.0.0.1:{http_peer.port}/dripheaders.pac"
+    started = time.monotonic()
+    result = run_cli("proxy", "--pac", url)
+    seconds = time.monotonic() - started
+    assert result.code == 2
+    assert result.stderr.strip().splitlines() == [
+        f"aadc-doctor: error: {url}: cannot download the PAC file: not complete within 10 s"]
+    assert seconds < 20
+
+
+def test_check_headers_one_byte_a_second_end_at_the_deadline(run_cli: Callable[..., Any], tls_peer: HostilePeer,
+                                                             lab_ca_file: Path) -> None:
+    """`check`'s probe (asyncio, one timeout around the whole probe) against the same dripping endpoint."""
+    started = time.monotonic()
+    result = run_cli("check", "--endpoint", f"https://{LOGIN}/dripheaders", "--direct", "--timeout", "3",
+                     "--resolve", f"{LOGIN}:443:127.0.0.1", "--connect-to", f"{LOGIN}:443:127.0.0.1:{tls_peer.port}",
+                     "--lab-microsoft-root", str(lab_ca_file), "--json")
+    seconds = time.monotonic() - started
+    endpoint = result.json()["results"]["endpoints"][0]
+    assert endpoint["outcome"] == "timeout", endpoint
+    assert seconds < 12
+
+
+def test_check_proxy_connect_answer_one_byte_a_second_ends_at_the_deadline(
+        run_cli: Callable[..., Any], http_peer: HostilePeer, lab_ca_file: Path) -> None:
+    started = time.monotonic()
+    result = run_cli("check", "--endpoint", f"https://{LOGIN}/", "--proxy", f"http://127.0.0.1:{http_peer.port}",
+                     "--timeout", "3", "--lab-microsoft-root", str(lab_ca_file), "--json")
+    seconds = time.monotonic() - started
+    endpoint = result.json()["results"]["endpoints"][0]
+    assert endpoint["outcome"] in ("timeout", "proxy_unreachable"), endpoint
+    assert seconds < 12
