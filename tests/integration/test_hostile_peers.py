@@ -1,12 +1,12 @@
 """Issue 17, item 2: hostile HTTP peers (real loopback servers, TLS with the lab CA) cannot exhaust memory,
 outlast the deadline or crash the JSON parsing of `account`, nor stall a PAC download.
 
-Each case runs the whole CLI; the endless body runs as a subprocess so its peak RSS is measured (os.wait4).
+Each case runs the whole CLI; the endless body runs as a subprocess so its peak memory is measured
+(tests/infra/peak_memory.py: os.wait4 on POSIX, GetProcessMemoryInfo on Windows).
 """
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import trustme
 from tests.infra.hostile_peers import HostilePeer, hostile_peer
+from tests.infra.peak_memory import run_measuring_peak
 
 LOGIN = "login.microsoftonline.com"
 
@@ -37,27 +38,17 @@ def _account_args(peer: HostilePeer, ca_file: Path, upn: str) -> list[str]:
             "--ca-file", str(ca_file), "--timeout", "3", "--json"]
 
 
-# a fresh parent whose only child is the CLI, so RUSAGE_CHILDREN's peak RSS is that run's own (Linux: KiB)
-_MEASURE = ("import json, resource, subprocess, sys; done = subprocess.run(sys.argv[1:], capture_output=True); "
-            "print(json.dumps({'code': done.returncode, 'stdout': done.stdout.decode(), "
-            "'stderr': done.stderr.decode(), 'peak_kb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))")
-
-
 def test_endless_body_is_capped_in_memory_and_time(tls_peer: HostilePeer, lab_ca_file: Path) -> None:
     import json
 
-    started = time.monotonic()
-    done = subprocess.run([sys.executable, "-c", _MEASURE, sys.executable, "-m", "aadc_doctor",
-                           *_account_args(tls_peer, lab_ca_file, "endless@contoso.com")],
-                          capture_output=True, text=True, timeout=90, check=True)
-    seconds = time.monotonic() - started
-    run = json.loads(done.stdout)
-    assert run["code"] == 1, run["stderr"]
-    failure = json.loads(run["stdout"])["results"]["realm"]["failure"]
+    run = run_measuring_peak([sys.executable, "-m", "aadc_doctor",
+                              *_account_args(tls_peer, lab_ca_file, "endless@contoso.com")], timeout=90)
+    assert run.code == 1, run.stderr
+    failure = json.loads(run.stdout)["results"]["realm"]["failure"]
     assert failure["outcome"] in ("http_error", "timeout"), failure
     assert "larger than 8 MiB" in failure["message"] or "whole answer within 3 s" in failure["message"]
-    assert run["peak_kb"] < 200 * 1024, run["peak_kb"]  # was 15 GB; about 70 MB
-    assert seconds < 30
+    assert run.peak_kib < 200 * 1024, run.peak_kib  # was 15 GB; about 70 MB
+    assert run.seconds < 30
 
 
 def test_one_byte_a_second_ends_at_the_deadline(run_cli: Callable[..., Any], tls_peer: HostilePeer,
