@@ -208,12 +208,47 @@ def find_named(text: str) -> list[NamedHit]:
                 seen.add(entry.key)
                 hits.append(NamedHit(entry, label, pos))
             break
+    for match, entry in _cloudsync_hits(text):
+        if entry.key not in seen:
+            seen.add(entry.key)
+            hits.append(NamedHit(entry, match.group(0), match.start()))
     for match in [*_SYMBOL.finditer(text), *_CAMEL_TOKEN.finditer(text)]:
         for entry in codes.entries_by_symbol(match.group(0)):
             if entry.key not in seen:
                 seen.add(entry.key)
                 hits.append(NamedHit(entry, match.group(0), match.start()))
     hits.sort(key=lambda h: h.start)
+    return hits
+
+
+@cache
+def _cloudsync_names() -> tuple[re.Pattern[str], dict[str, CodeEntry], dict[str, CodeEntry]]:
+    """One pattern for every Cloud Sync error name (whole words; exact-case names kept to their spelling), and
+    the entries by name as written and by lower-cased name."""
+    exact: dict[str, CodeEntry] = {}
+    folded: dict[str, CodeEntry] = {}
+    alternatives: list[str] = []
+    for entry, names, exact_case in codes.cloudsync_entries():
+        for name in names:
+            if exact_case:
+                exact.setdefault(name, entry)
+                alternatives.append(f"(?-i:{re.escape(name)})")
+            else:
+                folded.setdefault(name.lower(), entry)
+                alternatives.append(re.escape(name))
+    alternatives.sort(key=len, reverse=True)  # the longest name first: HybridIdentityServiceAgentSignalingError
+    pattern = re.compile(r"(?<![A-Za-z0-9_])(?:" + "|".join(alternatives) + r")(?![A-Za-z0-9_])", re.IGNORECASE)
+    return pattern, exact, folded
+
+
+def _cloudsync_hits(text: str) -> list[tuple[re.Match[str], CodeEntry]]:
+    """The Cloud Sync provisioning agent's error codes in the text (the knowledge `analyze` reads traces with)."""
+    pattern, exact, folded = _cloudsync_names()
+    hits: list[tuple[re.Match[str], CodeEntry]] = []
+    for match in pattern.finditer(text):
+        entry = exact.get(match.group(0)) or folded.get(match.group(0).lower())
+        if entry is not None:
+            hits.append((match, entry))
     return hits
 
 
@@ -225,6 +260,9 @@ def _suggestion_labels() -> dict[str, str]:
             labels.setdefault(label.lower(), label)
     for symbol in codes.symbol_names():
         labels.setdefault(symbol.lower(), symbol)
+    for _entry, names, _exact in codes.cloudsync_entries():
+        for name in names:
+            labels.setdefault(name.lower(), name)
     return labels
 
 

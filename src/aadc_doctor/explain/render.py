@@ -13,6 +13,7 @@ KIND_LABEL = {
     "aadsts": "AADSTS", "win32": "Win32", "ntstatus": "NTSTATUS", "kerberos": "Kerberos", "winhttp": "WinHTTP",
     "wininet": "WinINet", "http": "HTTP", "wizard": "wizard error", "adal": "authentication error",
     "powershell": "PowerShell", "pta": "PTA error", "reference": "PTA/Connect reference",
+    "cloudsync": "Cloud Sync provisioning agent error",
 }
 
 
