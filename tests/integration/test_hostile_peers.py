@@ -160,3 +160,16 @@ def test_check_proxy_connect_answer_one_byte_a_second_ends_at_the_deadline(
     endpoint = result.json()["results"]["endpoints"][0]
     assert endpoint["outcome"] in ("timeout", "proxy_unreachable"), endpoint
     assert seconds < 12
+
+
+def test_check_crl_download_headers_one_byte_a_second_end_at_the_deadline(run_cli: Callable[..., Any],
+                                                                          http_peer: HostilePeer) -> None:
+    """A CRL fetch (plain HTTP, `.crl` path) is a probe too: its headers end at the probe's one deadline."""
+    started = time.monotonic()
+    result = run_cli("check", "--endpoint", "http://crl.microsoft.com/pki/dripheaders.crl", "--direct",
+                     "--timeout", "3", "--resolve", "crl.microsoft.com:80:127.0.0.1",
+                     "--connect-to", f"crl.microsoft.com:80:127.0.0.1:{http_peer.port}", "--json")
+    seconds = time.monotonic() - started
+    endpoint = result.json()["results"]["endpoints"][0]
+    assert endpoint["outcome"] == "timeout", endpoint
+    assert seconds < 12
