@@ -1,7 +1,7 @@
 """Issue 17: cases of items 8 and 11 that had no test through the CLI of the command the issue names.
 
 - item 8: the catastrophic .NET bypass pattern also hung `check` (each endpoint URL is matched against the
-  machine.config bypass list before the probe), not only `proxy`;
+  machine.config bypass list before the probe), not only `proxy`; `check` now names it too;
 - item 11: Unicode digits in a NO_PROXY port and in an environment proxy's port, through `check`.
 """
 
@@ -28,6 +28,8 @@ def test_check_with_a_catastrophic_bypass_pattern_ends(run_cli: Callable[..., An
     assert time.monotonic() - started < 15  # the backtracking match of the URL against EVIL never ended
     assert result.code == 1, result.stderr
     assert [e["outcome"] for e in result.json()["results"]["endpoints"]] == ["proxy_unreachable"]
+    dangerous = [f for f in result.json()["findings"] if f["id"] == "bypass-entry-dangerous"]
+    assert [f["title"] for f in dangerous] == [f'Bypass entry "{EVIL}" can make .NET hang']  # named, as by `proxy`
 
 
 def test_check_with_unicode_digits_in_a_no_proxy_port(run_cli: Callable[..., Any]) -> None:
