@@ -81,7 +81,6 @@ _DECIMAL = re.compile(r"(?<![\w./:\\\-])(\d{1,10})(?![\w/:\\\-]|\.\d)")
 # event row took 20 s); here every character is read a bounded number of times.
 _CODE_TOKEN = r"[-+]?(?:0x)?[0-9a-f]++"
 _CODE_LIST = re.compile(rf"\s*+{_CODE_TOKEN}(?:(?:\s*+[,;]\s*+|\s++){_CODE_TOKEN})++\s*+[,;.]?\s*+", re.IGNORECASE)
-_MAY_BE_CONTEXT = re.compile(r"[a-z(]|47", re.IGNORECASE)  # what every context pattern below needs
 _WINDOW = 30  # how far before a bare decimal its context is looked for
 # The words a context pattern below needs (a superset of theirs, each without its \b): a decimal with none of them
 # starting in its window has no context. Found with str.find in ASCII text, else by the lookahead (overlapping
@@ -116,6 +115,7 @@ _LONGEST_KEYWORD = 20  # "returned an error" (17 characters) is the longest keyw
 _HTTP_AFTER = re.compile(r"^\)?\s*(?:[A-Z][a-z]+(?: [A-Z][a-z]+)*)\b")
 _KERBEROS_CONTEXT = re.compile(r"kerberos|\bkdc\b|failure code|result code|\b47(?:68|69|71)\b|pre-?auth",
                                re.IGNORECASE)
+_KERBEROS_WORDS = ("kerb", "kdc", "code", "47", "auth")  # one of these is in every match of _KERBEROS_CONTEXT
 _NTSTATUS_CONTEXT = re.compile(r"sub\s?status|status\s*:|\b46(?:24|25)\b|\b4776\b|ntstatus", re.IGNORECASE)
 
 
@@ -280,24 +280,26 @@ def _decimal_hint(lines: _Lines, whole: str, match: re.Match[str], line_start: i
     digits = match.group(1)
     if whole == digits or lines.short_content(line_start, line_end) == digits:
         return Hint.NONE
-    before = text[max(line_start, start - _WINDOW):start]
-    if not _MAY_BE_CONTEXT.search(before):  # most numbers in a paste have no word before them: no regex below
-        return None
+    before = text[max(line_start, start - _WINDOW):start]  # find_codes saw a context word start in it
     after = text[end:end + 40]
     parenthesised = before.rstrip().endswith("(")
     # The end-anchored patterns need a keyword that ends where the trailing separators begin, or a "(" last: they
-    # are searched from just before that keyword, not tried at each of the window's 30 positions.
+    # are searched from just before that keyword, not tried at each of the window's 30 positions; a "(" last
+    # matches both their `\($` at once. Each pattern is searched only when a word it needs is there.
+    paren_last = before.endswith("(")
     tail = before
     while (shorter := tail.rstrip().rstrip(":=#'\"(")) != tail:
         tail = shorter
-    anchored = before.endswith("(") or tail[-1:].isalnum()
+    keyword_last = tail[-1:].isalnum()
     from_ = max(0, len(tail) - _LONGEST_KEYWORD)
-    if anchored and _HTTP_BEFORE.search(before, from_) and (not parenthesised or _HTTP_AFTER.match(after)):
+    if (paren_last or keyword_last and _HTTP_BEFORE.search(before, from_)) and (
+            not parenthesised or _HTTP_AFTER.match(after)):
         return Hint.HTTP
-    if anchored and _HELPMSG_BEFORE.search(before, from_):
+    if keyword_last and tail[-7:].lower() == "helpmsg" and _HELPMSG_BEFORE.search(before, from_):
         return Hint.WIN32
-    if _KERBEROS_CONTEXT.search(before):
+    lower = before.lower()
+    if any(word in lower for word in _KERBEROS_WORDS) and _KERBEROS_CONTEXT.search(before):
         return Hint.KERBEROS
-    if anchored and _KEYWORD_BEFORE.search(before, from_):
+    if paren_last or keyword_last and _KEYWORD_BEFORE.search(before, from_):
         return Hint.NONE
     return None
