@@ -292,7 +292,7 @@ def _decimal_hint(lines: _Lines, whole: str, match: re.Match[str], line_start: i
         tail = shorter
     keyword_last = tail[-1:].isalnum()
     from_ = max(0, len(tail) - _LONGEST_KEYWORD)
-    if (paren_last or keyword_last and _HTTP_BEFORE.search(before, from_)) and (
+    if (paren_last or (keyword_last and _HTTP_BEFORE.search(before, from_))) and (
             not parenthesised or _HTTP_AFTER.match(after)):
         return Hint.HTTP
     if keyword_last and tail[-7:].lower() == "helpmsg" and _HELPMSG_BEFORE.search(before, from_):
@@ -300,6 +300,6 @@ def _decimal_hint(lines: _Lines, whole: str, match: re.Match[str], line_start: i
     lower = before.lower()
     if any(word in lower for word in _KERBEROS_WORDS) and _KERBEROS_CONTEXT.search(before):
         return Hint.KERBEROS
-    if paren_last or keyword_last and _KEYWORD_BEFORE.search(before, from_):
+    if paren_last or (keyword_last and _KEYWORD_BEFORE.search(before, from_)):
         return Hint.NONE
     return None
