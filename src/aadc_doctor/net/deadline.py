@@ -6,6 +6,9 @@ sockets for reading and writing when its deadline passes, so the blocked read re
 (``DoctorSession.request``, the PAC download) reports a time-out. Connections register their socket through
 ``deadline_connection``: when it is opened, and again when a kept-alive connection sends its next request.
 The watchdog is a timer thread that the exchange cancels and joins when it ends: it never outlives the command.
+On Linux a shut-down socket's blocked read returns at once; on Windows (by its documentation, not verified here)
+it ends when the peer sends its next byte (the connection is then reset) or at the per-read timeout, whichever
+comes first: a peer that drips ends within a second of the deadline, a silent one at most one read later.
 """
 
 from __future__ import annotations
