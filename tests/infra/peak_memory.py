@@ -1,13 +1,14 @@
 """Run a command and measure its peak memory, on Linux and on Windows (the hostile suites run in both lanes).
 
-POSIX: ``os.wait4`` returns the child's own rusage (``ru_maxrss``, KiB on Linux, bytes on macOS). Windows: the
-exited process's handle still answers ``GetProcessMemoryInfo`` (``PeakWorkingSetSize``, bytes). Both report
-the resident peak, the figure the issue measured (an endless body grew it to 15 GB).
+POSIX: a small fresh Python parent runs the command and reports ``RUSAGE_CHILDREN``'s ``ru_maxrss`` (KiB on
+Linux, bytes on macOS). Not ``os.wait4`` on a child of the test process: Linux keeps a process's peak across
+``exec``, so a child forked from a large pytest process reports pytest's size. Windows: the exited process's
+handle still answers ``GetProcessMemoryInfo`` (``PeakWorkingSetSize``, bytes). Both report the resident peak,
+the figure the issue measured (an endless body grew it to 15 GB).
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -25,42 +26,39 @@ class MeasuredRun:
     seconds: float
 
 
+# the fresh parent: its only child is the command, so RUSAGE_CHILDREN's peak is that run's own
+_POSIX_PARENT = ("import json, resource, subprocess, sys; done = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE); "
+                 "print(json.dumps({'code': done.returncode, 'stdout': done.stdout.decode('utf-8', 'replace'), "
+                 "'peak': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))")
+
+
 def run_measuring_peak(argv: list[str], *, timeout: float, env: dict[str, str] | None = None) -> MeasuredRun:
     """Run ``argv`` to its end (killed after ``timeout`` seconds) and return its output and peak memory."""
+    import json
+
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.monotonic()
-        process = subprocess.Popen(argv, stdout=out, stderr=err, env=env)
         if sys.platform == "win32":
+            process = subprocess.Popen(argv, stdout=out, stderr=err, env=env)
             try:
                 process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
                 raise
-            peak = _windows_peak_bytes(process) // 1024
-            code = process.returncode
+            code, peak = process.returncode, _windows_peak_bytes(process) // 1024
         else:
-            code, peak = _posix_wait(process, timeout)
+            parent = subprocess.run([sys.executable, "-c", _POSIX_PARENT, *argv], stdout=subprocess.PIPE,
+                                    stderr=err, env=env, timeout=timeout, check=True)
+            measured = json.loads(parent.stdout)
+            out.write(str(measured["stdout"]).encode())
+            scale = 1 if sys.platform.startswith("linux") else 1024  # macOS reports bytes
+            code, peak = int(measured["code"]), int(measured["peak"]) // scale
         seconds = time.monotonic() - started
         out.seek(0)
         err.seek(0)
         return MeasuredRun(code, out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"),
                            peak, seconds)
-
-
-def _posix_wait(process: subprocess.Popen[bytes], timeout: float) -> tuple[int, int]:
-    deadline = time.monotonic() + timeout
-    while True:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-        if pid:
-            process.returncode = os.waitstatus_to_exitcode(status)
-            scale = 1 if sys.platform.startswith("linux") else 1024  # macOS reports bytes
-            return process.returncode, int(usage.ru_maxrss) // scale
-        if time.monotonic() > deadline:
-            process.kill()
-            process.wait()
-            raise subprocess.TimeoutExpired(process.args, timeout)
-        time.sleep(0.05)
 
 
 def _windows_peak_bytes(process: subprocess.Popen[bytes]) -> int:
