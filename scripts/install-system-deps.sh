@@ -10,7 +10,7 @@ set -euo pipefail
 # samba + tools (a real AD DC), chromium (headless), wine64 and the mingw cross-compiler (Windows CPython lane),
 # libnss-wrapper (a private hosts file for tinyproxy and mitmproxy, which resolve with the C library).
 PACKAGES=(squid-openssl apache2-utils dnsmasq-base dnsutils nsd tinyproxy libnss-wrapper
-          samba samba-dsdb-modules samba-ad-provision ldb-tools faketime
+          samba samba-dsdb-modules samba-vfs-modules samba-ad-provision ldb-tools faketime
           chromium wine64 gcc-mingw-w64-x86-64)
 
 have_tool() {
@@ -35,6 +35,15 @@ have_squid_openssl() {
     have_tool squid && { squid -v 2>/dev/null || /usr/sbin/squid -v 2>/dev/null; } | grep -q -- '--with-openssl'
 }
 
+have_samba_vfs() {
+    # samba-tool's provisioned smb.conf loads the acl_xattr VFS module (Debian package samba-vfs-modules).
+    local dir
+    for dir in /usr/lib/x86_64-linux-gnu/samba/vfs /usr/lib/aarch64-linux-gnu/samba/vfs /usr/lib64/samba/vfs; do
+        [ -f "$dir/acl_xattr.so" ] && return 0
+    done
+    return 1
+}
+
 have_nss_wrapper() {
     local lib
     for lib in /usr/lib/x86_64-linux-gnu/libnss_wrapper.so /usr/lib/aarch64-linux-gnu/libnss_wrapper.so \
@@ -56,6 +65,7 @@ check_all() {
     have_squid_helpers || missing+=("squid auth helpers")
     have_squid_openssl || missing+=("squid with OpenSSL")
     have_nss_wrapper || missing+=("libnss_wrapper")
+    have_samba_vfs || missing+=("samba VFS modules")
 }
 
 check_all

@@ -111,6 +111,12 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, env: dict[str, str]
         json_mode=bool(args.json), stdout=stdout, stderr=stderr, env=env, debug=bool(args.debug),
         interactive=bool(getattr(stdout, "isatty", lambda: False)()) and not args.json,
     )
+    if not args.json:
+        from aadc_doctor.render.terminal import columns_warning
+
+        warning = columns_warning(env, stdout)
+        if warning:
+            stderr.write(for_terminal(warning, one_line=True) + "\n")
     result = run_command(args._command, args, ctx)
     report = result.report
     fail_on = Severity(args.fail_on or "error")

@@ -12,7 +12,6 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 from . import procs
 from .hosts import LAB_HOSTS
@@ -62,7 +61,7 @@ class DnsConfig:
     extra: Sequence[str] = ()  # raw dnsmasq.conf lines (server=/domain/ADDR#PORT, address=/name/#, dnssec, ...)
 
 
-class Dnsmasq:
+class Dnsmasq(procs.LabDaemon):
     """A running `dnsmasq -k` on `address`:`port` (UDP and TCP).
 
     ``with Dnsmasq() as dns:`` -> dns.address == "127.0.0.1", dns.port == <free port>
@@ -71,8 +70,13 @@ class Dnsmasq:
     `log_path` holds dnsmasq's query log (log-queries).
     """
 
+    what = "dnsmasq"
+    workdir_prefix = "aadc-dnsmasq-"
+    diagnostic_files = ("dnsmasq.out", "dnsmasq.log")
+
     def __init__(self, config: DnsConfig | None = None, *, address: str | None = None, port: int | None = None,
                  parent_dir: Path | None = None, ready_timeout: float = 10.0) -> None:
+        super().__init__(ready_timeout=ready_timeout, parent_dir=parent_dir)
         self.config = config or DnsConfig()
         self._binary = find_tool("dnsmasq")
         if port is not None and port < 1024 and not is_root():
@@ -81,11 +85,6 @@ class Dnsmasq:
             address = LOOPBACK if port is None else spare_loopback_address(tcp_ports=(port,), udp_ports=(port,))
         self.address = address
         self.port = port if port is not None else free_udp_port(address)
-        self._parent_dir = parent_dir
-        self._ready_timeout = ready_timeout
-        self.workdir = Path()
-        self._proc: subprocess.Popen[bytes] | None = None
-        self.startup_seconds = 0.0
 
     @property
     def log_path(self) -> Path:
@@ -126,21 +125,15 @@ class Dnsmasq:
         return "\n".join(lines) + "\n"
 
     def start(self) -> Dnsmasq:
-        self.workdir = procs.fresh_workdir("aadc-dnsmasq-", self._parent_dir)
+        self._new_workdir()
         self.conf_path.write_text(self.render_config())
         checked = subprocess.run([self._binary, "--test", "-C", str(self.conf_path)], capture_output=True)
         if checked.returncode != 0:
             raise RuntimeError(f"dnsmasq rejected {self.conf_path}:\n{checked.stderr.decode()}")
-        self._proc = procs.launch([self._binary, "-k", "-C", str(self.conf_path)], self.workdir / "dnsmasq.out")
-        try:
-            self.startup_seconds = procs.wait_until(self._answers, timeout=self._ready_timeout, proc=self._proc,
-                                                    what="dnsmasq", diagnostics=self._diagnostics)
-        except BaseException:
-            procs.terminate(self._proc)
-            raise
+        self._run([self._binary, "-k", "-C", str(self.conf_path)], "dnsmasq.out")
         return self
 
-    def _answers(self) -> bool:
+    def _ready(self) -> bool:
         import dns.exception
         import dns.message
         import dns.query
@@ -150,26 +143,5 @@ class Dnsmasq:
             return True
         return False
 
-    def _diagnostics(self) -> str:
-        parts = []
-        for path in (self.workdir / "dnsmasq.out", self.log_path):
-            if path.exists():
-                parts.append(f"--- {path} ---\n{path.read_text(errors='replace')[-4000:]}")
-        return "\n".join(parts)
-
     def query_log(self) -> list[str]:
         return self.log_path.read_text(errors="replace").splitlines() if self.log_path.exists() else []
-
-    def stop(self) -> None:
-        if self._proc is None:
-            return
-        proc, self._proc = self._proc, None
-        procs.terminate(proc)
-        procs.remove_workdir(self.workdir)
-
-    def __enter__(self) -> Dnsmasq:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()

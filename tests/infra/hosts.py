@@ -6,6 +6,11 @@ The concrete `bba800-anchor` / `bwsc02-relay` names stand for the articles' wild
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+from .tools import INSTALL_HINT, ComponentMissing
+
 MICROSOFT_HOSTS: tuple[str, ...] = (
     "login.microsoftonline.com",
     "login.windows.net",
@@ -64,3 +69,21 @@ DEFAULT_ALLOWED_DOMAINS: tuple[str, ...] = (
     ".visualstudio.com",
     ALLOWED_TEST_HOST,
 )
+
+
+NSS_WRAPPER_PATHS = ("/usr/lib/x86_64-linux-gnu/libnss_wrapper.so", "/usr/lib/aarch64-linux-gnu/libnss_wrapper.so",
+                     "/usr/lib64/libnss_wrapper.so", "/usr/lib/libnss_wrapper.so")
+
+
+def find_nss_wrapper() -> str:
+    for path in NSS_WRAPPER_PATHS:
+        if Path(path).is_file():
+            return path
+    raise ComponentMissing(f"libnss_wrapper.so (Debian package libnss-wrapper) is not installed; {INSTALL_HINT}")
+
+
+def private_hosts_env(hosts_file: Path) -> dict[str, str]:
+    """Environment that makes a child resolve names from `hosts_file` only (nss_wrapper), nothing global."""
+    env = dict(os.environ)
+    env.update({"LD_PRELOAD": find_nss_wrapper(), "NSS_WRAPPER_HOSTS": str(hosts_file)})
+    return env

@@ -8,16 +8,13 @@ process only. It trusts the lab CA towards the origins (ssl_verify_upstream_trus
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from . import procs
-from .hosts import LAB_HOSTS
+from .hosts import LAB_HOSTS, private_hosts_env
 from .ports import LOOPBACK, free_port
-from .tinyproxy import private_hosts_env
 from .tools import INSTALL_HINT, ComponentMissing
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -42,16 +39,18 @@ class MitmConfig:
     hosts: Mapping[str, str] | None = None
 
 
-class Mitmproxy:
+class Mitmproxy(procs.LabDaemon):
     """`mitmdump` in a fresh work dir (its confdir: the CA it generates is `ca_cert`)."""
 
+    what = "mitmdump"
+    workdir_prefix = "aadc-mitmproxy-"
+    diagnostic_files = ("mitmdump.out",)
+
     def __init__(self, config: MitmConfig, *, ready_timeout: float = 30.0) -> None:
+        super().__init__(ready_timeout=ready_timeout)
         self.config = config
         self._binary = find_mitmdump()
-        self._ready_timeout = ready_timeout
-        self.workdir = Path()
         self.port = 0
-        self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -67,7 +66,7 @@ class Mitmproxy:
         return self.workdir / "mitmdump.out"
 
     def start(self) -> Mitmproxy:
-        self.workdir = procs.fresh_workdir("aadc-mitmproxy-")
+        self._new_workdir()
         self.port = free_port()
         hosts = self.config.hosts if self.config.hosts is not None else {h: LOOPBACK for h in LAB_HOSTS}
         (self.workdir / "hosts").write_text("".join(f"{addr} {name}\n" for name, addr in hosts.items()))
@@ -76,31 +75,12 @@ class Mitmproxy:
                 "--set", f"ssl_verify_upstream_trusted_ca={self.config.upstream_ca}", "--set", "flow_detail=1"]
         for pattern in self.config.ignore_hosts:
             argv += ["--ignore-hosts", pattern]
-        self._proc = procs.launch(argv, self.output, env=private_hosts_env(self.workdir / "hosts"))
-        try:
-            procs.wait_until(self._listening, timeout=self._ready_timeout, proc=self._proc, what="mitmdump",
-                             diagnostics=lambda: self.output.read_text(errors="replace")[-3000:])
-        except BaseException:
-            procs.terminate(self._proc)
-            raise
+        self._run(argv, self.output.name, env=private_hosts_env(self.workdir / "hosts"))
         return self
 
-    def _listening(self) -> bool:
+    def _ready(self) -> bool:
         try:
             text = self.output.read_text(errors="replace")
         except FileNotFoundError:
             return False
         return "proxy listening" in text and self.ca_cert.exists()
-
-    def stop(self) -> None:
-        if self._proc is None:
-            return
-        proc, self._proc = self._proc, None
-        procs.terminate(proc)
-
-    def __enter__(self) -> Mitmproxy:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()

@@ -11,25 +11,26 @@ import contextlib
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 
 from . import procs
 from .ports import LOOPBACK, free_udp_port
 from .tools import find_tool
 
 
-class Nsd:
+class Nsd(procs.LabDaemon):
     """`nsd -d` on 127.0.0.1:<free port>, authoritative for `zones` (zone name -> zone file text)."""
 
+    what = "nsd"
+    workdir_prefix = "aadc-nsd-"
+    diagnostic_files = ("nsd.out", "nsd.log")
+
     def __init__(self, zones: Mapping[str, str], *, ready_timeout: float = 10.0) -> None:
+        super().__init__(ready_timeout=ready_timeout)
         self.zones = dict(zones)
         self._binary = find_tool("nsd")
         self._checkconf = find_tool("nsd-checkconf")
         self.address = LOOPBACK
         self.port = free_udp_port(LOOPBACK)
-        self._ready_timeout = ready_timeout
-        self.workdir = Path()
-        self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def conf_path(self) -> Path:
@@ -60,23 +61,17 @@ class Nsd:
         return "\n".join(lines) + "\n"
 
     def start(self) -> Nsd:
-        self.workdir = procs.fresh_workdir("aadc-nsd-")
+        self._new_workdir()
         for index, text in enumerate(self.zones.values()):
             (self.workdir / f"zone{index}.zone").write_text(text)
         self.conf_path.write_text(self.render_config())
         checked = subprocess.run([self._checkconf, str(self.conf_path)], capture_output=True, timeout=30)
         if checked.returncode != 0:
             raise RuntimeError(f"nsd-checkconf rejected {self.conf_path}:\n{checked.stderr.decode()}")
-        self._proc = procs.launch([self._binary, "-d", "-c", str(self.conf_path)], self.workdir / "nsd.out")
-        try:
-            procs.wait_until(self._answers, timeout=self._ready_timeout, proc=self._proc, what="nsd",
-                             diagnostics=self._diagnostics)
-        except BaseException:
-            procs.terminate(self._proc)
-            raise
+        self._run([self._binary, "-d", "-c", str(self.conf_path)], "nsd.out")
         return self
 
-    def _answers(self) -> bool:
+    def _ready(self) -> bool:
         import dns.exception
         import dns.message
         import dns.query
@@ -86,24 +81,3 @@ class Nsd:
             dns.query.udp(dns.message.make_query(zone, "SOA"), self.address, port=self.port, timeout=0.2)
             return True
         return False
-
-    def _diagnostics(self) -> str:
-        parts = []
-        for path in (self.workdir / "nsd.out", self.workdir / "nsd.log"):
-            if path.exists():
-                parts.append(f"--- {path} ---\n{path.read_text(errors='replace')[-4000:]}")
-        return "\n".join(parts)
-
-    def stop(self) -> None:
-        if self._proc is None:
-            return
-        proc, self._proc = self._proc, None
-        procs.terminate(proc)
-        procs.remove_workdir(self.workdir)
-
-    def __enter__(self) -> Nsd:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()

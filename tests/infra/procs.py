@@ -15,6 +15,8 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 _background: list[threading.Thread] = []
 _background_lock = threading.Lock()
@@ -148,3 +150,66 @@ def join_background(timeout: float = 30.0) -> None:
         _background.clear()
     for thread in threads:
         thread.join(timeout=max(0.0, deadline - time.monotonic()))
+
+
+class LabDaemon:
+    """One real daemon for the tests: a fresh work dir, one child process, ready when `_ready()` says so, stopped
+    cleanly; used as a context manager. Subclasses write their configuration and call `_run` from `start`.
+
+    Why a base: every daemon (dnsmasq, NSD, tinyproxy, mitmproxy) needs the same launch, fail-fast readiness
+    with its own files as diagnostics, and stop; written once, a fix (e.g. a leaked process) reaches all of them.
+    """
+
+    what = "daemon"
+    workdir_prefix = "aadc-daemon-"
+    diagnostic_files: tuple[str, ...] = ()  # names in the work dir whose tails explain a failed start
+
+    def __init__(self, *, ready_timeout: float = 10.0, parent_dir: Path | None = None) -> None:
+        self.workdir = Path()
+        self._ready_timeout = ready_timeout
+        self._parent_dir = parent_dir
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.startup_seconds = 0.0
+
+    def _new_workdir(self) -> Path:
+        self.workdir = fresh_workdir(self.workdir_prefix, self._parent_dir)
+        return self.workdir
+
+    def _ready(self) -> bool:
+        raise NotImplementedError
+
+    def _run(self, argv: list[str], output_name: str, *, env: dict[str, str] | None = None) -> None:
+        """Launch `argv` (output to `output_name` in the work dir) and wait until ready, or stop it and raise."""
+        self._proc = launch(argv, self.workdir / output_name, env=env)
+        try:
+            self.startup_seconds = wait_until(self._ready, timeout=self._ready_timeout, proc=self._proc,
+                                              what=self.what, diagnostics=self._diagnostics)
+        except BaseException:
+            terminate(self._proc)
+            self._proc = None
+            raise
+
+    def _diagnostics(self) -> str:
+        parts = []
+        for name in self.diagnostic_files:
+            path = self.workdir / name
+            if path.exists():
+                parts.append(f"--- {path} ---\n{path.read_text(errors='replace')[-4000:]}")
+        return "\n".join(parts)
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        if self._proc is None:
+            return
+        proc, self._proc = self._proc, None
+        terminate(proc)
+        remove_workdir(self.workdir)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()

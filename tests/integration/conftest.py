@@ -532,7 +532,7 @@ def _session_tinyproxy(name: str, config: TinyproxyConfig) -> Iterator[Tinyproxy
     proxy = _required(lambda: Tinyproxy(config))
     proxy.start()
     yield proxy
-    _save_log(name, proxy.log)
+    _save_log(name, proxy.log_path)
     proxy.stop()
 
 

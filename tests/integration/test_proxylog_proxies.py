@@ -31,7 +31,7 @@ from tests.infra import (
     write_ca_pem,
 )
 from tests.infra.squid_bump import BumpingSquid, parent_directives
-from tests.infra.tinyproxy_logs import Tinyproxy, TinyproxyConfig
+from tests.infra.tinyproxy import Tinyproxy, TinyproxyConfig
 from tests.infra.tools import ComponentMissing, find_tool, is_root
 
 pytestmark = pytest.mark.integration
@@ -44,7 +44,7 @@ PROVISIONING = "provisioningapi.microsoftonline.com"
 CONNECT_PHASE = ["login.microsoftonline.com", "adminwebservice.microsoftonline.com",
                  "bba800-anchor.microsoftonline.com", "login.microsoftonline.com", PROVISIONING,
                  "bwsc02-relay.microsoftonline.com"]
-TINYPROXY_AUTH = ("alice", "s3cret")
+TINYPROXY_AUTH = {"alice": "s3cret"}
 
 
 def _started(make: Callable[[], Any]) -> Any:
@@ -122,7 +122,7 @@ def healthy_tinyproxy(healthy_squid: SquidProxy) -> Iterator[Tinyproxy]:
 @pytest.fixture(scope="session")
 def strict_tinyproxy(healthy_squid: SquidProxy) -> Iterator[Tinyproxy]:
     """Filter denies provisioningapi, CONNECT only to 443, BasicAuth."""
-    proxy = _started(lambda: Tinyproxy(TinyproxyConfig(filter_deny=[r"^provisioningapi\.microsoftonline\.com$"],
+    proxy = _started(lambda: Tinyproxy(TinyproxyConfig(filter=[r"^provisioningapi\.microsoftonline\.com$"],
                                                        connect_ports=(443,), basic_auth=TINYPROXY_AUTH,
                                                        upstream=f"127.0.0.1:{healthy_squid.open_port}")))
     with proxy:
@@ -260,7 +260,7 @@ def test_tls_inspection_is_reported(bumping_squid: BumpingSquid, ca_bundle: Path
 def test_healthy_tinyproxy_log_gives_no_finding(healthy_tinyproxy: Tinyproxy, lab_ca_file: Path,
                                                 run_cli: Callable[..., Any]) -> None:
     # Given: the wizard's page and a probe run through tinyproxy (BasicAuth, an upstream Squid)
-    proxy = healthy_tinyproxy.url()
+    proxy = healthy_tinyproxy.url_with("alice", "s3cret")
     assert wizard(proxy, lab_ca_file) == ["200"] * 6
     assert set(probe_run(proxy, lab_ca_file)) == {"200"}
     healthy_tinyproxy.wait_for_log("Closed connection between local client", count=6 + len(MICROSOFT_HOSTS))
@@ -280,7 +280,7 @@ def test_tinyproxy_filter_connect_port_and_basic_auth(strict_tinyproxy: Tinyprox
                                                       run_cli: Callable[..., Any]) -> None:
     # Given: the wizard's page (provisioningapi is on the Filter list), a CONNECT to a port outside ConnectPort,
     # and an account tinyproxy does not accept, three times
-    proxy = strict_tinyproxy.url()
+    proxy = strict_tinyproxy.url_with("alice", "s3cret")
     assert wizard(proxy, lab_ca_file) == ["200", "200", "200", "200", "000", "200"]
     assert curl(proxy, "https://login.microsoftonline.com:8443/", source=SERVER, ca=lab_ca_file) == "000"
     wrong = proxy.replace("s3cret", "wrong")
