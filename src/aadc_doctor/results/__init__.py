@@ -115,6 +115,9 @@ if TYPE_CHECKING:
         ProxylogResults as ProxylogResults,
     )
     from aadc_doctor.results.pta import (
+        HourReasonCount as HourReasonCount,
+    )
+    from aadc_doctor.results.pta import (
         PtaAgentGeneration as PtaAgentGeneration,
     )
     from aadc_doctor.results.pta import (
@@ -150,6 +153,7 @@ _MODULE_OF: dict[str, str] = {
     "GraphAccount": "account",
     "GraphRoles": "account",
     "HelpmsgResults": "helpmsg",
+    "HourReasonCount": "pta",
     "PacSource": "proxy",
     "ProxyResults": "proxy",
     "ProxySource": "proxy",

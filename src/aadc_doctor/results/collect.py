@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from aadc_doctor.results.base import JsonObject
-
-if TYPE_CHECKING:
-    pass
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from aadc_doctor.json_data import json_meta
 from aadc_doctor.results.base import JsonObject
-
-if TYPE_CHECKING:
-    pass
-
 
 # A scenario's expectation, what it got and the reports it judged are JSON: the verdict compares JSON reports.
 

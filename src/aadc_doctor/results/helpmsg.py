@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from aadc_doctor.json_data import json_meta
-
-if TYPE_CHECKING:
-    pass
 
 
 @dataclass(frozen=True)

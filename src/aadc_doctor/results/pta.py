@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from aadc_doctor.json_data import json_meta
 from aadc_doctor.results.base import JsonObject
 
-if TYPE_CHECKING:
-    pass
+
+@dataclass(frozen=True)
+class HourReasonCount:
+    hour: str  # "2026-12-05T08:00Z"
+    reason: int | None  # the Win32 reason; None for a failure without one
+    count: int
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,8 @@ class PtaResults:
 
     # analysis.pta.analyse(): requests, by_reason, summary...
     analysis: JsonObject = field(metadata=json_meta(flatten=True))
+    # failures per hour and reason, for the HTML report's heat map (the JSON has by_hour and by_reason)
+    by_hour_reason: tuple[HourReasonCount, ...] = field(default=(), metadata=json_meta(skip=True))
 
 
 @dataclass(frozen=True)
