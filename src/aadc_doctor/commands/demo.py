@@ -130,7 +130,10 @@ def _expected(scenario: Scenario) -> JsonObject:
     if scenario.kind == "account":
         return {"runs": [{"upn": a.upn, "args": list(a.args), "exit_code": a.exit_code, "findings": list(a.findings)}
                          for a in scenario.accounts]}
-    return scenario.expected.to_dict()
+    from aadc_doctor.json_data import to_json_data
+
+    data: JsonObject = to_json_data(scenario.expected)
+    return data
 
 
 def _sub_context(ctx: RunContext, extra_env: dict[str, str]) -> RunContext:
