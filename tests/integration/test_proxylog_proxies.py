@@ -236,12 +236,21 @@ def test_a_parent_proxys_denial_names_the_parent(child_squid: SquidProxy, lab_ca
 
 def test_tls_inspection_is_reported(bumping_squid: BumpingSquid, ca_bundle: Path,
                                     run_cli: Callable[..., Any]) -> None:
-    # Given: the wizard's calls bumped (decrypted) by squid-openssl, login.windows.net spliced
+    # Given: the wizard's calls bumped (decrypted) by squid-openssl, login.windows.net spliced. Squid 5.7 logs about
+    # a third of the tunnels it splices TCP_TUNNEL/500 although they worked (Squid bug 5274): splice until the log
+    # holds such a line, so the report is read with it (20 tries: all fine by chance once in a thousand sessions)
     proxy = bumping_squid.url()
     assert wizard(proxy, ca_bundle) == ["200"] * 6
-    assert curl(proxy, "https://login.windows.net/", source=SERVER, ca=ca_bundle) == "200"
-    lines = squid_lines(bumping_squid, 15)  # 6 x (CONNECT + GET https://) + 2 CONNECT lines for the spliced one
+    spliced_500: list[str] = []
+    for tries in range(1, 21):
+        assert curl(proxy, "https://login.windows.net/", source=SERVER, ca=ca_bundle) == "200"
+        # 6 x (CONNECT + GET https://), and 2 CONNECT lines per spliced tunnel (the peek, then the tunnel)
+        lines = squid_lines(bumping_squid, 12 + 2 * tries)
+        spliced_500 = [line for line in lines if "TCP_TUNNEL/500" in line]
+        if spliced_500:
+            break
     assert sum(" GET https://" in line for line in lines) == 6, lines
+    assert all("login.windows.net:443" in line and "HIER_DIRECT/" in line for line in spliced_500), spliced_500
 
     # When
     code, report = proxylog(run_cli, bumping_squid.access_log)
@@ -254,7 +263,8 @@ def test_tls_inspection_is_reported(bumping_squid: BumpingSquid, ca_bundle: Path
     assert set(finding["subject"].split(", ")) == set(hosts.split(", "))
     assert "6 requests" in finding["detail"]
     spliced = next(e for e in report["results"]["endpoints"] if e["host"] == "login.windows.net")
-    assert spliced["decrypted"] == 0
+    assert (spliced["decrypted"], spliced["failed"], spliced["allowed"]) == (0, 0, spliced["requests"])
+    assert spliced["tunnels_logged_500_after_transfer"] == len(spliced_500)
 
 
 def test_healthy_tinyproxy_log_gives_no_finding(healthy_tinyproxy: Tinyproxy, lab_ca_file: Path,
