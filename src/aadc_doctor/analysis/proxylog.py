@@ -189,7 +189,7 @@ class RecordFilter:
 
 # ---- accumulation ----------------------------------------------------------------------------------------------
 
-@dataclass
+@dataclass(slots=True)
 class _Endpoint:
     host: str
     port: int | None
@@ -244,7 +244,7 @@ class _Pending407:
     older: int = 0  # earlier ones pushed out of ``legs``
 
 
-@dataclass
+@dataclass(slots=True)
 class _Client:
     requests: int = 0
     denied: int = 0
