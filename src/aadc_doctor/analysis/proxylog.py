@@ -249,7 +249,7 @@ class _Client:
     requests: int = 0
     denied: int = 0
     auth_407: int = 0
-    tokens: Counter[str] = field(default_factory=Counter)
+    tokens: dict[str, int] = field(default_factory=dict)  # pattern token -> requests (Counter() is slow to make)
     phases: ClientPhases | None = None
     run: _Run | None = None  # the open run of 407 answers
     # per destination, the 407 answers no success has followed yet: (when, the run that counts it)
@@ -421,7 +421,8 @@ class ProxyLogAnalysis:
                 self.tunnel_seconds[elapsed // 1000] += 1
         token = ep.token
         if token is not None:
-            client.tokens[token] += 1
+            tokens = client.tokens
+            tokens[token] = tokens.get(token, 0) + 1
             event = (token, when, verdict, host, port, status, action)
             if client.phases is not None:
                 self._hold(client, event, logged)
@@ -822,7 +823,7 @@ class ProxyLogAnalysis:
         return [self._text("never-seen", ", ".join(missing), missing=", ".join(missing), count=len(missing),
                            scope=scope, seen=", ".join(seen_labels))]
 
-    def _skipped_tokens(self, results: dict[str, Any], seen: Counter[str]) -> list[str]:
+    def _skipped_tokens(self, results: dict[str, Any], seen: Mapping[str, int]) -> list[str]:
         """Where the sequence stops at a step that never appears at all while later steps of the same phase do:
         that call went around the proxy (the later steps did not)."""
         summary = results["phase_summary"]
