@@ -19,7 +19,7 @@ from tests.infra.wine import WinePrefix, windows_path
 REPO = Path(__file__).resolve().parents[2]
 TEST_REQUIREMENTS = REPO / "packaging" / "windows" / "test-requirements.txt"
 # Tests not run under Windows CPython here, each with its reason. "Wine:" = a Wine limit (real Windows runs it);
-# "untriaged:" = fails under Windows CPython, cause not yet found (a Windows defect until shown otherwise).
+# (None is left "untriaged": each entry below is a Wine limit or a test that expects a Linux machine.)
 FORK = "the fork path, forced by the test: os.fork and signal.pthread_sigmask do not exist on Windows (spawn there)"
 LINUX_SOURCES = "the test expects a Linux machine: on Windows `proxy` also reads netsh and the server's machine.config"
 NOT_RUN_ON_WINDOWS: dict[str, str] = {
@@ -58,20 +58,6 @@ NOT_RUN_ON_WINDOWS: dict[str, str] = {
         "the test expects a Linux machine: on Windows `proxy` also reads netsh and the server's machine.config",
     'tests/unit/proxyconfig/test_pac.py::test_unreachable_pac_url':
         "the test expects the Linux wording of 'connection refused'",
-    'tests/unit/logs/test_sniff.py::test_candidates_and_line_numbers_match_a_plain_scan':
-        "untriaged: lines keep a '\\r' (the test writes in text mode, which is CRLF on Windows)",
-    'tests/unit/logs/test_sniff.py::test_binary_junk_and_missing_files_are_input_errors':
-        'untriaged: the error message differs on Windows',
-    'tests/unit/proxyconfig/test_pac.py::test_endless_lookup_stops_at_the_limit_and_kills_the_worker':
-        'untriaged: OSError WinError 12 when the PAC worker is stopped (a Windows defect until shown otherwise)',
-    'tests/unit/proxyconfig/test_pac.py::test_one_worker_answers_every_lookup_and_close_stops_it':
-        'untriaged: OSError WinError 12 when the PAC worker is stopped (a Windows defect until shown otherwise)',
-    'tests/cli/test_proxy.py::test_endless_pac_exits_2_within_the_limit[command1]':
-        "untriaged: the PAC worker's time limit under Windows (see test_pac above)",
-    'tests/cli/test_cli_boundary.py::test_closed_pipe_is_not_reported_as_a_failure':
-        'untriaged: OSError WinError 6 (invalid handle) for a closed pipe',
-    'tests/cli/test_demo.py::test_human_output_shows_header_table_findings_and_summary':
-        "untriaged: the demo's printed command line differs on Windows",
     'tests/unit/collect/test_collect.py::test_collect_on_linux_exits_2_with_one_line':
         "a Linux-only expectation: on Windows `collect` runs (the lane's collect test covers it there)",
     'tests/cli/test_pta.py::test_an_unreadable_file_inside_a_trace_folder_or_zip_is_skipped_and_reported':

@@ -128,6 +128,18 @@ def short_limit(monkeypatch: pytest.MonkeyPatch) -> float:
 
 
 def _gone(pid: int) -> bool:
+    """The process has ended (a zombie has too). Never os.kill(pid, 0) on Windows: that terminates the process."""
+    if sys.platform == "win32":
+        import ctypes
+
+        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+        handle = kernel32.OpenProcess(0x00100000 | 0x1000, False, pid)  # SYNCHRONIZE | QUERY_LIMITED_INFORMATION
+        if not handle:
+            return True
+        try:
+            return bool(kernel32.WaitForSingleObject(handle, 0) == 0)  # WAIT_OBJECT_0: it has exited
+        finally:
+            kernel32.CloseHandle(handle)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
