@@ -93,6 +93,7 @@ def test_copy(wine: WinePrefix, windows_zip: Path, tmp_path_factory: pytest.Temp
     return folder
 
 
+@pytest.mark.timeout(1800)  # ~1,250 tests in one Windows CPython under Wine: 4-8 min on a loaded 2-CPU runner
 def test_unit_and_cli_tests_pass_under_windows_cpython(wine: WinePrefix, test_copy: Path,
                                                        tmp_path: Path) -> None:
     basetemp = tmp_path / "pytest temp"
