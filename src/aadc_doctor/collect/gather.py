@@ -284,6 +284,8 @@ def _redact(system: ServerSystem, stage: _Stage) -> dict[str, str]:
         if item.kind == "services":
             redactor.learn_accounts(texts[item.path])
         redactor.learn(texts[item.path])
+    for text in texts.values():
+        redactor.learn_hosts(text)
     for item in stage.items:
         if _is_text(item.path):
             (stage.root / item.path).write_text(redactor.apply(texts[item.path]), encoding="utf-8", newline="")
