@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from mitmproxy import http
+from mitmproxy import http  # type: ignore[import-not-found]  # runs in .venv-tools, not in .venv
 
 
 def _policy() -> dict[str, tuple[int, str]]:
