@@ -19,7 +19,9 @@ ensure_venv || { echo "FAILED: virtual environment" >&2; exit 1; }
 
 version="$(sed -n 's/^__version__ = "\(.*\)"/\1/p' src/aadc_doctor/__init__.py)"
 zip="dist/aadc-doctor-${version}-win-amd64.zip"
-if [ ! -f "$zip" ] || [ -n "$(find src packaging pyproject.toml scripts/build_windows.py -newer "$zip" -type f -print -quit)" ]; then
+# README.md too: the wheel's METADATA carries it (pyproject's readme), so it is part of the zip's bytes
+if [ ! -f "$zip" ] || [ -n "$(find src packaging pyproject.toml README.md scripts/build_windows.py -newer "$zip" -type f \
+        -print -quit)" ]; then
     echo "== build: $zip (missing or older than the sources)"
     bash scripts/build-windows.sh || { echo "FAILED: scripts/build-windows.sh" >&2; exit 1; }
 fi

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import importlib
 import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from aadc_doctor import __version__, interrupts
 from aadc_doctor.commands import COMMAND_MODULES, RunContext
@@ -121,6 +122,12 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, env: dict[str, str]
         interactive=bool(getattr(stdout, "isatty", lambda: False)()) and not args.json,
     )
     output = output_format(args.output) if args.output is not None else None  # --output "" is refused too
+    if not args.json:
+        from aadc_doctor.render.terminal import columns_warning
+
+        warning = columns_warning(env, stdout)
+        if warning:
+            stderr.write(for_terminal(warning, one_line=True) + "\n")
     result = run_command(args._command, args, ctx)
     report = result.report
     fail_on = Severity(args.fail_on or "error")
@@ -147,6 +154,36 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, env: dict[str, str]
     return exit_code
 
 
+class _WindowsPipeOutput:
+    """sys.stdout on Windows, where writing to a pipe whose reader has gone (`| more` quit, `| select -First 1`)
+    raises OSError EINVAL rather than BrokenPipeError: made a BrokenPipeError, so the error boundary sees it."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def _closed_pipe(self, exc: OSError) -> BrokenPipeError:
+        return BrokenPipeError(errno.EPIPE, f"the output pipe was closed ({exc})")
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            if exc.errno == errno.EINVAL:
+                raise self._closed_pipe(exc) from exc
+            raise
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            if exc.errno == errno.EINVAL:
+                raise self._closed_pipe(exc) from exc
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
          stderr: TextIO | None = None, env: dict[str, str] | None = None) -> int:
     """The one error boundary: known failures are one line on stderr, never a traceback."""
@@ -155,6 +192,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
 
         tolerate_legacy_code_page(sys.stdout if stdout is None else None, sys.stderr if stderr is None else None)
     out = stdout or sys.stdout
+    if stdout is None and sys.platform == "win32":
+        out = cast(TextIO, _WindowsPipeOutput(out))
     err = stderr or sys.stderr
     environ = dict(os.environ if env is None else env)
     arg_list = list(sys.argv[1:] if argv is None else argv)

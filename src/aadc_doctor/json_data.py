@@ -47,6 +47,10 @@ def to_json_data(value: Any) -> Any:
         return to_json_data(legacy())
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return _dataclass_data(value)
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple: options from its json_options()
+        options = getattr(value, "json_options", None)
+        meta: Mapping[str, JsonField] = options() if options is not None else {}
+        return _fields_data(value, [(name, getattr(value, name), meta.get(name)) for name in value._fields])
     if isinstance(value, Mapping):
         return {str(to_json_data(k)): to_json_data(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
@@ -59,13 +63,16 @@ def to_json_data(value: Any) -> Any:
 
 
 def _dataclass_data(value: Any) -> dict[str, Any]:
+    fields = [(f.name, getattr(value, f.name), f.metadata.get(JSON_KEY)) for f in dataclasses.fields(value)]
+    return _fields_data(value, fields)
+
+
+def _fields_data(value: Any, fields: list[tuple[str, Any, JsonField | None]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     leading = getattr(value, "json_leading", None)  # computed keys that read best before the fields
     if leading is not None:
         out.update({k: to_json_data(v) for k, v in leading().items()})
-    for f in dataclasses.fields(value):
-        options: JsonField | None = f.metadata.get(JSON_KEY)
-        item = getattr(value, f.name)
+    for name, item, options in fields:
         if options is not None:
             if options.skip or (options.omit_none and item is None) or (options.omit_empty and not item):
                 continue
@@ -77,9 +84,9 @@ def _dataclass_data(value: Any) -> dict[str, Any]:
             if options.flatten and isinstance(data, dict):
                 out.update(data)
             else:
-                out[options.key or f.name] = data
+                out[options.key or name] = data
         else:
-            out[f.name] = to_json_data(item)
+            out[name] = to_json_data(item)
     extra = getattr(value, "json_extra", None)
     if extra is not None:
         out.update({k: to_json_data(v) for k, v in extra().items()})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from typing import Any
@@ -81,13 +82,33 @@ def test_human_output_shows_header_table_findings_and_summary(run_cli) -> None:
     assert "1/2 url-not-opened: One required URL not opened on the proxy" in out
     assert "Mirrors: Troubleshoot connectivity issues with Azure AD Connect > 403 Forbidden" in out
     flat = " ".join(out.split())  # the command line wraps at the console width
-    assert "$ aadc-doctor check --profile sync --timeout 5 --lab-microsoft-root $LAB/lab-root-ca.pem --proxy " \
-        "http://fabrikamproxy:" in flat
+    if sys.platform == "win32":  # what an admin types in cmd
+        assert "> aadc-doctor.cmd check --profile sync --timeout 5 --lab-microsoft-root %LAB%\\lab-root-ca.pem " \
+            "--proxy http://fabrikamproxy:" in flat
+    else:
+        assert "$ aadc-doctor check --profile sync --timeout 5 --lab-microsoft-root $LAB/lab-root-ca.pem --proxy " \
+            "http://fabrikamproxy:" in flat
     assert "--resolve fabrikamproxy:" in flat
     assert "proxy_forbidden" in out and "The MFA endpoint cannot be reached" in out
     assert "--direct --dns-server 127.0.0.1:" in flat
     assert "Diagnosis as expected" in out
     assert "2 of 2 scenarios diagnosed as expected" in out
+
+
+def test_the_printed_command_line_is_what_the_user_types_on_each_platform() -> None:
+    from pathlib import PurePosixPath, PureWindowsPath
+    from types import SimpleNamespace
+
+    from aadc_doctor.commands.demo import _command_line
+
+    win = SimpleNamespace(workdir=PureWindowsPath(r"C:\Users\Jo Admin\AppData\Local\Temp\aadc-lab-1"))
+    argv = ["check", "--lab-microsoft-root", str(win.workdir / "lab-root-ca.pem"), "--proxy", "http://p:8080"]
+    assert _command_line(argv, win, "win32") == (  # type: ignore[arg-type]
+        r'> aadc-doctor.cmd check --lab-microsoft-root "%LAB%\lab-root-ca.pem" --proxy http://p:8080')
+    posix = SimpleNamespace(workdir=PurePosixPath("/tmp/aadc-lab-1"))
+    argv = ["check", "--lab-microsoft-root", str(posix.workdir / "lab-root-ca.pem"), "--proxy", "http://p:8080"]
+    assert _command_line(argv, posix, "linux") == (  # type: ignore[arg-type]
+        "$ aadc-doctor check --lab-microsoft-root $LAB/lab-root-ca.pem --proxy http://p:8080")
 
 
 def test_a_wrong_diagnosis_fails_the_demo(run_cli, monkeypatch) -> None:

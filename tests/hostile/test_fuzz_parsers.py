@@ -12,6 +12,7 @@ import time
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.fuzz.budget import fuzz_settings
 
 from aadc_doctor.errors import InputError, UsageError
 from aadc_doctor.explain.code_finder import find_codes
@@ -32,9 +33,9 @@ from aadc_doctor.proxyconfig.pac_worker import _Engine
 from aadc_doctor.proxyconfig.winhttp import parse_winhttp_output
 
 
-def _budget(examples: int) -> settings:
-    return settings(max_examples=examples, derandomize=True, database=None, deadline=None,
-                    suppress_health_check=list(HealthCheck))
+def _budget(target: str, examples: int) -> settings:
+    """The shared fuzz settings (tests/fuzz/budget.py: deterministic, AADC_FUZZ_SCALE, the budget report)."""
+    return settings(fuzz_settings(target, examples), suppress_health_check=list(HealthCheck))
 
 
 HOSTILE_TEXT = st.text(alphabet=st.sampled_from([*list("aA0²٣9x:/.;,* \t\n-+()[]{}|\\^$?<>!&\"'=%@#"), "\x00", "é"]),
@@ -43,7 +44,7 @@ URLS = st.builds(lambda h, p: f"https://{h}:{p}/", st.from_regex(r"[a-z0-9.-]{1,
                  st.integers(1, 65535))
 
 
-@_budget(800)
+@_budget("explain", 800)
 @given(HOSTILE_TEXT)
 def test_explain_any_text(text: str) -> None:
     started = time.monotonic()
@@ -52,7 +53,7 @@ def test_explain_any_text(text: str) -> None:
     assert time.monotonic() - started < 2
 
 
-@_budget(600)
+@_budget("proxyconfig.dotnet_bypass", 600)
 @given(st.lists(HOSTILE_TEXT, max_size=8), URLS)
 def test_dotnet_bypass_lists(entries: list[str], url: str) -> None:
     started = time.monotonic()
@@ -65,7 +66,7 @@ def test_dotnet_bypass_lists(entries: list[str], url: str) -> None:
     assert time.monotonic() - started < 3
 
 
-@_budget(600)
+@_budget("proxyconfig.no_proxy_winhttp_bypass", 600)
 @given(HOSTILE_TEXT, URLS)
 def test_no_proxy_and_winhttp_bypass(value: str, url: str) -> None:
     target = Target.from_url(url)
@@ -73,7 +74,7 @@ def test_no_proxy_and_winhttp_bypass(value: str, url: str) -> None:
     winhttp_bypass_match(split_winhttp(value), target)
 
 
-@_budget(600)
+@_budget("proxyconfig.environment", 600)
 @given(st.dictionaries(st.sampled_from(["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "NO_PROXY", "no_proxy",
                                         "ALL_PROXY"]), HOSTILE_TEXT, max_size=4), URLS)
 def test_environment_proxy_variables(env: dict[str, str], url: str) -> None:
@@ -94,7 +95,7 @@ WINHTTP_LINES = st.lists(st.one_of(
     st.builds(lambda v: '{"ProxyIsEnabled": true, "Proxy": "' + v + '"}', HOSTILE_TEXT)), max_size=6)
 
 
-@_budget(600)
+@_budget("proxyconfig.winhttp", 600)
 @given(WINHTTP_LINES)
 def test_netsh_winhttp_output(lines: list[str]) -> None:
     with contextlib.suppress(InputError):
@@ -113,7 +114,7 @@ CONFIG = st.builds(
     st.sampled_from(["", 'enabled="true"', 'enabled="false"', 'useDefaultCredentials="maybe"']))
 
 
-@_budget(600)
+@_budget("proxyconfig.dotnet_config", 600)
 @given(st.one_of(CONFIG, st.binary(max_size=400)))
 def test_machine_config_and_exe_config(data: bytes) -> None:
     try:
@@ -123,7 +124,7 @@ def test_machine_config_and_exe_config(data: bytes) -> None:
     resolve_default_proxy([cfg])
 
 
-@_budget(400)
+@_budget("proxyconfig.pac_result", 400)
 @given(st.one_of(HOSTILE_TEXT, st.lists(st.sampled_from(["PROXY", "SOCKS", "DIRECT", "HTTPS", "a:1", "²", ";", " ",
                                                          "[::1]:8", "x" * 300]), max_size=12).map("".join)))
 def test_proxy_strings_returned_by_a_pac_script(value: str) -> None:
@@ -134,7 +135,7 @@ def test_proxy_strings_returned_by_a_pac_script(value: str) -> None:
         assert all(isinstance(c, str) for c in reply["choices"])
 
 
-@_budget(400)
+@_budget("net.json_depth", 400)
 @given(st.text(alphabet='[]{}"\\ ,:a1', max_size=200))
 def test_json_depth_never_recurses(text: str) -> None:
     assert json_depth(text.encode()) >= 0

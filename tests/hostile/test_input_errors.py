@@ -51,11 +51,34 @@ def test_explain_reason_with_5000_digits(run_cli: Callable[..., Any]) -> None:
     assert result.code == 1 and "internal error" not in result.stderr
 
 
-def test_columns_that_is_not_a_number_falls_back(run_cli: Callable[..., Any]) -> None:
-    """COLUMNS is set by the shell, not given by the user: a bad one is read around (120 columns), not fatal."""
-    for value in ("abc", "²", "-5", HUGE):
-        result = run_cli("explain", "1328", env={"COLUMNS": value})
-        assert result.code == 0 and "ERROR_INVALID_LOGON_HOURS" in result.stdout, value
+@pytest.mark.parametrize("value", ["abc", "²", "-5", "0", "19", "1001", "99999", "12.5", " ", "\x1b[2J", HUGE])
+def test_columns_that_is_not_a_width_is_ignored_with_one_warning(run_cli: Callable[..., Any], value: str) -> None:
+    """COLUMNS is a hint from the shell (shutil and rich ignore a bad one, GNU ls warns and goes on), not the
+    user's input: a bad one is ignored (120 columns) with one warning line, and the exit code is the command's."""
+    result = run_cli("explain", "1328", env={"COLUMNS": value})
+    assert result.code == 0 and "ERROR_INVALID_LOGON_HOURS" in result.stdout, value
+    assert "Traceback" not in result.stderr
+    if not value.strip():
+        assert result.stderr == ""  # an empty COLUMNS is an unset one
+        return
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("aadc-doctor: warning: ignoring COLUMNS=")
+    assert lines[0].endswith(": not a width of 20 to 1000 columns; using 120")
+    assert "\x1b" not in lines[0] and len(lines[0]) < 140  # neutralised and shortened
+    assert max(map(len, result.stdout.splitlines())) <= 120
+
+
+@pytest.mark.parametrize("value", ["20", "100", "1000"])
+def test_a_valid_columns_sets_the_width_without_a_word(run_cli: Callable[..., Any], value: str) -> None:
+    result = run_cli("explain", "1328", env={"COLUMNS": value})
+    assert result.code == 0 and result.stderr == ""
+    assert max(map(len, result.stdout.splitlines())) <= max(int(value), 40)
+
+
+def test_columns_is_not_read_for_json(run_cli: Callable[..., Any]) -> None:
+    result = run_cli("explain", "1328", "--json", env={"COLUMNS": "abc"})
+    assert result.code == 0 and result.stderr == ""
 
 
 def test_unicode_digit_ports_in_bypass_lists_never_crash() -> None:

@@ -2,7 +2,8 @@
 
 The behaviour is chosen by a word in the request path (a UPN in the user-realm URL carries it):
 ``endless`` a 200 body that never ends; ``drip`` a 200 body of 1,000 announced bytes sent one a second;
-``nested`` a 200 JSON body nested 100,000 levels deep; anything else a small valid JSON realm answer.
+``nested`` a 200 JSON body nested 100,000 levels deep; ``dripheaders`` (or any CONNECT, as a proxy would get) an
+answer whose status line and headers come one byte a second; anything else a small valid JSON realm answer.
 """
 
 from __future__ import annotations
@@ -50,8 +51,10 @@ class HostilePeer:
                 if not data:
                     return
                 request += data
-            path = request.split(b" ", 2)[1] if request.count(b" ") >= 2 else b"/"
-            if b"endless" in path:
+            method, path = request.split(b" ", 2)[:2] if request.count(b" ") >= 2 else (b"GET", b"/")
+            if method == b"CONNECT" or b"dripheaders" in path:
+                self._drip(conn, b"HTTP/1.1 200 OK\r\nX-Slow: " + b"x" * 1000 + b"\r\n\r\n")
+            elif b"endless" in path:
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n")
                 block = b'{"NameSpaceType": "' + b"x" * 65536
                 while not self._stop.is_set():
@@ -69,6 +72,13 @@ class HostilePeer:
                 body = b'{"NameSpaceType": "Managed", "DomainName": "contoso.com"}'
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
                              + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+    def _drip(self, conn: socket.socket, answer: bytes) -> None:
+        """Send ``answer`` one byte a second (the status line and headers too, never their end in time)."""
+        for byte in answer:
+            if self._stop.wait(1.0):
+                return
+            conn.sendall(bytes((byte,)))
 
     def close(self) -> None:
         self._stop.set()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import procs
@@ -32,11 +32,15 @@ def find_mitmdump() -> str:
 @dataclass(frozen=True)
 class MitmConfig:
     """upstream_ca: PEM mitmproxy trusts towards the origins; ignore_hosts: regexes passed through untouched
-    (TLS not intercepted); hosts: name -> address for name resolution (default LAB_HOSTS -> 127.0.0.1)."""
+    (TLS not intercepted); hosts: name -> address for name resolution (default LAB_HOSTS -> 127.0.0.1);
+    addons: mitmproxy addon scripts (`-s`), e.g. tests/infra/mitm_addons/ (a secure web gateway's policy),
+    configured by addon_env."""
 
     upstream_ca: Path
     ignore_hosts: Sequence[str] = ()
     hosts: Mapping[str, str] | None = None
+    addons: Sequence[Path] = ()
+    addon_env: Mapping[str, str] = field(default_factory=dict)  # settings the addons read
 
 
 class Mitmproxy(procs.LabDaemon):
@@ -75,7 +79,10 @@ class Mitmproxy(procs.LabDaemon):
                 "--set", f"ssl_verify_upstream_trusted_ca={self.config.upstream_ca}", "--set", "flow_detail=1"]
         for pattern in self.config.ignore_hosts:
             argv += ["--ignore-hosts", pattern]
-        self._run(argv, self.output.name, env=private_hosts_env(self.workdir / "hosts"))
+        for script in self.config.addons:
+            argv += ["-s", str(script)]
+        env = {**private_hosts_env(self.workdir / "hosts"), **self.config.addon_env}
+        self._run(argv, self.output.name, env=env)
         return self
 
     def _ready(self) -> bool:

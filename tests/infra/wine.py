@@ -4,10 +4,11 @@ Used by the Windows lane (tests/windows, run by scripts/test-windows.sh). Wine i
 Windows-only Python behaviour (spawn instead of fork, the Proactor event loop, drive letters, code pages), not
 Windows configuration. See docs/notes/windows-on-linux.md for the measured facts behind each choice here.
 
-Two Wine quirks are handled here, never in the release zip:
+Three Wine quirks are handled here, never in the release zip:
 - Wine 8 has no bcryptprimitives.dll (every Windows 10 / Server 2016+ has it); Rust-built extensions import
   ProcessPrng from it. A shim built with mingw goes into the prefix's system32, not next to python.exe.
 - python.exe needs a pipe (not a file) for stdout and no terminal for stdin.
+- Wine 8's WMI aborts platform.system(): the unpacked release loses _wmi.pyd (WindowsRelease.unpack).
 """
 
 from __future__ import annotations
@@ -164,6 +165,10 @@ class WindowsRelease:
         self.folder.mkdir(parents=True)
         with zipfile.ZipFile(self.archive) as zf:
             zf.extractall(self.folder)
+        # Wine-only: platform.system() (ldap3 calls it when it opens a socket) queries WMI, and Wine 8 aborts the
+        # process in propsys.VariantToString (unimplemented). Without _wmi CPython falls back to `ver`, as on a
+        # Windows where WMI is off. The zip itself keeps _wmi.pyd (real Windows has a working WMI).
+        (self.folder / "python" / "_wmi.pyd").unlink(missing_ok=True)
         return self
 
     @property

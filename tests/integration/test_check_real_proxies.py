@@ -187,11 +187,15 @@ def test_a_healthy_network_through_the_child_and_its_parent(
 def test_an_upstream_that_is_down_is_one_cause(
         run_cli: Runner, orphan_squid: SquidProxy, tls_origin: TlsOrigin, crl_origin: HttpOrigin,
         lab_ca_file: Path) -> None:
+    since = orphan_squid.log_offset()
     report = _check(run_cli, orphan_squid.url(), lab_ca_file, tls_origin.url(LOGIN), tls_origin.url(MFA),
                     tls_origin.url(GRAPH), _crl(crl_origin))
-    assert set(_outcomes(report).values()) == {"proxy_error"}, report["results"]["endpoints"]
-    assert _ids(report) == ["proxy-error"], report["findings"]
-    assert report["findings"][0]["title"].endswith("fails every request: one cause, not 4")
+    # on a failure, what Squid logged for this run (HIER_NONE/- : it never reached a parent) beside what we saw
+    seen = {"endpoints": report["results"]["endpoints"], "findings": report["findings"],
+            "squid": orphan_squid.access_log_lines(since)}
+    assert set(_outcomes(report).values()) == {"proxy_error"}, seen
+    assert _ids(report) == ["proxy-error"], seen
+    assert report["findings"][0]["title"].endswith("fails every request: one cause, not 4"), seen
 
 
 # -- tinyproxy: Filter deny and allow lists, BasicAuth, ConnectPort --------------------------------------------------

@@ -22,6 +22,7 @@ import trustme
 from tests.infra import (
     LAB_HOSTS,
     MICROSOFT_HOSTS,
+    ClosedPort,
     HttpOrigin,
     Route,
     SquidConfig,
@@ -109,6 +110,33 @@ def bumping_squid(pl_origins: str, inspecting_ca: trustme.CA, lab_ca: trustme.CA
     proxy.start()
     yield proxy
     proxy.stop(wait=False)
+
+
+@pytest.fixture(scope="session")
+def deny_info_squid(pl_origins: str) -> Iterator[SquidProxy]:
+    """Squid saying no without a 403, as check's scenarios set it up: a deny_info redirect to a block page for
+    some hosts, TCP_RESET for others."""
+    config = SquidConfig(hosts=_hosts(pl_origins), allowed_domains=None, extra_directives=[
+        "acl redirect_hosts dstdomain aadcdn.msauth.net crl3.digicert.com",
+        "acl reset_hosts dstdomain aadcdn.msftauth.net crl4.digicert.com",
+        "deny_info 302:http://block.contoso.test/blocked?url=%u redirect_hosts",
+        "deny_info TCP_RESET reset_hosts",
+        "http_access deny redirect_hosts", "http_access deny reset_hosts"])
+    proxy = _started(lambda: SquidProxy(config))
+    proxy.start()
+    yield proxy
+    proxy.stop(wait=False)
+
+
+@pytest.fixture(scope="session")
+def parentless_squid() -> Iterator[SquidProxy]:
+    """A Squid whose only way out is a parent proxy that is down."""
+    with ClosedPort() as down:
+        proxy = _started(lambda: SquidProxy(SquidConfig(allowed_domains=None, extra_directives=[
+            f"cache_peer 127.0.0.1 parent {down.port} 0 no-query default name=upstream", "never_direct allow all"])))
+        proxy.start()
+        yield proxy
+        proxy.stop(wait=False)
 
 
 @pytest.fixture(scope="session")
@@ -236,12 +264,21 @@ def test_a_parent_proxys_denial_names_the_parent(child_squid: SquidProxy, lab_ca
 
 def test_tls_inspection_is_reported(bumping_squid: BumpingSquid, ca_bundle: Path,
                                     run_cli: Callable[..., Any]) -> None:
-    # Given: the wizard's calls bumped (decrypted) by squid-openssl, login.windows.net spliced
+    # Given: the wizard's calls bumped (decrypted) by squid-openssl, login.windows.net spliced. Squid 5.7 logs about
+    # a third of the tunnels it splices TCP_TUNNEL/500 although they worked (Squid bug 5274): splice until the log
+    # holds such a line, so the report is read with it (20 tries: all fine by chance once in a thousand sessions)
     proxy = bumping_squid.url()
     assert wizard(proxy, ca_bundle) == ["200"] * 6
-    assert curl(proxy, "https://login.windows.net/", source=SERVER, ca=ca_bundle) == "200"
-    lines = squid_lines(bumping_squid, 15)  # 6 x (CONNECT + GET https://) + 2 CONNECT lines for the spliced one
+    spliced_500: list[str] = []
+    for tries in range(1, 21):
+        assert curl(proxy, "https://login.windows.net/", source=SERVER, ca=ca_bundle) == "200"
+        # 6 x (CONNECT + GET https://), and 2 CONNECT lines per spliced tunnel (the peek, then the tunnel)
+        lines = squid_lines(bumping_squid, 12 + 2 * tries)
+        spliced_500 = [line for line in lines if "TCP_TUNNEL/500" in line]
+        if spliced_500:
+            break
     assert sum(" GET https://" in line for line in lines) == 6, lines
+    assert all("login.windows.net:443" in line and "HIER_DIRECT/" in line for line in spliced_500), spliced_500
 
     # When
     code, report = proxylog(run_cli, bumping_squid.access_log)
@@ -254,7 +291,8 @@ def test_tls_inspection_is_reported(bumping_squid: BumpingSquid, ca_bundle: Path
     assert set(finding["subject"].split(", ")) == set(hosts.split(", "))
     assert "6 requests" in finding["detail"]
     spliced = next(e for e in report["results"]["endpoints"] if e["host"] == "login.windows.net")
-    assert spliced["decrypted"] == 0
+    assert (spliced["decrypted"], spliced["failed"], spliced["allowed"]) == (0, 0, spliced["requests"])
+    assert spliced["tunnels_logged_500_after_transfer"] == len(spliced_500)
 
 
 def test_healthy_tinyproxy_log_gives_no_finding(healthy_tinyproxy: Tinyproxy, lab_ca_file: Path,
@@ -303,3 +341,42 @@ def test_tinyproxy_filter_connect_port_and_basic_auth(strict_tinyproxy: Tinyprox
     assert endpoints[(PROVISIONING, 443)]["statuses"] == {"403": 1}
     assert endpoints[("login.microsoftonline.com", 8443)]["statuses"] == {"403": 1}
     assert endpoints[("graph.windows.net", 443)]["statuses"] == {"407": 3}
+
+
+def test_redirects_and_resets_are_denials_and_a_down_parent_fails_every_request(
+        deny_info_squid: SquidProxy, parentless_squid: SquidProxy, lab_ca_file: Path,
+        run_cli: Callable[..., Any]) -> None:
+    # Given: a deny_info redirect (302 to a block page) and a TCP_RESET, to CONNECT and to a CRL download; and a
+    # proxy whose parent is down (Squid's own 500/502, logged with HIER_NONE: no server was reached)
+    deny = deny_info_squid.url()
+    got = [curl(deny, url, source=SERVER, ca=lab_ca_file) for url in (
+        "https://login.microsoftonline.com/", "https://aadcdn.msauth.net/", "https://aadcdn.msftauth.net/",
+        "http://crl3.digicert.com/pki.crl", "http://crl4.digicert.com/pki.crl")]
+    assert got == ["200", "000", "000", "302", "000"]
+    assert len(squid_lines(deny_info_squid, 5)) == 5
+    down = parentless_squid.url()
+    got = [curl(down, url, source=SERVER, ca=lab_ca_file) for url in (
+        "https://login.microsoftonline.com/", "https://graph.windows.net/", "http://crl3.digicert.com/pki.crl")]
+    assert got == ["000", "000", "502"]
+    lines = squid_lines(parentless_squid, 3)
+    assert len(lines) == 3 and all("HIER_NONE/-" in line for line in lines), lines
+
+    # When
+    deny_code, denials = proxylog(run_cli, deny_info_squid.access_log)
+    down_code, failures = proxylog(run_cli, parentless_squid.access_log)
+
+    # Then: every way of saying no is a denial; Squid's own 500 is a failure (not a tunnel logged 500 by mistake)
+    endpoints = {(e["host"], e["port"]): e for e in denials["results"]["endpoints"]}
+    assert {k: (e["denied"], e["statuses"]) for k, e in endpoints.items() if e["denied"]} == {
+        ("aadcdn.msauth.net", 443): (1, {"302": 1}), ("aadcdn.msftauth.net", 443): (1, {"0": 1}),
+        ("crl3.digicert.com", 80): (1, {"302": 1}), ("crl4.digicert.com", 80): (1, {"0": 1})}
+    assert deny_code == 1 and {i for i, _ in ids(denials)} == {"proxylog-required-denied"}
+    assert {s for _, s in ids(denials)} == {f"{h}:{p}" for (h, p), e in endpoints.items()
+                                            if e["denied"] and e["classification"] == "required"}
+    down_rows = {(e["host"], e["port"]): e for e in failures["results"]["endpoints"]}
+    assert {k: (e["failed"], e["statuses"], e["tunnels_logged_500_after_transfer"]) for k, e in down_rows.items()} == {
+        ("login.microsoftonline.com", 443): (1, {"500": 1}, 0), ("graph.windows.net", 443): (1, {"500": 1}, 0),
+        ("crl3.digicert.com", 80): (1, {"502": 1}, 0)}
+    assert (down_code, ids(failures)) == (0, [("proxylog-required-failed", "crl3.digicert.com:80"),  # warnings
+                                              ("proxylog-required-failed", "graph.windows.net:443"),
+                                              ("proxylog-required-failed", "login.microsoftonline.com:443")])

@@ -10,6 +10,7 @@ Fixtures for tests that run the tool on Windows (a later command's tests add a f
                                 release.cli(*args, cwd=WINPATH, env=...) -> WinRun(code, stdout, stderr): what an
                                 admin types in cmd (`"C:\\...\\aadc-doctor.cmd" ARGS`); release.module(*args) runs
                                 python.exe -m aadc_doctor directly; release.python_argv(...) for Popen.
+    samba_dc: SambaDC           a real Samba AD DC on a loopback address of its own (users of tests/infra/samba.py).
     win: Callable               win(path) -> the Windows form of a Linux path (Z:\\... or C:\\... in the prefix).
 Real components (Squid, TLS origins, certificates) come from tests/integration/conftest.py, imported below.
 """
@@ -22,6 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from tests.infra.samba import SambaDC
 from tests.infra.tools import ComponentMissing
 from tests.infra.wine import WindowsRelease, WinePrefix, windows_path, wine_prefix
 
@@ -76,3 +78,19 @@ def release(wine: WinePrefix, windows_zip: Path) -> WindowsRelease:
 @pytest.fixture(scope="session")
 def win() -> Callable[[Path], str]:
     return windows_path
+
+
+@pytest.fixture(scope="session")
+def samba_dc() -> Iterator[SambaDC]:
+    """One real Samba AD DC on the Linux side (tests/infra/samba.py), reached by Windows CPython over loopback."""
+    try:
+        try:
+            dc = SambaDC().start()
+        except RuntimeError:  # seen once: provision failed in setsysvolacl while other runs used the machine
+            dc = SambaDC().start()
+    except ComponentMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield dc
+    finally:
+        dc.stop()

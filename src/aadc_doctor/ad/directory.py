@@ -76,10 +76,13 @@ def _server(address: str, transport: str, timeout: float, tls: TlsOptions, port:
             tls_name: str | None = None) -> Any:
     import ldap3
 
-    # version None: ldap3 builds ssl.create_default_context (this machine's roots, or only --ca-file when given)
-    # and then checks the certificate's names against the address and tls_name itself
+    # ldap3 builds the context from this machine's roots, or only --ca-file when given, and then checks the
+    # certificate's names against the address and tls_name itself. A version, not None: with None it would use
+    # ssl.create_default_context, which on Python 3.13 (the Windows zip) adds VERIFY_X509_STRICT and rejects a CA
+    # without an Authority Key Identifier (Samba's own, many private CAs) that Windows' LDAP client accepts.
     tls_config = ldap3.Tls(validate=ssl.CERT_NONE if tls.insecure else ssl.CERT_REQUIRED,
-                           ca_certs_file=tls.ca_file, valid_names=[tls_name] if tls_name else None)
+                           ca_certs_file=tls.ca_file, valid_names=[tls_name] if tls_name else None,
+                           version=ssl.PROTOCOL_TLS_CLIENT)
     return ldap3.Server(address, port=port or TRANSPORT_PORTS[transport], use_ssl=transport == "ldaps",
                         tls=tls_config, get_info=ldap3.NONE, connect_timeout=timeout)
 

@@ -141,7 +141,9 @@ def audit_dotnet_proxy_file(cfg: ConfigFile) -> list[Finding]:
     The probes read proxyaddress leniently ('host:port' as http://host:port), .NET Framework does not, so these
     break the wizard and the sync engine even where every probe got through.
     """
-    return [*audit_config_problems(cfg), *audit_proxy_address(resolve_default_proxy([cfg]), cfg)]
+    settings = resolve_default_proxy([cfg])
+    # the bypass list too: an invalid entry disables it, a catastrophic one can hang .NET (issue 17, item 8)
+    return [*audit_config_problems(cfg), *audit_proxy_address(settings, cfg), *audit_bypass_entries(settings, cfg)]
 
 
 def audit_bypass_entries(settings: DotNetProxySettings, cfg: ConfigFile) -> list[Finding]:

@@ -20,7 +20,7 @@ from aadc_doctor.knowledge import read_toml
 from aadc_doctor.knowledge.communication_pattern import CommunicationPattern
 from aadc_doctor.knowledge.endpoints import EndpointCatalog, EndpointRule, IgnorableHost
 from aadc_doctor.knowledge.findings import TEXT
-from aadc_doctor.logs.proxy_record import ProxyRecord, Verdict, iso
+from aadc_doctor.logs.proxy_record import ProxyRecord, Verdict, iso, verdict_of
 from aadc_doctor.model import Finding, Severity
 
 MAX_CLIENTS = 200_000
@@ -177,7 +177,7 @@ class RecordFilter:
 
 # ---- accumulation ----------------------------------------------------------------------------------------------
 
-@dataclass
+@dataclass(slots=True)
 class _Endpoint:
     host: str
     port: int | None
@@ -204,6 +204,7 @@ class _Endpoint:
     denied_by_parent: Counter[str] = field(default_factory=Counter)  # parent proxy -> denials it gave
     decrypted: int = 0  # requests the proxy logged from inside the tunnel (TLS inspection)
     decrypted_clients: set[str] = field(default_factory=set)
+    closed_500: int = 0  # of ``allowed``: tunnels that carried data, logged as /500 (ProxyRecord.spurious_500)
 
 
 @dataclass(slots=True)
@@ -231,12 +232,12 @@ class _Pending407:
     older: int = 0  # earlier ones pushed out of ``legs``
 
 
-@dataclass
+@dataclass(slots=True)
 class _Client:
     requests: int = 0
     denied: int = 0
     auth_407: int = 0
-    tokens: Counter[str] = field(default_factory=Counter)
+    tokens: dict[str, int] = field(default_factory=dict)  # pattern token -> requests (Counter() is slow to make)
     phases: ClientPhases | None = None
     run: _Run | None = None  # the open run of 407 answers
     # per destination, the 407 answers no success has followed yet: (when, the run that counts it)
@@ -318,26 +319,111 @@ class ProxyLogAnalysis:
         self.explicit_timeouts = 0
         self._sequence = 0  # keeps held events with the same start in log order
         self._filtering = self.filter.active
+        self._verdicts: dict[tuple[int | None, str], Verdict] = {}  # (status, action) -> verdict_of(...)
+        self._status_keys: dict[int | None, str] = {}  # status -> its text in the counters ("-" for none)
+        self._idle_evidence_ms = self.t["min_idle_evidence_seconds"] * 1000
 
     # -- feeding -------------------------------------------------------------------------------------------------
     def add(self, record: ProxyRecord) -> None:
+        """Count one record. The hot path of `proxylog` (once per line naming a catalog domain): everything a record
+        needs is unpacked once and kept in locals; what repeats (verdicts, status texts) is computed once."""
         if self._filtering and not self.filter.accepts(record):
             self.counts.filtered_out += 1
             return
         self.counts.records += 1
-        key = (record.host, record.port)
+        (logged, client_name, host, port, method, status, action, elapsed, _user, _stage, _line, peer, decrypted,
+         spurious_500) = record
+        key = (host, port)
         ep = self.endpoints.get(key)
         if ep is None:
-            cls = self.classifier.classify(record.host, record.port)
+            cls = self.classifier.classify(host, port)
             if cls.kind == "unrelated":
                 self.unrelated += 1
                 return
             if cls.kind == "ignorable":
                 self._add_ignorable(record, cls)
                 return
-            ep = self.endpoints[key] = _Endpoint(record.host, record.port, cls,
-                                                 token=self.pattern.token_for(record.host, record.port))
-        self._add_endpoint(record, ep)
+            ep = self.endpoints[key] = _Endpoint(host, port, cls, token=self.pattern.token_for(host, port))
+        verdict = Verdict.ALLOWED if spurious_500 else self._verdicts.get((status, action))
+        if verdict is None:
+            verdict = self._verdicts[(status, action)] = verdict_of(status, action)
+        when = logged if logged is None or elapsed is None else logged - elapsed / 1000.0
+        ep.requests += 1
+        status_key = self._status_keys.get(status)
+        if status_key is None:
+            status_key = self._status_keys[status] = "-" if status is None else str(status)
+        ep.statuses[status_key] += 1
+        if when is not None:
+            if ep.first is None or when < ep.first:
+                ep.first = when
+            if ep.last is None or when > ep.last:
+                ep.last = when
+        if not ep.clients_over and client_name not in ep.clients:
+            ep.clients.add(client_name)
+            ep.clients_over = len(ep.clients) >= MAX_CLIENT_SET
+        client = self.clients.get(client_name)
+        if client is None:
+            client = self._client(client_name)
+        client.requests += 1
+        if logged is not None and not client.probe_like:
+            client.note_burst(logged, host)
+        if verdict is Verdict.ALLOWED:
+            ep.allowed += 1
+            if spurious_500:
+                ep.closed_500 += 1
+            if client.pending_407 or client.run is not None:
+                self._success(client, record, ep)
+        elif verdict is Verdict.DENIED:
+            ep.denied += 1
+            ep.denied_statuses[status_key] += 1
+            if peer:
+                ep.denied_by_parent[peer] += 1
+            client.denied += 1
+            if when is not None:
+                ep.denials[(int(when // 60), status_key)] += 1
+            if status == 407:
+                self._auth_required(client, record)
+        elif verdict is Verdict.OTHER:
+            ep.other += 1
+            ep.other_statuses[status_key] += 1
+            if is_failure(record):
+                ep.failed += 1
+                ep.failed_statuses[status_key] += 1
+        else:
+            ep.unknown += 1
+        if decrypted:
+            ep.decrypted += 1
+            if len(ep.decrypted_clients) < MAX_CLIENT_SET:
+                ep.decrypted_clients.add(client_name)
+        if "_TIMEOUT" in action:  # ProxyRecord.cut_short
+            ep.cut_short += 1
+            self.explicit_timeouts += ep.cls.kind == "required"
+        if (elapsed is not None and verdict is Verdict.ALLOWED and ep.cls.kind == "required"
+                and (method == "CONNECT" or method.upper() == "CONNECT")):
+            self.tunnels_measured += 1
+            if elapsed > self.tunnel_max_ms:
+                self.tunnel_max_ms = elapsed
+            if elapsed > ep.longest_tunnel_ms:
+                ep.longest_tunnel_ms = elapsed
+            if elapsed >= self._idle_evidence_ms:
+                self.tunnel_seconds[elapsed // 1000] += 1
+        token = ep.token
+        if token is not None:
+            tokens = client.tokens
+            tokens[token] = tokens.get(token, 0) + 1
+            event = (token, when, verdict, host, port, status, action)
+            if client.phases is not None:
+                self._hold(client, event, logged)
+            elif token in AADC_ONLY_TOKENS:
+                # Phase matching starts with the first request only Azure AD Connect makes; the client's recent
+                # requests before it (the sign-in that opens each phase) are replayed, so browsers cost nothing.
+                client.phases = ClientPhases(self.pattern)
+                for earlier in client.recent:
+                    self._hold(client, earlier, None)
+                client.recent.clear()
+                self._hold(client, event, logged)
+            else:
+                client.recent.append(event)
 
     def _add_ignorable(self, record: ProxyRecord, cls: Classification) -> None:
         assert cls.ignorable is not None
@@ -359,75 +445,6 @@ class ProxyLogAnalysis:
                     return client
             client = self.clients[name] = _Client()
         return client
-
-    def _add_endpoint(self, record: ProxyRecord, ep: _Endpoint) -> None:
-        verdict = record.verdict
-        when = record.start_time
-        ep.requests += 1
-        status_key = "-" if record.status is None else str(record.status)
-        ep.statuses[status_key] += 1
-        if when is not None:
-            if ep.first is None or when < ep.first:
-                ep.first = when
-            if ep.last is None or when > ep.last:
-                ep.last = when
-        if not ep.clients_over:
-            ep.clients.add(record.client)
-            ep.clients_over = len(ep.clients) >= MAX_CLIENT_SET
-        client = self._client(record.client)
-        client.requests += 1
-        client.note_burst(record.time, record.host)
-        if verdict is Verdict.ALLOWED:
-            ep.allowed += 1
-            self._success(client, record, ep)
-        elif verdict is Verdict.DENIED:
-            ep.denied += 1
-            ep.denied_statuses[status_key] += 1
-            if record.peer:
-                ep.denied_by_parent[record.peer] += 1
-            client.denied += 1
-            if when is not None:
-                ep.denials[(int(when // 60), status_key)] += 1
-            if record.status == 407:
-                self._auth_required(client, record)
-        elif verdict is Verdict.OTHER:
-            ep.other += 1
-            ep.other_statuses[status_key] += 1
-            if is_failure(record):
-                ep.failed += 1
-                ep.failed_statuses[status_key] += 1
-        else:
-            ep.unknown += 1
-        if record.decrypted:
-            ep.decrypted += 1
-            if len(ep.decrypted_clients) < MAX_CLIENT_SET:
-                ep.decrypted_clients.add(record.client)
-        if record.cut_short:
-            ep.cut_short += 1
-            self.explicit_timeouts += ep.cls.kind == "required"
-        if (ep.cls.kind == "required" and verdict is Verdict.ALLOWED and record.method.upper() == "CONNECT"
-                and record.elapsed_ms is not None):
-            self.tunnels_measured += 1
-            self.tunnel_max_ms = max(self.tunnel_max_ms, record.elapsed_ms)
-            ep.longest_tunnel_ms = max(ep.longest_tunnel_ms, record.elapsed_ms)
-            if record.elapsed_ms >= self.t["min_idle_evidence_seconds"] * 1000:
-                self.tunnel_seconds[record.elapsed_ms // 1000] += 1
-        token = ep.token
-        if token is not None:
-            client.tokens[token] += 1
-            event = (token, when, verdict, record.host, record.port, record.status, record.action)
-            if client.phases is not None:
-                self._hold(client, event, record.time)
-            elif token in AADC_ONLY_TOKENS:
-                # Phase matching starts with the first request only Azure AD Connect makes; the client's recent
-                # requests before it (the sign-in that opens each phase) are replayed, so browsers cost nothing.
-                client.phases = ClientPhases(self.pattern)
-                for earlier in client.recent:
-                    self._hold(client, earlier, None)
-                client.recent.clear()
-                self._hold(client, event, record.time)
-            else:
-                client.recent.append(event)
 
     def _hold(self, client: _Client, event: _Event, logged: float | None) -> None:
         """Hand a client's pattern events to its phase matching in the order the requests started.
@@ -563,6 +580,7 @@ class ProxyLogAnalysis:
             "clients": len(ep.clients), "clients_capped": ep.clients_over,
             "longest_tunnel_seconds": round(ep.longest_tunnel_ms / 1000, 1) if ep.longest_tunnel_ms else None,
             "cut_short": ep.cut_short, "failed": ep.failed, "decrypted": ep.decrypted,
+            "tunnels_logged_500_after_transfer": ep.closed_500,
             "denied_by_parent": dict(ep.denied_by_parent),
         }
 
@@ -793,7 +811,7 @@ class ProxyLogAnalysis:
         return [self._text("never-seen", ", ".join(missing), missing=", ".join(missing), count=len(missing),
                            scope=scope, seen=", ".join(seen_labels))]
 
-    def _skipped_tokens(self, results: dict[str, Any], seen: Counter[str]) -> list[str]:
+    def _skipped_tokens(self, results: dict[str, Any], seen: Mapping[str, int]) -> list[str]:
         """Where the sequence stops at a step that never appears at all while later steps of the same phase do:
         that call went around the proxy (the later steps did not)."""
         summary = results["phase_summary"]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from aadc_doctor.json_data import to_json_data
 from aadc_doctor.knowledge import read_toml
 from aadc_doctor.knowledge.findings import FindingTemplate
 from aadc_doctor.knowledge.server_rules import ServerRules, Version, load_server_rules, parse_version
@@ -24,9 +25,6 @@ class InstalledProduct:
     component: str
     display_name: str
     version: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"component": self.component, "display_name": self.display_name, "version": self.version}
 
 
 @dataclass
@@ -69,7 +67,7 @@ def server_findings(evidence: ServerEvidence, today: date) -> tuple[list[Finding
     if connect is not None:
         findings += _deadline_findings(rules, connect, evidence.app_auth, today)
     findings += _tls_findings(rules, evidence.registry, connect, bool(products))
-    results = {"installed": [p.to_dict() for p in products],
+    results = {"installed": [to_json_data(p) for p in products],
                "entra_connect_version": connect[1] if connect else None,
                "application_auth": evidence.app_auth, "run_date": today.isoformat()}
     return findings, results

@@ -21,6 +21,7 @@ from typing import Any
 
 from aadc_doctor.collect.redact import Redactor
 from aadc_doctor.collect.system import CollectFailure, NotPresent, ServerSystem, copy_bytes
+from aadc_doctor.json_data import to_json_data
 from aadc_doctor.knowledge import read_toml
 from aadc_doctor.serverfiles.registry_export import ABSENT_MARK, HEADER, format_export
 
@@ -208,7 +209,7 @@ def _services(system: ServerSystem, plan: dict[str, Any], stage: _Stage) -> None
         if info is None:
             stage.absent.append({"source": f"service {name}", "reason": "not installed"})
         else:
-            services.append(info.to_dict())
+            services.append(to_json_data(info))
     stage.write_text(f"{COLLECTED}/services.json", json.dumps({"services": services}, indent=2) + "\n",
                      "sc qc / sc query", "services")
 
@@ -283,6 +284,8 @@ def _redact(system: ServerSystem, stage: _Stage) -> dict[str, str]:
         if item.kind == "services":
             redactor.learn_accounts(texts[item.path])
         redactor.learn(texts[item.path])
+    for text in texts.values():
+        redactor.learn_hosts(text)
     for item in stage.items:
         if _is_text(item.path):
             (stage.root / item.path).write_text(redactor.apply(texts[item.path]), encoding="utf-8", newline="")

@@ -57,6 +57,7 @@ class Redactor:
 
     mapping: dict[str, str] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
+    domains: set[str] = field(default_factory=set)  # DNS domains learned (the server's, UPN suffixes, FQDNs)
     _pattern: re.Pattern[str] | None = None
 
     def _pseudonym(self, kind: str, original: str) -> str:
@@ -81,7 +82,19 @@ class Redactor:
             self.mapping[name.lower()] = f"{self.mapping.get(host.lower(), host)}.{self.mapping.get(domain.lower())}"
             self._pattern = None
             return
+        if kind == "domain":
+            self.domains.add(name.lower())
         self._pseudonym(kind, name)
+
+    def learn_hosts(self, text: str) -> None:
+        """Host names in a learned domain (``AADC02.contoso.local`` once ``contoso.local`` is known), wherever they
+        appear: a trace names other servers and DCs in free text. Call it after ``learn`` has seen every file."""
+        if not self.domains:
+            return
+        domains = "|".join(re.escape(d) for d in sorted(self.domains, key=len, reverse=True))
+        pattern = re.compile(r"(?<![\w.-])[A-Za-z0-9][A-Za-z0-9-]{0,62}\.(?:" + domains + r")(?![\w-])", re.IGNORECASE)
+        for match in pattern.finditer(text):
+            self.add("host", match.group(0))
 
     def learn(self, text: str) -> None:
         for match in UPN.finditer(text):

@@ -40,10 +40,6 @@ class ServiceInfo:
     account: str  # SERVICE_START_NAME (sc qc)
     binary: str = ""
 
-    def to_dict(self) -> dict[str, str]:
-        return {"name": self.name, "state": self.state, "start_type": self.start_type, "account": self.account,
-                "binary": self.binary}
-
 
 class ServerSystem(Protocol):
     """What `collect` asks of the server; each method raises CollectFailure with a reason an admin can act on."""

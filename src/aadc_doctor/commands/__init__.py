@@ -10,8 +10,8 @@ never imports another command or ``cli`` (ruff TID251); what two commands share 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TextIO
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TextIO
 
 from aadc_doctor.options import ask_on_terminal
 
@@ -49,7 +49,6 @@ class RunContext:
     given_err_console: Console | None = None
     debug: bool = False
     interactive: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
     ask_password: Callable[[str], str | None] = ask_on_terminal  # the prompt; None when there is no terminal
 
     @property

@@ -41,6 +41,7 @@ from aadc_doctor.results import (
 if TYPE_CHECKING:
     from aadc_doctor.account.models import CallFailure, GraphEvidence, SignInResult, TenantInfo, UserRealm
     from aadc_doctor.account.oauth import OAuthError
+    from aadc_doctor.net.http_client import Exchange
     from aadc_doctor.proxyconfig.dotnet_config import ConfigFile
 
 HELP = ("before the wizard: user realm, tenant and cloud, then (after a sign-in) the role, PIM, company, "
@@ -103,7 +104,7 @@ class AccountEvidence:
     machine_config: ConfigFile | None  # the machine.config the proxy came from, read as .NET reads it
     this_server: str
     stopped_at: str | None
-    exchanges: tuple[Any, ...]
+    exchanges: tuple[Exchange, ...]
     realm: UserRealm | CallFailure | None = None
     tenant: TenantInfo | CallFailure | OAuthError | None = None
     will_sign_in: bool = False
@@ -210,9 +211,9 @@ def _analyse(evidence: AccountEvidence) -> Analysis[AccountResults]:
     findings: list[Finding] = []
     if evidence.machine_config is not None:  # the wizard reads machine.config as .NET does, like check
         findings += audit_dotnet_proxy_file(evidence.machine_config)
-    realm: Any = None
-    tenant: Any = None
-    sign_in: Any = None
+    realm: UserRealm | Failed | None = None
+    tenant: TenantInfo | Failed | Errored | None = None
+    sign_in: SignInResult | Skipped | None = None
     graph = None
     if evidence.realm is not None:
         realm = evidence.realm if isinstance(evidence.realm, UserRealm) else Failed(evidence.realm)

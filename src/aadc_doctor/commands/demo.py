@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import io
 import shlex
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -130,7 +132,10 @@ def _expected(scenario: Scenario) -> JsonObject:
     if scenario.kind == "account":
         return {"runs": [{"upn": a.upn, "args": list(a.args), "exit_code": a.exit_code, "findings": list(a.findings)}
                          for a in scenario.accounts]}
-    return scenario.expected.to_dict()
+    from aadc_doctor.json_data import to_json_data
+
+    data: JsonObject = to_json_data(scenario.expected)
+    return data
 
 
 def _sub_context(ctx: RunContext, extra_env: dict[str, str]) -> RunContext:
@@ -207,9 +212,18 @@ def _read_json(path: Path, json_module: Any) -> dict[str, Any] | None:
 
 # -- human output -------------------------------------------------------------------------------------------
 
-def _command_line(argv: Sequence[str], lab: Lab) -> str:
-    text = "$ aadc-doctor " + " ".join(shlex.quote(a) for a in argv)
-    return text.replace(str(lab.workdir), "$LAB")
+def _lab_variable(platform: str = sys.platform) -> str:
+    """How the lab folder is named in a printed command line: a variable of the admin's shell."""
+    return "%LAB%" if platform == "win32" else "$LAB"
+
+
+def _command_line(argv: Sequence[str], lab: Lab, platform: str = sys.platform) -> str:
+    """The command as its user would type it: cmd's quoting and launcher on Windows, a POSIX shell's elsewhere."""
+    if platform == "win32":
+        text = "> aadc-doctor.cmd " + subprocess.list2cmdline(list(argv))
+    else:
+        text = "$ aadc-doctor " + " ".join(shlex.quote(a) for a in argv)
+    return text.replace(str(lab.workdir), _lab_variable(platform))
 
 
 def _print_lab(lab: Lab, console: Console) -> None:
@@ -219,7 +233,7 @@ def _print_lab(lab: Lab, console: Console) -> None:
     console.print(Text(f"  origin: the Microsoft endpoints on https://127.0.0.1:{lab.origin.https_port} and "
                        f"http://127.0.0.1:{lab.origin.http_port} (certificates from 'aadc-doctor Lab Root CA')"))
     console.print(Text(f"  DNS:    127.0.0.1:{lab.dns.port} (internal DNS: no internet names)"))
-    console.print(Text(f"  files:  $LAB = {lab.workdir} (CA bundle lab-root-ca.pem, proxy access.log)"))
+    console.print(Text(f"  files:  {_lab_variable()} = {lab.workdir} (CA bundle lab-root-ca.pem, proxy access.log)"))
 
 
 def _print_header(number: int, total: int, scenario: Scenario, console: Console) -> None:

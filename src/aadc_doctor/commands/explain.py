@@ -11,11 +11,14 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aadc_doctor.commands import RunContext
 from aadc_doctor.errors import ExitCode, InputError
 from aadc_doctor.pipeline import Analysis, BaseCommand
-from aadc_doctor.results import ExplainResults
+
+if TYPE_CHECKING:
+    from aadc_doctor.results import ExplainResults
 
 HELP = "explain AADSTS, Win32, NTSTATUS, Kerberos, HTTP codes, wizard/ADAL/PTA errors, or pasted log text"
 MAX_STDIN_BYTES = 4 * 1024 * 1024
@@ -72,6 +75,7 @@ class ExplainCommand(BaseCommand):
     def analyse(self, evidence: ExplainEvidence) -> Analysis[ExplainResults]:
         from aadc_doctor.explain.lookup import explain_all
         from aadc_doctor.explain.request_ids import find_request_ids
+        from aadc_doctor.results import ExplainResults  # on use: the results module declares every command's shape
 
         answer = explain_all(list(evidence.texts))
         results = ExplainResults(

@@ -9,11 +9,14 @@ from __future__ import annotations
 import argparse
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aadc_doctor.commands import RunContext
 from aadc_doctor.errors import ExitCode, UsageError
 from aadc_doctor.pipeline import Analysis, BaseCommand
-from aadc_doctor.results import HelpmsgResults
+
+if TYPE_CHECKING:
+    from aadc_doctor.results import HelpmsgResults
 
 HELP = "print the Windows message for Win32 error N, as 'net helpmsg N' does"
 _NUMBER = re.compile(r"[+-]?(?:0x[0-9a-f]+|[0-9]+)", re.IGNORECASE)  # ASCII digits: \d also takes "٣"
@@ -73,6 +76,7 @@ class HelpmsgCommand(BaseCommand):
 
     def analyse(self, evidence: HelpmsgEvidence) -> Analysis[HelpmsgResults]:
         from aadc_doctor.explain.netmsg import helpmsg
+        from aadc_doctor.results import HelpmsgResults  # on use: the results module declares every command's shape
 
         value = code = evidence.value
         note = None

@@ -10,9 +10,11 @@ counts only next to a word such as "error", "code", "status" or "reason".
 from __future__ import annotations
 
 import bisect
+import operator
 import re
-from dataclasses import dataclass
+from collections.abc import Iterator
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class Hint(StrEnum):
@@ -29,9 +31,12 @@ class Hint(StrEnum):
     WINHTTP = "winhttp"
 
 
-@dataclass(frozen=True)
-class FoundCode:
-    """One code in the text: its value, the text it came from, and how the context says to read it."""
+class FoundCode(NamedTuple):
+    """One code in the text: its value, the text it came from, and how the context says to read it.
+
+    A named tuple, not a frozen dataclass: a megabyte of numbers makes 170,000 of them, and a frozen
+    dataclass's ``__init__`` (one ``object.__setattr__`` per field) was a tenth of the time.
+    """
 
     value: int
     text: str
@@ -39,6 +44,8 @@ class FoundCode:
     hint: Hint
     standalone: bool = False
 
+
+_START = operator.attrgetter("start")
 
 _BLANKS = [
     re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"),  # GUIDs
@@ -74,16 +81,41 @@ _DECIMAL = re.compile(r"(?<![\w./:\\\-])(\d{1,10})(?![\w/:\\\-]|\.\d)")
 # event row took 20 s); here every character is read a bounded number of times.
 _CODE_TOKEN = r"[-+]?(?:0x)?[0-9a-f]++"
 _CODE_LIST = re.compile(rf"\s*+{_CODE_TOKEN}(?:(?:\s*+[,;]\s*+|\s++){_CODE_TOKEN})++\s*+[,;.]?\s*+", re.IGNORECASE)
-_MAY_BE_CONTEXT = re.compile(r"[a-z(]|47", re.IGNORECASE)  # what every context pattern below needs
+_WINDOW = 30  # how far before a bare decimal its context is looked for
+# The words a context pattern below needs (a superset of theirs, each without its \b): a decimal with none of them
+# starting in its window has no context. Found with str.find in ASCII text, else by the lookahead (overlapping
+# words are all found either way).
+_CONTEXT_WORDS = ("err", "code", "status", "reason", "result", "failure", "helpmsg", "http", "win32", "returned",
+                  "exit", "hresult", "ntstatus", "kerberos", "winhttp", "kdc", "4768", "4769", "4771", "preauth",
+                  "pre-auth", "(")
+_CONTEXT_WORD = re.compile("(?=" + "|".join(map(re.escape, _CONTEXT_WORDS)) + ")", re.IGNORECASE)
+
+
+def context_starts(text: str) -> list[int]:
+    """Every position where one of ``_CONTEXT_WORDS`` begins (any case), in order."""
+    if not text.isascii():
+        return [m.start() for m in _CONTEXT_WORD.finditer(text)]
+    lower = text.lower()
+    starts: list[int] = []
+    for word in _CONTEXT_WORDS:
+        position = lower.find(word)
+        while position >= 0:
+            starts.append(position)
+            position = lower.find(word, position + 1)
+    starts.sort()
+    return starts
 _KEYWORD_BEFORE = re.compile(
     r"(?:\b(?:error|err|code|status|sub\s?status|reason|result|failure|helpmsg|http|win32|returned|"
     r"exit|hresult|ntstatus|kerberos|winhttp)\b[\s:=#'\"(]*|\()$",
     re.IGNORECASE,
 )
 _HTTP_BEFORE = re.compile(r"(?:\bhttp\b|\bstatus code\b|returned an error)[\s:=#'\"(]*$|\($", re.IGNORECASE)
+_HELPMSG_BEFORE = re.compile(r"helpmsg\s*$", re.IGNORECASE)
+_LONGEST_KEYWORD = 20  # "returned an error" (17 characters) is the longest keyword the anchored patterns end with
 _HTTP_AFTER = re.compile(r"^\)?\s*(?:[A-Z][a-z]+(?: [A-Z][a-z]+)*)\b")
 _KERBEROS_CONTEXT = re.compile(r"kerberos|\bkdc\b|failure code|result code|\b47(?:68|69|71)\b|pre-?auth",
                                re.IGNORECASE)
+_KERBEROS_WORDS = ("kerb", "kdc", "code", "47", "auth")  # one of these is in every match of _KERBEROS_CONTEXT
 _NTSTATUS_CONTEXT = re.compile(r"sub\s?status|status\s*:|\b46(?:24|25)\b|\b4776\b|ntstatus", re.IGNORECASE)
 
 
@@ -168,14 +200,17 @@ def find_codes(text: str) -> list[FoundCode]:
     lines = _Lines(clean)
     taken = bytearray(len(clean) + 1)  # 1 where an earlier, more specific match already took the character
     found: list[FoundCode] = []
+    ones = b"\x01" * 64
+    whole_length = len(whole)
 
     def add(value: int, match: re.Match[str], hint: Hint, group: int = 1) -> None:
         start, end = match.span(0)
         if taken.find(1, start, end) >= 0:
             return
-        taken[start:end] = bytes((1,)) * (end - start)
-        standalone = match.group(0).strip() == whole
-        found.append(FoundCode(value, match.group(0).strip(), match.start(group), hint, standalone))
+        length = end - start
+        taken[start:end] = ones[:length] if length <= 64 else b"\x01" * length
+        text = match.group(0).strip()
+        found.append(FoundCode(value, text, match.start(group), hint, len(text) == whole_length and text == whole))
 
     for m in _EXPLICIT.finditer(clean):
         value = _parse_int(m.group(2))
@@ -192,20 +227,39 @@ def find_codes(text: str) -> list[FoundCode]:
             add(int(m.group(1), 16), m, Hint.NTSTATUS)
     for m in _NEGATIVE.finditer(clean):
         add(int(m.group(1)), m, Hint.NTSTATUS)
-    line_start, line_end, code_list = 0, -1, False
-    for m in _DECIMAL.finditer(clean):  # the hot loop of a pasted log: one line's facts are worked out once
-        start = m.start(1)
-        if start > line_end:
-            line_start, line_end = lines.bounds(start)
-            code_list = lines.is_code_list(line_start, line_end)
-        if not code_list:
-            before = clean[max(line_start, start - 30):start]
-            if before.strip() and not _MAY_BE_CONTEXT.search(before):
-                continue  # the fast answer for most numbers of a paste: not alone on its line, no word before it
-        hint = Hint.NONE if code_list else _decimal_hint(lines, whole, m, line_start, line_end)
-        if hint is not None:
-            add(int(m.group(1)), m, hint)
-    found.sort(key=lambda f: f.start)
+    # The hot loop of a pasted log, a constant amount of work per number: one line's facts are worked out once,
+    # and the starts of the words a context needs are found in one pass beside it, so a number with none of them
+    # in its window is passed over without a regular expression.
+    starts: Iterator[int] | None = None  # found on first need: a paste of code lists never needs them
+    next_context = last_context = -1
+    line_start, line_end, code_list, line_text = 0, -1, False, ""
+    size = len(clean)
+    for m in _DECIMAL.finditer(clean):
+        start = m.start()
+        digits = m.group()
+        if start > line_end:  # the first number of a line: what the line is
+            line_end = clean.find("\n", start)
+            line_end = size if line_end < 0 else line_end
+            line_start = clean.rfind("\n", 0, start) + 1
+            line_text = clean[line_start:line_end].strip() if line_end - line_start <= 64 else ""
+            code_list = line_text != digits and lines.is_code_list(line_start, line_end)
+        if not code_list and digits != line_text:  # not in a list of codes, not alone on its line
+            if starts is None:
+                starts = iter([*context_starts(clean), len(clean) + 1])
+                next_context = next(starts)
+            while next_context < start:
+                last_context, next_context = next_context, next(starts)
+            if last_context < start - _WINDOW or last_context < line_start:
+                continue  # no word in the window before it that could say it is a code
+            hint = _decimal_hint(lines, whole, m, line_start, line_end)
+            if hint is not None:
+                add(int(digits), m, hint)
+            continue
+        end = m.end(0)  # `add`, inlined: a megabyte of numbers may all be codes
+        if taken.find(1, start, end) < 0:
+            taken[start:end] = ones[:end - start]
+            found.append(FoundCode(int(digits), digits, start, Hint.NONE, digits == whole))
+    found.sort(key=_START)
     return found
 
 
@@ -226,17 +280,26 @@ def _decimal_hint(lines: _Lines, whole: str, match: re.Match[str], line_start: i
     digits = match.group(1)
     if whole == digits or lines.short_content(line_start, line_end) == digits:
         return Hint.NONE
-    before = text[max(line_start, start - 30):start]
-    if not _MAY_BE_CONTEXT.search(before):  # most numbers in a paste have no word before them: no regex below
-        return None
+    before = text[max(line_start, start - _WINDOW):start]  # find_codes saw a context word start in it
     after = text[end:end + 40]
     parenthesised = before.rstrip().endswith("(")
-    if _HTTP_BEFORE.search(before) and (not parenthesised or _HTTP_AFTER.match(after)):
+    # The end-anchored patterns need a keyword that ends where the trailing separators begin, or a "(" last: they
+    # are searched from just before that keyword, not tried at each of the window's 30 positions; a "(" last
+    # matches both their `\($` at once. Each pattern is searched only when a word it needs is there.
+    paren_last = before.endswith("(")
+    tail = before
+    while (shorter := tail.rstrip().rstrip(":=#'\"(")) != tail:
+        tail = shorter
+    keyword_last = tail[-1:].isalnum()
+    from_ = max(0, len(tail) - _LONGEST_KEYWORD)
+    if (paren_last or (keyword_last and _HTTP_BEFORE.search(before, from_))) and (
+            not parenthesised or _HTTP_AFTER.match(after)):
         return Hint.HTTP
-    if re.search(r"helpmsg\s*$", before, re.IGNORECASE):
+    if keyword_last and tail[-7:].lower() == "helpmsg" and _HELPMSG_BEFORE.search(before, from_):
         return Hint.WIN32
-    if _KERBEROS_CONTEXT.search(before):
+    lower = before.lower()
+    if any(word in lower for word in _KERBEROS_WORDS) and _KERBEROS_CONTEXT.search(before):
         return Hint.KERBEROS
-    if _KEYWORD_BEFORE.search(before):
+    if paren_last or (keyword_last and _KEYWORD_BEFORE.search(before, from_)):
         return Hint.NONE
     return None

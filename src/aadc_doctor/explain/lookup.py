@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import http
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from aadc_doctor.explain.code_finder import FoundCode, Hint, find_codes
 from aadc_doctor.explain.matcher import find_named, rank, suggest
-from aadc_doctor.json_data import json_meta
+from aadc_doctor.json_data import JsonField
 from aadc_doctor.knowledge import codes
 from aadc_doctor.knowledge.codes import CodeEntry
 
@@ -23,15 +24,24 @@ MAX_SUGGESTED_QUERIES = 10  # "did you mean" for the first unknown codes only: e
 FIRST_AADSTS = 16000  # the lowest code of the AADSTS reference; smaller numbers are read as Win32 first
 
 
-@dataclass(frozen=True)
-class Reading:
-    """One explanation of something found in the text; ``rank`` 1 is the likeliest reading of it."""
+class Reading(NamedTuple):
+    """One explanation of something found in the text; ``rank`` 1 is the likeliest reading of it.
 
-    entry: CodeEntry = field(metadata=json_meta(flatten=True))
+    A named tuple: a paste of a megabyte of numbers has tens of thousands (a frozen dataclass is slower to build).
+    """
+
+    entry: CodeEntry
     found: str
-    rank: int = field(metadata=json_meta(key="reading"))
+    rank: int
     why: str
-    score: float | None = field(default=None, metadata=json_meta(omit_none=True))
+    score: float | None = None
+
+    def json_options(self) -> dict[str, JsonField]:
+        """Its JSON (json_data.to_json_data): the entry's keys, then found, reading, why and a score if ranked."""
+        return _READING_JSON
+
+
+_READING_JSON = {"entry": JsonField(flatten=True), "rank": JsonField(key="reading"), "score": JsonField(omit_none=True)}
 
 
 @dataclass(frozen=True)
@@ -48,14 +58,16 @@ class Explanation:
         return bool(self.readings)
 
 
+_HTTP_STATUSES = {int(s): s for s in http.HTTPStatus}  # HTTPStatus(n) raising ValueError costs microseconds
+
+
 def http_status_entry(status: int) -> CodeEntry | None:
     """403 and 407 as the connectivity article explains them; other statuses by their standard meaning."""
     curated = codes.http_entry(status)
     if curated is not None:
         return curated
-    try:
-        known = http.HTTPStatus(status)
-    except ValueError:
+    known = _HTTP_STATUSES.get(status)
+    if known is None:
         return None
     return CodeEntry(kind="http", code=str(status), name=known.phrase, message=known.description or known.phrase,
                      source=HTTP_SOURCE, checked_by="aadc-doctor check")
@@ -90,15 +102,30 @@ def _winhttp_readings(value: int) -> list[tuple[CodeEntry, str]]:
     return [(e, f"{'WinHTTP' if e.kind == 'winhttp' else 'WinINet'} error") for e in codes.winhttp_entries(value)]
 
 
-def _reader(value: int) -> dict[str, list[tuple[CodeEntry, str]]]:
-    """Every table's reading of one number (computed eagerly: each lookup is a dict access)."""
-    return {
-        "win32": _one(codes.win32_entry(value), "Win32 system error"),
-        "aadsts": _one(codes.aadsts_entry(value), "AADSTS code (Entra ID sign-in error)"),
-        "http": _one(http_status_entry(value), "HTTP status"),
-        "kerberos": _one(codes.kerberos_entry(value), "Kerberos failure code (events 4768/4771)"),
-        "typo": _one(_aadsts_typo(value), f"AADSTS{value} is the PTA article's typo for this code"),
-    }
+class _Reader:
+    """Each table's reading of one number, looked up only when the order of readings asks for it.
+
+    A paste of a megabyte of numbers holds up to 100,000 distinct values; reading every table for each (and
+    building entries no ordering used) was most of the time of `explain` on it.
+    """
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def win32(self) -> list[tuple[CodeEntry, str]]:
+        return _one(codes.win32_entry(self.value), "Win32 system error") if self.value <= 0xFFFF else []
+
+    def aadsts(self) -> list[tuple[CodeEntry, str]]:
+        return _one(codes.aadsts_entry(self.value), "AADSTS code (Entra ID sign-in error)")
+
+    def http(self) -> list[tuple[CodeEntry, str]]:
+        return _one(http_status_entry(self.value), "HTTP status")
+
+    def kerberos(self) -> list[tuple[CodeEntry, str]]:
+        return _one(codes.kerberos_entry(self.value), "Kerberos failure code (events 4768/4771)")
+
+    def typo(self) -> list[tuple[CodeEntry, str]]:
+        return _one(_aadsts_typo(self.value), f"AADSTS{self.value} is the PTA article's typo for this code")
 
 
 def readings_for(found: FoundCode) -> list[tuple[CodeEntry, str]]:
@@ -109,29 +136,29 @@ def readings_for(found: FoundCode) -> list[tuple[CodeEntry, str]]:
     if hint is Hint.WINHTTP:
         return _winhttp_readings(value)
     if hint is Hint.NTSTATUS or value < 0 or value > 0xFFFF:
-        return _status_readings(value) or (_reader(value)["aadsts"] if value > 0 else [])
-    r = _reader(value)
+        return _status_readings(value) or (_Reader(value).aadsts() if value > 0 else [])
+    r = _Reader(value)
     if hint is Hint.AADSTS:
-        return r["aadsts"] or r["typo"]
+        return r.aadsts() or r.typo()
     if hint is Hint.WIN32:
-        return r["win32"]
+        return r.win32()
     if hint is Hint.KERBEROS:
-        return r["kerberos"] + r["win32"]
+        return r.kerberos() + r.win32()
     if hint is Hint.HTTP:
-        return r["http"] + r["win32"]
+        return r.http() + r.win32()
     if hint is Hint.HEX:
         winhttp = _winhttp_readings(value) if 12000 <= value < 12200 else []  # 0x2EE7 is 12007
-        return winhttp + r["win32"] + (r["kerberos"] if value <= 0x44 else [])
+        return winhttp + r.win32() + (r.kerberos() if value <= 0x44 else [])
     # a bare decimal: the table it most plausibly belongs to first, then every other reading
     if 12000 <= value < 12200:
-        ordered = _winhttp_readings(value) + r["win32"]
+        ordered = _winhttp_readings(value) + r.win32()
     elif codes.http_entry(value) is not None:
-        ordered = r["http"] + r["win32"]
+        ordered = r.http() + r.win32()
     elif value >= FIRST_AADSTS:
-        ordered = r["aadsts"] + r["win32"]
+        ordered = r.aadsts() + r.win32()
     else:
-        ordered = r["win32"] + (r["http"] if 100 <= value <= 599 else []) + r["aadsts"]
-    return ordered + r["typo"]
+        ordered = r.win32() + (r.http() if 100 <= value <= 599 else []) + r.aadsts()
+    return ordered + r.typo()
 
 
 def _one(entry: CodeEntry | None, why: str) -> list[tuple[CodeEntry, str]]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 
 from aadc_doctor.knowledge import read_toml
 from aadc_doctor.model import Severity
+
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9]+")
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,8 @@ class ProvisioningError:
     meaning: str
     remedy: str
     references: tuple[str, ...]
+    names: tuple[str, ...] = ()  # what `explain` looks for in pasted text: the code, and identifiers of `match`
+    exact_case: bool = False
 
     def found_in(self, lowered_message: str) -> bool:
         return any(m in lowered_message for m in self.match)
@@ -44,6 +49,8 @@ def load_cloudsync() -> CloudSyncKnowledge:
     errors = tuple(
         ProvisioningError(code=e["code"], match=tuple(m.lower() for m in e["match"]), severity=Severity(e["severity"]),
                           title=e["title"], meaning=e["meaning"], remedy=e["remedy"],
-                          references=tuple(refs[r] for r in e["references"]))
+                          references=tuple(refs[r] for r in e["references"]),
+                          names=tuple(dict.fromkeys([e["code"], *(m for m in e["match"] if _IDENTIFIER.fullmatch(m))])),
+                          exact_case=bool(e.get("exact_case", False)))
         for e in data["error"])
     return CloudSyncKnowledge(tuple(data["agent_processes"]), data["trace_folder"], errors)

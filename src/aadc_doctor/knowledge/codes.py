@@ -25,6 +25,7 @@ AADSTS_SOURCE = "aadsts.tsv (Microsoft Entra AADSTS error codes reference)"
 PTA_TABLE_SOURCE = "pta_signin_errors.tsv (current PTA troubleshooting article)"
 WIZARD_TABLE_SOURCE = "aadconnect_wizard_errors.tsv (current connectivity troubleshooting article)"
 WINHTTP_SOURCE = "wininet_winhttp.tsv (MicrosoftDocs/win32 WinINet and WinHTTP error pages)"
+CLOUDSYNC_SOURCE = "cloudsync.toml (Cloud Sync provisioning agent error codes, see SOURCES.md)"
 CURATED_SOURCE = "seed_errors.toml (aadc-doctor, from the seed articles and current documentation)"
 
 INT32_MASK = 0xFFFFFFFF
@@ -375,18 +376,38 @@ def wizard_error(name: str) -> CodeEntry | None:
     return entry if entry is not None and entry.kind != "http" else None
 
 
+@cache
+def _http_by_status() -> dict[int, CodeEntry]:
+    return {int(key): entry for key, entry in _curated_by_key().items() if key.isdigit() and entry.kind == "http"}
+
+
 def http_entry(status: int) -> CodeEntry | None:
-    """The proxy answers the connectivity article explains (403, 407)."""
-    entry = curated_entry(str(status))
-    return entry if entry is not None and entry.kind == "http" else None
+    """The proxy answers the connectivity article explains (403, 407): a dict access, asked once per number."""
+    return _http_by_status().get(status)
 
 
 # ---- Whole-table iteration (for relevance search) -----------------------------------------------
 
 
+@cache
+def cloudsync_entries() -> tuple[tuple[CodeEntry, tuple[str, ...], bool], ...]:
+    """The Cloud Sync provisioning agent's errors (``cloudsync.toml``, the knowledge `analyze` uses), as entries,
+    each with the names `explain` finds it by and whether their case must match."""
+    from aadc_doctor.knowledge.cloudsync import load_cloudsync
+
+    return tuple(
+        (CodeEntry(kind="cloudsync", code=error.code, name=error.code, message=error.title, cause=error.meaning,
+                   remedy=error.remedy, see_also=error.references, source=CLOUDSYNC_SOURCE,
+                   checked_by="aadc-doctor analyze PATH (the provisioning agent's trace); aadc-doctor check "
+                              "--profile cloudsync"),
+         error.names, error.exact_case)
+        for error in load_cloudsync().errors
+    )
+
+
 def all_entries() -> Iterator[CodeEntry]:
     """Every entry of every table, curated first; used by free-text search."""
-    yield from curated_entries()
+    yield from curated_entries()  # not the Cloud Sync errors: found by name only, they would outrank PTA's on "agent"
     for code in _aadsts_rows().keys() | _pta_table().keys():
         entry = aadsts_entry(code)
         if entry is not None:

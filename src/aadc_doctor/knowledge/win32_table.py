@@ -27,8 +27,13 @@ def win32_row_scan(code: int) -> Mapping[str, str] | None:
     return row_starting_with(TABLE, str(code)) if code >= 0 else None
 
 
+LAST_CODE = 15999  # Win32 system errors are 0-15999 (NERR_ codes included); a larger number is never one
+
+
 def win32_row(code: int) -> Mapping[str, str] | None:
     """One row: from the parsed table when it is loaded already, else by scanning."""
+    if not 0 <= code <= LAST_CODE:
+        return None
     if win32_rows.cache_info().currsize:
         return win32_rows().get(code)
     return win32_row_scan(code)

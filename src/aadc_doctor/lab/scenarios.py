@@ -39,10 +39,6 @@ class Expected:
     def outcome_for(self, host: str, kind: str) -> str:
         return self.hosts.get(host) or self.kinds.get(kind) or self.others
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"hosts": dict(self.hosts), "kinds": dict(self.kinds), "others": self.others,
-                "findings": list(self.findings), "no_errors": self.no_errors}
-
     def describe(self) -> str:
         parts = [f"{host}: {outcome}" for host, outcome in self.hosts.items()]
         parts += [f"{kind} endpoints: {outcome}" for kind, outcome in self.kinds.items()]

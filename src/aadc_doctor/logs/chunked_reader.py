@@ -98,6 +98,8 @@ def open_binary(path: Path) -> tuple[BinaryIO, bool]:
     except IsADirectoryError:
         raise InputError(f"{path}: is a directory, not a log file") from None
     except OSError as exc:
+        if path.is_dir():  # Windows raises PermissionError, not IsADirectoryError, for a directory
+            raise InputError(f"{path}: is a directory, not a log file") from None
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
         magic = raw.read(2)

@@ -49,9 +49,14 @@ class ProxyRecord(NamedTuple):
     line_no: int = 0
     peer: str = ""  # the parent proxy that forwarded (and may have answered) the request, if the log names one
     decrypted: bool = False  # an https:// request the proxy saw in clear: it decrypted the tunnel (TLS inspection)
+    # A tunnel that carried data but that Squid logged TCP_TUNNEL/500 when it closed (Squid bug 5274, logs/squid.py):
+    # it went through; the 500 is Squid's own logging, not a failure
+    spurious_500: bool = False
 
     @property
     def verdict(self) -> Verdict:
+        if self.spurious_500:
+            return Verdict.ALLOWED
         return verdict_of(self.status, self.action)
 
     @property

@@ -33,6 +33,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from aadc_doctor.errors import UsageError
+from aadc_doctor.net.deadline import RequestDeadline, deadline_connection
 from aadc_doctor.net.outcome import Outcome
 from aadc_doctor.secrets import scrub, url_without_password
 
@@ -215,10 +216,10 @@ class _DoctorAdapter(HTTPAdapter):
         tunnel = {(r.host, r.port): r for r in settings.connect_to}
 
         class Pool(HTTPConnectionPool):
-            ConnectionCls = _connection_class(urllib3.connection.HTTPConnection, dial, tunnel)
+            ConnectionCls = _connection_class(deadline_connection(urllib3.connection.HTTPConnection), dial, tunnel)
 
         class TlsPool(HTTPSConnectionPool):
-            ConnectionCls = _connection_class(urllib3.connection.HTTPSConnection, dial, tunnel)
+            ConnectionCls = _connection_class(deadline_connection(urllib3.connection.HTTPSConnection), dial, tunnel)
 
         self._pools = {"http": Pool, "https": TlsPool}
         super().__init__(max_retries=0)
@@ -269,13 +270,17 @@ class DoctorSession(requests.Session):
         kwargs.setdefault("allow_redirects", False)
         shown_url = _url_for_log(text_url)
         shown_proxy = _shown_proxy(proxy) if proxy else None
-        deadline = time.monotonic() + float(self.settings.timeout)  # one deadline for the whole exchange
+        timeout = float(self.settings.timeout)
         kwargs["stream"] = True
+        watchdog = RequestDeadline(timeout)  # one deadline for the whole exchange, headers included
         try:
-            response = super().request(method, url, *args, **kwargs)
-            read_bounded_body(response, deadline, float(self.settings.timeout), text_url)
+            with watchdog:
+                response = super().request(method, url, *args, **kwargs)
+                read_bounded_body(response, watchdog.at, timeout, text_url)
         except requests.RequestException as exc:
             failure = classify_failure(exc, text_url, proxy)
+            if watchdog.expired and failure.outcome is not Outcome.TIMEOUT:
+                failure = _cut_by_deadline(text_url, proxy, timeout, watchdog.in_proxy_connect)
             self.exchanges.append(Exchange(text_method, shown_url, None, shown_proxy, failure.outcome, 0))
             raise failure from None
         except HttpFailure as failure:
@@ -284,6 +289,15 @@ class DoctorSession(requests.Session):
         elapsed = int(response.elapsed.total_seconds() * 1000)
         self.exchanges.append(Exchange(text_method, shown_url, response.status_code, shown_proxy, "ok", elapsed))
         return response
+
+
+def _cut_by_deadline(url: str, proxy: str | None, timeout: float, in_proxy_connect: bool) -> HttpFailure:
+    """The watchdog shut the socket at the deadline: whatever the read then saw, the cause is the time."""
+    host = urlsplit(url).hostname or url
+    if proxy and in_proxy_connect:
+        return HttpFailure(Outcome.TIMEOUT, f"the proxy {_shown_proxy(proxy)} did not answer CONNECT {host} within "
+                                      f"{timeout:g} s (TCP to it worked)", url)
+    return HttpFailure(Outcome.TIMEOUT, f"{host} did not send its whole answer within {timeout:g} s", url)
 
 
 MAX_BODY_BYTES = 8 * 1024 * 1024  # a realm, OpenID or token answer is a few KB; a Graph page well under 1 MB

@@ -236,8 +236,9 @@ class SystemDns:
         import dns.exception
         import dns.resolver
 
-        try:
-            configured = dns.resolver.Resolver(filename=str(self.resolv_conf), configure=True)
+        try:  # read_resolv_conf, not configure=True: on Windows dnspython would read the registry instead
+            configured = dns.resolver.Resolver(configure=False)
+            configured.read_resolv_conf(str(self.resolv_conf))
         except (dns.exception.DNSException, OSError, ValueError) as exc:
             raise SystemDnsUnknown(f"cannot read the DNS servers from {self.resolv_conf}: {exc}") from None
         return tuple(str(server) for server in configured.nameservers)

@@ -246,12 +246,18 @@ def _download(url: str, timeout: float) -> str:
     import requests
     import urllib3
 
-    deadline = time.monotonic() + timeout  # one deadline for the whole download: a server may drip a byte a second
+    from aadc_doctor.net.deadline import RequestDeadline, deadline_adapter
+
+    # one deadline for the whole download, headers included: a server may drip a byte a second
+    watchdog = RequestDeadline(timeout)
+    deadline = watchdog.at
     chunks: list[bytes] = []
     size = 0
     try:
-        with requests.Session() as session:
+        with requests.Session() as session, watchdog:
             session.trust_env = False  # WPAD/PAC is fetched directly, as Windows does
+            session.mount("http://", deadline_adapter())
+            session.mount("https://", deadline_adapter())
             response = session.get(url, timeout=timeout, stream=True)
             response.raise_for_status()
             with response:
@@ -264,6 +270,8 @@ def _download(url: str, timeout: float) -> str:
                     if time.monotonic() > deadline:
                         raise InputError(f"{url}: cannot download the PAC file: not complete within {timeout:g} s")
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+        if watchdog.expired:
+            raise InputError(f"{url}: cannot download the PAC file: not complete within {timeout:g} s") from None
         raise InputError(f"{url}: cannot download the PAC file: {_download_error(exc, timeout)}") from None
     body = b"".join(chunks)
     try:

@@ -107,12 +107,34 @@ class _Console(Console):
             yield segment
 
 
-def _columns(value: str) -> int:
-    """COLUMNS as a width; anything that is not a plain number of 20-1000 (``abc``, ``²``, ``-5``) means 120."""
+DEFAULT_COLUMNS = 120
+
+
+def _valid_columns(value: str) -> int | None:
     value = value.strip()
     if value.isascii() and value.isdigit() and len(value) <= 4 and 20 <= int(value) <= 1000:
         return int(value)
-    return 120
+    return None
+
+
+def _columns(value: str) -> int:
+    """COLUMNS as a width; anything that is not a plain number of 20-1000 (``abc``, ``²``, ``-5``) means 120.
+
+    COLUMNS is a hint the shell passes down, not the user's input to this command: Python's
+    ``shutil.get_terminal_size`` and rich ignore a value that is not a number, and GNU ``ls`` says it ignores it
+    and goes on. So do we: ``columns_warning`` says so in one line on stderr, and the exit code does not change.
+    """
+    return _valid_columns(value) or DEFAULT_COLUMNS
+
+
+def columns_warning(env: Mapping[str, str], stream: TextIO) -> str | None:
+    """The one-line warning for a COLUMNS that will be ignored, or None (unset, valid, or output to a terminal)."""
+    value = env.get("COLUMNS", "")
+    if not value.strip() or _valid_columns(value) is not None or getattr(stream, "isatty", lambda: False)():
+        return None
+    shown = value if len(value) <= 20 else value[:20] + "..."
+    return (f"aadc-doctor: warning: ignoring COLUMNS={shown!r}: not a width of 20 to 1000 columns; "
+            f"using {DEFAULT_COLUMNS}")
 
 
 def make_console(stream: TextIO, env: Mapping[str, str]) -> Console:

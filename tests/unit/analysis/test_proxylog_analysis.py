@@ -294,3 +294,15 @@ def test_decrypted_requests_and_a_parent_denial() -> None:
     denied = findings["proxylog-required-denied|provisioningapi.microsoftonline.com:443"]
     assert "parent proxy 10.9.0.1" in denied.detail and "10.9.0.1" in denied.remedy
     assert endpoint(results, "provisioningapi.microsoftonline.com")["denied_by_parent"] == {"10.9.0.1": 1}
+
+
+def test_a_tunnel_squid_logged_500_after_carrying_data_is_no_failure() -> None:
+    """Squid bug 5274 (logs/squid.py): the parser marks such a line; the analysis counts it as let through, keeps
+    the logged status in the table, and raises no `required-failed`. A real 500 from the proxy still does."""
+    spliced = rec("login.windows.net", 500)._replace(spurious_500=True)
+    failed = rec("graph.windows.net", 500)
+    _, results, findings = analyse([spliced, spliced, failed])
+    row = endpoint(results, "login.windows.net")
+    assert (row["allowed"], row["failed"], row["statuses"]) == (2, 0, {"500": 2})
+    assert row["tunnels_logged_500_after_transfer"] == 2
+    assert list(findings) == ["proxylog-required-failed|graph.windows.net:443"]

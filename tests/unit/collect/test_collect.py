@@ -176,3 +176,24 @@ def test_collect_on_linux_exits_2_with_one_line(run_cli) -> None:  # type: ignor
     result = run_cli("collect")
     assert result.code == 2
     assert result.stderr.count("\n") == 1 and "runs on the Windows server" in result.stderr
+
+
+def test_redact_finds_other_hosts_of_a_known_domain_in_free_text() -> None:
+    """A trace names other servers (`via AADC02.contoso.local`): once contoso.local is known (the server's own DNS
+    domain, or a UPN suffix anywhere), their host names go too, in every file, even one learned before."""
+    from aadc_doctor.collect.redact import Redactor
+
+    first = "Sign-in failed via AADC02.contoso.local and dc1.CONTOSO.LOCAL; see login.microsoftonline.com"
+    second = "Agent on AADC01 (account admmig@contoso.local)"
+    redactor = Redactor()
+    redactor.learn_identity({"computer": "AADC01"})
+    for text in (first, second):
+        redactor.learn(text)
+    for text in (first, second):
+        redactor.learn_hosts(text)
+    out = redactor.apply(first) + "\n" + redactor.apply(second)
+    for original in ("AADC02", "dc1", "contoso", "AADC01", "admmig"):
+        assert not re.search(rf"(?<![\w-]){original}(?![\w-])", out, re.IGNORECASE), (original, out)
+    assert "login.microsoftonline.com" in out
+    names = redactor.mapping
+    assert names["aadc02.contoso.local"] == f"{names['aadc02']}.{names['contoso.local']}"

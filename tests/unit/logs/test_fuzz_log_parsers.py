@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.fixtures.pta import tracegen as tg
+from tests.fuzz.budget import fuzz_settings
 
 from aadc_doctor.errors import InputError
 from aadc_doctor.logs.combined import CombinedParser
@@ -36,9 +37,9 @@ from aadc_doctor.logs.w3c import W3CParser
 PER_PARSER = 1200
 
 
-def budget(examples: int) -> Any:
-    return settings(max_examples=examples, derandomize=True, deadline=None, database=None,
-                    suppress_health_check=list(HealthCheck))
+def budget(target: str, examples: int) -> Any:
+    """The shared fuzz settings (tests/fuzz/budget.py: deterministic, AADC_FUZZ_SCALE, the budget report)."""
+    return settings(fuzz_settings(target, examples), suppress_health_check=list(HealthCheck))
 
 
 ODD_VALUES = ["", "-", "²", "٤٠٣", "1e300", "inf", "nan", "-1", "0", "65536", "9" * 30, "4" * 5000, '"', "[", "]",
@@ -112,7 +113,7 @@ def _parse_all(parser: Any, lines: list[str]) -> None:
     ("squid", SquidParser), ("combined", CombinedParser), ("w3c", W3CParser), ("listing", ListingParser),
     ("tinyproxy", TinyproxyParser)])
 def test_proxy_line_parsers(fmt: str, factory: Callable[[], Any]) -> None:
-    @budget(PER_PARSER)
+    @budget(f"logs.{fmt}", PER_PARSER)
     @given(st.lists(line_inputs(fmt), min_size=1, max_size=5))
     def run(lines: list[str]) -> None:
         parser = factory()
@@ -123,7 +124,7 @@ def test_proxy_line_parsers(fmt: str, factory: Callable[[], Any]) -> None:
     run()
 
 
-@budget(800)
+@budget("logs.pta_trace", 800)
 @given(st.lists(st.one_of(st.text(max_size=120), st.sampled_from([
     f"{tg.CURRENT_EXE} Error: 0 : Passthrough Authentication request failed. RequestId: 'x'. Reason: '1328'.",
     "    ThreadId=5", "    DateTime=2024-03-05T08:00:00.0000000Z", "    DateTime=9999-12-31T23:59:59.9999999-05:00",
@@ -141,7 +142,7 @@ def test_pta_trace_parser(lines: list[str]) -> None:
 EVENT = tg.failed_logon(tg.T0, "alice", "0xc000006d", "0xc000006a", record_id=1)
 
 
-@budget(800)
+@budget("logs.event_xml", 800)
 @given(st.one_of(st.text(max_size=300), st.builds(
     lambda cut, junk, at: EVENT[:at] + junk + EVENT[at + cut:], st.integers(0, 40),
     st.sampled_from([*ODD_VALUES, "<", ">", "</EventID>", "<EventID>²</EventID>", "&amp;", "<![CDATA["]),
@@ -153,7 +154,7 @@ def test_event_xml_text_parser(text: str) -> None:
         parse_iso_time(record.time)
 
 
-@budget(700)
+@budget("logs.text_input", 700)
 @given(st.one_of(st.binary(max_size=600), st.builds(
     lambda head, body: head + body, st.sampled_from([b"", b"\xef\xbb\xbf", b"\xff\xfe", b"\x1f\x8b", b"\x00" * 50]),
     st.text(max_size=300).map(lambda t: t.replace("a", "\r").encode("utf-8")))))
@@ -166,7 +167,7 @@ def test_text_input_reader(data: bytes) -> None:
         assert "\n" not in exc.message
 
 
-@budget(700)
+@budget("logs.sniff", 700)
 @given(st.one_of(st.text(max_size=400), st.lists(st.sampled_from(
     [line for lines in REAL_LINES.values() for line in lines] + ["#Fields: date time", "#Software: x"]),
     max_size=6).map("\n".join)))
@@ -183,7 +184,7 @@ def test_a_sample_through_the_cli(fuzz_dir: Path, run_cli: Callable[..., Any]) -
     """Whole files through `proxylog` and `pta trace`: exit 0, 1 or 2, one line on stderr for 2, no traceback."""
     path = fuzz_dir / "input.log"
 
-    @budget(60)
+    @budget("logs.cli-sample", 60)
     @given(st.one_of(st.binary(max_size=2000), st.lists(line_inputs("squid"), max_size=20).map(
         lambda lines: "\n".join(lines).encode("utf-8", "surrogatepass"))))
     def run(data: bytes) -> None:

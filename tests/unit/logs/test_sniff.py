@@ -91,7 +91,7 @@ def test_candidates_and_line_numbers_match_a_plain_scan(tmp_path: Path) -> None:
     lines = [f"line {i} {'login.microsoftonline.com' if i % 7 == 0 else 'example.org'} "
              f"{'graph.windows.net' if i % 11 == 0 else ''}" for i in range(20000)]
     path = tmp_path / "b.log"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_bytes(("\n".join(lines) + "\n").encode())  # LF on every platform: candidates are the raw lines
     expected = [(i + 1, line) for i, line in enumerate(lines) if "microsoftonline" in line or "windows.net" in line]
     for scanner in (make_scanner(NEEDLES), force_regex_scanner(NEEDLES)):
         got: list[tuple[int, str]] = []

@@ -74,3 +74,31 @@ def test_sniff(sample: list[str], corpus: Path) -> None:
     iis = (corpus / "logs/proxy/plaso_iis6_w3c.log").read_text().splitlines()
     assert not sniff(iis)
     assert not sniff([])
+
+
+def test_a_tunnel_squid_logs_500_after_carrying_data_went_through() -> None:
+    """Squid bug 5274: squid-openssl 5.7 logs about a third of the tunnels it splices after peeking TCP_TUNNEL/500
+    (lines as it wrote them for curl, which got its 200 every time, in tests/integration/test_proxylog_proxies.py)."""
+    parser = SquidParser()
+    spliced = parser.parse("1796527468.215     14 127.0.0.5 TCP_TUNNEL/500 2525 CONNECT login.windows.net:443 - "
+                           "HIER_DIRECT/127.243.83.2 -")
+    assert spliced is not None and spliced.spurious_500 and spliced.status == 500
+    assert spliced.verdict is Verdict.ALLOWED
+    through_parent = parser.parse("1796527468.215 14 10.0.0.5 TCP_TUNNEL/500 9000 CONNECT login.windows.net:443 - "
+                                  "FIRSTUP_PARENT/10.1.1.1 -")
+    assert through_parent is not None and through_parent.verdict is Verdict.ALLOWED
+
+
+@pytest.mark.parametrize("line", [
+    # nothing sent to the client: the tunnel never carried data
+    "1796527468.215     14 127.0.0.5 TCP_TUNNEL/500 0 CONNECT login.windows.net:443 - HIER_DIRECT/127.243.83.2 -",
+    # no server reached: Squid's own refusal (a down parent, as tests/integration's orphan Squid logs it)
+    "1796525815.142      0 127.0.0.1 NONE_NONE/500 0 CONNECT login.microsoftonline.com:40789 - HIER_NONE/- -",
+    "1796525815.142      0 127.0.0.1 TCP_TUNNEL/500 3608 CONNECT login.microsoftonline.com:443 - HIER_NONE/- -",
+    # another status, or not a tunnel
+    "1796527468.215     14 127.0.0.5 TCP_TUNNEL/503 2525 CONNECT login.windows.net:443 - HIER_DIRECT/127.0.0.2 -",
+    "1796527468.215     14 127.0.0.5 TCP_MISS/500 2525 GET http://login.windows.net/ - HIER_DIRECT/127.0.0.2 -",
+])
+def test_a_500_that_is_no_spliced_tunnel_stays_a_failure(line: str) -> None:
+    record = SquidParser().parse(line)
+    assert record is not None and not record.spurious_500 and record.verdict is Verdict.OTHER

@@ -21,6 +21,7 @@ KIND_LABEL = {
     "aadsts": "AADSTS", "win32": "Win32", "ntstatus": "NTSTATUS", "kerberos": "Kerberos", "winhttp": "WinHTTP",
     "wininet": "WinINet", "http": "HTTP", "wizard": "wizard error", "adal": "authentication error",
     "powershell": "PowerShell", "pta": "PTA error", "reference": "PTA/Connect reference",
+    "cloudsync": "Cloud Sync provisioning agent error",
 }
 
 
@@ -65,15 +66,19 @@ def _print_details(entry: CodeEntry, console: Console) -> None:
         ("See also", ", ".join(s for s in entry.see_also if s != entry.checked_by)),
     ]
     width = max(40, (console.width or 100) - 1)
+    block = Text()  # one print per entry: rich's per-call cost, times thousands of entries, was most of the time
     for label, value in rows:
         if not value:
             continue
         lines = textwrap.wrap(str(value), width=width - LABEL_WIDTH, break_long_words=False,
                               break_on_hyphens=False) or [""]
         for number, line in enumerate(lines):
-            text = Text(f"{label:<{LABEL_WIDTH}}" if number == 0 else " " * LABEL_WIDTH, style="green")
-            text.append(line)
-            console.print(text, soft_wrap=True)
+            if block:
+                block.append("\n")
+            block.append(f"{label:<{LABEL_WIDTH}}" if number == 0 else " " * LABEL_WIDTH, style="green")
+            block.append(line)
+    if block:
+        console.print(block, soft_wrap=True)
 
 
 def render(results: ExplainResults, console: Console) -> None:
