@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from aadc_doctor.net.trust_context import system_trust_context
+
 
 @dataclass(frozen=True)
 class CertificateInfo:
@@ -55,13 +57,8 @@ def fetch_certificate(address: str, port: int, timeout: float, server_name: str 
 
 def verifying_context(ca_file: str | None) -> ssl.SSLContext:
     """This machine's trust store (the Windows store on Windows), plus --ca-file."""
-    context = ssl.create_default_context()
-    # Python 3.13 (the Windows zip) verifies strictly by default; Windows' own LDAP client does not require an
-    # Authority Key Identifier, so neither does this verdict (see directory._server)
-    context.verify_flags &= ~ssl.VERIFY_X509_STRICT
-    if ca_file:
-        context.load_verify_locations(cafile=ca_file)
-    return context
+    # Windows' own LDAP client does not require an Authority Key Identifier, so neither does this verdict
+    return system_trust_context(*([ca_file] if ca_file else []))
 
 
 def verify_handshake(address: str, port: int, timeout: float, server_name: str | None,

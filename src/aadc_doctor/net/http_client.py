@@ -35,6 +35,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from aadc_doctor.errors import UsageError
 from aadc_doctor.net.deadline import RequestDeadline, deadline_connection
 from aadc_doctor.net.outcome import Outcome
+from aadc_doctor.net.trust_context import system_trust_context
 from aadc_doctor.secrets import scrub, url_without_password
 
 ProxyChooser = Callable[[str], "str | None"]
@@ -151,13 +152,10 @@ class Exchange:
 
 def _trust_context(ca_file: str | None) -> ssl.SSLContext:
     """System roots plus the extra file: a lab CA or the inspecting proxy's root adds, never replaces."""
-    context = ssl.create_default_context()  # already holds the system store (load_default_certs)
-    if ca_file:
-        try:
-            context.load_verify_locations(cafile=ca_file)
-        except (OSError, ssl.SSLError) as exc:
-            raise UsageError(f"--ca-file {ca_file}: cannot load certificates: {exc}") from None
-    return context
+    try:
+        return system_trust_context(*([ca_file] if ca_file else []))
+    except (OSError, ssl.SSLError) as exc:
+        raise UsageError(f"--ca-file {ca_file}: cannot load certificates: {exc}") from None
 
 
 def _connection_class(base: type[Any], by_address: Mapping[tuple[str, int], Redirect],

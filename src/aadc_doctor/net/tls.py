@@ -33,6 +33,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from aadc_doctor.net.trust_context import system_trust_context
+
 UNTRUSTED_ISSUER_CODES = frozenset({18, 19, 20, 21, 2, 27})  # X509_V_ERR_* about the issuer/anchor
 HOSTNAME_MISMATCH_CODE = 62
 VERIFY_CATEGORY = {9: "not-yet-valid", 10: "expired", 23: "revoked", 62: "hostname-mismatch"}
@@ -294,10 +296,7 @@ def build_trust(ca_file: str | None, lab_root_file: str | None = None) -> TrustC
             raise ValueError(f"{option} {path}: not usable as trusted roots: {exc.reason or exc}") from None
 
     def verifying() -> ssl.SSLContext:
-        context = ssl.create_default_context()
-        for _, path in extra:
-            context.load_verify_locations(cafile=path)
-        return context
+        return system_trust_context(*(path for _, path in extra))
 
     unverified = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     unverified.check_hostname = False
