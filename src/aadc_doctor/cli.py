@@ -84,13 +84,22 @@ def _traceback_text() -> str:
     return traceback.format_exc()
 
 
+OUTPUT_FORMATS = {".json": "json", ".html": "html", ".htm": "html"}  # --output: the extension chooses the format
+
+
+def output_format(path: str) -> str:
+    """The report format `--output PATH` asks for; a usage error (before anything runs) for any other name."""
+    for suffix, kind in OUTPUT_FORMATS.items():
+        if path.lower().endswith(suffix):
+            return kind
+    raise UsageError(f"--output {path}: the file name must end in .json or .html",
+                     hint="report.json for the machine-readable report, report.html for a page to read or send")
+
+
 def _write_output_file(path: str, text: str) -> None:
-    if not path.lower().endswith(".json"):
-        raise UsageError(f"--output {path}: only .json reports are written by this version",
-                         hint="use a file name ending in .json")
     try:
         with open(path, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
+            fh.write(text if text.endswith("\n") else text + "\n")
     except OSError as exc:
         raise UsageError(f"--output {path}: cannot write: {exc.strerror or exc}") from None
 
@@ -112,6 +121,7 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, env: dict[str, str]
         json_mode=bool(args.json), stdout=stdout, stderr=stderr, env=env, debug=bool(args.debug),
         interactive=bool(getattr(stdout, "isatty", lambda: False)()) and not args.json,
     )
+    output = output_format(args.output) if args.output is not None else None  # --output "" is refused too
     if not args.json:
         from aadc_doctor.render.terminal import columns_warning
 
@@ -121,13 +131,18 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, env: dict[str, str]
     result = run_command(args._command, args, ctx)
     report = result.report
     fail_on = Severity(args.fail_on or "error")
+    exit_code = _exit_code_for(result, fail_on)
 
     json_text: str | None = None
-    if args.json or args.output:
+    if args.json or output == "json":
         from aadc_doctor.render.json_report import report_to_json
 
         json_text = report_to_json(report)
-    if args.output:
+    if output == "html":
+        from aadc_doctor.render.html import report_to_html
+
+        _write_output_file(args.output, report_to_html(report, exit_code=int(exit_code)))
+    elif output == "json":
         assert json_text is not None
         _write_output_file(args.output, json_text)
     if args.json:
@@ -136,7 +151,7 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, env: dict[str, str]
         from aadc_doctor.render.text import render_report
 
         render_report(report, ctx.console)
-    return _exit_code_for(result, fail_on)
+    return exit_code
 
 
 class _WindowsPipeOutput:

@@ -23,7 +23,8 @@ def add_global_options(parser: argparse.ArgumentParser, *, suppress_defaults: bo
     group.add_argument("--json", action="store_true", default=argparse.SUPPRESS if suppress_defaults else False,
                        help="print the machine-readable report (schema_version 1) on stdout")
     group.add_argument("--output", metavar="FILE", default=default,
-                       help="also write the report to FILE (.json)")
+                       help="also write the report to FILE: FILE.json the machine-readable report, FILE.html a "
+                            "self-contained page to read offline, print or send")
     group.add_argument("--debug", action="store_true", default=argparse.SUPPRESS if suppress_defaults else False,
                        help="show tracebacks for internal errors")
     group.add_argument("--fail-on", choices=[s.value for s in Severity], default=default,

@@ -220,7 +220,7 @@ def _all_text(run: CliRun) -> str:
 @pytest.mark.parametrize("extra", [(), ("--json",), ("--debug",), ("--json", "--debug")])
 def test_password_never_printed(run_cli: Callable[..., CliRun], samba_dc: SambaDC, tmp_path: Any,
                                 extra: tuple[str, ...]) -> None:
-    report = tmp_path / "report.json"
+    report = tmp_path / ("report.html" if "--debug" in extra else "report.json")  # both report formats
     run = run_cli("ad", "logon", samba_dc.upn("planted"), "--dc", samba_dc.address, "--password-env", PW_VAR,
                   "--insecure-tls", "--output", str(report), *extra, env={PW_VAR: PLANTED_PASSWORD})
     assert run.code == 1

@@ -5,7 +5,7 @@ machine.config ``proxyaddress``, a recorded ``netsh winhttp show proxy`` output,
 ``--proxy-password-env``, ``account --password-env``, and a password long enough to wrap. A real loopback
 proxy (a hostile peer) answers with the Basic token it was sent echoed in its reason phrase, a header and the
 body, with Rich markup and terminal escapes around it. Every run's stdout, stderr and ``--output`` file, in
-human (narrow, so long values wrap) and JSON modes, is scanned for every form of every secret
+human (narrow, so long values wrap) and JSON modes, the HTML report included, is scanned for every form of every secret
 (``tests/infra/secret_scan.py``: plain, URL-encoded, JSON/HTML-escaped, Basic token, base64, split across
 lines).
 """
@@ -117,10 +117,11 @@ def _netsh(folder: Path) -> Path:
 
 
 def _runs(run_cli: Callable[..., object], folder: Path, args: list[str], env: dict[str, str]) -> list[object]:
-    """The same command in human mode (narrow and wide) and JSON mode, each with --output."""
+    """The same command in human mode (narrow and wide) and JSON mode, each with --output (the wide run's an HTML
+    report, the others JSON)."""
     items: list[object] = []
     for number, (mode, columns) in enumerate(((None, "40"), (None, "200"), ("--json", "80"))):
-        output = folder / f"report{number}.json"
+        output = folder / f"report{number}.{'html' if number == 1 else 'json'}"
         run = run_cli(*args, *([mode] if mode else []), "--output", str(output), env={**env, "COLUMNS": columns})
         assert run.code not in (3, 4), run.stderr  # type: ignore[attr-defined]
         items += [(f"{args[0]} stdout {mode or columns}", run.stdout), (f"{args[0]} stderr", run.stderr),  # type: ignore[attr-defined]

@@ -471,6 +471,18 @@ def _by_hour(rows: FailureRows) -> list[dict[str, Any]]:
     return [{"hour": _hour_text(h), "count": c} for h, c in sorted(hours.items())]
 
 
+def by_hour_and_reason(rows: FailureRows) -> list[tuple[str, int | None, int]]:
+    """(hour, reason, count) of the live failure rows, for the HTML report's heat map (not in the JSON: by_hour and
+    by_reason are). Call it after ``analyse``, which drops the event rows a trace row was matched with."""
+    cells: Counter[tuple[int, int]] = Counter()
+    for row in range(len(rows)):
+        micros = rows.time[row]
+        if micros != NO_TIME and rows.live(row):
+            cells[(micros // 3_600_000_000, rows.reason[row])] += 1
+    return [(_hour_text(hour), None if code == NO_CODE else code, count)
+            for (hour, code), count in sorted(cells.items())]
+
+
 def _by_reason(rows: FailureRows) -> list[dict[str, Any]]:
     counts: Counter[int] = Counter()
     agent_counts: Counter[int] = Counter()
