@@ -105,7 +105,9 @@ def test_unit_and_cli_tests_pass_under_windows_cpython(wine: WinePrefix, test_co
     summary = [line for line in run.stdout.splitlines() if re.search(r"\d+ passed", line)]
     print("\nWindows CPython pytest:", summary[-1] if summary else "no summary line",
           f"({len(NOT_RUN_ON_WINDOWS)} deselected, reasons in {Path(__file__).name})")
-    assert run.code == 0, run.stdout[-6000:] + run.stderr[-2000:]
-    assert summary and " failed" not in summary[-1], run.stdout[-6000:] + run.stderr[-2000:]
+    failures = "\n".join(line for line in run.stdout.splitlines() if line.startswith(("FAILED ", "ERROR ")))
+    report = f"{failures[:8000]}\n--- end of the run ---\n{run.stdout[-3000:]}{run.stderr[-2000:]}"
+    assert run.code == 0, report
+    assert summary and " failed" not in summary[-1], report
     shutil.rmtree(basetemp, ignore_errors=True)
 

@@ -7,11 +7,12 @@ on any Python, then does a real handshake with a loopback server whose certifica
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import socket
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -108,6 +109,80 @@ def test_a_chain_without_authority_key_identifier_is_trusted_even_when_the_defau
     with pytest.raises(ssl.SSLCertVerificationError):  # the strict rules reject this CA: the test can fail
         _handshake(strict, port)
     _handshake(system_trust_context(str(ca_file)), port)  # Windows' rules: trusted
+
+
+def _two_tier(folder: Path) -> tuple[Path, Path, Path]:
+    """Root -> issuing CA -> server; returns (root + issuing CA in one trust file, server chain, server key)."""
+    now = datetime.datetime.now(datetime.UTC)
+    keys = [ec.generate_private_key(ec.SECP256R1()) for _ in range(3)]
+    names = [_name("Two-tier Root"), _name("Two-tier Issuing CA"), _name(NAME)]
+    certs: list[x509.Certificate] = []
+    for index in range(3):
+        issuer_key = keys[max(index - 1, 0)]
+        builder = (x509.CertificateBuilder().subject_name(names[index]).issuer_name(names[max(index - 1, 0)])
+                   .public_key(keys[index].public_key()).serial_number(index + 10)
+                   .not_valid_before(now - datetime.timedelta(days=1))
+                   .not_valid_after(now + datetime.timedelta(days=30))
+                   .add_extension(x509.SubjectKeyIdentifier.from_public_key(keys[index].public_key()),
+                                  critical=False)
+                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+                                  critical=False))
+        if index < 2:
+            builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            builder = builder.add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False,
+                                                          False), critical=True)
+        else:
+            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(NAME)]), critical=False)
+        certs.append(builder.sign(issuer_key, hashes.SHA256()))
+    pem = serialization.Encoding.PEM
+    trust, chain, key = folder / "trust.pem", folder / "chain.pem", folder / "server.key"
+    trust.write_bytes(certs[0].public_bytes(pem) + certs[1].public_bytes(pem))
+    chain.write_bytes(certs[2].public_bytes(pem) + certs[1].public_bytes(pem))
+    key.write_bytes(keys[2].private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return trust, chain, key
+
+
+def test_the_verified_chain_ends_at_the_root_even_when_the_issuing_ca_is_in_the_store(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows loads its intermediate store too; the chain must still end at the self-signed root, or every
+    Microsoft endpoint would look intercepted (its chain not ending in a Microsoft root)."""
+    if not getattr(ssl, "VERIFY_X509_PARTIAL_CHAIN", 0):
+        pytest.skip("this Python's ssl module has no VERIFY_X509_PARTIAL_CHAIN")
+    from aadc_doctor.net.tls import verified_chain
+
+    trust, chain, key = _two_tier(tmp_path)
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(chain, key)
+    default = ssl.create_default_context
+
+    def partial_default(*args: object, **kwargs: object) -> ssl.SSLContext:  # what Python 3.13 returns
+        context = default()
+        context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+        return context
+
+    monkeypatch.setattr(trust_context.ssl, "create_default_context", partial_default)
+
+    def last_subject(client: ssl.SSLContext) -> str:
+        client_sock, server_sock = socket.socketpair()
+        with client_sock, server_sock:
+            tls_server = server_context.wrap_socket(server_sock, server_side=True, do_handshake_on_connect=False)
+            done = threading.Thread(target=lambda: _quietly(tls_server.do_handshake))
+            done.start()
+            with client.wrap_socket(client_sock, server_hostname=NAME) as tls:
+                der = verified_chain(tls)[-1]
+            done.join(timeout=5)
+            tls_server.close()
+        return x509.load_der_x509_certificate(der).subject.rfc4514_string()
+
+    partial = partial_default()
+    partial.load_verify_locations(cafile=str(trust))
+    assert last_subject(partial) == "CN=Two-tier Issuing CA"  # the flag shortens the chain: the test can fail
+    assert last_subject(system_trust_context(str(trust))) == "CN=Two-tier Root"
+
+
+def _quietly(call: Callable[[], object]) -> None:
+    with contextlib.suppress(ssl.SSLError, OSError):
+        call()
 
 
 def test_an_unknown_root_is_still_refused(server: tuple[Path, int]) -> None:

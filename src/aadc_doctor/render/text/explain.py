@@ -53,7 +53,7 @@ NO_MATCH_HINT = ("Try a code (1328, 0x530, AADSTS80001, 0xC000006A, 407), an err
                  "error text.")
 
 
-def _print_details(entry: CodeEntry, console: Console) -> None:
+def _details(entry: CodeEntry, width: int) -> Text:
     """Labelled lines wrapped with a hanging indent (pre-wrapped, so piped output has no padding)."""
     rows: list[tuple[str, str]] = [
         ("Message", entry.message),
@@ -65,8 +65,7 @@ def _print_details(entry: CodeEntry, console: Console) -> None:
         ("Check with", entry.checked_by or ""),
         ("See also", ", ".join(s for s in entry.see_also if s != entry.checked_by)),
     ]
-    width = max(40, (console.width or 100) - 1)
-    block = Text()  # one print per entry: rich's per-call cost, times thousands of entries, was most of the time
+    block = Text()
     for label, value in rows:
         if not value:
             continue
@@ -77,8 +76,33 @@ def _print_details(entry: CodeEntry, console: Console) -> None:
                 block.append("\n")
             block.append(f"{label:<{LABEL_WIDTH}}" if number == 0 else " " * LABEL_WIDTH, style="green")
             block.append(line)
-    if block:
-        console.print(block, soft_wrap=True)
+    return block
+
+
+class _Batch:
+    """Lines gathered and printed in batches: rich's cost per print call (measuring the console, entering and
+    leaving its buffer), times the thousands of entries of a pasted log, was most of the time of `explain` on a
+    megabyte. A batch stays under the terminal's limit for one value (render/terminal.py shortens longer ones)."""
+
+    MAX_CHARS = 12_000
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.lines: list[Text] = []
+        self.chars = 0
+
+    def line(self, line: Text | None = None) -> None:
+        """Add one line (a Text that may hold pre-wrapped newlines; None is an empty line)."""
+        if self.chars > self.MAX_CHARS:
+            self.flush()
+        text = line if line is not None else Text()
+        self.lines.append(text)
+        self.chars += len(text) + 1
+
+    def flush(self) -> None:
+        if self.lines:
+            self.console.print(Text("\n").join(self.lines), soft_wrap=True)
+            self.lines, self.chars = [], 0
 
 
 def render(results: ExplainResults, console: Console) -> None:
@@ -97,6 +121,8 @@ def render(results: ExplainResults, console: Console) -> None:
     by_relevance = results.matched_by == "relevance"
     if by_relevance:
         console.print(Text("No code in the input; the most relevant entries:", style="dim"))
+    width = max(40, (console.width or 100) - 1)
+    batch = _Batch(console)
     previous_found = None
     for reading in readings:
         entry = reading.entry
@@ -104,16 +130,23 @@ def render(results: ExplainResults, console: Console) -> None:
             line = Text("  also read as ", style="dim")
             line.append_text(_title(entry))
             line.append(f": {entry.message}")
-            console.print(line, soft_wrap=True)
+            batch.line(line)
             continue
         previous_found = reading.found
-        console.print()
+        batch.line()
         title = _title(entry)
         found = str(reading.found)
         if found and found.lower() not in (str(entry.code).lower(), str(entry.name).lower()):
             title.append(f"  from \"{found if len(found) <= 60 else found[:57] + '...'}\"", style="dim")
-        console.print(title)
-        _print_details(entry, console)
+        if len(title) < (console.width or 100):
+            batch.line(title)
+        else:  # rare: a long name; rich wraps it to the width as before
+            batch.flush()
+            console.print(title)
+        details = _details(entry, width)
+        if details:
+            batch.line(details)
+    batch.flush()
     for ids in results.request_ids:
         _print_request_ids(ids, console)
 
