@@ -11,9 +11,17 @@ from typing import Any
 import pytest
 from tests.golden.cases import CASES, GOLDEN, Case, run_case
 
+# Cases whose report holds this machine's own state on Windows, not only the case's input: `proxy` on Windows also
+# reads the PC's .exe.config files and runs `netsh winhttp show proxy` (commands/proxy.py, `on_windows`), and the
+# demo lab's temporary paths are Windows paths the Linux-recorded golden files cannot hold. The release's `proxy`
+# and `demo` are checked under Windows by tests/windows (test_release_cli.py, test_windows_demo_pta.py).
+WINDOWS_SPECIFIC = ("proxy-", "demo")
+
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_the_json_report_is_unchanged(case: Case, tmp_path: Path) -> None:
+    if os.name == "nt" and case.name.startswith(WINDOWS_SPECIFIC):
+        pytest.skip("on Windows this report includes the PC's own proxy settings and Windows temp paths")
     expected = json.loads((GOLDEN / f"{case.name}.json").read_text("utf-8"))
     got = json.loads(json.dumps(run_case(case, tmp_path / case.name), ensure_ascii=False))
     if os.sep == "\\":
