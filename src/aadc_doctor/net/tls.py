@@ -31,9 +31,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aadc_doctor.net.trust_context import system_trust_context
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 UNTRUSTED_ISSUER_CODES = frozenset({18, 19, 20, 21, 2, 27})  # X509_V_ERR_* about the issuer/anchor
 HOSTNAME_MISMATCH_CODE = 62
@@ -247,26 +250,9 @@ def ca_label(facts: CertFacts) -> str:
     return cn or org or facts.subject
 
 
-def load_ca_file(path: str) -> frozenset[bytes]:
-    """DER subjects of the certificates in a PEM bundle; ValueError with a one-line reason if unusable."""
+def load_pem_certificates(path: str, option: str) -> list[x509.Certificate]:
+    """Every certificate in a PEM bundle; ValueError with a one-line reason if unusable."""
     from cryptography import x509
-
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise ValueError(f"--ca-file {path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        certs = x509.load_pem_x509_certificates(data)
-    except ValueError:
-        raise ValueError(f"--ca-file {path}: no PEM certificate in it (expected '-----BEGIN CERTIFICATE-----')") \
-            from None
-    return frozenset(c.subject.public_bytes() for c in certs)
-
-
-def load_pem_certificates(path: str, option: str) -> list[bytes]:
-    """DER of every certificate in a PEM bundle; ValueError with a one-line reason if unusable."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import Encoding
 
     try:
         data = Path(path).read_bytes()
@@ -277,16 +263,19 @@ def load_pem_certificates(path: str, option: str) -> list[bytes]:
     except ValueError:
         raise ValueError(f"{option} {path}: no PEM certificate in it (expected '-----BEGIN CERTIFICATE-----')") \
             from None
-    return [c.public_bytes(Encoding.DER) for c in certs]
+    return certs
 
 
 def build_trust(ca_file: str | None, lab_root_file: str | None = None) -> TrustConfig:
     """Validate --ca-file and --lab-microsoft-root now (a bad file is a usage problem), load the system store in
     the background. Both files add trust; only the lab file's certificates also count as Microsoft's roots."""
-    subjects = load_ca_file(ca_file) if ca_file else frozenset()
-    ca_fps = frozenset(fingerprint(d) for d in load_pem_certificates(ca_file, "--ca-file")) if ca_file else frozenset()
-    lab_fps = (frozenset(fingerprint(d) for d in load_pem_certificates(lab_root_file, "--lab-microsoft-root"))
-               if lab_root_file else frozenset())
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    ca_certs = load_pem_certificates(ca_file, "--ca-file") if ca_file else []
+    lab_certs = load_pem_certificates(lab_root_file, "--lab-microsoft-root") if lab_root_file else []
+    subjects = frozenset(c.subject.public_bytes() for c in ca_certs)
+    ca_fps = frozenset(fingerprint(c.public_bytes(Encoding.DER)) for c in ca_certs)
+    lab_fps = frozenset(fingerprint(c.public_bytes(Encoding.DER)) for c in lab_certs)
     extra = [(option, path) for option, path in (("--ca-file", ca_file), ("--lab-microsoft-root", lab_root_file))
              if path]
     for option, path in extra:
