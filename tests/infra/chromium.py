@@ -59,6 +59,9 @@ class RecordingProxy(_ThreadedListener):
             except OSError:
                 return
             line = head.split(b"\r\n", 1)[0].decode("latin-1")
+            if not line:
+                # Chromium preconnects spare sockets to its proxy and closes some unused: no request was made.
+                return
             with self._lock:
                 self.request_lines.append(line)
             try:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from pathlib import Path
 
 import pytest
-from tests.infra.chromium import open_in_chromium, request_host
+from tests.infra.chromium import RecordingProxy, open_in_chromium, request_host
 
 pytestmark = pytest.mark.integration
 
@@ -32,3 +34,14 @@ def test_a_blank_page_is_blank(tmp_path: Path) -> None:
 def test_request_host_reads_both_proxy_forms() -> None:
     assert request_host("CONNECT a.example:443 HTTP/1.1") == "a.example"
     assert request_host("GET http://b.example:8080/x HTTP/1.1") == "b.example"
+
+
+def test_a_connection_that_sends_nothing_is_not_a_request() -> None:
+    """Chromium preconnects spare sockets to its proxy and closes some unused; that is no page request."""
+    with RecordingProxy() as proxy:
+        socket.create_connection(("127.0.0.1", proxy.port)).close()
+        with socket.create_connection(("127.0.0.1", proxy.port)) as used:
+            used.sendall(b"GET http://c.example/ HTTP/1.1\r\nHost: c.example\r\n\r\n")
+            used.recv(100)
+        time.sleep(0.2)
+        assert proxy.request_lines == ["GET http://c.example/ HTTP/1.1"]
