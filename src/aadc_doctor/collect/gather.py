@@ -30,13 +30,14 @@ from aadc_doctor.collect.redact import Redactor
 from aadc_doctor.collect.system import CollectFailure, NotPresent, ServerSystem, copy_bytes
 from aadc_doctor.json_data import to_json_data
 from aadc_doctor.knowledge import read_toml
+from aadc_doctor.results import JsonObject
 from aadc_doctor.serverfiles.registry_export import ABSENT_MARK, HEADER, format_export
 
 COLLECTED = "collected"  # the zip's folder for what is not a file on the drive (command outputs, exports)
 MANIFEST = "manifest.json"
 MANIFEST_SCHEMA = 1
 TEXT_SUFFIXES = (".config", ".log", ".txt", ".reg", ".json", ".xml", ".tsv")
-CheckRunner = Callable[[str], dict[str, Any]]
+CheckRunner = Callable[[str], JsonObject]  # a profile -> its `check --json` report (JSON by nature)
 
 
 @dataclass
