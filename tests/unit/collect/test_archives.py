@@ -11,7 +11,9 @@ import json
 import os
 import re
 import shutil
+import sys
 import time
+import types
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -210,3 +212,45 @@ def test_analyze_of_a_redacted_collection_reads_the_archives_too(tmp_path: Path,
     suffix = ".xml" if redact else ".evtx"
     assert f"{LOGS}/{SECURITY_ARCHIVE[:-5]}{suffix}" in report["results"]["inputs"]["event_log"]
     assert "logon-reason-1326" in {f["id"] for f in report["findings"]}
+
+
+class _StubRecords:
+    """Stands in for evtx's record iterator: a record with a <Binary> payload, a damaged chunk (the package raises,
+    then goes on with the next chunk), one more record."""
+
+    def __init__(self) -> None:
+        binary = "admmig".encode("utf-16-le").hex().upper()
+        self.items: list[Any] = [
+            {"data": '<?xml version="1.0"?>\n<Event><System><EventID>1</EventID></System>'
+                     f"<EventData><Binary>{binary}</Binary></EventData></Event>"},
+            RuntimeError("Failed to parse chunk number 1"),
+            {"data": "<Event><System><EventID>2</EventID></System></Event>"},
+        ]
+
+    def __iter__(self) -> _StubRecords:
+        return self
+
+    def __next__(self) -> Any:
+        if not self.items:
+            raise StopIteration
+        item = self.items.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+
+def test_redact_empties_binary_payloads_and_notes_damaged_chunks(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A <Binary> payload is hex no pattern can search (a name in UTF-16 stays a name): it is emptied. A damaged
+    chunk loses its records, the rest is rendered and the manifest says so."""
+    stub = types.SimpleNamespace(PyEvtxParser=lambda _path: types.SimpleNamespace(records=_StubRecords))
+    monkeypatch.setitem(sys.modules, "evtx", stub)
+    system = fake_server.build(tmp_path / "server", with_admin_log=False)
+    system.event_logs = {"Security": fake_server.SECURITY_EVTX}
+    result = collect(system, CollectOptions(redact=True), tmp_path / "c.zip")
+    files = _zip(tmp_path / "c.zip")
+    xml = files["collected/eventlogs/Security-pta-agent.xml"].decode("utf-8")
+    assert "<Binary></Binary>" in xml and "<EventID>2</EventID>" in xml
+    assert "admmig".encode("utf-16-le").hex().upper() not in xml
+    entry = next(f for f in result.manifest["files"] if f["path"] == "collected/eventlogs/Security-pta-agent.xml")
+    assert entry["source"].endswith("; 1 damaged chunk(s) left out)")
