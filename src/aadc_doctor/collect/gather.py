@@ -371,6 +371,7 @@ class EvtxNotRendered(Exception):
 
 
 BINARY = re.compile(r"<Binary>[^<]*</Binary>")
+EVTX_CHUNK = 65536
 
 
 def _evtx_to_xml(stage: _Stage, item: Item) -> None:
@@ -383,7 +384,9 @@ def _evtx_to_xml(stage: _Stage, item: Item) -> None:
     try:
         iterator = evtx.PyEvtxParser(str(source)).records()
     except (OSError, RuntimeError, ValueError) as exc:
-        raise EvtxNotRendered(f"the evtx package cannot open it: {str(exc).splitlines()[0][:200]}") from None
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise EvtxNotRendered(f"the evtx package cannot open it: {first[:200]}") from None
+    chunks = source.stat().st_size // EVTX_CHUNK + 1  # the iterator raises at most once per damaged chunk
     with (stage.root / xml_path).open("w", encoding="utf-8") as out:
         out.write("<Events>\n")
         finished = False
@@ -398,6 +401,7 @@ def _evtx_to_xml(stage: _Stage, item: Item) -> None:
                 finished = True
             except (OSError, RuntimeError):  # a damaged chunk: the iterator goes on with the next one
                 damaged += 1
+                finished = damaged > chunks
         out.write("</Events>\n")
     if records == 0 and damaged:
         (stage.root / xml_path).unlink()
