@@ -1,5 +1,5 @@
 """`collect` from the release's Windows CPython (under Wine) on a prefix populated as an Entra Connect server, then
-`analyze` of the redacted zip on Linux (issue 15).
+`analyze` of the zip on Linux, unredacted and redacted (issue 15).
 
 The prefix gets the fake server's files (tests/fixtures/server/fake_server.py: both machine.config files, the sync
 engine's and the PTA agent's .exe.config, PTA and provisioning-agent traces with UPNs, host names and addresses)
