@@ -1,9 +1,9 @@
 """Benchmark: `aadc-doctor analyze` on a server-layout folder against the separate commands on the same files.
 
-Builds a folder laid out as a server's drive: at least 100 MB of .evtx (copies of the corpus logs) under
-Windows/System32/winevt/Logs and at least 50 MB of PTA agent traces (generated in the agent's TraceSource layout)
-under ProgramData/.../Trace. Then times, as a user runs them (subprocesses, start-up and JSON output included,
-best of --repeat runs): `pta events FOLDER`, `pta trace FOLDER`, and `analyze ROOT`.
+Builds a folder laid out as a server's drive: at least 100 MB of .evtx (copies of the corpus logs, named as archives
+of the Security log) under Windows/System32/winevt/Logs and at least 50 MB of PTA agent traces (generated in the
+agent's TraceSource layout) under ProgramData/.../Trace. Then times, as a user runs them (subprocesses, start-up and
+JSON output included, best of --repeat runs): `pta events FOLDER`, `pta trace FOLDER`, and `analyze ROOT`.
 Target: analyze <= 1.2 x (pta events + pta trace), in wall time; CPU time (POSIX) is printed too, the steadier
 figure when other work shares the CPUs.
 
@@ -26,12 +26,16 @@ EXE = "AzureADConnectAuthenticationAgentService.exe"
 
 
 def make_evtx(target: Path, megabytes: int) -> int:
+    """Copies named as Windows names the archives of the Security log (analyze reads, in the event-log folder, only
+    the logs of the channels collect exports)."""
     sources = sorted((REPO / "corpus" / "evtx").glob("*.evtx"))
     target.mkdir(parents=True, exist_ok=True)
     total, n = 0, 0
+    archived = datetime(2026, 11, 1, tzinfo=UTC)
     while total < megabytes * 1_048_576:
         source = sources[n % len(sources)]
-        copy = target / f"{source.stem}-{n:04d}.evtx"
+        stamp = (archived + timedelta(minutes=n)).strftime("%Y-%m-%d-%H-%M-%S") + f"-{n % 1000:03d}"
+        copy = target / f"Archive-Security-{stamp}.evtx"
         shutil.copyfile(source, copy)
         total += copy.stat().st_size
         n += 1

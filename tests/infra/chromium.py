@@ -128,6 +128,33 @@ def open_in_chromium(page: Path, *, width: int = 1200, height: int = 900, timeou
         )
 
 
+@dataclass
+class PrintedPage:
+    """What Chromium's print of one HTML file gave: the PDF bytes, console messages and the page's requests."""
+
+    pdf: bytes
+    console_messages: list[str]
+    page_requests: list[str] = field(default_factory=list)
+
+
+def print_to_pdf(page: Path, *, timeout: float = 60.0) -> PrintedPage:
+    """Print `page` with headless Chromium's ``--print-to-pdf`` (print media, Letter, no header or footer lines),
+    behind the same recording proxy as ``open_in_chromium``."""
+    with tempfile.TemporaryDirectory(prefix="aadc-chromium-") as scratch, RecordingProxy() as proxy:
+        profile = Path(scratch)
+        network = [f"--proxy-server=http://127.0.0.1:{proxy.port}", "--proxy-bypass-list=<-loopback>"]
+        target = profile / "page.pdf"
+        done = _chromium([*network, "--no-pdf-header-footer", f"--print-to-pdf={target}", page.resolve().as_uri()],
+                         profile, timeout)
+        if done.returncode != 0 or not target.is_file():
+            raise RuntimeError(f"chromium --print-to-pdf exited {done.returncode}: {done.stderr[-2000:]!r}")
+        console = [match["message"] for line in done.stderr.decode("utf-8", "replace").splitlines()
+                   if (match := _CONSOLE_LINE.search(line))]
+        requests = list(proxy.request_lines)
+        return PrintedPage(target.read_bytes(), console,
+                           [r for r in requests if not CHROMIUM_OWN_HOSTS.search(request_host(r))])
+
+
 def _distinct_png_colours(png: bytes, limit: int = 2) -> int:
     """How many distinct pixel values the PNG has, counting up to `limit` (enough to tell blank from painted)."""
     if png[:8] != b"\x89PNG\r\n\x1a\n":

@@ -1,5 +1,5 @@
 """`collect` from the release's Windows CPython (under Wine) on a prefix populated as an Entra Connect server, then
-`analyze` of the redacted zip on Linux (issue 15).
+`analyze` of the zip on Linux, unredacted and redacted (issue 15).
 
 The prefix gets the fake server's files (tests/fixtures/server/fake_server.py: both machine.config files, the sync
 engine's and the PTA agent's .exe.config, PTA and provisioning-agent traces with UPNs, host names and addresses)
@@ -7,6 +7,12 @@ at their default paths, and registry values written with `reg add` in the prefix
 entry with an old version, a PTA agent entry, and the .NET v4.0.30319 key without SchUseStrongCrypto.
 Wine has no working `netsh winhttp`, `wevtutil` or service manager for these services: what they would give is
 listed in the manifest's not_collected/absent lists with a reason, which is what this test asserts for them.
+
+Real event logs reach the zip the way Windows leaves them when a log is full: as archives,
+``C:\\Windows\\System32\\winevt\\Logs\\Archive-<channel>-<time>.evtx``, plain files `collect` copies (Wine's wevtutil
+cannot export a live log). The prefix gets corpus .evtx files there: two Security archives and one named as the PTA
+agent's Admin channel (the corpus has no PTA Admin .evtx: a Security sample stands in, so the test covers the ``%4``
+file name, and its records read as Security events).
 """
 
 from __future__ import annotations
@@ -42,6 +48,18 @@ REGISTRY: list[tuple[str, str, str, str]] = [  # key, value, type, data
 ]
 # (top-level folder of fake_server's drive, the same folder in the Wine prefix's drive_c)
 DRIVE_FOLDERS = (("Windows", "windows"), ("Program Files", "Program Files"), ("ProgramData", "ProgramData"))
+LOGS = "Windows/System32/winevt/Logs"  # in the zip
+EVTX = REPO / "corpus" / "evtx"
+ARCHIVES = {  # file name in the log folder -> (corpus file, its channel)
+    "Archive-Security-2026-12-01-10-00-00-123.evtx": (EVTX / "e2m_ID4625_bruteforce_valid_users.evtx", "Security"),
+    "Archive-Security-2026-11-20-07-15-42-900.evtx": (EVTX / "omerbenamram-evtx_Security_short_selected.evtx",
+                                                      "Security"),
+    "Archive-Microsoft-AzureADConnect-AuthenticationAgent%4Admin-2026-11-30-23-59-59-001.evtx":
+        (EVTX / "e2m_ID4625_account_restriction.evtx", "Microsoft-AzureADConnect-AuthenticationAgent/Admin"),
+}
+# what --redact must remove, from the archives (corpus/evtx/README.md: their Computer and the accounts in them)
+EVTX_ORIGINALS = ("fs01.offsec.lan", "FS03.offsec.lan", "offsec.lan", "fs01", "FS03", "OFFSEC", "admmig", "sshd_4332",
+                  "temporal", "23.94.153.202", "10.23.23.9")
 
 
 def _word(text: str) -> re.Pattern[str]:
@@ -62,6 +80,11 @@ def server_prefix(wine: WinePrefix, tmp_path: Path) -> Iterator[dict[str, str]]:
                     added.append(destination)
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(path, destination)  # keeps the old trace's mtime
+    logs = wine.drive_c / "windows" / "system32" / "winevt" / "Logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    for name, (evtx, _channel) in ARCHIVES.items():
+        added.append(logs / name)
+        shutil.copyfile(evtx, logs / name)
     lines = [f'reg add "{key}" /v {name} /t {kind} /d "{data}" /f >nul' for key, name, kind, data in REGISTRY]
     added_reg = wine.run_batch(lines)
     assert added_reg.code == 0, added_reg.stdout + added_reg.stderr
@@ -126,12 +149,22 @@ def test_collect_redacted_then_analyze(release: WindowsRelease, win: Callable[[P
 
     # no original UPN, host name, user name or address anywhere in the redacted zip
     texts = {name: data.decode("utf-8", errors="replace") for name, data in files.items()}
-    originals = [*fake_server.ORIGINALS, server_prefix["computer"], server_prefix["user"], *mapping]
+    originals = [*fake_server.ORIGINALS, *EVTX_ORIGINALS, server_prefix["computer"], server_prefix["user"], *mapping]
     assert {server_prefix["computer"].lower(), "jdoe", "10.20.30.40"} <= {o.lower() for o in mapping}
     leaks = [f"{original!r} in {name}: ...{text[max(m.start() - 80, 0):m.end() + 40]!r}..."
              for original in originals for name, text in texts.items() if (m := _word(original).search(text))]
     assert not leaks, "\n".join(leaks)
     assert manifest["redacted"] is True and manifest["host"] != server_prefix["computer"]
+
+    # the archived .evtx went to Event Viewer XML (binary .evtx cannot be rewritten); none withheld, none shipped raw
+    assert not any(name.lower().endswith(".evtx") for name in files)
+    assert manifest["withheld"] == []
+    for name, (_source, channel) in ARCHIVES.items():
+        entry = listed[f"{LOGS}/{name[:-len('.evtx')]}.xml"]
+        assert entry["kind"] == "eventlog-archive" and entry["channel"] == channel
+        assert "converted to Event Viewer XML" in entry["source"]
+    security_xml = texts[f"{LOGS}/Archive-Security-2026-12-01-10-00-00-123.xml"]
+    assert security_xml.count("<EventID>4625</EventID>") == 5  # every record of the corpus file, redacted
 
     # analyze on Linux finds what the registry values say
     report = _analyze(local)
@@ -139,3 +172,42 @@ def test_collect_redacted_then_analyze(release: WindowsRelease, win: Callable[[P
     assert {"connect-version-sync-stopped", "tls12-enforcement-missing"} <= ids, sorted(ids)
     tls = next(f for f in report["findings"] if f["id"] == "tls12-enforcement-missing")
     assert "SchUseStrongCrypto" in tls["detail"]
+    # ... and the security analysis reads the redacted archives
+    pta = next(r for r in report["results"]["analysers"] if r["name"] == "pta")
+    assert {f"{LOGS}/{name[:-len('.evtx')]}.xml" for name in ARCHIVES} <= set(pta["inputs"])
+    assert "logon-reason-1326" in ids
+
+
+def test_collect_copies_archived_event_logs_then_analyze(release: WindowsRelease, server_prefix: dict[str, str],
+                                                          tmp_path: Path) -> None:
+    """Unredacted: the archives are in the zip byte for byte (manifest SHA-256 = the corpus file's), with their
+    channel, and analyze's security findings come from them."""
+    case = release.prefix.drive_c / "plain-case.zip"
+    case.unlink(missing_ok=True)
+    run = release.cli("collect", "--out", r"C:\plain-case.zip", "--no-check", "--json", cwd="C:\\", timeout=600)
+    assert run.code in (0, 1), run.stdout + run.stderr
+    assert "Traceback" not in run.stderr
+    local = tmp_path / "plain-case.zip"
+    shutil.copyfile(case, local)
+    case.unlink()
+    with zipfile.ZipFile(local) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    manifest = json.loads(files["manifest.json"])
+    listed = {f["path"]: f for f in manifest["files"]}
+    for name, (source, channel) in ARCHIVES.items():
+        entry = listed[f"{LOGS}/{name}"]
+        digest = hashlib.sha256(source.read_bytes()).hexdigest()
+        assert entry["sha256"] == digest == hashlib.sha256(files[f"{LOGS}/{name}"]).hexdigest(), name
+        assert entry["kind"] == "eventlog-archive" and entry["channel"] == channel
+        assert entry["source"].lower().endswith(name.lower()) and entry["source"].lower().startswith("c:\\windows")
+    assert manifest["withheld"] == [] and not manifest["redacted"]
+
+    report = _analyze(local)
+    pta = next(r for r in report["results"]["analysers"] if r["name"] == "pta")
+    assert {f"{LOGS}/{name}" for name in ARCHIVES} <= set(pta["inputs"])
+    failures = pta["results"]["other_failures"]
+    assert failures["count"] == 5 + 2 + 2  # 4625/4776 failures in the three corpus files (corpus/evtx/README.md)
+    assert {f["file"] for f in failures["latest"]} <= {f"{LOGS}/{name}" for name in ARCHIVES}
+    assert {f["computer"] for f in failures["latest"]} >= {"fs01.offsec.lan", "FS03.offsec.lan"}
+    finding = next(f for f in report["findings"] if f["id"] == "logon-reason-1326")
+    assert finding["title"].startswith("7 failed logon(s) not made by the PTA agent"), finding

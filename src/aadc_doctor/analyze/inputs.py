@@ -1,8 +1,8 @@
 """Find each kind of input under a folder laid out like the server's drive, or inside a `collect` zip.
 
-Files are recognised by where they sit (``.../Trace/...`` of which agent) and by their first bytes (an event log,
-a registry export, `netsh winhttp` output, a saved `check --json` report), so a plain copy of the server's files
-and a collected zip are read the same way.
+Files are recognised by where they sit (``.../Trace/...`` of which agent, Windows' event-log folder) and by their
+first bytes (an event log, a registry export, `netsh winhttp` output, a saved `check --json` report), so a plain copy
+of the server's files and a collected zip are read the same way.
 """
 
 from __future__ import annotations
@@ -114,11 +114,20 @@ def _text_head(head: bytes) -> str:
 
 
 def discover(root: Path, kind: str) -> ServerInputs:
+    """Every input under ``root``. In Windows' event-log folder only the logs of the channels `collect` exports count
+    (live or archived: ``Archive-<channel>-<time>.evtx``); event logs anywhere else are read as given."""
+    from aadc_doctor.collect.archives import archive_plan
     from aadc_doctor.logs.event_xml import looks_like_event_xml
     from aadc_doctor.logs.evtx_reader import is_evtx
     from aadc_doctor.serverfiles.registry_export import looks_like_export
 
+    archives = archive_plan()
+    log_folder = tuple(p.lower() for p in PurePosixPath(archives.directory).parts)
     found = ServerInputs(root=root, kind=kind)
+
+    def _in_log_folder(parts: list[str]) -> bool:
+        return tuple(parts[-1 - len(log_folder):-1]) == log_folder
+
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = path.relative_to(root).as_posix()
         low = rel.lower()
@@ -133,6 +142,8 @@ def discover(root: Path, kind: str) -> ServerInputs:
         elif "trace" in parts[:-1] and name.endswith(TRACE_SUFFIXES):
             owner = "/".join(parts[: parts.index("trace")])
             (found.provisioning_traces if "provisioning agent" in owner else found.pta_traces).append(path)
+        elif name.endswith(EVENT_SUFFIXES) and _in_log_folder(parts) and not archives.wanted(path.name):
+            found.unused += 1  # the drive's other logs (System, Setup, ...): no analyser reads them
         elif name.endswith(EVENT_SUFFIXES) and (is_evtx(head := _head(path)) or looks_like_event_xml(head)):
             found.event_logs.append(path)
         elif name.endswith(".reg") and looks_like_export(_head(path)):

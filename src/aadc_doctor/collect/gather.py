@@ -1,15 +1,22 @@
 """What `collect` takes from a server and how it packs it: files from the plan, command outputs, registry
 exports, service states, event logs and `check` results, into one zip with ``manifest.json``.
 
-Every item the plan names ends in one of four lists of the manifest: ``files`` (collected, with SHA-256),
+Every item the plan names ends in one of five lists of the manifest: ``files`` (collected, with SHA-256),
 ``absent`` (not on this server: the component is not installed), ``not_collected`` (present or expected but
-unreadable, with the reason) and ``trimmed`` (left out by ``--since`` or ``--max-mb``). Nothing is a silent gap.
+unreadable, with the reason), ``trimmed`` (left out by ``--since`` or ``--max-mb``) and ``withheld`` (read, but
+left out by ``--redact`` because it could not be rewritten). Nothing is a silent gap.
+
+Event logs under ``--redact``: a binary .evtx cannot be rewritten in place, so each one (an export or an archive)
+is rendered to Event Viewer XML, which `analyze` reads like the .evtx, and that text is redacted like every other
+file; ``<Binary>`` payloads (hex, which no pattern can search) are emptied. An .evtx that cannot be rendered is
+withheld, never shipped as it is.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -23,13 +30,14 @@ from aadc_doctor.collect.redact import Redactor
 from aadc_doctor.collect.system import CollectFailure, NotPresent, ServerSystem, copy_bytes
 from aadc_doctor.json_data import to_json_data
 from aadc_doctor.knowledge import read_toml
+from aadc_doctor.results import JsonObject
 from aadc_doctor.serverfiles.registry_export import ABSENT_MARK, HEADER, format_export
 
 COLLECTED = "collected"  # the zip's folder for what is not a file on the drive (command outputs, exports)
 MANIFEST = "manifest.json"
 MANIFEST_SCHEMA = 1
 TEXT_SUFFIXES = (".config", ".log", ".txt", ".reg", ".json", ".xml", ".tsv")
-CheckRunner = Callable[[str], dict[str, Any]]
+CheckRunner = Callable[[str], JsonObject]  # a profile -> its `check --json` report (JSON by nature)
 
 
 @dataclass
@@ -51,6 +59,7 @@ class Item:
     kind: str
     log: bool = False  # a log file: may be trimmed, oldest first, to fit --max-mb
     mtime: float = 0.0
+    channel: str = ""  # an event log's channel (archives: from the file name)
 
 
 @dataclass
@@ -75,6 +84,7 @@ class _Stage:
         self.absent: list[dict[str, str]] = []
         self.not_collected: list[dict[str, str]] = []
         self.trimmed: list[dict[str, Any]] = []
+        self.withheld: list[dict[str, str]] = []
 
     def target(self, zip_path: str) -> Path:
         path = self.root / zip_path
@@ -100,11 +110,16 @@ def collect(system: ServerSystem, options: CollectOptions, out_zip: Path) -> Col
         products = _registry(system, plan, stage)
         _services(system, plan, stage)
         _event_logs(system, plan, stage, options)
+        _archived_event_logs(system, plan, stage, since)
         _checks(products, stage, options)
         mapping: dict[str, str] = {}
+        messages: list[str] = []
         if options.redact:
             mapping = _redact(system, stage)
-        messages = _trim(stage, options.max_mb)
+            if stage.withheld:
+                messages.append(f"{len(stage.withheld)} event log(s) withheld: --redact could not rewrite them "
+                                "(manifest.json lists them with the reason)")
+        messages += _trim(stage, options.max_mb)
         manifest = _manifest(system, stage, options, mapping)
         _write_zip(stage, manifest, out_zip)
     return CollectResult(manifest, mapping, out_zip, messages)
@@ -243,7 +258,48 @@ def _event_logs(system: ServerSystem, plan: dict[str, Any], stage: _Stage, optio
             stage.failed(f"wevtutil epl {spec['channel']}", str(exc))
             continue
         stage.items.append(Item(zip_path, f"wevtutil epl {spec['channel']}", "eventlog", log=True,
-                                mtime=options.now.timestamp()))
+                                mtime=options.now.timestamp(), channel=spec["channel"]))
+
+
+def _archived_event_logs(system: ServerSystem, plan: dict[str, Any], stage: _Stage, since: datetime | None) -> None:
+    """The archives Windows made of the exported channels' logs, copied whole at their drive path."""
+    from aadc_doctor.collect.archives import archive_plan
+
+    archives = archive_plan()
+    folders: dict[str, str] = plan["folders"]
+    base = system.folder(archives.folder)
+    label = f"%{archives.folder}%\\{archives.directory.replace('/', chr(92))}\\Archive-<channel>-<time>.evtx"
+    if base is None:
+        stage.failed(label, f"the environment variable {archives.folder} is not set")
+        return
+    directory = base / archives.directory
+    try:
+        names = sorted(entry.name for entry in directory.iterdir() if archives.is_archive(entry.name))
+    except FileNotFoundError:
+        names = []
+    except OSError as exc:
+        stage.failed(label, f"cannot list: {exc.strerror or exc}")
+        return
+    found = [n for n in names if archives.wanted(n)]
+    if not found:
+        stage.absent.append({"source": label, "reason": "no archived log of the exported channels"})
+        return
+    for name in found:
+        path = directory / name
+        zip_path = f"{folders[archives.folder]}/{archives.directory}/{name}"
+        channel = archives.channel_of_name(name) or ""
+        try:
+            status = path.stat()
+            if since is not None and status.st_mtime < since.timestamp():
+                stage.trimmed.append({"path": zip_path, "source": str(path), "reason": "older than --since",
+                                      "size": status.st_size})
+                continue
+            copy_bytes(path, stage.target(zip_path))
+        except OSError as exc:
+            stage.target(zip_path).unlink(missing_ok=True)
+            stage.failed(str(path), f"cannot read: {exc.strerror or exc}")
+            continue
+        stage.items.append(Item(zip_path, str(path), archives.kind, log=True, mtime=status.st_mtime, channel=channel))
 
 
 def _checks(components: list[str], stage: _Stage, options: CollectOptions) -> None:
@@ -276,7 +332,14 @@ def _redact(system: ServerSystem, stage: _Stage) -> dict[str, str]:
     redactor.learn_identity(system.identity_names())
     for item in list(stage.items):
         if item.path.lower().endswith(".evtx"):
-            _evtx_to_xml(stage, item)
+            try:
+                _evtx_to_xml(stage, item)
+            except EvtxNotRendered as exc:
+                (stage.root / item.path).unlink(missing_ok=True)
+                stage.items.remove(item)
+                stage.withheld.append({"path": item.path, "source": item.source,
+                                       "reason": f"--redact cannot rewrite this event log ({exc}); left out rather "
+                                                 "than shipped unredacted"})
     texts: dict[str, str] = {}
     for item in stage.items:
         path = stage.root / item.path
@@ -292,7 +355,7 @@ def _redact(system: ServerSystem, stage: _Stage) -> dict[str, str]:
     for entry in stage.not_collected + stage.absent:
         entry["source"] = redactor.apply(entry["source"])
         entry["reason"] = redactor.apply(entry["reason"])
-    for trimmed in stage.trimmed:
+    for trimmed in stage.trimmed + stage.withheld:
         trimmed["source"] = redactor.apply(trimmed["source"])
     for item in stage.items:
         item.source = redactor.apply(item.source)
@@ -303,21 +366,50 @@ def _is_text(path: str) -> bool:
     return path.lower().endswith(TEXT_SUFFIXES) or "/trace/" in path.lower()
 
 
+class EvtxNotRendered(Exception):
+    """An .evtx the evtx package cannot open: under --redact it is withheld."""
+
+
+BINARY = re.compile(r"<Binary>[^<]*</Binary>")
+EVTX_CHUNK = 65536
+
+
 def _evtx_to_xml(stage: _Stage, item: Item) -> None:
+    """Render every record; a damaged chunk loses its records (nothing of it is shipped), the rest goes on."""
     import evtx
 
     source = stage.root / item.path
     xml_path = item.path[: -len(".evtx")] + ".xml"
+    records = damaged = 0
+    try:
+        iterator = evtx.PyEvtxParser(str(source)).records()
+    except (OSError, RuntimeError, ValueError) as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise EvtxNotRendered(f"the evtx package cannot open it: {first[:200]}") from None
+    chunks = source.stat().st_size // EVTX_CHUNK + 1  # the iterator raises at most once per damaged chunk
     with (stage.root / xml_path).open("w", encoding="utf-8") as out:
         out.write("<Events>\n")
-        for record in evtx.PyEvtxParser(str(source)).records():
-            data = str(record["data"]) if record else ""
-            out.write(data.split("?>", 1)[1].strip() if data.startswith("<?xml") else data)
-            out.write("\n")
+        finished = False
+        while not finished:
+            try:
+                for record in iterator:
+                    data = str(record["data"]) if record else ""
+                    data = data.split("?>", 1)[1].strip() if data.startswith("<?xml") else data
+                    out.write(BINARY.sub("<Binary></Binary>", data))
+                    out.write("\n")
+                    records += 1
+                finished = True
+            except (OSError, RuntimeError):  # a damaged chunk: the iterator goes on with the next one
+                damaged += 1
+                finished = damaged > chunks
         out.write("</Events>\n")
+    if records == 0 and damaged:
+        (stage.root / xml_path).unlink()
+        raise EvtxNotRendered(f"no record could be read ({damaged} damaged chunk(s))")
     source.unlink()
     item.path = xml_path
-    item.source += " (converted to Event Viewer XML for --redact)"
+    item.source += " (converted to Event Viewer XML for --redact"
+    item.source += f"; {damaged} damaged chunk(s) left out)" if damaged else ")"
 
 
 def _trim(stage: _Stage, max_mb: float) -> list[str]:
@@ -349,8 +441,11 @@ def _manifest(system: ServerSystem, stage: _Stage, options: CollectOptions, mapp
     files = []
     for item in sorted(stage.items, key=lambda i: i.path):
         path = stage.root / item.path
-        files.append({"path": item.path, "sha256": _sha256(path), "size": path.stat().st_size,
-                      "source": item.source, "kind": item.kind})
+        entry = {"path": item.path, "sha256": _sha256(path), "size": path.stat().st_size, "source": item.source,
+                 "kind": item.kind}
+        if item.channel:
+            entry["channel"] = item.channel
+        files.append(entry)
     host = system.host_name()
     if options.redact:
         host = mapping.get(host.lower(), "host")
@@ -360,6 +455,7 @@ def _manifest(system: ServerSystem, stage: _Stage, options: CollectOptions, mapp
         "options": {"since_days": options.since_days, "max_mb": options.max_mb, "redact": options.redact},
         "redacted": options.redact,
         "files": files, "absent": stage.absent, "not_collected": stage.not_collected, "trimmed": stage.trimmed,
+        "withheld": stage.withheld,
     }
 
 

@@ -16,7 +16,7 @@ import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aadc_doctor.commands import RunContext
 from aadc_doctor.errors import UsageError
@@ -136,8 +136,11 @@ def _gather(system: ServerSystem, args: argparse.Namespace, ctx: RunContext,
     return CollectEvidence(out, result.manifest, tuple(result.messages), map_path)
 
 
-def run_check_in_process(profile: str, extra: tuple[str, ...] = ()) -> dict[str, Any]:
-    """`check --profile P --json`, run by this process with the command's own code (no second Python)."""
+def run_check_in_process(profile: str, extra: tuple[str, ...] = ()) -> JsonObject:
+    """`check --profile P --json`, run by this process with the command's own code (no second Python).
+
+    JSON by nature: the report is saved as ``check-<profile>.json`` in the zip and read back by `analyze`, exactly
+    the envelope `check --json` prints (render/json_report.report_data), not a shape of ours to type again."""
     import io
 
     from aadc_doctor.render.json_report import report_data
