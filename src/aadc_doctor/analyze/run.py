@@ -165,6 +165,7 @@ def _proxy(found: ServerInputs, _today: date) -> AnalyserRun:
 
 def _pta(found: ServerInputs, _today: date) -> AnalyserRun:
     from aadc_doctor.analysis.pta import PtaEvidence, analyse
+    from aadc_doctor.json_data import to_json_data
     from aadc_doctor.logs.pta_event_logs import collect_events
     from aadc_doctor.logs.pta_trace_reader import collect_trace
 
@@ -186,7 +187,8 @@ def _pta(found: ServerInputs, _today: date) -> AnalyserRun:
             problems.append(exc.message)
     findings, results = analyse(evidence, expect_agent=bool(found.pta_traces))
     inputs = tuple(found.relative(p) for p in found.event_logs + found.pta_traces)
-    return AnalyserRun("pta", "ok", inputs, reason="; ".join(problems), findings=tuple(findings), results=results)
+    return AnalyserRun("pta", "ok", inputs, reason="; ".join(problems), findings=tuple(findings),
+                       results=to_json_data(results))
 
 
 def _provisioning_agent(found: ServerInputs, _today: date) -> AnalyserRun:

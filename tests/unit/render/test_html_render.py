@@ -22,7 +22,7 @@ from aadc_doctor.render.html_doc import Element, HtmlError, document, h, link
 from aadc_doctor.render.html_proxylog import MAX_TIMELINE_HOSTS, denial_timeline
 from aadc_doctor.render.html_pta import MAX_COLUMNS, heat_map
 from aadc_doctor.render.html_tables import MAX_ROWS
-from aadc_doctor.results import HourReasonCount
+from aadc_doctor.results.pta import HourReasonCount, ReasonRow
 from aadc_doctor.secrets import forgotten_afterwards, register_secret
 
 REPO = Path(__file__).resolve().parents[3]
@@ -189,7 +189,8 @@ def test_the_heat_map_widens_its_buckets_for_a_long_span() -> None:
     start = datetime(2026, 1, 1, tzinfo=UTC)
     cells = [HourReasonCount((start + timedelta(hours=i)).strftime("%Y-%m-%dT%H:00Z"), 1326 if i % 2 else 1328, 1)
              for i in range(1000)]
-    page = document(h("div", heat_map(cells, [{"reason": 1326, "title": "Wrong <password>"}])))
+    reason = ReasonRow(1326, "ERROR_LOGON_FAILURE", "", "Wrong <password>", 50126, 500, 500, None, None)
+    page = document(h("div", heat_map(cells, [reason])))
     rects = page.count("<rect")
     assert rects <= 2 * MAX_COLUMNS and rects >= 2 * (1000 // 12)  # 12-hour buckets: 84 columns per reason
     assert "1326 Wrong &lt;password&gt; (500)" in page and "per 12 hours" in page
