@@ -248,6 +248,38 @@ def test_analyze_of_a_hostile_saved_check_report_renders_it_as_text(run_cli: Any
     assert "onmouseover=\"" not in page
 
 
+def test_analyze_draws_the_pta_analyser_as_pta_does_with_its_heat_map(tmp_path: Path) -> None:
+    """`analyze` carries the typed PTA results: its report shows failures by hour × reason, with paths relative to the
+    input root, and the JSON of the run is `pta`'s own."""
+    from datetime import date
+
+    from aadc_doctor.analysis.pta import PtaEvidence, analyse
+    from aadc_doctor.analysis.security_events import SignInAttempt
+    from aadc_doctor.analyze.run import AnalyserRun, AnalysisResult, _relative
+    from aadc_doctor.json_data import to_json_data
+    from aadc_doctor.results.pta import PtaResults
+
+    evidence = PtaEvidence()
+    start = datetime(2026, 12, 5, 8, tzinfo=UTC)
+    trace = f"{tmp_path}/Trace/agent.log"
+    for i, reason in enumerate((1326, 1326, 1326, 1909, 1328)):
+        evidence.add_attempt(SignInAttempt(time=start + timedelta(minutes=50 * i), failed=True, reason=reason,
+                                           origin="trace", from_agent=True, request_id=f"req-{i}", file=trace))
+    findings, pta = analyse(evidence, expect_agent=False)
+    run = _relative(AnalyserRun("pta", "ok", ("Trace/agent.log",), findings=tuple(findings), results=pta), tmp_path)
+    assert isinstance(run.results, PtaResults)
+    assert {r.attempt.file for r in run.results.requests} == {"Trace/agent.log"}
+    assert to_json_data(run.results) == {**to_json_data(pta), "requests": [
+        {**r, "file": "Trace/agent.log"} for r in to_json_data(pta)["requests"]]}
+    result = AnalysisResult(str(tmp_path), "folder", date(2026, 12, 5), {}, None, (run,), tuple(findings))
+    page = report_to_html(_report(findings, result, command="analyze"), exit_code=1)
+    section = page.split("pta: the analyser", 1)[1]
+    heat = section.split("Failures by hour and reason", 1)[1].split("</svg>", 1)[0]
+    assert "1326 Wrong user name or password (3)" in heat and "1909 Account locked out (1)" in heat
+    assert heat.count("<rect") == 3 * 4  # three reasons, four hours (08:00 to 11:20)
+    assert "Failed PTA requests, latest first (5)" in section and "req-4" in section
+
+
 def test_collect_shows_its_zip_and_what_could_not_be_collected() -> None:
     from aadc_doctor.results import CollectResults
 
