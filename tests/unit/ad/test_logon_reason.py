@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aadc_doctor.ad.logon import reason_finding
+from aadc_doctor.json_data import to_json_data
 from aadc_doctor.model import Severity
 
 
@@ -17,4 +18,8 @@ def test_a_locked_account_reads_as_the_agents_reason_1909() -> None:
         "logged on to. User side: The sign-in is refused because the account is locked (most likely AADSTS50053).")
     assert finding.references == (
         "https://learn.microsoft.com/entra/identity/hybrid/connect/tshoot-connect-pass-through-authentication",)
-    assert reason["reason"] == 1909 and finding.remedy == reason["remedy"]
+    assert reason.code == 1909 and finding.remedy == reason.remedy
+    # as JSON (flattened into `ad logon`'s results): the reason's words, its code written by LogonResult
+    assert to_json_data(reason) == {"reason_name": "ERROR_ACCOUNT_LOCKED_OUT", "reason_title": "Account locked out",
+                                    "message": reason.message, "aadsts": 50053, "user_sees": reason.user_sees,
+                                    "remedy": reason.remedy}
