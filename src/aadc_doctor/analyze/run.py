@@ -201,6 +201,7 @@ def _pta(found: ServerInputs, _today: date) -> AnalyserRun:
 
 def _provisioning_agent(found: ServerInputs, _today: date) -> AnalyserRun:
     from aadc_doctor.analysis.provisioning_agent import ProvisioningEvidence, provisioning_findings
+    from aadc_doctor.json_data import to_json_data
     from aadc_doctor.logs.pta_trace import TraceFileStats, TraceParser, collect_sources, order_sources, read_source
 
     if not found.provisioning_traces:
@@ -218,7 +219,7 @@ def _provisioning_agent(found: ServerInputs, _today: date) -> AnalyserRun:
             continue
         finally:
             progress.advance_path(source.name)
-        evidence.files.append(stats.to_dict())
+        evidence.files.append(to_json_data(stats))
     for entry in parser.finish():
         evidence.take(entry)
     findings, results = provisioning_findings(evidence)
