@@ -4,7 +4,7 @@ merged findings above), and each analyser's own results, folded."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from aadc_doctor.render.html_doc import Element, anchor_link, h
@@ -12,6 +12,7 @@ from aadc_doctor.render.html_tables import FindingIndex, data_sections, kv_table
 
 if TYPE_CHECKING:
     from aadc_doctor.analyze.run import AnalyserRun, AnalysisResult
+    from aadc_doctor.results.base import JsonObject
 
 MAX_MANIFEST_ROWS = 500
 STATUS_BADGE = {"ok": "ok", "skipped": "skip", "failed": "fail"}
@@ -28,7 +29,7 @@ def _size(value: Any) -> str:
     return str(value)
 
 
-def manifest_sections(manifest: Mapping[str, Any]) -> list[Element]:
+def manifest_sections(manifest: JsonObject) -> list[Element]:
     """manifest.json: its header, what could not be collected and why, what was left out, every file."""
     options = manifest.get("options") or {}
     files = list(manifest.get("files") or [])
