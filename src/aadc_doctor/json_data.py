@@ -36,8 +36,13 @@ def json_meta(**options: Any) -> dict[str, JsonField]:
     return {JSON_KEY: JsonField(**options)}
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def to_json_data(value: Any) -> Any:
     """Plain JSON data (dict, list, str, int, float, bool, None) for a result and everything it holds."""
+    if type(value) in _PLAIN:  # most values of a report: returned before any isinstance test
+        return value
     if value is None or (isinstance(value, bool | int | float) and not isinstance(value, enum.Enum)):
         return value
     if isinstance(value, enum.Enum):
@@ -61,9 +66,19 @@ def to_json_data(value: Any) -> Any:
     return str(value)
 
 
+_DECLARED: dict[type, tuple[tuple[str, JsonField | None], ...]] = {}
+
+
+def _declared(cls: type) -> tuple[tuple[str, JsonField | None], ...]:
+    """A dataclass's fields and their JSON options, read once per class (a report holds thousands of rows)."""
+    found = _DECLARED.get(cls)
+    if found is None:
+        found = _DECLARED[cls] = tuple((f.name, f.metadata.get(JSON_KEY)) for f in dataclasses.fields(cls))
+    return found
+
+
 def _dataclass_data(value: Any) -> dict[str, Any]:
-    fields = [(f.name, getattr(value, f.name), f.metadata.get(JSON_KEY)) for f in dataclasses.fields(value)]
-    return _fields_data(value, fields)
+    return _fields_data(value, [(name, getattr(value, name), options) for name, options in _declared(type(value))])
 
 
 def _fields_data(value: Any, fields: list[tuple[str, Any, JsonField | None]]) -> dict[str, Any]:

@@ -118,6 +118,8 @@ def _requests(results: PtaResults) -> list[Element]:
 
 def sections(results: PtaResults, _links: FindingIndex) -> list[Element]:
     """The PTA section: summary, heat map, reasons, latest requests, then the other lists as generic tables."""
+    import dataclasses
+
     from aadc_doctor.json_data import to_json_data
 
     summary = results.summary
@@ -134,6 +136,8 @@ def sections(results: PtaResults, _links: FindingIndex) -> list[Element]:
         out += [h("h3", "Failures by reason"), _reasons(results.by_reason)]
     out += _requests(results)
     # the other lists (by status, bursts, agent events, files...) as bounded tables of their JSON data
-    out += data_sections(to_json_data(results), skip=("summary", "successes", "by_reason", "by_hour", "requests",
-                                                      "requests_total", "requests_truncated"))
+    drawn = {"summary", "successes", "by_reason", "by_hour", "requests", "requests_total", "requests_truncated",
+             "by_hour_reason"}
+    out += data_sections({f.name: to_json_data(getattr(results, f.name)) for f in dataclasses.fields(results)
+                          if f.name not in drawn})
     return out
