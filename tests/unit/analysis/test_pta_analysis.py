@@ -301,3 +301,12 @@ def test_listed_correlated_requests_carry_the_events_account():
     # as JSON: the merged request carries the AADSTS code the user most likely saw, the undated keys left out
     data = to_json_data(request)
     assert data["aadsts"] == 80012 and data["account"] == "CONTOSO\\ann" and "client" not in data
+
+
+def test_an_attempt_as_json_lists_the_fixed_keys_then_only_what_is_known() -> None:
+    attempt = SignInAttempt(time=T0, failed=True, reason=1326, origin="security", from_agent=False,
+                            account="CONTOSO\\ann", event_id=4625, status="0xc000006d", position=0)
+    assert to_json_data(attempt) == {"time": "2024-03-05T08:00:00Z", "origin": "security", "outcome": "failure",
+                                     "reason": 1326, "from_agent": False, "account": "CONTOSO\\ann",
+                                     "event_id": 4625, "status": "0xc000006d", "position": 0}
+    assert list(to_json_data(attempt))[:5] == ["time", "origin", "outcome", "reason", "from_agent"]
