@@ -2,7 +2,8 @@
 shape is declared once (its dataclass) and a renamed field is a mypy error, not a silently missing key.
 
 Field metadata (``field(metadata=json_meta(...))``) covers what the contract needs besides the field name:
-another key, a rounded float, a capped list, a key left out when None, a field kept out of the JSON. A dataclass may add
+another key, a rounded float, a capped list, a key left out when None, null for an empty text, a field kept out of
+the JSON. A dataclass may add
 computed keys with a ``json_extra()`` method, placed after its fields, or ``json_leading()``, placed before them.
 """
 
@@ -25,6 +26,7 @@ class JsonField:
     limit: int | None = None  # at most this many items of a sequence
     omit_none: bool = False  # leave the key out when the value is None
     omit_empty: bool = False  # leave the key out when the value is empty or false ("", (), 0, False, None)
+    null_empty: bool = False  # write null for an empty text ("" means "none" in the dataclass, null in the JSON)
     skip: bool = False  # never in the JSON (evidence kept for renderers, or a computed key replaces it)
     flatten: bool = False  # a nested dataclass whose keys go into this object instead of under the field's name
 
@@ -34,17 +36,19 @@ def json_meta(**options: Any) -> dict[str, JsonField]:
     return {JSON_KEY: JsonField(**options)}
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def to_json_data(value: Any) -> Any:
     """Plain JSON data (dict, list, str, int, float, bool, None) for a result and everything it holds."""
+    if type(value) in _PLAIN:  # most values of a report: returned before any isinstance test
+        return value
     if value is None or (isinstance(value, bool | int | float) and not isinstance(value, enum.Enum)):
         return value
     if isinstance(value, enum.Enum):
         return to_json_data(value.value)
     if isinstance(value, str):
         return str(value)
-    legacy = getattr(value, "to_dict", None)
-    if legacy is not None and not isinstance(value, type):  # a domain class not yet declared by its fields
-        return to_json_data(legacy())
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return _dataclass_data(value)
     if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple: options from its json_options()
@@ -62,9 +66,19 @@ def to_json_data(value: Any) -> Any:
     return str(value)
 
 
+_DECLARED: dict[type, tuple[tuple[str, JsonField | None], ...]] = {}
+
+
+def _declared(cls: type) -> tuple[tuple[str, JsonField | None], ...]:
+    """A dataclass's fields and their JSON options, read once per class (a report holds thousands of rows)."""
+    found = _DECLARED.get(cls)
+    if found is None:
+        found = _DECLARED[cls] = tuple((f.name, f.metadata.get(JSON_KEY)) for f in dataclasses.fields(cls))
+    return found
+
+
 def _dataclass_data(value: Any) -> dict[str, Any]:
-    fields = [(f.name, getattr(value, f.name), f.metadata.get(JSON_KEY)) for f in dataclasses.fields(value)]
-    return _fields_data(value, fields)
+    return _fields_data(value, [(name, getattr(value, name), options) for name, options in _declared(type(value))])
 
 
 def _fields_data(value: Any, fields: list[tuple[str, Any, JsonField | None]]) -> dict[str, Any]:
@@ -76,6 +90,8 @@ def _fields_data(value: Any, fields: list[tuple[str, Any, JsonField | None]]) ->
         if options is not None:
             if options.skip or (options.omit_none and item is None) or (options.omit_empty and not item):
                 continue
+            if options.null_empty and item == "":
+                item = None
             if options.round is not None and isinstance(item, float):
                 item = round(item, options.round)
             if options.limit is not None and isinstance(item, list | tuple):

@@ -146,13 +146,14 @@ from tests.infra import (
     spare_loopback_address,
     write_ca_pem,
 )
-from tests.infra.certs import make_named_ca
 from tests.infra.dns_lab import LOOP_ZONE, filtering_config, validating_config
 from tests.infra.mitmproxy import MitmConfig, Mitmproxy
 from tests.infra.samba import SambaDC
 from tests.infra.tinyproxy import Tinyproxy, TinyproxyConfig
 from tests.infra.tls_servers import DEFAULT_ROUTE, Stall
 from tests.infra.tools import find_squid_helper, is_root
+
+from aadc_doctor.lab.ca import make_ca as make_named_ca
 
 SAVE_LOGS_ENV = "AADC_SAVE_PROXY_LOGS"
 

@@ -123,6 +123,17 @@ def test_analyze_on_a_collected_fixture_server(run_cli: Runner, tmp_path: Path) 
     assert "AADC01" in manifest and re.search(r"<code>[0-9a-f]{64}</code>", manifest)
     assert "collected/registry/uninstall.reg" in manifest
     assert re.search(r'<a href="#connect-version-sync-stopped">connect-version-sync-stopped</a>', dom)
+    # the PTA analyser drawn as `pta` draws it: failures by hour × reason from the agent's trace logs
+    pta = dom.split("pta: the analyser", 1)[1].split("</details>", 1)[0]
+    heat = pta.split("Failures by hour and reason", 1)[1].split("</svg>", 1)[0]
+    rows = {int(code): int(count.replace(",", "")) for code, count in
+            re.findall(r'<text x="4"[^>]*>(\d+) [^<]*\(([\d,]+)\)</text>', heat)}
+    results = next(a["results"] for a in report["results"]["analysers"] if a["name"] == "pta")
+    assert sum(rows.values()) == sum(hour["count"] for hour in results["by_hour"]) > 0  # every dated failure drawn
+    assert set(rows) <= {r["reason"] for r in results["by_reason"]} and {1326, 1328} <= set(rows)
+    assert re.search(r"<rect[^>]*><title>1326 Wrong user name or password, [0-9-]+ [0-9:]+ (\(\+\d+ h\) )?UTC: "
+                     r"\d+ failures?</title></rect>", heat)
+    assert "Failures by reason" in pta and "Failed PTA requests, latest first" in pta
 
 
 def test_analyze_on_a_plain_server_folder(run_cli: Runner, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aadc_doctor.ad import ber
+from aadc_doctor.json_data import json_meta
 
 NTVER_5EX = b"\x06\x00\x00\x00"  # NETLOGON_NT_VERSION_5 | _5EX: ask for the extended response
 LOGON_SAM_LOGON_RESPONSE_EX = 23
@@ -24,29 +25,30 @@ DS_FLAGS: tuple[tuple[int, str], ...] = (
 )
 
 
+_ANSWERED = json_meta(skip=True)  # written by json_extra, when the DC answered
+
+
 @dataclass(frozen=True)
 class CldapAnswer:
+    """The DC's answer to the ping; as JSON, what it said only when it answered."""
+
     outcome: str  # "ok" | "no_answer" | "refused" | "bad_answer" | "error"
     ms: float | None = None
-    error: str = ""
-    forest: str = ""
-    domain: str = ""
-    host: str = ""
-    netbios_domain: str = ""
-    netbios_host: str = ""
-    dc_site: str = ""
-    client_site: str = ""
-    flags: tuple[str, ...] = field(default_factory=tuple)
+    error: str = field(default="", metadata=json_meta(omit_empty=True))
+    forest: str = field(default="", metadata=_ANSWERED)
+    domain: str = field(default="", metadata=_ANSWERED)
+    host: str = field(default="", metadata=_ANSWERED)
+    netbios_domain: str = field(default="", metadata=_ANSWERED)
+    netbios_host: str = field(default="", metadata=_ANSWERED)
+    dc_site: str = field(default="", metadata=_ANSWERED)
+    client_site: str = field(default="", metadata=_ANSWERED)
+    flags: tuple[str, ...] = field(default_factory=tuple, metadata=_ANSWERED)
 
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"outcome": self.outcome, "ms": self.ms}
-        if self.error:
-            data["error"] = self.error
-        if self.outcome == "ok":
-            data.update(forest=self.forest, domain=self.domain, host=self.host, netbios_domain=self.netbios_domain,
-                        netbios_host=self.netbios_host, dc_site=self.dc_site, client_site=self.client_site,
-                        flags=list(self.flags))
-        return data
+    def json_extra(self) -> dict[str, Any]:
+        if self.outcome != "ok":
+            return {}
+        return {name: getattr(self, name) for name in ("forest", "domain", "host", "netbios_domain", "netbios_host",
+                                                       "dc_site", "client_site", "flags")}
 
 
 def ping_request(message_id: int, domain: str) -> bytes:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from aadc_doctor.ad.dc_survey import DcSurvey
 from aadc_doctor.ad.discovery import Discovery
 from aadc_doctor.knowledge.ad import port_purposes, templates
@@ -87,27 +85,27 @@ def dc_findings(dc: DcSurvey, domain: str = "") -> list[Finding]:
 
 
 def _ldaps_findings(dc: DcSurvey) -> list[Finding]:
-    from aadc_doctor.ad.tls_certificate import CertificateInfo, expiry_state
+    from aadc_doctor.ad.tls_certificate import expiry_state
 
     t = templates("dcs")
     ldaps = dc.ldaps
     if ldaps is None or (ldaps.outcome == "trusted" and ldaps.certificate is None):
         return []
-    cert = ldaps.certificate or {}
+    cert = ldaps.certificate
     if ldaps.outcome == "untrusted":
-        return [t["ldaps_untrusted"].render(dc.name, dc=dc.name, issuer=cert.get("issuer", "?"),
-                                            error=ldaps.error, cert_subject=cert.get("subject", "?"),
-                                            not_after=cert.get("not_after", "?"))]
+        return [t["ldaps_untrusted"].render(dc.name, dc=dc.name, issuer=cert.issuer if cert else "?",
+                                            error=ldaps.error, cert_subject=cert.subject if cert else "?",
+                                            not_after=cert.not_after.isoformat() if cert else "?")]
     if ldaps.outcome != "trusted":
         what = {"reset": "the connection was reset during the TLS handshake",
                 "refused": "nothing listens on TCP 636", "timeout": "no TLS answer in time"}.get(ldaps.outcome, "")
         return [t["ldaps_unavailable"].render(dc.name, dc=dc.name,
                                               error=f"{what}: {ldaps.error}" if what else ldaps.error)]
-    info = CertificateInfo(cert["subject"], cert["issuer"], datetime.fromisoformat(cert["not_after"]), (), False)
-    state = expiry_state(info)
+    assert cert is not None  # a trusted handshake without a certificate returned above
+    state = expiry_state(cert)
     if state:
-        return [t["ldaps_expiring"].render(dc.name, dc=dc.name, state=state, issuer=cert["issuer"],
-                                           not_after=cert["not_after"])]
+        return [t["ldaps_expiring"].render(dc.name, dc=dc.name, state=state, issuer=cert.issuer,
+                                           not_after=cert.not_after.isoformat())]
     return []
 
 

@@ -23,6 +23,9 @@ from aadc_doctor.ad.probes import (
     tcp_port,
     udp_kerberos,
 )
+from aadc_doctor.json_data import json_meta
+
+_IN_ORDER = json_meta(skip=True)
 
 
 @dataclass
@@ -31,34 +34,20 @@ class DcSurvey:
 
     name: str
     address: str | None
-    resolve_error: str = ""
-    ports: dict[str, PortState] = field(default_factory=dict)
-    cldap: CldapAnswer | None = None
-    root_dse: RootDse | None = None
-    strong_auth: StrongAuth | None = None
-    ldaps: LdapsCheck | None = None
-    probe_ms: float = 0.0
+    resolve_error: str = field(default="", metadata=json_meta(null_empty=True))
+    # the probes, filled as they finish; json_extra writes them in the report's order (ports by number, the clock)
+    ports: dict[str, PortState] = field(default_factory=dict, metadata=_IN_ORDER)
+    cldap: CldapAnswer | None = field(default=None, metadata=_IN_ORDER)
+    root_dse: RootDse | None = field(default=None, metadata=_IN_ORDER)
+    strong_auth: StrongAuth | None = field(default=None, metadata=_IN_ORDER)
+    ldaps: LdapsCheck | None = field(default=None, metadata=_IN_ORDER)
+    probe_ms: float = field(default=0.0, metadata=_IN_ORDER)
 
-    def to_dict(self) -> dict[str, Any]:
-        from aadc_doctor.ad.probes import functional_level
-
+    def json_extra(self) -> dict[str, Any]:
         root = self.root_dse
-        attrs = root.attributes if root else {}
-        return {
-            "name": self.name, "address": self.address, "resolve_error": self.resolve_error or None,
-            "probe_ms": self.probe_ms,
-            "ports": {k: v.to_dict() for k, v in ordered_ports(self.ports)},
-            "cldap": self.cldap.to_dict() if self.cldap else None,
-            "root_dse": {"outcome": root.outcome, "error": root.error or None, **attrs,
-                         "domain_functional_level": functional_level(attrs.get("domainFunctionality")),
-                         "forest_functional_level": functional_level(attrs.get("forestFunctionality")),
-                         "dc_functional_level": functional_level(attrs.get("domainControllerFunctionality"))}
-            if root else None,
-            "clock_offset_s": root.clock_offset_s() if root else None,
-            "strong_auth": {"state": self.strong_auth.state, "message": self.strong_auth.message or None}
-            if self.strong_auth else None,
-            "ldaps": self.ldaps.to_dict() if self.ldaps else None,
-        }
+        return {"probe_ms": self.probe_ms, "ports": dict(ordered_ports(self.ports)), "cldap": self.cldap,
+                "root_dse": root, "clock_offset_s": root.clock_offset_s() if root else None,
+                "strong_auth": self.strong_auth, "ldaps": self.ldaps}
 
 
 def ordered_ports(ports: dict[str, PortState]) -> list[tuple[str, PortState]]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aadc_doctor.errors import UsageError
+from aadc_doctor.json_data import json_meta
 
 
 @dataclass(frozen=True)
@@ -18,12 +19,12 @@ class SrvLookup:
 
     record: str
     answer: str
-    targets: tuple[tuple[str, int, int, int], ...] = ()  # (host, port, priority, weight)
-    error: str = ""
+    # (host, port, priority, weight); json_extra writes them after the error
+    targets: tuple[tuple[str, int, int, int], ...] = field(default=(), metadata=json_meta(skip=True))
+    error: str = field(default="", metadata=json_meta(null_empty=True))
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"record": self.record, "answer": self.answer, "error": self.error or None,
-                "targets": [{"host": h, "port": p, "priority": pr, "weight": w} for h, p, pr, w in self.targets]}
+    def json_extra(self) -> dict[str, Any]:
+        return {"targets": [{"host": h, "port": p, "priority": pr, "weight": w} for h, p, pr, w in self.targets]}
 
     def describe(self) -> str:
         return {"nxdomain": "NXDOMAIN (the name does not exist)", "no_records": "no SRV records",
@@ -33,11 +34,8 @@ class SrvLookup:
 @dataclass
 class Discovery:
     domain: str
-    lookups: list[SrvLookup] = field(default_factory=list)
+    lookups: list[SrvLookup] = field(default_factory=list, metadata=json_meta(key="records"))
     addresses: dict[str, list[str]] = field(default_factory=dict)  # DC host name -> IPv4/IPv6 addresses
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"domain": self.domain, "records": [x.to_dict() for x in self.lookups], "addresses": self.addresses}
 
     def dc_hosts(self) -> list[str]:
         """DC names from the first lookups that answered (site records first), in priority order."""

@@ -11,8 +11,16 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aadc_doctor.ad.account_state import POLICY_ATTRIBUTES, USER_ATTRIBUTES, Policy, account_findings, explain_account
+from aadc_doctor.ad.account_state import (
+    POLICY_ATTRIBUTES,
+    USER_ATTRIBUTES,
+    AccountState,
+    Policy,
+    account_findings,
+    explain_account,
+)
 from aadc_doctor.ad.directory import BindOutcome, TlsOptions, close, first_text, open_and_bind, search_one
+from aadc_doctor.json_data import json_meta
 from aadc_doctor.knowledge.ad import bind_data_codes, templates
 from aadc_doctor.model import Finding
 
@@ -47,7 +55,53 @@ def _user_filter(upn: str) -> str:
     return f"(&(objectCategory=person)(userPrincipalName={_ldap_filter_value(upn)}))"
 
 
-def reason_finding(upn: str, dc: str, data_code: str) -> tuple[Finding, dict[str, Any]]:
+@dataclass(frozen=True)
+class ReasonExplained:
+    """The Win32 reason of a refused bind, in the words `pta trace` uses for the same code."""
+
+    code: int = field(metadata=json_meta(skip=True))  # the JSON's "reason", written by LogonResult
+    reason_name: str
+    reason_title: str
+    message: str
+    aadsts: int | None
+    user_sees: str
+    remedy: str
+
+
+@dataclass(frozen=True)
+class BindFailure:
+    """The bind never got an answer: the connection or TLS failed."""
+
+    error: str
+    issuer: str | None = field(default=None, metadata=json_meta(omit_none=True))  # an untrusted certificate's
+
+
+@dataclass(frozen=True)
+class BindRejection:
+    ldap_result: int | None
+    ldap_message: str
+
+
+_FLAT = json_meta(flatten=True, omit_none=True)
+
+
+@dataclass(frozen=True)
+class LogonResult:
+    """`ad logon`'s results: how the bind ended, why, and the account's state when it could be read."""
+
+    upn: str
+    dc: str
+    transport: str
+    outcome: str  # ok, rejected, strong_auth_required, or the link failure's kind
+    data_code: str | None = None  # the AcceptSecurityContext code of a refused bind (52e, 775...)
+    reason: int | None = None  # its Win32 code
+    account: AccountState | None = None
+    failure: BindFailure | None = field(default=None, metadata=_FLAT)
+    rejection: BindRejection | None = field(default=None, metadata=_FLAT)
+    explained: ReasonExplained | None = field(default=None, metadata=_FLAT)
+
+
+def reason_finding(upn: str, dc: str, data_code: str) -> tuple[Finding, ReasonExplained]:
     from aadc_doctor.analysis.pta import reason_info
 
     code = win32_for_data(data_code)
@@ -58,58 +112,51 @@ def reason_finding(upn: str, dc: str, data_code: str) -> tuple[Finding, dict[str
                                                   data_code=data_code, name=info.name or code, message=info.message,
                                                   user=user, remedy=info.remedy)
     finding = replace(finding, detail=finding.detail.strip())  # an empty {user}
-    return finding, {"reason": code, "reason_name": info.name, "reason_title": info.title,
-                     "message": info.message, "aadsts": info.aadsts, "user_sees": info.user_sees,
-                     "remedy": info.remedy}
+    return finding, ReasonExplained(code=code, reason_name=info.name, reason_title=info.title, message=info.message,
+                                    aadsts=info.aadsts, user_sees=info.user_sees, remedy=info.remedy)
 
 
-def validate(request: LogonRequest, password: str) -> tuple[list[Finding], dict[str, Any]]:
+def validate(request: LogonRequest, password: str) -> tuple[list[Finding], LogonResult]:
     t = templates("logon")
-    results: dict[str, Any] = {"upn": request.upn, "dc": request.dc, "transport": request.transport,
-                               "outcome": None, "data_code": None, "reason": None, "account": None}
     outcome = open_and_bind(request.dc, request.transport, request.timeout, request.tls, user=request.upn,
                             password=password, tls_name=request.tls_name)
-    findings: list[Finding] = []
     try:
-        findings += _bind_findings(request, outcome, results, t)
-        if results["outcome"] in ("ok", "rejected"):
-            findings += _explain_account(request, outcome, results)
+        findings, result = _bind_findings(request, outcome, t)
+        if result.outcome in ("ok", "rejected"):
+            account_findings_, account = _explain_account(request, outcome, result.outcome)
+            findings += account_findings_
+            result = replace(result, account=account)
     finally:
         close(outcome.connection)
-    return findings, results
+    return findings, result
 
 
-def _bind_findings(request: LogonRequest, outcome: BindOutcome, results: dict[str, Any],
-                   t: dict[str, Any]) -> list[Finding]:
+def _bind_findings(request: LogonRequest, outcome: BindOutcome,
+                   t: dict[str, Any]) -> tuple[list[Finding], LogonResult]:
     upn, dc = request.upn, request.dc
+    base = LogonResult(upn, dc, request.transport, "")
     label = {"ldaps": "LDAPS (636)", "starttls": "LDAP with StartTLS (389)", "ldap": "plain LDAP (389)"}
     if outcome.failure is not None:
-        results["outcome"] = outcome.failure.kind
-        results["error"] = outcome.failure.message
-        if outcome.failure.kind == "tls_untrusted":
+        kind, error = outcome.failure.kind, outcome.failure.message
+        if kind == "tls_untrusted":
             issuer = _issuer(request)
-            results["issuer"] = issuer
-            return [t["tls_untrusted"].render(upn, upn=upn, dc=dc, issuer=issuer, error=outcome.failure.message)]
-        return [t["transport_failed"].render(upn, upn=upn, dc=dc, transport=label[request.transport],
-                                             error=outcome.failure.message, port=636 if request.transport ==
-                                             "ldaps" else 389)]
+            return ([t["tls_untrusted"].render(upn, upn=upn, dc=dc, issuer=issuer, error=error)],
+                    replace(base, outcome=kind, failure=BindFailure(error, issuer)))
+        return ([t["transport_failed"].render(upn, upn=upn, dc=dc, transport=label[request.transport], error=error,
+                                              port=636 if request.transport == "ldaps" else 389)],
+                replace(base, outcome=kind, failure=BindFailure(error)))
     if outcome.result == 0:
-        results["outcome"] = "ok"
-        return [t["ok"].render(upn, upn=upn, dc=dc, transport=label[request.transport])]
+        return [t["ok"].render(upn, upn=upn, dc=dc, transport=label[request.transport])], replace(base, outcome="ok")
     if outcome.result == 8:
-        results["outcome"] = "strong_auth_required"
-        return [t["strong_auth"].render(upn, dc=dc, message=(outcome.message or outcome.description).rstrip("."))]
+        return ([t["strong_auth"].render(upn, dc=dc, message=(outcome.message or outcome.description).rstrip("."))],
+                replace(base, outcome="strong_auth_required"))
     code = outcome.data_code
-    results["outcome"] = "rejected"
-    results["ldap_result"] = outcome.result
-    results["ldap_message"] = outcome.message
+    rejected = replace(base, outcome="rejected", rejection=BindRejection(outcome.result, outcome.message))
     if code is None:
         return [t["unmapped"].render(upn, upn=upn, result=f"{outcome.result} {outcome.description}",
-                                     message=outcome.message or "(no diagnostic message)")]
-    results["data_code"] = code
+                                     message=outcome.message or "(no diagnostic message)")], rejected
     finding, reason = reason_finding(upn, dc, code)
-    results.update(reason)
-    return [finding]
+    return [finding], replace(rejected, data_code=code, reason=reason.code, explained=reason)
 
 
 def _issuer(request: LogonRequest) -> str:
@@ -124,9 +171,11 @@ def _issuer(request: LogonRequest) -> str:
         return "unknown (see the error)"
 
 
-def _explain_account(request: LogonRequest, outcome: BindOutcome, results: dict[str, Any]) -> list[Finding]:
+def _explain_account(request: LogonRequest, outcome: BindOutcome,
+                     bind: str) -> tuple[list[Finding], AccountState | None]:
+    """The account's state read with the user's own bind when it succeeded, else with --reader."""
     t = templates("logon")
-    reader = outcome.connection if results["outcome"] == "ok" else None
+    reader = outcome.connection if bind == "ok" else None
     opened: BindOutcome | None = None
     why = "the bind was refused and no --reader was given"
     if reader is None and request.reader and request.reader_password:
@@ -138,20 +187,18 @@ def _explain_account(request: LogonRequest, outcome: BindOutcome, results: dict[
             why = f"the --reader bind failed ({opened.failure.message if opened.failure else opened.message})"
     try:
         if reader is None:
-            return [t["account_unreadable"].render(request.upn, upn=request.upn, why=why + ".")]
+            return [t["account_unreadable"].render(request.upn, upn=request.upn, why=why + ".")], None
         root = search_one(reader, "", "(objectClass=*)", ["defaultNamingContext"], scope="BASE") or {}
         base = first_text(root.get("defaultNamingContext")) or ""
         entry = search_one(reader, base, _user_filter(request.upn), USER_ATTRIBUTES)
         if entry is None:
-            results["account"] = None
             return [t["account_unreadable"].render(request.upn, upn=request.upn,
-                                                   why=f"no user with this UPN under {base or 'the domain'}.")]
+                                                   why=f"no user with this UPN under {base or 'the domain'}.")], None
         policy_entry = search_one(reader, base, "(objectClass=domain)", POLICY_ATTRIBUTES, scope="BASE")
         policy = Policy.from_entry(policy_entry) if policy_entry else None
         account = explain_account(entry, policy, agents=request.agents, now=datetime.now(UTC),
                                   offset=request.utc_offset, zone=request.zone)
-        results["account"] = account
-        return account_findings(request.upn, account, policy)
+        return account_findings(request.upn, account, policy), account
     finally:
         if opened is not None:
             close(opened.connection)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 DAYS = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
 
@@ -58,7 +59,18 @@ def allowed_at(flags: list[bool], moment: datetime) -> bool:
     return flags[((utc.weekday() + 1) % 7) * 24 + utc.hour]
 
 
-def describe(raw: bytes | None, offset: timedelta, zone: str, now: datetime) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class LogonHours:
+    """An account's allowed hours, shown in the agent server's zone."""
+
+    zone: str
+    week: Mapping[str, str]  # day -> 24 characters, '#' allowed
+    summary: str
+    allowed_now: bool
+    now: str  # "Mon 10:30 UTC+01:00"
+
+
+def describe(raw: bytes | None, offset: timedelta, zone: str, now: datetime) -> LogonHours | None:
     """None when the account has no restriction (attribute absent or every hour allowed)."""
     if not raw:
         return None
@@ -67,5 +79,5 @@ def describe(raw: bytes | None, offset: timedelta, zone: str, now: datetime) -> 
         return None
     week = week_in(flags, offset)
     local = now.astimezone(UTC) + offset
-    return {"zone": zone, "week": week, "summary": summary(week), "allowed_now": allowed_at(flags, now),
-            "now": f"{DAYS[(local.weekday() + 1) % 7]} {local:%H:%M} {zone}"}
+    return LogonHours(zone=zone, week=week, summary=summary(week), allowed_now=allowed_at(flags, now),
+                      now=f"{DAYS[(local.weekday() + 1) % 7]} {local:%H:%M} {zone}")

@@ -7,13 +7,14 @@ import secrets
 import socket
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from aadc_doctor.ad import ber
 from aadc_doctor.ad.directory import TlsOptions, classify, close, first_text, open_and_bind
-from aadc_doctor.ad.tls_certificate import describe_certificate, fetch_certificate, verify_handshake
+from aadc_doctor.ad.tls_certificate import CertificateInfo, describe_certificate, fetch_certificate, verify_handshake
+from aadc_doctor.json_data import json_meta
 
 TCP_PORTS = (53, 88, 135, 389, 445, 636, 3268, 3269)
 ROOT_DSE_ATTRIBUTES = [
@@ -30,13 +31,7 @@ FUNCTIONAL_LEVELS = {0: "2000", 1: "2003 interim", 2: "2003", 3: "2008", 4: "200
 class PortState:
     state: str  # "open" | "refused" | "timeout" | "answered" | "no_answer" | "error"
     ms: float | None = None
-    error: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"state": self.state, "ms": self.ms}
-        if self.error:
-            data["error"] = self.error
-        return data
+    error: str = field(default="", metadata=json_meta(omit_empty=True))
 
 
 def _ms(start: float) -> float:
@@ -94,10 +89,20 @@ def udp_kerberos(address: str, realm: str, timeout: float, port: int = 88) -> Po
 
 @dataclass(frozen=True)
 class RootDse:
+    """The DC's rootDSE; as JSON its attributes as read, with the functional levels spelt out."""
+
     outcome: str  # "ok" | "not_ad" | the LinkFailure kinds
-    attributes: dict[str, Any]
-    error: str = ""
-    local_time: datetime | None = None  # this machine's clock when the answer arrived (mid-point)
+    attributes: dict[str, Any] = field(metadata=json_meta(skip=True))  # json_extra writes them after the error
+    error: str = field(default="", metadata=json_meta(skip=True))
+    # this machine's clock when the answer arrived (mid-point)
+    local_time: datetime | None = field(default=None, metadata=json_meta(skip=True))
+
+    def json_extra(self) -> dict[str, Any]:
+        attrs = self.attributes
+        return {"error": self.error or None, **attrs,
+                "domain_functional_level": functional_level(attrs.get("domainFunctionality")),
+                "forest_functional_level": functional_level(attrs.get("forestFunctionality")),
+                "dc_functional_level": functional_level(attrs.get("domainControllerFunctionality"))}
 
     def current_time(self) -> datetime | None:
         text = self.attributes.get("currentTime")
@@ -148,7 +153,7 @@ def read_root_dse(address: str, timeout: float, port: int = 389) -> RootDse:
 @dataclass(frozen=True)
 class StrongAuth:
     state: str  # "required" | "not_required" | "unknown"
-    message: str = ""
+    message: str = field(default="", metadata=json_meta(null_empty=True))
 
 
 def simple_bind_policy(address: str, timeout: float, port: int = 389) -> StrongAuth:
@@ -170,11 +175,8 @@ def simple_bind_policy(address: str, timeout: float, port: int = 389) -> StrongA
 @dataclass(frozen=True)
 class LdapsCheck:
     outcome: str  # "trusted" | "untrusted" | "reset" | "failed" | "timeout" | "refused"
-    error: str = ""
-    certificate: dict[str, Any] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"outcome": self.outcome, "error": self.error or None, "certificate": self.certificate}
+    error: str = field(default="", metadata=json_meta(null_empty=True))
+    certificate: CertificateInfo | None = None
 
 
 def ldaps_check(address: str, timeout: float, server_name: str | None, ca_file: str | None,
@@ -185,7 +187,7 @@ def ldaps_check(address: str, timeout: float, server_name: str | None, ca_file: 
         failure = classify(exc)
         kind = {"tls_reset": "reset", "timeout": "timeout", "refused": "refused"}.get(failure.kind, "failed")
         return LdapsCheck(kind, failure.message)
-    info = describe_certificate(der).to_dict()
+    info = describe_certificate(der)
     try:
         problem = verify_handshake(address, port, timeout, server_name, ca_file)
     except (OSError, ssl.SSLError) as exc:

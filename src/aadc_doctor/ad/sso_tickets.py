@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from aadc_doctor.knowledge.ad import templates, ticket_enctypes
 from aadc_doctor.logs.event_xml import EventRecord
@@ -61,26 +60,59 @@ class TicketTally:
         if record.data.get("TargetUserName"):
             self.accounts.add(record.data["TargetUserName"].lower())
 
-    def to_dict(self) -> dict[str, Any]:
+    def summary(self, files: tuple[TicketFile, ...]) -> TicketSummary:
         names = ticket_enctypes()
-        return {
-            "records_4769": self.records_4769,
-            "tickets": sum(self.by_enctype.values()),
-            "by_encryption_type": [{"type": hex(k), "name": names.get(k, "unknown"), "count": v}
-                                   for k, v in self.by_enctype.most_common()],
-            "failures": [{"status": hex(k), "count": v} for k, v in self.failures.most_common()],
-            "accounts": len(self.accounts), "first_seen": self.first, "last_seen": self.last,
-        }
+        return TicketSummary(
+            records_4769=self.records_4769, tickets=sum(self.by_enctype.values()),
+            by_encryption_type=tuple(EnctypeCount(hex(k), names.get(k, "unknown"), v)
+                                     for k, v in self.by_enctype.most_common()),
+            failures=tuple(StatusCount(hex(k), v) for k, v in self.failures.most_common()),
+            accounts=len(self.accounts), first_seen=self.first, last_seen=self.last, files=files)
 
 
-def read_ticket_events(paths: list[Path]) -> tuple[TicketTally, list[dict[str, Any]]]:
+@dataclass(frozen=True)
+class TicketFile:
+    name: str
+    format: str  # "evtx" or "xml"
+    records: int
+    errors: int
+
+
+@dataclass(frozen=True)
+class EnctypeCount:
+    type: str  # "0x17"
+    name: str
+    count: int
+
+
+@dataclass(frozen=True)
+class StatusCount:
+    status: str  # "0x6"
+    count: int
+
+
+@dataclass(frozen=True)
+class TicketSummary:
+    """The 4769 tally for AZUREADSSOACC$ as `ad sso --events` reports it, with the files read."""
+
+    records_4769: int
+    tickets: int
+    by_encryption_type: tuple[EnctypeCount, ...]
+    failures: tuple[StatusCount, ...]
+    accounts: int  # distinct accounts that got a ticket
+    first_seen: str | None
+    last_seen: str | None
+    files: tuple[TicketFile, ...]
+
+
+def read_ticket_events(paths: list[Path]) -> tuple[TicketTally, tuple[TicketFile, ...]]:
     """Stream every file (constant memory); per file its name, format and record count."""
     from aadc_doctor.errors import InputError
     from aadc_doctor.logs.event_xml import XmlExportStats, iter_xml_export, looks_like_event_xml
     from aadc_doctor.logs.evtx_reader import EvtxFileStats, RecordSelector, is_evtx, iter_evtx_records
 
     tally = TicketTally()
-    files = []
+    files: list[TicketFile] = []
     for path in paths:
         try:
             with path.open("rb") as fh:
@@ -91,16 +123,15 @@ def read_ticket_events(paths: list[Path]) -> tuple[TicketTally, list[dict[str, A
             stats = EvtxFileStats(str(path))
             for record in iter_evtx_records(path, stats, RecordSelector(ids=frozenset({SERVICE_TICKET_REQUEST}))):
                 tally.add(record)
-            files.append({"name": str(path), "format": "evtx", "records": stats.records,
-                          "errors": stats.error_count})
+            files.append(TicketFile(str(path), "evtx", stats.records, stats.error_count))
         elif looks_like_event_xml(head):
             xml_stats = XmlExportStats(str(path))
             for record in iter_xml_export(path, xml_stats):
                 tally.add(record)
-            files.append({"name": str(path), "format": "xml", "records": xml_stats.records, "errors": xml_stats.bad})
+            files.append(TicketFile(str(path), "xml", xml_stats.records, xml_stats.bad))
         else:
             raise InputError(f"{path}: not an event log (.evtx) or an Event Viewer XML export")
-    return tally, files
+    return tally, tuple(files)
 
 
 def ticket_findings(tally: TicketTally) -> list[Finding]:

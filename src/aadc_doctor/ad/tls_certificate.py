@@ -6,7 +6,6 @@ import socket
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from aadc_doctor.net.trust_context import system_trust_context
 
@@ -18,10 +17,6 @@ class CertificateInfo:
     not_after: datetime
     names: tuple[str, ...]
     self_signed: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"subject": self.subject, "issuer": self.issuer, "not_after": self.not_after.isoformat(),
-                "names": list(self.names), "self_signed": self.self_signed}
 
 
 def describe_certificate(der: bytes) -> CertificateInfo:

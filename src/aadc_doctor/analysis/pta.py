@@ -1,7 +1,7 @@
 """PTA sign-in evidence to findings: failed requests by reason and hour, bursts, agent errors, correlation.
 
-Evidence is collected as it streams in (``PtaEvidence``); ``analyse`` then turns it into the JSON results
-of ``pta trace`` / ``pta events`` and the findings with remedies. Pure: no I/O.
+Evidence is collected as it streams in (``PtaEvidence``); ``analyse`` then turns it into the typed results
+of ``pta trace`` / ``pta events`` (``results/pta.py``) and the findings with remedies. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -18,6 +18,22 @@ from aadc_doctor.analysis.security_events import SignInAttempt
 from aadc_doctor.knowledge.findings import FindingTemplate, load_finding_templates
 from aadc_doctor.logs.event_xml import format_iso_time as iso
 from aadc_doctor.model import Finding, Severity
+from aadc_doctor.results.pta import (
+    AgentEventRow,
+    BurstRow,
+    CorrelatedPair,
+    EventIdCount,
+    FailedRequest,
+    HourCount,
+    HourReasonCount,
+    OtherFailures,
+    PtaResults,
+    PtaSummary,
+    ReasonRow,
+    StatusRow,
+    SuccessCount,
+    TraceProblemRow,
+)
 
 CORRELATION_WINDOW = timedelta(seconds=5)
 EQUIVALENT_REASONS = {1317: 1326}  # an unknown user reaches LogonUser callers as 1326 too
@@ -190,9 +206,9 @@ class SuccessTally:
             self._span(other.first, other.last)
         self.by_hour.update(other.by_hour)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"count": self.count, "first_seen": iso(_datetime(self.first)), "last_seen": iso(_datetime(self.last)),
-                "by_hour": [{"hour": _hour_text(h), "count": c} for h, c in sorted(self.by_hour.items())]}
+    def counted(self) -> SuccessCount:
+        return SuccessCount(self.count, iso(_datetime(self.first)), iso(_datetime(self.last)),
+                            tuple(HourCount(_hour_text(h), c) for h, c in sorted(self.by_hour.items())))
 
 
 def _hour_text(hour: int) -> str:
@@ -362,13 +378,13 @@ def _merged(attempt: SignInAttempt, rows: FailureRows, e: int) -> SignInAttempt:
                    client=str(rows.clients.values[rows.client[e]]), event_id=event_id)
 
 
-def _pair_dict(trace: SignInAttempt, rows: FailureRows, e: int) -> dict[str, Any]:
+def _pair(trace: SignInAttempt, rows: FailureRows, e: int) -> CorrelatedPair:
     event_id, status, substatus = rows.statuses.values[rows.status[e]]
     position = rows.position[e]
-    return {"request_id": trace.request_id, "time": iso(trace.time), "reason": trace.reason,
-            "account": rows.account_of(e), "event_time": iso(_datetime(rows.time[e])), "event_id": event_id,
-            "computer": str(rows.computers.values[rows.computer[e]]), "status": status, "substatus": substatus,
-            "record": None if position < 0 else position}
+    return CorrelatedPair(request_id=trace.request_id, time=iso(trace.time), reason=trace.reason,
+                          account=rows.account_of(e), event_time=iso(_datetime(rows.time[e])), event_id=event_id,
+                          computer=str(rows.computers.values[rows.computer[e]]), status=status, substatus=substatus,
+                          record=None if position < 0 else position)
 
 
 @cache
@@ -461,29 +477,29 @@ def reason_info(code: int) -> ReasonInfo:
                       "log (4625) for the account at that time.")
 
 
-def _by_hour(rows: FailureRows) -> list[dict[str, Any]]:
+def _by_hour(rows: FailureRows) -> tuple[HourCount, ...]:
     hours: Counter[int] = Counter()
     for row in range(len(rows)):
         micros = rows.time[row]
         if micros != NO_TIME and rows.live(row):
             hours[micros // 3_600_000_000] += 1
     # formatted once per hour, not once per failure (a busy log has millions)
-    return [{"hour": _hour_text(h), "count": c} for h, c in sorted(hours.items())]
+    return tuple(HourCount(_hour_text(h), c) for h, c in sorted(hours.items()))
 
 
-def by_hour_and_reason(rows: FailureRows) -> list[tuple[str, int | None, int]]:
-    """(hour, reason, count) of the live failure rows, for the HTML report's heat map (not in the JSON: by_hour and
-    by_reason are). Call it after ``analyse``, which drops the event rows a trace row was matched with."""
+def by_hour_and_reason(rows: FailureRows) -> tuple[HourReasonCount, ...]:
+    """Failures per hour and reason of the live rows, for the HTML report's heat map (not in the JSON: by_hour and
+    by_reason are). ``analyse`` calls it after dropping the event rows a trace row was matched with."""
     cells: Counter[tuple[int, int]] = Counter()
     for row in range(len(rows)):
         micros = rows.time[row]
         if micros != NO_TIME and rows.live(row):
             cells[(micros // 3_600_000_000, rows.reason[row])] += 1
-    return [(_hour_text(hour), None if code == NO_CODE else code, count)
-            for (hour, code), count in sorted(cells.items())]
+    return tuple(HourReasonCount(_hour_text(hour), None if code == NO_CODE else code, count)
+                 for (hour, code), count in sorted(cells.items()))
 
 
-def _by_reason(rows: FailureRows) -> list[dict[str, Any]]:
+def _by_reason(rows: FailureRows) -> tuple[ReasonRow, ...]:
     counts: Counter[int] = Counter()
     agent_counts: Counter[int] = Counter()
     first: dict[int, int] = {}
@@ -501,20 +517,18 @@ def _by_reason(rows: FailureRows) -> list[dict[str, Any]]:
                 first[code] = micros
             if code not in last or micros > last[code]:
                 last[code] = micros
-    result = []
+    result: list[ReasonRow] = []
     for code, count in sorted(counts.items(), key=lambda kv: (-kv[1], max(kv[0], 0))):
         info = reason_info(code) if code != NO_CODE else None
-        result.append({
-            "reason": None if code == NO_CODE else code, "name": info.name if info else "",
-            "message": info.message if info else "", "title": info.title if info else "unmapped status",
-            "aadsts": info.aadsts if info else None, "count": count, "pta_agent_count": agent_counts[code],
-            "first_seen": iso(_datetime(first.get(code, NO_TIME))),
-            "last_seen": iso(_datetime(last.get(code, NO_TIME))),
-        })
-    return result
+        result.append(ReasonRow(
+            reason=None if code == NO_CODE else code, name=info.name if info else "",
+            message=info.message if info else "", title=info.title if info else "unmapped status",
+            aadsts=info.aadsts if info else None, count=count, pta_agent_count=agent_counts[code],
+            first_seen=iso(_datetime(first.get(code, NO_TIME))), last_seen=iso(_datetime(last.get(code, NO_TIME)))))
+    return tuple(result)
 
 
-def _by_status(rows: FailureRows) -> list[dict[str, Any]]:
+def _by_status(rows: FailureRows) -> tuple[StatusRow, ...]:
     from aadc_doctor.analysis.security_events import parse_status
     from aadc_doctor.knowledge.codes import kerberos_entry, ntstatus_entry
 
@@ -528,7 +542,7 @@ def _by_status(rows: FailureRows) -> list[dict[str, Any]]:
         if status:
             reason = None if reason_code == NO_CODE else reason_code
             counts[(event_id, status.lower(), substatus.lower(), reason)] += count
-    result = []
+    result: list[StatusRow] = []
     for (event_id, status, substatus, reason), count in sorted(counts.items(), key=lambda kv: -kv[1]):
         code = parse_status(status)
         if event_id in (4768, 4771):
@@ -537,12 +551,12 @@ def _by_status(rows: FailureRows) -> list[dict[str, Any]]:
             entry = ntstatus_entry(code) if code is not None else None
         sub_code = parse_status(substatus)
         sub_entry = ntstatus_entry(sub_code) if sub_code else None
-        result.append({"event_id": event_id, "status": status, "status_name": entry.name if entry else "",
-                       "status_message": entry.message if entry else "", "substatus": substatus,
-                       "substatus_name": sub_entry.name if sub_entry else "",
-                       "substatus_message": sub_entry.message if sub_entry else "", "reason": reason,
-                       "count": count})
-    return result
+        result.append(StatusRow(event_id=event_id, status=status, status_name=entry.name if entry else "",
+                                status_message=entry.message if entry else "", substatus=substatus,
+                                substatus_name=sub_entry.name if sub_entry else "",
+                                substatus_message=sub_entry.message if sub_entry else "", reason=reason,
+                                count=count))
+    return tuple(result)
 
 
 def _span(first: datetime | None, last: datetime | None) -> str:
@@ -618,14 +632,14 @@ def _reason_findings(rows: FailureRows) -> list[Finding]:
     return findings
 
 
-def _burst_findings(rows: FailureRows) -> tuple[list[Finding], list[dict[str, Any]]]:
+def _burst_findings(rows: FailureRows) -> tuple[list[Finding], list[BurstRow]]:
     from aadc_doctor.knowledge.pta_events import burst_rule
 
     rule = burst_rule()
     t = pta_finding_templates()
     window = timedelta(minutes=rule.window_minutes)
     findings: list[Finding] = []
-    bursts: list[dict[str, Any]] = []
+    bursts: list[BurstRow] = []
     for reason in sorted(rule.reasons):
         if reason == 1317:
             continue  # counted together with 1326
@@ -637,10 +651,9 @@ def _burst_findings(rows: FailureRows) -> tuple[list[Finding], list[dict[str, An
                "(trace logs name none; add the agent server's Security log to see them)")
         top = ", ".join(f"{name} ({n})" for name, n in burst.top_accounts)
         clients = ", ".join(f"{name} ({n})" for name, n in burst.clients)
-        bursts.append({"reason": reason, "count": burst.count, "start": iso(burst.start), "end": iso(burst.end),
-                       "minutes": round(minutes, 1), "accounts": burst.accounts,
-                       "top_accounts": [list(t) for t in burst.top_accounts],
-                       "clients": [list(c) for c in burst.clients], "by_agent": burst.by_agent})
+        bursts.append(BurstRow(reason=reason, count=burst.count, start=iso(burst.start), end=iso(burst.end),
+                               minutes=minutes, accounts=burst.accounts, top_accounts=burst.top_accounts,
+                               clients=burst.clients, by_agent=burst.by_agent))
         if burst.by_agent == burst.count:
             made_by = "All of them by the PTA agent."
         elif burst.by_agent:
@@ -664,18 +677,19 @@ def _burst_findings(rows: FailureRows) -> tuple[list[Finding], list[dict[str, An
     return findings, bursts
 
 
-def _trace_problem_findings(evidence: PtaEvidence) -> tuple[list[Finding], list[dict[str, Any]]]:
+def _trace_problem_findings(evidence: PtaEvidence) -> tuple[list[Finding], list[TraceProblemRow]]:
     from aadc_doctor.knowledge.pta_events import trace_categories
 
     categories = {c.id: c for c in trace_categories()}
     t = pta_finding_templates()
     findings: list[Finding] = []
-    rows: list[dict[str, Any]] = []
+    rows: list[TraceProblemRow] = []
     for cat_id, tally in sorted(evidence.trace_problems.items(), key=lambda kv: -kv[1].count):
         category = categories.get(cat_id)
         levels = ", ".join(f"{n} {lvl.lower()}" for lvl, n in tally.levels.most_common())
-        rows.append({"category": cat_id, "count": tally.count, "levels": dict(tally.levels),
-                     "first_seen": iso(tally.first), "last_seen": iso(tally.last), "samples": tally.samples})
+        rows.append(TraceProblemRow(category=cat_id, count=tally.count, levels=dict(tally.levels),
+                                    first_seen=iso(tally.first), last_seen=iso(tally.last),
+                                    samples=tuple(tally.samples)))
         errors = tally.levels.get("Error", 0) + tally.levels.get("Critical", 0)
         severity = Severity.WARNING if errors else Severity.INFO
         sample = tally.samples[0] if tally.samples else ""
@@ -690,20 +704,20 @@ def _trace_problem_findings(evidence: PtaEvidence) -> tuple[list[Finding], list[
     return findings, rows
 
 
-def _agent_event_findings(evidence: PtaEvidence) -> tuple[list[Finding], list[dict[str, Any]]]:
+def _agent_event_findings(evidence: PtaEvidence) -> tuple[list[Finding], list[AgentEventRow]]:
     from aadc_doctor.knowledge.pta_events import agent_event
 
     t = pta_finding_templates()
     findings: list[Finding] = []
-    rows: list[dict[str, Any]] = []
+    rows: list[AgentEventRow] = []
     unexplained_errors: list[str] = []
     for (channel, event_id), tally in sorted(evidence.agent_events.items(), key=lambda kv: (kv[0][0], kv[0][1])):
         sample = tally.samples[0] if tally.samples else ""
         known = agent_event(channel, event_id, sample)
         level = tally.levels.most_common(1)[0][0] if tally.levels else ""
-        rows.append({"channel": channel, "event_id": event_id, "level": level, "count": tally.count,
-                     "first_seen": iso(tally.first), "last_seen": iso(tally.last), "samples": tally.samples,
-                     "explained": known.title if known else None})
+        rows.append(AgentEventRow(channel=channel, event_id=event_id, level=level, count=tally.count,
+                                  first_seen=iso(tally.first), last_seen=iso(tally.last),
+                                  samples=tuple(tally.samples), explained=known.title if known else None))
         if known is not None:
             finding = t["agent_event"].render(channel, event_id=event_id, title=known.title, meaning=known.meaning,
                                               channel=channel, count=tally.count, span=_span(tally.first, tally.last),
@@ -717,23 +731,20 @@ def _agent_event_findings(evidence: PtaEvidence) -> tuple[list[Finding], list[di
 
 
 def _latest_requests(evidence: PtaEvidence, pairs: list[tuple[int, int]]
-                     ) -> tuple[list[SignInAttempt], list[dict[str, Any]]]:
+                     ) -> tuple[list[SignInAttempt], list[CorrelatedPair]]:
     """The latest REQUESTS_KEPT failed PTA requests, oldest first, merged with their events; their pairs."""
     rows = evidence.failures
     event_of = dict(pairs)
     kept = [(row, attempt) for (_, _, row), attempt in sorted(evidence.latest_requests) if rows.live(row)]
     kept = kept[-REQUESTS_KEPT:]
     requests = [_merged(attempt, rows, event_of[row]) if row in event_of else attempt for row, attempt in kept]
-    correlated = [_pair_dict(attempt, rows, event_of[row]) for row, attempt in kept if row in event_of]
+    correlated = [_pair(attempt, rows, event_of[row]) for row, attempt in kept if row in event_of]
     return requests, correlated
 
 
-def _request_dict(attempt: SignInAttempt) -> dict[str, Any]:
-    """A request as JSON, with the AADSTS code the user most likely saw (its message is in by_reason)."""
-    data = attempt.to_dict()
-    if attempt.failed and attempt.reason is not None:
-        data["aadsts"] = reason_info(attempt.reason).aadsts
-    return data
+def _failed_request(attempt: SignInAttempt) -> FailedRequest:
+    """A request with the AADSTS code the user most likely saw (its message is in by_reason)."""
+    return FailedRequest(attempt, None if attempt.reason is None else reason_info(attempt.reason).aadsts)
 
 
 def _no_agent_finding(evidence: PtaEvidence) -> Finding:
@@ -751,8 +762,11 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:] + ("." if text and not text.endswith(".") else "")
 
 
-def analyse(evidence: PtaEvidence, *, expect_agent: bool) -> tuple[list[Finding], dict[str, Any]]:
-    """Findings and the results dict of DESIGN.md (requests, by_reason, and the rest)."""
+def analyse(evidence: PtaEvidence, *, expect_agent: bool) -> tuple[list[Finding], PtaResults]:
+    """Findings and the results of DESIGN.md (requests, by_reason, and the rest, with the heat map's cells).
+
+    Merges the matched event rows into their trace rows: call it once per evidence.
+    """
     rows = evidence.failures
     pairs = match_rows(rows)
     merge_rows(rows, pairs)
@@ -785,27 +799,25 @@ def analyse(evidence: PtaEvidence, *, expect_agent: bool) -> tuple[list[Finding]
     failed = len(rows) - len(pairs)  # each pair drops its event row
     failed_by_agent = sum(1 for row in range(len(rows)) if rows.live(row) and rows.by_agent(row))
     others = sorted(evidence.latest_others)
-    results: dict[str, Any] = {
-        # the PTA agent's failed requests, the latest REQUESTS_KEPT of them; every failure is counted in
-        # by_reason, by_hour, by_status and bursts, and the agent's successes only in "successes"
-        "requests": [_request_dict(a) for a in requests],
-        "requests_total": failed_by_agent,
-        "requests_truncated": failed_by_agent > len(requests),
-        "other_failures": {"count": failed - failed_by_agent, "latest": [a.to_dict() for _, a in others]},
-        "by_reason": _by_reason(rows),
-        "by_hour": _by_hour(rows),
-        "by_status": _by_status(rows),
-        "bursts": bursts,
-        "other_errors": other_errors,
-        "agent_events": agent_events,
-        "correlated": correlated,
-        "correlated_total": len(pairs),
-        "successes": evidence.successes.to_dict(),
-        "events_by_id": [{"event_id": k, "count": v} for k, v in sorted(evidence.events_by_id.items())],
-        "files": evidence.files,
-        "summary": {"failed": failed, "failed_by_agent": failed_by_agent,
-                    "succeeded_by_agent": evidence.successes.count,
-                    "trace_entries": evidence.trace_entries, "security_events": evidence.security_events,
-                    "agents": sorted(evidence.agents_seen)},
-    }
+    results = PtaResults(
+        requests=tuple(_failed_request(a) for a in requests),
+        requests_total=failed_by_agent,
+        requests_truncated=failed_by_agent > len(requests),
+        other_failures=OtherFailures(failed - failed_by_agent, tuple(a for _, a in others)),
+        by_reason=_by_reason(rows),
+        by_hour=_by_hour(rows),
+        by_status=_by_status(rows),
+        bursts=tuple(bursts),
+        other_errors=tuple(other_errors),
+        agent_events=tuple(agent_events),
+        correlated=tuple(correlated),
+        correlated_total=len(pairs),
+        successes=evidence.successes.counted(),
+        events_by_id=tuple(EventIdCount(k, v) for k, v in sorted(evidence.events_by_id.items())),
+        files=tuple(evidence.files),
+        summary=PtaSummary(failed=failed, failed_by_agent=failed_by_agent,
+                           succeeded_by_agent=evidence.successes.count, trace_entries=evidence.trace_entries,
+                           security_events=evidence.security_events, agents=tuple(sorted(evidence.agents_seen))),
+        by_hour_reason=by_hour_and_reason(rows),
+    )
     return findings, results

@@ -8,9 +8,10 @@ Pure: records in, attempts out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from aadc_doctor.json_data import json_meta
 from aadc_doctor.knowledge.codes import ntstatus_to_win32
 from aadc_doctor.knowledge.pta_events import kerberos_to_win32
 from aadc_doctor.logs.event_xml import EventRecord, parse_iso_time
@@ -27,42 +28,41 @@ SECURITY_EVENT_IDS = frozenset({LOGON_SUCCESS, LOGON_FAILURE, EXPLICIT_CREDENTIA
 STATUS_LOGON_FAILURE = 0xC000006D
 
 
+_SKIP = json_meta(skip=True)  # written by json_leading, in the contract's order
+_UNLESS_EMPTY = json_meta(omit_empty=True)  # a text left out when empty
+_UNLESS_NONE = json_meta(omit_none=True)
+
+
 @dataclass(frozen=True, slots=True)
 class SignInAttempt:
-    """One password validation, from a trace log or a Security event, in one shape for the analysis."""
+    """One password validation, from a trace log or a Security event, in one shape for the analysis.
 
-    time: datetime | None
-    failed: bool
-    reason: int | None  # the Win32 code, as the agent's trace log would write it
-    origin: str  # "trace" | "security"
-    from_agent: bool
-    request_id: str = ""
-    account: str = ""
-    event_id: int | None = None
-    status: str = ""
-    substatus: str = ""
-    detail_reason: int | None = None  # the SubStatus's own Win32 code when it is more precise
-    process: str = ""
-    computer: str = ""
-    client: str = ""
-    logon_type: str = ""
-    agent: str = ""
-    file: str = ""
-    position: int | None = None  # trace line or event record id
+    As JSON: time, origin, outcome, reason and from_agent, then only the details that are known.
+    """
 
-    def to_dict(self) -> dict[str, object]:
-        data: dict[str, object] = {
-            "time": iso(self.time), "origin": self.origin, "outcome": "failure" if self.failed else "success",
-            "reason": self.reason, "from_agent": self.from_agent,
-        }
-        optional: dict[str, object] = {
-            "request_id": self.request_id, "account": self.account, "event_id": self.event_id,
-            "status": self.status, "substatus": self.substatus, "detail_reason": self.detail_reason,
-            "process": self.process, "computer": self.computer, "client": self.client,
-            "logon_type": self.logon_type, "agent": self.agent, "file": self.file, "position": self.position,
-        }
-        data.update({k: v for k, v in optional.items() if v not in ("", None)})
-        return data
+    time: datetime | None = field(metadata=_SKIP)
+    failed: bool = field(metadata=_SKIP)
+    reason: int | None = field(metadata=_SKIP)  # the Win32 code, as the agent's trace log would write it
+    origin: str = field(metadata=_SKIP)  # "trace" | "security"
+    from_agent: bool = field(metadata=_SKIP)
+    request_id: str = field(default="", metadata=_UNLESS_EMPTY)
+    account: str = field(default="", metadata=_UNLESS_EMPTY)
+    event_id: int | None = field(default=None, metadata=_UNLESS_NONE)
+    status: str = field(default="", metadata=_UNLESS_EMPTY)
+    substatus: str = field(default="", metadata=_UNLESS_EMPTY)
+    # the SubStatus's own Win32 code when it is more precise
+    detail_reason: int | None = field(default=None, metadata=_UNLESS_NONE)
+    process: str = field(default="", metadata=_UNLESS_EMPTY)
+    computer: str = field(default="", metadata=_UNLESS_EMPTY)
+    client: str = field(default="", metadata=_UNLESS_EMPTY)
+    logon_type: str = field(default="", metadata=_UNLESS_EMPTY)
+    agent: str = field(default="", metadata=_UNLESS_EMPTY)
+    file: str = field(default="", metadata=_UNLESS_EMPTY)
+    position: int | None = field(default=None, metadata=_UNLESS_NONE)  # trace line or event record id
+
+    def json_leading(self) -> dict[str, object]:
+        return {"time": iso(self.time), "origin": self.origin, "outcome": "failure" if self.failed else "success",
+                "reason": self.reason, "from_agent": self.from_agent}
 
 
 def parse_system_time(text: str) -> datetime | None:

@@ -8,25 +8,32 @@ JSON, later HTML) read it; nothing here prints.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aadc_doctor import progress
 from aadc_doctor.analyze.inputs import ServerInputs
 from aadc_doctor.errors import DoctorError
 from aadc_doctor.json_data import json_meta
 from aadc_doctor.model import Finding, Severity
+from aadc_doctor.results.base import JsonObject
+
+if TYPE_CHECKING:
+    from aadc_doctor.results.pta import PtaResults
 
 
 @dataclass(frozen=True)
 class AnalyserRun:
     """One analyser: ``status`` is "ok", "skipped" (no input of its kind) or "failed" (with the reason).
 
-    ``results`` is the analyser's results as JSON data, with paths made relative to the input root.
+    ``results`` is the analyser's results, with paths made relative to the input root: typed for `pta` (the HTML
+    report draws them as `pta` does), JSON data for the analysers whose results are another command's report or
+    plain rows.
     """
 
     name: str
@@ -34,7 +41,7 @@ class AnalyserRun:
     inputs: tuple[str, ...] = ()
     reason: str = field(default="", metadata=json_meta(skip=True))
     findings: tuple[Finding, ...] = field(default=(), metadata=json_meta(skip=True))
-    results: Mapping[str, Any] = field(default_factory=dict)
+    results: JsonObject | PtaResults = field(default_factory=dict)
 
     def json_extra(self) -> dict[str, Any]:
         return {"reason": self.reason or None, "findings": [f.id for f in self.findings]}
@@ -122,14 +129,17 @@ def _relative(run: AnalyserRun, root: Path) -> AnalyserRun:
             return value
         if isinstance(value, list | tuple):
             return type(value)(clean(v) for v in value)
-        if isinstance(value, dict):
+        if isinstance(value, Mapping):
             return {k: clean(v) for k, v in value.items()}
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):  # typed results: rebuilt, still typed
+            return dataclasses.replace(value, **{f.name: clean(getattr(value, f.name))
+                                                 for f in dataclasses.fields(value) if f.init})
         return value
 
     findings = tuple(Finding(f.id, f.severity, clean(f.title), clean(f.detail), clean(f.remedy), clean(f.subject),
                              f.references) for f in run.findings)
     return AnalyserRun(run.name, run.status, tuple(clean(list(run.inputs))), clean(run.reason), findings,
-                       clean(dict(run.results)))
+                       clean(run.results))
 
 
 # ---- the analysers ------------------------------------------------------------------------------------
@@ -191,6 +201,7 @@ def _pta(found: ServerInputs, _today: date) -> AnalyserRun:
 
 def _provisioning_agent(found: ServerInputs, _today: date) -> AnalyserRun:
     from aadc_doctor.analysis.provisioning_agent import ProvisioningEvidence, provisioning_findings
+    from aadc_doctor.json_data import to_json_data
     from aadc_doctor.logs.pta_trace import TraceFileStats, TraceParser, collect_sources, order_sources, read_source
 
     if not found.provisioning_traces:
@@ -208,7 +219,7 @@ def _provisioning_agent(found: ServerInputs, _today: date) -> AnalyserRun:
             continue
         finally:
             progress.advance_path(source.name)
-        evidence.files.append(stats.to_dict())
+        evidence.files.append(to_json_data(stats))
     for entry in parser.finish():
         evidence.take(entry)
     findings, results = provisioning_findings(evidence)

@@ -12,7 +12,7 @@ import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aadc_doctor.commands import RunContext
 from aadc_doctor.errors import UsageError
@@ -160,24 +160,24 @@ def _collect(args: argparse.Namespace, ctx: RunContext) -> AccountEvidence:
                            machine_config=machine_config_of(proxy),
                            this_server=args.this_server or socket.gethostname(), stopped_at=None, exchanges=())
 
-    def done(stage: str | None, **read: Any) -> AccountEvidence:
+    def done(stage: str | None, read: AccountEvidence) -> AccountEvidence:
         session.close()  # ends proxy tunnels now, so the proxy logs them while we still run
-        return replace(base, stopped_at=stage, exchanges=tuple(session.exchanges), **read)
+        return replace(read, stopped_at=stage, exchanges=tuple(session.exchanges))
 
     # 1. user realm and tenant
     realm = discover_realm(session, upn)
     if not checks.realm_is_usable(realm):
-        return done("realm", realm=realm)
+        return done("realm", replace(base, realm=realm))
     assert isinstance(realm, UserRealm)
     tenant = discover_tenant(session, checks.domain_of(upn))
     will_sign_in = not args.no_sign_in and not (realm.namespace_type.lower() == "federated" and password is not None)
-    read: dict[str, Any] = {"realm": realm, "tenant": tenant, "will_sign_in": will_sign_in}
+    read = replace(base, realm=realm, tenant=tenant, will_sign_in=will_sign_in)
     if not isinstance(tenant, TenantInfo):
-        return done("tenant", **read)
+        return done("tenant", read)
     if args.no_sign_in:
-        return done("no-sign-in", **read)
+        return done("no-sign-in", read)
     if not will_sign_in:
-        return done("sign-in-skipped", **read)
+        return done("sign-in-skipped", read)
 
     # 2. sign-in
     consumer = tenant.tenant_id == checks.consumer_tenant_id()
@@ -189,12 +189,12 @@ def _collect(args: argparse.Namespace, ctx: RunContext) -> AccountEvidence:
                              graph_host=tenant.graph_host, client_id=args.client_id or DEFAULT_CLIENT_ID,
                              password=password, on_device_code=show_device_code,
                              device_timeout=float(args.device_code_timeout))
-    read.update(sign_in=outcome, consumer=consumer)
+    read = replace(read, sign_in=outcome, consumer=consumer)
     if token is None:
-        return done("sign-in", **read)
+        return done("sign-in", read)
 
     # 3. Microsoft Graph
-    return done(None, graph=read_graph(GraphClient(session, tenant.graph_host, token)), **read)
+    return done(None, replace(read, graph=read_graph(GraphClient(session, tenant.graph_host, token))))
 
 
 SIGN_IN_SKIPPED = ("federated domain: the password flow would go to the federation service; run without "

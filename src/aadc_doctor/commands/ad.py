@@ -19,12 +19,14 @@ from aadc_doctor.errors import UsageError
 from aadc_doctor.model import Finding
 from aadc_doctor.options import check_timeout, reject_empty_values, secret_from
 from aadc_doctor.pipeline import Analysis, BaseCommand
-from aadc_doctor.results import AdDcsResults, AdLogonResults, AdResults, AdSsoResults, JsonObject
+from aadc_doctor.results import AdDcsResults, AdLogonResults, AdResults, AdSsoResults
 
 if TYPE_CHECKING:
     from aadc_doctor.ad.dc_survey import DcSurvey
     from aadc_doctor.ad.discovery import Discovery
-    from aadc_doctor.ad.sso_tickets import TicketTally
+    from aadc_doctor.ad.logon import LogonResult
+    from aadc_doctor.ad.sso_account import SsoAccount
+    from aadc_doctor.ad.sso_tickets import TicketFile, TicketTally
 
 HELP = "Active Directory as the PTA agent sees it: domain controllers (dcs), a user's logon (logon), Seamless SSO (sso)"
 DEFAULT_TIMEOUT = 5.0
@@ -114,15 +116,15 @@ class LogonEvidence:
     """The bind and the account read; ad/logon.validate judges the answer as it reads (it needs the reader)."""
 
     findings: tuple[Finding, ...]
-    results: JsonObject
+    results: LogonResult
 
 
 @dataclass(frozen=True)
 class SsoEvidence:
-    tickets: tuple[TicketTally, tuple[JsonObject, ...]] | None  # 4769 tally and the files read (--events)
+    tickets: tuple[TicketTally, tuple[TicketFile, ...]] | None  # 4769 tally and the files read (--events)
     dc: str | None = None
     domain: str | None = None
-    account: JsonObject | None = None  # AZUREADSSOACC as ad/sso_account.describe reads it
+    account: SsoAccount | None = None  # AZUREADSSOACC as ad/sso_account.describe reads it
 
 
 class AdCommand(BaseCommand):
@@ -287,17 +289,17 @@ def _analyse_sso(evidence: SsoEvidence) -> Analysis[AdResults]:
         from aadc_doctor.ad.sso_tickets import ticket_findings
 
         tally, files = evidence.tickets
-        tickets = {**tally.to_dict(), "files": list(files)}
+        tickets = tally.summary(files)
         findings += ticket_findings(tally)
     if evidence.domain is not None:
         from aadc_doctor.ad.sso_account import sso_findings
 
-        findings += sso_findings(evidence.domain, dict(evidence.account) if evidence.account is not None else None)
+        findings += sso_findings(evidence.domain, evidence.account)
     return Analysis(AdSsoResults(evidence.domain, evidence.dc, evidence.account, tickets), findings)
 
 
 def _read_sso(args: argparse.Namespace, ctx: RunContext, dc: str, domain: str,
-              tls_name: str | None) -> tuple[str, dict[str, Any] | None]:
+              tls_name: str | None) -> tuple[str, SsoAccount | None]:
     """The domain (from the DC when not given) and the AZUREADSSOACC account, None when it does not exist."""
     from aadc_doctor.ad.directory import close, first_text, open_and_bind, search_one
     from aadc_doctor.ad.sso_account import describe, read_sso_account

@@ -202,7 +202,8 @@ def _run_account(scenario: Scenario, lab: Lab, ctx: RunContext) -> DemoScenarioR
                            problems=tuple(problems), report=None, runs=tuple(runs))
 
 
-def _read_json(path: Path, json_module: Any) -> dict[str, Any] | None:
+def _read_json(path: Path, json_module: Any) -> JsonObject | None:
+    """A report `account` saved with --output, read back: JSON by nature (the verdict compares JSON reports)."""
     try:
         data = json_module.loads(path.read_text("utf-8"))
     except (OSError, ValueError):

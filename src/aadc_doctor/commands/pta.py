@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from aadc_doctor.commands import RunContext
 from aadc_doctor.errors import UsageError
 from aadc_doctor.pipeline import Analysis, BaseCommand
-from aadc_doctor.results import HourReasonCount, PtaAgentGeneration, PtaDcQueryResults, PtaResults
+from aadc_doctor.results import PtaAgentGeneration, PtaDcQueryResults, PtaResults
 
 if TYPE_CHECKING:
     from aadc_doctor.analysis.pta import PtaEvidence
@@ -132,11 +132,10 @@ class PtaCommand(BaseCommand):
                 query_xml=query_xml(list(evidence.processes)), processes=evidence.processes,
                 generations=tuple(PtaAgentGeneration(g.generation, g.name, g.process) for g in evidence.generations),
                 run_on="each PTA agent server (Security log), not the domain controllers", note=DC_QUERY_WHERE))
-        from aadc_doctor.analysis.pta import analyse, by_hour_and_reason
+        from aadc_doctor.analysis.pta import analyse
 
         findings, results = analyse(evidence.evidence, expect_agent=evidence.expect_agent)
-        heat = tuple(HourReasonCount(*cell) for cell in by_hour_and_reason(evidence.evidence.failures))
-        return Analysis(PtaResults(results, heat), findings)
+        return Analysis(results, findings)
 
 
 COMMAND = PtaCommand()

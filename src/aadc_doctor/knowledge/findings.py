@@ -6,12 +6,16 @@ supply is a KeyError, caught by the tests), with plural forms: ``{n:~line~lines}
 (``lenient``: an absent or None placeholder renders empty and the sentence closes up).
 
 Checked at load: every reference key exists, every expected template is there, every placeholder and plural form
-parses. tests/unit/knowledge/test_finding_catalog.py renders every template of every file.
+parses, no two templates of a table share an id unless it is one of ``VARIANT_IDS``.
+tests/unit/knowledge/test_finding_catalog.py renders every template of every file and runs ``check_unique_ids`` on
+the whole catalog (at load it would mean parsing every finding file on every run: about 35 ms of start-up).
 """
 
 from __future__ import annotations
 
+import re
 import string
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +35,41 @@ class TextFormatter(string.Formatter):
 
 
 TEXT = TextFormatter()
+
+# The ids several templates share on purpose: one finding (one problem, one fix, one anchor in the HTML report)
+# worded for its case. Any other id declared twice in the catalog is refused: a finding id names one thing.
+VARIANT_IDS = frozenset({
+    # connectivity_findings.toml: one endpoint ([outcome]) or every endpoint ([all]) failing the same way
+    "proxy-forbidden", "proxy-auth-required", "proxy-error", "proxy-unreachable",
+    # connectivity_findings.toml and dns_findings.toml: a name that does not resolve, worded by what the DNS
+    # analysis found when it ran (dns_findings) or from the probe alone (connectivity)
+    "dns-failure", "no-dns", "dns-filtered",
+    # connectivity_findings.toml: inspection seen on one or many endpoints, its CA trusted or not
+    "tls-intercepted",
+    # proxy_findings.toml: the same misconfiguration in its several forms
+    "machine-config-proxy-address-invalid", "proxy-only-in-miiserver-config", "bypass-covers-required-endpoint",
+    "pta-agent-behind-authenticating-proxy", "connector-behind-authenticating-proxy",
+    # pta_findings.toml: a lockout burst of one account (a stale password) or many; why no event was the agent's
+    "pta-lockout-burst", "pta-no-agent-events",
+})
+
+
+def check_unique_ids(templates: Iterable[tuple[str, FindingTemplate]]) -> None:
+    """ValueError naming every id that two templates (``where`` names each) share, variants of VARIANT_IDS aside."""
+    seen: dict[str, list[str]] = {}
+    for where, template in templates:
+        seen.setdefault(template.id, []).append(where)
+    clashes = [f"{finding_id!r} ({', '.join(places)})" for finding_id, places in seen.items()
+               if len(places) > 1 and finding_id not in VARIANT_IDS]
+    if clashes:
+        raise ValueError("finding ids declared more than once: " + "; ".join(clashes))
+
+
+def id_pattern(finding_id: str) -> re.Pattern[str]:
+    """The ids a template can give: ``pta-reason-{code}`` matches pta-reason-1326."""
+    parts = [re.escape(literal) + ("[^ ]+" if name is not None else "")
+             for literal, name, _, _ in TEXT.parse(finding_id)]
+    return re.compile("".join(parts))
 
 
 def placeholders(text: str) -> set[str]:
@@ -116,7 +155,9 @@ def load_finding_templates(file_name: str, section: str, required: tuple[str, ..
     absent = [k for k in required if k not in table]
     if absent:
         raise ValueError(f"{file_name}: [{section}] lacks {absent}")
-    return {k: _template(v, refs, f"{file_name} [{section}.{k}]", lenient) for k, v in table.items()}
+    templates = {k: _template(v, refs, f"{file_name} [{section}.{k}]", lenient) for k, v in table.items()}
+    check_unique_ids((f"{file_name} [{section}.{k}]", t) for k, t in templates.items())
+    return templates
 
 
 def load_prefixed_templates(file_name: str, section: str, prefix: str) -> dict[str, FindingTemplate]:

@@ -82,14 +82,18 @@ def ca_certificate(ca: trustme.CA) -> x509.Certificate:
 
 
 def build_crl(ca: trustme.CA, revoked_serials: Iterable[int] = (), *, crl_number: int = 1,
-              now: dt.datetime | None = None) -> bytes:
-    """A DER X.509 CRL signed by `ca` (issued an hour ago, valid seven days), revoking `revoked_serials`."""
+              now: dt.datetime | None = None, last_update: dt.datetime | None = None,
+              next_update: dt.datetime | None = None) -> bytes:
+    """A DER X.509 CRL signed by `ca` (issued an hour ago, valid seven days), revoking `revoked_serials`.
+
+    A `next_update` in the past gives a stale CRL, as a proxy's cache serves one.
+    """
     moment = now or dt.datetime.now(dt.UTC)
-    last = moment - dt.timedelta(hours=1)
+    last = last_update or moment - dt.timedelta(hours=1)
     builder = (x509.CertificateRevocationListBuilder()
                .issuer_name(ca_certificate(ca).subject)
                .last_update(last)
-               .next_update(moment + dt.timedelta(days=7))
+               .next_update(next_update or moment + dt.timedelta(days=7))
                .add_extension(x509.CRLNumber(crl_number), critical=False))
     for serial in revoked_serials:
         builder = builder.add_revoked_certificate(

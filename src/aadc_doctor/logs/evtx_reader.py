@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from aadc_doctor.errors import InputError
+from aadc_doctor.json_data import json_meta
 from aadc_doctor.logs.event_xml import EventRecord, event_id_of, parse_event_text
 
 FILE_SIGNATURE = b"ElfFile\x00"
@@ -31,19 +32,35 @@ CHUNK_HEADER_SIZE = 512
 MAX_ERRORS = 1000
 
 
+_WHOLE_FILE = json_meta(skip=True)  # written by json_leading / json_extra
+
+
 @dataclass
 class EvtxFileStats:
     """Per .evtx file: records read, records the chunk headers claim, damage found."""
 
-    name: str
+    name: str = field(metadata=_WHOLE_FILE)
     records: int = 0
     expected_records: int | None = None
     chunks: int = 0
     truncated_bytes: int = 0
-    errors: list[str] = field(default_factory=list)  # the first MAX_ERRORS messages of the chunks read
-    dirty: bool = False
-    error_count: int = 0  # all of them: a badly damaged log is still read to its end
-    unreadable_ids: dict[str, int] = field(default_factory=dict)  # EventID text -> records, in order first seen
+    # the first MAX_ERRORS messages of the chunks read
+    errors: list[str] = field(default_factory=list, metadata=_WHOLE_FILE)
+    dirty: bool = field(default=False, metadata=_WHOLE_FILE)
+    # all of them: a badly damaged log is still read to its end
+    error_count: int = field(default=0, metadata=_WHOLE_FILE)
+    # EventID text -> records, in order first seen
+    unreadable_ids: dict[str, int] = field(default_factory=dict, metadata=_WHOLE_FILE)
+
+    def json_leading(self) -> dict[str, object]:
+        return {"name": self.name, "format": "evtx"}
+
+    def json_extra(self) -> dict[str, object]:
+        """The errors with those only the whole file shows, at most 20 listed; damaged; dirty (a live log copied
+        while open; wevtutil epl exports are clean)."""
+        derived = self.whole_file_errors()
+        return {"errors": (self.errors + derived)[:20], "error_count": self.error_count + len(derived),
+                "damaged": self.damaged, "dirty": self.dirty}
 
     @property
     def damaged(self) -> bool:
@@ -74,14 +91,6 @@ class EvtxFileStats:
             found.append(f"{self.expected_records - self.records} of the {self.expected_records} records the chunk "
                          "headers claim could not be read: the evtx package skipped damaged records without an error")
         return found
-
-    def to_dict(self) -> dict[str, object]:
-        derived = self.whole_file_errors()
-        return {"name": self.name, "format": "evtx", "records": self.records,
-                "expected_records": self.expected_records, "chunks": self.chunks,
-                "truncated_bytes": self.truncated_bytes, "errors": (self.errors + derived)[:20],
-                "error_count": self.error_count + len(derived), "damaged": self.damaged,
-                "dirty": self.dirty}  # a live log copied while open; wevtutil epl exports are clean
 
 
 @dataclass(frozen=True)

@@ -352,6 +352,7 @@ def _merge(logs: list[LogFile], results: list[TaskResult], evidence: PtaEvidence
     Problems are raised in file order: the first unreadable file, or the first named file that is no event
     log; such files found in a folder are listed as skipped.
     """
+    from aadc_doctor.json_data import to_json_data
     from aadc_doctor.logs.evtx_reader import EvtxFileStats
 
     by_file: dict[int, list[PieceResult]] = {}
@@ -389,7 +390,7 @@ def _merge(logs: list[LogFile], results: list[TaskResult], evidence: PtaEvidence
                 assert part.evtx is not None
                 whole.add_part(part.evtx)
         assert whole is not None
-        info = whole.to_dict()
+        info = to_json_data(whole)
         if whole.damaged:
             damaged.append(info)
         entries.append(info)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from aadc_doctor.errors import InputError
+from aadc_doctor.json_data import json_meta
 from aadc_doctor.logs.event_xml import format_iso_time as iso
 from aadc_doctor.logs.event_xml import parse_iso_time
 from aadc_doctor.logs.text_input import TextStats, iter_numbered_lines, open_binary
@@ -64,6 +65,9 @@ class FailedSignIn:
     thread_id: int | None = None
 
 
+_AS_TEXT = json_meta(skip=True)  # written by json_extra: times as UTC ISO texts, agents sorted
+
+
 @dataclass
 class TraceFileStats:
     """Per input file: what was read and what could not be understood."""
@@ -74,18 +78,16 @@ class TraceFileStats:
     entries: int = 0
     bad_lines: int = 0
     truncated_lines: int = 0
-    cut_short: str = ""  # a compressed file that ends early: read up to there
-    nul_bytes: int = 0  # NUL bytes skipped (a crash leaves blocks of them)
-    first_time: datetime | None = None
-    last_time: datetime | None = None
-    agents: set[str] = field(default_factory=set)
+    # a compressed file that ends early: read up to there
+    cut_short: str = field(default="", metadata=json_meta(null_empty=True))
+    # NUL bytes skipped (a crash leaves blocks of them)
+    nul_bytes: int = field(default=0, metadata=json_meta(key="nul_bytes_skipped"))
+    first_time: datetime | None = field(default=None, metadata=_AS_TEXT)
+    last_time: datetime | None = field(default=None, metadata=_AS_TEXT)
+    agents: set[str] = field(default_factory=set, metadata=_AS_TEXT)
 
-    def to_dict(self) -> dict[str, object]:
-        return {"name": self.name, "encoding": self.encoding, "lines": self.lines, "entries": self.entries,
-                "bad_lines": self.bad_lines, "truncated_lines": self.truncated_lines,
-                "cut_short": self.cut_short or None, "nul_bytes_skipped": self.nul_bytes,
-                "first_seen": iso(self.first_time), "last_seen": iso(self.last_time),
-                "agents": sorted(self.agents)}
+    def json_extra(self) -> dict[str, object]:
+        return {"first_seen": iso(self.first_time), "last_seen": iso(self.last_time), "agents": sorted(self.agents)}
 
 
 def parse_trace_time(text: str) -> datetime | None:

@@ -17,6 +17,7 @@ def collect_trace(paths: list[str], evidence: PtaEvidence) -> None:
     if not paths:
         return
     from aadc_doctor import progress
+    from aadc_doctor.json_data import to_json_data
     from aadc_doctor.logs.pta_trace import TraceFileStats, TraceParser, collect_sources, order_sources, read_source
 
     sources = order_sources(collect_sources(paths))
@@ -52,7 +53,7 @@ def collect_trace(paths: list[str], evidence: PtaEvidence) -> None:
         _take_trace_entry(entry, evidence)
     for index, stats in read:
         evidence.agents_seen.update(stats.agents)
-        evidence.files[index] = {"format": "trace", **stats.to_dict()}
+        evidence.files[index] = {"format": "trace", **to_json_data(stats)}
     evidence.trace_entries += total_entries
     if total_entries == 0:
         names = ", ".join(s.name for s in sources[:3]) + (" ..." if len(sources) > 3 else "")

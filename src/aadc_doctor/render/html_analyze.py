@@ -4,14 +4,15 @@ merged findings above), and each analyser's own results, folded."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from aadc_doctor.render.html_doc import Element, anchor_link, h
 from aadc_doctor.render.html_tables import FindingIndex, data_sections, kv_table, table
 
 if TYPE_CHECKING:
-    from aadc_doctor.analyze.run import AnalysisResult
+    from aadc_doctor.analyze.run import AnalyserRun, AnalysisResult
+    from aadc_doctor.results.base import JsonObject
 
 MAX_MANIFEST_ROWS = 500
 STATUS_BADGE = {"ok": "ok", "skipped": "skip", "failed": "fail"}
@@ -28,7 +29,7 @@ def _size(value: Any) -> str:
     return str(value)
 
 
-def manifest_sections(manifest: Mapping[str, Any]) -> list[Element]:
+def manifest_sections(manifest: JsonObject) -> list[Element]:
     """manifest.json: its header, what could not be collected and why, what was left out, every file."""
     options = manifest.get("options") or {}
     files = list(manifest.get("files") or [])
@@ -103,6 +104,17 @@ def sections(results: AnalysisResult, links: FindingIndex) -> list[Element]:
     for run in results.runs:
         if run.status != "ok" or not run.results:
             continue
-        out.append(h("details", h("summary", f"{run.name}: the analyser's results"), data_sections(run.results),
-                       open=True))
+        out.append(h("details", h("summary", f"{run.name}: the analyser's results"), _run_sections(run, links),
+                     open=True))
     return out
+
+
+def _run_sections(run: AnalyserRun, links: FindingIndex) -> list[Element]:
+    """An analyser's results: drawn as its command draws them when typed (pta: the heat map...), else as tables."""
+    from aadc_doctor.results.pta import PtaResults
+
+    if isinstance(run.results, PtaResults):
+        from aadc_doctor.render import html_pta
+
+        return html_pta.sections(run.results, links)
+    return data_sections(run.results)

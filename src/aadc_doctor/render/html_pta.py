@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from aadc_doctor.logs.event_xml import format_iso_time
 from aadc_doctor.render.html_doc import Element, h
 from aadc_doctor.render.html_tables import FindingIndex, data_sections, kv_table, table
 
 if TYPE_CHECKING:
-    from aadc_doctor.results import HourReasonCount, PtaResults
+    from aadc_doctor.results.pta import HourReasonCount, PtaResults, ReasonRow
 
 MAX_COLUMNS = 96  # time buckets across the heat map; a longer span is drawn in wider buckets
 BUCKET_HOURS = (1, 2, 3, 6, 12, 24, 48, 168, 720, 8760)
@@ -43,7 +44,7 @@ def _reason_label(reason: int | None, titles: Mapping[int | None, str]) -> str:
     return text if len(text) <= 44 else text[:43] + "…"
 
 
-def heat_map(cells: Sequence[HourReasonCount], by_reason: Sequence[Mapping[str, Any]]) -> list[Element]:
+def heat_map(cells: Sequence[HourReasonCount], by_reason: Sequence[ReasonRow]) -> list[Element]:
     """Rows: reasons (most failures first); columns: hours (or wider buckets for a long span); colour: count."""
     dated = [(hour, c.reason, c.count) for c in cells if (hour := _hour(c.hour)) is not None]
     if not dated:
@@ -63,7 +64,7 @@ def heat_map(cells: Sequence[HourReasonCount], by_reason: Sequence[Mapping[str, 
         row = shown.index(reason) if reason in shown else MAX_REASON_ROWS
         grid[(row, (hour - first) // bucket)] += count
     most = max(grid.values())
-    titles = {entry.get("reason"): str(entry.get("title") or "") for entry in by_reason}
+    titles = {entry.reason: entry.title for entry in by_reason}
     labels = [_reason_label(reason, titles) for reason in shown] + ([f"{len(ranked) - MAX_REASON_ROWS} other "
                                                                       "reasons"] if other else [])
     width = max(min(PLOT / columns, 28.0), 4.0)
@@ -96,44 +97,47 @@ def heat_map(cells: Sequence[HourReasonCount], by_reason: Sequence[Mapping[str, 
     return [legend, h("div", svg, class_="scroll")]
 
 
-def _reasons(by_reason: Sequence[Mapping[str, Any]]) -> Element:
+def _reasons(by_reason: Sequence[ReasonRow]) -> Element:
     return table(["Reason", "Name", "What it means", "AADSTS the user saw", "Failures", "By the PTA agent",
                   "First seen", "Last seen"],
-                 ([r.get("reason"), r.get("name"), h("span", h("strong", r.get("title") or ""),
-                                                    h("div", r.get("message") or "", class_="muted")),
-                   r.get("aadsts"), r.get("count"), r.get("pta_agent_count"), r.get("first_seen"), r.get("last_seen")]
-                  for r in by_reason), numeric=(4, 5))
+                 ([r.reason, r.name, h("span", h("strong", r.title), h("div", r.message, class_="muted")),
+                   r.aadsts, r.count, r.pta_agent_count, r.first_seen, r.last_seen] for r in by_reason), numeric=(4, 5))
 
 
-def _requests(analysis: Mapping[str, Any]) -> list[Element]:
-    requests = list(analysis.get("requests") or [])
-    if not requests:
+def _requests(results: PtaResults) -> list[Element]:
+    if not results.requests:
         return []
-    latest = requests[-MAX_REQUEST_ROWS:][::-1]
-    total = int(analysis.get("requests_total") or len(requests))
+    latest = results.requests[-MAX_REQUEST_ROWS:][::-1]
+    total = results.requests_total or len(results.requests)
     return [h("h3", f"Failed PTA requests, latest first ({total:,})"),
             table(["Time", "Request id", "Reason", "AADSTS", "Agent", "From"],
-                  ([r.get("time"), h("code", r.get("request_id") or "–"), r.get("reason"), r.get("aadsts"),
-                    r.get("agent"), r.get("origin")] for r in latest), total=total, limit=MAX_REQUEST_ROWS)]
+                  ([format_iso_time(r.attempt.time), h("code", r.attempt.request_id or "–"), r.attempt.reason,
+                    r.aadsts, r.attempt.agent or None, r.attempt.origin] for r in latest),
+                  total=total, limit=MAX_REQUEST_ROWS)]
 
 
 def sections(results: PtaResults, _links: FindingIndex) -> list[Element]:
-    analysis = results.analysis
-    summary = analysis.get("summary") or {}
-    successes = analysis.get("successes") or {}
-    by_reason = analysis.get("by_reason") or []
+    """The PTA section: summary, heat map, reasons, latest requests, then the other lists as generic tables."""
+    import dataclasses
+
+    from aadc_doctor.json_data import to_json_data
+
+    summary = results.summary
     out: list[Element] = [kv_table([
-        ("Failed sign-ins", f"{int(summary.get('failed') or 0):,}"),
-        ("Failed by the PTA agent", f"{int(summary.get('failed_by_agent') or 0):,}"),
-        ("Succeeded by the PTA agent", f"{int(successes.get('count') or 0):,}"),
-        ("Trace entries", f"{int(summary.get('trace_entries') or 0):,}"),
-        ("Security events", f"{int(summary.get('security_events') or 0):,}"),
-        ("Agents seen", ", ".join(summary.get("agents") or []) or "–"),
+        ("Failed sign-ins", f"{summary.failed:,}"),
+        ("Failed by the PTA agent", f"{summary.failed_by_agent:,}"),
+        ("Succeeded by the PTA agent", f"{results.successes.count:,}"),
+        ("Trace entries", f"{summary.trace_entries:,}"),
+        ("Security events", f"{summary.security_events:,}"),
+        ("Agents seen", ", ".join(summary.agents) or "–"),
     ])]
-    out += [h("h3", "Failures by hour and reason"), *heat_map(results.by_hour_reason, by_reason)]
-    if by_reason:
-        out += [h("h3", "Failures by reason"), _reasons(by_reason)]
-    out += _requests(analysis)
-    out += data_sections(analysis, skip=("summary", "successes", "by_reason", "by_hour", "requests", "requests_total",
-                                         "requests_truncated"))
+    out += [h("h3", "Failures by hour and reason"), *heat_map(results.by_hour_reason, results.by_reason)]
+    if results.by_reason:
+        out += [h("h3", "Failures by reason"), _reasons(results.by_reason)]
+    out += _requests(results)
+    # the other lists (by status, bursts, agent events, files...) as bounded tables of their JSON data
+    drawn = {"summary", "successes", "by_reason", "by_hour", "requests", "requests_total", "requests_truncated",
+             "by_hour_reason"}
+    out += data_sections({f.name: to_json_data(getattr(results, f.name)) for f in dataclasses.fields(results)
+                          if f.name not in drawn})
     return out

@@ -6,11 +6,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from aadc_doctor.json_data import json_meta
-from aadc_doctor.results.base import JsonObject
 
 if TYPE_CHECKING:
     from aadc_doctor.ad.dc_survey import DcSurvey
     from aadc_doctor.ad.discovery import Discovery
+    from aadc_doctor.ad.logon import LogonResult
+    from aadc_doctor.ad.sso_account import SsoAccount
+    from aadc_doctor.ad.sso_tickets import TicketSummary
 
 
 @dataclass(frozen=True)
@@ -23,16 +25,15 @@ class AdDcsResults:
 
 @dataclass(frozen=True)
 class AdLogonResults:
-    # ad/logon.validate: upn, dc, transport, outcome, reason, account
-    logon: JsonObject = field(metadata=json_meta(flatten=True))
+    logon: LogonResult = field(metadata=json_meta(flatten=True))  # ad/logon.validate: the bind, its reason, the account
 
 
 @dataclass(frozen=True)
 class AdSsoResults:
     domain: str | None
     dc: str | None
-    account: JsonObject | None  # AZUREADSSOACC as ad/sso_account.describe reads it
-    tickets: JsonObject | None  # the 4769 tally (--events) and the files read
+    account: SsoAccount | None  # AZUREADSSOACC as ad/sso_account.describe reads it
+    tickets: TicketSummary | None  # the 4769 tally (--events) and the files read
 
 
 AdResults = AdDcsResults | AdLogonResults | AdSsoResults

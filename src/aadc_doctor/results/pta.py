@@ -1,11 +1,19 @@
-"""`pta`'s results (see aadc_doctor/results/__init__.py)."""
+"""`pta`'s results (see aadc_doctor/results/__init__.py): what ``analysis.pta.analyse`` returns, typed.
+
+Times are the ISO texts of the JSON contract (``logs.event_xml.format_iso_time``), formatted once by the analysis.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from aadc_doctor.json_data import json_meta
 from aadc_doctor.results.base import JsonObject
+
+if TYPE_CHECKING:
+    from aadc_doctor.analysis.security_events import SignInAttempt
 
 
 @dataclass(frozen=True)
@@ -16,11 +24,163 @@ class HourReasonCount:
 
 
 @dataclass(frozen=True)
+class HourCount:
+    hour: str  # "2026-12-05T08:00Z"
+    count: int
+
+
+@dataclass(frozen=True)
+class FailedRequest:
+    """A failed sign-in of the agent, with the AADSTS code the user most likely saw (its message is in by_reason)."""
+
+    attempt: SignInAttempt = field(metadata=json_meta(flatten=True))
+    aadsts: int | None = field(default=None, metadata=json_meta(skip=True))
+
+    def json_extra(self) -> dict[str, int | None]:
+        if self.attempt.failed and self.attempt.reason is not None:
+            return {"aadsts": self.aadsts}
+        return {}
+
+
+@dataclass(frozen=True)
+class OtherFailures:
+    """Failures by other processes: all counted, the latest OTHER_SAMPLE kept."""
+
+    count: int
+    latest: tuple[SignInAttempt, ...]
+
+
+@dataclass(frozen=True)
+class ReasonRow:
+    reason: int | None  # None: a Security-event status that maps to no Win32 code
+    name: str
+    message: str  # the Windows message, as `net helpmsg` prints it
+    title: str
+    aadsts: int | None
+    count: int
+    pta_agent_count: int
+    first_seen: str | None
+    last_seen: str | None
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    event_id: int | None
+    status: str
+    status_name: str
+    status_message: str
+    substatus: str
+    substatus_name: str
+    substatus_message: str
+    reason: int | None
+    count: int
+
+
+@dataclass(frozen=True)
+class BurstRow:
+    """A burst of one failure reason as the JSON lists it (``analysis.pta.Burst`` is the analysis's own)."""
+
+    reason: int
+    count: int
+    start: str | None
+    end: str | None
+    minutes: float = field(metadata=json_meta(round=1))
+    accounts: int
+    top_accounts: tuple[tuple[str, int], ...]
+    clients: tuple[tuple[str, int], ...]
+    by_agent: int
+
+
+@dataclass(frozen=True)
+class TraceProblemRow:
+    """Trace entries of one category that are not sign-in failures (connector errors, bootstrap...)."""
+
+    category: str
+    count: int
+    levels: Mapping[str, int]
+    first_seen: str | None
+    last_seen: str | None
+    samples: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AgentEventRow:
+    """One event id of the agent's own event log."""
+
+    channel: str
+    event_id: int
+    level: str
+    count: int
+    first_seen: str | None
+    last_seen: str | None
+    samples: tuple[str, ...]
+    explained: str | None  # the known event's title
+
+
+@dataclass(frozen=True)
+class CorrelatedPair:
+    """A listed trace failure and the agent's Security event for it."""
+
+    request_id: str
+    time: str | None
+    reason: int | None
+    account: str
+    event_time: str | None
+    event_id: int | None
+    computer: str
+    status: str
+    substatus: str
+    record: int | None
+
+
+@dataclass(frozen=True)
+class SuccessCount:
+    """The agent's successful sign-ins: counted, never listed."""
+
+    count: int
+    first_seen: str | None
+    last_seen: str | None
+    by_hour: tuple[HourCount, ...]
+
+
+@dataclass(frozen=True)
+class EventIdCount:
+    event_id: int
+    count: int
+
+
+@dataclass(frozen=True)
+class PtaSummary:
+    failed: int
+    failed_by_agent: int
+    succeeded_by_agent: int
+    trace_entries: int
+    security_events: int
+    agents: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class PtaResults:
     """`pta trace` and `pta events` (the command's docstring lists the keys beyond DESIGN.md's)."""
 
-    # analysis.pta.analyse(): requests, by_reason, summary...
-    analysis: JsonObject = field(metadata=json_meta(flatten=True))
+    # the PTA agent's failed requests, the latest REQUESTS_KEPT of them; every failure is counted in by_reason,
+    # by_hour, by_status and bursts, and the agent's successes only in successes
+    requests: tuple[FailedRequest, ...]
+    requests_total: int
+    requests_truncated: bool
+    other_failures: OtherFailures
+    by_reason: tuple[ReasonRow, ...]
+    by_hour: tuple[HourCount, ...]
+    by_status: tuple[StatusRow, ...]
+    bursts: tuple[BurstRow, ...]
+    other_errors: tuple[TraceProblemRow, ...]
+    agent_events: tuple[AgentEventRow, ...]
+    correlated: tuple[CorrelatedPair, ...]
+    correlated_total: int
+    successes: SuccessCount
+    events_by_id: tuple[EventIdCount, ...]
+    files: tuple[JsonObject, ...]  # per file read: its format, counts and problems
+    summary: PtaSummary
     # failures per hour and reason, for the HTML report's heat map (the JSON has by_hour and by_reason)
     by_hour_reason: tuple[HourReasonCount, ...] = field(default=(), metadata=json_meta(skip=True))
 

@@ -45,11 +45,12 @@ def test_logon_hours_in_the_dcs_zone() -> None:
     raw = weekday_hours(7, 17)  # UTC
     described = logon_hours.describe(raw, timedelta(hours=1), "UTC+01:00", NOW)
     assert described is not None
-    assert described["week"]["Mon"] == "." * 8 + "#" * 10 + "." * 6
-    assert described["summary"] == "; ".join(f"{d} 08-18" for d in ("Mon", "Tue", "Wed", "Thu", "Fri"))
-    assert described["allowed_now"] is True
-    assert described["now"] == "Mon 10:30 UTC+01:00"
-    assert logon_hours.describe(raw, timedelta(0), "UTC", NOW.replace(hour=20))["allowed_now"] is False
+    assert described is not None and described.week["Mon"] == "." * 8 + "#" * 10 + "." * 6
+    assert described.summary == "; ".join(f"{d} 08-18" for d in ("Mon", "Tue", "Wed", "Thu", "Fri"))
+    assert described.allowed_now is True
+    assert described.now == "Mon 10:30 UTC+01:00"
+    evening = logon_hours.describe(raw, timedelta(0), "UTC", NOW.replace(hour=20))
+    assert evening is not None and evening.allowed_now is False
     assert logon_hours.describe(b"\xff" * 21, timedelta(0), "UTC", NOW) is None
 
 
@@ -69,9 +70,9 @@ def test_everything_wrong_at_once() -> None:
              "pwdLastSet": [filetime(NOW - timedelta(days=50))], "lockoutTime": [filetime(NOW - timedelta(minutes=5))],
              "badPwdCount": [b"3"]}
     account = explain_account(entry, POLICY, agents=["pta1"], now=NOW, offset=timedelta(0), zone="UTC")
-    assert account["uac_flags"] == ["ACCOUNTDISABLE", "NORMAL_ACCOUNT"]
-    assert account["account_expired"] and account["password_expired"] and account["locked_out"]
-    assert account["agent_servers_allowed"] is False and account["workstations"] == ["WS1", "WS2"]
+    assert account.uac_flags == ("ACCOUNTDISABLE", "NORMAL_ACCOUNT")
+    assert account.account_expired and account.password_expired and account.locked_out
+    assert account.agent_servers_allowed is False and account.workstations == ("WS1", "WS2")
     assert [f.id for f in account_findings("u@x", account, POLICY)] == [
         "ad-logon-to-excludes-agent", "ad-logon-hours-now", "ad-password-expired", "ad-account-locked"]
 
@@ -80,6 +81,6 @@ def test_lockout_over_and_agent_listed() -> None:
     entry = {"userAccountControl": [b"66048"], "userWorkstations": [b"PTA1"],
              "pwdLastSet": [filetime(NOW - timedelta(days=400))], "lockoutTime": [filetime(NOW - timedelta(hours=2))]}
     account = explain_account(entry, POLICY, agents=["pta1.contoso.test"], now=NOW, offset=timedelta(0), zone="UTC")
-    assert account["password_never_expires"] and not account["password_expired"]
-    assert not account["locked_out"] and account["agent_servers_allowed"] is True
+    assert account.password_never_expires and not account.password_expired
+    assert not account.locked_out and account.agent_servers_allowed is True
     assert account_findings("u@x", account, POLICY) == []

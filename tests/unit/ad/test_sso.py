@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from aadc_doctor.ad.sso_account import describe, sso_findings
-from aadc_doctor.ad.sso_tickets import TicketTally, ticket_findings
+from aadc_doctor.ad.sso_account import SsoAccount, describe, sso_findings
+from aadc_doctor.ad.sso_tickets import TicketFile, TicketTally, ticket_findings
+from aadc_doctor.json_data import to_json_data
 from aadc_doctor.logs.event_xml import EventRecord
 
 NOW = datetime(2026, 12, 6, tzinfo=UTC)
@@ -14,7 +15,7 @@ RECENT = str(int((datetime(2026, 11, 30, tzinfo=UTC) - datetime(1601, 1, 1, tzin
 
 
 def account(enctypes: bytes | None, uac: bytes = b"4096", spns: tuple[bytes, ...] = (
-        b"HTTP/autologon.microsoftazuread-sso.com",)) -> dict[str, object]:
+        b"HTTP/autologon.microsoftazuread-sso.com",)) -> SsoAccount:
     entry: dict[str, object] = {"sAMAccountName": [b"AZUREADSSOACC$"], "userAccountControl": [uac],
                                 "pwdLastSet": [RECENT], "servicePrincipalName": list(spns)}
     if enctypes is not None:
@@ -24,7 +25,7 @@ def account(enctypes: bytes | None, uac: bytes = b"4096", spns: tuple[bytes, ...
 
 def test_healthy_account() -> None:
     assert [f.id for f in sso_findings("contoso.test", account(b"24"))] == ["ad-sso-ok"]
-    assert account(b"24")["encryption_types"] == ["AES128-CTS-HMAC-SHA1-96", "AES256-CTS-HMAC-SHA1-96"]
+    assert account(b"24").encryption_types == ("AES128-CTS-HMAC-SHA1-96", "AES256-CTS-HMAC-SHA1-96")
 
 
 def test_each_problem() -> None:
@@ -45,7 +46,13 @@ def test_tally_counts_only_azureadssoacc() -> None:
     for r in (record("AZUREADSSOACC$", "0x12"), record("krbtgt", "0x17"), record("azureadssoacc$", "0x17"),
               record("AZUREADSSOACC$", "0xffffffff", "0xE")):
         tally.add(r)
-    assert tally.to_dict()["by_encryption_type"] == [{"type": "0x12", "name": "AES256-CTS-HMAC-SHA1-96", "count": 1},
-                                                     {"type": "0x17", "name": "RC4-HMAC", "count": 1}]
+    files = (TicketFile("dc1.evtx", "evtx", 4, 0),)
+    assert to_json_data(tally.summary(files)) == {
+        "records_4769": 4, "tickets": 2,
+        "by_encryption_type": [{"type": "0x12", "name": "AES256-CTS-HMAC-SHA1-96", "count": 1},
+                               {"type": "0x17", "name": "RC4-HMAC", "count": 1}],
+        "failures": [{"status": "0xe", "count": 1}], "accounts": 1, "first_seen": "2026-11-30T08:00:00Z",
+        "last_seen": "2026-11-30T08:00:00Z",
+        "files": [{"name": "dc1.evtx", "format": "evtx", "records": 4, "errors": 0}]}
     assert [f.id for f in ticket_findings(tally)] == ["ad-sso-tickets-rc4", "ad-sso-tickets-failed"]
     assert [f.id for f in ticket_findings(TicketTally())] == ["ad-sso-tickets-none"]

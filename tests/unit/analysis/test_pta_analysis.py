@@ -8,6 +8,7 @@ import pytest
 
 from aadc_doctor.analysis.pta import OTHER_SAMPLE, REQUESTS_KEPT, PtaEvidence, analyse, find_burst
 from aadc_doctor.analysis.security_events import AgentMatcher, SignInAttempt, attempt_from_event, logon_reason
+from aadc_doctor.json_data import to_json_data
 from aadc_doctor.logs.event_xml import EventRecord
 from aadc_doctor.model import Severity
 
@@ -105,8 +106,8 @@ def test_reason_findings_name_the_windows_message_the_user_code_and_the_remedy(r
     assert aadsts in finding.detail
     assert words.lower() in finding.remedy.lower()
     assert f"net helpmsg {reason}" in finding.detail
-    [row] = results["by_reason"]
-    assert row["reason"] == reason and row["count"] == 1 and row["message"]
+    [row] = results.by_reason
+    assert row.reason == reason and row.count == 1 and row.message
 
 
 def test_a_lockout_burst_counts_accounts_and_time():
@@ -118,8 +119,8 @@ def test_a_lockout_burst_counts_accounts_and_time():
     burst = _finding(findings, "pta-lockout-burst")
     assert "30 failures within 4.8 minutes" in burst.detail
     assert "12 distinct account(s)" in burst.detail
-    assert results["bursts"][0]["accounts"] == 12
-    assert "All of them by the PTA agent." in burst.detail and results["bursts"][0]["by_agent"] == 30
+    assert results.bursts[0].accounts == 12
+    assert "All of them by the PTA agent." in burst.detail and results.bursts[0].by_agent == 30
 
 
 def test_a_burst_says_how_much_of_it_the_agent_made():
@@ -133,7 +134,7 @@ def test_a_burst_says_how_much_of_it_the_agent_made():
         others.add_attempt(_security(1909, T0 + timedelta(seconds=10 * i), "CONTOSO\\svc", from_agent=False))
     findings, results = analyse(others, expect_agent=False)
     assert "None by the PTA agent" in _finding(findings, "pta-lockout-burst").detail
-    assert results["bursts"][0]["by_agent"] == 0
+    assert results.bursts[0].by_agent == 0
 
 
 def test_one_locked_out_account_retried_is_not_called_spraying():
@@ -169,13 +170,13 @@ def test_trace_failures_are_correlated_with_the_agents_4625_by_time_and_reason()
     for attempt in attempts:
         evidence.add_attempt(attempt)
     _, results = analyse(evidence, expect_agent=True)
-    pairs = results["correlated"]
-    assert [(p["request_id"], p["account"]) for p in pairs] == [("req-1", "CONTOSO\\ann"), ("req-2", "CONTOSO\\bob")]
-    assert results["correlated_total"] == 2
+    pairs = results.correlated
+    assert [(p.request_id, p.account) for p in pairs] == [("req-1", "CONTOSO\\ann"), ("req-2", "CONTOSO\\bob")]
+    assert results.correlated_total == 2
     # the agent's failed requests: the two merged pairs (with the event's account) and the undated trace line
-    traced = [r for r in results["requests"] if r["request_id"]]
-    assert sorted(r.get("account", "") for r in traced) == ["", "CONTOSO\\ann", "CONTOSO\\bob"]
-    assert results["other_failures"]["count"] == 1  # the other process's event is not merged with the trace
+    traced = [r.attempt for r in results.requests if r.attempt.request_id]
+    assert sorted(r.account for r in traced) == ["", "CONTOSO\\ann", "CONTOSO\\bob"]
+    assert results.other_failures.count == 1  # the other process's event is not merged with the trace
 
 
 def test_trace_problems_and_agent_events_become_findings():
@@ -188,7 +189,7 @@ def test_trace_problems_and_agent_events_become_findings():
     assert "msappproxy.net" in _finding(findings, "pta-trace-bootstrap").remedy
     assert "Register" in _finding(findings, "pta-agent-event-1000").remedy
     assert "12345" in _finding(findings, "pta-agent-log-errors").detail
-    assert results["agent_events"][0]["explained"]
+    assert results.agent_events[0].explained
 
 
 @pytest.mark.parametrize(("message", "category"), [
@@ -240,27 +241,29 @@ def test_a_busy_servers_successes_are_counted_and_its_failures_listed_up_to_a_bo
     assert len(evidence.latest_requests) <= 2 * REQUESTS_KEPT and len(evidence.latest_others) == OTHER_SAMPLE
     findings, results = analyse(evidence, expect_agent=True)
 
-    requests = results["requests"]
+    requests = to_json_data(results.requests)
     assert len(requests) == REQUESTS_KEPT and all(r["outcome"] == "failure" for r in requests)
     # the latest 1000 by time, oldest first: events 2000..2999 (the 100 trace failures merged into their events)
     assert requests[0]["time"] == "2024-03-05T13:33:20Z" and requests[-1]["time"] == "2024-03-05T16:19:50Z"
-    assert results["requests_total"] == 3000 and results["requests_truncated"] is True
+    assert results.requests_total == 3000 and results.requests_truncated is True
     # the correlation is exact although no correlated request is listed
-    assert results["correlated_total"] == 100 and results["correlated"] == []
-    [wrong_password, locked] = results["by_reason"]
-    assert (wrong_password["reason"], wrong_password["count"], wrong_password["pta_agent_count"]) == (1326, 3000, 3000)
-    assert wrong_password["first_seen"] == "2024-03-05T08:00:01Z"  # event 0 was merged into trace failure 0
-    assert wrong_password["last_seen"] == "2024-03-05T16:19:50Z"
-    assert (locked["reason"], locked["count"]) == (1909, 500)
-    assert results["summary"]["failed"] == 3500 and results["summary"]["failed_by_agent"] == 3000
-    assert results["other_failures"]["count"] == 500 and len(results["other_failures"]["latest"]) == OTHER_SAMPLE
-    successes = results["successes"]
-    assert successes["count"] == results["summary"]["succeeded_by_agent"] == 200_000
-    assert sum(h["count"] for h in successes["by_hour"]) == 200_000 and len(successes["by_hour"]) == 3
-    assert successes["first_seen"] == "2024-03-05T08:00:00Z" and successes["last_seen"] == "2024-03-05T10:46:39.950000Z"
-    bursts = {b["reason"]: b for b in results["bursts"]}
-    assert (bursts[1326]["count"], bursts[1326]["accounts"], bursts[1326]["by_agent"]) == (3000, 50, 3000)
-    assert (bursts[1909]["count"], bursts[1909]["accounts"], bursts[1909]["by_agent"]) == (500, 1, 0)
+    assert results.correlated_total == 100 and results.correlated == ()
+    [wrong_password, locked] = results.by_reason
+    assert (wrong_password.reason, wrong_password.count, wrong_password.pta_agent_count) == (1326, 3000, 3000)
+    assert wrong_password.first_seen == "2024-03-05T08:00:01Z"  # event 0 was merged into trace failure 0
+    assert wrong_password.last_seen == "2024-03-05T16:19:50Z"
+    assert (locked.reason, locked.count) == (1909, 500)
+    assert results.summary.failed == 3500 and results.summary.failed_by_agent == 3000
+    assert results.other_failures.count == 500 and len(results.other_failures.latest) == OTHER_SAMPLE
+    successes = results.successes
+    assert successes.count == results.summary.succeeded_by_agent == 200_000
+    assert sum(h.count for h in successes.by_hour) == 200_000 and len(successes.by_hour) == 3
+    assert successes.first_seen == "2024-03-05T08:00:00Z" and successes.last_seen == "2024-03-05T10:46:39.950000Z"
+    bursts = {b.reason: b for b in results.bursts}
+    assert (bursts[1326].count, bursts[1326].accounts, bursts[1326].by_agent) == (3000, 50, 3000)
+    assert (bursts[1909].count, bursts[1909].accounts, bursts[1909].by_agent) == (500, 1, 0)
+    # the heat map's cells add up to the failures counted by hour
+    assert sum(c.count for c in results.by_hour_reason) == sum(h.count for h in results.by_hour) == 3500
     assert "3000 PTA sign-in(s) failed" in _finding(findings, "pta-reason-1326").title
     assert "50 account(s)" in _finding(findings, "pta-reason-1326").detail
     assert not any(f.id == "pta-no-agent-events" for f in findings)
@@ -280,7 +283,7 @@ def test_evidence_read_in_parts_and_merged_gives_the_same_results():
         merged.merge(evidence)
     assert analyse(merged, expect_agent=True) == analyse(whole, expect_agent=True)
     _, results = analyse(whole, expect_agent=True)
-    assert results["requests_total"] > 0 and results["successes"]["count"] == 5000
+    assert results.requests_total > 0 and results.successes.count == 5000
 
 
 def test_listed_correlated_requests_carry_the_events_account():
@@ -289,8 +292,21 @@ def test_listed_correlated_requests_carry_the_events_account():
     evidence.add_attempt(_security(1328, T0 + timedelta(seconds=2), "CONTOSO\\ann"))
     evidence.add_attempt(_success(T0 + timedelta(seconds=3), "CONTOSO\\bob"))
     _, results = analyse(evidence, expect_agent=True)
-    [request] = results["requests"]
-    assert (request["request_id"], request["account"], request["event_id"]) == ("req-1", "CONTOSO\\ann", 4625)
-    assert results["requests_total"] == 1 and results["requests_truncated"] is False
-    assert [c["account"] for c in results["correlated"]] == ["CONTOSO\\ann"] and results["correlated_total"] == 1
-    assert results["successes"]["count"] == 1
+    [request] = results.requests
+    assert (request.attempt.request_id, request.attempt.account, request.attempt.event_id) == ("req-1", "CONTOSO\\ann",
+                                                                                              4625)
+    assert results.requests_total == 1 and results.requests_truncated is False
+    assert [c.account for c in results.correlated] == ["CONTOSO\\ann"] and results.correlated_total == 1
+    assert results.successes.count == 1
+    # as JSON: the merged request carries the AADSTS code the user most likely saw, the undated keys left out
+    data = to_json_data(request)
+    assert data["aadsts"] == 80012 and data["account"] == "CONTOSO\\ann" and "client" not in data
+
+
+def test_an_attempt_as_json_lists_the_fixed_keys_then_only_what_is_known() -> None:
+    attempt = SignInAttempt(time=T0, failed=True, reason=1326, origin="security", from_agent=False,
+                            account="CONTOSO\\ann", event_id=4625, status="0xc000006d", position=0)
+    assert to_json_data(attempt) == {"time": "2024-03-05T08:00:00Z", "origin": "security", "outcome": "failure",
+                                     "reason": 1326, "from_agent": False, "account": "CONTOSO\\ann",
+                                     "event_id": 4625, "status": "0xc000006d", "position": 0}
+    assert list(to_json_data(attempt))[:5] == ["time", "origin", "outcome", "reason", "from_agent"]

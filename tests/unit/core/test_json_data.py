@@ -60,3 +60,17 @@ def test_a_named_tuple_takes_its_options_from_json_options() -> None:
 
 def test_containers_and_plain_values() -> None:
     assert to_json_data({"k": (Colour.RED, None, 1.5, True)}) == {"k": ["red", None, 1.5, True]}
+
+
+@dataclass
+class Stats:
+    name: str
+    cut_short: str = field(default="", metadata=json_meta(null_empty=True))
+
+    def to_dict(self) -> dict[str, Any]:  # not the JSON: every class is declared by its fields now
+        return {"legacy": True}
+
+
+def test_an_empty_text_can_be_null_and_to_dict_is_never_called() -> None:
+    assert to_json_data(Stats("a.log")) == {"name": "a.log", "cut_short": None}
+    assert to_json_data(Stats("a.log", "ends at 4096")) == {"name": "a.log", "cut_short": "ends at 4096"}

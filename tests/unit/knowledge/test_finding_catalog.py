@@ -7,7 +7,16 @@ from collections.abc import Mapping
 import pytest
 
 from aadc_doctor.knowledge import read_toml
-from aadc_doctor.knowledge.findings import TEXT, FindingTemplate, load_prefixed_templates, placeholders, run_findings
+from aadc_doctor.knowledge.findings import (
+    TEXT,
+    VARIANT_IDS,
+    FindingTemplate,
+    check_unique_ids,
+    id_pattern,
+    load_prefixed_templates,
+    placeholders,
+    run_findings,
+)
 from aadc_doctor.model import Severity
 
 
@@ -89,3 +98,67 @@ def test_plural_forms(spec: str, text: tuple[str, str]) -> None:
 def test_a_malformed_placeholder_fails_at_load(bad: str) -> None:
     with pytest.raises(ValueError):
         placeholders(bad)
+
+
+def _one_per_template() -> list[tuple[str, FindingTemplate]]:
+    """The catalog with each deadline once (its two titles, before and after the date, are one template)."""
+    seen: set[str] = set()
+    out = []
+    for where, template in CATALOG:
+        if "[[deadline]]" in where:
+            if template.id in seen:
+                continue
+            seen.add(template.id)
+        out.append((where, template))
+    return out
+
+
+def test_no_two_templates_of_the_whole_catalog_share_an_id() -> None:
+    check_unique_ids(_one_per_template())
+
+
+def test_every_declared_variant_id_is_still_shared() -> None:
+    """A variant left alone (its sibling renamed or removed) would keep a stale exception to the rule."""
+    counts = {finding_id: sum(1 for _, t in _one_per_template() if t.id == finding_id) for finding_id in VARIANT_IDS}
+    assert {finding_id for finding_id, n in counts.items() if n < 2} == set()
+
+
+def test_an_id_declared_twice_is_refused_naming_both_places(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aadc_doctor.knowledge import findings
+
+    one = FindingTemplate("proxy-dns-confused", Severity.ERROR, "t", "d", "r", ())
+    with pytest.raises(ValueError, match=r"'proxy-dns-confused' \(a\.toml \[x\], b\.toml \[y\]\)"):
+        check_unique_ids([("a.toml [x]", one), ("b.toml [y]", one)])
+    # at load: a table whose templates share an id (not a declared variant) is refused
+    data = {"references": {}, "cause": {"a": {"id": "same", "severity": "info", "title": "A"},
+                                        "b": {"id": "same", "severity": "info", "title": "B"}}}
+    monkeypatch.setattr(findings, "read_toml", lambda _name: data)
+    with pytest.raises(ValueError, match=r"'same' \(x\.toml \[cause\.a\], x\.toml \[cause\.b\]\)"):
+        findings.load_finding_templates("x.toml", "cause")
+
+
+def _emitted_ids(node: object) -> set[str]:
+    if isinstance(node, dict):
+        own = {node["id"]} if {"id", "severity", "title"} <= node.keys() else set()
+        return own.union(*(_emitted_ids(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_emitted_ids(v) for v in node))
+    return set()
+
+
+def test_every_finding_of_the_golden_runs_and_the_demo_has_a_catalog_id() -> None:
+    """Every command on fixed inputs (tests/golden, the demo's scenarios and their judged reports included): each
+    finding id it reports is a catalog template's (pta-reason-{code} standing for every code)."""
+    import json
+
+    from tests.golden.cases import GOLDEN
+
+    from aadc_doctor.analysis.provisioning_agent import _kebab
+    from aadc_doctor.knowledge.cloudsync import load_cloudsync
+
+    patterns = [id_pattern(t.id) for _, t in CATALOG]
+    # a Cloud Sync error's finding: the [finding_texts.known-error] text under the error's own id
+    patterns += [id_pattern(f"provisioning-{_kebab(e.code)}") for e in load_cloudsync().errors]
+    emitted = set().union(*(_emitted_ids(json.loads(path.read_text("utf-8"))) for path in GOLDEN.glob("*.json")))
+    assert len(emitted) > 40 and "pta-reason-1326" in emitted
+    assert sorted(i for i in emitted if not any(p.fullmatch(i) for p in patterns)) == []

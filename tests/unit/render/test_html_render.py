@@ -22,7 +22,7 @@ from aadc_doctor.render.html_doc import Element, HtmlError, document, h, link
 from aadc_doctor.render.html_proxylog import MAX_TIMELINE_HOSTS, denial_timeline
 from aadc_doctor.render.html_pta import MAX_COLUMNS, heat_map
 from aadc_doctor.render.html_tables import MAX_ROWS
-from aadc_doctor.results import HourReasonCount
+from aadc_doctor.results.pta import HourReasonCount, ReasonRow
 from aadc_doctor.secrets import forgotten_afterwards, register_secret
 
 REPO = Path(__file__).resolve().parents[3]
@@ -189,7 +189,8 @@ def test_the_heat_map_widens_its_buckets_for_a_long_span() -> None:
     start = datetime(2026, 1, 1, tzinfo=UTC)
     cells = [HourReasonCount((start + timedelta(hours=i)).strftime("%Y-%m-%dT%H:00Z"), 1326 if i % 2 else 1328, 1)
              for i in range(1000)]
-    page = document(h("div", heat_map(cells, [{"reason": 1326, "title": "Wrong <password>"}])))
+    reason = ReasonRow(1326, "ERROR_LOGON_FAILURE", "", "Wrong <password>", 50126, 500, 500, None, None)
+    page = document(h("div", heat_map(cells, [reason])))
     rects = page.count("<rect")
     assert rects <= 2 * MAX_COLUMNS and rects >= 2 * (1000 // 12)  # 12-hour buckets: 84 columns per reason
     assert "1326 Wrong &lt;password&gt; (500)" in page and "per 12 hours" in page
@@ -245,6 +246,38 @@ def test_analyze_of_a_hostile_saved_check_report_renders_it_as_text(run_cli: Any
     assert _tags(page).isdisjoint({"script", "img", "b"}) and 'href="javascript' not in page
     assert 'id="x&quot; onmouseover=&quot;alert(1)"' in page and "<li>javascript:alert(1)</li>" in page
     assert "onmouseover=\"" not in page
+
+
+def test_analyze_draws_the_pta_analyser_as_pta_does_with_its_heat_map(tmp_path: Path) -> None:
+    """`analyze` carries the typed PTA results: its report shows failures by hour × reason, with paths relative to the
+    input root, and the JSON of the run is `pta`'s own."""
+    from datetime import date
+
+    from aadc_doctor.analysis.pta import PtaEvidence, analyse
+    from aadc_doctor.analysis.security_events import SignInAttempt
+    from aadc_doctor.analyze.run import AnalyserRun, AnalysisResult, _relative
+    from aadc_doctor.json_data import to_json_data
+    from aadc_doctor.results.pta import PtaResults
+
+    evidence = PtaEvidence()
+    start = datetime(2026, 12, 5, 8, tzinfo=UTC)
+    trace = f"{tmp_path}/Trace/agent.log"
+    for i, reason in enumerate((1326, 1326, 1326, 1909, 1328)):
+        evidence.add_attempt(SignInAttempt(time=start + timedelta(minutes=50 * i), failed=True, reason=reason,
+                                           origin="trace", from_agent=True, request_id=f"req-{i}", file=trace))
+    findings, pta = analyse(evidence, expect_agent=False)
+    run = _relative(AnalyserRun("pta", "ok", ("Trace/agent.log",), findings=tuple(findings), results=pta), tmp_path)
+    assert isinstance(run.results, PtaResults)
+    assert {r.attempt.file for r in run.results.requests} == {"Trace/agent.log"}
+    assert to_json_data(run.results) == {**to_json_data(pta), "requests": [
+        {**r, "file": "Trace/agent.log"} for r in to_json_data(pta)["requests"]]}
+    result = AnalysisResult(str(tmp_path), "folder", date(2026, 12, 5), {}, None, (run,), tuple(findings))
+    page = report_to_html(_report(findings, result, command="analyze"), exit_code=1)
+    section = page.split("pta: the analyser", 1)[1]
+    heat = section.split("Failures by hour and reason", 1)[1].split("</svg>", 1)[0]
+    assert "1326 Wrong user name or password (3)" in heat and "1909 Account locked out (1)" in heat
+    assert heat.count("<rect") == 3 * 4  # three reasons, four hours (08:00 to 11:20)
+    assert "Failed PTA requests, latest first (5)" in section and "req-4" in section
 
 
 def test_collect_shows_its_zip_and_what_could_not_be_collected() -> None:

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from aadc_doctor.results import AdDcsResults, AdResults, AdSsoResults, JsonObject
+    from aadc_doctor.ad.logon import LogonResult
+    from aadc_doctor.results import AdDcsResults, AdResults, AdSsoResults
 
 
 def render(results: AdResults, console: Console) -> None:
@@ -41,25 +42,25 @@ def _render_dcs(results: AdDcsResults, console: Console) -> None:
     console.print(table)
 
 
-def _render_logon(results: JsonObject, console: Console) -> None:
-    console.print(f"{results['upn']} against {results['dc']} over {results['transport']}: {results['outcome']}"
-                  + (f", data {results['data_code']} -> Reason {results['reason']}" if results.get("reason") else ""),
+def _render_logon(results: LogonResult, console: Console) -> None:
+    console.print(f"{results.upn} against {results.dc} over {results.transport}: {results.outcome}"
+                  + (f", data {results.data_code} -> Reason {results.reason}" if results.reason else ""),
                   markup=False, highlight=False)
-    account = results.get("account")
-    if not account:
+    account = results.account
+    if account is None:
         return
-    lines = [f"  userAccountControl: {account['user_account_control']} ({', '.join(account['uac_flags'])})",
-             f"  pwdLastSet: {account['pwd_last_set'] or '0 (must change)'}; expires: "
-             f"{account['password_expires'] or 'never'}",
-             f"  accountExpires: {account['account_expires'] or 'never'}",
-             f"  lockoutTime: {account['lockout_time'] or '-'} (locked: {account['locked_out']})"]
-    if account["workstations"]:
-        lines.append(f"  Log On To: {', '.join(account['workstations'])} (agent servers "
-                     f"{', '.join(account['agent_servers'])} allowed: {account['agent_servers_allowed']})")
-    hours = account.get("logon_hours")
+    lines = [f"  userAccountControl: {account.user_account_control} ({', '.join(account.uac_flags)})",
+             f"  pwdLastSet: {account.pwd_last_set or '0 (must change)'}; expires: "
+             f"{account.password_expires or 'never'}",
+             f"  accountExpires: {account.account_expires or 'never'}",
+             f"  lockoutTime: {account.lockout_time or '-'} (locked: {account.locked_out})"]
+    if account.workstations:
+        lines.append(f"  Log On To: {', '.join(account.workstations)} (agent servers "
+                     f"{', '.join(account.agent_servers)} allowed: {account.agent_servers_allowed})")
+    hours = account.logon_hours
     if hours:
-        lines.append(f"  logon hours ({hours['zone']}): {hours['summary']}")
-        lines += [f"    {day} {row}" for day, row in hours["week"].items()]
+        lines.append(f"  logon hours ({hours.zone}): {hours.summary}")
+        lines += [f"    {day} {row}" for day, row in hours.week.items()]
     for line in lines:
         console.print(line, markup=False, highlight=False)
 
@@ -67,11 +68,11 @@ def _render_logon(results: JsonObject, console: Console) -> None:
 def _render_sso(results: AdSsoResults, console: Console) -> None:
     account = results.account
     if account:
-        console.print(f"{account['sam_account_name']} on {results.dc}: enabled {account['enabled']}, key "
-                      f"{account['key_age_days']} days old, encryption types "
-                      f"{', '.join(account['encryption_types']) or 'unset'}", markup=False, highlight=False)
+        console.print(f"{account.sam_account_name} on {results.dc}: enabled {account.enabled}, key "
+                      f"{account.key_age_days} days old, encryption types "
+                      f"{', '.join(account.encryption_types) or 'unset'}", markup=False, highlight=False)
     tickets = results.tickets
     if tickets:
-        kinds = ", ".join(f"{t['name']} ({t['type']}) ×{t['count']}" for t in tickets["by_encryption_type"])
-        console.print(f"4769 for AZUREADSSOACC$: {tickets['tickets']} ticket(s) {kinds}".rstrip(),
+        kinds = ", ".join(f"{t.name} ({t.type}) ×{t.count}" for t in tickets.by_encryption_type)
+        console.print(f"4769 for AZUREADSSOACC$: {tickets.tickets} ticket(s) {kinds}".rstrip(),
                       markup=False, highlight=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -27,6 +28,6 @@ def render(results: AnalysisResult, console: Console) -> None:
             what = f"{len(run.inputs)} input(s), {count} finding(s)"
             note = f"; {run.reason}" if run.reason else ""
             console.print(f"  {run.name:<19} {run.status}: {what}{note}")
-    rules = next((r for r in results.runs if r.name == "server-rules"), None)
-    for item in rules.results.get("installed", []) if rules is not None else []:
+    rules = next((r.results for r in results.runs if r.name == "server-rules"), None)
+    for item in rules.get("installed", []) if isinstance(rules, Mapping) else []:
         console.print(f"  installed: {item['display_name']} {item['version']}")
