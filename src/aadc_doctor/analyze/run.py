@@ -64,7 +64,7 @@ class AnalysisResult:
         if self.manifest is None:
             return None
         summary = {k: self.manifest.get(k) for k in ("tool_version", "host", "collected_at", "redacted", "absent",
-                                                     "not_collected", "trimmed")}
+                                                     "not_collected", "trimmed", "withheld")}
         summary["files"] = len(self.manifest.get("files", []))
         return summary
 
@@ -109,13 +109,28 @@ def _manifest(found: ServerInputs) -> dict[str, Any] | None:
 
 
 def _manifest_findings(manifest: Mapping[str, Any] | None) -> list[Finding]:
-    if not manifest or not manifest.get("not_collected"):
+    """What the bundle lacks, said once: items the server could not give, and event logs --redact withheld."""
+    if not manifest:
         return []
-    gaps = manifest["not_collected"]
     from aadc_doctor.knowledge.findings import run_findings
 
-    return [run_findings()["collect-gaps"].render("manifest.json", count=len(gaps),
-                                                  items="; ".join(f"{g['source']}: {g['reason']}" for g in gaps[:10]))]
+    findings = []
+    gaps = _entries(manifest.get("not_collected"))
+    if gaps:
+        findings.append(run_findings()["collect-gaps"].render(
+            "manifest.json", count=len(gaps),
+            items="; ".join(f"{g.get('source')}: {g.get('reason')}" for g in gaps[:10])))
+    withheld = _entries(manifest.get("withheld"))
+    if withheld:
+        findings.append(run_findings()["collect-withheld"].render(
+            "manifest.json", count=len(withheld),
+            items="; ".join(f"{w.get('path')}: {w.get('reason')}" for w in withheld[:10])))
+    return findings
+
+
+def _entries(value: object) -> list[Mapping[str, Any]]:
+    """A manifest list, keeping only its well-formed entries (the manifest is a file the user gave us)."""
+    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
 
 
 def _relative(run: AnalyserRun, root: Path) -> AnalyserRun:

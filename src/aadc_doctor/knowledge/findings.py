@@ -180,7 +180,7 @@ def load_prefixed_templates(file_name: str, section: str, prefix: str) -> dict[s
     return out
 
 
-RUN_FINDING_KEYS = ("collect-incomplete", "collect-gaps", "demo-unexpected-diagnosis")
+RUN_FINDING_KEYS = ("collect-incomplete", "collect-gaps", "collect-withheld", "demo-unexpected-diagnosis")
 
 
 def run_findings() -> dict[str, FindingTemplate]:

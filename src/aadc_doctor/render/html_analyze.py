@@ -53,6 +53,12 @@ def manifest_sections(manifest: JsonObject) -> list[Element]:
                 table(["Path", "Source", "Size", "Reason"],
                       ([t.get("path"), t.get("source"), _size(t.get("size")), t.get("reason")] for t in trimmed),
                       numeric=(2,))]
+    withheld = list(manifest.get("withheld") or [])
+    if withheld:
+        out += [h("h4", f"Withheld by --redact ({len(withheld)})"),
+                table(["Path", "Source", "Reason"],
+                      ([w.get("path"), w.get("source"), w.get("reason")] for w in withheld),
+                      row_class=["warn"] * len(withheld))]
     absent = list(manifest.get("absent") or [])
     if absent:
         out += [h("h4", f"Not on this server ({len(absent)})"),

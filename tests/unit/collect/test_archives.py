@@ -254,3 +254,21 @@ def test_redact_empties_binary_payloads_and_notes_damaged_chunks(tmp_path: Path,
     assert "admmig".encode("utf-16-le").hex().upper() not in xml
     entry = next(f for f in result.manifest["files"] if f["path"] == "collected/eventlogs/Security-pta-agent.xml")
     assert entry["source"].endswith("; 1 damaged chunk(s) left out)")
+
+
+def test_analyze_says_which_event_logs_a_redacted_bundle_withheld(tmp_path: Path, run_cli: Any) -> None:
+    system = _server(tmp_path / "server")
+    (tmp_path / "server" / LOGS / SECURITY_ARCHIVE).write_bytes(b"ElfFile\x00" + b"\xff" * 8000)
+    out = tmp_path / "red.zip"
+    collect_with(system, _args(out, redact=True), _ctx())
+    stem = f"{LOGS}/{SECURITY_ARCHIVE[:-5]}"
+    report = _analyze(out, run_cli)
+    assert [w["path"] for w in report["results"]["manifest"]["withheld"]] == [f"{stem}.evtx"]
+    withheld = [f for f in report["findings"] if f["id"] == "collect-withheld"]
+    assert len(withheld) == 1 and withheld[0]["severity"] == "warning"
+    assert f"{stem}.evtx" in withheld[0]["detail"]
+    text = run_cli("analyze", str(out), "--today", "2026-12-05")
+    assert "1 withheld by --redact" in text.stdout
+    page = tmp_path / "report.html"
+    assert run_cli("analyze", str(out), "--today", "2026-12-05", "--output", str(page)).code in (0, 1)
+    assert "Withheld by --redact (1)" in page.read_text(encoding="utf-8")

@@ -19,7 +19,8 @@ def render(results: AnalysisResult, console: Console) -> None:
                       f"{manifest['tool_version']}: {manifest['files']} files"
                       + (", redacted" if manifest["redacted"] else "")
                       + f"; {len(manifest['not_collected'] or [])} could not be collected, "
-                        f"{len(manifest['trimmed'] or [])} left out")
+                        f"{len(manifest['trimmed'] or [])} left out"
+                      + (f", {len(manifest['withheld'])} withheld by --redact" if manifest["withheld"] else ""))
     for run in results.runs:
         count = len(run.findings)
         if run.status == "skipped":
