@@ -18,7 +18,7 @@ JSON ``results``::
         {"kind": "environment", "variables": {name: value (password removed)}, "proxy", "no_proxy": [...]}],
      "effective": {component_id: {"name", "origin": "exe.config" | "machine.config" | "system" | "own" | "unknown",
                                   "origin_path", "explanation", "reads": [...], "runs_as", "proxy_auth",
-                                  "proxy": ProxyConfig.to_dict() or null,
+                                  "proxy": the ProxyConfig as JSON or null,
                                   "script_location", "auto_detect": bool (asked before "proxy" when set)}}}
 """
 
