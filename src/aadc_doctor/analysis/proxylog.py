@@ -205,6 +205,7 @@ class _Endpoint:
     decrypted: int = 0  # requests the proxy logged from inside the tunnel (TLS inspection)
     decrypted_clients: set[str] = field(default_factory=set)
     closed_500: int = 0  # of ``allowed``: tunnels that carried data, logged as /500 (ProxyRecord.spurious_500)
+    required: bool = False  # cls.kind == "required", read once per record
 
 
 @dataclass(slots=True)
@@ -319,8 +320,8 @@ class ProxyLogAnalysis:
         self.explicit_timeouts = 0
         self._sequence = 0  # keeps held events with the same start in log order
         self._filtering = self.filter.active
-        self._verdicts: dict[tuple[int | None, str], Verdict] = {}  # (status, action) -> verdict_of(...)
-        self._status_keys: dict[int | None, str] = {}  # status -> its text in the counters ("-" for none)
+        # (status, action) -> (verdict_of(...), the status's text in the counters: "-" for none)
+        self._verdicts: dict[tuple[int | None, str], tuple[Verdict, str]] = {}
         self._idle_evidence_ms = self.t["min_idle_evidence_seconds"] * 1000
 
     # -- feeding -------------------------------------------------------------------------------------------------
@@ -343,15 +344,17 @@ class ProxyLogAnalysis:
             if cls.kind == "ignorable":
                 self._add_ignorable(record, cls)
                 return
-            ep = self.endpoints[key] = _Endpoint(host, port, cls, token=self.pattern.token_for(host, port))
-        verdict = Verdict.ALLOWED if spurious_500 else self._verdicts.get((status, action))
-        if verdict is None:
-            verdict = self._verdicts[(status, action)] = verdict_of(status, action)
+            ep = self.endpoints[key] = _Endpoint(host, port, cls, token=self.pattern.token_for(host, port),
+                                                 required=cls.kind == "required")
+        known = self._verdicts.get((status, action))
+        if known is None:
+            known = self._verdicts[(status, action)] = (verdict_of(status, action),
+                                                        "-" if status is None else str(status))
+        verdict, status_key = known
+        if spurious_500:
+            verdict = Verdict.ALLOWED
         when = logged if logged is None or elapsed is None else logged - elapsed / 1000.0
         ep.requests += 1
-        status_key = self._status_keys.get(status)
-        if status_key is None:
-            status_key = self._status_keys[status] = "-" if status is None else str(status)
         ep.statuses[status_key] += 1
         if when is not None:
             if ep.first is None or when < ep.first:
@@ -366,12 +369,19 @@ class ProxyLogAnalysis:
             client = self._client(client_name)
         client.requests += 1
         if logged is not None and not client.probe_like:
-            client.note_burst(logged, host)
+            burst = client.burst
+            if len(burst) == 1 and burst[0][0] < logged - PROBE_WINDOW_SECONDS:
+                # the usual case, what note_burst would do in short: the one call held is out of the window
+                burst[0] = (logged, host)
+                client.burst_hosts.clear()
+                client.burst_hosts[host] = 1
+            else:
+                client.note_burst(logged, host)
         if verdict is Verdict.ALLOWED:
             ep.allowed += 1
             if spurious_500:
                 ep.closed_500 += 1
-            if client.pending_407 or client.run is not None:
+            if client.run is not None or (client.pending_407 and key in client.pending_407):
                 self._success(client, record, ep)
         elif verdict is Verdict.DENIED:
             ep.denied += 1
@@ -397,8 +407,8 @@ class ProxyLogAnalysis:
                 ep.decrypted_clients.add(client_name)
         if "_TIMEOUT" in action:  # ProxyRecord.cut_short
             ep.cut_short += 1
-            self.explicit_timeouts += ep.cls.kind == "required"
-        if (elapsed is not None and verdict is Verdict.ALLOWED and ep.cls.kind == "required"
+            self.explicit_timeouts += ep.required
+        if (elapsed is not None and verdict is Verdict.ALLOWED and ep.required
                 and (method == "CONNECT" or method.upper() == "CONNECT")):
             self.tunnels_measured += 1
             if elapsed > self.tunnel_max_ms:

@@ -111,14 +111,16 @@ def analyse_files(paths: list[Path], format_name: str, record_filter: RecordFilt
                     samples.append(BadLineSample(str(path), base, "line longer than the 1 MiB limit: counted, not "
                                                  "read", ""))
                 continue
-            for index, raw in chunk.candidates:
+            numbered = chunk.data is None  # else a line's number is counted only if it is bad (ScannedChunk)
+            for position, raw in chunk.candidates:
                 text = raw.decode("utf-8", "replace")
                 if text.endswith("\r"):
                     text = text[:-1]
-                line_no = base + index + 1
+                line_no = base + position + 1 if numbered else 0
                 try:
                     record = parser.parse(text, line_no)
                 except BadLine as exc:
+                    line_no = line_no or base + chunk.line_index(position) + 1
                     counts.bad += 1
                     if len(samples) < MAX_BAD_SAMPLES:
                         samples.append(BadLineSample(str(path), line_no, str(exc), text[:200]))

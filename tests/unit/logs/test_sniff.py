@@ -97,7 +97,7 @@ def test_candidates_and_line_numbers_match_a_plain_scan(tmp_path: Path) -> None:
         got: list[tuple[int, str]] = []
         base = 0
         for chunk in scan_chunks(ChunkedLog(path, chunk_bytes=4096), scanner):
-            got += [(base + i + 1, raw.decode()) for i, raw in chunk.candidates]
+            got += [(base + chunk.line_index(i) + 1, raw.decode()) for i, raw in chunk.candidates]
             base += chunk.lines
         assert base == len(lines)
         assert got == expected
@@ -108,8 +108,20 @@ def test_header_lines_are_candidates_for_w3c() -> None:
     chunk = b"#Fields: a b\nx y\n#Date: z\nq login.microsoftonline.com\n"
     result: ScannedChunk = scanner(chunk)
     assert result.lines == 4
-    assert [i for i, _ in result.candidates] == [0, 2, 3]
-    assert [i for i, _ in force_regex_scanner(NEEDLES, header_prefix=b"#")(chunk).candidates] == [0, 2, 3]
+    assert [result.line_index(i) for i, _ in result.candidates] == [0, 2, 3]
+    regex_result = force_regex_scanner(NEEDLES, header_prefix=b"#")(chunk)
+    assert [regex_result.line_index(i) for i, _ in regex_result.candidates] == [0, 2, 3]
+
+
+def test_a_span_inside_a_chunk_is_searched_in_place() -> None:
+    """The reader hands on a read as (data, start, end): lines and positions are those of the span alone."""
+    chunk = b"cut tail of a line\n#Fields: a b\nx login.microsoftonline.com\ny\n#Date: z\npartial login.micro"
+    start, end = chunk.index(b"\n") + 1, chunk.rindex(b"\n") + 1
+    for scanner in (make_scanner(NEEDLES, header_prefix=b"#"), force_regex_scanner(NEEDLES, header_prefix=b"#")):
+        result = scanner(chunk, start, end)
+        assert result.lines == 4
+        assert [(result.line_index(i), raw) for i, raw in result.candidates] == [
+            (0, b"#Fields: a b"), (1, b"x login.microsoftonline.com"), (3, b"#Date: z")]
 
 
 def test_a_huge_line_is_counted_and_skipped(tmp_path: Path) -> None:
