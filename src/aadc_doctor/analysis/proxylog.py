@@ -436,13 +436,15 @@ class ProxyLogAnalysis:
                 client.recent.append(event)
 
     def _add_ignorable(self, record: ProxyRecord, cls: Classification) -> None:
-        assert cls.ignorable is not None
-        entry = self.ignorable.setdefault(record.host, {"host": record.host, "requests": 0, "denied": 0,
-                                                        "pattern": cls.ignorable.pattern,
-                                                        "reason": cls.ignorable.reason,
-                                                        "source": cls.ignorable.source})
+        entry = self.ignorable.get(record.host)
+        if entry is None:
+            assert cls.ignorable is not None
+            entry = self.ignorable[record.host] = {"host": record.host, "requests": 0, "denied": 0,
+                                                   "pattern": cls.ignorable.pattern, "reason": cls.ignorable.reason,
+                                                   "source": cls.ignorable.source}
         entry["requests"] += 1
-        entry["denied"] += record.verdict is Verdict.DENIED
+        if record.verdict is Verdict.DENIED:
+            entry["denied"] += 1
 
     def _client(self, name: str) -> _Client:
         client = self.clients.get(name)
