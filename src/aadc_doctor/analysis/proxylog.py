@@ -19,7 +19,7 @@ from aadc_doctor.analysis.phases import ClientPhases, summarise
 from aadc_doctor.knowledge import read_toml
 from aadc_doctor.knowledge.communication_pattern import CommunicationPattern
 from aadc_doctor.knowledge.endpoints import EndpointCatalog, EndpointRule, IgnorableHost
-from aadc_doctor.knowledge.findings import TEXT
+from aadc_doctor.knowledge.findings import TEXT, load_prefixed_templates
 from aadc_doctor.logs.proxy_record import ProxyRecord, Verdict, iso, verdict_of
 from aadc_doctor.model import Finding, Severity
 
@@ -90,10 +90,13 @@ class Classification:
         return [{"rule": r.id, "pattern": r.pattern, "port": r.port, "profiles": list(r.profiles),
                  "purpose": r.purpose, "required": r.required, "current": r.is_current} for r in self.rules]
 
-    def required_by_text(self) -> str:
+    def required_by_text(self, phrases: Mapping[str, str]) -> str:
+        """Which profiles need the host and why, from proxylog_findings.toml [phrases]."""
+        if not self.rules:
+            return TEXT.format(phrases["not_in_catalog"])
         profiles = sorted({p for r in self.rules for p in r.profiles})
         purposes = list(dict.fromkeys(r.purpose.rstrip(".") for r in self.rules))
-        return f"Needed by {', '.join(profiles)} ({'; '.join(purposes)})" if self.rules else "Not in the catalog"
+        return TEXT.format(phrases["needed_by"], profiles=", ".join(profiles), purposes="; ".join(purposes))
 
 
 class Classifier:
@@ -300,6 +303,8 @@ class ProxyLogAnalysis:
         self.classifier = Classifier(catalog)
         cfg = read_toml("proxylog_findings.toml")
         self.texts: dict[str, Any] = cfg
+        self.phrases: dict[str, str] = cfg["phrases"]
+        self.templates = load_prefixed_templates("proxylog_findings.toml", "finding", "proxylog-")
         self.t: dict[str, float] = {k: float(v) for k, v in cfg["thresholds"].items()}
         unknown = set(thresholds or ()) - set(self.t)
         if unknown:
@@ -672,14 +677,14 @@ class ProxyLogAnalysis:
         }
 
     # -- findings ------------------------------------------------------------------------------------------------
-    def _text(self, kind: str, subject: str = "", **values: Any) -> Finding:
-        spec = self.texts["finding"][kind]
-        fmt = TEXT.format
-        return Finding(
-            id=f"proxylog-{kind}", severity=Severity(spec["severity"]), title=fmt(spec["title"], **values),
-            detail=fmt(spec.get("detail", ""), **values),
-            remedy=values.get("remedy") or fmt(spec.get("remedy", ""), **values),
-            subject=subject, references=tuple(spec.get("references", ())))
+    def _text(self, kind: str, subject: str = "", *, remedy: str = "", **values: Any) -> Finding:
+        """The finding ``[finding.<kind>]`` describes, filled in strictly; ``remedy`` replaces the template's."""
+        finding = self.templates[kind].render(subject, **values)
+        return replace(finding, remedy=remedy) if remedy else finding
+
+    def _phrase(self, kind: str, key: str, **values: Any) -> str:
+        """A text of ``[finding.<kind>]`` besides title, detail and remedy (a note, an alternative), filled in."""
+        return TEXT.format(self.texts["finding"][kind][key], **values)
 
     def _status_text(self, status: int, host: str = "", port: int | None = None) -> tuple[str, str]:
         """(the article's text, the remedy) for 403/407: the remedy `check` gives for the same answer to CONNECT,
@@ -697,10 +702,11 @@ class ProxyLogAnalysis:
             template = load_connectivity_knowledge().outcome[outcome]
         except (ImportError, KeyError, ValueError):
             return message, remedy
-        rendered = template.render(allow=host or "the required URLs", port=port or "", proxy="").remedy
+        rendered = template.render(allow=host or self.phrases["any_url"], port=port or "", proxy="").remedy
         return message, " ".join(rendered.replace("(port )", "").split()).replace(" :", ":")
 
-    def findings(self, results: dict[str, Any], *, lines_hint: str = "") -> list[Finding]:
+    def findings(self, results: dict[str, Any], *, fast_path: bool = False) -> list[Finding]:
+        """The diagnoses; ``fast_path``: only candidate lines were parsed (the bad-lines finding says so)."""
         out: list[Finding] = []
         required = [e for e in self._sorted_endpoints() if e.cls.kind == "required"]
         for ep in required:
@@ -708,14 +714,13 @@ class ProxyLogAnalysis:
             if ep.failed:
                 summary = ", ".join(f"{n}x {s}" for s, n in sorted(ep.failed_statuses.items()))
                 out.append(self._text("required-failed", f"{ep.host}:{ep.port}", host=ep.host, port=ep.port,
-                                      summary=summary, required_by=ep.cls.required_by_text(),
+                                      summary=summary, required_by=ep.cls.required_by_text(self.phrases),
                                       first_seen=iso(ep.first), last_seen=iso(ep.last)))
         for run in self.runs[:5]:
-            ending = ("and then the requests succeeded" if run.ended_with_success
-                      else "and no request succeeded afterwards")
+            ending = self._phrase("auth-failing", "ending_success" if run.ended_with_success else "ending_failure")
             _, remedy = self._status_text(407)
-            out.append(self._text("auth-failing", run.client or "(no client address)",
-                                  client=run.client or "the client", count=run.count,
+            out.append(self._text("auth-failing", run.client or self._phrase("auth-failing", "unknown_client_subject"),
+                                  client=run.client or self._phrase("auth-failing", "unknown_client"), count=run.count,
                                   first_seen=iso(run.first), last_seen=iso(run.last),
                                   hosts=", ".join(run.hosts), ending=ending, remedy=remedy))
         out.extend(self._decrypted_findings())
@@ -726,11 +731,10 @@ class ProxyLogAnalysis:
             seconds = tunnels["suspected_seconds"] or tunnels["longest_seconds"]
             evidence = []
             if tunnels["suspected_seconds"] is not None:
-                evidence.append(f"No tunnel to a required endpoint lasted longer than {seconds} s, and "
-                                f"{tunnels['ending_at_longest']} of them ended right at that duration.")
+                evidence.append(self._phrase("idle-timeout", "cluster_evidence", seconds=seconds,
+                                             count=tunnels["ending_at_longest"]))
             if self.explicit_timeouts:
-                evidence.append(TEXT.format("The proxy logged {n:~tunnel~tunnels} to required endpoints as ended by "
-                                               "a timeout.", n=self.explicit_timeouts))
+                evidence.append(self._phrase("idle-timeout", "timeout_evidence", n=self.explicit_timeouts))
             finding = self._text("idle-timeout", "proxy", seconds=seconds, evidence=" ".join(evidence))
             close = self.t["client_idle_close_seconds"]
             if (not self.explicit_timeouts and tunnels["suspected_seconds"] is not None
@@ -746,7 +750,8 @@ class ProxyLogAnalysis:
                                       reason=item["reason"]))
         counts = self.counts
         if counts.bad or counts.overlong:
-            finding = self._text("bad-lines", "", count=counts.bad + counts.overlong, explain=lines_hint)
+            explain = self._phrase("bad-lines", "fast_path_note" if fast_path else "full_parse_note")
+            finding = self._text("bad-lines", "", count=counts.bad + counts.overlong, explain=explain)
             parsed = counts.records + counts.filtered_out + counts.bad
             if parsed and counts.bad > self.t["bad_line_warning_fraction"] * parsed:
                 finding = Finding(finding.id, Severity.WARNING, finding.title, finding.detail, finding.remedy,
@@ -762,9 +767,10 @@ class ProxyLogAnalysis:
         hosts = list(dict.fromkeys(e.host for e in inspected))
         count = sum(e.decrypted for e in inspected)
         clients = len(set().union(*(e.decrypted_clients for e in inspected)))
-        return [self._text("tls-decrypted", ", ".join(hosts[:8]), hosts=", ".join(hosts[:8])
-                           + (f" and {len(hosts) - 8} more" if len(hosts) > 8 else ""), count=count,
-                           clients=clients, host_count=len(hosts))]
+        shown = ", ".join(hosts[:8])
+        named = (self._phrase("tls-decrypted", "more_hosts", hosts=shown, more=len(hosts) - 8) if len(hosts) > 8
+                 else shown)
+        return [self._text("tls-decrypted", shown, hosts=named, count=count, clients=clients, host_count=len(hosts))]
 
     def _denial_findings(self, ep: _Endpoint) -> list[Finding]:
         out = []
@@ -777,16 +783,17 @@ class ProxyLogAnalysis:
                 continue
             message, remedy = self._status_text(status, ep.host, ep.port)
             finding = self._text("required-denied", f"{ep.host}:{ep.port}", host=ep.host, port=ep.port,
-                                 count=count, status=label, required_by=ep.cls.required_by_text(), clients=clients,
+                                 count=count, status=label, required_by=ep.cls.required_by_text(self.phrases),
+                                 clients=clients,
                                  first_seen=iso(ep.first), last_seen=iso(ep.last), message=message,
                                  remedy=remedy)
             if ep.denied_by_parent and status == 403:
                 parents = ", ".join(sorted(ep.denied_by_parent))
-                note = TEXT.format(self.texts["finding"]["required-denied"]["parent_note"], parents=parents,
-                                      n=sum(ep.denied_by_parent.values()))
+                note = self._phrase("required-denied", "parent_note", parents=parents,
+                                    n=sum(ep.denied_by_parent.values()))
                 finding = replace(finding, detail=f"{finding.detail} {note}",
-                                  remedy=TEXT.format(self.texts["finding"]["required-denied"]["parent_remedy"],
-                                                        parents=parents, host=ep.host, port=ep.port))
+                                  remedy=self._phrase("required-denied", "parent_remedy", parents=parents,
+                                                      host=ep.host, port=ep.port))
             out.append(finding)
         return out
 
@@ -794,10 +801,9 @@ class ProxyLogAnalysis:
         if not self.endpoints:
             filters = within = ""
             if self.filter.active:
-                filters = TEXT.format(" within the filters ({n:~catalog line~catalog lines} filtered out)",
-                                         n=self.counts.filtered_out)
+                filters = self._phrase("no-azure-traffic", "filters_note", n=self.counts.filtered_out)
                 if self.counts.filtered_out:  # there is Azure AD traffic: the filters left none of it
-                    within = " within the --client/--since/--until filters"
+                    within = self._phrase("no-azure-traffic", "within_note")
             return [self._text("no-azure-traffic", "", lines=self.counts.lines, filters=filters, within=within)]
         primary = results["phase_summary"]["client"]
         pattern_clients = {n: c for n, c in self.clients.items() if c.tokens}
@@ -812,14 +818,15 @@ class ProxyLogAnalysis:
             seen = sorted({f"{e.host}:{e.port}" for e in self.endpoints.values()
                            if self.pattern.token_for(e.host, e.port)})
             return [self._text("server-not-seen", "", clients=len(pattern_clients), seen=", ".join(seen[:5]),
-                               client_note=" from the client given with --client")]
+                               client_note=self._phrase("server-not-seen", "client_note"))]
         assert primary is not None
         tokens = self.clients[primary].tokens
         missing = [self.pattern.token(t).label for t in self._skipped_tokens(results, tokens)]
         if not missing:
             return []
         seen_labels = [self.pattern.token(t).label for t in tokens]
-        scope = f"The client {primary}" if primary else "The traffic"
+        scope = (self._phrase("never-seen", "scope_client", client=primary) if primary
+                 else self._phrase("never-seen", "scope_traffic"))
         return [self._text("never-seen", ", ".join(missing), missing=", ".join(missing), count=len(missing),
                            scope=scope, seen=", ".join(seen_labels))]
 
@@ -846,9 +853,9 @@ class ProxyLogAnalysis:
         phases = results["phases"]
         if not phases:
             return []
-        client_note = f"Client {summary['client']}. " if summary["client"] else ""
+        client_note = self._phrase("phase-stops", "client_note", client=summary["client"]) if summary["client"] else ""
         names = {p["id"]: p["name"] for p in phases}
-        reached = ", ".join(names[i] for i in summary["reached"]) or "none"
+        reached = ", ".join(names[i] for i in summary["reached"]) or self._phrase("phase-stops", "none_reached")
         if summary["stops_at"] is None:
             return []  # every phase reached (the report shows them): nothing to diagnose
         phase = next(p for p in phases if p["id"] == summary["stops_at"])
@@ -860,8 +867,9 @@ class ProxyLogAnalysis:
             # never-seen's case)
             return []
         status = blocked["status"]
-        what = (f"the proxy answered {status if status is not None else blocked['action']} "
-                f"({blocked['count']}x, last {blocked['last_seen']}) for {blocked['host']}:{blocked['port']}")
+        what = self._phrase("phase-stops", "what_happened", answer=status if status is not None else blocked["action"],
+                            count=blocked["count"], last_seen=blocked["last_seen"], host=blocked["host"],
+                            port=blocked["port"])
         finding = self._text("phase-stops", phase["name"], phase=phase["name"], matched=phase["matched_steps"],
                              total=phase["total_steps"], reached=reached, expects=step["expects"],
                              describes=step["describes"], what_happened=what, identity=phase["identity"],
