@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from aadc_doctor.analysis.proxylog import Classifier, ProxyLogAnalysis, RecordFilter, catalog_needles
+from aadc_doctor.json_data import to_json_data
 from aadc_doctor.knowledge import read_toml
 from aadc_doctor.knowledge.communication_pattern import load_pattern
 from aadc_doctor.knowledge.endpoints import load_catalog
@@ -33,9 +34,9 @@ def analyse(records: list[ProxyRecord], **kwargs: Any) -> tuple[ProxyLogAnalysis
     for r in records:
         analysis.add(r)
     analysis.finish()
-    results = analysis.results()
-    findings = {f.id + "|" + f.subject: f for f in analysis.findings(results)}
-    return analysis, results, findings
+    summary = analysis.results()
+    findings = {f.id + "|" + f.subject: f for f in analysis.findings(summary)}
+    return analysis, to_json_data(summary), findings  # the tests read the report as its JSON shows it
 
 
 def endpoint(results: dict[str, Any], host: str, port: int = 443) -> dict[str, Any]:
