@@ -2,14 +2,15 @@
 
 A large site's proxy log is gigabytes, and almost none of it concerns Azure AD. So the file is read in binary
 chunks (UTF-8; UTF-16 and ANSI are transcoded chunk by chunk; ``.gz`` is decompressed as a stream, and a cut
-one gives every line before the cut; NUL blocks are dropped; lone CR line ends become LF), newlines are
-counted with ``bytes.count``, and one multi-pattern search over the whole chunk (the catalog's domain names)
-finds the few lines worth a full parse. A background thread reads and searches the next chunks while the caller parses
-the current one; the search itself (Rust ``aho-corasick`` via ``ahocorasick_rs``) runs without the GIL. Memory
-stays at a few chunks whatever the file size. Figures: ``bench/proxylog.py``.
+one gives every line before the cut; NUL blocks are dropped; lone CR line ends become LF), handed on without a
+copy as spans of whole lines, newlines are counted once per chunk, and one multi-pattern search over the span
+(the catalog's domain names) finds the few lines worth a full parse; a line's number is counted only when it
+is bad. A background thread reads and searches the next chunks while the caller parses the current one; the
+search itself (Rust ``aho-corasick`` via ``ahocorasick_rs``) runs without the GIL. Memory stays at a few chunks
+whatever the file size. Figures: ``bench/proxylog.py``.
 
 Parsing and analysis run in the calling thread; reading, the search (GIL released) and line cutting run ahead
-in worker threads.
+in one worker thread.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import queue
 import re
 import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -428,14 +428,16 @@ def all_lines_scanner(chunk: bytes, start: int = 0, end: int | None = None) -> S
     return ScannedChunk(len(lines), list(enumerate(lines)))
 
 
-def scan_chunks(log: ChunkedLog, scanner: Scanner, *, threads: int = 2,
-                read_ahead: int = READ_AHEAD) -> Iterator[ScannedChunk]:
-    """Scanned chunks in file order; reading and searching run ahead in worker threads (bounded read-ahead)."""
-    pending: queue.Queue[Future[ScannedChunk] | BaseException | None] = queue.Queue(maxsize=read_ahead)
-    stop = threading.Event()
-    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="proxylog-scan")
+def scan_chunks(log: ChunkedLog, scanner: Scanner, *, read_ahead: int = READ_AHEAD) -> Iterator[ScannedChunk]:
+    """Scanned chunks in file order; one worker thread reads and searches ahead (bounded read-ahead).
 
-    def put(item: Future[ScannedChunk] | BaseException | None) -> bool:
+    One thread, not a pool: the search releases the GIL but the rest of a scan does not, so a second scanner only
+    waited for it (measured: the same CPU time), and ``concurrent.futures`` cost its import (and logging's).
+    """
+    pending: queue.Queue[ScannedChunk | BaseException | None] = queue.Queue(maxsize=read_ahead)
+    stop = threading.Event()
+
+    def put(item: ScannedChunk | BaseException | None) -> bool:
         while not stop.is_set():
             try:
                 pending.put(item, timeout=0.1)
@@ -447,12 +449,8 @@ def scan_chunks(log: ChunkedLog, scanner: Scanner, *, threads: int = 2,
     def produce() -> None:
         try:
             for chunk, start, end, overlong in log.spans():
-                if overlong:
-                    marker: Future[ScannedChunk] = Future()
-                    marker.set_result(ScannedChunk(1, [], overlong=True))
-                    if not put(marker):
-                        return
-                elif not put(pool.submit(scanner, chunk, start, end)):
+                scanned = ScannedChunk(1, [], overlong=True) if overlong else scanner(chunk, start, end)
+                if not put(scanned):
                     return
             put(None)
         except BaseException as exc:  # handed to the consumer, which re-raises it in the caller's thread
@@ -467,8 +465,7 @@ def scan_chunks(log: ChunkedLog, scanner: Scanner, *, threads: int = 2,
                 return
             if isinstance(item, BaseException):
                 raise item
-            yield item.result()
+            yield item
     finally:
         stop.set()
         producer.join(timeout=5)
-        pool.shutdown(wait=True, cancel_futures=True)
