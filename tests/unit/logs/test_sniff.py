@@ -162,3 +162,32 @@ def test_binary_junk_and_missing_files_are_input_errors(tmp_path: Path) -> None:
         ChunkedLog(tmp_path / "missing.log").head_text()
     with pytest.raises(InputError, match="directory"):
         ChunkedLog(tmp_path).head_text()
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 2, 3, 7, 64, 4096])
+def test_spans_give_every_line_once_whatever_the_chunk_size(tmp_path: Path, chunk_bytes: int) -> None:
+    """The reader hands on reads as spans without copying them: lines cut by a read, CRLF split between two reads,
+    lone CRs, a last line without a newline and lines longer than a chunk all come out once and whole."""
+    import random
+
+    rng = random.Random(chunk_bytes)
+    words = ["login.microsoftonline.com", "x", "", "a" * 150, "graph.windows.net y"]
+    ends = ["\n", "\r\n", "\r"]
+    lines = [f"{i} {rng.choice(words)}" for i in range(300)]
+    text = "".join(line + rng.choice(ends) for line in lines) + "tail without newline"
+    path = tmp_path / "spans.log"
+    path.write_bytes(text.encode())
+    log = ChunkedLog(path, chunk_bytes=chunk_bytes, max_line_bytes=1000)
+    spans = list(log.spans())
+    assert all(end > start and data[end - 1:end] == b"\n" for data, start, end, overlong in spans if not overlong)
+    got = b"".join(data[start:end] for data, start, end, _ in spans).decode().replace("\r\n", "\n").split("\n")
+    assert got == [*lines, "tail without newline", ""]
+    scanner = make_scanner(NEEDLES)
+    total = 0
+    found: list[str] = []
+    for scanned in scan_chunks(ChunkedLog(path, chunk_bytes=chunk_bytes, max_line_bytes=1000), scanner):
+        found += [f"{total + scanned.line_index(p)}:{raw.decode().rstrip(chr(13))}" for p, raw in scanned.candidates]
+        total += scanned.lines
+    assert total == len(lines) + 1
+    assert found == [f"{i}:{line}" for i, line in enumerate(lines)
+                     if "microsoftonline" in line or "windows.net" in line]
