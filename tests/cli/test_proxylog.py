@@ -76,6 +76,40 @@ def test_tmg_fixture_denials_and_stop(run_cli: RunCli) -> None:
                                     "describes": connect["next_step"]["describes"]}
 
 
+def test_the_json_keys_keep_their_order(run_cli: RunCli, tmp_path: Path) -> None:
+    """The typed results (analysis/proxylog_summary.py) give the JSON the dict-built report gave, keys in the same
+    order: the golden files compare values only, so the order is held here."""
+    log = tmp_path / "access.log"
+    tunnel = ("1700000050.000 120000 10.0.5.20 TCP_TUNNEL/200 900 CONNECT login.microsoftonline.com:443 - "
+              "HIER_DIRECT/1.1.1.1 -")
+    log.write_text("\n".join([*SQUID_LINES[:4], tunnel] * 3) + "\n")
+    results = run_cli("proxylog", "--json", "--client", "10.0.5.0/24", str(log)).json()["results"]
+    assert list(results) == [
+        "format", "files", "lines", "records", "skipped", "line_counts", "filters", "endpoints", "ignorable",
+        "unrelated_count", "phases", "phase_summary", "clients", "clients_total", "auth_runs", "auth_runs_total",
+        "tunnels", "timeline", "bad_line_samples"]
+    assert list(results["line_counts"]) == ["not_candidate", "no_request", "bad", "overlong", "filtered_out", "records"]
+    assert list(results["filters"]) == ["client", "since", "until"]
+    assert list(results["endpoints"][0]) == [
+        "host", "port", "classification", "port_mismatch", "required_by", "requests", "allowed", "denied",
+        "denied_unresolved_407", "auth_challenges", "other", "no_status", "statuses", "first_seen", "last_seen",
+        "clients", "clients_capped", "longest_tunnel_seconds", "cut_short", "failed", "decrypted",
+        "tunnels_logged_500_after_transfer", "denied_by_parent"]
+    assert list(results["endpoints"][0]["required_by"][0]) == [
+        "rule", "pattern", "port", "profiles", "purpose", "required", "current"]
+    assert list(results["phases"][0]) == [
+        "id", "name", "current_name", "identity", "total_steps", "status", "matched_steps", "in_order", "first_seen",
+        "last_seen", "hosts", "next_step", "blocked"]
+    assert list(results["phases"][0]["next_step"]) == ["step", "url", "expects", "describes"]
+    assert list(results["phase_summary"]) == ["client", "reached", "stops_at"]
+    assert list(results["clients"][0]) == [
+        "client", "requests", "denied", "auth_407", "azure_ad_connect_like", "probe_run", "phases_reached"]
+    assert list(results["tunnels"]) == [
+        "tunnels_measured", "longest_seconds", "explicit_timeouts", "suspected_seconds", "ending_at_longest"]
+    assert list(results["timeline"][0]) == ["host", "port", "bucket_seconds", "points"]
+    assert list(results["timeline"][0]["points"][0]) == ["start", "denied", "statuses"]
+
+
 def _write(tmp_path: Path, name: str, data: bytes) -> Path:
     path = tmp_path / name
     path.write_bytes(data)

@@ -152,11 +152,11 @@ def test_idle_tunnels_cut_by_the_proxy(squid_factory: Callable[..., SquidProxy],
     # When
     analysis, _ = analyse_files([squid.access_log], "auto", RecordFilter(),
                                 thresholds={"min_idle_evidence_seconds": 1})
-    results_json = analysis.results()
+    summary = analysis.results()
     # Then: Squid cut all three at its timeout (logged as ordinary TCP_TUNNEL/200 lines with the duration)
-    tunnels = results_json["tunnels"]
+    tunnels = summary.tunnels
     # Squid checks read_timeout on its own clock ticks: a tunnel it cuts at "2 seconds" can last 1.9 s (seen under load)
-    assert tunnels["suspected_seconds"] is not None and 1 <= tunnels["suspected_seconds"] <= 4
-    assert tunnels["ending_at_longest"] >= 3
-    finding = next(f for f in analysis.findings(results_json) if f.id == "proxylog-idle-timeout")
-    assert f"about {tunnels['suspected_seconds']} s" in finding.title
+    assert tunnels.suspected_seconds is not None and 1 <= tunnels.suspected_seconds <= 4
+    assert tunnels.ending_at_longest is not None and tunnels.ending_at_longest >= 3
+    finding = next(f for f in analysis.findings(summary) if f.id == "proxylog-idle-timeout")
+    assert f"about {tunnels.suspected_seconds} s" in finding.title

@@ -14,10 +14,59 @@ sync's traffic) still shows Initial Sync as reached.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from aadc_doctor.knowledge.communication_pattern import CommunicationPattern, Phase
 from aadc_doctor.logs.proxy_record import Verdict, iso
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """The step the sequence waits for (1-based) and what the article says it is."""
+
+    step: int
+    url: str
+    expects: str
+    describes: str
+
+
+@dataclass(frozen=True)
+class BlockedStep:
+    """The denied (or failed) request for the awaited step: usually why the sequence stops."""
+
+    host: str
+    port: int | None
+    status: int | None
+    action: str
+    count: int
+    last_seen: str | None
+
+
+@dataclass(frozen=True)
+class PhaseResult:
+    """One wizard phase as the log shows it: complete, partial (where it stops) or not seen."""
+
+    id: str
+    name: str
+    current_name: str
+    identity: str
+    total_steps: int
+    status: str  # "complete" | "partial" | "not_seen"
+    matched_steps: int
+    in_order: bool | None  # complete: whether in wizard order (after the phase before it); else None
+    first_seen: str | None
+    last_seen: str | None
+    hosts: tuple[str, ...]
+    next_step: NextStep | None
+    blocked: BlockedStep | None
+
+
+@dataclass(frozen=True)
+class PhaseSummary:
+    """The phases reached and the one the sequence stops in, for the client followed (None: none followed)."""
+
+    client: str | None = None
+    reached: tuple[str, ...] = ()
+    stops_at: str | None = None
 
 
 @dataclass
@@ -127,38 +176,33 @@ class ClientPhases:
             total += max(_matched(seq), _matched(ind))
         return total
 
-    def results(self) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
+    def results(self) -> tuple[PhaseResult, ...]:
+        out: list[PhaseResult] = []
         for index, (seq, ind) in enumerate(zip(self.sequential, self.independent, strict=True)):
             phase = seq.phase
-            entry: dict[str, Any] = {"id": phase.id, "name": phase.name, "current_name": phase.current_name,
-                                     "identity": phase.identity, "total_steps": len(phase.steps)}
             if seq.done is not None or ind.done is not None:
                 done = seq.done if seq.done is not None else ind.done
                 assert done is not None
-                entry.update(status="complete", matched_steps=len(phase.steps), in_order=seq.done is not None,
-                             first_seen=iso(done.first), last_seen=iso(done.last), hosts=sorted(set(done.hosts)),
-                             next_step=None, blocked=None)
-            else:
-                # A phase after the one the wizard is on shows no partial progress of its own: its first steps
-                # are the same hosts as the current phase's, so any "progress" would be an echo.
-                matchers = (seq, ind) if index == self.sequence_index else ()
-                candidates = [m.best for m in matchers] + [m.attempt for m in matchers] or [_Attempt()]
-                best = max(candidates, key=lambda a: (a.matched, a.blocked is not None))
-                index = best.blocked.step if best.blocked is not None else best.matched
-                step = phase.steps[index]
-                token = self.pattern.token(step.token)
-                entry.update(status="partial" if best.matched else "not_seen", matched_steps=best.matched,
-                             in_order=None, first_seen=iso(best.first),
-                             last_seen=iso(best.last), hosts=sorted(set(best.hosts)),
-                             next_step={"step": index + 1, "url": step.url, "expects": token.label,
-                                        "describes": token.describes},
-                             blocked=None if best.blocked is None else {
-                                 "host": best.blocked.host, "port": best.blocked.port, "status": best.blocked.status,
-                                 "action": best.blocked.action, "count": best.blocked.count,
-                                 "last_seen": iso(best.blocked.time)})
-            out.append(entry)
-        return out
+                out.append(PhaseResult(phase.id, phase.name, phase.current_name, phase.identity, len(phase.steps),
+                                       "complete", len(phase.steps), seq.done is not None, iso(done.first),
+                                       iso(done.last), tuple(sorted(set(done.hosts))), None, None))
+                continue
+            # A phase after the one the wizard is on shows no partial progress of its own: its first steps
+            # are the same hosts as the current phase's, so any "progress" would be an echo.
+            matchers = (seq, ind) if index == self.sequence_index else ()
+            candidates = [m.best for m in matchers] + [m.attempt for m in matchers] or [_Attempt()]
+            best = max(candidates, key=lambda a: (a.matched, a.blocked is not None))
+            at = best.blocked.step if best.blocked is not None else best.matched
+            step = phase.steps[at]
+            token = self.pattern.token(step.token)
+            blocked = None if best.blocked is None else BlockedStep(
+                best.blocked.host, best.blocked.port, best.blocked.status, best.blocked.action, best.blocked.count,
+                iso(best.blocked.time))
+            out.append(PhaseResult(phase.id, phase.name, phase.current_name, phase.identity, len(phase.steps),
+                                   "partial" if best.matched else "not_seen", best.matched, None, iso(best.first),
+                                   iso(best.last), tuple(sorted(set(best.hosts))),
+                                   NextStep(at + 1, step.url, token.label, token.describes), blocked))
+        return tuple(out)
 
 
 def _matched(m: _PhaseMatcher) -> int:
@@ -167,14 +211,15 @@ def _matched(m: _PhaseMatcher) -> int:
     return max(m.best.matched, m.attempt.matched)
 
 
-def summarise(phases: list[dict[str, Any]]) -> dict[str, Any]:
+def summarise(phases: tuple[PhaseResult, ...], client: str | None = None) -> PhaseSummary:
     """Which phases were reached, and where the sequence stops: the phase after the last complete one, or, when
     none is complete, the one that got furthest. None when nothing of the pattern was seen or all is complete."""
-    reached = [p["id"] for p in phases if p["status"] == "complete"]
-    last = max((i for i, p in enumerate(phases) if p["status"] == "complete"), default=-1)
+    reached = tuple(p.id for p in phases if p.status == "complete")
+    last = max((i for i, p in enumerate(phases) if p.status == "complete"), default=-1)
+    stops: PhaseResult | None
     if last >= 0:
         stops = phases[last + 1] if last + 1 < len(phases) else None
     else:
-        furthest = max(phases, key=lambda p: p["matched_steps"], default=None)
-        stops = furthest if furthest is not None and furthest["matched_steps"] else None
-    return {"reached": reached, "stops_at": None if stops is None else stops["id"]}
+        furthest = max(phases, key=lambda p: p.matched_steps, default=None)
+        stops = furthest if furthest is not None and furthest.matched_steps else None
+    return PhaseSummary(client, reached, None if stops is None else stops.id)

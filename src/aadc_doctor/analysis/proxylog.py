@@ -15,11 +15,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from aadc_doctor.analysis.phases import ClientPhases, summarise
+from aadc_doctor.analysis.phases import ClientPhases, PhaseResult, PhaseSummary, summarise
+from aadc_doctor.analysis.proxylog_summary import (
+    AuthRun,
+    ClientRow,
+    EndpointSummary,
+    FilterSummary,
+    HostTimeline,
+    IgnorableSummary,
+    LineBreakdown,
+    ProxyLogSummary,
+    RuleRef,
+    TimelinePoint,
+    TunnelSummary,
+)
 from aadc_doctor.knowledge import read_toml
 from aadc_doctor.knowledge.communication_pattern import CommunicationPattern
 from aadc_doctor.knowledge.endpoints import EndpointCatalog, EndpointRule, IgnorableHost
-from aadc_doctor.knowledge.findings import TEXT
+from aadc_doctor.knowledge.findings import TEXT, load_prefixed_templates
 from aadc_doctor.logs.proxy_record import ProxyRecord, Verdict, iso, verdict_of
 from aadc_doctor.model import Finding, Severity
 
@@ -86,14 +99,17 @@ class Classification:
     ignorable: IgnorableHost | None = None
     port_mismatch: bool = False
 
-    def required_by(self) -> list[dict[str, Any]]:
-        return [{"rule": r.id, "pattern": r.pattern, "port": r.port, "profiles": list(r.profiles),
-                 "purpose": r.purpose, "required": r.required, "current": r.is_current} for r in self.rules]
+    def required_by(self) -> tuple[RuleRef, ...]:
+        return tuple(RuleRef(r.id, r.pattern, r.port, r.profiles, r.purpose, r.required, r.is_current)
+                     for r in self.rules)
 
-    def required_by_text(self) -> str:
+    def required_by_text(self, phrases: Mapping[str, str]) -> str:
+        """Which profiles need the host and why, from proxylog_findings.toml [phrases]."""
+        if not self.rules:
+            return TEXT.format(phrases["not_in_catalog"])
         profiles = sorted({p for r in self.rules for p in r.profiles})
         purposes = list(dict.fromkeys(r.purpose.rstrip(".") for r in self.rules))
-        return f"Needed by {', '.join(profiles)} ({'; '.join(purposes)})" if self.rules else "Not in the catalog"
+        return TEXT.format(phrases["needed_by"], profiles=", ".join(profiles), purposes="; ".join(purposes))
 
 
 class Classifier:
@@ -170,9 +186,9 @@ class RecordFilter:
             return any(address in net or address.ipv4_mapped in net for net in self.clients)
         return any(address in net for net in self.clients)
 
-    def describe(self) -> dict[str, Any]:
-        return {"client": [str(c) for c in self.clients] + list(self.client_names), "since": iso(self.since),
-                "until": iso(self.until)}
+    def describe(self) -> FilterSummary:
+        return FilterSummary(tuple([str(c) for c in self.clients] + list(self.client_names)), iso(self.since),
+                             iso(self.until))
 
 
 # ---- accumulation ----------------------------------------------------------------------------------------------
@@ -205,6 +221,15 @@ class _Endpoint:
     decrypted: int = 0  # requests the proxy logged from inside the tunnel (TLS inspection)
     decrypted_clients: set[str] = field(default_factory=set)
     closed_500: int = 0  # of ``allowed``: tunnels that carried data, logged as /500 (ProxyRecord.spurious_500)
+    required: bool = False  # cls.kind == "required", read once per record
+
+
+@dataclass(slots=True)
+class _Ignorable:
+    host: str
+    kind: IgnorableHost
+    requests: int = 0
+    denied: int = 0
 
 
 @dataclass(slots=True)
@@ -299,6 +324,8 @@ class ProxyLogAnalysis:
         self.classifier = Classifier(catalog)
         cfg = read_toml("proxylog_findings.toml")
         self.texts: dict[str, Any] = cfg
+        self.phrases: dict[str, str] = cfg["phrases"]
+        self.templates = load_prefixed_templates("proxylog_findings.toml", "finding", "proxylog-")
         self.t: dict[str, float] = {k: float(v) for k, v in cfg["thresholds"].items()}
         unknown = set(thresholds or ()) - set(self.t)
         if unknown:
@@ -306,7 +333,7 @@ class ProxyLogAnalysis:
         self.t.update(thresholds or {})
         self.counts = LineCounts()
         self.endpoints: dict[tuple[str, int | None], _Endpoint] = {}
-        self.ignorable: dict[str, dict[str, Any]] = {}
+        self.ignorable: dict[str, _Ignorable] = {}
         self.unrelated = 0
         self.clients: dict[str, _Client] = {}
         self.clients_overflow = 0
@@ -319,8 +346,8 @@ class ProxyLogAnalysis:
         self.explicit_timeouts = 0
         self._sequence = 0  # keeps held events with the same start in log order
         self._filtering = self.filter.active
-        self._verdicts: dict[tuple[int | None, str], Verdict] = {}  # (status, action) -> verdict_of(...)
-        self._status_keys: dict[int | None, str] = {}  # status -> its text in the counters ("-" for none)
+        # (status, action) -> (verdict_of(...), the status's text in the counters: "-" for none)
+        self._verdicts: dict[tuple[int | None, str], tuple[Verdict, str]] = {}
         self._idle_evidence_ms = self.t["min_idle_evidence_seconds"] * 1000
 
     # -- feeding -------------------------------------------------------------------------------------------------
@@ -343,15 +370,17 @@ class ProxyLogAnalysis:
             if cls.kind == "ignorable":
                 self._add_ignorable(record, cls)
                 return
-            ep = self.endpoints[key] = _Endpoint(host, port, cls, token=self.pattern.token_for(host, port))
-        verdict = Verdict.ALLOWED if spurious_500 else self._verdicts.get((status, action))
-        if verdict is None:
-            verdict = self._verdicts[(status, action)] = verdict_of(status, action)
+            ep = self.endpoints[key] = _Endpoint(host, port, cls, token=self.pattern.token_for(host, port),
+                                                 required=cls.kind == "required")
+        known = self._verdicts.get((status, action))
+        if known is None:
+            known = self._verdicts[(status, action)] = (verdict_of(status, action),
+                                                        "-" if status is None else str(status))
+        verdict, status_key = known
+        if spurious_500:
+            verdict = Verdict.ALLOWED
         when = logged if logged is None or elapsed is None else logged - elapsed / 1000.0
         ep.requests += 1
-        status_key = self._status_keys.get(status)
-        if status_key is None:
-            status_key = self._status_keys[status] = "-" if status is None else str(status)
         ep.statuses[status_key] += 1
         if when is not None:
             if ep.first is None or when < ep.first:
@@ -366,12 +395,19 @@ class ProxyLogAnalysis:
             client = self._client(client_name)
         client.requests += 1
         if logged is not None and not client.probe_like:
-            client.note_burst(logged, host)
+            burst = client.burst
+            if len(burst) == 1 and burst[0][0] < logged - PROBE_WINDOW_SECONDS:
+                # the usual case, what note_burst would do in short: the one call held is out of the window
+                burst[0] = (logged, host)
+                client.burst_hosts.clear()
+                client.burst_hosts[host] = 1
+            else:
+                client.note_burst(logged, host)
         if verdict is Verdict.ALLOWED:
             ep.allowed += 1
             if spurious_500:
                 ep.closed_500 += 1
-            if client.pending_407 or client.run is not None:
+            if client.run is not None or (client.pending_407 and key in client.pending_407):
                 self._success(client, record, ep)
         elif verdict is Verdict.DENIED:
             ep.denied += 1
@@ -397,8 +433,8 @@ class ProxyLogAnalysis:
                 ep.decrypted_clients.add(client_name)
         if "_TIMEOUT" in action:  # ProxyRecord.cut_short
             ep.cut_short += 1
-            self.explicit_timeouts += ep.cls.kind == "required"
-        if (elapsed is not None and verdict is Verdict.ALLOWED and ep.cls.kind == "required"
+            self.explicit_timeouts += ep.required
+        if (elapsed is not None and verdict is Verdict.ALLOWED and ep.required
                 and (method == "CONNECT" or method.upper() == "CONNECT")):
             self.tunnels_measured += 1
             if elapsed > self.tunnel_max_ms:
@@ -426,13 +462,13 @@ class ProxyLogAnalysis:
                 client.recent.append(event)
 
     def _add_ignorable(self, record: ProxyRecord, cls: Classification) -> None:
-        assert cls.ignorable is not None
-        entry = self.ignorable.setdefault(record.host, {"host": record.host, "requests": 0, "denied": 0,
-                                                        "pattern": cls.ignorable.pattern,
-                                                        "reason": cls.ignorable.reason,
-                                                        "source": cls.ignorable.source})
-        entry["requests"] += 1
-        entry["denied"] += record.verdict is Verdict.DENIED
+        entry = self.ignorable.get(record.host)
+        if entry is None:
+            assert cls.ignorable is not None
+            entry = self.ignorable[record.host] = _Ignorable(record.host, cls.ignorable)
+        entry.requests += 1
+        if record.verdict is Verdict.DENIED:
+            entry.denied += 1
 
     def _client(self, name: str) -> _Client:
         client = self.clients.get(name)
@@ -569,22 +605,17 @@ class ProxyLogAnalysis:
                 best, name = score, client_name
         return name
 
-    def _endpoint_dict(self, ep: _Endpoint) -> dict[str, Any]:
+    @staticmethod
+    def _endpoint_summary(ep: _Endpoint) -> EndpointSummary:
         unresolved_407 = max(ep.denied_statuses.get("407", 0) - ep.auth_challenges, 0)
-        return {
-            "host": ep.host, "port": ep.port, "classification": ep.cls.kind, "port_mismatch": ep.cls.port_mismatch,
-            "required_by": ep.cls.required_by(), "requests": ep.requests, "allowed": ep.allowed,
-            "denied": ep.denied, "denied_unresolved_407": unresolved_407, "auth_challenges": ep.auth_challenges,
-            "other": ep.other, "no_status": ep.unknown,
-            "statuses": dict(sorted(ep.statuses.items())), "first_seen": iso(ep.first), "last_seen": iso(ep.last),
-            "clients": len(ep.clients), "clients_capped": ep.clients_over,
-            "longest_tunnel_seconds": round(ep.longest_tunnel_ms / 1000, 1) if ep.longest_tunnel_ms else None,
-            "cut_short": ep.cut_short, "failed": ep.failed, "decrypted": ep.decrypted,
-            "tunnels_logged_500_after_transfer": ep.closed_500,
-            "denied_by_parent": dict(ep.denied_by_parent),
-        }
+        return EndpointSummary(
+            ep.host, ep.port, ep.cls.kind, ep.cls.port_mismatch, ep.cls.required_by(), ep.requests, ep.allowed,
+            ep.denied, unresolved_407, ep.auth_challenges, ep.other, ep.unknown, dict(sorted(ep.statuses.items())),
+            iso(ep.first), iso(ep.last), len(ep.clients), ep.clients_over,
+            round(ep.longest_tunnel_ms / 1000, 1) if ep.longest_tunnel_ms else None, ep.cut_short, ep.failed,
+            ep.decrypted, ep.closed_500, dict(ep.denied_by_parent))
 
-    def _timeline(self) -> list[dict[str, Any]]:
+    def _timeline(self) -> tuple[HostTimeline, ...]:
         out = []
         for ep in self._sorted_endpoints():
             if not ep.denials:
@@ -596,78 +627,66 @@ class ProxyLogAnalysis:
             for (minute, status), n in ep.denials.items():
                 start = (minute * 60 // bucket) * bucket
                 points.setdefault(start, Counter())[status] += n
-            rows = [{"start": iso(float(s)), "denied": sum(c.values()), "statuses": dict(sorted(c.items()))}
-                    for s, c in sorted(points.items())]
-            out.append({"host": ep.host, "port": ep.port, "bucket_seconds": bucket, "points": rows})
-        return out
+            rows = tuple(TimelinePoint(iso(float(s)), sum(c.values()), dict(sorted(c.items())))
+                         for s, c in sorted(points.items()))
+            out.append(HostTimeline(ep.host, ep.port, bucket, rows))
+        return tuple(out)
 
     def _sorted_endpoints(self) -> list[_Endpoint]:
         order = {"required": 0, "optional": 1}
         return sorted(self.endpoints.values(),
                       key=lambda e: (order.get(e.cls.kind, 2), -e.denied, -e.requests, e.host, e.port or 0))
 
-    def _idle_timeout(self) -> dict[str, Any]:
-        info: dict[str, Any] = {"tunnels_measured": self.tunnels_measured,
-                                "longest_seconds": round(self.tunnel_max_ms / 1000, 1) if self.tunnels_measured
-                                else None, "explicit_timeouts": self.explicit_timeouts, "suspected_seconds": None}
+    def _idle_timeout(self) -> TunnelSummary:
+        measured = TunnelSummary(self.tunnels_measured, round(self.tunnel_max_ms / 1000, 1) if self.tunnels_measured
+                                 else None, self.explicit_timeouts, None)
         if not self.tunnel_seconds or self.tunnel_max_ms >= self.t["required_idle_seconds"] * 1000:
-            return info
+            return measured
         top = self.tunnel_max_ms // 1000
         tolerance = max(1, int(top * self.t["idle_tolerance_fraction"]))
         at_top = sum(n for s, n in self.tunnel_seconds.items() if s >= top - tolerance)
-        info["ending_at_longest"] = at_top
-        if at_top >= self.t["idle_cluster_min"]:
-            info["suspected_seconds"] = top
-        return info
+        return replace(measured, ending_at_longest=at_top,
+                       suspected_seconds=top if at_top >= self.t["idle_cluster_min"] else None)
 
-    def results(self, *, top_clients: int = 20) -> dict[str, Any]:
+    def results(self, *, top_clients: int = 20) -> ProxyLogSummary:
         primary = self.primary_client()
-        phases: list[dict[str, Any]] = []
-        summary: dict[str, Any] = {"client": primary, "reached": [], "stops_at": None}
+        phases: tuple[PhaseResult, ...] = ()
+        summary = PhaseSummary(primary)
         if primary is not None:
             primary_phases = self.clients[primary].phases
             assert primary_phases is not None
             phases = primary_phases.results()
-            summary.update(summarise(phases))
+            summary = summarise(phases, primary)
         clients = sorted(self.clients.items(), key=lambda kv: (-kv[1].requests, kv[0]))
         client_rows = []
         for name, cl in clients[:top_clients]:
-            reached = summarise(cl.phases.results())["reached"] if cl.phases is not None else []
-            client_rows.append({"client": name, "requests": cl.requests, "denied": cl.denied,
-                                "auth_407": cl.auth_407,
-                                "azure_ad_connect_like": cl.aadc_like, "probe_run": cl.probe_like,
-                                "phases_reached": reached})
+            reached = summarise(cl.phases.results()).reached if cl.phases is not None else ()
+            client_rows.append(ClientRow(name, cl.requests, cl.denied, cl.auth_407, cl.aadc_like, cl.probe_like,
+                                         reached))
         c = self.counts
-        return {
-            "lines": c.lines,
-            "records": c.records,
-            "skipped": c.lines - c.records,
-            "line_counts": {"not_candidate": c.not_candidate, "no_request": c.no_request, "bad": c.bad,
-                            "overlong": c.overlong, "filtered_out": c.filtered_out, "records": c.records},
-            "filters": self.filter.describe() if self.filter.active else None,
-            "endpoints": [self._endpoint_dict(e) for e in self._sorted_endpoints()],
-            "ignorable": sorted(self.ignorable.values(), key=lambda i: (-i["requests"], i["host"])),
-            "unrelated_count": self.unrelated,
-            "phases": phases,
-            "phase_summary": summary,
-            "clients": client_rows,
-            "clients_total": len(self.clients) + self.clients_overflow,
-            "auth_runs": [{"client": r.client, "count": r.count, "first_seen": iso(r.first), "last_seen": iso(r.last),
-                           "hosts": list(r.hosts), "ended_with_success": r.ended_with_success} for r in self.runs],
-            "auth_runs_total": self.runs_total,
-            "tunnels": self._idle_timeout(),
-            "timeline": self._timeline(),
-        }
+        ignorable = sorted(self.ignorable.values(), key=lambda i: (-i.requests, i.host))
+        return ProxyLogSummary(
+            lines=c.lines, records=c.records, skipped=c.lines - c.records,
+            line_counts=LineBreakdown(c.not_candidate, c.no_request, c.bad, c.overlong, c.filtered_out, c.records),
+            filters=self.filter.describe() if self.filter.active else None,
+            endpoints=tuple(self._endpoint_summary(e) for e in self._sorted_endpoints()),
+            ignorable=tuple(IgnorableSummary(i.host, i.requests, i.denied, i.kind.pattern, i.kind.reason,
+                                             i.kind.source) for i in ignorable),
+            unrelated_count=self.unrelated, phases=phases, phase_summary=summary, clients=tuple(client_rows),
+            clients_total=len(self.clients) + self.clients_overflow,
+            auth_runs=tuple(AuthRun(r.client, r.count, iso(r.first), iso(r.last), tuple(r.hosts), r.ended_with_success)
+                            for r in self.runs),
+            auth_runs_total=self.runs_total, tunnels=self._idle_timeout(), timeline=self._timeline())
 
     # -- findings ------------------------------------------------------------------------------------------------
-    def _text(self, kind: str, subject: str = "", **values: Any) -> Finding:
-        spec = self.texts["finding"][kind]
-        fmt = TEXT.format
-        return Finding(
-            id=f"proxylog-{kind}", severity=Severity(spec["severity"]), title=fmt(spec["title"], **values),
-            detail=fmt(spec.get("detail", ""), **values),
-            remedy=values.get("remedy") or fmt(spec.get("remedy", ""), **values),
-            subject=subject, references=tuple(spec.get("references", ())))
+    def _text(self, kind: str, subject: str = "", *, remedy: str = "", **values: Any) -> Finding:
+        """The finding ``[finding.<kind>]`` describes, filled in strictly; ``remedy`` replaces the template's."""
+        finding = self.templates[kind].render(subject, **values)
+        return replace(finding, remedy=remedy) if remedy else finding
+
+    def _phrase(self, kind: str, key: str, **values: Any) -> str:
+        """A text of ``[finding.<kind>]`` besides title, detail and remedy (a note, an alternative), filled in."""
+        return TEXT.format(self.texts["finding"][kind][key], **values)
 
     def _status_text(self, status: int, host: str = "", port: int | None = None) -> tuple[str, str]:
         """(the article's text, the remedy) for 403/407: the remedy `check` gives for the same answer to CONNECT,
@@ -685,10 +704,11 @@ class ProxyLogAnalysis:
             template = load_connectivity_knowledge().outcome[outcome]
         except (ImportError, KeyError, ValueError):
             return message, remedy
-        rendered = template.render(allow=host or "the required URLs", port=port or "", proxy="").remedy
+        rendered = template.render(allow=host or self.phrases["any_url"], port=port or "", proxy="").remedy
         return message, " ".join(rendered.replace("(port )", "").split()).replace(" :", ":")
 
-    def findings(self, results: dict[str, Any], *, lines_hint: str = "") -> list[Finding]:
+    def findings(self, results: ProxyLogSummary, *, fast_path: bool = False) -> list[Finding]:
+        """The diagnoses; ``fast_path``: only candidate lines were parsed (the bad-lines finding says so)."""
         out: list[Finding] = []
         required = [e for e in self._sorted_endpoints() if e.cls.kind == "required"]
         for ep in required:
@@ -696,45 +716,44 @@ class ProxyLogAnalysis:
             if ep.failed:
                 summary = ", ".join(f"{n}x {s}" for s, n in sorted(ep.failed_statuses.items()))
                 out.append(self._text("required-failed", f"{ep.host}:{ep.port}", host=ep.host, port=ep.port,
-                                      summary=summary, required_by=ep.cls.required_by_text(),
+                                      summary=summary, required_by=ep.cls.required_by_text(self.phrases),
                                       first_seen=iso(ep.first), last_seen=iso(ep.last)))
         for run in self.runs[:5]:
-            ending = ("and then the requests succeeded" if run.ended_with_success
-                      else "and no request succeeded afterwards")
+            ending = self._phrase("auth-failing", "ending_success" if run.ended_with_success else "ending_failure")
             _, remedy = self._status_text(407)
-            out.append(self._text("auth-failing", run.client or "(no client address)",
-                                  client=run.client or "the client", count=run.count,
+            out.append(self._text("auth-failing", run.client or self._phrase("auth-failing", "unknown_client_subject"),
+                                  client=run.client or self._phrase("auth-failing", "unknown_client"), count=run.count,
                                   first_seen=iso(run.first), last_seen=iso(run.last),
                                   hosts=", ".join(run.hosts), ending=ending, remedy=remedy))
         out.extend(self._decrypted_findings())
         out.extend(self._coverage_findings(results))
         out.extend(self._phase_findings(results))
-        tunnels = results["tunnels"]
-        if tunnels["suspected_seconds"] is not None or self.explicit_timeouts:
-            seconds = tunnels["suspected_seconds"] or tunnels["longest_seconds"]
+        tunnels = results.tunnels
+        if tunnels.suspected_seconds is not None or self.explicit_timeouts:
+            seconds = tunnels.suspected_seconds or tunnels.longest_seconds
             evidence = []
-            if tunnels["suspected_seconds"] is not None:
-                evidence.append(f"No tunnel to a required endpoint lasted longer than {seconds} s, and "
-                                f"{tunnels['ending_at_longest']} of them ended right at that duration.")
+            if tunnels.suspected_seconds is not None:
+                evidence.append(self._phrase("idle-timeout", "cluster_evidence", seconds=seconds,
+                                             count=tunnels.ending_at_longest))
             if self.explicit_timeouts:
-                evidence.append(TEXT.format("The proxy logged {n:~tunnel~tunnels} to required endpoints as ended by "
-                                               "a timeout.", n=self.explicit_timeouts))
+                evidence.append(self._phrase("idle-timeout", "timeout_evidence", n=self.explicit_timeouts))
             finding = self._text("idle-timeout", "proxy", seconds=seconds, evidence=" ".join(evidence))
             close = self.t["client_idle_close_seconds"]
-            if (not self.explicit_timeouts and tunnels["suspected_seconds"] is not None
-                    and close <= seconds <= close + self.t["client_idle_close_margin_seconds"]):
-                spec = self.texts["finding"]["idle-timeout"]
-                finding = replace(finding, severity=Severity.INFO, title=TEXT.format(spec["client_close_title"],
-                                                                                       seconds=seconds),
-                                  detail=f"{finding.detail} {spec['client_close_note']}")
+            suspected = tunnels.suspected_seconds
+            if (not self.explicit_timeouts and suspected is not None
+                    and close <= suspected <= close + self.t["client_idle_close_margin_seconds"]):
+                finding = replace(finding, severity=Severity.INFO,
+                                  title=self._phrase("idle-timeout", "client_close_title", seconds=seconds),
+                                  detail=f"{finding.detail} {self._phrase('idle-timeout', 'client_close_note')}")
             out.append(finding)
-        for item in results["ignorable"]:
-            if item["denied"]:
-                out.append(self._text("ignorable-denied", item["host"], host=item["host"], count=item["denied"],
-                                      reason=item["reason"]))
+        for item in results.ignorable:
+            if item.denied:
+                out.append(self._text("ignorable-denied", item.host, host=item.host, count=item.denied,
+                                      reason=item.reason))
         counts = self.counts
         if counts.bad or counts.overlong:
-            finding = self._text("bad-lines", "", count=counts.bad + counts.overlong, explain=lines_hint)
+            explain = self._phrase("bad-lines", "fast_path_note" if fast_path else "full_parse_note")
+            finding = self._text("bad-lines", "", count=counts.bad + counts.overlong, explain=explain)
             parsed = counts.records + counts.filtered_out + counts.bad
             if parsed and counts.bad > self.t["bad_line_warning_fraction"] * parsed:
                 finding = Finding(finding.id, Severity.WARNING, finding.title, finding.detail, finding.remedy,
@@ -750,9 +769,10 @@ class ProxyLogAnalysis:
         hosts = list(dict.fromkeys(e.host for e in inspected))
         count = sum(e.decrypted for e in inspected)
         clients = len(set().union(*(e.decrypted_clients for e in inspected)))
-        return [self._text("tls-decrypted", ", ".join(hosts[:8]), hosts=", ".join(hosts[:8])
-                           + (f" and {len(hosts) - 8} more" if len(hosts) > 8 else ""), count=count,
-                           clients=clients, host_count=len(hosts))]
+        shown = ", ".join(hosts[:8])
+        named = (self._phrase("tls-decrypted", "more_hosts", hosts=shown, more=len(hosts) - 8) if len(hosts) > 8
+                 else shown)
+        return [self._text("tls-decrypted", shown, hosts=named, count=count, clients=clients, host_count=len(hosts))]
 
     def _denial_findings(self, ep: _Endpoint) -> list[Finding]:
         out = []
@@ -765,29 +785,29 @@ class ProxyLogAnalysis:
                 continue
             message, remedy = self._status_text(status, ep.host, ep.port)
             finding = self._text("required-denied", f"{ep.host}:{ep.port}", host=ep.host, port=ep.port,
-                                 count=count, status=label, required_by=ep.cls.required_by_text(), clients=clients,
+                                 count=count, status=label, required_by=ep.cls.required_by_text(self.phrases),
+                                 clients=clients,
                                  first_seen=iso(ep.first), last_seen=iso(ep.last), message=message,
                                  remedy=remedy)
             if ep.denied_by_parent and status == 403:
                 parents = ", ".join(sorted(ep.denied_by_parent))
-                note = TEXT.format(self.texts["finding"]["required-denied"]["parent_note"], parents=parents,
-                                      n=sum(ep.denied_by_parent.values()))
+                note = self._phrase("required-denied", "parent_note", parents=parents,
+                                    n=sum(ep.denied_by_parent.values()))
                 finding = replace(finding, detail=f"{finding.detail} {note}",
-                                  remedy=TEXT.format(self.texts["finding"]["required-denied"]["parent_remedy"],
-                                                        parents=parents, host=ep.host, port=ep.port))
+                                  remedy=self._phrase("required-denied", "parent_remedy", parents=parents,
+                                                      host=ep.host, port=ep.port))
             out.append(finding)
         return out
 
-    def _coverage_findings(self, results: dict[str, Any]) -> list[Finding]:
+    def _coverage_findings(self, results: ProxyLogSummary) -> list[Finding]:
         if not self.endpoints:
             filters = within = ""
             if self.filter.active:
-                filters = TEXT.format(" within the filters ({n:~catalog line~catalog lines} filtered out)",
-                                         n=self.counts.filtered_out)
+                filters = self._phrase("no-azure-traffic", "filters_note", n=self.counts.filtered_out)
                 if self.counts.filtered_out:  # there is Azure AD traffic: the filters left none of it
-                    within = " within the --client/--since/--until filters"
+                    within = self._phrase("no-azure-traffic", "within_note")
             return [self._text("no-azure-traffic", "", lines=self.counts.lines, filters=filters, within=within)]
-        primary = results["phase_summary"]["client"]
+        primary = results.phase_summary.client
         pattern_clients = {n: c for n, c in self.clients.items() if c.tokens}
         if not pattern_clients:
             return []
@@ -800,28 +820,29 @@ class ProxyLogAnalysis:
             seen = sorted({f"{e.host}:{e.port}" for e in self.endpoints.values()
                            if self.pattern.token_for(e.host, e.port)})
             return [self._text("server-not-seen", "", clients=len(pattern_clients), seen=", ".join(seen[:5]),
-                               client_note=" from the client given with --client")]
+                               client_note=self._phrase("server-not-seen", "client_note"))]
         assert primary is not None
         tokens = self.clients[primary].tokens
         missing = [self.pattern.token(t).label for t in self._skipped_tokens(results, tokens)]
         if not missing:
             return []
         seen_labels = [self.pattern.token(t).label for t in tokens]
-        scope = f"The client {primary}" if primary else "The traffic"
+        scope = (self._phrase("never-seen", "scope_client", client=primary) if primary
+                 else self._phrase("never-seen", "scope_traffic"))
         return [self._text("never-seen", ", ".join(missing), missing=", ".join(missing), count=len(missing),
                            scope=scope, seen=", ".join(seen_labels))]
 
-    def _skipped_tokens(self, results: dict[str, Any], seen: Mapping[str, int]) -> list[str]:
+    def _skipped_tokens(self, results: ProxyLogSummary, seen: Mapping[str, int]) -> list[str]:
         """Where the sequence stops at a step that never appears at all while later steps of the same phase do:
         that call went around the proxy (the later steps did not)."""
-        summary = results["phase_summary"]
-        if summary["stops_at"] is None:
+        summary = results.phase_summary
+        if summary.stops_at is None:
             return []
-        phase = next(p for p in self.pattern.phases if p.id == summary["stops_at"])
-        result = next(p for p in results["phases"] if p["id"] == phase.id)
-        if result["blocked"] is not None:
+        phase = next(p for p in self.pattern.phases if p.id == summary.stops_at)
+        result = next(p for p in results.phases if p.id == phase.id)
+        if result.blocked is not None or result.next_step is None:
             return []
-        index = result["next_step"]["step"] - 1
+        index = result.next_step.step - 1
         awaited = phase.steps[index].token
         earlier = {s.token for s in phase.steps[:index + 1]}
         later = {s.token for s in phase.steps[index + 1:]} - earlier
@@ -829,33 +850,34 @@ class ProxyLogAnalysis:
             return []
         return [awaited]
 
-    def _phase_findings(self, results: dict[str, Any]) -> list[Finding]:
-        summary = results["phase_summary"]
-        phases = results["phases"]
+    def _phase_findings(self, results: ProxyLogSummary) -> list[Finding]:
+        summary = results.phase_summary
+        phases = results.phases
         if not phases:
             return []
-        client_note = f"Client {summary['client']}. " if summary["client"] else ""
-        names = {p["id"]: p["name"] for p in phases}
-        reached = ", ".join(names[i] for i in summary["reached"]) or "none"
-        if summary["stops_at"] is None:
+        client_note = self._phrase("phase-stops", "client_note", client=summary.client) if summary.client else ""
+        names = {p.id: p.name for p in phases}
+        reached = ", ".join(names[i] for i in summary.reached) or self._phrase("phase-stops", "none_reached")
+        if summary.stops_at is None:
             return []  # every phase reached (the report shows them): nothing to diagnose
-        phase = next(p for p in phases if p["id"] == summary["stops_at"])
-        step = phase["next_step"]
-        blocked = phase["blocked"]
+        phase = next(p for p in phases if p.id == summary.stops_at)
+        step = phase.next_step
+        blocked = phase.blocked
         if blocked is None:
             # The wizard was not run further in this period, or the log ends: a healthy server's log looks so
             # (only a denial or failure at the next step is evidence; a call that went around the proxy is
             # never-seen's case)
             return []
-        status = blocked["status"]
-        what = (f"the proxy answered {status if status is not None else blocked['action']} "
-                f"({blocked['count']}x, last {blocked['last_seen']}) for {blocked['host']}:{blocked['port']}")
-        finding = self._text("phase-stops", phase["name"], phase=phase["name"], matched=phase["matched_steps"],
-                             total=phase["total_steps"], reached=reached, expects=step["expects"],
-                             describes=step["describes"], what_happened=what, identity=phase["identity"],
+        assert step is not None  # a phase that is not complete waits for a step
+        status = blocked.status
+        what = self._phrase("phase-stops", "what_happened", answer=status if status is not None else blocked.action,
+                            count=blocked.count, last_seen=blocked.last_seen, host=blocked.host, port=blocked.port)
+        finding = self._text("phase-stops", phase.name, phase=phase.name, matched=phase.matched_steps,
+                             total=phase.total_steps, reached=reached, expects=step.expects,
+                             describes=step.describes, what_happened=what, identity=phase.identity,
                              client_note=client_note)
-        if blocked is not None and blocked["status"] in (403, 407):
-            _, remedy = self._status_text(int(blocked["status"]), blocked["host"], blocked["port"])
+        if blocked.status in (403, 407):
+            _, remedy = self._status_text(blocked.status, blocked.host, blocked.port)
             finding = Finding(finding.id, Severity.ERROR, finding.title, finding.detail, remedy, finding.subject,
                               finding.references)
         return [finding]

@@ -113,13 +113,6 @@ def _templates() -> dict[str, FindingTemplate]:
     return load_prefixed_templates("proxylog_findings.toml", "finding", "proxylog-")
 
 
-def _bad_line_hint(fast: bool) -> str:
-    if fast:
-        return ("Only lines naming an Azure AD domain are parsed in full (the rest are counted), so a damaged line "
-                "elsewhere in the file is not noticed; --full-parse checks every line.")
-    return "Every line was parsed."
-
-
 @dataclass(frozen=True)
 class ProxylogEvidence:
     analysis: ProxyLogAnalysis  # the records streamed in while the files were read
@@ -146,7 +139,7 @@ class ProxylogCommand(BaseCommand):
     def analyse(self, evidence: ProxylogEvidence) -> Analysis[ProxylogResults]:
         reading = evidence.reading
         results = evidence.analysis.results()
-        findings = evidence.analysis.findings(results, lines_hint=_bad_line_hint(reading.fast_path))
+        findings = evidence.analysis.findings(results, fast_path=reading.fast_path)
         findings.extend(_reading_findings(reading.files))
         if reading.empty_files:
             files = ", ".join(reading.empty_files)

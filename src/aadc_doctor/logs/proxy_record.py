@@ -46,7 +46,7 @@ class ProxyRecord(NamedTuple):
     elapsed_ms: int | None = None
     user: str = ""
     stage: str = ""  # the wizard page a listing row belongs to (the articles' tables), else ""
-    line_no: int = 0
+    line_no: int = 0  # 0 when not numbered: the fast path counts a line's number only for bad lines
     peer: str = ""  # the parent proxy that forwarded (and may have answered) the request, if the log names one
     decrypted: bool = False  # an https:// request the proxy saw in clear: it decrypted the tunnel (TLS inspection)
     # A tunnel that carried data but that Squid logged TCP_TUNNEL/500 when it closed (Squid bug 5274, logs/squid.py):

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from aadc_doctor.json_data import json_meta
-from aadc_doctor.results.base import JsonObject
 
 if TYPE_CHECKING:
+    from aadc_doctor.analysis.proxylog_summary import ProxyLogSummary
     from aadc_doctor.logs.proxylog_reader import BadLineSample, ProxyLogFile
 
 
@@ -16,6 +16,6 @@ if TYPE_CHECKING:
 class ProxylogResults:
     format: str
     files: tuple[ProxyLogFile, ...]
-    # ProxyLogAnalysis.results(): endpoints, phases, clients...
-    analysis: JsonObject = field(metadata=json_meta(flatten=True))
+    # ProxyLogAnalysis.results(): endpoints, phases, clients... (its keys sit beside format and files in the JSON)
+    analysis: ProxyLogSummary = field(metadata=json_meta(flatten=True))
     bad_line_samples: tuple[BadLineSample, ...] = ()

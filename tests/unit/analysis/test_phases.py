@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aadc_doctor.analysis.phases import ClientPhases, summarise
+from aadc_doctor.analysis.phases import ClientPhases, PhaseSummary, summarise
 from aadc_doctor.knowledge.communication_pattern import load_pattern
 from aadc_doctor.logs.listing import ListingParser
 from aadc_doctor.logs.proxy_record import Verdict
@@ -45,10 +45,10 @@ def test_the_corpus_reference_listing_is_three_complete_phases(corpus: Path) -> 
             assert token is not None
             phases.feed(token, record.time, record.verdict, record.host, record.port, record.status, "")
     results = phases.results()
-    assert [(p["id"], p["status"], p["in_order"]) for p in results] == [
+    assert [(p.id, p.status, p.in_order) for p in results] == [
         ("connect", "complete", True), ("configure", "complete", True), ("initial-sync", "complete", True)]
-    assert results[0]["first_seen"] == "2016-01-11T08:31:00Z" and results[2]["last_seen"] == "2016-01-11T08:49:00Z"
-    assert summarise(results) == {"reached": ["connect", "configure", "initial-sync"], "stops_at": None}
+    assert results[0].first_seen == "2016-01-11T08:31:00Z" and results[2].last_seen == "2016-01-11T08:49:00Z"
+    assert summarise(results) == PhaseSummary(None, ("connect", "configure", "initial-sync"), None)
 
 
 def test_a_denied_step_is_where_the_sequence_stops() -> None:
@@ -58,10 +58,10 @@ def test_a_denied_step_is_where_the_sequence_stops() -> None:
     _feed(phases, [hosts[4]] * 3, start=1100, verdicts={0: Verdict.DENIED, 1: Verdict.DENIED, 2: Verdict.DENIED})
     results = phases.results()
     connect = results[0]
-    assert (connect["status"], connect["matched_steps"]) == ("partial", 4)
-    assert connect["next_step"]["expects"] == "provisioningapi.microsoftonline.com:443"
-    assert connect["blocked"]["status"] == 403 and connect["blocked"]["count"] == 3
-    assert summarise(results) == {"reached": [], "stops_at": "connect"}
+    assert (connect.status, connect.matched_steps) == ("partial", 4)
+    assert connect.next_step.expects == "provisioningapi.microsoftonline.com:443"
+    assert connect.blocked.status == 403 and connect.blocked.count == 3
+    assert summarise(results) == PhaseSummary(None, (), "connect")
 
 
 def test_a_long_gap_restarts_the_phase() -> None:
@@ -69,21 +69,21 @@ def test_a_long_gap_restarts_the_phase() -> None:
     hosts = _hosts("connect")
     _feed(phases, hosts[:3], start=0)
     _feed(phases, hosts[3:], start=PATTERN.max_step_gap_seconds + 100)  # the rest comes much later
-    assert phases.results()[0]["status"] == "partial"
+    assert phases.results()[0].status == "partial"
     _feed(phases, hosts, start=10 * PATTERN.max_step_gap_seconds)
-    assert phases.results()[0]["status"] == "complete"
+    assert phases.results()[0].status == "complete"
 
 
 def test_sync_only_traffic_still_shows_initial_sync() -> None:
     phases = ClientPhases(PATTERN)
     _feed(phases, _hosts("initial-sync") * 3)
     results = phases.results()
-    assert [p["status"] for p in results] == ["not_seen", "not_seen", "complete"]
-    assert results[2]["in_order"] is False
-    assert summarise(results) == {"reached": ["initial-sync"], "stops_at": None}
+    assert [p.status for p in results] == ["not_seen", "not_seen", "complete"]
+    assert results[2].in_order is False
+    assert summarise(results) == PhaseSummary(None, ("initial-sync",), None)
 
 
 def test_nothing_seen() -> None:
     results = ClientPhases(PATTERN).results()
-    assert summarise(results) == {"reached": [], "stops_at": None}
-    assert results[0]["next_step"]["step"] == 1
+    assert summarise(results) == PhaseSummary()
+    assert results[0].next_step.step == 1

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from aadc_doctor.analysis.proxylog import Classifier, ProxyLogAnalysis, RecordFilter, catalog_needles
+from aadc_doctor.json_data import to_json_data
 from aadc_doctor.knowledge import read_toml
 from aadc_doctor.knowledge.communication_pattern import load_pattern
 from aadc_doctor.knowledge.endpoints import load_catalog
@@ -33,9 +34,9 @@ def analyse(records: list[ProxyRecord], **kwargs: Any) -> tuple[ProxyLogAnalysis
     for r in records:
         analysis.add(r)
     analysis.finish()
-    results = analysis.results()
-    findings = {f.id + "|" + f.subject: f for f in analysis.findings(results)}
-    return analysis, results, findings
+    summary = analysis.results()
+    findings = {f.id + "|" + f.subject: f for f in analysis.findings(summary)}
+    return analysis, to_json_data(summary), findings  # the tests read the report as its JSON shows it
 
 
 def endpoint(results: dict[str, Any], host: str, port: int = 443) -> dict[str, Any]:
@@ -53,7 +54,8 @@ def test_needles_cover_every_catalog_host_without_additions() -> None:
 def test_classification() -> None:
     c = Classifier(CATALOG)
     assert c.classify("bba800-anchor.microsoftonline.com", 443).kind == "required"
-    assert "sync" in c.classify("adminwebservice.microsoftonline.com", 443).required_by_text()
+    phrases = read_toml("proxylog_findings.toml")["phrases"]
+    assert "sync" in c.classify("adminwebservice.microsoftonline.com", 443).required_by_text(phrases)
     optional = c.classify("contoso.msappproxy.net", 8080)
     assert optional.kind == "optional" and not optional.port_mismatch
     mismatch = c.classify("login.microsoftonline.com", 80)
@@ -306,3 +308,18 @@ def test_a_tunnel_squid_logged_500_after_carrying_data_is_no_failure() -> None:
     assert (row["allowed"], row["failed"], row["statuses"]) == (2, 0, {"500": 2})
     assert row["tunnels_logged_500_after_transfer"] == 2
     assert list(findings) == ["proxylog-required-failed|graph.windows.net:443"]
+
+
+def test_every_proxylog_phrase_renders() -> None:
+    """The texts besides title, detail and remedy ([phrases], notes, alternative titles) fill in completely: the
+    catalog test renders the templates, this the rest of proxylog_findings.toml."""
+    from aadc_doctor.knowledge.findings import TEXT, placeholders
+
+    data = read_toml("proxylog_findings.toml")
+    texts = list(data["phrases"].values()) + [
+        text for spec in data["finding"].values() for key, text in spec.items()
+        if isinstance(text, str) and key not in ("severity", "title", "detail", "remedy")]
+    assert len(texts) >= 20
+    for text in texts:
+        rendered = TEXT.format(text, **{name: 2 for name in placeholders(text)})
+        assert rendered.strip() and "{" not in rendered and "}" not in rendered, text

@@ -97,7 +97,7 @@ def test_candidates_and_line_numbers_match_a_plain_scan(tmp_path: Path) -> None:
         got: list[tuple[int, str]] = []
         base = 0
         for chunk in scan_chunks(ChunkedLog(path, chunk_bytes=4096), scanner):
-            got += [(base + i + 1, raw.decode()) for i, raw in chunk.candidates]
+            got += [(base + chunk.line_index(i) + 1, raw.decode()) for i, raw in chunk.candidates]
             base += chunk.lines
         assert base == len(lines)
         assert got == expected
@@ -108,8 +108,20 @@ def test_header_lines_are_candidates_for_w3c() -> None:
     chunk = b"#Fields: a b\nx y\n#Date: z\nq login.microsoftonline.com\n"
     result: ScannedChunk = scanner(chunk)
     assert result.lines == 4
-    assert [i for i, _ in result.candidates] == [0, 2, 3]
-    assert [i for i, _ in force_regex_scanner(NEEDLES, header_prefix=b"#")(chunk).candidates] == [0, 2, 3]
+    assert [result.line_index(i) for i, _ in result.candidates] == [0, 2, 3]
+    regex_result = force_regex_scanner(NEEDLES, header_prefix=b"#")(chunk)
+    assert [regex_result.line_index(i) for i, _ in regex_result.candidates] == [0, 2, 3]
+
+
+def test_a_span_inside_a_chunk_is_searched_in_place() -> None:
+    """The reader hands on a read as (data, start, end): lines and positions are those of the span alone."""
+    chunk = b"cut tail of a line\n#Fields: a b\nx login.microsoftonline.com\ny\n#Date: z\npartial login.micro"
+    start, end = chunk.index(b"\n") + 1, chunk.rindex(b"\n") + 1
+    for scanner in (make_scanner(NEEDLES, header_prefix=b"#"), force_regex_scanner(NEEDLES, header_prefix=b"#")):
+        result = scanner(chunk, start, end)
+        assert result.lines == 4
+        assert [(result.line_index(i), raw) for i, raw in result.candidates] == [
+            (0, b"#Fields: a b"), (1, b"x login.microsoftonline.com"), (3, b"#Date: z")]
 
 
 def test_a_huge_line_is_counted_and_skipped(tmp_path: Path) -> None:
@@ -150,3 +162,32 @@ def test_binary_junk_and_missing_files_are_input_errors(tmp_path: Path) -> None:
         ChunkedLog(tmp_path / "missing.log").head_text()
     with pytest.raises(InputError, match="directory"):
         ChunkedLog(tmp_path).head_text()
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 2, 3, 7, 64, 4096])
+def test_spans_give_every_line_once_whatever_the_chunk_size(tmp_path: Path, chunk_bytes: int) -> None:
+    """The reader hands on reads as spans without copying them: lines cut by a read, CRLF split between two reads,
+    lone CRs, a last line without a newline and lines longer than a chunk all come out once and whole."""
+    import random
+
+    rng = random.Random(chunk_bytes)
+    words = ["login.microsoftonline.com", "x", "", "a" * 150, "graph.windows.net y"]
+    ends = ["\n", "\r\n", "\r"]
+    lines = [f"{i} {rng.choice(words)}" for i in range(300)]
+    text = "".join(line + rng.choice(ends) for line in lines) + "tail without newline"
+    path = tmp_path / "spans.log"
+    path.write_bytes(text.encode())
+    log = ChunkedLog(path, chunk_bytes=chunk_bytes, max_line_bytes=1000)
+    spans = list(log.spans())
+    assert all(end > start and data[end - 1:end] == b"\n" for data, start, end, overlong in spans if not overlong)
+    got = b"".join(data[start:end] for data, start, end, _ in spans).decode().replace("\r\n", "\n").split("\n")
+    assert got == [*lines, "tail without newline", ""]
+    scanner = make_scanner(NEEDLES)
+    total = 0
+    found: list[str] = []
+    for scanned in scan_chunks(ChunkedLog(path, chunk_bytes=chunk_bytes, max_line_bytes=1000), scanner):
+        found += [f"{total + scanned.line_index(p)}:{raw.decode().rstrip(chr(13))}" for p, raw in scanned.candidates]
+        total += scanned.lines
+    assert total == len(lines) + 1
+    assert found == [f"{i}:{line}" for i, line in enumerate(lines)
+                     if "microsoftonline" in line or "windows.net" in line]

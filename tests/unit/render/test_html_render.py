@@ -177,8 +177,10 @@ def test_a_layer_matrix_row_shows_where_the_probe_stopped() -> None:
 # -- proxylog and pta: bounded drawings -----------------------------------------------------------------------------
 
 def test_the_denial_timeline_draws_at_most_its_hosts_and_counts_the_rest() -> None:
-    timeline = [{"host": f"h{i}.microsoftonline.com", "port": 443, "bucket_seconds": 60,
-                 "points": [{"start": f"2026-01-01T00:{i % 60:02d}:00Z", "denied": i + 1, "statuses": {"403": i + 1}}]}
+    from aadc_doctor.analysis.proxylog_summary import HostTimeline, TimelinePoint
+
+    timeline = [HostTimeline(f"h{i}.microsoftonline.com", 443, 60,
+                             (TimelinePoint(f"2026-01-01T00:{i % 60:02d}:00Z", i + 1, {"403": i + 1}),))
                 for i in range(100)]
     page = document(h("div", denial_timeline(timeline)))
     assert page.count("<rect") == MAX_TIMELINE_HOSTS
