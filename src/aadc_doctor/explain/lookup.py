@@ -178,17 +178,21 @@ def explain_text(text: str) -> Explanation:
         readings.append(Reading(entry, found, rank_, why, score))
         return True
 
-    known: dict[tuple[int, Hint], list[tuple[CodeEntry, str]]] = {}  # a paste repeats its codes many times
+    # A paste repeats its codes many times: a code read before adds no reading (each of its entries is in `seen`
+    # since its first time), only its text to the unknown ones when no table knows it.
+    known: dict[tuple[int, Hint], bool] = {}  # (value, hint) -> whether some table knows it
     for found in find_codes(text):
-        options = known.get((found.value, found.hint))
-        if options is None:
-            options = known[(found.value, found.hint)] = readings_for(found)
-        if not options:
+        value_hint = (found.value, found.hint)
+        some = known.get(value_hint)
+        if some is None:
+            options = readings_for(found)
+            some = known[value_hint] = bool(options)
+            rank_ = 1
+            for entry, why in options:
+                if add(entry, found.text, rank_, why):
+                    rank_ += 1
+        if not some:
             unknown.append(found.text)
-        rank_ = 1
-        for entry, why in options:
-            if add(entry, found.text, rank_, why):
-                rank_ += 1
     for hit in find_named(text):
         add(hit.entry, hit.label, 1, f"named error ({hit.entry.kind})")
     if readings:

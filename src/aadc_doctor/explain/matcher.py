@@ -196,9 +196,16 @@ def find_named(text: str) -> list[NamedHit]:
     hits: list[NamedHit] = []
     seen: set[tuple[str, str]] = set()
     variants = _phrase_variants(text)
+    # the words of each variant: a label with a word the text lacks is not searched for (352 labels, each searched
+    # in both variants of a pasted megabyte, were half the time of find_named)
+    vocabularies = [frozenset(haystack.split()) for haystack in variants]
     taken: list[list[tuple[int, int]]] = [[], []]
     for key, label, entry in _curated_labels():
+        key_words = key.split(" ")
         for which, haystack in enumerate(variants):
+            vocabulary = vocabularies[which]
+            if not all(word in vocabulary for word in key_words):
+                continue
             pos = haystack.find(" " + key + " ")
             span = (pos, pos + len(key) + 2)
             if pos < 0 or any(span[0] < e and s < span[1] for s, e in taken[which]):
