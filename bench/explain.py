@@ -4,15 +4,20 @@ Each case is a paste an admin (or a fuzzer) could give: the 91-character event r
 numbers on one line, ``'AADSTS50126 ' * 50000``, 1 MB of mixed log text, and 1 MB of nearly nothing but numbers
 (one line, and one per line: up to 100,000 distinct values, each looked up). Prints the wall and CPU time of the
 in-process explanation (parse, look up, rank) per case and the throughput; a second size of each case shows the
-growth (about 2x time for 2x input is linear). CPU time is the figure to compare on a shared machine.
+growth (about 2x time for 2x input is linear). CPU time is the figure to compare on a shared machine. Then the
+whole CLI, ``aadc-doctor explain [--json] -`` reading a megabyte from stdin in a new process (start-up, parse,
+render): its wall time and the CPU time of the process (user+sys).
 
-Usage: .venv/bin/python bench/explain.py [--repeat 1]
+Usage: .venv/bin/python bench/explain.py [--repeat 1] [--no-cli]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import resource
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -92,9 +97,25 @@ def measure(text: str) -> tuple[float, float]:
     return time.perf_counter() - started, time.process_time() - cpu
 
 
+def measure_cli(text: str, json_output: bool) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the child) of `aadc-doctor explain [--json] -` on the text."""
+    command = [sys.executable, "-m", "aadc_doctor", "explain", *(["--json"] if json_output else []), "-"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(command, input=text.encode("utf-8"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")},
+                          check=False)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"explain exited {done.returncode}: {done.stderr.decode(errors='replace')[-500:]}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--no-cli", action="store_true", help="skip the whole-CLI figures")
     args = parser.parse_args()
     measure("warm-up 1328")  # the tables and the relevance index are built once per process
     measure("proxy authentication")
@@ -106,6 +127,14 @@ def main() -> None:
             seconds, cpu = min(measure(text) for _ in range(args.repeat))
             rate = len(text) / cpu / 1e6 if cpu else float("inf")
             print(f"{name:32} {size:>9} {len(text):>9} {seconds:>8.3f} {cpu:>8.3f} {rate:>7.2f}")
+    if args.no_cli:
+        return
+    print(f"\n{'CLI, 1 MB on stdin':32} {'output':>9} {'bytes':>9} {'wall s':>8} {'cpu s':>8}")
+    for name, make in (("numbers, one a line", numbers_lines), ("mixed log text", mixed)):
+        text = make(1_000_000)
+        for json_output in (False, True):
+            wall, cpu = min(measure_cli(text, json_output) for _ in range(args.repeat))
+            print(f"{name:32} {'json' if json_output else 'human':>9} {len(text):>9} {wall:>8.3f} {cpu:>8.3f}")
 
 
 if __name__ == "__main__":

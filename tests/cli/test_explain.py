@@ -250,3 +250,28 @@ def test_types_and_options_in_a_pasted_kerberos_event_are_not_read_as_codes(run_
     entries = run_cli("explain", event, "--json").json()["results"]["entries"]
     assert [(e["kind"], e["code"]) for e in entries if e["reading"] == 1] == [("kerberos", "0x6")]
     assert not [e for e in entries if e["code"] in ("0x12", "0x2", "18", "2")]
+
+
+@pytest.mark.parametrize(("text", "kind", "code"), [
+    ("AADſTS: 50126", "aadsts", "AADSTS50126"),  # long s: "aadſts" is no key of the prefix table
+    ("AADſTS50126", "aadsts", "AADSTS50126"),
+    ("wİnhttp: 12029", "winhttp", "12029"),  # dotted capital I: "wİnhttp".lower() is 8 characters
+    ("wİnİnet: 12007", "winhttp", "12007"),
+    ("WİN32: 5", "win32", "5"),
+    ("KERBEROſ: 0x18", "kerberos", "0x18"),
+    ("nTſTATUS: 0xC000006A", "ntstatus", "0xC000006A"),
+    ("reaſon: 1328", "win32", "1328"),
+])
+@pytest.mark.parametrize("json_output", [True, False], ids=["json", "human"])
+def test_prefixes_whose_case_folding_changes_length_are_read(run_cli, text: str, kind: str, code: str,
+                                                             json_output: bool) -> None:
+    """Issue 17: such a prefix matched the case-insensitive pattern, then its lower-case form indexed the prefix
+    table: KeyError, exit 4."""
+    result = run_cli("explain", text, *(["--json"] if json_output else []))
+    assert result.code == ExitCode.OK, result.stderr
+    assert "internal error" not in result.stderr
+    if json_output:
+        first = result.json()["results"]["entries"][0]
+        assert (first["kind"], first["code"], first["reading"]) == (kind, code, 1)
+    else:
+        assert code in result.stdout

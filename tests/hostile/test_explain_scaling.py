@@ -58,6 +58,34 @@ def test_thirty_times_the_paste_costs_about_thirty_times(make: Callable[[int], s
     assert ratio < LINEAR_LIMIT, f"{ratio:.1f}x the CPU for 30x the paste"
 
 
+QUADRUPLE_LIMIT = 10  # 4x the input: linear work is ~4x the time, quadratic ~16x
+
+
+def _mixed_log(size: int) -> str:
+    lines = ["2024-05-01 10:11:12Z Error: 12 : Reason: '1328' Trace ID: 0a1b2c3d-0000-1111-2222-333344445555",
+             "Invoke-WebRequest : The remote server returned an error: (407) Proxy Authentication Required.",
+             "Sub Status: 0xC000006A Logon Type: 3 Caller Process ID: 0x1f4 helpmsg 1330 ERROR_LOGON_FAILURE",
+             "AADSTS50126 InvalidGrant 1326, 1327; 0x530 wİnhttp: 12029 AADſTS: 80001 -1073741715 C000006D"]
+    return ("\n".join(lines * (size // 300 + 1)))[:size]
+
+
+def _unicode_numbers(size: int) -> str:
+    """Non-ASCII text: the pre-filters that skip patterns by a needed word are off, every pattern runs."""
+    rng = random.Random(11)
+    return "\n".join(f"{rng.randint(0, 99999)} ſtatus: {rng.randint(0, 9999)} é" for _ in range(size // 20))[:size]
+
+
+@pytest.mark.parametrize("make", [_numbers("\n"), _mixed_log, _unicode_numbers, lambda n: "AADSTS50126 " * (n // 12),
+                                  lambda n: " ".join(f"0x{i:08X}" for i in range(n // 11))],
+                         ids=["numbers-one-a-line", "mixed-log", "unicode", "aadsts-repeated", "hex-codes"])
+def test_four_times_the_paste_costs_about_four_times(make: Callable[[int], str]) -> None:
+    """Input n and 4n (CPU time, best of three): a quadratic step anywhere shows as ~16x."""
+    explain_all(["warm-up 1328 error 403"])
+    small, large = make(50_000), make(200_000)
+    ratio = _cpu_seconds(large, runs=3) / max(_cpu_seconds(small, runs=3), 1e-3)
+    assert ratio < QUADRUPLE_LIMIT, f"{ratio:.1f}x the CPU for 4x the paste"
+
+
 class _CountingDocs(tuple[Any, ...]):
     touched = 0
 

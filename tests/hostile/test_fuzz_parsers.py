@@ -30,7 +30,10 @@ from aadc_doctor.proxyconfig.bypass import (
 from aadc_doctor.proxyconfig.dotnet_config import parse_config_bytes, resolve_default_proxy
 from aadc_doctor.proxyconfig.environment import environment_proxy
 from aadc_doctor.proxyconfig.pac_worker import _Engine
+from aadc_doctor.proxyconfig.textfile import decode_text
 from aadc_doctor.proxyconfig.winhttp import parse_winhttp_output
+
+PER_PARSER = 10_000  # issue 17: at least 10,000 inputs per parser
 
 
 def _budget(target: str, examples: int) -> settings:
@@ -44,16 +47,16 @@ URLS = st.builds(lambda h, p: f"https://{h}:{p}/", st.from_regex(r"[a-z0-9.-]{1,
                  st.integers(1, 65535))
 
 
-@_budget("explain", 800)
+@_budget("explain", PER_PARSER)
 @given(HOSTILE_TEXT)
 def test_explain_any_text(text: str) -> None:
     started = time.monotonic()
     explain_all([text])
-    find_codes(text * 20)
+    find_codes(text * 5)  # repeated: a pattern that backtracks over runs shows here
     assert time.monotonic() - started < 2
 
 
-@_budget("proxyconfig.dotnet_bypass", 600)
+@_budget("proxyconfig.dotnet_bypass", PER_PARSER)
 @given(st.lists(HOSTILE_TEXT, max_size=8), URLS)
 def test_dotnet_bypass_lists(entries: list[str], url: str) -> None:
     started = time.monotonic()
@@ -66,7 +69,7 @@ def test_dotnet_bypass_lists(entries: list[str], url: str) -> None:
     assert time.monotonic() - started < 3
 
 
-@_budget("proxyconfig.no_proxy_winhttp_bypass", 600)
+@_budget("proxyconfig.no_proxy_winhttp_bypass", PER_PARSER)
 @given(HOSTILE_TEXT, URLS)
 def test_no_proxy_and_winhttp_bypass(value: str, url: str) -> None:
     target = Target.from_url(url)
@@ -74,7 +77,7 @@ def test_no_proxy_and_winhttp_bypass(value: str, url: str) -> None:
     winhttp_bypass_match(split_winhttp(value), target)
 
 
-@_budget("proxyconfig.environment", 600)
+@_budget("proxyconfig.environment", PER_PARSER)
 @given(st.dictionaries(st.sampled_from(["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "NO_PROXY", "no_proxy",
                                         "ALL_PROXY"]), HOSTILE_TEXT, max_size=4), URLS)
 def test_environment_proxy_variables(env: dict[str, str], url: str) -> None:
@@ -95,7 +98,7 @@ WINHTTP_LINES = st.lists(st.one_of(
     st.builds(lambda v: '{"ProxyIsEnabled": true, "Proxy": "' + v + '"}', HOSTILE_TEXT)), max_size=6)
 
 
-@_budget("proxyconfig.winhttp", 600)
+@_budget("proxyconfig.winhttp", PER_PARSER)
 @given(WINHTTP_LINES)
 def test_netsh_winhttp_output(lines: list[str]) -> None:
     with contextlib.suppress(InputError):
@@ -114,7 +117,7 @@ CONFIG = st.builds(
     st.sampled_from(["", 'enabled="true"', 'enabled="false"', 'useDefaultCredentials="maybe"']))
 
 
-@_budget("proxyconfig.dotnet_config", 600)
+@_budget("proxyconfig.dotnet_config", PER_PARSER)
 @given(st.one_of(CONFIG, st.binary(max_size=400)))
 def test_machine_config_and_exe_config(data: bytes) -> None:
     try:
@@ -124,7 +127,7 @@ def test_machine_config_and_exe_config(data: bytes) -> None:
     resolve_default_proxy([cfg])
 
 
-@_budget("proxyconfig.pac_result", 400)
+@_budget("proxyconfig.pac_result", PER_PARSER)
 @given(st.one_of(HOSTILE_TEXT, st.lists(st.sampled_from(["PROXY", "SOCKS", "DIRECT", "HTTPS", "a:1", "²", ";", " ",
                                                          "[::1]:8", "x" * 300]), max_size=12).map("".join)))
 def test_proxy_strings_returned_by_a_pac_script(value: str) -> None:
@@ -135,10 +138,46 @@ def test_proxy_strings_returned_by_a_pac_script(value: str) -> None:
         assert all(isinstance(c, str) for c in reply["choices"])
 
 
-@_budget("net.json_depth", 400)
+@_budget("net.json_depth", PER_PARSER)
 @given(st.text(alphabet='[]{}"\\ ,:a1', max_size=200))
 def test_json_depth_never_recurses(text: str) -> None:
     assert json_depth(text.encode()) >= 0
+
+
+PAC_TOKENS = ["function FindProxyForURL(url, host) {", "function FindProxyForURLEx(url, host) {", "}", "{", "(", ")",
+              "return ", "'DIRECT'", "'PROXY p:8080; DIRECT'", "\"SOCKS s:1080\"", " + ", ";", "\n", "if (", "else ",
+              "isInNet(host, '10.0.0.0', '255.0.0.0')", "dnsDomainIs(host, '.microsoftonline.com')",
+              "shExpMatch(url, '*.msappproxy.net/*')", "isPlainHostName(host)", "myIpAddress()", "dnsResolve(host)",
+              "host", "url", "null", "undefined", "1", "'²'", "[]", "{}", "var x = ", "x", "throw 'no';", "==", "!",
+              "&&", "||", "weekdayRange('MON', 'FRI')", "timeRange(8, 18)", "convert_addr(host)", "alert('a')",
+              "globalThis", "this.constructor", "Duktape", "require('fs')", "dukpy", "call_python('x')", "é", "\x00"]
+
+
+@_budget("proxyconfig.pac_source", PER_PARSER)
+@given(st.one_of(st.lists(st.sampled_from(PAC_TOKENS), max_size=30).map("".join), HOSTILE_TEXT))
+def test_pac_source_text(source: str) -> None:
+    """Any PAC source (no loops: a script that runs forever is the worker's time limit's case, tested apart): the
+    engine answers ok or malformed, and a loaded script's answer is ok or a runtime/result error."""
+    engine = _Engine()
+    loaded = engine.load(source)
+    assert loaded["ok"] or loaded["kind"] == "malformed", loaded
+    if loaded["ok"]:
+        reply = engine.find("https://login.microsoftonline.com/", "login.microsoftonline.com")
+        assert reply["ok"] or reply["kind"] in ("result", "runtime"), reply
+
+
+@_budget("proxyconfig.textfile", PER_PARSER)
+@given(st.one_of(st.binary(max_size=300), st.builds(lambda bom, text, codec: bom + text.encode(codec, "replace"),
+                                                      st.sampled_from([b"", b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"]),
+                                                      st.text(max_size=100),
+                                                      st.sampled_from(["utf-8", "utf-16-le", "utf-16-be", "cp1252"]))))
+def test_pac_and_config_text_decoding(data: bytes) -> None:
+    try:
+        text = decode_text(data, name="proxy.pac", what="PAC file")
+    except InputError as exc:
+        assert "\n" not in exc.message
+        return
+    assert "\x00" not in text
 
 
 _ENGINE = _Engine()

@@ -9,10 +9,14 @@ NEVER = 0x7FFFFFFFFFFFFFFF
 
 
 def from_filetime(value: int | None) -> datetime | None:
-    """None for 0 and 'never' (both mean no date)."""
+    """None for 0 and 'never' (both mean no date), and for a time past year 9999 (accountExpires is sometimes
+    9223372032559808511, just under 'never': no datetime holds it)."""
     if not value or value >= NEVER or value < 0:
         return None
-    return _EPOCH + timedelta(microseconds=value // 10)
+    try:
+        return _EPOCH + timedelta(microseconds=value // 10)
+    except OverflowError:
+        return None
 
 
 def from_interval(value: int | None) -> timedelta | None:

@@ -67,8 +67,15 @@ _BLANKS = [
                re.IGNORECASE),
 ]
 
-_EXPLICIT = re.compile(r"\b(aadsts|win32|http|ntstatus|kerberos|winhttp|wininet):\s*(-?(?:0x)?[0-9a-fA-F]+)\b",
-                       re.IGNORECASE)
+# "aadsts: 50126": the prefix says which table. Each prefix is its own named group, so the hint comes from the group
+# that matched, never from the matched text: case-insensitive matching takes "AADſTS" (long s) and "wİnhttp" (dotted
+# capital I), whose lower-case forms are no key of any table (a KeyError, exit 4, once).
+_PREFIX_HINTS = {
+    "aadsts": Hint.AADSTS, "win32": Hint.WIN32, "http": Hint.HTTP, "ntstatus": Hint.NTSTATUS,
+    "kerberos": Hint.KERBEROS, "winhttp": Hint.WINHTTP, "wininet": Hint.WINHTTP,
+}
+_EXPLICIT = re.compile(r"\b(?:" + "|".join(f"(?P<{prefix}>{prefix})" for prefix in _PREFIX_HINTS)
+                       + r"):\s*(?P<value>-?(?:0x)?[0-9a-fA-F]+)\b", re.IGNORECASE)
 _AADSTS = re.compile(r"\bAADSTS\s?(\d{1,10})\b", re.IGNORECASE)
 _REASON = re.compile(r"\bReason\s*[:=]\s*['\"]?(\d{1,5})['\"]?", re.IGNORECASE)
 _HEX = re.compile(r"(?<![\w.])(?:0x|&H)([0-9a-fA-F]{1,8})\b", re.IGNORECASE)
@@ -134,11 +141,9 @@ def blank_noise(text: str) -> str:
     return text
 
 
-def _hint_for_prefix(prefix: str) -> Hint:
-    return {
-        "aadsts": Hint.AADSTS, "win32": Hint.WIN32, "http": Hint.HTTP, "ntstatus": Hint.NTSTATUS,
-        "kerberos": Hint.KERBEROS, "winhttp": Hint.WINHTTP, "wininet": Hint.WINHTTP,
-    }[prefix.lower()]
+def _explicit_hint(match: re.Match[str]) -> Hint:
+    """The hint of the prefix group of ``_EXPLICIT`` that matched."""
+    return next(hint for prefix, hint in _PREFIX_HINTS.items() if match.start(prefix) >= 0)
 
 
 def _parse_int(token: str) -> int | None:
@@ -166,15 +171,18 @@ class _Lines:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self._ends = [m.start() for m in re.finditer("\n", text)]
+        self._line_ends: list[int] | None = None  # found on first need: only a hex code asks for its line
         self._is_code_list: dict[int, bool] = {}
         self._short: dict[int, str] = {}
 
     def bounds(self, position: int) -> tuple[int, int]:
         """(start, end) of the line that holds position; end excludes the newline."""
-        index = bisect.bisect_left(self._ends, position)
-        start = self._ends[index - 1] + 1 if index > 0 else 0
-        end = self._ends[index] if index < len(self._ends) else len(self.text)
+        ends = self._line_ends
+        if ends is None:
+            ends = self._line_ends = [m.start() for m in re.finditer("\n", self.text)]
+        index = bisect.bisect_left(ends, position)
+        start = ends[index - 1] + 1 if index > 0 else 0
+        end = ends[index] if index < len(ends) else len(self.text)
         return start, end
 
     def short_content(self, start: int, end: int) -> str:
@@ -203,7 +211,7 @@ def find_codes(text: str) -> list[FoundCode]:
     ones = b"\x01" * 64
     whole_length = len(whole)
 
-    def add(value: int, match: re.Match[str], hint: Hint, group: int = 1) -> None:
+    def add(value: int, match: re.Match[str], hint: Hint, group: int | str = 1) -> None:
         start, end = match.span(0)
         if taken.find(1, start, end) >= 0:
             return
@@ -212,21 +220,34 @@ def find_codes(text: str) -> list[FoundCode]:
         text = match.group(0).strip()
         found.append(FoundCode(value, text, match.start(group), hint, len(text) == whole_length and text == whole))
 
-    for m in _EXPLICIT.finditer(clean):
-        value = _parse_int(m.group(2))
-        if value is not None:
-            add(value, m, _hint_for_prefix(m.group(1)), 2)
-    for m in _AADSTS.finditer(clean):
-        add(int(m.group(1)), m, Hint.AADSTS)
-    for m in _REASON.finditer(clean):
-        add(int(m.group(1)), m, Hint.PTA_REASON)
-    for m in _HEX.finditer(clean):
-        add(int(m.group(1), 16), m, _hex_hint(lines, m.start()))
+    # Each pattern below is run only when what it needs is in the text (a megabyte of numbers was read six times
+    # for none of them). A case-insensitive pattern matches non-ASCII spellings ("reaſon"), so in other than ASCII
+    # text only the literal needs (":", "-") are trusted.
+    lower = clean.lower() if clean.isascii() else None
+
+    def may_hold(*needs: str) -> bool:
+        return lower is None or any(need in lower for need in needs)
+
+    if ":" in clean:
+        for m in _EXPLICIT.finditer(clean):
+            value = _parse_int(m.group("value"))
+            if value is not None:
+                add(value, m, _explicit_hint(m), "value")
+    if may_hold("aadsts"):
+        for m in _AADSTS.finditer(clean):
+            add(int(m.group(1)), m, Hint.AADSTS)
+    if may_hold("reason"):
+        for m in _REASON.finditer(clean):
+            add(int(m.group(1)), m, Hint.PTA_REASON)
+    if may_hold("0x", "&h"):
+        for m in _HEX.finditer(clean):
+            add(int(m.group(1), 16), m, _hex_hint(lines, m.start()))
     for m in _BARE_STATUS.finditer(clean):
         if re.search(r"[a-fA-F]", m.group(1)) or m.group(0).strip() == whole:
             add(int(m.group(1), 16), m, Hint.NTSTATUS)
-    for m in _NEGATIVE.finditer(clean):
-        add(int(m.group(1)), m, Hint.NTSTATUS)
+    if "-" in clean:
+        for m in _NEGATIVE.finditer(clean):
+            add(int(m.group(1)), m, Hint.NTSTATUS)
     # The hot loop of a pasted log, a constant amount of work per number: one line's facts are worked out once,
     # and the starts of the words a context needs are found in one pass beside it, so a number with none of them
     # in its window is passed over without a regular expression.
@@ -234,15 +255,22 @@ def find_codes(text: str) -> list[FoundCode]:
     next_context = last_context = -1
     line_start, line_end, code_list, line_text = 0, -1, False, ""
     size = len(clean)
+    # Decimals never overlap each other: when the patterns above found nothing, no character is taken yet and the
+    # decimals need not look (a megabyte of numbers one a line was a third slower for it).
+    check_taken = bool(found)
+    none = Hint.NONE
     for m in _DECIMAL.finditer(clean):
-        start = m.start()
+        start, end = m.span()
         digits = m.group()
         if start > line_end:  # the first number of a line: what the line is
-            line_end = clean.find("\n", start)
-            line_end = size if line_end < 0 else line_end
-            line_start = clean.rfind("\n", 0, start) + 1
-            line_text = clean[line_start:line_end].strip() if line_end - line_start <= 64 else ""
-            code_list = line_text != digits and lines.is_code_list(line_start, line_end)
+            if (start == 0 or clean[start - 1] == "\n") and (end == size or clean[end] == "\n"):
+                line_start, line_end, code_list, line_text = start, end, False, digits  # a number alone on it
+            else:
+                line_end = clean.find("\n", end)
+                line_end = size if line_end < 0 else line_end
+                line_start = clean.rfind("\n", 0, start) + 1
+                line_text = clean[line_start:line_end].strip() if line_end - line_start <= 64 else ""
+                code_list = line_text != digits and lines.is_code_list(line_start, line_end)
         if not code_list and digits != line_text:  # not in a list of codes, not alone on its line
             if starts is None:
                 starts = iter([*context_starts(clean), len(clean) + 1])
@@ -255,10 +283,11 @@ def find_codes(text: str) -> list[FoundCode]:
             if hint is not None:
                 add(int(digits), m, hint)
             continue
-        end = m.end(0)  # `add`, inlined: a megabyte of numbers may all be codes
-        if taken.find(1, start, end) < 0:
+        if check_taken:  # `add`, inlined: a megabyte of numbers may all be codes
+            if taken.find(1, start, end) >= 0:
+                continue
             taken[start:end] = ones[:end - start]
-            found.append(FoundCode(int(digits), digits, start, Hint.NONE, digits == whole))
+        found.append(FoundCode(int(digits), digits, start, none, digits == whole))
     found.sort(key=_START)
     return found
 

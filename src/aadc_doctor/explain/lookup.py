@@ -11,6 +11,7 @@ from __future__ import annotations
 import http
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from typing import NamedTuple
 
 from aadc_doctor.explain.code_finder import FoundCode, Hint, find_codes
@@ -161,6 +162,29 @@ def readings_for(found: FoundCode) -> list[tuple[CodeEntry, str]]:
     return ordered + r.typo()
 
 
+MANY_CODES = 256  # a paste with more found codes than this loads the tables whole to pass over unknown numbers
+_TYPO_PREFIX = "aadsts"
+
+
+@cache
+def _numbers_known() -> frozenset[int]:
+    """A superset of the numbers some table reads as a bare decimal: Win32, HTTP, AADSTS and the article's AADSTS
+    typos, NTSTATUS. A number outside it has no reading; reading each table for it was a third of the time of a
+    pasted megabyte of numbers (most are no code at all)."""
+    typos = {int(key[len(_TYPO_PREFIX):]) for key in codes.aadsts_aliases()
+             if key.startswith(_TYPO_PREFIX) and key[len(_TYPO_PREFIX):].isdigit()}
+    return (frozenset(codes.win32_codes()) | _HTTP_STATUSES.keys() | codes.aadsts_known_codes() | typos
+            | codes.ntstatus_codes())
+
+
+def _surely_unknown(found: FoundCode, known: frozenset[int]) -> bool:
+    """Whether no table reads this bare decimal: it is not in ``known``, nor a curated HTTP status, a WinHTTP code
+    or an HRESULT that wraps a Win32 code."""
+    value = found.value
+    return (found.hint is Hint.NONE and value >= 0 and value not in known and not 12000 <= value < 12200
+            and value & 0xFFFF0000 != 0x80070000 and codes.http_entry(value) is None)
+
+
 def _one(entry: CodeEntry | None, why: str) -> list[tuple[CodeEntry, str]]:
     return [(entry, why)] if entry is not None else []
 
@@ -178,17 +202,23 @@ def explain_text(text: str) -> Explanation:
         readings.append(Reading(entry, found, rank_, why, score))
         return True
 
-    known: dict[tuple[int, Hint], list[tuple[CodeEntry, str]]] = {}  # a paste repeats its codes many times
-    for found in find_codes(text):
-        options = known.get((found.value, found.hint))
-        if options is None:
-            options = known[(found.value, found.hint)] = readings_for(found)
-        if not options:
+    # A paste repeats its codes many times: a code read before adds no reading (each of its entries is in `seen`
+    # since its first time), only its text to the unknown ones when no table knows it.
+    known: dict[tuple[int, Hint], bool] = {}  # (value, hint) -> whether some table knows it
+    found_codes = find_codes(text)
+    small_known = _numbers_known() if len(found_codes) > MANY_CODES else None
+    for found in found_codes:
+        value_hint = (found.value, found.hint)
+        some = known.get(value_hint)
+        if some is None:
+            options = [] if small_known is not None and _surely_unknown(found, small_known) else readings_for(found)
+            some = known[value_hint] = bool(options)
+            rank_ = 1
+            for entry, why in options:
+                if add(entry, found.text, rank_, why):
+                    rank_ += 1
+        if not some:
             unknown.append(found.text)
-        rank_ = 1
-        for entry, why in options:
-            if add(entry, found.text, rank_, why):
-                rank_ += 1
     for hit in find_named(text):
         add(hit.entry, hit.label, 1, f"named error ({hit.entry.kind})")
     if readings:

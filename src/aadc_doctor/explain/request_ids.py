@@ -17,12 +17,18 @@ _PATTERNS = {
     "trace_id": re.compile(rf"""(?:Trace\s*ID|["']?trace_id["']?)\s*[:=]\s*["']?({_GUID})""", re.IGNORECASE),
     "timestamp": re.compile(rf"""(?:\bTimestamp|["']timestamp["'])\s*[:=]\s*["']?({_TIME})""", re.IGNORECASE),
 }
+# the word every match of each pattern holds: in ASCII text without it, the pattern is not run over a megabyte
+# (in other text a case-insensitive match may spell it with a long s or a Kelvin sign, so it always runs)
+_NEEDS = {"correlation_id": "correlation", "trace_id": "trace", "timestamp": "timestamp"}
 
 
 def find_request_ids(text: str) -> dict[str, str]:
     """The first Correlation ID, Trace ID and Timestamp in the text (only those present)."""
     found: dict[str, str] = {}
+    lower = text.lower() if text.isascii() else None
     for key, pattern in _PATTERNS.items():
+        if lower is not None and _NEEDS[key] not in lower:
+            continue
         match = pattern.search(text)
         if match:
             found[key] = match.group(1)

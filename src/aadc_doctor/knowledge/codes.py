@@ -164,6 +164,11 @@ def _win32_to_ntstatus() -> dict[int, tuple[int, ...]]:
     return {k: tuple(v) for k, v in reverse.items()}
 
 
+def ntstatus_codes() -> frozenset[int]:
+    """Every status the NTSTATUS table names (loads the table whole)."""
+    return frozenset(_ntstatus_rows())
+
+
 def ntstatus_to_win32(code: int) -> int | None:
     """The Win32 error a logon-family NTSTATUS surfaces as (the mapping LogonUser callers see)."""
     status = normalise_status(code)
@@ -482,3 +487,11 @@ def win32_codes() -> tuple[int, ...]:
 
 def aadsts_codes() -> tuple[int, ...]:
     return tuple(sorted(_aadsts_rows().keys() | _pta_table().keys()))
+
+
+@cache
+def aadsts_known_codes() -> frozenset[int]:
+    """Every code ``aadsts_entry`` explains: the reference, the PTA article's tables, and the notes that carry a
+    message (so a caller can pass over a number none of them has without building an entry)."""
+    noted = {code for code, note in _aadsts_notes().items() if "message" in note}
+    return frozenset(_aadsts_rows().keys() | _pta_table().keys() | noted)

@@ -334,10 +334,8 @@ def _sniff_file(path: Path) -> tuple[str, EvtxLayout | None]:
             head = fh.read(8192)
             if is_evtx(head):
                 return "evtx", layout_of(fh, path)
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a folder; give .evtx or .xml files") from None
     except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise open_error(path, exc) from None
     if not head:
         raise _NotEvents(f"{path}: empty (0 bytes)", hint="export the log again: wevtutil epl <log> <file>.evtx, or "
                                                            "Event Viewer > Save All Events As")
@@ -413,6 +411,14 @@ def not_events_hint(head: bytes) -> str:
     return "export with wevtutil epl <log> <file>.evtx, or Event Viewer > Save All Events As"
 
 
+def open_error(path: Path, exc: OSError) -> InputError:
+    """The error for an event log that cannot be opened. On Windows, open() of a folder raises PermissionError
+    (not IsADirectoryError): "Permission denied" would send the admin after the file's rights, not the path."""
+    if isinstance(exc, IsADirectoryError | PermissionError) and path.is_dir():
+        return InputError(f"{path}: is a folder; give .evtx or .xml files")
+    return InputError(f"{path}: cannot read: {exc.strerror or exc}")
+
+
 def read_head(path: Path) -> bytes:
     """The first 8 KiB, to tell the formats apart (a missing file or a folder is an InputError)."""
     if not path.exists():
@@ -423,4 +429,4 @@ def read_head(path: Path) -> bytes:
         with open(path, "rb") as fh:
             return fh.read(8192)
     except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise open_error(path, exc) from None

@@ -150,3 +150,32 @@ def test_an_entry_seen_twice_keeps_its_best_reading() -> None:
     answer = explain_all(["0x18", "Failure Code: 0x18"])
     assert [(r.entry.kind, r.entry.code, r.rank) for r in answer.readings] == [
         ("win32", "24", 1), ("kerberos", "0x18", 1)]
+
+
+def test_a_number_passed_over_as_unknown_has_no_reading_indeed() -> None:
+    """A paste of many codes passes over the numbers outside a known superset without reading each table: for every
+    number up to 0x10400, every NTSTATUS and HRESULT neighbour, that shortcut must agree with the tables."""
+    from aadc_doctor.explain import lookup
+    from aadc_doctor.explain.code_finder import FoundCode, Hint
+    from aadc_doctor.knowledge import codes
+
+    known = lookup._numbers_known()
+    values = [*range(0x10400), *codes.ntstatus_codes(), *(s + 1 for s in codes.ntstatus_codes()),
+              *range(0x80070000, 0x80070000 + 0x3F00, 7), 0xFFFFFFFF, 10**10 - 1]
+    passed_over = 0
+    for value in values:
+        found = FoundCode(value, str(value), 0, Hint.NONE)
+        if lookup._surely_unknown(found, known):
+            passed_over += 1
+            assert lookup.readings_for(found) == [], value
+    assert passed_over > 50_000  # the shortcut is taken for most numbers
+
+
+def test_many_codes_explained_as_each_is_alone() -> None:
+    """The shortcut changes nothing: a paste of many numbers gives, per number, the readings it gives alone."""
+    values = [0, 5, 403, 407, 1328, 8002, 12007, 16000, 50126, 65537, 80002, 99999, 3221225581, 2147942405]
+    text = "\n".join(str(v) for v in values * 30)
+    together = {(r.entry.kind, r.entry.code) for r in explain_text(text).readings}
+    alone = {(r.entry.kind, r.entry.code) for v in values for r in explain_text(str(v)).readings}
+    assert together == alone
+    assert ("aadsts", "AADSTS50126") in together

@@ -1,10 +1,11 @@
 """Hypothesis fuzzing of every log parser this package owns (issue 17): whatever the bytes, a parser returns a
 record or nothing, or raises its typed error (BadLine, InputError); never anything else, never a traceback.
 
-Budgets are fixed and the runs derandomized, so the suite is deterministic and its time bounded (about 10,000
-examples in all, each up to a few lines; a few seconds per parser). Inputs mix arbitrary text with mutations of
-real lines (fields swapped for Unicode digits, huge numbers, out-of-range times, stray quotes and brackets), which
-reach deeper than random text does. A sample goes through the CLI too (exit code 0, 1 or 2, no traceback).
+Budgets are fixed and the runs derandomized, so the suite is deterministic and its time bounded (10,000 examples
+per parser, each up to a few lines; AADC_FUZZ_SCALE scales them, down in the Windows lane). Inputs mix arbitrary
+text with mutations of real lines (fields swapped for Unicode digits, huge numbers, out-of-range times, stray quotes
+and brackets), which reach deeper than random text does. A sample goes through the CLI too (exit code 0, 1 or 2, no
+traceback).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from aadc_doctor.logs.text_input import TextStats, iter_numbered_lines
 from aadc_doctor.logs.tinyproxy import TinyproxyParser
 from aadc_doctor.logs.w3c import W3CParser
 
-PER_PARSER = 1200
+PER_PARSER = 10_000  # issue 17: at least 10,000 inputs per parser (tests/fuzz/test_fuzz_budget.py checks)
 
 
 def budget(target: str, examples: int) -> Any:
@@ -109,22 +110,30 @@ def _parse_all(parser: Any, lines: list[str]) -> None:
         _check(record)
 
 
-@pytest.mark.parametrize(("fmt", "factory"), [
-    ("squid", SquidParser), ("combined", CombinedParser), ("w3c", W3CParser), ("listing", ListingParser),
-    ("tinyproxy", TinyproxyParser)])
-def test_proxy_line_parsers(fmt: str, factory: Callable[[], Any]) -> None:
-    @budget(f"logs.{fmt}", PER_PARSER)
-    @given(st.lists(line_inputs(fmt), min_size=1, max_size=5))
+def _line_parser_test(fmt: str, factory: Callable[[], Any]) -> Callable[[list[str]], None]:
     def run(lines: list[str]) -> None:
         parser = factory()
         if fmt == "w3c":
             parser.parse("#Fields: date time c-ip cs-method cs-uri sc-status time-taken")
         _parse_all(parser, lines)
 
-    run()
+    return run
 
 
-@budget("logs.pta_trace", 800)
+# one module-level test per format: a budget is declared (and counted by tests/fuzz/test_fuzz_budget.py) on import
+test_squid_parser = budget("logs.squid", PER_PARSER)(
+    given(st.lists(line_inputs("squid"), min_size=1, max_size=5))(_line_parser_test("squid", SquidParser)))
+test_combined_parser = budget("logs.combined", PER_PARSER)(
+    given(st.lists(line_inputs("combined"), min_size=1, max_size=5))(_line_parser_test("combined", CombinedParser)))
+test_w3c_parser = budget("logs.w3c", PER_PARSER)(
+    given(st.lists(line_inputs("w3c"), min_size=1, max_size=5))(_line_parser_test("w3c", W3CParser)))
+test_listing_parser = budget("logs.listing", PER_PARSER)(
+    given(st.lists(line_inputs("listing"), min_size=1, max_size=5))(_line_parser_test("listing", ListingParser)))
+test_tinyproxy_parser = budget("logs.tinyproxy", PER_PARSER)(
+    given(st.lists(line_inputs("tinyproxy"), min_size=1, max_size=5))(_line_parser_test("tinyproxy", TinyproxyParser)))
+
+
+@budget("logs.pta_trace", PER_PARSER)
 @given(st.lists(st.one_of(st.text(max_size=120), st.sampled_from([
     f"{tg.CURRENT_EXE} Error: 0 : Passthrough Authentication request failed. RequestId: 'x'. Reason: '1328'.",
     "    ThreadId=5", "    DateTime=2024-03-05T08:00:00.0000000Z", "    DateTime=9999-12-31T23:59:59.9999999-05:00",
@@ -142,7 +151,7 @@ def test_pta_trace_parser(lines: list[str]) -> None:
 EVENT = tg.failed_logon(tg.T0, "alice", "0xc000006d", "0xc000006a", record_id=1)
 
 
-@budget("logs.event_xml", 800)
+@budget("logs.event_xml", PER_PARSER)
 @given(st.one_of(st.text(max_size=300), st.builds(
     lambda cut, junk, at: EVENT[:at] + junk + EVENT[at + cut:], st.integers(0, 40),
     st.sampled_from([*ODD_VALUES, "<", ">", "</EventID>", "<EventID>²</EventID>", "&amp;", "<![CDATA["]),
@@ -154,7 +163,7 @@ def test_event_xml_text_parser(text: str) -> None:
         parse_iso_time(record.time)
 
 
-@budget("logs.text_input", 700)
+@budget("logs.text_input", PER_PARSER)
 @given(st.one_of(st.binary(max_size=600), st.builds(
     lambda head, body: head + body, st.sampled_from([b"", b"\xef\xbb\xbf", b"\xff\xfe", b"\x1f\x8b", b"\x00" * 50]),
     st.text(max_size=300).map(lambda t: t.replace("a", "\r").encode("utf-8")))))
@@ -167,7 +176,7 @@ def test_text_input_reader(data: bytes) -> None:
         assert "\n" not in exc.message
 
 
-@budget("logs.sniff", 700)
+@budget("logs.sniff", PER_PARSER)
 @given(st.one_of(st.text(max_size=400), st.lists(st.sampled_from(
     [line for lines in REAL_LINES.values() for line in lines] + ["#Fields: date time", "#Software: x"]),
     max_size=6).map("\n".join)))
