@@ -184,8 +184,8 @@ def test_logon_hours_decode_any_bytes(raw: bytes | None, offset_text: str, now: 
     assert abs(offset) <= timedelta(hours=14)
     described = logon_hours.describe(raw, offset, offset_text, now)
     if described is not None:
-        assert set(described["week"]) == set(logon_hours.DAYS)
-        assert all(len(hours) == 24 for hours in described["week"].values())
+        assert set(described.week) == set(logon_hours.DAYS)
+        assert all(len(hours) == 24 for hours in described.week.values())
 
 
 def test_an_account_expiry_just_under_never_is_no_date() -> None:

@@ -238,10 +238,28 @@ def _finding_pages(pages: list[PdfPage], finding: dict[str, Any]) -> list[int]:
     return found
 
 
+def _heat_map_colours() -> list[Colour]:
+    """The PTA heat map's cell colours: data drawn in colour on purpose (no text is drawn on a cell)."""
+    from aadc_doctor.render.html_pta import LEVELS
+
+    return [(int(c[1:3], 16) / 255, int(c[3:5], 16) / 255, int(c[5:7], 16) / 255) for c in LEVELS]
+
+
+def _is_heat_map_cell(colour: Colour) -> bool:
+    return any(all(abs(a - b) < 0.01 for a, b in zip(colour, level, strict=True)) for level in _heat_map_colours())
+
+
 def _dark_areas(pages: list[PdfPage]) -> list[tuple[int, Colour, float, float]]:
-    """Solid areas at least 12 px each way (a background, not a border or a rule) that are not light."""
+    """Solid areas at least 12 px each way (a background, not a border or a rule) that are not light; the heat
+    map's cells are left aside (a colour scale, with no text on it)."""
     return [(n, colour, w, h) for n, page in enumerate(pages) for colour, w, h in page.solid_fills
-            if w >= 12 and h >= 12 and _luminance(colour) < 0.6]
+            if w >= 12 and h >= 12 and _luminance(colour) < 0.6 and not _is_heat_map_cell(colour)]
+
+
+def test_the_heat_map_is_in_the_print(printed: tuple[PrintedPage, list[PdfPage]]) -> None:
+    """The report holds PTA failures by hour and reason: its cells reach the paper in their colours."""
+    _, pages = printed
+    assert any(_is_heat_map_cell(colour) for page in pages for colour, _, _ in page.solid_fills)
 
 
 @pytest.fixture(scope="module")
