@@ -1,5 +1,10 @@
 """Reading proxy logs for `proxylog`: every file sniffed, scanned in chunks for lines naming an Azure AD domain,
-parsed and streamed into the analysis (the I/O half of the command; analysis/proxylog.py is the other half)."""
+parsed and streamed into the analysis (the I/O half of the command; analysis/proxylog.py is the other half).
+
+Reading, the search and parsing take about as long as the analysis, so on two CPUs a large file is read by a forked
+helper process (``parallel.forked_stream``) that sends each chunk's records back in file order while this process
+analyses them; the report is the one a single process gives (tests/cli/test_proxylog.py compares them).
+"""
 
 from __future__ import annotations
 
