@@ -50,8 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "anywhere in the file)")
     parser.add_argument("--jobs", type=int, default=None, metavar="N",
                         help="read in N processes, this one included: with 2, a helper reads, searches and parses "
-                             "the file while this process analyses (default: 2 for files of 16 MB and more on 2 or "
-                             "more CPUs, on Linux; 1 reads everything in this process)")
+                             "the file while this process analyses (default: 2 for uncompressed files of 16 MB and "
+                             "more on 2 or more CPUs, on Linux; 1 reads everything in this process)")
 
 
 def parse_time(text: str, option: str) -> float:
