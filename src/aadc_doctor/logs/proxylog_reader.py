@@ -161,8 +161,10 @@ def _read_in_helper(log: ChunkedLog, scanner: Scanner, parser: LineParser) -> _I
     def produce(send: Callable[[_ParsedChunk | _FileEnd], None]) -> None:
         scanned = (ScannedChunk(1, [], overlong=True) if overlong else scanner(data, start, end)
                    for data, start, end, overlong in log.spans())
-        for parsed in _parsed_chunks(scanned, parser):
+        for number, parsed in enumerate(_parsed_chunks(scanned, parser), 1):
             send(replace(parsed, records=[tuple(record) for record in parsed.records], plain=True))
+            if number % COLLECT_EVERY_CHUNKS == 0:
+                gc.collect(1)  # the safety net of analyse_files: the helper inherited a disabled collector
         send(_FileEnd(log.stats, finish_parser(parser)))
 
     from aadc_doctor.parallel import HelperLost
