@@ -90,3 +90,35 @@ def test_closing_the_stream_early_stops_and_reaps_the_helper(tmp_path: Path) -> 
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # already reaped: not a zombie, not running
     assert not Path(f"/proc/{pid}").exists()
+
+
+def test_by_default_only_a_large_uncompressed_file_gets_a_helper(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import gzip
+
+    from aadc_doctor import parallel
+    from aadc_doctor.logs import proxylog_reader
+    from aadc_doctor.logs.chunked_reader import ChunkedLog
+
+    monkeypatch.setattr(parallel, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(proxylog_reader, "PARALLEL_MIN_BYTES", 10_000)
+    line = b"1700000000.000 5 10.0.0.1 TCP_TUNNEL/200 90 CONNECT login.microsoftonline.com:443 - HIER_DIRECT/1.1.1.1\n"
+    small, large, packed = tmp_path / "small.log", tmp_path / "large.log", tmp_path / "large.log.gz"
+    small.write_bytes(line * 10)
+    large.write_bytes(line * 200)
+    packed.write_bytes(gzip.compress(line * 200) + os.urandom(20_000))  # bytes after it: the .gz is over the limit
+
+    def helper(path: Path, jobs: int | None) -> bool:
+        log = ChunkedLog(path)
+        log.head_text()
+        try:
+            return proxylog_reader._use_helper(log, jobs)
+        finally:
+            log.close()
+
+    assert packed.stat().st_size > 10_000
+    assert [helper(p, None) for p in (small, large, packed)] == [False, True, False]
+    assert [helper(p, 2) for p in (small, large, packed)] == [True, True, True]  # --jobs 2 forces it
+    assert [helper(p, 1) for p in (small, large, packed)] == [False, False, False]
+    monkeypatch.setattr(parallel, "usable_cpus", lambda: 1)
+    assert not helper(large, None)  # one CPU: nothing to gain
