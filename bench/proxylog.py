@@ -1,7 +1,8 @@
 """Benchmark `aadc-doctor proxylog --json` on a generated 2-million-line Squid access.log, against `grep -c`.
 
 Prints lines/s end to end (a fresh process, as an admin runs it; also per CPU second, the figure that holds on a
-machine other work slows down), `grep -c TCP_DENIED` on the same file, their
+machine other work slows down; the CPU time includes the reading helper process), the same with ``--jobs 1``
+(one process, for comparison), `grep -c TCP_DENIED` on the same file, their
 ratio, the peak memory (max RSS) of the run, and the same for a file four times larger (the 2M file concatenated
 four times) to show memory does not grow with the file. Also a plain Python ``str.split()`` loop for scale.
 
@@ -145,6 +146,7 @@ def main() -> int:
         print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs "
               "(other work on the machine slows every figure below)")
         doc_s, doc_mb, doc_out, doc_cpu = best_of(args.repeat, [doctor, "proxylog", "--json", str(log)])
+        one_s, one_mb, _, one_cpu = best_of(args.repeat, [doctor, "proxylog", "--json", "--jobs", "1", str(log)])
         grep_s, _, grep_out, grep_cpu = best_of(args.repeat, [grep, "-c", "TCP_DENIED", str(log)])
         big_s, big_mb, _, big_cpu = best_of(max(1, args.repeat - 1), [doctor, "proxylog", "--json", str(big)])
         loop_s = split_loop(log)
@@ -158,6 +160,9 @@ def main() -> int:
               f"({size / doc_s / 1e6:.0f} MB/s; CPU {doc_cpu:.2f} s = {args.lines / doc_cpu / 1e6:.2f} M lines per "
               f"CPU second), peak RSS {doc_mb:.0f} MB; "
               f"{report['results']['line_counts']['records']:,} lines parsed in full")
+        print(f"  the same with --jobs 1:    {one_s:.2f} s = {args.lines / one_s / 1e6:.2f} M lines/s "
+              f"(CPU {one_cpu:.2f} s = {args.lines / one_cpu / 1e6:.2f} M lines per CPU second), "
+              f"peak RSS {one_mb:.0f} MB")
         print(f"grep -c TCP_DENIED:          {grep_s:.2f} s = {grep_rate / 1e6:.2f} M lines/s "
               f"(CPU {grep_cpu:.2f} s; count {int(grep_out)})")
         print(f"ratio (grep / aadc-doctor):  {grep_rate / doc_rate:.1f}x  (aadc-doctor at "

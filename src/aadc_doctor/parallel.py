@@ -17,7 +17,7 @@ import os
 import struct
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 if TYPE_CHECKING:
@@ -294,3 +294,104 @@ def _give(channel: Connection, number: int | None) -> bool:
     except OSError:
         return False
     return number is not None
+
+
+# ---- one forked producer, streamed (Linux) ----------------------------------------------------------
+
+
+class HelperLost(Exception):
+    """The helper process ended without finishing its stream (killed, out of memory)."""
+
+
+_ITEM, _ERROR, _END = 0, 1, 2
+_STREAM_PIPE_BYTES = 1 << 20  # how far the helper may run ahead of the consumer (Linux's default maximum)
+
+
+def forked_stream(produce: Callable[[Callable[[Any], None]], None]) -> Generator[Any, None, None]:
+    """Run ``produce(send)`` in a forked helper and yield what it sends, in order, as it comes.
+
+    For a pipeline whose two halves each need a CPU: the helper (reading and searching a log) runs ahead of
+    this process (analysing what it found) by at most the pipe's buffer, so memory stays bounded. Only where
+    ``cheap_start_available()``: the helper inherits everything already open or loaded, file positions
+    included. An exception in ``produce`` is raised here; a helper that dies is ``HelperLost``. Ctrl-C, an
+    error here or closing the iterator early stops the helper; it is always reaped.
+    """
+    import pickle
+    import signal
+
+    for stream in (sys.stdout, sys.stderr):  # the helper must not write out what is still buffered here
+        if stream is not None:
+            stream.flush()
+    pid = -1
+    finished = False
+    results_out = -1
+    try:
+        # Ctrl-C waits until the helper's pid is known (or the fork failed): it is then stopped and reaped
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            results_out, results_in = os.pipe()
+            try:
+                pid = os.fork()
+            except BaseException:
+                os.close(results_in)
+                raise
+            if pid == 0:
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+                os.close(results_out)
+                _stream_helper(produce, results_in)
+            os.close(results_in)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        with os.fdopen(results_out, "rb") as stream:
+            results_out = -1  # the file object owns it now
+            while True:
+                head = stream.read(_LENGTH.size)
+                payload = stream.read(_LENGTH.unpack(head)[0]) if len(head) == _LENGTH.size else b""
+                if not payload:
+                    raise HelperLost("the helper process ended before its work was done")
+                kind, item = pickle.loads(payload)
+                if kind == _END:
+                    finished = True
+                    return
+                if kind == _ERROR:
+                    finished = True
+                    raise item
+                yield item
+    finally:
+        if results_out >= 0:
+            os.close(results_out)
+        if pid > 0:
+            if not finished:
+                _stop(pid)
+            _reap(pid)
+
+
+def _stream_helper(produce: Callable[[Callable[[Any], None]], None], results_in: int) -> None:
+    """The body of a forked producer: every item pickled into the pipe, then the end or the error; never returns."""
+    import pickle
+
+    status = 1
+
+    def send(kind: int, item: Any) -> None:
+        payload = pickle.dumps((kind, item), protocol=pickle.HIGHEST_PROTOCOL)
+        _write_all(results_in, _LENGTH.pack(len(payload)) + payload)
+
+    try:
+        with contextlib.suppress(OSError, AttributeError):  # a bigger pipe is only a smoother run
+            import fcntl
+
+            fcntl.fcntl(results_in, fcntl.F_SETPIPE_SZ, _STREAM_PIPE_BYTES)
+        try:
+            produce(lambda item: send(_ITEM, item))
+        except Exception as exc:  # re-raised in the consumer: an InputError stays one, a bug stays a bug
+            try:
+                send(_ERROR, exc)
+            except Exception:  # not picklable: its text is kept
+                send(_ERROR, RuntimeError(f"{type(exc).__name__}: {exc}"))
+        else:
+            send(_END, None)
+        status = 0
+    except BaseException:  # Ctrl-C, or the consumer gone (a closed pipe)
+        pass
+    finally:
+        os._exit(status)  # no atexit handlers, no flushing of buffers inherited from the main process

@@ -271,3 +271,162 @@ def test_the_fast_path_finds_mixed_case_host_names(tmp_path: Path, run_cli: RunC
         report = result.json()
         assert (report["results"]["format"], report["results"]["files"][0]["fast_path"]) == (fmt, True)
         assert [(f["id"], f["subject"]) for f in report["findings"]] == [("proxylog-required-denied", f"{host}:443")]
+
+
+# ---- the reading helper process (--jobs): the same report as one process -----------------------------------------
+
+TINYPROXY_LINES = [
+    'CONNECT   Nov 21 10:00:00.000 [1]: Connect (file descriptor 7): 10.0.5.20',
+    'CONNECT   Nov 21 10:00:00.000 [1]: Request (file descriptor 7): CONNECT login.microsoftonline.com:443 HTTP/1.1',
+    'INFO      Nov 21 10:00:00.000 [1]: Established connection to host "login.microsoftonline.com" using file '
+    'descriptor 8.',
+    'CONNECT   Nov 21 10:00:01.000 [1]: Connect (file descriptor 9): 10.0.5.20',
+    'CONNECT   Nov 21 10:00:01.000 [1]: Request (file descriptor 9): CONNECT adminwebservice.microsoftonline.com:443 '
+    'HTTP/1.1',
+]
+
+
+def _parallel_inputs(folder: Path) -> list[tuple[Path, tuple[str, ...]]]:
+    """Inputs that exercise every fact the helper sends back: bad lines (numbered), an overlong line, NUL bytes,
+    lone CR line ends, a cut .gz, UTF-16, W3C in mixed case, tinyproxy's open requests at the end of the file."""
+    block = "\n".join(SQUID_LINES * 40) + "\n"
+    squid = folder / "squid.log"
+    overlong = "1700000050.000 x " + "login.microsoftonline.com" * 50_000 + "\n"
+    squid.write_text("\n".join(SQUID_LINES[:4] * 750) + "\n" + block * 30 + overlong + block * 5)
+    nul = folder / "nul.log"
+    nul.write_bytes(block.encode() * 10 + b"\x00" * 5000 + block.encode() * 10)
+    lone_cr = folder / "cr.log"
+    lone_cr.write_bytes(block.replace("\n", "\r").encode() * 20)
+    cut_gz = folder / "cut.log.gz"
+    cut_gz.write_bytes(gzip.compress(block.encode() * 40)[:-200])
+    utf16 = folder / "utf16.log"
+    utf16.write_bytes(("\ufeff" + block * 20).encode("utf-16-le"))
+    w3c = folder / "w3c.log"
+    w3c.write_text("#Software: Microsoft Internet Security and Acceleration Server 2006\n"
+                   "#Fields: c-ip date time cs-method cs-uri sc-status\n"
+                   + "10.0.5.20 2024-05-01 08:00:01 CONNECT Login.MicrosoftOnline.com:443 200\n"
+                   "10.0.5.20 2024-05-01 08:00:02 CONNECT ADMINWEBSERVICE.microsoftonline.com:443 403\n"
+                   "10.0.5.20 2024-05-01 08:00:03 CONNECT www.example.org:443\n" * 2000)
+    tinyproxy = folder / "tinyproxy.log"
+    tinyproxy.write_text("\n".join(TINYPROXY_LINES * 500) + "\n")
+    return [(squid, ()), (squid, ("--full-parse",)), (squid, ("--client", "10.0.5.20")), (nul, ()), (lone_cr, ()),
+            (cut_gz, ()), (utf16, ()), (w3c, ()), (tinyproxy, ())]
+
+
+def _without_times(report: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in report.items() if key not in ("started_at", "finished_at")}
+
+
+def test_a_helper_process_gives_the_report_one_process_gives(run_cli: RunCli, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small chunks (4 KiB) cut every input into many, so chunk boundaries meet every kind of line."""
+    from aadc_doctor import parallel
+    from aadc_doctor.logs import chunked_reader
+
+    monkeypatch.setattr(chunked_reader, "CHUNK_BYTES", 4096)
+    helpers = []
+    real_stream = parallel.forked_stream
+
+    def counted(produce: Any) -> Any:
+        helpers.append(produce)
+        return real_stream(produce)
+
+    monkeypatch.setattr(parallel, "forked_stream", counted)
+    for path, options in _parallel_inputs(tmp_path):
+        one = run_cli("proxylog", "--json", "--jobs", "1", *options, str(path))
+        assert not helpers, path
+        two = run_cli("proxylog", "--json", "--jobs", "2", *options, str(path))
+        assert len(helpers) == 1, f"{path}: no helper process read it (a thread running?)"
+        helpers.clear()
+        assert (two.code, two.stderr) == (one.code, one.stderr), path
+        assert _without_times(two.json()) == _without_times(one.json()), (path, options)
+        assert one.json()["results"]["lines"] > 100
+    squid = tmp_path / "squid.log"
+    report = run_cli("proxylog", "--json", "--jobs", "2", str(squid)).json()["results"]
+    bad = [n for n, line in enumerate(squid.read_text().splitlines(), 1) if "garbage" in line]
+    assert bad[0] > 3000 and [s["line"] for s in report["bad_line_samples"]] == bad[:10]  # counted in the helper
+    assert report["line_counts"]["overlong"] == 1
+
+
+def test_jobs_must_be_a_positive_number(run_cli: RunCli, tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_text("\n".join(SQUID_LINES) + "\n")
+    result = run_cli("proxylog", "--jobs", "0", str(log))
+    assert result.code == 2 and result.stderr.count("\n") <= 2 and "--jobs 0" in result.stderr
+
+
+def _big_logs(folder: Path, copies: int) -> list[str]:
+    """``copies`` names of one 20 MB Squid log (symbolic links: written once, read from the page cache)."""
+    block = ("\n".join(SQUID_LINES[:4] * 25 + [SQUID_LINES[2]] * 900) + "\n").encode()
+    log = folder / "big.log"
+    with log.open("wb") as out:
+        for _ in range(20 * 1024 * 1024 // len(block)):
+            out.write(block)
+    names = []
+    for n in range(copies):
+        name = folder / f"access-{n}.log"
+        name.symlink_to(log)
+        names.append(str(name))
+    return names
+
+
+def _helpers_of(pid: int) -> list[str]:
+    import subprocess
+
+    return subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+
+
+def _start_and_wait_for_helper(files: list[str]) -> tuple[Any, list[str]]:
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "aadc_doctor", "proxylog", "--json", "--jobs", "2", *files],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 20
+    helpers: list[str] = []
+    while not helpers and time.monotonic() < deadline and proc.poll() is None:
+        helpers = _helpers_of(proc.pid)
+        time.sleep(0.005)
+    return proc, helpers
+
+
+def _gone(pids: list[str]) -> bool:
+    return all(not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+               for pid in pids)
+
+
+@pytest.mark.parametrize("whole_group", [True, False], ids=["ctrl-c to the group", "sigint to the main process"])
+def test_ctrl_c_while_a_helper_reads_exits_130_and_leaves_no_helper(tmp_path: Path, whole_group: bool) -> None:
+    import os
+    import signal
+
+    proc, helpers = _start_and_wait_for_helper(_big_logs(tmp_path, 30))
+    try:
+        assert helpers, "no helper process was seen while the logs were read"
+        if whole_group:
+            os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        else:
+            proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode in (130, -signal.SIGINT), err  # see tests/cli/test_pta_parallel.py
+    assert err.strip() == "aadc-doctor: interrupted" and "Traceback" not in out + err
+    assert _gone(helpers)
+
+
+def test_a_helper_killed_mid_read_is_a_run_that_could_not_complete(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    proc, helpers = _start_and_wait_for_helper(_big_logs(tmp_path, 30))
+    try:
+        assert helpers, "no helper process was seen while the logs were read"
+        os.kill(int(helpers[0]), signal.SIGKILL)  # the OOM killer, or an admin
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 3, err
+    assert "ended before it was done" in err and "--jobs 1" in err and "Traceback" not in out + err
+    assert _gone(helpers)
