@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -286,6 +287,10 @@ TINYPROXY_LINES = [
 ]
 
 
+LINUX_FORK = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="proxylog's reading helper is forked: Linux only (elsewhere a thread reads)")
+
+
 def _parallel_inputs(folder: Path) -> list[tuple[Path, tuple[str, ...]]]:
     """Inputs that exercise every fact the helper sends back: bad lines (numbered), an overlong line, NUL bytes,
     lone CR line ends, a cut .gz, UTF-16, W3C in mixed case, tinyproxy's open requests at the end of the file."""
@@ -317,6 +322,7 @@ def _without_times(report: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in report.items() if key not in ("started_at", "finished_at")}
 
 
+@LINUX_FORK
 def test_a_helper_process_gives_the_report_one_process_gives(run_cli: RunCli, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """Small chunks (4 KiB) cut every input into many, so chunk boundaries meet every kind of line."""
@@ -396,6 +402,7 @@ def _gone(pids: list[str]) -> bool:
                for pid in pids)
 
 
+@LINUX_FORK
 @pytest.mark.parametrize("whole_group", [True, False], ids=["ctrl-c to the group", "sigint to the main process"])
 def test_ctrl_c_while_a_helper_reads_exits_130_and_leaves_no_helper(tmp_path: Path, whole_group: bool) -> None:
     import os
@@ -416,6 +423,7 @@ def test_ctrl_c_while_a_helper_reads_exits_130_and_leaves_no_helper(tmp_path: Pa
     assert _gone(helpers)
 
 
+@LINUX_FORK
 def test_a_helper_killed_mid_read_is_a_run_that_could_not_complete(tmp_path: Path) -> None:
     import os
     import signal
