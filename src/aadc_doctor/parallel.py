@@ -137,6 +137,11 @@ def _run_forked(function: Callable[[T], R], tasks: Sequence[T], helpers: int, re
             os.close(fd)
         for pid, _ in children:
             _reap(pid)
+        # after Ctrl-C or an error the readers are still running: a helper reaped has closed its pipe, so each
+        # reaches its end at once. Joined here, none is left unpickling while the interpreter shuts down (which
+        # printed "Exception in thread ... (_read_results)" after the one-line "interrupted")
+        for reader in readers:
+            reader.join(timeout=10)
 
 
 def _forked_helper(function: Callable[[Any], Any], tasks: Sequence[Any], numbers_out: int, results_in: int,

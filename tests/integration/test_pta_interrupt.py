@@ -70,7 +70,9 @@ def _interrupted_runs(log_and_duration: tuple[Path, float], *, whole_group: bool
     outcomes = []
     for _ in range(RUNS_PER_TARGET):
         process = _start(log)
-        time.sleep(rng.uniform(0.15, 0.8) * duration)
+        # inside the first half of a run as long as the measured one: a run that happens to go faster than the
+        # measured one (less load now) is still interrupted most of the time
+        time.sleep(rng.uniform(0.1, 0.5) * duration)
         if process.poll() is None:
             if whole_group:
                 os.killpg(process.pid, signal.SIGINT)
