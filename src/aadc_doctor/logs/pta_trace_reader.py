@@ -9,7 +9,8 @@ from aadc_doctor.errors import InputError
 
 if TYPE_CHECKING:
     from aadc_doctor.analysis.pta import PtaEvidence
-    from aadc_doctor.logs.pta_trace import TraceEntry
+    from aadc_doctor.logs.pta_trace import TraceEntry, TraceFileStats
+    from aadc_doctor.results.pta import TraceFileRead
 
 
 def collect_trace(paths: list[str], evidence: PtaEvidence) -> None:
@@ -17,8 +18,8 @@ def collect_trace(paths: list[str], evidence: PtaEvidence) -> None:
     if not paths:
         return
     from aadc_doctor import progress
-    from aadc_doctor.json_data import to_json_data
     from aadc_doctor.logs.pta_trace import TraceFileStats, TraceParser, collect_sources, order_sources, read_source
+    from aadc_doctor.results.pta import SkippedFile
 
     sources = order_sources(collect_sources(paths))
     for source in sources:
@@ -42,18 +43,18 @@ def collect_trace(paths: list[str], evidence: PtaEvidence) -> None:
                 total_entries += 1
                 _take_trace_entry(entry, evidence)
             evidence.skipped.append({"name": source.name, "reason": exc.message, "kind": "trace"})
-            evidence.files.append({"format": "skipped", "name": source.name, "reason": exc.message})
+            evidence.files.append(SkippedFile(source.name, exc.message))
             continue
         total_lines += stats.lines
         progress.advance_path(source.name)
         read.append((len(evidence.files), stats))
-        evidence.files.append({})
+        evidence.files.append(SkippedFile(source.name, ""))  # its place: the figures are set below
     for entry in parser.finish():
         total_entries += 1
         _take_trace_entry(entry, evidence)
     for index, stats in read:
         evidence.agents_seen.update(stats.agents)
-        evidence.files[index] = {"format": "trace", **to_json_data(stats)}
+        evidence.files[index] = trace_file_read(stats)
     evidence.trace_entries += total_entries
     if total_entries == 0:
         names = ", ".join(s.name for s in sources[:3]) + (" ..." if len(sources) > 3 else "")
@@ -69,6 +70,16 @@ def collect_trace(paths: list[str], evidence: PtaEvidence) -> None:
         raise InputError(f"{names}: no trace entries found; this is not a .NET trace log of the PTA agent",
                          hint="entries look like 'AzureADConnectAuthenticationAgentService.exe Error: 0 : ...' "
                               "followed by ThreadId= and DateTime= lines")
+
+
+def trace_file_read(stats: TraceFileStats) -> TraceFileRead:
+    """A trace file's final figures, as `pta`'s results list them."""
+    from aadc_doctor.logs.event_xml import format_iso_time as iso
+    from aadc_doctor.results.pta import TraceFileRead
+
+    return TraceFileRead(stats.name, stats.encoding, stats.lines, stats.entries, stats.bad_lines,
+                         stats.truncated_lines, stats.cut_short, stats.nul_bytes, iso(stats.first_time),
+                         iso(stats.last_time), tuple(sorted(stats.agents)))
 
 
 def _refuse_event_log(name: str) -> None:
