@@ -25,37 +25,45 @@ def collect_trace(paths: list[str], evidence: PtaEvidence) -> None:
     for source in sources:
         if source.named:
             _refuse_event_log(source.name)
-    total_entries = 0
     total_lines = 0
     parser = TraceParser()  # one for all files: an entry cut by a rotation goes on in the next file
-    read: list[tuple[int, TraceFileStats]] = []  # a file's figures are final only once its last entry is
-    for source in sources:
-        stats = TraceFileStats(source.name)
-        try:
-            for entry in read_source(source, stats, parser):
-                total_entries += 1
-                _take_trace_entry(entry, evidence)
-        except InputError as exc:
-            if source.named:
-                raise
-            # one bad file inside a copied Trace folder (say, NUL bytes left by a crash) must not hide the rest
-            for entry in parser.finish():  # and what comes after it does not continue what came before
-                total_entries += 1
-                _take_trace_entry(entry, evidence)
-            evidence.skipped.append({"name": source.name, "reason": exc.message, "kind": "trace"})
-            evidence.files.append(SkippedFile(source.name, exc.message))
-            continue
-        total_lines += stats.lines
-        progress.advance_path(source.name)
-        read.append((len(evidence.files), stats))
-        evidence.files.append(SkippedFile(source.name, ""))  # its place: the figures are set below
-    for entry in parser.finish():
-        total_entries += 1
-        _take_trace_entry(entry, evidence)
-    for index, stats in read:
-        evidence.agents_seen.update(stats.agents)
-        evidence.files[index] = trace_file_read(stats)
-    evidence.trace_entries += total_entries
+    # in order: a file's figures are final only once its last entry is in (the next file may continue it)
+    listed: list[TraceFileStats | SkippedFile] = []
+    entries_before = evidence.trace_entries
+    try:
+        for source in sources:
+            stats = TraceFileStats(source.name)
+            try:
+                for entry in read_source(source, stats, parser):
+                    evidence.trace_entries += 1
+                    _take_trace_entry(entry, evidence)
+            except InputError as exc:
+                # what comes after a bad file does not continue what came before
+                for entry in parser.finish():
+                    evidence.trace_entries += 1
+                    _take_trace_entry(entry, evidence)
+                if source.named:
+                    raise
+                # one bad file inside a copied Trace folder (say, NUL bytes left by a crash) must not hide the rest
+                evidence.skipped.append({"name": source.name, "reason": exc.message, "kind": "trace"})
+                listed.append(SkippedFile(source.name, exc.message))
+                continue
+            total_lines += stats.lines
+            progress.advance_path(source.name)
+            listed.append(stats)
+        for entry in parser.finish():
+            evidence.trace_entries += 1
+            _take_trace_entry(entry, evidence)
+    finally:
+        # a named file that cannot be read ends the reading (`analyze` goes on): the files read before it are
+        # listed too, their entries are in the evidence
+        for item in listed:
+            if isinstance(item, TraceFileStats):
+                evidence.agents_seen.update(item.agents)
+                evidence.files.append(trace_file_read(item))
+            else:
+                evidence.files.append(item)
+    total_entries = evidence.trace_entries - entries_before
     if total_entries == 0:
         names = ", ".join(s.name for s in sources[:3]) + (" ..." if len(sources) > 3 else "")
         trace_skipped = [s for s in evidence.skipped if s.get("kind") == "trace"]

@@ -17,6 +17,7 @@ from tests.fixtures.pta import tracegen as tg
 
 from aadc_doctor.analysis.pta import PtaEvidence, analyse
 from aadc_doctor.analyze.run import AnalyserRun, _relative
+from aadc_doctor.errors import InputError
 from aadc_doctor.json_data import to_json_data
 from aadc_doctor.logs.evtx_reader import EvtxFileStats, RecordSelector, iter_evtx_records
 from aadc_doctor.logs.pta_event_logs import collect_events
@@ -111,3 +112,19 @@ def test_file_entries_pickle_and_stay_typed_when_analyze_makes_paths_relative(tm
                                                    "events/c_export.xml", "events/d_TrustSettings.xml"]
     stray = run.results.files[3]
     assert isinstance(stray, SkippedFile) and stray.reason.startswith("events/d_TrustSettings.xml: ")
+
+
+def test_a_named_file_that_cannot_be_read_leaves_the_files_read_before_it_listed(tmp_path):
+    """`analyze` names each trace file and goes on after an InputError: the report lists what was read."""
+    text = "".join(tg.failure_entry(tg.CURRENT_EXE, tg.request_id(i), 1326, tg.T0 + tg.minutes(i)) for i in range(4))
+    good = tg.write_trace(tmp_path / "AzureADConnectAuthenticationAgent_1.log", text)
+    crashed = tmp_path / "AzureADConnectAuthenticationAgent_2.log"
+    crashed.write_bytes(bytes(4096))
+    evidence = PtaEvidence()
+    with pytest.raises(InputError, match="only NUL bytes"):
+        collect_trace([str(good), str(crashed)], evidence)
+    [entry] = evidence.files
+    assert isinstance(entry, TraceFileRead) and entry.name == str(good) and entry.entries == 4
+    assert evidence.trace_entries == 4 and evidence.agents_seen == {tg.CURRENT_EXE}  # the last entry too
+    _, results = analyse(evidence, expect_agent=True)
+    assert results.summary.failed == 4 and to_json_data(results.files)[0]["format"] == "trace"
