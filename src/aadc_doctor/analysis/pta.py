@@ -23,7 +23,9 @@ from aadc_doctor.results.pta import (
     BurstRow,
     CorrelatedPair,
     EventIdCount,
+    EvtxFileRead,
     FailedRequest,
+    FileRead,
     HourCount,
     HourReasonCount,
     OtherFailures,
@@ -32,7 +34,9 @@ from aadc_doctor.results.pta import (
     ReasonRow,
     StatusRow,
     SuccessCount,
+    TraceFileRead,
     TraceProblemRow,
+    XmlFileRead,
 )
 
 CORRELATION_WINDOW = timedelta(seconds=5)
@@ -242,8 +246,8 @@ class PtaEvidence:
     trace_problems: dict[str, _Tally] = field(default_factory=dict)
     agent_events: dict[tuple[str, int], _Tally] = field(default_factory=dict)
     events_by_id: Counter[int] = field(default_factory=Counter)
-    files: list[dict[str, Any]] = field(default_factory=list)
-    damaged: list[dict[str, Any]] = field(default_factory=list)
+    files: list[FileRead] = field(default_factory=list)
+    damaged: list[EvtxFileRead] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)  # files inside a folder/.zip that are not logs
     trace_entries: int = 0
     security_events: int = 0
@@ -780,17 +784,17 @@ def analyse(evidence: PtaEvidence, *, expect_agent: bool) -> tuple[list[Finding]
     findings += event_findings
     t = pta_finding_templates()
     for damaged in evidence.damaged:
-        expected = damaged.get("expected_records")
+        expected = damaged.expected_records
         of = f" of the {expected} its chunk headers claim" if expected else ""
-        findings.append(t["evtx_damaged"].render(str(damaged["name"]), records=damaged["records"], of=of,
-                                                 errors=_sentence("; ".join(damaged.get("errors", [])[:3]))))
+        findings.append(t["evtx_damaged"].render(damaged.name, records=damaged.records, of=of,
+                                                 errors=_sentence("; ".join(damaged.errors[:3]))))
     for file in evidence.files:
-        if file.get("cut_short") and file.get("format") == "xml":
-            findings.append(t["event_xml_cut_short"].render(str(file["name"]), name=file["name"],
-                                                            cut_short=file["cut_short"]))
-        elif file.get("cut_short"):
-            findings.append(t["trace_cut_short"].render(str(file["name"]), name=file["name"],
-                                                        cut_short=file["cut_short"], entries=file["entries"]))
+        match file:
+            case XmlFileRead(cut_short=cut_short) if cut_short:
+                findings.append(t["event_xml_cut_short"].render(file.name, name=file.name, cut_short=cut_short))
+            case TraceFileRead(cut_short=cut_short) if cut_short:
+                findings.append(t["trace_cut_short"].render(file.name, name=file.name, cut_short=cut_short,
+                                                            entries=file.entries))
     for skipped in evidence.skipped:
         kind = "event_file_skipped" if skipped.get("kind") == "events" else "trace_file_skipped"
         findings.append(t[kind].render(skipped["name"], reason=skipped["reason"]))

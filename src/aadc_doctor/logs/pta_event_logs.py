@@ -16,7 +16,7 @@ import stat
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aadc_doctor.errors import InputError
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from aadc_doctor.analysis.pta import PtaEvidence
     from aadc_doctor.analysis.security_events import AgentMatcher
     from aadc_doctor.logs.evtx_reader import EvtxFileStats, EvtxLayout
+    from aadc_doctor.results.pta import EvtxFileRead, FileRead, XmlFileRead
 
 LEVEL_NAMES = {0: "Information", 1: "Critical", 2: "Error", 3: "Warning", 4: "Information", 5: "Verbose"}
 # a 4776 (or 4768) with this Status validated the password (issued a ticket); attempt_from_event drops it, the
@@ -75,7 +76,7 @@ class PieceResult:
     file_index: int
     evtx: EvtxFileStats | None = None
     layout: EvtxLayout | None = None  # from the piece that starts the file: the file is described once
-    xml: dict[str, Any] | None = None
+    xml: XmlFileRead | None = None
     not_events: tuple[str, str | None] | None = None  # (message, hint): skipped in a folder, else an error
     error: tuple[str, str | None] | None = None  # a file that cannot be read: ends the run
 
@@ -223,6 +224,7 @@ def read_pieces(pieces: list[Piece], matcher: AgentMatcher) -> TaskResult:
     from aadc_doctor.knowledge.pta_events import agent_channels
     from aadc_doctor.logs.event_xml import EventRecord, XmlExportStats, iter_xml_export
     from aadc_doctor.logs.evtx_reader import EvtxFileStats, RecordSelector, iter_evtx_records
+    from aadc_doctor.results.pta import XmlFileRead
 
     evidence = PtaEvidence()
     result = TaskResult(evidence)
@@ -271,9 +273,7 @@ def read_pieces(pieces: list[Piece], matcher: AgentMatcher) -> TaskResult:
                     counts[record.event_id] = counts.get(record.event_id, 0) + 1
                     take(record)
                 count(counts)
-                outcome.xml = {"name": piece.name, "format": "xml", "records": xml_stats.records, "bad": xml_stats.bad}
-                if xml_stats.cut_short:  # the export breaks off: the events before the break were read
-                    outcome.xml["cut_short"] = xml_stats.cut_short
+                outcome.xml = XmlFileRead(piece.name, xml_stats.records, xml_stats.bad, xml_stats.cut_short)
         except _NotEvents as problem:
             outcome.not_events = (problem.message, problem.hint)
         except InputError as exc:
@@ -350,15 +350,15 @@ def _merge(logs: list[LogFile], results: list[TaskResult], evidence: PtaEvidence
     Problems are raised in file order: the first unreadable file, or the first named file that is no event
     log; such files found in a folder are listed as skipped.
     """
-    from aadc_doctor.json_data import to_json_data
     from aadc_doctor.logs.evtx_reader import EvtxFileStats
+    from aadc_doctor.results.pta import SkippedFile
 
     by_file: dict[int, list[PieceResult]] = {}
     for result in results:
         for piece in result.pieces:
             by_file.setdefault(piece.file_index, []).append(piece)
-    entries: list[dict[str, Any]] = []
-    damaged: list[dict[str, Any]] = []
+    entries: list[FileRead] = []
+    damaged: list[EvtxFileRead] = []
     skipped: list[dict[str, str]] = []
     for index, log in enumerate(logs):
         pieces = by_file.get(index, [])
@@ -370,7 +370,7 @@ def _merge(logs: list[LogFile], results: list[TaskResult], evidence: PtaEvidence
         problem = next((p.not_events for p in pieces if p.not_events is not None), None)
         if problem is not None:
             skipped.append({"name": log.name, "reason": problem[0], "kind": "events"})
-            entries.append({"format": "skipped", "name": log.name, "reason": problem[0]})
+            entries.append(SkippedFile(log.name, problem[0]))
             continue
         xml = next((p.xml for p in pieces if p.xml is not None), None)
         if xml is not None:
@@ -388,11 +388,11 @@ def _merge(logs: list[LogFile], results: list[TaskResult], evidence: PtaEvidence
                 assert part.evtx is not None
                 whole.add_part(part.evtx)
         assert whole is not None
-        info = to_json_data(whole)
-        if whole.damaged:
+        info = evtx_file_read(whole)
+        if info.damaged:
             damaged.append(info)
         entries.append(info)
-    if not any(entry.get("format") != "skipped" for entry in entries):
+    if all(isinstance(entry, SkippedFile) for entry in entries):
         raise InputError(f"no event log among the files found: {skipped[-1]['reason']}",
                          hint="export with wevtutil epl <log> <file>.evtx, or Event Viewer > Save All Events As")
     for result in results:
@@ -400,6 +400,16 @@ def _merge(logs: list[LogFile], results: list[TaskResult], evidence: PtaEvidence
     evidence.files.extend(entries)
     evidence.damaged.extend(damaged)
     evidence.skipped.extend(skipped)
+
+
+def evtx_file_read(stats: EvtxFileStats) -> EvtxFileRead:
+    """An .evtx file's figures once all its slices are in, as `pta`'s results list them."""
+    from aadc_doctor.results.pta import EvtxFileRead
+
+    derived = stats.whole_file_errors()
+    return EvtxFileRead(stats.name, stats.records, stats.expected_records, stats.chunks, stats.truncated_bytes,
+                        tuple((stats.errors + derived)[:20]), stats.error_count + len(derived), stats.damaged,
+                        stats.dirty)
 
 
 def not_events_hint(head: bytes) -> str:

@@ -9,7 +9,8 @@ from aadc_doctor.errors import InputError
 
 if TYPE_CHECKING:
     from aadc_doctor.analysis.pta import PtaEvidence
-    from aadc_doctor.logs.pta_trace import TraceEntry
+    from aadc_doctor.logs.pta_trace import TraceEntry, TraceFileStats
+    from aadc_doctor.results.pta import TraceFileRead
 
 
 def collect_trace(paths: list[str], evidence: PtaEvidence) -> None:
@@ -17,44 +18,52 @@ def collect_trace(paths: list[str], evidence: PtaEvidence) -> None:
     if not paths:
         return
     from aadc_doctor import progress
-    from aadc_doctor.json_data import to_json_data
     from aadc_doctor.logs.pta_trace import TraceFileStats, TraceParser, collect_sources, order_sources, read_source
+    from aadc_doctor.results.pta import SkippedFile
 
     sources = order_sources(collect_sources(paths))
     for source in sources:
         if source.named:
             _refuse_event_log(source.name)
-    total_entries = 0
     total_lines = 0
     parser = TraceParser()  # one for all files: an entry cut by a rotation goes on in the next file
-    read: list[tuple[int, TraceFileStats]] = []  # a file's figures are final only once its last entry is
-    for source in sources:
-        stats = TraceFileStats(source.name)
-        try:
-            for entry in read_source(source, stats, parser):
-                total_entries += 1
-                _take_trace_entry(entry, evidence)
-        except InputError as exc:
-            if source.named:
-                raise
-            # one bad file inside a copied Trace folder (say, NUL bytes left by a crash) must not hide the rest
-            for entry in parser.finish():  # and what comes after it does not continue what came before
-                total_entries += 1
-                _take_trace_entry(entry, evidence)
-            evidence.skipped.append({"name": source.name, "reason": exc.message, "kind": "trace"})
-            evidence.files.append({"format": "skipped", "name": source.name, "reason": exc.message})
-            continue
-        total_lines += stats.lines
-        progress.advance_path(source.name)
-        read.append((len(evidence.files), stats))
-        evidence.files.append({})
-    for entry in parser.finish():
-        total_entries += 1
-        _take_trace_entry(entry, evidence)
-    for index, stats in read:
-        evidence.agents_seen.update(stats.agents)
-        evidence.files[index] = {"format": "trace", **to_json_data(stats)}
-    evidence.trace_entries += total_entries
+    # in order: a file's figures are final only once its last entry is in (the next file may continue it)
+    listed: list[TraceFileStats | SkippedFile] = []
+    entries_before = evidence.trace_entries
+    try:
+        for source in sources:
+            stats = TraceFileStats(source.name)
+            try:
+                for entry in read_source(source, stats, parser):
+                    evidence.trace_entries += 1
+                    _take_trace_entry(entry, evidence)
+            except InputError as exc:
+                # what comes after a bad file does not continue what came before
+                for entry in parser.finish():
+                    evidence.trace_entries += 1
+                    _take_trace_entry(entry, evidence)
+                if source.named:
+                    raise
+                # one bad file inside a copied Trace folder (say, NUL bytes left by a crash) must not hide the rest
+                evidence.skipped.append({"name": source.name, "reason": exc.message, "kind": "trace"})
+                listed.append(SkippedFile(source.name, exc.message))
+                continue
+            total_lines += stats.lines
+            progress.advance_path(source.name)
+            listed.append(stats)
+        for entry in parser.finish():
+            evidence.trace_entries += 1
+            _take_trace_entry(entry, evidence)
+    finally:
+        # a named file that cannot be read ends the reading (`analyze` goes on): the files read before it are
+        # listed too, their entries are in the evidence
+        for item in listed:
+            if isinstance(item, TraceFileStats):
+                evidence.agents_seen.update(item.agents)
+                evidence.files.append(trace_file_read(item))
+            else:
+                evidence.files.append(item)
+    total_entries = evidence.trace_entries - entries_before
     if total_entries == 0:
         names = ", ".join(s.name for s in sources[:3]) + (" ..." if len(sources) > 3 else "")
         trace_skipped = [s for s in evidence.skipped if s.get("kind") == "trace"]
@@ -69,6 +78,16 @@ def collect_trace(paths: list[str], evidence: PtaEvidence) -> None:
         raise InputError(f"{names}: no trace entries found; this is not a .NET trace log of the PTA agent",
                          hint="entries look like 'AzureADConnectAuthenticationAgentService.exe Error: 0 : ...' "
                               "followed by ThreadId= and DateTime= lines")
+
+
+def trace_file_read(stats: TraceFileStats) -> TraceFileRead:
+    """A trace file's final figures, as `pta`'s results list them."""
+    from aadc_doctor.logs.event_xml import format_iso_time as iso
+    from aadc_doctor.results.pta import TraceFileRead
+
+    return TraceFileRead(stats.name, stats.encoding, stats.lines, stats.entries, stats.bad_lines,
+                         stats.truncated_lines, stats.cut_short, stats.nul_bytes, iso(stats.first_time),
+                         iso(stats.last_time), tuple(sorted(stats.agents)))
 
 
 def _refuse_event_log(name: str) -> None:

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from aadc_doctor.json_data import json_meta
-from aadc_doctor.results.base import JsonObject
 
 if TYPE_CHECKING:
     from aadc_doctor.analysis.security_events import SignInAttempt
@@ -149,6 +148,75 @@ class EventIdCount:
     count: int
 
 
+_LEADING = json_meta(skip=True)  # written by json_leading, before the format
+
+
+@dataclass(frozen=True)
+class TraceFileRead:
+    """A trace file `pta trace` read: its figures once its last entry is in (``logs.pta_trace.TraceFileStats``)."""
+
+    name: str
+    encoding: str
+    lines: int
+    entries: int
+    bad_lines: int
+    truncated_lines: int  # lines over 1 MiB, cut
+    cut_short: str = field(metadata=json_meta(null_empty=True))  # a compressed file that ends early: read up to there
+    nul_bytes_skipped: int  # NUL bytes skipped (a crash leaves blocks of them)
+    first_seen: str | None
+    last_seen: str | None
+    agents: tuple[str, ...]
+
+    def json_leading(self) -> dict[str, str]:
+        return {"format": "trace"}
+
+
+@dataclass(frozen=True)
+class EvtxFileRead:
+    """An .evtx file read, its slices added up (``logs.evtx_reader.EvtxFileStats``, described as a whole)."""
+
+    name: str = field(metadata=_LEADING)
+    records: int
+    expected_records: int | None  # what the chunk headers claim
+    chunks: int
+    truncated_bytes: int
+    errors: tuple[str, ...]  # the first 20
+    error_count: int  # all of them
+    damaged: bool
+    dirty: bool  # a live log copied while open; wevtutil epl exports are clean
+
+    def json_leading(self) -> dict[str, str]:
+        return {"name": self.name, "format": "evtx"}
+
+
+@dataclass(frozen=True)
+class XmlFileRead:
+    """An Event Viewer XML export read."""
+
+    name: str = field(metadata=_LEADING)
+    records: int
+    bad: int
+    # the export breaks off: the events before the break were read
+    cut_short: str = field(default="", metadata=json_meta(omit_empty=True))
+
+    def json_leading(self) -> dict[str, str]:
+        return {"name": self.name, "format": "xml"}
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file found in a folder or .zip that is no log of its kind: listed, not read."""
+
+    name: str
+    reason: str
+
+    def json_leading(self) -> dict[str, str]:
+        return {"format": "skipped"}
+
+
+FileRead = TraceFileRead | EvtxFileRead | XmlFileRead | SkippedFile
+
+
 @dataclass(frozen=True)
 class PtaSummary:
     failed: int
@@ -179,7 +247,7 @@ class PtaResults:
     correlated_total: int
     successes: SuccessCount
     events_by_id: tuple[EventIdCount, ...]
-    files: tuple[JsonObject, ...]  # per file read: its format, counts and problems
+    files: tuple[FileRead, ...]  # per file read: its format, counts and problems
     summary: PtaSummary
     # failures per hour and reason, for the HTML report's heat map (the JSON has by_hour and by_reason)
     by_hour_reason: tuple[HourReasonCount, ...] = field(default=(), metadata=json_meta(skip=True))

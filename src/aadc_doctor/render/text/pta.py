@@ -47,19 +47,22 @@ def _render_read(results: PtaResults, console: Console) -> None:
     """What was read: per file, the agent process, the successes counted."""
     from rich.text import Text
 
+    from aadc_doctor.results.pta import EvtxFileRead, SkippedFile, TraceFileRead, XmlFileRead
+
     parts = []
     for f in results.files:
-        if f["format"] == "trace":
-            entries = "1 entry" if f["entries"] == 1 else f"{f['entries']} entries"
-            cut = f", {f['truncated_lines']} over-long line(s) cut at 1 MiB" if f.get("truncated_lines") else ""
-            parts.append(f"{f['name']}: {entries}, {f['bad_lines']} unreadable line(s){cut}, {f['encoding']}")
-        elif f["format"] == "skipped":
-            parts.append(f"{f['name']}: skipped ({f['reason'].removeprefix(f['name'] + ': ')})")
-        elif f["format"] == "evtx":
-            expected = f" of {f['expected_records']}" if f.get("expected_records") is not None else ""
-            parts.append(f"{f['name']}: {f['records']}{expected} records" + (" (DAMAGED)" if f["damaged"] else ""))
-        else:
-            parts.append(f"{f['name']}: {f['records']} events (XML)")
+        match f:
+            case TraceFileRead():
+                entries = "1 entry" if f.entries == 1 else f"{f.entries} entries"
+                cut = f", {f.truncated_lines} over-long line(s) cut at 1 MiB" if f.truncated_lines else ""
+                parts.append(f"{f.name}: {entries}, {f.bad_lines} unreadable line(s){cut}, {f.encoding}")
+            case SkippedFile():
+                parts.append(f"{f.name}: skipped ({f.reason.removeprefix(f.name + ': ')})")
+            case EvtxFileRead():
+                expected = f" of {f.expected_records}" if f.expected_records is not None else ""
+                parts.append(f"{f.name}: {f.records}{expected} records" + (" (DAMAGED)" if f.damaged else ""))
+            case XmlFileRead():
+                parts.append(f"{f.name}: {f.records} events (XML)")
     console.print(Text("Read", style="bold"))
     for part in parts:
         console.print(f"  {part}", markup=False, highlight=False)
