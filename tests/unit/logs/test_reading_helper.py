@@ -101,6 +101,8 @@ def test_by_default_only_a_large_uncompressed_file_gets_a_helper(tmp_path: Path,
     from aadc_doctor.logs.chunked_reader import ChunkedLog
 
     monkeypatch.setattr(parallel, "usable_cpus", lambda: 2)
+    # the size rule alone: an earlier test of this process may have left a library's native thread pool idle
+    monkeypatch.setattr(parallel, "cheap_start_available", lambda: True)
     monkeypatch.setattr(proxylog_reader, "PARALLEL_MIN_BYTES", 10_000)
     line = b"1700000000.000 5 10.0.0.1 TCP_TUNNEL/200 90 CONNECT login.microsoftonline.com:443 - HIER_DIRECT/1.1.1.1\n"
     small, large, packed = tmp_path / "small.log", tmp_path / "large.log", tmp_path / "large.log.gz"
