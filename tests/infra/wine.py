@@ -135,7 +135,8 @@ class WinePrefix:
         except subprocess.TimeoutExpired:
             proc.kill()
             out, err = proc.communicate()
-            raise AssertionError(f"{argv} under Wine took more than {timeout} s; stderr: {err[-2000:]!r}") from None
+            raise AssertionError(f"{argv} under Wine took more than {timeout} s; the end of its output (what it "
+                                 f"was doing): {out[-3000:]!r}; stderr: {err[-2000:]!r}") from None
         return WinRun(proc.returncode, out.decode(encoding, "replace").replace("\r\n", "\n"),
                       err.decode(encoding, "replace").replace("\r\n", "\n"))
 

@@ -49,6 +49,10 @@ NOT_RUN_ON_WINDOWS: dict[str, str] = {
     'tests/cli/test_pta_parallel.py::test_ctrl_c_mid_read_exits_130_and_leaves_no_helper_behind'
     '[sigint to the main process]':
         "POSIX SIGINT and /proc; the lane's termination test covers Windows",
+    'tests/fuzz/test_fuzz_binary_parsers.py::test_damaged_evtx_gives_records_or_an_input_error':
+        "Wine, untriaged: between the 100th and the 500th damaged .evtx (the Linux run reads all 10,000, 28 s) the "
+        "evtx package's win_amd64 build spins in native code holding the GIL, so no time limit can stop it; the "
+        "lane's pta tests read intact and truncated .evtx files under Windows CPython",
     'tests/cli/test_proxy.py::test_valid_json_shape':
         "the test expects a Linux machine: on Windows `proxy` also reads netsh and the server's machine.config",
     'tests/cli/test_proxy.py::test_pac':
@@ -102,7 +106,8 @@ def test_copy(wine: WinePrefix, windows_zip: Path, tmp_path_factory: pytest.Temp
 def test_unit_and_cli_tests_pass_under_windows_cpython(wine: WinePrefix, test_copy: Path,
                                                        tmp_path: Path) -> None:
     basetemp = tmp_path / "pytest temp"
-    argv = [str(test_copy / "python" / "python.exe"), "-m", "pytest", *SUITES, "-q",
+    # -v: one line per test, so a run that overruns its time shows which test it was in
+    argv = [str(test_copy / "python" / "python.exe"), "-m", "pytest", *SUITES, "-v", "--durations=15",
             "-p", "no:cacheprovider", "--timeout", "120", "-rfEs", "--tb=short", "--basetemp", windows_path(basetemp)]
     for nodeid in NOT_RUN_ON_WINDOWS:
         argv += ["--deselect", nodeid]
