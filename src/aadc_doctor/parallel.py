@@ -18,7 +18,7 @@ import struct
 import sys
 import threading
 from collections.abc import Callable, Generator, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -67,9 +67,7 @@ def run_tasks(function: Callable[[T], R], tasks: Sequence[T], processes: int, *,
         return [function(task) for task in tasks]
     if start is None:
         start = "fork" if cheap_start_available() else "spawn"
-    for stream in (sys.stdout, sys.stderr):  # a forked helper must not write out what is still buffered here
-        if stream is not None:
-            stream.flush()
+    _flush_std_streams()
     results: dict[int, R] = {}
     if start == "fork" and len(tasks) <= _MAX_FORKED_TASKS:
         _run_forked(function, tasks, helpers, results)
@@ -183,13 +181,26 @@ def _read_results(fd: int, results: dict[int, Any]) -> None:
     import pickle
 
     with os.fdopen(fd, "rb") as stream:
-        while len(head := stream.read(_LENGTH.size)) == _LENGTH.size:
-            size = _LENGTH.unpack(head)[0]
-            payload = stream.read(size)
-            if len(payload) != size:
-                return  # cut short: the helper died while sending
+        while (payload := _read_frame(stream)) is not None:  # None: the end, or cut short (the helper died)
             number, result = pickle.loads(payload)
             results[number] = result
+
+
+def _read_frame(stream: BinaryIO) -> bytes | None:
+    """One length-prefixed message from a helper's pipe; None at its end or when the message is cut short."""
+    head = stream.read(_LENGTH.size)
+    if len(head) != _LENGTH.size:
+        return None
+    size = _LENGTH.unpack(head)[0]
+    payload = stream.read(size)
+    return payload if len(payload) == size else None
+
+
+def _flush_std_streams() -> None:
+    """A forked helper must not write out again what is still buffered here."""
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
 
 
 def _stop(pid: int) -> None:
@@ -324,9 +335,7 @@ def forked_stream(produce: Callable[[Callable[[Any], None]], None]) -> Generator
     import pickle
     import signal
 
-    for stream in (sys.stdout, sys.stderr):  # the helper must not write out what is still buffered here
-        if stream is not None:
-            stream.flush()
+    _flush_std_streams()
     pid = -1
     finished = False
     results_out = -1
@@ -350,8 +359,7 @@ def forked_stream(produce: Callable[[Callable[[Any], None]], None]) -> Generator
         with os.fdopen(results_out, "rb") as stream:
             results_out = -1  # the file object owns it now
             while True:
-                head = stream.read(_LENGTH.size)
-                payload = stream.read(_LENGTH.unpack(head)[0]) if len(head) == _LENGTH.size else b""
+                payload = _read_frame(stream)
                 if not payload:
                     raise HelperLost("the helper process ended before its work was done")
                 kind, item = pickle.loads(payload)
