@@ -17,7 +17,7 @@ import os
 import struct
 import sys
 import threading
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
 
 if TYPE_CHECKING:
@@ -83,63 +83,138 @@ def run_tasks(function: Callable[[T], R], tasks: Sequence[T], processes: int, *,
 
 
 def _run_forked(function: Callable[[T], R], tasks: Sequence[T], helpers: int, results: dict[int, R]) -> None:
-    import signal
-
-    children: list[tuple[int, int]] = []  # (pid, read end of its results)
-    readers: list[threading.Thread] = []  # each owns (and closes) one read end once started
-    numbers_out, numbers_in = os.pipe()
+    children: list[int] = []  # the helpers' pids, until reaped
+    readers: list[threading.Thread] = []  # on the list before it starts, until joined
+    pipe_ends: list[int] = []  # every descriptor this process opened here and has not closed yet
     try:
+        numbers_out, numbers_in = _pipe(pipe_ends)
         _write_all(numbers_in, b"".join(_NUMBER.pack(n) for n in range(len(tasks))))
-        os.close(numbers_in)  # once the numbers are read, every reader sees the end
-        numbers_in = -1
+        _close(numbers_in, pipe_ends)  # once the numbers are read, every reader sees the end
+        result_ends = []
         for _ in range(helpers):
-            # Ctrl-C waits until the helper is on the list (or the fork failed): it is then stopped and reaped
-            mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-            try:
-                results_out, results_in = os.pipe()
-                try:
-                    pid = os.fork()
-                except BaseException as exc:
-                    os.close(results_out)
-                    os.close(results_in)
-                    if isinstance(exc, OSError):
-                        break  # no process can be started here: what is left is done by this process
-                    raise
-                if pid == 0:
-                    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-                    _forked_helper(function, tasks, numbers_out, results_in,
-                                   [fd for _, fd in children] + [results_out])
-                children.append((pid, results_out))
-                os.close(results_in)
-            finally:
-                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            result_end = _fork_helper(function, tasks, numbers_out, children, pipe_ends)
+            if result_end is None:
+                break  # no process can be started here: what is left is done by this process
+            result_ends.append(result_end)
         # helpers' results are read as they come (a full pipe would stall a helper until this process is done
         # with its own share); the threads wait in os.read without holding the GIL
-        for _, fd in children:
-            reader = threading.Thread(target=_read_results, args=(fd, results), daemon=True)
-            reader.start()
-            readers.append(reader)
+        _start_readers(result_ends, results, readers)
         while (number := _next_number(numbers_out)) is not None:
             results[number] = function(tasks[number])
         for reader in readers:
             reader.join()
     except BaseException:
-        for pid, _ in children:  # Ctrl-C or an error: the helpers' work is no longer wanted
-            _stop(pid)
+        _tear_down(children, readers, pipe_ends, stop=True)  # Ctrl-C or an error: the helpers' work is unwanted
         raise
+    if _tear_down(children, readers, pipe_ends, stop=False):
+        raise KeyboardInterrupt  # it came while the helpers were being reaped: raised once all is put away
+
+
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Iterator[Any]:
+    """Ctrl-C waits until the block is done (the mask in force before is given to the block).
+
+    Only for code that runs while this process has a single thread (``cheap_start_available``), or whose
+    other threads were started inside such a block: the signal can then reach no other thread, and Python
+    raises it in the main thread once the block ends.
+    """
+    import signal
+
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield mask
     finally:
-        for fd in (numbers_out, numbers_in):
-            if fd >= 0:
-                os.close(fd)
-        for _, fd in children[len(readers):]:  # read ends no thread took over
-            os.close(fd)
-        for pid, _ in children:
-            _reap(pid)
-        # after Ctrl-C or an error the readers are still running: a helper reaped has closed its pipe, so each
-        # reaches its end at once. Joined here, none is left unpickling while the interpreter shuts down (which
-        # printed "Exception in thread ... (_read_results)" after the one-line "interrupted")
-        for reader in readers:
-            reader.join(timeout=10)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+def _pipe(pipe_ends: list[int]) -> tuple[int, int]:
+    """A new pipe (read end, write end), both on ``pipe_ends`` before a Ctrl-C can come."""
+    with _ctrl_c_deferred():
+        read_end, write_end = os.pipe()
+        pipe_ends += (read_end, write_end)
+    return read_end, write_end
+
+
+def _close(fd: int, pipe_ends: list[int]) -> None:
+    """Close, then forget: a Ctrl-C in between makes the tear-down close it again (no descriptor is opened
+    meanwhile, so it cannot be another file's), never leaves it open."""
+    os.close(fd)
+    pipe_ends.remove(fd)
+
+
+def _fork_helper(function: Callable[[Any], Any], tasks: Sequence[Any], numbers_out: int, children: list[int],
+                 pipe_ends: list[int]) -> int | None:
+    """Fork one helper; the read end of its results pipe, or None where no process can be started.
+
+    Ctrl-C waits until the helper is on ``children`` and its pipe's read end on ``pipe_ends``, so the tear-down
+    stops, reaps and closes all of it.
+    """
+    import signal
+
+    with _ctrl_c_deferred() as mask:
+        results_out, results_in = os.pipe()
+        try:
+            pid = os.fork()
+        except BaseException as exc:
+            os.close(results_out)
+            os.close(results_in)
+            if isinstance(exc, OSError):
+                return None
+            raise
+        if pid == 0:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            _forked_helper(function, tasks, numbers_out, results_in,
+                           [fd for fd in pipe_ends if fd != numbers_out] + [results_out])
+        children.append(pid)
+        pipe_ends.append(results_out)
+        os.close(results_in)
+    return results_out
+
+
+def _start_readers(fds: list[int], results: dict[int, Any], readers: list[threading.Thread]) -> None:
+    """One reading thread per helper's pipe, each put on ``readers`` (the caller joins them, even after Ctrl-C).
+
+    Ctrl-C waits until every reader has started: a reader half-started when the run is torn down would be
+    neither joined nor sure of its descriptor. The readers inherit the blocked SIGINT, so the signal still
+    goes to the main thread, where Python handles it.
+    """
+    with _ctrl_c_deferred():
+        for fd in fds:
+            reader = threading.Thread(target=_read_results, args=(fd, results), daemon=True)
+            readers.append(reader)
+            reader.start()
+
+
+def _tear_down(children: list[int], readers: list[threading.Thread], pipe_ends: list[int], *, stop: bool) -> bool:
+    """Stop the helpers (if ``stop``), reap them, join the readers, close the pipes; whether a Ctrl-C came.
+
+    A Ctrl-C during it does not cut it short: the step it hit is done again (each is safe to repeat) and
+    the caller raises KeyboardInterrupt at the end. Cut short, it would leave a reader running while the
+    interpreter shuts down (printing "Exception in thread ... (_read_results)" after the one-line
+    "interrupted"), helpers unreaped and pipes open. A reaped helper has closed its end of the pipe, so each
+    reader reaches its end at once; only then are the read ends closed, never under a running reader.
+    """
+    interrupted = False
+    while True:
+        try:
+            if stop:
+                for pid in children:  # all before any is reaped: a reaped pid may be given to another process
+                    _stop(pid)
+                stop = False
+            while children:
+                _reap(children[-1])
+                children.pop()
+            while readers:
+                if readers[-1].is_alive():
+                    readers[-1].join(timeout=10)
+                readers.pop()
+            while pipe_ends:
+                with contextlib.suppress(OSError):  # closed already, when a Ctrl-C came right after
+                    os.close(pipe_ends[-1])
+                pipe_ends.pop()
+            return interrupted
+        except KeyboardInterrupt:
+            interrupted = True
 
 
 def _forked_helper(function: Callable[[Any], Any], tasks: Sequence[Any], numbers_out: int, results_in: int,
@@ -177,13 +252,20 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def _read_results(fd: int, results: dict[int, Any]) -> None:
-    """One helper's results, until it closes its pipe (done, or died: its lost task is redone)."""
+    """One helper's results, until it closes its pipe (done, or died: its lost task is redone).
+
+    The descriptor stays open after this returns (``_run_forked`` closes it once every reader is joined). A
+    read that fails ends this reader quietly: the tasks it did not deliver are redone by the main process.
+    """
     import pickle
 
-    with os.fdopen(fd, "rb") as stream:
-        while (payload := _read_frame(stream)) is not None:  # None: the end, or cut short (the helper died)
-            number, result = pickle.loads(payload)
-            results[number] = result
+    try:
+        with open(fd, "rb", closefd=False) as stream:
+            while (payload := _read_frame(stream)) is not None:  # None: the end, or cut short (the helper died)
+                number, result = pickle.loads(payload)
+                results[number] = result
+    except (OSError, ValueError):  # the run is being torn down (Ctrl-C): what is missing is redone or unwanted
+        return
 
 
 def _read_frame(stream: BinaryIO) -> bytes | None:
@@ -336,47 +418,39 @@ def forked_stream(produce: Callable[[Callable[[Any], None]], None]) -> Generator
     import signal
 
     _flush_std_streams()
-    pid = -1
+    children: list[int] = []  # the helper's pid, until reaped
+    pipe_ends: list[int] = []
     finished = False
-    results_out = -1
     try:
-        # Ctrl-C waits until the helper's pid is known (or the fork failed): it is then stopped and reaped
-        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
+        # Ctrl-C waits until the helper's pid and the pipe are on the lists (or the fork failed): the tear-down
+        # then stops, reaps and closes them
+        with _ctrl_c_deferred() as mask:
             results_out, results_in = os.pipe()
-            try:
-                pid = os.fork()
-            except BaseException:
-                os.close(results_in)
-                raise
+            pipe_ends += (results_out, results_in)
+            pid = os.fork()
             if pid == 0:
                 signal.pthread_sigmask(signal.SIG_SETMASK, mask)
                 os.close(results_out)
                 _stream_helper(produce, results_in)
-            os.close(results_in)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        with os.fdopen(results_out, "rb") as stream:
-            results_out = -1  # the file object owns it now
+            children.append(pid)
+            _close(results_in, pipe_ends)
+        with open(results_out, "rb", closefd=False) as stream:
             while True:
                 payload = _read_frame(stream)
                 if not payload:
                     raise HelperLost("the helper process ended before its work was done")
                 kind, item = pickle.loads(payload)
-                if kind == _END:
-                    finished = True
-                    return
-                if kind == _ERROR:
-                    finished = True
-                    raise item
+                if kind != _ITEM:
+                    finished = True  # the end, or the helper's error: it leaves by itself
+                    break
                 yield item
-    finally:
-        if results_out >= 0:
-            os.close(results_out)
-        if pid > 0:
-            if not finished:
-                _stop(pid)
-            _reap(pid)
+        if kind == _ERROR:
+            raise item
+    except BaseException:  # an error, Ctrl-C, or the consumer closing the iterator early (GeneratorExit)
+        _tear_down(children, [], pipe_ends, stop=not finished)
+        raise
+    if _tear_down(children, [], pipe_ends, stop=False):
+        raise KeyboardInterrupt  # it came while the helper was being reaped: raised once all is put away
 
 
 def _stream_helper(produce: Callable[[Callable[[Any], None]], None], results_in: int) -> None:

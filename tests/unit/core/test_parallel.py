@@ -64,3 +64,22 @@ def test_helpers_that_die_never_leave_the_main_process_waiting(start):
 def test_many_small_tasks_on_the_fork_path():
     results = parallel.run_tasks(square_slowly, [(n, 0.0) for n in range(2000)], 3, start="fork")
     assert [value for value, _ in results] == [n * n for n in range(2000)]
+
+
+@pytest.mark.skipif(not parallel.cheap_start_available(), reason="the fork path is used only on Linux")
+def test_ctrl_c_at_any_moment_leaves_no_reader_error_thread_or_descriptor():
+    """Ctrl-C while readers start, run or are joined: no thread raises, none is left, every pipe is closed."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run([sys.executable, "-m", "tests.infra.interrupt_parallel", "80", "11"], cwd=root,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert report["thread_errors"] == []
+    assert report["threads_left"] == []
+    assert report["descriptors_left"] == []
+    assert 20 <= report["interrupted"] <= 78, report  # the signal came inside most runs, and after a few
