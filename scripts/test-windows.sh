@@ -33,7 +33,10 @@ AADC_WINDOWS_LANE=1 AADC_WINDOWS_ZIP="$PWD/$zip" .venv/bin/pytest tests/windows 
     -s --durations=10 "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 line="$(grep -E '^=*.* in [0-9.]+s' "$log" | tail -n 1 | sed -E 's/^=+ //; s/ =+$//')"
+# which tests failed inside Windows CPython, repeated at the very end, where a CI log is read
+inner="$(grep -E '^(FAILED|ERROR) tests[\/]' "$log" | grep -v '^FAILED tests/windows/' | head -n 20)"
 rm -f "$log"
 echo
+[ -n "$inner" ] && printf 'Windows CPython pytest failures:\n%s\n' "$inner"
 echo "== Windows lane summary: ${line:-no summary line} (exit $rc)"
 exit "$rc"

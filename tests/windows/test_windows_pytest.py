@@ -108,7 +108,7 @@ def test_unit_and_cli_tests_pass_under_windows_cpython(wine: WinePrefix, test_co
     basetemp = tmp_path / "pytest temp"
     # -v: one line per test, so a run that overruns its time shows which test it was in
     argv = [str(test_copy / "python" / "python.exe"), "-m", "pytest", *SUITES, "-v", "--durations=15",
-            "-p", "no:cacheprovider", "--timeout", "120", "-rfEs", "--tb=short", "--basetemp", windows_path(basetemp)]
+            "-p", "no:cacheprovider", "--timeout", "120", "-rsfE", "--tb=short", "--basetemp", windows_path(basetemp)]
     for nodeid in NOT_RUN_ON_WINDOWS:
         argv += ["--deselect", nodeid]
     fuzz_scale = os.environ.get("AADC_WINDOWS_FUZZ_SCALE", WINDOWS_FUZZ_SCALE)
@@ -117,7 +117,10 @@ def test_unit_and_cli_tests_pass_under_windows_cpython(wine: WinePrefix, test_co
     print("\nWindows CPython pytest:", summary[-1] if summary else "no summary line",
           f"({len(NOT_RUN_ON_WINDOWS)} deselected, reasons in {Path(__file__).name}; fuzz scale {fuzz_scale})")
     failures = "\n".join(line for line in run.stdout.splitlines() if line.startswith(("FAILED ", "ERROR ")))
-    report = f"{failures[:8000]}\n--- end of the run ---\n{run.stdout[-3000:]}{run.stderr[-2000:]}"
+    if failures:  # here too: a CI log shows its end, and this line comes before the long report below
+        print(f"Windows CPython pytest failures:\n{failures[:4000]}")
+    # the failures last (-rsfE puts them after the skips): what a CI log shows of a long report is its end
+    report = f"{run.stdout[-3000:]}{run.stderr[-2000:]}\n--- failed under Windows CPython ---\n{failures[:4000]}"
     assert run.code == 0, report
     assert summary and " failed" not in summary[-1], report
     shutil.rmtree(basetemp, ignore_errors=True)
