@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+from tests.infra.spinning_evtx import write_spinning_evtx
 from tests.infra.wine import WindowsRelease, helper_pids, wait_until
 
 from aadc_doctor.lab.scenarios import SCENARIOS
@@ -91,6 +92,28 @@ def test_pta_events_with_spawned_helpers_equals_one_process(release: WindowsRele
     assert two["results"] == one["results"] and two["findings"] == one["findings"]
     assert len(one["results"]["files"]) == len(logs)
     assert all(f["records"] == 2261 and not f["damaged"] for f in one["results"]["files"])
+
+
+def test_a_log_the_evtx_package_loops_on_ends_as_damaged(release: WindowsRelease, tmp_path: Path,
+                                                        win: Callable[[Path], str]) -> None:
+    """The win_amd64 evtx build loops forever on this log (it hung this lane's fuzz run): the guarded reader's
+    spawned helper is stopped after 10 s without progress; the other log is read in full; no helper is left."""
+    folder = tmp_path / "logs with a looping one"
+    folder.mkdir()
+    write_spinning_evtx(CORPUS, folder / "spins.evtx")
+    (folder / "intact.evtx").write_bytes(BIG.read_bytes())
+    started = time.monotonic()
+    run = release.cli("pta", "events", win(folder), "--json", timeout=180)
+    took = time.monotonic() - started
+    assert run.code == 1, run.stderr
+    report = json.loads(run.stdout)
+    files = {Path(f["name"].replace("\\", "/")).name: f for f in report["results"]["files"]}
+    assert files["spins.evtx"]["damaged"]
+    assert "made no progress for 10 s on damaged data in the file and was stopped" in files["spins.evtx"]["errors"][-1]
+    assert files["intact.evtx"]["records"] == 2261 and not files["intact.evtx"]["damaged"]
+    assert any(f["id"] == "evtx-damaged" for f in report["findings"])
+    assert took < 120, took
+    assert wait_until(lambda: not helper_pids(), timeout=30), f"helpers left behind: {helper_pids()}"
 
 
 def test_terminating_a_parallel_read_leaves_no_helper(release: WindowsRelease, tmp_path: Path,

@@ -49,10 +49,6 @@ NOT_RUN_ON_WINDOWS: dict[str, str] = {
     'tests/cli/test_pta_parallel.py::test_ctrl_c_mid_read_exits_130_and_leaves_no_helper_behind'
     '[sigint to the main process]':
         "POSIX SIGINT and /proc; the lane's termination test covers Windows",
-    'tests/fuzz/test_fuzz_binary_parsers.py::test_damaged_evtx_gives_records_or_an_input_error':
-        "Wine, untriaged: between the 100th and the 500th damaged .evtx (the Linux run reads all 10,000, 28 s) the "
-        "evtx package's win_amd64 build spins in native code holding the GIL, so no time limit can stop it; the "
-        "lane's pta tests read intact and truncated .evtx files under Windows CPython",
     'tests/cli/test_proxy.py::test_valid_json_shape':
         "the test expects a Linux machine: on Windows `proxy` also reads netsh and the server's machine.config",
     'tests/cli/test_proxy.py::test_pac':

@@ -9,10 +9,14 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aadc_doctor.knowledge.ad import templates, ticket_enctypes
 from aadc_doctor.logs.event_xml import EventRecord
 from aadc_doctor.model import Finding
+
+if TYPE_CHECKING:
+    from aadc_doctor.logs.evtx_guard import EvtxGuard
 
 SERVICE_TICKET_REQUEST = 4769
 RC4_TICKET = 0x17
@@ -105,33 +109,60 @@ class TicketSummary:
     files: tuple[TicketFile, ...]
 
 
-def read_ticket_events(paths: list[Path]) -> tuple[TicketTally, tuple[TicketFile, ...]]:
-    """Stream every file (constant memory); per file its name, format and record count."""
+def read_ticket_events(paths: list[Path], guard: EvtxGuard | None = None) -> tuple[TicketTally, tuple[TicketFile, ...]]:
+    """Stream every file (constant memory); per file its name, format and record count.
+
+    An .evtx with damage is read through ``guard`` (``logs/evtx_guard.py``; one is started on first need
+    if none is given): the evtx package can loop forever on some damaged chunks.
+    """
+    import contextlib
+
     from aadc_doctor.errors import InputError
-    from aadc_doctor.logs.event_xml import XmlExportStats, iter_xml_export, looks_like_event_xml
-    from aadc_doctor.logs.evtx_reader import EvtxFileStats, RecordSelector, is_evtx, iter_evtx_records
+    from aadc_doctor.logs.evtx_guard import EvtxGuard as Guard
+    from aadc_doctor.logs.evtx_reader import (
+        EvtxFileStats,
+        RecordSelector,
+        damage_in,
+        is_evtx,
+        iter_evtx_records,
+        read_layout,
+    )
 
     tally = TicketTally()
     files: list[TicketFile] = []
-    for path in paths:
-        try:
-            with path.open("rb") as fh:
-                head = fh.read(4096)
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-        if is_evtx(head):
-            stats = EvtxFileStats(str(path))
-            for record in iter_evtx_records(path, stats, RecordSelector(ids=frozenset({SERVICE_TICKET_REQUEST}))):
-                tally.add(record)
-            files.append(TicketFile(str(path), "evtx", stats.records, stats.error_count))
-        elif looks_like_event_xml(head):
-            xml_stats = XmlExportStats(str(path))
-            for record in iter_xml_export(path, xml_stats):
-                tally.add(record)
-            files.append(TicketFile(str(path), "xml", xml_stats.records, xml_stats.bad))
-        else:
-            raise InputError(f"{path}: not an event log (.evtx) or an Event Viewer XML export")
+    selector = RecordSelector(ids=frozenset({SERVICE_TICKET_REQUEST}))
+    with contextlib.ExitStack() as stack:
+        for path in paths:
+            try:
+                with path.open("rb") as fh:
+                    head = fh.read(4096)
+            except OSError as exc:
+                raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+            if is_evtx(head):
+                layout = read_layout(path)
+                if damage_in(path, layout, None):
+                    guard = guard or stack.enter_context(Guard())
+                    stats = guard.read(path, layout, None, selector, tally.add).stats
+                else:
+                    stats = EvtxFileStats(str(path))
+                    for record in iter_evtx_records(path, stats, selector, layout=layout):
+                        tally.add(record)
+                files.append(TicketFile(str(path), "evtx", stats.records, stats.error_count))
+                continue
+            _read_xml_or_refuse(path, head, tally, files)
     return tally, tuple(files)
+
+
+def _read_xml_or_refuse(path: Path, head: bytes, tally: TicketTally, files: list[TicketFile]) -> None:
+    from aadc_doctor.errors import InputError
+    from aadc_doctor.logs.event_xml import XmlExportStats, iter_xml_export, looks_like_event_xml
+
+    if not looks_like_event_xml(head):
+        raise InputError(f"{path}: not an event log (.evtx) or an Event Viewer XML export")
+    xml_stats = XmlExportStats(str(path))
+    for record in iter_xml_export(path, xml_stats):
+        tally.add(record)
+    files.append(TicketFile(str(path), "xml", xml_stats.records, xml_stats.bad))
 
 
 def ticket_findings(tally: TicketTally) -> list[Finding]:

@@ -375,12 +375,21 @@ EVTX_CHUNK = 65536
 
 
 def _evtx_to_xml(stage: _Stage, item: Item) -> None:
-    """Render every record; a damaged chunk loses its records (nothing of it is shipped), the rest goes on."""
+    """Render every record; a chunk the package cannot read loses its records (nothing of it is shipped), the
+    rest goes on. A log whose checksums fail is not rendered at all: withheld, with the reason."""
     import evtx
+    from aadc_doctor.errors import InputError
+    from aadc_doctor.logs.evtx_reader import damage_in, read_layout
 
     source = stage.root / item.path
     xml_path = item.path[: -len(".evtx")] + ".xml"
     records = damaged = 0
+    try:  # the package can loop forever on some damaged chunks (logs/evtx_guard.py): such a log is not rendered
+        if damage_in(source, read_layout(source), None):
+            raise EvtxNotRendered("a chunk or header checksum fails: the evtx package can loop forever on such "
+                                  "damage, so it is not rendered")
+    except InputError as exc:
+        raise EvtxNotRendered(exc.message) from None
     try:
         iterator = evtx.PyEvtxParser(str(source)).records()
     except (OSError, RuntimeError, ValueError) as exc:

@@ -23,6 +23,8 @@ from aadc_doctor.errors import InputError
 if TYPE_CHECKING:
     from aadc_doctor.analysis.pta import PtaEvidence
     from aadc_doctor.analysis.security_events import AgentMatcher
+    from aadc_doctor.logs.event_xml import EventRecord
+    from aadc_doctor.logs.evtx_guard import EvtxGuard
     from aadc_doctor.logs.evtx_reader import EvtxFileStats, EvtxLayout
     from aadc_doctor.results.pta import EvtxFileRead, FileRead, XmlFileRead
 
@@ -79,6 +81,8 @@ class PieceResult:
     xml: XmlFileRead | None = None
     not_events: tuple[str, str | None] | None = None  # (message, hint): skipped in a folder, else an error
     error: tuple[str, str | None] | None = None  # a file that cannot be read: ends the run
+    # spans of a damaged .evtx left to the guarded reader (logs/evtx_guard.py), with the file's layout
+    deferred: list[tuple[range | None, EvtxLayout]] = field(default_factory=list)
 
 
 @dataclass
@@ -88,11 +92,12 @@ class TaskResult:
 
 
 def collect_events(files: list[str], agent: AgentKey, jobs: int | None = None,
-                   evidence: PtaEvidence | None = None) -> PtaEvidence:
+                   evidence: PtaEvidence | None = None, guard: EvtxGuard | None = None) -> PtaEvidence:
     """Read every .evtx or XML export (folders stand for the logs in them) into the evidence.
 
     ``jobs``: how many processes read, this one included; None decides from the input size and the CPUs.
     A missing file fails at once (exit 2); a file that is no event log, once the helpers have looked.
+    Damaged spans of .evtx files are read last, by ``guard`` (one is started if needed and none is given).
     """
     from aadc_doctor import parallel
 
@@ -100,6 +105,14 @@ def collect_events(files: list[str], agent: AgentKey, jobs: int | None = None,
     processes = jobs if jobs is not None else default_processes(sum(log.size for log in logs))
     tasks = plan_tasks(logs, processes)
     results = parallel.run_tasks(_TaskRunner(agent), tasks, processes)
+    if any(piece.deferred for result in results for piece in result.pieces):
+        from aadc_doctor.logs.evtx_guard import EvtxGuard
+
+        if guard is None:
+            with EvtxGuard() as own_guard:
+                results.append(read_deferred(logs, results, agent, own_guard))
+        else:
+            results.append(read_deferred(logs, results, agent, guard))
     from aadc_doctor.analysis.pta import PtaEvidence
 
     if evidence is None:
@@ -217,38 +230,53 @@ def matcher_for(agent: AgentKey) -> AgentMatcher:
     return AgentMatcher([g.process for g in agent_generations()] + list(agent[0]), list(agent[1]))
 
 
-def read_pieces(pieces: list[Piece], matcher: AgentMatcher) -> TaskResult:
-    """One task: its pieces read in order into one evidence."""
-    from aadc_doctor.analysis.pta import PtaEvidence
-    from aadc_doctor.analysis.security_events import SECURITY_EVENT_IDS, attempt_from_event, parse_system_time
-    from aadc_doctor.knowledge.pta_events import agent_channels
-    from aadc_doctor.logs.event_xml import EventRecord, XmlExportStats, iter_xml_export
-    from aadc_doctor.logs.evtx_reader import EvtxFileStats, RecordSelector, iter_evtx_records
-    from aadc_doctor.results.pta import XmlFileRead
+class _EvidenceSink:
+    """Records into one evidence: the agent's own events, and the Security log's sign-in attempts."""
 
-    evidence = PtaEvidence()
-    result = TaskResult(evidence)
-    channels = agent_channels()
-    selector = RecordSelector(ids=frozenset({4625, 4768, 4771, 4776}), checked_ids=frozenset({4624, 4648}),
-                              unless=((4776, STATUS_SUCCESS), (4768, STATUS_SUCCESS)),  # most are successes
-                              process_names=tuple(sorted(matcher.exe_names)), channel_prefixes=AGENT_CHANNEL_PREFIXES)
+    def __init__(self, matcher: AgentMatcher) -> None:
+        from aadc_doctor.analysis.pta import PtaEvidence
+        from aadc_doctor.knowledge.pta_events import agent_channels
+        from aadc_doctor.logs.evtx_reader import RecordSelector
 
-    def take(record: EventRecord) -> None:
-        if record.channel.lower() in channels:
+        self.matcher = matcher
+        self.evidence = PtaEvidence()
+        self.channels = agent_channels()
+        self.selector = RecordSelector(
+            ids=frozenset({4625, 4768, 4771, 4776}), checked_ids=frozenset({4624, 4648}),
+            unless=((4776, STATUS_SUCCESS), (4768, STATUS_SUCCESS)),  # most are successes
+            process_names=tuple(sorted(matcher.exe_names)), channel_prefixes=AGENT_CHANNEL_PREFIXES)
+
+    def take(self, record: EventRecord) -> None:
+        from aadc_doctor.analysis.security_events import SECURITY_EVENT_IDS, attempt_from_event, parse_system_time
+
+        if record.channel.lower() in self.channels:
             message = record.message or " | ".join(s for s in record.strings if s) or " | ".join(
                 f"{k}={v}" for k, v in record.data.items())
             level = LEVEL_NAMES.get(record.level if record.level is not None else 4, "Information")
-            evidence.add_agent_event(record.channel, record.event_id, level, message, parse_system_time(record.time))
+            self.evidence.add_agent_event(record.channel, record.event_id, level, message,
+                                          parse_system_time(record.time))
             return
         if record.event_id in SECURITY_EVENT_IDS:
-            attempt = attempt_from_event(record, matcher)
+            attempt = attempt_from_event(record, self.matcher)
             if attempt is not None:
-                evidence.add_attempt(attempt)
+                self.evidence.add_attempt(attempt)
 
-    def count(counts: dict[int, int]) -> None:
-        evidence.events_by_id.update(counts)
-        evidence.security_events += sum(n for eid, n in counts.items() if eid in SECURITY_EVENT_IDS)
+    def count(self, counts: dict[int, int]) -> None:
+        from aadc_doctor.analysis.security_events import SECURITY_EVENT_IDS
 
+        self.evidence.events_by_id.update(counts)
+        self.evidence.security_events += sum(n for eid, n in counts.items() if eid in SECURITY_EVENT_IDS)
+
+
+def read_pieces(pieces: list[Piece], matcher: AgentMatcher) -> TaskResult:
+    """One task: its pieces read in order into one evidence; damaged .evtx spans are left for the guard."""
+    from aadc_doctor.logs.event_xml import XmlExportStats, iter_xml_export
+    from aadc_doctor.logs.evtx_reader import EvtxFileStats, damage_in, iter_evtx_records
+    from aadc_doctor.results.pta import XmlFileRead
+
+    sink = _EvidenceSink(matcher)
+    result = TaskResult(sink.evidence)
+    take, selector = sink.take, sink.selector
     for piece in pieces:
         path = Path(piece.name)
         outcome = PieceResult(piece.file_index)
@@ -258,12 +286,16 @@ def read_pieces(pieces: list[Piece], matcher: AgentMatcher) -> TaskResult:
             if kind != "evtx" and piece.span is not None and piece.span[0] > 0:
                 continue  # not an .evtx: the piece that starts the file reads or reports it
             if kind == "evtx":
+                assert layout is not None
                 stats = EvtxFileStats(piece.name)
                 counts: dict[int, int] = {}
                 for span in _spans_to_read(piece, layout):
+                    if damage_in(path, layout, span):
+                        outcome.deferred.append((span, layout))
+                        continue
                     for record in iter_evtx_records(path, stats, selector, counts, layout=layout, span=span):
                         take(record)
-                count(counts)
+                sink.count(counts)
                 outcome.evtx = stats
                 outcome.layout = layout if piece.span is not None and piece.span[0] == 0 else None
             else:
@@ -272,13 +304,32 @@ def read_pieces(pieces: list[Piece], matcher: AgentMatcher) -> TaskResult:
                 for record in iter_xml_export(path, xml_stats):
                     counts[record.event_id] = counts.get(record.event_id, 0) + 1
                     take(record)
-                count(counts)
+                sink.count(counts)
                 outcome.xml = XmlFileRead(piece.name, xml_stats.records, xml_stats.bad, xml_stats.cut_short)
         except _NotEvents as problem:
             outcome.not_events = (problem.message, problem.hint)
         except InputError as exc:
             outcome.error = (exc.message, exc.hint)
     return result
+
+
+def read_deferred(logs: list[LogFile], results: list[TaskResult], agent: AgentKey, guard: EvtxGuard) -> TaskResult:
+    """The damaged spans the tasks left, read by the guard in file order; their figures go to their pieces.
+
+    Read here, in the main process, whatever ``--jobs`` is: the report is the same however the file was cut.
+    """
+    sink = _EvidenceSink(matcher_for(agent))
+    for result in results:
+        for piece in result.pieces:
+            for span, layout in piece.deferred:
+                read = guard.read(Path(logs[piece.file_index].name), layout, span, sink.selector, sink.take)
+                sink.count(read.counts)
+                if span is None or piece.evtx is None:  # the whole file: the guard's figures describe it
+                    piece.evtx = read.stats
+                else:
+                    piece.evtx.add_part(read.stats)
+            piece.deferred.clear()
+    return TaskResult(sink.evidence)
 
 
 def _spans_to_read(piece: Piece, layout: EvtxLayout | None) -> list[range | None]:

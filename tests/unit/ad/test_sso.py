@@ -56,3 +56,25 @@ def test_tally_counts_only_azureadssoacc() -> None:
         "files": [{"name": "dc1.evtx", "format": "evtx", "records": 4, "errors": 0}]}
     assert [f.id for f in ticket_findings(tally)] == ["ad-sso-tickets-rc4", "ad-sso-tickets-failed"]
     assert [f.id for f in ticket_findings(TicketTally())] == ["ad-sso-tickets-none"]
+
+
+def test_ticket_events_in_a_log_the_evtx_package_loops_on_end_with_the_file_counted_damaged(tmp_path):
+    """`ad sso --events` reads a damaged .evtx through the guarded reader: it ends, and says the file is damaged."""
+    import time
+    from pathlib import Path
+
+    from tests.infra.spinning_evtx import write_spinning_evtx
+
+    from aadc_doctor.ad.sso_tickets import read_ticket_events
+    from aadc_doctor.logs.evtx_guard import EvtxGuard
+
+    corpus = Path(__file__).resolve().parents[3] / "corpus"
+    spins = write_spinning_evtx(corpus, tmp_path / "Security.evtx")
+    intact = tmp_path / "intact.evtx"
+    intact.write_bytes((corpus / "evtx" / "omerbenamram-evtx_security.evtx").read_bytes())
+    started = time.monotonic()
+    with EvtxGuard(stall_seconds=1.0) as guard:
+        _, files = read_ticket_events([spins, intact], guard)
+    assert time.monotonic() - started < 20
+    assert [(Path(f.name).name, f.errors > 0) for f in files] == [("Security.evtx", True), ("intact.evtx", False)]
+    assert files[1].records == 2261

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from tests.fixtures.server import fake_server
+from tests.infra.spinning_evtx import write_spinning_evtx
 
 from aadc_doctor.collect.archives import archive_plan
 from aadc_doctor.collect.gather import CollectOptions, collect
@@ -166,6 +167,24 @@ def test_redact_withholds_an_event_log_it_cannot_rewrite(tmp_path: Path) -> None
     assert [w["path"] for w in withheld] == [f"{stem}.evtx"]
     assert "left out rather than shipped unredacted" in withheld[0]["reason"]
     assert any("withheld" in m for m in result.report.results.messages)
+    assert f"{LOGS}/{ADMIN_ARCHIVE[:-5]}.xml" in files  # the others are still there
+
+
+def test_redact_withholds_a_damaged_event_log_rather_than_risk_a_hang(tmp_path: Path) -> None:
+    """A log the evtx package loops forever on (a chunk checksum fails): withheld with the reason, collect ends."""
+    system = _server(tmp_path / "server")
+    corpus = Path(__file__).resolve().parents[3] / "corpus"
+    write_spinning_evtx(corpus, tmp_path / "server" / LOGS / SECURITY_ARCHIVE)
+    out = tmp_path / "red.zip"
+    started = time.monotonic()
+    collect_with(system, _args(out, redact=True), _ctx())
+    assert time.monotonic() - started < 60
+    files = _zip(out)
+    stem = f"{LOGS}/{SECURITY_ARCHIVE[:-5]}"
+    assert f"{stem}.evtx" not in files and f"{stem}.xml" not in files
+    (withheld,) = json.loads(files["manifest.json"])["withheld"]
+    assert withheld["path"] == f"{stem}.evtx"
+    assert "a chunk or header checksum fails: the evtx package can loop forever" in withheld["reason"]
     assert f"{LOGS}/{ADMIN_ARCHIVE[:-5]}.xml" in files  # the others are still there
 
 

@@ -1,0 +1,134 @@
+"""Damaged .evtx data goes to a helper process that is stopped when it stalls (logs/evtx_guard.py).
+
+Real helper processes (fork on Linux, spawn under Windows CPython), real corpus logs, real damage; the stall
+is a reader that loops without a word, as the evtx package does on some damaged chunks.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+from tests.infra.spinning_evtx import write_spinning_evtx
+from tests.infra.stalling_reader import SENT_BEFORE_TROUBLE, read_then_die, read_then_stall
+
+from aadc_doctor.json_data import to_json_data
+from aadc_doctor.logs.evtx_guard import EvtxGuard
+from aadc_doctor.logs.evtx_reader import (
+    CHUNK_SIZE,
+    FILE_HEADER_SIZE,
+    EvtxFileStats,
+    RecordSelector,
+    damage_in,
+    iter_evtx_records,
+    read_layout,
+)
+from aadc_doctor.logs.pta_event_logs import collect_events
+
+SECURITY = "omerbenamram-evtx_security.evtx"  # 33 chunk slots, 2 MB
+SELECTOR = RecordSelector(ids=frozenset({4624, 4625, 4672, 4688, 4776}))
+
+
+def _damaged(corpus: Path, folder: Path, name: str, *offsets: int) -> Path:
+    data = bytearray((corpus / "evtx" / SECURITY).read_bytes())
+    for offset in offsets:
+        data[offset] ^= 0x5A
+    path = folder / name
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _in_chunk(slot: int, at: int) -> int:
+    return FILE_HEADER_SIZE + slot * CHUNK_SIZE + at
+
+
+def test_intact_logs_have_no_damage_and_any_broken_checksum_is_damage(corpus, tmp_path):
+    for path in sorted((corpus / "evtx").glob("*.evtx")):
+        assert not damage_in(path, read_layout(path), None), path.name
+    record_byte = _damaged(corpus, tmp_path, "records.evtx", _in_chunk(5, 2000))
+    layout = read_layout(record_byte)
+    assert damage_in(record_byte, layout, None)
+    assert damage_in(record_byte, layout, range(4, 7))
+    assert not damage_in(record_byte, layout, range(0, 5)) and not damage_in(record_byte, layout, range(6, 33))
+    chunk_header = _damaged(corpus, tmp_path, "chunk-header.evtx", _in_chunk(3, 300))
+    assert damage_in(chunk_header, read_layout(chunk_header), range(3, 4))
+    file_header = _damaged(corpus, tmp_path, "file-header.evtx", 40)
+    assert damage_in(file_header, read_layout(file_header), None)  # the package reads it for a whole file
+    cut = tmp_path / "cut.evtx"
+    cut.write_bytes((corpus / "evtx" / SECURITY).read_bytes()[:_in_chunk(9, 30000)])
+    assert damage_in(cut, read_layout(cut), None)
+
+
+def test_the_guard_reads_damaged_data_as_the_reader_does_in_process(corpus, tmp_path):
+    path = _damaged(corpus, tmp_path, "records.evtx", _in_chunk(2, 4000), _in_chunk(20, 9000))
+    layout = read_layout(path)
+    in_process = EvtxFileStats(str(path))
+    expected = [asdict(r) for r in iter_evtx_records(path, in_process, SELECTOR, {}, layout=layout)]
+    taken = []
+    with EvtxGuard(stall_seconds=30) as guard:
+        read = guard.read(path, layout, None, SELECTOR, taken.append)
+        again = guard.read(path, layout, range(10, 25), SELECTOR, lambda record: None)  # the same helper, a span
+    assert not read.stopped and [asdict(r) for r in taken] == expected
+    assert json.dumps(to_json_data(read.stats)) == json.dumps(to_json_data(in_process))
+    assert 0 < again.stats.records < read.stats.records
+
+
+def test_a_stalled_helper_is_stopped_and_what_it_sent_is_kept(corpus, tmp_path):
+    stalls = _damaged(corpus, tmp_path, "stall.evtx", _in_chunk(1, 700))
+    layout = read_layout(stalls)
+    taken = []
+    with EvtxGuard(stall_seconds=1.0, read_span=read_then_stall) as guard:
+        started = time.monotonic()
+        read = guard.read(stalls, layout, None, SELECTOR, taken.append)
+        took = time.monotonic() - started
+        # the next read gets a new helper and reads to the end
+        fine = _damaged(corpus, tmp_path, "fine.evtx", _in_chunk(1, 700))
+        after = guard.read(fine, read_layout(fine), None, SELECTOR, lambda record: None)
+    assert read.stopped and len(taken) == SENT_BEFORE_TROUBLE and read.stats.records == SENT_BEFORE_TROUBLE
+    assert read.stats.errors == ["the evtx package made no progress for 1 s on damaged data in the file and was "
+                                 "stopped; the records after the ones read are not counted"]
+    assert read.stats.damaged
+    assert took < 15, took  # 1 s of silence, then the stop (a spawned helper starts in a few seconds under Wine)
+    assert not after.stopped and after.stats.records > 2000
+
+
+def test_a_helper_that_dies_leaves_a_partial_read_with_the_reason(corpus, tmp_path):
+    path = _damaged(corpus, tmp_path, "dies.evtx", _in_chunk(1, 700))
+    taken = []
+    with EvtxGuard(stall_seconds=30, read_span=read_then_die) as guard:
+        read = guard.read(path, read_layout(path), range(0, 4), SELECTOR, taken.append)
+    assert read.stopped and len(taken) == SENT_BEFORE_TROUBLE
+    assert read.stats.errors == ["the process reading damaged data in chunks 0-3 ended abruptly; the records "
+                                 "after the ones read are not counted"]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_pta_events_reads_damaged_spans_through_the_guard_and_counts_a_stall(corpus, tmp_path, jobs):
+    """A stall in one file's damaged data: that file is reported damaged, the other logs are read in full."""
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    _damaged(corpus, folder, "stall.evtx", _in_chunk(7, 3000))
+    intact = folder / "intact.evtx"
+    intact.write_bytes((corpus / "evtx" / SECURITY).read_bytes())
+    with EvtxGuard(stall_seconds=1.0, read_span=read_then_stall) as guard:
+        evidence = collect_events([str(folder)], ((), ()), jobs, guard=guard)
+    by_name = {Path(entry.name).name: entry for entry in evidence.files}
+    assert by_name["stall.evtx"].damaged and any("was stopped" in e for e in by_name["stall.evtx"].errors)
+    assert not by_name["intact.evtx"].damaged
+    assert by_name["intact.evtx"].records == by_name["intact.evtx"].expected_records
+
+
+def test_a_log_the_evtx_package_loops_on_is_stopped_and_reported_damaged(corpus, tmp_path):
+    """The real package, looping in native code on a real damaged chunk: pta's reading ends, the file is damaged."""
+    spins = write_spinning_evtx(corpus, tmp_path / "spins.evtx")
+    assert damage_in(spins, read_layout(spins), None)
+    started = time.monotonic()
+    with EvtxGuard(stall_seconds=2.0) as guard:
+        evidence = collect_events([str(spins)], ((), ()), 1, guard=guard)
+    took = time.monotonic() - started
+    (entry,) = evidence.files
+    assert entry.damaged and entry.errors[-1].startswith("the evtx package made no progress for 2 s on damaged data in the file")
+    assert took < 20, took
