@@ -105,3 +105,27 @@ def test_ctrl_c_to_the_process_group_always_exits_130(security_log):
 
 def test_sigint_to_the_main_process_always_exits_130(security_log):
     _check(_interrupted_runs(security_log, whole_group=False, seed=5))
+
+
+@pytest.mark.parametrize("whole_group", [True, False], ids=["ctrl-c to the group", "sigint to the main process"])
+def test_ctrl_c_while_the_guard_reads_a_looping_log_exits_130_at_once_and_leaves_no_helper(corpus: Path,
+                                                                                         tmp_path: Path,
+                                                                                         whole_group: bool) -> None:
+    """The guarded reader's helper is spinning in the evtx package (ignoring SIGINT): Ctrl-C stops it at once."""
+    from tests.infra.spinning_evtx import write_spinning_evtx
+
+    spins = write_spinning_evtx(corpus, tmp_path / "spins.evtx")
+    process = _start(spins)
+    time.sleep(2.0)  # the helper has started and is looping (its limit is 10 s)
+    assert process.poll() is None
+    asked = time.monotonic()
+    if whole_group:
+        os.killpg(process.pid, signal.SIGINT)
+    else:
+        process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+    assert (process.returncode, err) == (130, "aadc-doctor: interrupted\n"), (out[-500:], err[-2000:])
+    assert time.monotonic() - asked < 1.5
+    time.sleep(0.2)
+    with pytest.raises(ProcessLookupError):  # nothing of the run is left in its process group
+        os.killpg(process.pid, 0)

@@ -57,7 +57,10 @@ class EvtxGuard:
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  traceback: TracebackType | None) -> None:
-        self.close()
+        if kind is None:
+            self.close()
+        else:  # Ctrl-C or an error: the helper's work is no longer wanted, and it may be busy
+            self._stop()
 
     def read(self, path: Path, layout: EvtxLayout, span: range | None, selector: RecordSelector,
              take: Callable[[EventRecord], None]) -> GuardedRead:
