@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from tests.conftest import SEEDS
+from tests.infra.procs import all_gone
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "proxylog"
 SEED = SEEDS / "000_7b02501e1c753b8b.txt"
@@ -379,30 +380,15 @@ def _big_logs(folder: Path, copies: int) -> list[str]:
     return names
 
 
-def _helpers_of(pid: int) -> list[str]:
-    import subprocess
-
-    return subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
-
-
 def _start_and_wait_for_helper(files: list[str]) -> tuple[Any, list[str]]:
     import subprocess
     import sys
-    import time
+
+    from tests.infra.procs import wait_for_children
 
     proc = subprocess.Popen([sys.executable, "-m", "aadc_doctor", "proxylog", "--json", "--jobs", "2", *files],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    deadline = time.monotonic() + 20
-    helpers: list[str] = []
-    while not helpers and time.monotonic() < deadline and proc.poll() is None:
-        helpers = _helpers_of(proc.pid)
-        time.sleep(0.005)
-    return proc, helpers
-
-
-def _gone(pids: list[str]) -> bool:
-    return all(not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
-               for pid in pids)
+    return proc, wait_for_children(proc, 20)
 
 
 @LINUX_FORK
@@ -423,7 +409,7 @@ def test_ctrl_c_while_a_helper_reads_exits_130_and_leaves_no_helper(tmp_path: Pa
         proc.kill()
     assert proc.returncode in (130, -signal.SIGINT), err  # see tests/cli/test_pta_parallel.py
     assert err.strip() == "aadc-doctor: interrupted" and "Traceback" not in out + err
-    assert _gone(helpers)
+    assert all_gone(helpers)
 
 
 @LINUX_FORK
@@ -440,4 +426,4 @@ def test_a_helper_killed_mid_read_is_a_run_that_could_not_complete(tmp_path: Pat
         proc.kill()
     assert proc.returncode == 3, err
     assert "ended before it was done" in err and "--jobs 1" in err and "Traceback" not in out + err
-    assert _gone(helpers)
+    assert all_gone(helpers)

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.infra.procs import all_gone, wait_for_children
 
 from aadc_doctor import parallel
 from aadc_doctor.errors import ExitCode
@@ -174,11 +175,7 @@ def test_ctrl_c_mid_read_exits_130_and_leaves_no_helper_behind(corpus, tmp_path,
     proc = subprocess.Popen([sys.executable, "-m", "aadc_doctor", "pta", "events", "--json", "--jobs", "2", *files],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        deadline = time.monotonic() + 10
-        helpers: list[str] = []
-        while not helpers and time.monotonic() < deadline and proc.poll() is None:
-            helpers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
-            time.sleep(0.01)
+        helpers = wait_for_children(proc, 10)
         assert helpers, "no helper process was seen while the logs were read"
         if whole_group:
             os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
@@ -191,8 +188,7 @@ def test_ctrl_c_mid_read_exits_130_and_leaves_no_helper_behind(corpus, tmp_path,
     # KeyboardInterrupt it handled passed through code compiled at run time (an import defining a dataclass)
     assert proc.returncode in (130, -signal.SIGINT), err
     assert err.strip() == "aadc-doctor: interrupted" and "Traceback" not in out + err
-    for pid in helpers:
-        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+    assert all_gone(helpers)
 
 
 def test_the_error_list_is_capped_per_file_and_the_count_stays_exact(corpus, tmp_path, run_cli, monkeypatch):

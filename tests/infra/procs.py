@@ -213,3 +213,24 @@ class LabDaemon:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+def child_pids(pid: int) -> list[str]:
+    """The pids of a process's direct children (Linux `pgrep -P`)."""
+    return subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False).stdout.split()
+
+
+def wait_for_children(proc: subprocess.Popen[str], timeout: float) -> list[str]:
+    """The children of ``proc`` once it has some (a helper started), or [] if it ends or the time runs out first."""
+    deadline = time.monotonic() + timeout
+    children: list[str] = []
+    while not children and time.monotonic() < deadline and proc.poll() is None:
+        children = child_pids(proc.pid)
+        time.sleep(0.005)
+    return children
+
+
+def all_gone(pids: list[str]) -> bool:
+    """Every one of these processes has ended (a zombie waiting for its parent counts as ended)."""
+    return all(not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+               for pid in pids)
