@@ -103,8 +103,10 @@ def _run_forked(function: Callable[[T], R], tasks: Sequence[T], helpers: int, re
             results[number] = function(tasks[number])
         for reader in readers:
             reader.join()
-    except BaseException:
-        _tear_down(children, readers, pipe_ends, stop=True)  # Ctrl-C or an error: the helpers' work is unwanted
+    except BaseException as exc:
+        # Ctrl-C or an error: the helpers' work is unwanted. A Ctrl-C during the tear-down wins over an error
+        if _tear_down(children, readers, pipe_ends, stop=True) and not isinstance(exc, KeyboardInterrupt):
+            raise KeyboardInterrupt from exc
         raise
     if _tear_down(children, readers, pipe_ends, stop=False):
         raise KeyboardInterrupt  # it came while the helpers were being reaped: raised once all is put away
@@ -120,8 +122,9 @@ def _ctrl_c_deferred() -> Iterator[Any]:
     """
     import signal
 
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, ())  # the mask now: a Ctrl-C raised here changed nothing
     try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         yield mask
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
@@ -261,9 +264,13 @@ def _read_results(fd: int, results: dict[int, Any]) -> None:
 
     try:
         with open(fd, "rb", closefd=False) as stream:
-            while (payload := _read_frame(stream)) is not None:  # None: the end, or cut short (the helper died)
-                number, result = pickle.loads(payload)
-                results[number] = result
+            try:
+                while (payload := _read_frame(stream)) is not None:  # None: the end, or cut short (helper died)
+                    number, result = pickle.loads(payload)
+                    results[number] = result
+            except Exception:  # a result that does not unpickle: the rest is drained (a full pipe would block
+                while stream.read(1 << 16):  # the helper, and the reaping that waits for it), the lost tasks
+                    pass  # are redone by the main process
     except (OSError, ValueError):  # the run is being torn down (Ctrl-C): what is missing is redone or unwanted
         return
 
@@ -380,6 +387,10 @@ def _dispatch(channels: list[Connection], dispenser: _Dispenser, results: dict[i
             except (EOFError, OSError):  # ended: after its None, or died (its task is redone by the caller)
                 open_channels.remove(channel)
                 continue
+            except Exception:  # a result that does not unpickle: its task is redone by the caller; go on
+                if not _give(channel, dispenser.take()):
+                    open_channels.remove(channel)
+                continue
             results[number] = result
             if not _give(channel, dispenser.take()):
                 open_channels.remove(channel)
@@ -446,8 +457,9 @@ def forked_stream(produce: Callable[[Callable[[Any], None]], None]) -> Generator
                 yield item
         if kind == _ERROR:
             raise item
-    except BaseException:  # an error, Ctrl-C, or the consumer closing the iterator early (GeneratorExit)
-        _tear_down(children, [], pipe_ends, stop=not finished)
+    except BaseException as exc:  # an error, Ctrl-C, or the consumer closing the iterator early (GeneratorExit)
+        if _tear_down(children, [], pipe_ends, stop=not finished) and not isinstance(exc, KeyboardInterrupt):
+            raise KeyboardInterrupt from exc  # a Ctrl-C during the tear-down is not lost
         raise
     if _tear_down(children, [], pipe_ends, stop=False):
         raise KeyboardInterrupt  # it came while the helper was being reaped: raised once all is put away

@@ -26,3 +26,23 @@ def fail_on_three(n: int) -> int:
         raise ValueError("task three is broken")
     time.sleep(0.005)
     return n
+
+
+def _cannot_be_rebuilt() -> None:
+    raise ValueError("this result cannot be rebuilt")
+
+
+class Unpicklable:
+    """A result that pickles in the helper but fails to unpickle in the main process."""
+
+    def __reduce__(self) -> tuple[object, tuple[()]]:
+        return (_cannot_be_rebuilt, ())
+
+
+def big_results_after_a_broken_one(task: tuple[int, int]) -> bytes | Unpicklable:
+    """In a helper, the first results cannot be read back; then results large enough to fill a pipe."""
+    n, main_pid = task
+    if os.getpid() != main_pid and n < 2:
+        return Unpicklable()
+    time.sleep(0.01)
+    return bytes([n]) * 200_000

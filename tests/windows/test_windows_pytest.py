@@ -42,6 +42,9 @@ NOT_RUN_ON_WINDOWS: dict[str, str] = {
         FORK,
     'tests/unit/core/test_parallel.py::test_many_small_tasks_on_the_fork_path':
         FORK,
+    'tests/unit/core/test_parallel.py::test_a_result_that_cannot_be_read_back_is_redone_here_and_never_blocks_the_helper'
+    '[fork]':
+        FORK,
     'tests/cli/test_pta_parallel.py::test_without_helper_processes_this_process_reads_everything':
         'the test monkeypatches os.fork, absent on Windows',
     'tests/cli/test_pta_parallel.py::test_ctrl_c_mid_read_exits_130_and_leaves_no_helper_behind[ctrl-c to the group]':

