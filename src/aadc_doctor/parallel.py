@@ -113,7 +113,7 @@ def _run_forked(function: Callable[[T], R], tasks: Sequence[T], helpers: int, re
 
 
 @contextlib.contextmanager
-def _ctrl_c_deferred() -> Iterator[Any]:
+def ctrl_c_deferred() -> Iterator[Any]:
     """Ctrl-C waits until the block is done (the mask in force before is given to the block).
 
     Only for code that runs while this process has a single thread (``cheap_start_available``), or whose
@@ -132,7 +132,7 @@ def _ctrl_c_deferred() -> Iterator[Any]:
 
 def _pipe(pipe_ends: list[int]) -> tuple[int, int]:
     """A new pipe (read end, write end), both on ``pipe_ends`` before a Ctrl-C can come."""
-    with _ctrl_c_deferred():
+    with ctrl_c_deferred():
         read_end, write_end = os.pipe()
         pipe_ends += (read_end, write_end)
     return read_end, write_end
@@ -154,7 +154,7 @@ def _fork_helper(function: Callable[[Any], Any], tasks: Sequence[Any], numbers_o
     """
     import signal
 
-    with _ctrl_c_deferred() as mask:
+    with ctrl_c_deferred() as mask:
         results_out, results_in = os.pipe()
         try:
             pid = os.fork()
@@ -181,7 +181,7 @@ def _start_readers(fds: list[int], results: dict[int, Any], readers: list[thread
     neither joined nor sure of its descriptor. The readers inherit the blocked SIGINT, so the signal still
     goes to the main thread, where Python handles it.
     """
-    with _ctrl_c_deferred():
+    with ctrl_c_deferred():
         for fd in fds:
             reader = threading.Thread(target=_read_results, args=(fd, results), daemon=True)
             readers.append(reader)
@@ -435,7 +435,7 @@ def forked_stream(produce: Callable[[Callable[[Any], None]], None]) -> Generator
     try:
         # Ctrl-C waits until the helper's pid and the pipe are on the lists (or the fork failed): the tear-down
         # then stops, reaps and closes them
-        with _ctrl_c_deferred() as mask:
+        with ctrl_c_deferred() as mask:
             results_out, results_in = os.pipe()
             pipe_ends += (results_out, results_in)
             pid = os.fork()

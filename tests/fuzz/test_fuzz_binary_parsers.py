@@ -2,8 +2,8 @@
 
 Issue 17 asks for at least 10,000 inputs per parser. Each parser's contract is checked as its callers rely on it:
 - the .evtx reader: an InputError or records, never another exception, never a hang (real corpus files with
-  bytes changed, cut, or a chunk header damaged, read as `pta events` reads them: intact chunks by the real
-  ``evtx`` package in-process, damaged ones by it in the guarded helper, stopped if it loops);
+  bytes changed, cut, or a chunk header damaged, read as `pta events` reads them by the real ``evtx``
+  package: in-process, or in the guarded helper (stopped if it loops) for chunks it may loop on);
 - BER and the CLDAP answer: ValueError, IndexError or struct.error (what ``cldap_ping`` turns into "unreadable
   CLDAP answer") or a result; inputs are mutations of a real-shaped searchResEntry with a compressed Netlogon blob;
 - AD times and logonHours: any 64-bit value and any bytes give a date, a duration or None, never an exception;
@@ -16,6 +16,7 @@ import contextlib
 import itertools
 import struct
 import time
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -83,7 +84,7 @@ _INPUTS = itertools.count()
 
 
 def _read_evtx(folder: Path, guard: EvtxGuard, data: bytes) -> None:
-    """What `pta events` does with the file: intact chunks in-process, damaged ones through the guard."""
+    """What `pta events` does with the file: in-process, or through the guard for chunks the package may loop on."""
     path = folder / f"damaged-{next(_INPUTS)}.evtx"  # a new name each time: nothing is remembered of the last one
     path.write_bytes(data)
     started = time.monotonic()
@@ -104,6 +105,28 @@ def _read_evtx(folder: Path, guard: EvtxGuard, data: bytes) -> None:
 @_budget("logs.evtx", PER_PARSER)
 @given(data=damaged_evtx())
 def test_damaged_evtx_gives_records_or_an_input_error(evtx_folder: Path, evtx_guard: EvtxGuard, data: bytes) -> None:
+    _read_evtx(evtx_folder, evtx_guard, data)
+
+
+@st.composite
+def checksummed_evtx(draw: st.DrawFn) -> bytes:
+    """A damaged .evtx whose chunk checksums are made to hold again (as a crafted log's would): damage in the
+    chunk header is then read in-process too, unless the chain check sends the chunk to the guard."""
+    data = bytearray(draw(damaged_evtx()))
+    chunk = 4096
+    if len(data) >= chunk + 512:
+        free_space = struct.unpack_from("<I", data, chunk + 48)[0]
+        if 512 <= free_space <= min(65536, len(data) - chunk):
+            struct.pack_into("<I", data, chunk + 52, zlib.crc32(bytes(data[chunk + 512:chunk + free_space])))
+        struct.pack_into("<I", data, chunk + 124,
+                         zlib.crc32(bytes(data[chunk:chunk + 120]) + bytes(data[chunk + 128:chunk + 512])))
+    return bytes(data)
+
+
+@_budget("logs.evtx_checksummed", PER_PARSER)
+@given(data=checksummed_evtx())
+def test_damaged_evtx_with_valid_checksums_gives_records_or_an_input_error(evtx_folder: Path, evtx_guard: EvtxGuard,
+                                                                            data: bytes) -> None:
     _read_evtx(evtx_folder, evtx_guard, data)
 
 

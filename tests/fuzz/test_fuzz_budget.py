@@ -23,7 +23,7 @@ FUZZ_MODULES = (
 PARSER_TARGETS = (
     "explain",
     "logs.squid", "logs.combined", "logs.w3c", "logs.listing", "logs.tinyproxy", "logs.sniff", "logs.text_input",
-    "logs.pta_trace", "logs.event_xml", "logs.evtx",
+    "logs.pta_trace", "logs.event_xml", "logs.evtx", "logs.evtx_checksummed",
     "proxyconfig.dotnet_config",  # machine.config and .exe.config: one parser (parse_config_bytes)
     "proxyconfig.winhttp",  # netsh winhttp show proxy output
     "proxyconfig.pac_source", "proxyconfig.pac_result", "proxyconfig.textfile",

@@ -4,6 +4,7 @@ that dies. Module-level, so a spawned helper (Windows) can import them. Any othe
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,8 +24,8 @@ def read_then_stall(channel: Connection, name: str, layout: EvtxLayout, span: ra
         read_span_into(channel, name, layout, span, selector)
         return
     _send_a_few(channel, name, layout, span, selector)
-    while True:  # as the package's loop: busy, silent, never ending
-        pass
+    while True:  # as the package's loop: silent and never ending (asleep: the CPU stays free for the test run)
+        time.sleep(1)
 
 
 def read_then_die(channel: Connection, name: str, layout: EvtxLayout, span: range | None,

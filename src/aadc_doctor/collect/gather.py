@@ -376,7 +376,8 @@ EVTX_CHUNK = 65536
 
 def _evtx_to_xml(stage: _Stage, item: Item) -> None:
     """Render every record; a chunk the package cannot read loses its records (nothing of it is shipped), the
-    rest goes on. A log whose checksums fail is not rendered at all: withheld, with the reason."""
+    rest goes on. A log with damage the package may loop on (``evtx_reader.damage_in``) is not rendered at
+    all: withheld, with the reason."""
     import evtx
     from aadc_doctor.errors import InputError
     from aadc_doctor.logs.evtx_reader import damage_in, read_layout
@@ -386,10 +387,11 @@ def _evtx_to_xml(stage: _Stage, item: Item) -> None:
     records = damaged = 0
     try:  # the package can loop forever on some damaged chunks (logs/evtx_guard.py): such a log is not rendered
         if damage_in(source, read_layout(source), None):
-            raise EvtxNotRendered("a chunk or header checksum fails: the evtx package can loop forever on such "
-                                  "damage, so it is not rendered")
-    except InputError as exc:
-        raise EvtxNotRendered(exc.message) from None
+            raise EvtxNotRendered("it holds damage the evtx package can loop forever on (a header checksum that "
+                                  "fails, a looping string or template chain, a chunk cut short), so it is not "
+                                  "rendered")
+    except InputError:  # its message names the staging folder, which the manifest must not show
+        raise EvtxNotRendered("its .evtx headers cannot be read (cut short, or not an .evtx)") from None
     try:
         iterator = evtx.PyEvtxParser(str(source)).records()
     except (OSError, RuntimeError, ValueError) as exc:

@@ -2,9 +2,10 @@
 
 The evtx package (Rust) can loop forever on some damaged chunks (upstream omerbenamram/evtx #263, #264,
 #290), in native code and holding the GIL: no thread of the reading process could stop it, and `pta events`
-would hang on the very log an admin needs read. So intact chunks (their checksums hold,
-``evtx_reader.damage_in``) are read in-process at full speed, and a span with damage goes to a helper
-process that sends the records it selects as it reads, with a heartbeat every few hundred records. When
+would hang on the very log an admin needs read. So chunks the package may loop on (a header checksum that
+fails, a string or template chain that loops, a chunk cut short: ``evtx_reader.damage_in``) go to a helper
+process that sends the records it selects as it reads, with a heartbeat every few hundred records; every
+other chunk is read in-process at full speed. When
 nothing comes for ``STALL_SECONDS``, the helper is stopped: the records it sent are kept, and the span is
 reported as damaged past reading. One helper serves a whole run; a new one starts after a stop.
 """
@@ -69,26 +70,33 @@ class EvtxGuard:
         Each selected record goes to ``take`` as it arrives. An InputError of the reader is raised here, as
         in-process; a helper that stalls or dies leaves a partial read with the reason among its errors.
         """
-        channel = self._start()
-        channel.send((str(path), layout, span, selector))
-        read = 0  # records the helper has read so far, by its last heartbeat
+        request = (str(path), layout, span, selector)
+        try:
+            channel = self._start()
+            channel.send(request)
+        except (OSError, ValueError):  # the idle helper is gone (killed, out of memory): a new one
+            self._stop()
+            channel = self._start()
+            channel.send(request)
+        progress = _Progress()
         while True:
             if not channel.poll(self.stall_seconds):
                 self._stop()
-                return _partial(path, layout, span, read, f"the evtx package made no progress for "
-                                f"{self.stall_seconds:g} s on damaged data in {_where(span)} and was stopped; the "
-                                "records after the ones read are not counted")
+                return progress.partial(path, layout, span, f"the evtx package made no progress for "
+                                        f"{self.stall_seconds:g} s on damaged data in {_where(span)} and was "
+                                        "stopped; the records after the ones read are not counted")
             try:
                 kind, payload = channel.recv()
             except (EOFError, OSError):
                 self._stop()
-                return _partial(path, layout, span, read, f"the process reading damaged data in {_where(span)} "
-                                "ended abruptly; the records after the ones read are not counted")
+                return progress.partial(path, layout, span, f"the process reading damaged data in {_where(span)} "
+                                        "ended abruptly; the records after the ones read are not counted")
             if kind == "records":
                 for record in payload:
+                    progress.took(record.event_id)
                     take(record)
             elif kind == "beat":
-                read = payload
+                progress.read = payload
             elif kind == "done":
                 stats, counts = payload
                 return GuardedRead(stats, counts)
@@ -118,7 +126,11 @@ class EvtxGuard:
         process = context.Process(target=_serve, args=(theirs, self._read_span), daemon=True,
                                   name="aadc-doctor evtx reader")
         try:
-            process.start()
+            if context.get_start_method() == "fork":  # the helper ignores Ctrl-C from its first instruction
+                with parallel.ctrl_c_deferred():
+                    process.start()
+            else:
+                process.start()
         except OSError as exc:  # no process can be started here (a sandbox): damaged data cannot be read safely
             ours.close()
             theirs.close()
@@ -147,13 +159,23 @@ def _where(span: range | None) -> str:
     return f"chunk {span.start}" if last == span.start else f"chunks {span.start}-{last}"
 
 
-def _partial(path: Path, layout: EvtxLayout, span: range | None, read: int, reason: str) -> GuardedRead:
-    stats = EvtxFileStats(str(path))
-    if span is None:
-        layout.describe(stats)
-    stats.records = read
-    stats.add_error(reason)
-    return GuardedRead(stats, stopped=True)
+class _Progress:
+    """What a read has delivered so far: what is kept when its helper is stopped."""
+
+    def __init__(self) -> None:
+        self.read = 0  # records the helper had read at its last heartbeat (selected or not)
+        self.counts: dict[int, int] = {}  # EventIDs of the records it sent
+
+    def took(self, event_id: int) -> None:
+        self.counts[event_id] = self.counts.get(event_id, 0) + 1
+
+    def partial(self, path: Path, layout: EvtxLayout, span: range | None, reason: str) -> GuardedRead:
+        stats = EvtxFileStats(str(path))
+        if span is None:
+            layout.describe(stats)
+        stats.records = max(self.read, sum(self.counts.values()))
+        stats.add_error(reason)
+        return GuardedRead(stats, dict(self.counts), stopped=True)
 
 
 # ---- the helper process ---------------------------------------------------------------------------------------
@@ -187,6 +209,8 @@ def _serve(channel: Connection, read_span: SpanReader) -> None:
 
     with contextlib.suppress(ValueError, OSError):  # Ctrl-C is the main process's: it stops this one
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):  # forked with SIGINT blocked (ctrl_c_deferred): ignored from now on
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     try:
         while (request := channel.recv()) is not None:
             read_span(channel, *request)

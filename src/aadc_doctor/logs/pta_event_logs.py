@@ -76,13 +76,15 @@ class PieceResult:
     """What one piece gave: an .evtx's partial figures, an XML export's, or why the file is no event log."""
 
     file_index: int
-    evtx: EvtxFileStats | None = None
-    layout: EvtxLayout | None = None  # from the piece that starts the file: the file is described once
+    evtx: EvtxFileStats | None = None  # the whole file read at once (intact), described by the reader
+    # or read by slot ranges (first slot, figures), merged in slot order and described once from the layout
+    slices: list[tuple[int, EvtxFileStats]] = field(default_factory=list)
+    layout: EvtxLayout | None = None
     xml: XmlFileRead | None = None
     not_events: tuple[str, str | None] | None = None  # (message, hint): skipped in a folder, else an error
     error: tuple[str, str | None] | None = None  # a file that cannot be read: ends the run
-    # spans of a damaged .evtx left to the guarded reader (logs/evtx_guard.py), with the file's layout
-    deferred: list[tuple[range | None, EvtxLayout]] = field(default_factory=list)
+    # slot ranges of a damaged .evtx left to the guarded reader (logs/evtx_guard.py), with the file's layout
+    deferred: list[tuple[range, EvtxLayout]] = field(default_factory=list)
 
 
 @dataclass
@@ -271,7 +273,7 @@ class _EvidenceSink:
 def read_pieces(pieces: list[Piece], matcher: AgentMatcher) -> TaskResult:
     """One task: its pieces read in order into one evidence; damaged .evtx spans are left for the guard."""
     from aadc_doctor.logs.event_xml import XmlExportStats, iter_xml_export
-    from aadc_doctor.logs.evtx_reader import EvtxFileStats, damage_in, iter_evtx_records
+    from aadc_doctor.logs.evtx_reader import EvtxFileStats, iter_evtx_records
     from aadc_doctor.results.pta import XmlFileRead
 
     sink = _EvidenceSink(matcher)
@@ -287,17 +289,24 @@ def read_pieces(pieces: list[Piece], matcher: AgentMatcher) -> TaskResult:
                 continue  # not an .evtx: the piece that starts the file reads or reports it
             if kind == "evtx":
                 assert layout is not None
-                stats = EvtxFileStats(piece.name)
                 counts: dict[int, int] = {}
-                for span in _spans_to_read(piece, layout):
-                    if damage_in(path, layout, span):
-                        outcome.deferred.append((span, layout))
-                        continue
-                    for record in iter_evtx_records(path, stats, selector, counts, layout=layout, span=span):
+                units = [unit for span in _spans_to_read(piece, layout) for unit in _units(path, layout, span)]
+                if units == [(None, False)]:  # the whole file, intact: one read, as the package reads it
+                    outcome.evtx = EvtxFileStats(piece.name)
+                    for record in iter_evtx_records(path, outcome.evtx, selector, counts, layout=layout):
                         take(record)
+                else:
+                    outcome.layout = layout
+                    for unit, damaged in units:
+                        assert unit is not None
+                        if damaged:
+                            outcome.deferred.append((unit, layout))
+                            continue
+                        stats = EvtxFileStats(piece.name)
+                        for record in iter_evtx_records(path, stats, selector, counts, layout=layout, span=unit):
+                            take(record)
+                        outcome.slices.append((unit.start, stats))
                 sink.count(counts)
-                outcome.evtx = stats
-                outcome.layout = layout if piece.span is not None and piece.span[0] == 0 else None
             else:
                 xml_stats = XmlExportStats(piece.name)
                 counts = {}
@@ -324,12 +333,39 @@ def read_deferred(logs: list[LogFile], results: list[TaskResult], agent: AgentKe
             for span, layout in piece.deferred:
                 read = guard.read(Path(logs[piece.file_index].name), layout, span, sink.selector, sink.take)
                 sink.count(read.counts)
-                if span is None or piece.evtx is None:  # the whole file: the guard's figures describe it
-                    piece.evtx = read.stats
-                else:
-                    piece.evtx.add_part(read.stats)
+                piece.slices.append((span.start, read.stats))
             piece.deferred.clear()
     return TaskResult(sink.evidence)
+
+
+def _units(path: Path, layout: EvtxLayout, span: range | None) -> list[tuple[range | None, bool]]:
+    """How a span is read: (slot range, damaged) in slot order; [(None, False)] for a whole intact file.
+
+    Cut the same way whatever ``--jobs`` is, so the report is too, even when the guard stops a read: in the
+    run of intact chunks, each damaged slot on its own (every slot, when the file header is damaged); what
+    follows that run (a damaged chunk header, or bytes that are no chunk: read as one span, as the package
+    meets it in the whole file) as one damaged unit.
+    """
+    from aadc_doctor.logs.evtx_reader import damaged_slots
+
+    slots = range(layout.slots) if span is None else span
+    head = range(slots.start, max(min(slots.stop, layout.clean_slots), slots.start))
+    tail = range(max(slots.start, layout.clean_slots), slots.stop)
+    damaged = set(head) if not layout.header_intact else set(damaged_slots(path, head))
+    if span is None and not damaged and not tail:
+        return [(None, False)]
+    units: list[tuple[range | None, bool]] = []
+    run_start = head.start
+    for slot in sorted(damaged):
+        if run_start < slot:
+            units.append((range(run_start, slot), False))
+        units.append((range(slot, slot + 1), True))
+        run_start = slot + 1
+    if run_start < head.stop:
+        units.append((range(run_start, head.stop), False))
+    if tail:
+        units.append((tail, True))
+    return units
 
 
 def _spans_to_read(piece: Piece, layout: EvtxLayout | None) -> list[range | None]:
@@ -427,18 +463,17 @@ def _merge(logs: list[LogFile], results: list[TaskResult], evidence: PtaEvidence
         if xml is not None:
             entries.append(xml)
             continue
-        parts = [p for p in pieces if p.evtx is not None]
-        if len(parts) == 1 and parts[0].layout is None:
-            whole = parts[0].evtx  # read as one file: described by the reader
-        else:
+        read_whole = next((p.evtx for p in pieces if p.evtx is not None), None)
+        slices = sorted((s for p in pieces for s in p.slices), key=lambda item: item[0])
+        if read_whole is not None and not slices:
+            whole = read_whole  # read as one file: described by the reader
+        else:  # read by slot ranges (by helpers, by the guard): in slot order, however the file was cut
             whole = EvtxFileStats(log.name)
-            layout = next((p.layout for p in parts if p.layout is not None), None)
+            layout = next((p.layout for p in pieces if p.layout is not None), None)
             if layout is not None:
                 layout.describe(whole)
-            for part in parts:
-                assert part.evtx is not None
-                whole.add_part(part.evtx)
-        assert whole is not None
+            for _, part in slices:
+                whole.add_part(part)
         info = evtx_file_read(whole)
         if info.damaged:
             damaged.append(info)

@@ -184,7 +184,7 @@ def test_redact_withholds_a_damaged_event_log_rather_than_risk_a_hang(tmp_path: 
     assert f"{stem}.evtx" not in files and f"{stem}.xml" not in files
     (withheld,) = json.loads(files["manifest.json"])["withheld"]
     assert withheld["path"] == f"{stem}.evtx"
-    assert "a chunk or header checksum fails: the evtx package can loop forever" in withheld["reason"]
+    assert "it holds damage the evtx package can loop forever on" in withheld["reason"]
     assert f"{LOGS}/{ADMIN_ARCHIVE[:-5]}.xml" in files  # the others are still there
 
 

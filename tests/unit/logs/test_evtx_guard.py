@@ -7,11 +7,12 @@ is a reader that loops without a word, as the evtx package does on some damaged 
 from __future__ import annotations
 
 import json
+import struct
 import time
+import zlib
 from dataclasses import asdict
 from pathlib import Path
 
-import pytest
 from tests.infra.spinning_evtx import write_spinning_evtx
 from tests.infra.stalling_reader import SENT_BEFORE_TROUBLE, read_then_die, read_then_stall
 
@@ -23,6 +24,7 @@ from aadc_doctor.logs.evtx_reader import (
     EvtxFileStats,
     RecordSelector,
     damage_in,
+    damaged_slots,
     iter_evtx_records,
     read_layout,
 )
@@ -45,14 +47,33 @@ def _in_chunk(slot: int, at: int) -> int:
     return FILE_HEADER_SIZE + slot * CHUNK_SIZE + at
 
 
-def test_intact_logs_have_no_damage_and_any_broken_checksum_is_damage(corpus, tmp_path):
+def _looping_chain(corpus: Path, folder: Path, name: str, *slots: int, also: tuple[int, ...] = ()) -> Path:
+    """The security log with, in each of ``slots``, a string-table chain that loops (entry 0 -> 600 -> 600) and
+    the chunk's header checksum fixed again (as a crafted log would be); ``also``: bytes to damage as well."""
+    data = bytearray((corpus / "evtx" / SECURITY).read_bytes())
+    for slot in slots:
+        chunk = _in_chunk(slot, 0)
+        struct.pack_into("<I", data, chunk + 128, 600)
+        struct.pack_into("<I", data, chunk + 600, 600)
+        struct.pack_into("<I", data, chunk + 124,
+                         zlib.crc32(bytes(data[chunk:chunk + 120]) + bytes(data[chunk + 128:chunk + 512])))
+    for offset in also:
+        data[offset] ^= 0x5A
+    path = folder / name
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_what_the_package_may_loop_on_is_damage_and_damaged_records_are_not(corpus, tmp_path):
     for path in sorted((corpus / "evtx").glob("*.evtx")):
         assert not damage_in(path, read_layout(path), None), path.name
     record_byte = _damaged(corpus, tmp_path, "records.evtx", _in_chunk(5, 2000))
-    layout = read_layout(record_byte)
-    assert damage_in(record_byte, layout, None)
-    assert damage_in(record_byte, layout, range(4, 7))
-    assert not damage_in(record_byte, layout, range(0, 5)) and not damage_in(record_byte, layout, range(6, 33))
+    assert not damage_in(record_byte, read_layout(record_byte), None)  # read in-process, the damage reported
+    looping = _looping_chain(corpus, tmp_path, "loop.evtx", 5)
+    layout = read_layout(looping)
+    assert layout.clean_slots == layout.slots  # every checksum holds
+    assert damaged_slots(looping, range(layout.slots)) == [5]
+    assert damage_in(looping, layout, range(4, 7)) and not damage_in(looping, layout, range(6, 33))
     chunk_header = _damaged(corpus, tmp_path, "chunk-header.evtx", _in_chunk(3, 300))
     assert damage_in(chunk_header, read_layout(chunk_header), range(3, 4))
     file_header = _damaged(corpus, tmp_path, "file-header.evtx", 40)
@@ -105,20 +126,35 @@ def test_a_helper_that_dies_leaves_a_partial_read_with_the_reason(corpus, tmp_pa
                                  "after the ones read are not counted"]
 
 
-@pytest.mark.parametrize("jobs", [1, 2])
-def test_pta_events_reads_damaged_spans_through_the_guard_and_counts_a_stall(corpus, tmp_path, jobs):
-    """A stall in one file's damaged data: that file is reported damaged, the other logs are read in full."""
+def _report(folder: Path, jobs: int, stall_seconds: float) -> str:
+    """`pta events --json`'s findings and results for the folder, read with a guard whose helper may stall."""
+    from aadc_doctor.analysis.pta import analyse
+
+    with EvtxGuard(stall_seconds=stall_seconds, read_span=read_then_stall) as guard:
+        evidence = collect_events([str(folder)], ((), ()), jobs, guard=guard)
+    findings, results = analyse(evidence, expect_agent=False)
+    return json.dumps({"findings": to_json_data(findings), "results": to_json_data(results)}, sort_keys=True)
+
+
+def test_pta_events_gives_the_same_report_for_any_jobs_when_the_guard_stops_a_stalled_read(corpus, tmp_path):
+    """Damaged slots are cut the same way whatever --jobs is: a stall loses the same records in both."""
     folder = tmp_path / "logs"
     folder.mkdir()
-    _damaged(corpus, folder, "stall.evtx", _in_chunk(7, 3000))
-    intact = folder / "intact.evtx"
-    intact.write_bytes((corpus / "evtx" / SECURITY).read_bytes())
-    with EvtxGuard(stall_seconds=1.0, read_span=read_then_stall) as guard:
-        evidence = collect_events([str(folder)], ((), ()), jobs, guard=guard)
-    by_name = {Path(entry.name).name: entry for entry in evidence.files}
-    assert by_name["stall.evtx"].damaged and any("was stopped" in e for e in by_name["stall.evtx"].errors)
-    assert not by_name["intact.evtx"].damaged
-    assert by_name["intact.evtx"].records == by_name["intact.evtx"].expected_records
+    # a looping chain in chunk 7, and chunk 21's header (the package may stop there: 21-32 are read as one unit)
+    _looping_chain(corpus, folder, "stall.evtx", 7, also=(_in_chunk(21, 500),))
+    (folder / "intact.evtx").write_bytes((corpus / "evtx" / SECURITY).read_bytes())
+    _looping_chain(corpus, folder, "damaged.evtx", 12)  # read through the guard, to its end
+    one, two, three = (_report(folder, jobs, 1.0) for jobs in (1, 2, 3))
+    assert one == two == three
+    files = {Path(f["name"]).name: f for f in json.loads(one)["results"]["files"]}
+    stalled = files["stall.evtx"]
+    assert stalled["damaged"] and stalled["error_count"] == 2
+    assert [e.split(" and was stopped")[0] for e in stalled["errors"]] == [
+        "the evtx package made no progress for 1 s on damaged data in chunk 7",
+        "the evtx package made no progress for 1 s on damaged data in chunks 21-32"]
+    assert 0 < stalled["records"] < stalled["expected_records"]  # the intact slots around them were read
+    assert not files["intact.evtx"]["damaged"] and files["intact.evtx"]["records"] == 2261
+    assert files["damaged.evtx"]["records"] == 2261  # its damaged slot was read by the guard's helper, in full
 
 
 def test_a_log_the_evtx_package_loops_on_is_stopped_and_reported_damaged(corpus, tmp_path):
@@ -131,5 +167,18 @@ def test_a_log_the_evtx_package_loops_on_is_stopped_and_reported_damaged(corpus,
     took = time.monotonic() - started
     (entry,) = evidence.files
     assert entry.damaged
-    assert entry.errors[-1].startswith("the evtx package made no progress for 2 s on damaged data in the file")
+    assert entry.errors[-1].startswith("the evtx package made no progress for 2 s on damaged data in chunk 0 and")
     assert took < 20, took
+
+
+def test_a_crafted_log_whose_checksums_hold_is_caught_by_its_looping_string_chain(corpus, tmp_path):
+    """Checksums catch accidents; the chain check catches the loop itself, however the log was made."""
+    crafted = write_spinning_evtx(corpus, tmp_path / "crafted.evtx", fix_checksums=True)
+    layout = read_layout(crafted)
+    assert layout.clean_slots == 1 and layout.header_intact  # every checksum holds
+    assert damaged_slots(crafted, range(1)) == [0]
+    with EvtxGuard(stall_seconds=1.0) as guard:
+        evidence = collect_events([str(crafted)], ((), ()), 1, guard=guard)
+    (entry,) = evidence.files
+    assert list(entry.errors) == ["the evtx package made no progress for 1 s on damaged data in chunk 0 and was "
+                                  "stopped; the records after the ones read are not counted"]
