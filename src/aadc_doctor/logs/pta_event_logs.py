@@ -237,6 +237,7 @@ class _EvidenceSink:
 
     def __init__(self, matcher: AgentMatcher) -> None:
         from aadc_doctor.analysis.pta import PtaEvidence
+        from aadc_doctor.analysis.security_events import SECURITY_EVENT_IDS, attempt_from_event, parse_system_time
         from aadc_doctor.knowledge.pta_events import agent_channels
         from aadc_doctor.logs.evtx_reader import RecordSelector
 
@@ -247,27 +248,27 @@ class _EvidenceSink:
             ids=frozenset({4625, 4768, 4771, 4776}), checked_ids=frozenset({4624, 4648}),
             unless=((4776, STATUS_SUCCESS), (4768, STATUS_SUCCESS)),  # most are successes
             process_names=tuple(sorted(matcher.exe_names)), channel_prefixes=AGENT_CHANNEL_PREFIXES)
+        # bound once: take() runs for every record selected, often tens of thousands a log
+        self._security_ids = SECURITY_EVENT_IDS
+        self._attempt_from_event = attempt_from_event
+        self._parse_system_time = parse_system_time
 
     def take(self, record: EventRecord) -> None:
-        from aadc_doctor.analysis.security_events import SECURITY_EVENT_IDS, attempt_from_event, parse_system_time
-
         if record.channel.lower() in self.channels:
             message = record.message or " | ".join(s for s in record.strings if s) or " | ".join(
                 f"{k}={v}" for k, v in record.data.items())
             level = LEVEL_NAMES.get(record.level if record.level is not None else 4, "Information")
             self.evidence.add_agent_event(record.channel, record.event_id, level, message,
-                                          parse_system_time(record.time))
+                                          self._parse_system_time(record.time))
             return
-        if record.event_id in SECURITY_EVENT_IDS:
-            attempt = attempt_from_event(record, self.matcher)
+        if record.event_id in self._security_ids:
+            attempt = self._attempt_from_event(record, self.matcher)
             if attempt is not None:
                 self.evidence.add_attempt(attempt)
 
     def count(self, counts: dict[int, int]) -> None:
-        from aadc_doctor.analysis.security_events import SECURITY_EVENT_IDS
-
         self.evidence.events_by_id.update(counts)
-        self.evidence.security_events += sum(n for eid, n in counts.items() if eid in SECURITY_EVENT_IDS)
+        self.evidence.security_events += sum(n for eid, n in counts.items() if eid in self._security_ids)
 
 
 def read_pieces(pieces: list[Piece], matcher: AgentMatcher) -> TaskResult:
