@@ -202,7 +202,10 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
         register_url_credentials(argument)
     try:
         with interrupts.watching():  # a Ctrl-C a native library swallows is still one (interrupts.py)
-            return int(run(arg_list, out, err, environ))
+            mark = interrupts.received()
+            code = int(run(arg_list, out, err, environ))
+            interrupts.raise_if_received_since(mark)  # one CPython swallowed (an import's lock callback)
+            return code
     except DoctorError as exc:
         err.write(for_terminal(f"aadc-doctor: error: {exc.message}", one_line=True) + "\n")
         if exc.hint:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
+from typing import Any
 
 _received = 0
 
@@ -32,10 +34,26 @@ def watching() -> Iterator[None]:
         yield  # another thread, or the embedding program handles Ctrl-C its own way
         return
     signal.signal(signal.SIGINT, _count_and_raise)
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = _quiet_about_ctrl_c(previous_hook)
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        sys.unraisablehook = previous_hook
+
+
+def _quiet_about_ctrl_c(hook: Callable[[Any], object]) -> Callable[[Any], object]:
+    """A Ctrl-C that lands in a callback CPython cannot raise from (an import's module-lock weakref callback,
+    a finaliser) is "ignored" with a traceback on stderr. It was counted: ``raise_if_received_since`` raises
+    it at the command's end. Only that traceback is dropped; any other unraisable error still shows."""
+
+    def unraisable(info: Any) -> object:
+        if isinstance(getattr(info, "exc_value", None), KeyboardInterrupt):
+            return None
+        return hook(info)
+
+    return unraisable
 
 
 def received() -> int:

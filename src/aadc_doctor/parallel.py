@@ -152,7 +152,6 @@ def _fork_helper(function: Callable[[Any], Any], tasks: Sequence[Any], numbers_o
     Ctrl-C waits until the helper is on ``children`` and its pipe's read end on ``pipe_ends``, so the tear-down
     stops, reaps and closes all of it.
     """
-    import signal
 
     with ctrl_c_deferred() as mask:
         results_out, results_in = os.pipe()
@@ -164,10 +163,9 @@ def _fork_helper(function: Callable[[Any], Any], tasks: Sequence[Any], numbers_o
             if isinstance(exc, OSError):
                 return None
             raise
-        if pid == 0:
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        if pid == 0:  # the helper unblocks Ctrl-C inside its own try: one landing now must not unwind our stack
             _forked_helper(function, tasks, numbers_out, results_in,
-                           [fd for fd in pipe_ends if fd != numbers_out] + [results_out])
+                           [fd for fd in pipe_ends if fd != numbers_out] + [results_out], mask)
         children.append(pid)
         pipe_ends.append(results_out)
         os.close(results_in)
@@ -221,12 +219,19 @@ def _tear_down(children: list[int], readers: list[threading.Thread], pipe_ends: 
 
 
 def _forked_helper(function: Callable[[Any], Any], tasks: Sequence[Any], numbers_out: int, results_in: int,
-                   not_mine: list[int]) -> None:
-    """The body of a forked helper: take numbers, send (number, result) pickled, then leave at once."""
+                   not_mine: list[int], mask: Any) -> None:
+    """The body of a forked helper: take numbers, send (number, result) pickled, then leave at once.
+
+    Ctrl-C (blocked at the fork, ``mask`` restores it) ends it here, never by unwinding the main process's
+    stack it was forked with (which would print "interrupted" a second time).
+    """
+    import signal
+
     status = 1
     try:
         import pickle
 
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         for fd in not_mine:
             os.close(fd)
         with os.fdopen(results_in, "wb") as out:
@@ -426,7 +431,6 @@ def forked_stream(produce: Callable[[Callable[[Any], None]], None]) -> Generator
     error here or closing the iterator early stops the helper; it is always reaped.
     """
     import pickle
-    import signal
 
     _flush_std_streams()
     children: list[int] = []  # the helper's pid, until reaped
@@ -439,10 +443,8 @@ def forked_stream(produce: Callable[[Callable[[Any], None]], None]) -> Generator
             results_out, results_in = os.pipe()
             pipe_ends += (results_out, results_in)
             pid = os.fork()
-            if pid == 0:
-                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-                os.close(results_out)
-                _stream_helper(produce, results_in)
+            if pid == 0:  # Ctrl-C is unblocked inside the helper's own try (see _forked_helper)
+                _stream_helper(produce, results_in, results_out, mask)
             children.append(pid)
             _close(results_in, pipe_ends)
         with open(results_out, "rb", closefd=False) as stream:
@@ -465,9 +467,11 @@ def forked_stream(produce: Callable[[Callable[[Any], None]], None]) -> Generator
         raise KeyboardInterrupt  # it came while the helper was being reaped: raised once all is put away
 
 
-def _stream_helper(produce: Callable[[Callable[[Any], None]], None], results_in: int) -> None:
+def _stream_helper(produce: Callable[[Callable[[Any], None]], None], results_in: int, results_out: int,
+                   mask: Any) -> None:
     """The body of a forked producer: every item pickled into the pipe, then the end or the error; never returns."""
     import pickle
+    import signal
 
     status = 1
 
@@ -476,6 +480,8 @@ def _stream_helper(produce: Callable[[Callable[[Any], None]], None], results_in:
         _write_all(results_in, _LENGTH.pack(len(payload)) + payload)
 
     try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        os.close(results_out)
         with contextlib.suppress(OSError, AttributeError):  # a bigger pipe is only a smoother run
             import fcntl
 

@@ -123,21 +123,22 @@ class EvtxGuard:
         ours: Connection
         theirs: Connection
         ours, theirs = context.Pipe(duplex=True)
-        process = context.Process(target=_serve, args=(theirs, self._read_span), daemon=True,
-                                  name="aadc-doctor evtx reader")
+        forked = context.get_start_method() == "fork"
+        # a forked helper inherits our end too: it closes it, so our exit (however abrupt) ends its wait
+        process = context.Process(target=_serve, args=(theirs, self._read_span, ours.fileno() if forked else None),
+                                  daemon=True, name="aadc-doctor evtx reader")
         try:
-            if context.get_start_method() == "fork":  # the helper ignores Ctrl-C from its first instruction
-                with parallel.ctrl_c_deferred():
-                    process.start()
-            else:
+            # Ctrl-C waits until the helper is ours to stop (it ignores Ctrl-C from its first instruction)
+            with parallel.ctrl_c_deferred() if forked else contextlib.nullcontext():
                 process.start()
+                self._process, self._channel = process, ours
+                theirs.close()  # the helper holds its end now
         except OSError as exc:  # no process can be started here (a sandbox): damaged data cannot be read safely
+            self._process = self._channel = None
             ours.close()
             theirs.close()
             raise InputError(f"damaged .evtx data is read by a helper process, which cannot start here: {exc}",
                              hint="copy the log to a machine that allows it, or export it again") from None
-        theirs.close()
-        self._process, self._channel = process, ours
         return ours
 
     def _stop(self, grace: float = 0.0) -> None:
@@ -203,12 +204,19 @@ class _Heartbeat:
         return next(self._inner)
 
 
-def _serve(channel: Connection, read_span: SpanReader) -> None:
-    """The helper: read each span asked for, send its records as they come, then its figures; until None."""
+def _serve(channel: Connection, read_span: SpanReader, inherited: int | None = None) -> None:
+    """The helper: read each span asked for, send its records as they come, then its figures; until None.
+
+    ``inherited``: the main process's end of the pipe, which a forked helper holds too and closes.
+    """
+    import os
     import signal
 
     with contextlib.suppress(ValueError, OSError):  # Ctrl-C is the main process's: it stops this one
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if inherited is not None:
+        with contextlib.suppress(OSError):
+            os.close(inherited)
     if hasattr(signal, "pthread_sigmask"):  # forked with SIGINT blocked (ctrl_c_deferred): ignored from now on
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     try:

@@ -318,7 +318,7 @@ def _chunk_intact(chunk: bytes) -> bool:
 
 _CHAIN_HEADS = struct.Struct("<96I")  # the chunk's string table (64 offsets at 128) and template table (32 at 384)
 _NEXT = struct.Struct("<I")
-_MAX_CHAIN = (CHUNK_SIZE - CHUNK_HEADER_SIZE) // 8  # more nodes than the chunk can hold: the chain loops
+_MAX_CHAIN = (CHUNK_SIZE - CHUNK_HEADER_SIZE) // 8  # more nodes than the chunk can hold: a chain loops
 
 
 def _chains_sound(chunk: bytes) -> bool:
@@ -329,8 +329,8 @@ def _chains_sound(chunk: bytes) -> bool:
     checksums hold (a crafted log). Real chunks' chains are short; checking them costs microseconds.
     """
     next_of = _NEXT.unpack_from
+    steps = 0  # over all chains: a crafted chunk whose chains share one long tail costs no more than this
     for offset in _CHAIN_HEADS.unpack_from(chunk, 128):
-        steps = 0
         while offset:
             if offset < CHUNK_HEADER_SIZE or offset > CHUNK_SIZE - 8 or steps > _MAX_CHAIN:
                 return False

@@ -342,30 +342,26 @@ def read_deferred(logs: list[LogFile], results: list[TaskResult], agent: AgentKe
 def _units(path: Path, layout: EvtxLayout, span: range | None) -> list[tuple[range | None, bool]]:
     """How a span is read: (slot range, damaged) in slot order; [(None, False)] for a whole intact file.
 
-    Cut the same way whatever ``--jobs`` is, so the report is too, even when the guard stops a read: in the
-    run of intact chunks, each damaged slot on its own (every slot, when the file header is damaged); what
-    follows that run (a damaged chunk header, or bytes that are no chunk: read as one span, as the package
-    meets it in the whole file) as one damaged unit.
+    Each slot the package may loop on is a unit of its own (every slot, when the file header is damaged),
+    read by the guard; the runs of slots between them are read here. Cut the same way whatever ``--jobs`` is,
+    so the report is too, even when the guard stops a read; and a stopped read loses one chunk, never the
+    rest of the file.
     """
     from aadc_doctor.logs.evtx_reader import damaged_slots
 
     slots = range(layout.slots) if span is None else span
-    head = range(slots.start, max(min(slots.stop, layout.clean_slots), slots.start))
-    tail = range(max(slots.start, layout.clean_slots), slots.stop)
-    damaged = set(head) if not layout.header_intact else set(damaged_slots(path, head))
-    if span is None and not damaged and not tail:
+    damaged = list(slots) if not layout.header_intact else damaged_slots(path, slots)
+    if span is None and not damaged:
         return [(None, False)]
     units: list[tuple[range | None, bool]] = []
-    run_start = head.start
-    for slot in sorted(damaged):
+    run_start = slots.start
+    for slot in damaged:
         if run_start < slot:
             units.append((range(run_start, slot), False))
         units.append((range(slot, slot + 1), True))
         run_start = slot + 1
-    if run_start < head.stop:
-        units.append((range(run_start, head.stop), False))
-    if tail:
-        units.append((tail, True))
+    if run_start < slots.stop:
+        units.append((range(run_start, slots.stop), False))
     return units
 
 

@@ -7,12 +7,16 @@ is a reader that loops without a word, as the evtx package does on some damaged 
 from __future__ import annotations
 
 import json
+import os
 import struct
+import subprocess
+import sys
 import time
 import zlib
 from dataclasses import asdict
 from pathlib import Path
 
+import pytest
 from tests.infra.spinning_evtx import write_spinning_evtx
 from tests.infra.stalling_reader import SENT_BEFORE_TROUBLE, read_then_die, read_then_stall
 
@@ -140,7 +144,7 @@ def test_pta_events_gives_the_same_report_for_any_jobs_when_the_guard_stops_a_st
     """Damaged slots are cut the same way whatever --jobs is: a stall loses the same records in both."""
     folder = tmp_path / "logs"
     folder.mkdir()
-    # a looping chain in chunk 7, and chunk 21's header (the package may stop there: 21-32 are read as one unit)
+    # a looping chain in chunk 7, and chunk 21's header checksum: each is a unit of its own, the rest is read
     _looping_chain(corpus, folder, "stall.evtx", 7, also=(_in_chunk(21, 500),))
     (folder / "intact.evtx").write_bytes((corpus / "evtx" / SECURITY).read_bytes())
     _looping_chain(corpus, folder, "damaged.evtx", 12)  # read through the guard, to its end
@@ -151,7 +155,7 @@ def test_pta_events_gives_the_same_report_for_any_jobs_when_the_guard_stops_a_st
     assert stalled["damaged"] and stalled["error_count"] == 2
     assert [e.split(" and was stopped")[0] for e in stalled["errors"]] == [
         "the evtx package made no progress for 1 s on damaged data in chunk 7",
-        "the evtx package made no progress for 1 s on damaged data in chunks 21-32"]
+        "the evtx package made no progress for 1 s on damaged data in chunk 21"]
     assert 0 < stalled["records"] < stalled["expected_records"]  # the intact slots around them were read
     assert not files["intact.evtx"]["damaged"] and files["intact.evtx"]["records"] == 2261
     assert files["damaged.evtx"]["records"] == 2261  # its damaged slot was read by the guard's helper, in full
@@ -182,3 +186,23 @@ def test_a_crafted_log_whose_checksums_hold_is_caught_by_its_looping_string_chai
     (entry,) = evidence.files
     assert list(entry.errors) == ["the evtx package made no progress for 1 s on damaged data in chunk 0 and was "
                                   "stopped; the records after the ones read are not counted"]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or sys.platform != "linux", reason="the fork start method (Linux)")
+def test_the_guards_helper_leaves_when_the_main_process_dies_abruptly(corpus, tmp_path):
+    """A forked helper closes its copy of our end of the pipe: our death (no clean-up at all) ends its wait."""
+    from tests.infra.procs import all_gone
+
+    script = ("import os, sys\nfrom pathlib import Path\nfrom aadc_doctor.logs.evtx_guard import EvtxGuard\n"
+              "from aadc_doctor.logs.evtx_reader import RecordSelector, read_layout\n"
+              "path = Path(sys.argv[1]); guard = EvtxGuard()\n"
+              "guard.read(path, read_layout(path), range(0, 1), RecordSelector(), lambda record: None)\n"
+              "print(guard._process.pid, guard._process._popen.method, flush=True)\nos._exit(0)\n")
+    done = subprocess.run([sys.executable, "-c", script, str(corpus / "evtx" / SECURITY)], capture_output=True,
+                          text=True, timeout=60, check=False)
+    pid, method = done.stdout.split()
+    assert method == "fork", done.stderr
+    deadline = time.monotonic() + 10
+    while not all_gone([pid]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert all_gone([pid]), "the guard's helper outlived the main process"
