@@ -200,34 +200,44 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
     debug = "--debug" in arg_list
     for argument in arg_list:  # user:password@ in any option (--proxy, --endpoint, ...), before a usage error
         register_url_credentials(argument)
+    mark = interrupts.received()
     try:
         with interrupts.watching():  # a Ctrl-C a native library swallows is still one (interrupts.py)
-            mark = interrupts.received()
             code = int(run(arg_list, out, err, environ))
             interrupts.raise_if_received_since(mark)  # one CPython swallowed (an import's lock callback)
             return code
-    except DoctorError as exc:
+    except Exception as exc:
+        if interrupts.received() == mark:
+            return _report_failure(exc, err, debug)
+        # what a Ctrl-C turned into: CPython wraps one that lands in a class's creation ("Error calling
+        # __set_name__ ...": RuntimeError), a library may make it its own error: it is still an interruption
+        err.write("aadc-doctor: interrupted\n")
+        return int(ExitCode.INTERRUPTED)
+    except SystemExit as exc:  # argparse's --help and --version
+        return int(exc.code) if isinstance(exc.code, int) else 0
+    except KeyboardInterrupt:
+        err.write("aadc-doctor: interrupted\n")
+        return int(ExitCode.INTERRUPTED)
+
+
+def _report_failure(exc: Exception, err: TextIO, debug: bool) -> int:
+    """A known failure as one line (and its hint), a bug of ours as exit 4. Called while ``exc`` is handled."""
+    if isinstance(exc, DoctorError):
         err.write(for_terminal(f"aadc-doctor: error: {exc.message}", one_line=True) + "\n")
         if exc.hint:
             err.write(for_terminal(f"hint: {exc.hint}", one_line=True) + "\n")
         if debug:
             err.write(for_terminal(_traceback_text()))
         return int(exc.exit_code)
-    except SystemExit as exc:  # argparse's --help and --version
-        return int(exc.code) if isinstance(exc.code, int) else 0
-    except KeyboardInterrupt:
-        err.write("aadc-doctor: interrupted\n")
-        return int(ExitCode.INTERRUPTED)
-    except BrokenPipeError:
-        # the reader went away (e.g. `| head`); nothing more to say
+    if isinstance(exc, BrokenPipeError):  # the reader went away (e.g. `| head`); nothing more to say
         with contextlib.suppress(OSError, ValueError):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())  # silence the interpreter's flush of stdout at exit
         return int(ExitCode.OK)
-    except Exception as exc:  # the last resort: a bug of ours, not the user's input
-        err.write(for_terminal(f"aadc-doctor: internal error: {type(exc).__name__}: {exc}", one_line=True) + "\n")
-        if debug:
-            err.write(for_terminal(_traceback_text()))
-        else:
-            err.write(f"hint: this is a bug in aadc-doctor; rerun with --debug and report it at {ISSUES_URL}\n")
-        return int(ExitCode.INTERNAL)
+    # the last resort: a bug of ours, not the user's input
+    err.write(for_terminal(f"aadc-doctor: internal error: {type(exc).__name__}: {exc}", one_line=True) + "\n")
+    if debug:
+        err.write(for_terminal(_traceback_text()))
+    else:
+        err.write(f"hint: this is a bug in aadc-doctor; rerun with --debug and report it at {ISSUES_URL}\n")
+    return int(ExitCode.INTERNAL)

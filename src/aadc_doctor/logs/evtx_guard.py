@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from aadc_doctor.logs.event_xml import EventRecord
 
 STALL_SECONDS = 10.0  # a healthy chunk takes about a millisecond; a loaded machine may pause a few seconds
+STARTUP_SECONDS = 120.0  # until a started helper says it is ready (spawned: a new interpreter, imports)
 _BATCH = 64  # selected records per message
 _BEAT_EVERY = 256  # records read (selected or not) between heartbeats
 
@@ -139,6 +140,17 @@ class EvtxGuard:
             theirs.close()
             raise InputError(f"damaged .evtx data is read by a helper process, which cannot start here: {exc}",
                              hint="copy the log to a machine that allows it, or export it again") from None
+        # the stall limit counts from here: a spawned helper first starts an interpreter and imports the reader
+        # (a second or two on a loaded server, more under Wine)
+        if not ours.poll(STARTUP_SECONDS):
+            self._stop()
+            raise InputError(f"the helper process that reads damaged .evtx data did not start within "
+                             f"{STARTUP_SECONDS:g} s", hint="try again on a less loaded machine")
+        try:
+            ours.recv()  # ("ready", None)
+        except (EOFError, OSError):
+            self._stop()
+            raise InputError("the helper process that reads damaged .evtx data ended as it started") from None
         return ours
 
     def _stop(self, grace: float = 0.0) -> None:
@@ -220,6 +232,7 @@ def _serve(channel: Connection, read_span: SpanReader, inherited: int | None = N
     if hasattr(signal, "pthread_sigmask"):  # forked with SIGINT blocked (ctrl_c_deferred): ignored from now on
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     try:
+        channel.send(("ready", None))
         while (request := channel.recv()) is not None:
             read_span(channel, *request)
     except (EOFError, OSError, KeyboardInterrupt):  # the main process is gone, or stopping

@@ -97,3 +97,27 @@ def test_ctrl_c_inside_a_sliced_evtx_read_is_an_interruption_not_damage(corpus, 
                                    span=range(2, 20)):
             pass
     assert stats.error_count == 0  # nothing was reported as damage
+
+
+def test_an_error_a_ctrl_c_turned_into_is_an_interruption_not_a_bug(monkeypatch, capsys):
+    """Found under load: a Ctrl-C during a dataclass's creation came out as "internal error: RuntimeError: Error
+    calling __set_name__ on 'Field' instance" (exit 4). After a Ctrl-C, any error is the interruption (130)."""
+    from aadc_doctor import cli
+
+    def interrupted_class_creation(*args: object) -> int:
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt as exc:
+            raise RuntimeError("Error calling __set_name__ on 'Field' instance 'name' in 'EvtxFileStats'") from exc
+        return 0
+
+    monkeypatch.setattr(cli, "run", interrupted_class_creation)
+    assert cli.main(["helpmsg", "5"]) == 130
+    assert capsys.readouterr().err == "aadc-doctor: interrupted\n"
+
+    def our_bug(*args: object) -> int:
+        raise RuntimeError("a bug of ours")
+
+    monkeypatch.setattr(cli, "run", our_bug)
+    assert cli.main(["helpmsg", "5"]) == 4  # without a Ctrl-C, the same error is still ours
+    assert "internal error: RuntimeError: a bug of ours" in capsys.readouterr().err
