@@ -206,16 +206,13 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
             code = int(run(arg_list, out, err, environ))
             interrupts.raise_if_received_since(mark)  # one CPython swallowed (an import's lock callback)
             return code
-    except Exception as exc:
-        if interrupts.received() == mark:
-            return _report_failure(exc, err, debug)
-        # what a Ctrl-C turned into: CPython wraps one that lands in a class's creation ("Error calling
-        # __set_name__ ...": RuntimeError), a library may make it its own error: it is still an interruption
-        err.write("aadc-doctor: interrupted\n")
-        return int(ExitCode.INTERRUPTED)
     except SystemExit as exc:  # argparse's --help and --version
         return int(exc.code) if isinstance(exc.code, int) else 0
-    except KeyboardInterrupt:
+    except (Exception, KeyboardInterrupt) as exc:
+        # after a Ctrl-C, an error is what the Ctrl-C turned into: CPython wraps one that lands in a class's
+        # creation ("Error calling __set_name__ ...": RuntimeError), a library may make it its own error
+        if not isinstance(exc, KeyboardInterrupt) and interrupts.received() == mark:
+            return _report_failure(exc, err, debug)
         err.write("aadc-doctor: interrupted\n")
         return int(ExitCode.INTERRUPTED)
 

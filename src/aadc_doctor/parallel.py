@@ -103,13 +103,10 @@ def _run_forked(function: Callable[[T], R], tasks: Sequence[T], helpers: int, re
             results[number] = function(tasks[number])
         for reader in readers:
             reader.join()
-    except BaseException as exc:
-        # Ctrl-C or an error: the helpers' work is unwanted. A Ctrl-C during the tear-down wins over an error
-        if _tear_down(children, readers, pipe_ends, stop=True) and not isinstance(exc, KeyboardInterrupt):
-            raise KeyboardInterrupt from exc
+    except BaseException as exc:  # Ctrl-C or an error: the helpers' work is unwanted
+        _tear_down(children, readers, pipe_ends, stop=True, failing=exc)
         raise
-    if _tear_down(children, readers, pipe_ends, stop=False):
-        raise KeyboardInterrupt  # it came while the helpers were being reaped: raised once all is put away
+    _tear_down(children, readers, pipe_ends, stop=False)
 
 
 @contextlib.contextmanager
@@ -186,11 +183,13 @@ def _start_readers(fds: list[int], results: dict[int, Any], readers: list[thread
             reader.start()
 
 
-def _tear_down(children: list[int], readers: list[threading.Thread], pipe_ends: list[int], *, stop: bool) -> bool:
-    """Stop the helpers (if ``stop``), reap them, join the readers, close the pipes; whether a Ctrl-C came.
+def _tear_down(children: list[int], readers: list[threading.Thread], pipe_ends: list[int], *, stop: bool,
+               failing: BaseException | None = None) -> None:
+    """Stop the helpers (if ``stop``), reap them, join the readers, close the pipes.
 
-    A Ctrl-C during it does not cut it short: the step it hit is done again (each is safe to repeat) and
-    the caller raises KeyboardInterrupt at the end. Cut short, it would leave a reader running while the
+    A Ctrl-C during it does not cut it short: the step it hit is done again (each is safe to repeat), and
+    KeyboardInterrupt is raised at the end, in place of the error ``failing`` the caller is handling (unless
+    that is a Ctrl-C already, which the caller re-raises). Cut short, it would leave a reader running while the
     interpreter shuts down (printing "Exception in thread ... (_read_results)" after the one-line
     "interrupted"), helpers unreaped and pipes open. A reaped helper has closed its end of the pipe, so each
     reader reaches its end at once; only then are the read ends closed, never under a running reader.
@@ -213,9 +212,11 @@ def _tear_down(children: list[int], readers: list[threading.Thread], pipe_ends: 
                 with contextlib.suppress(OSError):  # closed already, when a Ctrl-C came right after
                     os.close(pipe_ends[-1])
                 pipe_ends.pop()
-            return interrupted
+            break
         except KeyboardInterrupt:
             interrupted = True
+    if interrupted and not isinstance(failing, KeyboardInterrupt):
+        raise KeyboardInterrupt from failing  # once all is put away; a Ctrl-C wins over an error
 
 
 def _forked_helper(function: Callable[[Any], Any], tasks: Sequence[Any], numbers_out: int, results_in: int,
@@ -440,8 +441,7 @@ def forked_stream(produce: Callable[[Callable[[Any], None]], None]) -> Generator
         # Ctrl-C waits until the helper's pid and the pipe are on the lists (or the fork failed): the tear-down
         # then stops, reaps and closes them
         with ctrl_c_deferred() as mask:
-            results_out, results_in = os.pipe()
-            pipe_ends += (results_out, results_in)
+            results_out, results_in = _pipe(pipe_ends)
             pid = os.fork()
             if pid == 0:  # Ctrl-C is unblocked inside the helper's own try (see _forked_helper)
                 _stream_helper(produce, results_in, results_out, mask)
@@ -460,11 +460,9 @@ def forked_stream(produce: Callable[[Callable[[Any], None]], None]) -> Generator
         if kind == _ERROR:
             raise item
     except BaseException as exc:  # an error, Ctrl-C, or the consumer closing the iterator early (GeneratorExit)
-        if _tear_down(children, [], pipe_ends, stop=not finished) and not isinstance(exc, KeyboardInterrupt):
-            raise KeyboardInterrupt from exc  # a Ctrl-C during the tear-down is not lost
+        _tear_down(children, [], pipe_ends, stop=not finished, failing=exc)
         raise
-    if _tear_down(children, [], pipe_ends, stop=False):
-        raise KeyboardInterrupt  # it came while the helper was being reaped: raised once all is put away
+    _tear_down(children, [], pipe_ends, stop=False)
 
 
 def _stream_helper(produce: Callable[[Callable[[Any], None]], None], results_in: int, results_out: int,

@@ -108,13 +108,12 @@ def collect_events(files: list[str], agent: AgentKey, jobs: int | None = None,
     tasks = plan_tasks(logs, processes)
     results = parallel.run_tasks(_TaskRunner(agent), tasks, processes)
     if any(piece.deferred for result in results for piece in result.pieces):
+        import contextlib
+
         from aadc_doctor.logs.evtx_guard import EvtxGuard
 
-        if guard is None:
-            with EvtxGuard() as own_guard:
-                results.append(read_deferred(logs, results, agent, own_guard))
-        else:
-            results.append(read_deferred(logs, results, agent, guard))
+        with contextlib.nullcontext(guard) if guard is not None else EvtxGuard() as reader:
+            results.append(read_deferred(logs, results, agent, reader))
     from aadc_doctor.analysis.pta import PtaEvidence
 
     if evidence is None:
